@@ -1,0 +1,27 @@
+//! Pure policy rules and domain types of relief-mesh. No I/O: no database, no NATS, no HTTP.
+//!
+//! - [`id`]: resident ID numbers (GB 11643-1999) and their masked form for logs and disclosure.
+//! - [`region`]: administrative division codes.
+//! - [`money`]: integer fen; there are no floats for money anywhere in the mesh.
+//! - [`month`]: calendar months, the unit benefits are paid in.
+//! - [`params`]: parameter sets per region with an effective date, loaded from TOML files.
+//! - [`determination`]: one application, classified determination (tier and monthly amount).
+//! - [`relief`]: the specialist departments and what each grants for a referral.
+//!
+//! Every policy number comes from a [`params::ParameterSet`]; the code holds none.
+
+pub mod determination;
+pub mod id;
+pub mod money;
+pub mod month;
+pub mod params;
+pub mod region;
+pub mod relief;
+
+pub use determination::{determine, Determination, HouseholdFacts, MemberFacts, Tier};
+pub use id::ResidentId;
+pub use money::Fen;
+pub use month::Month;
+pub use params::{ParameterSet, PolicyBook, PolicyError};
+pub use region::RegionCode;
+pub use relief::Department;

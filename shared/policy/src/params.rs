@@ -1,0 +1,255 @@
+//! Parameter sets: every policy number, per region, with the date it takes effect.
+//!
+//! A set applies to the region code it names and everything inside it; the most specific region
+//! wins, and within a region the set with the latest `effective_from` on or before the date asked
+//! about. A new standard therefore applies from its date on and never to earlier months.
+
+use crate::{Fen, RegionCode};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+/// The parameter sets shipped with the mesh (`data/parameter-sets.toml`).
+pub const BUILTIN: &str = include_str!("../data/parameter-sets.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSet {
+    /// Region code the set applies to (province, city or county level).
+    pub region: String,
+    pub name: String,
+    /// Recorded on every decision, so a decision can be traced to the numbers it used.
+    pub version: String,
+    pub effective_from: NaiveDate,
+    /// True where the figures are illustrative and not confirmed from a published notice.
+    #[serde(default)]
+    pub example_values: bool,
+    /// Monthly dibao standard per person.
+    pub dibao_standard: Standards,
+    /// Dibao-marginal: per-capita income below this multiple of the standard (‰).
+    pub marginal_multiple_permille: i64,
+    /// Destitute persons' basic living standard as a multiple of the dibao standard (‰).
+    pub destitute_multiple_permille: i64,
+    /// Classified add-on per qualifying dibao member per month (分类施保).
+    pub classified_addon: Fen,
+    /// Age from which a dibao member gets the classified add-on.
+    pub addon_min_age: u32,
+    /// Age below which a member is a minor.
+    pub minor_age_below: u32,
+    /// Months benefits continue after income rises above the standard (渐退期).
+    pub gradual_exit_months: u32,
+    /// Day of the month by which the monthly benefit must be paid.
+    pub payment_due_day: u32,
+    /// Days a department has to answer a referral before it counts as an omission.
+    pub referral_feedback_days: u32,
+    pub relief: ReliefParameters,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Standards {
+    pub urban: Fen,
+    pub rural: Fen,
+}
+
+/// What each department grants per referral, by the tier of the household referred.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReliefParameters {
+    /// Medical: yearly residents' medical insurance premium, paid in full for destitute persons.
+    pub medical_premium: Fen,
+    /// Medical: fixed premium subsidy for dibao and other low-income members.
+    pub medical_premium_subsidy: Fen,
+    /// Education: yearly living subsidy for a student of a low-income household.
+    pub education_living_subsidy: Fen,
+    /// Housing: monthly rent subsidy for an urban low-income household.
+    pub housing_rent_subsidy: Fen,
+    /// Housing: one-off dilapidated-house renovation grant for a rural household.
+    pub housing_renovation_grant: Fen,
+    /// Employment: monthly pay of a public-welfare post.
+    pub employment_post_monthly: Fen,
+    /// Disaster: one-off emergency relief per person.
+    pub disaster_emergency_per_person: Fen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the parameter file does not parse: {0}")]
+    Parse(String),
+    #[error("parameter set {version}: {problem}")]
+    Invalid { version: String, problem: String },
+    #[error("no parameter set covers region {region} on {date}")]
+    NotCovered { region: String, date: NaiveDate },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct File {
+    set: Vec<ParameterSet>,
+}
+
+/// All parameter sets known to a service.
+#[derive(Debug, Clone)]
+pub struct PolicyBook {
+    sets: Vec<ParameterSet>,
+}
+
+impl PolicyBook {
+    pub fn builtin() -> Self {
+        Self::from_toml(BUILTIN).expect("the built-in parameter sets are valid")
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let file: File = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        for s in &file.set {
+            s.validate()?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &file.set {
+            if !seen.insert(s.version.clone()) {
+                return Err(PolicyError::Invalid {
+                    version: s.version.clone(),
+                    problem: "version appears twice".into(),
+                });
+            }
+        }
+        Ok(Self { sets: file.set })
+    }
+
+    /// The set in force for `region` on `date`.
+    pub fn in_force(&self, region: &RegionCode, date: NaiveDate) -> Result<&ParameterSet, PolicyError> {
+        region
+            .lineage()
+            .iter()
+            .find_map(|code| {
+                self.sets
+                    .iter()
+                    .filter(|s| &s.region == code && s.effective_from <= date)
+                    .max_by_key(|s| s.effective_from)
+            })
+            .ok_or_else(|| PolicyError::NotCovered { region: region.to_string(), date })
+    }
+
+    pub fn by_version(&self, version: &str) -> Option<&ParameterSet> {
+        self.sets.iter().find(|s| s.version == version)
+    }
+
+    pub fn sets(&self) -> &[ParameterSet] {
+        &self.sets
+    }
+}
+
+impl ParameterSet {
+    pub fn standard(&self, urban: bool) -> Fen {
+        if urban {
+            self.dibao_standard.urban
+        } else {
+            self.dibao_standard.rural
+        }
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |problem: &str| {
+            Err(PolicyError::Invalid { version: self.version.clone(), problem: problem.into() })
+        };
+        if RegionCode::parse(&self.region).is_err() {
+            return bad("region is not a region code");
+        }
+        if self.dibao_standard.urban.0 <= 0 || self.dibao_standard.rural.0 <= 0 {
+            return bad("dibao standards must be positive");
+        }
+        if self.marginal_multiple_permille < 1000 || self.destitute_multiple_permille < 1000 {
+            return bad("multiples are in permille and at least 1000");
+        }
+        if self.classified_addon.0 < 0 {
+            return bad("the classified add-on must not be negative");
+        }
+        if !(1..=28).contains(&self.payment_due_day) {
+            return bad("payment_due_day must be 1 to 28");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_builtin_sets_load() {
+        let book = PolicyBook::builtin();
+        assert!(book.sets().len() >= 5);
+    }
+
+    #[test]
+    fn the_most_specific_region_and_latest_effective_set_applies() {
+        let text = r#"
+[[set]]
+region = "410000"
+name = "province"
+version = "p-1"
+effective_from = "2020-01-01"
+dibao_standard = { urban = 70000, rural = 50000 }
+marginal_multiple_permille = 1500
+destitute_multiple_permille = 1600
+classified_addon = 10000
+addon_min_age = 70
+minor_age_below = 18
+gradual_exit_months = 6
+payment_due_day = 10
+referral_feedback_days = 15
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+
+[[set]]
+region = "410100"
+name = "city"
+version = "c-1"
+effective_from = "2024-01-01"
+dibao_standard = { urban = 87000, rural = 65000 }
+marginal_multiple_permille = 1500
+destitute_multiple_permille = 1600
+classified_addon = 10000
+addon_min_age = 70
+minor_age_below = 18
+gradual_exit_months = 6
+payment_due_day = 10
+referral_feedback_days = 15
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+
+[[set]]
+region = "410100"
+name = "city raised"
+version = "c-2"
+effective_from = "2025-07-01"
+dibao_standard = { urban = 90000, rural = 70000 }
+marginal_multiple_permille = 1500
+destitute_multiple_permille = 1600
+classified_addon = 10000
+addon_min_age = 70
+minor_age_below = 18
+gradual_exit_months = 6
+payment_due_day = 10
+referral_feedback_days = 15
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+"#;
+        let book = PolicyBook::from_toml(text).unwrap();
+        let county = RegionCode::parse("410102").unwrap();
+        assert_eq!(book.in_force(&county, date("2025-06-30")).unwrap().version, "c-1");
+        assert_eq!(book.in_force(&county, date("2025-07-01")).unwrap().version, "c-2");
+        // Before the city had its own set, the province's applied.
+        assert_eq!(book.in_force(&county, date("2023-05-01")).unwrap().version, "p-1");
+        let elsewhere = RegionCode::parse("120101").unwrap();
+        assert!(matches!(
+            book.in_force(&elsewhere, date("2025-01-01")),
+            Err(PolicyError::NotCovered { .. })
+        ));
+    }
+
+    #[test]
+    fn an_invalid_set_is_refused_with_its_version() {
+        let text = BUILTIN.replacen("payment_due_day = 10", "payment_due_day = 40", 1);
+        assert!(matches!(PolicyBook::from_toml(&text), Err(PolicyError::Invalid { .. })));
+    }
+}

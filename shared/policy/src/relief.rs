@@ -1,0 +1,154 @@
+//! Specialist relief departments and what each grants for a referral.
+
+use crate::{Fen, ParameterSet, Tier};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Department {
+    Medical,
+    Education,
+    Housing,
+    Employment,
+    Disaster,
+}
+
+impl Department {
+    pub const ALL: [Department; 5] = [
+        Department::Medical,
+        Department::Education,
+        Department::Housing,
+        Department::Employment,
+        Department::Disaster,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Department::Medical => "medical",
+            Department::Education => "education",
+            Department::Housing => "housing",
+            Department::Employment => "employment",
+            Department::Disaster => "disaster",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Department> {
+        Department::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+impl fmt::Display for Department {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A department's decision on one referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Decision {
+    Granted {
+        /// What is given, e.g. `medical_premium_subsidy`.
+        kind: String,
+        amount: Fen,
+        /// How many months the grant covers; 0 for a one-off payment.
+        months: u32,
+        rule: String,
+    },
+    Rejected {
+        reason: String,
+    },
+}
+
+/// Facts about the referred person that the department rules read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReferralFacts {
+    pub tier: Tier,
+    pub urban: bool,
+}
+
+pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
+    if !r.tier.is_low_income() {
+        return Decision::Rejected { reason: "the household is not low-income".into() };
+    }
+    let rp = &p.relief;
+    let grant = |kind: &str, amount: Fen, months: u32, rule: String| Decision::Granted {
+        kind: kind.to_owned(),
+        amount,
+        months,
+        rule: format!("{rule} (parameter set {})", p.version),
+    };
+    match dept {
+        Department::Medical if r.tier == Tier::Destitute => grant(
+            "medical_premium_full",
+            rp.medical_premium,
+            12,
+            "medical: premium paid in full for a destitute person".into(),
+        ),
+        Department::Medical => grant(
+            "medical_premium_subsidy",
+            rp.medical_premium_subsidy,
+            12,
+            format!("medical: fixed premium subsidy for a {} member", r.tier.as_str()),
+        ),
+        Department::Education => grant(
+            "education_living_subsidy",
+            rp.education_living_subsidy,
+            12,
+            "education: living subsidy for a student of a low-income household".into(),
+        ),
+        Department::Housing if r.urban => grant(
+            "housing_rent_subsidy",
+            rp.housing_rent_subsidy,
+            12,
+            "housing: rent subsidy for an urban low-income household".into(),
+        ),
+        Department::Housing => grant(
+            "housing_renovation_grant",
+            rp.housing_renovation_grant,
+            0,
+            "housing: dilapidated-house renovation for a rural low-income household".into(),
+        ),
+        Department::Employment => grant(
+            "employment_public_welfare_post",
+            rp.employment_post_monthly,
+            12,
+            "employment: public-welfare post for a member of a low-income household".into(),
+        ),
+        Department::Disaster => grant(
+            "disaster_emergency_relief",
+            rp.disaster_emergency_per_person,
+            0,
+            "disaster: emergency relief per person".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PolicyBook, RegionCode};
+
+    #[test]
+    fn medical_pays_destitute_premiums_in_full_and_subsidises_dibao() {
+        let book = PolicyBook::builtin();
+        let p = book.in_force(&RegionCode::parse("440305").unwrap(), "2025-01-01".parse().unwrap()).unwrap();
+        let full = decide(Department::Medical, ReferralFacts { tier: Tier::Destitute, urban: true }, p);
+        let part = decide(Department::Medical, ReferralFacts { tier: Tier::Dibao, urban: true }, p);
+        assert!(matches!(full, Decision::Granted { amount, .. } if amount == p.relief.medical_premium));
+        assert!(matches!(part, Decision::Granted { amount, .. } if amount == p.relief.medical_premium_subsidy));
+        let none = decide(Department::Medical, ReferralFacts { tier: Tier::None, urban: true }, p);
+        assert!(matches!(none, Decision::Rejected { .. }));
+    }
+
+    #[test]
+    fn housing_depends_on_urban_or_rural() {
+        let book = PolicyBook::builtin();
+        let p = book.in_force(&RegionCode::parse("440305").unwrap(), "2025-01-01".parse().unwrap()).unwrap();
+        let urban = decide(Department::Housing, ReferralFacts { tier: Tier::Dibao, urban: true }, p);
+        let rural = decide(Department::Housing, ReferralFacts { tier: Tier::Dibao, urban: false }, p);
+        assert!(matches!(urban, Decision::Granted { ref kind, .. } if kind == "housing_rent_subsidy"));
+        assert!(matches!(rural, Decision::Granted { ref kind, .. } if kind == "housing_renovation_grant"));
+    }
+}
