@@ -1,1 +1,35 @@
+//! The plumbing every relief-mesh service shares, so that each service is only its rules.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`settings`] | layered configuration: defaults → file (`RELIEF_CONFIG_FILE`) → `RELIEF_…` variables |
+//! | [`envelope`] | the CloudEvents-style envelope every message travels in |
+//! | [`subjects`] | every subject of the contract, in one catalogue (the AsyncAPI test reads it) |
+//! | [`streams`] | JetStream streams and durable consumers, declared in code, created idempotently |
+//! | [`outbox`] | the transactional outbox and its relay; the inbox that makes handling idempotent |
+//! | [`consumer`] | the consumer loop: trace extraction, ack after commit, Nak with backoff, dead letters |
+//! | [`deadletter`] | the dead-letter stream, its listing and replay over HTTP |
+//! | [`telemetry`] | `tracing` set-up, OTLP export when configured, W3C trace context on NATS headers |
+//! | [`http`] | `/healthz`, `/readyz`, `/metrics`, JSON errors, request spans |
+//! | [`metrics`] | Prometheus counters and histograms with low-cardinality labels |
+//! | [`db`] | connecting, creating the service's database when missing, migrations |
+//! | [`service`] | [`service::ServiceBuilder`] → [`service::Application`]: build, run until stopped, shut down |
 
+pub mod consumer;
+pub mod db;
+pub mod deadletter;
+pub mod envelope;
+pub mod http;
+pub mod metrics;
+pub mod outbox;
+pub mod service;
+pub mod settings;
+pub mod streams;
+pub mod subjects;
+pub mod telemetry;
+
+pub use consumer::{Delivery, HandlerError};
+pub use envelope::{ChainRef, Envelope, EventKind};
+pub use service::{Application, Mesh, ServiceBuilder};
+pub use settings::MeshSettings;
+pub use subjects::Subjects;

@@ -1,0 +1,42 @@
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+
+BENCH_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help infra build run stop status test bench lint
+
+help: ## List the targets
+	@echo "relief-mesh targets:"
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN { FS = ":.*## " } { printf "  make %-8s %s\n", $$1, $$2 }'
+
+infra: ## Ensure NATS (JetStream) on 127.0.0.1:4222 and PostgreSQL on 127.0.0.1:5432
+	bash deploy/scripts/ensure-infra.sh
+
+build: ## Build every service binary (debug)
+	cargo build --workspace --bins
+
+run: infra build ## Start the whole mesh locally and run the demo household through it
+	bash deploy/scripts/run-local.sh start
+	bash deploy/scripts/demo.sh
+	@echo
+	@echo "Logs: $(CURDIR)/.run/logs/<instance>.log  (status: make status)"
+	@echo "The mesh keeps running; 'make stop' stops it."
+
+stop: ## Stop the locally running mesh
+	bash deploy/scripts/run-local.sh stop
+
+status: ## Show every local instance: port, pid, up/down, /readyz
+	bash deploy/scripts/run-local.sh status
+
+test: infra ## Run the workspace tests (they create their own databases and subject prefixes)
+	cargo test --workspace -- --test-threads=4
+
+bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_ARGS=...)
+	cargo run --release -p mesh-tests --bin chain-bench -- $(BENCH_ARGS)
+
+lint: ## cargo fmt --check and clippy with warnings denied
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Run the whole mesh locally from already-built debug binaries.
+#   run-local.sh start   start every instance (skips ones already running), wait for /readyz
+#   run-local.sh stop    SIGTERM everything, SIGKILL leftovers after 20 s
+#   run-local.sh status  one line per instance
+# State lives in .run/ at the repo root (logs in .run/logs, pids in .run/pids).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$ROOT/$TARGET_DIR ;; esac
+BIN_DIR=$TARGET_DIR/debug
+RUN_DIR=$ROOT/.run
+LOG_DIR=$RUN_DIR/logs
+PID_DIR=$RUN_DIR/pids
+
+NATS_URL=nats://127.0.0.1:4222
+PG_BASE=postgres://postgres@127.0.0.1:5432
+READY_TIMEOUT=${RUN_LOCAL_READY_TIMEOUT:-90}
+STOP_TIMEOUT=20
+
+# name|binary|port|extra args
+INSTANCES=(
+    "intake|intake|8081|"
+    "verification|verification|8082|"
+    "monitoring|monitoring|8083|"
+    "payment|payment|8084|"
+    "source-simulator|source-simulator|8089|"
+    "relief-medical|relief|8091|--department medical"
+    "relief-education|relief|8092|--department education"
+    "relief-housing|relief|8093|--department housing"
+    "relief-employment|relief|8094|--department employment"
+    "relief-disaster|relief|8095|--department disaster"
+)
+
+die() { echo "run-local: error: $*" >&2; exit 1; }
+
+# split_instance LINE -> sets NAME BIN PORT ARGS
+split_instance() {
+    IFS='|' read -r NAME BIN PORT ARGS <<<"$1"
+}
+
+pid_of() {
+    local f=$PID_DIR/$1.pid
+    [[ -f $f ]] || return 1
+    local pid
+    pid=$(<"$f")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    echo "$pid"
+}
+
+alive() {
+    kill -0 "$1" 2>/dev/null
+}
+
+ready_code() {
+    # Prints the HTTP status of /readyz (000 when unreachable).
+    curl -sS -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/readyz" 2>/dev/null || true
+}
+
+cmd_start() {
+    command -v curl >/dev/null 2>&1 || die "curl is required"
+    mkdir -p "$LOG_DIR" "$PID_DIR"
+
+    local missing=() line
+    for line in "${INSTANCES[@]}"; do
+        split_instance "$line"
+        [[ -x $BIN_DIR/$BIN ]] || missing+=("$BIN_DIR/$BIN")
+    done
+    if ((${#missing[@]})); then
+        printf 'run-local: missing binary: %s\n' "${missing[@]}" | sort -u >&2
+        die "build first: cargo build --workspace --bins (or make build)"
+    fi
+
+    for line in "${INSTANCES[@]}"; do
+        split_instance "$line"
+        local pid
+        if pid=$(pid_of "$NAME") && alive "$pid"; then
+            echo "$NAME: already running (pid $pid)"
+            continue
+        fi
+        local db=relief_${NAME//-/_}
+        local -a args=()
+        # shellcheck disable=SC2206
+        [[ -n $ARGS ]] && args=($ARGS)
+        RELIEF_HTTP__PORT=$PORT \
+        RELIEF_DATABASE__URL=$PG_BASE/$db \
+        RELIEF_NATS__URL=$NATS_URL \
+            nohup "$BIN_DIR/$BIN" "${args[@]}" >>"$LOG_DIR/$NAME.log" 2>&1 </dev/null &
+        echo $! >"$PID_DIR/$NAME.pid"
+        echo "$NAME: started (pid $!, port $PORT, log .run/logs/$NAME.log)"
+    done
+
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    local -a pending=("${INSTANCES[@]}")
+    while ((${#pending[@]})); do
+        local -a still=()
+        for line in "${pending[@]}"; do
+            split_instance "$line"
+            if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/readyz" 2>/dev/null; then
+                echo "$NAME: ready"
+                continue
+            fi
+            local pid=""
+            if ! pid=$(pid_of "$NAME") || ! alive "$pid"; then
+                echo "run-local: $NAME exited before becoming ready; last 30 lines of $LOG_DIR/$NAME.log:" >&2
+                tail -n 30 "$LOG_DIR/$NAME.log" >&2 || true
+                exit 1
+            fi
+            still+=("$line")
+        done
+        pending=("${still[@]+"${still[@]}"}")
+        ((${#pending[@]})) || break
+        if ((SECONDS >= deadline)); then
+            echo "run-local: timed out after ${READY_TIMEOUT}s waiting for /readyz of: $(for l in "${pending[@]}"; do split_instance "$l"; printf '%s ' "$NAME"; done)" >&2
+            split_instance "${pending[0]}"
+            echo "--- last 30 lines of $LOG_DIR/$NAME.log:" >&2
+            tail -n 30 "$LOG_DIR/$NAME.log" >&2 || true
+            exit 1
+        fi
+        sleep 1
+    done
+    echo "run-local: all ${#INSTANCES[@]} instances ready"
+}
+
+cmd_stop() {
+    local line pid
+    local -a pids=() names=()
+    for line in "${INSTANCES[@]}"; do
+        split_instance "$line"
+        if pid=$(pid_of "$NAME") && alive "$pid"; then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+            names+=("$NAME")
+            echo "$NAME: SIGTERM sent (pid $pid)"
+        fi
+    done
+
+    local deadline=$((SECONDS + STOP_TIMEOUT)) any i
+    while ((${#pids[@]})); do
+        any=0
+        for pid in "${pids[@]}"; do
+            alive "$pid" && any=1
+        done
+        ((any)) || break
+        ((SECONDS >= deadline)) && break
+        sleep 1
+    done
+    for i in "${!pids[@]}"; do
+        if alive "${pids[$i]}"; then
+            echo "${names[$i]}: still alive after ${STOP_TIMEOUT}s, SIGKILL (pid ${pids[$i]})"
+            kill -KILL "${pids[$i]}" 2>/dev/null || true
+        fi
+    done
+
+    for line in "${INSTANCES[@]}"; do
+        split_instance "$line"
+        rm -f "$PID_DIR/$NAME.pid"
+    done
+    echo "run-local: stopped"
+}
+
+cmd_status() {
+    local line pid state code
+    printf '%-20s %-6s %-8s %-5s %s\n' NAME PORT PID STATE READYZ
+    for line in "${INSTANCES[@]}"; do
+        split_instance "$line"
+        if pid=$(pid_of "$NAME") && alive "$pid"; then
+            state=up
+        else
+            pid=${pid:--}
+            [[ -n $pid && $pid != - ]] && pid="$pid(dead)"
+            state=down
+        fi
+        code=$(ready_code "$PORT")
+        case $code in
+            200) code="200 ready" ;;
+            000 | "") code="unreachable" ;;
+            *) code="$code not ready" ;;
+        esac
+        printf '%-20s %-6s %-8s %-5s %s\n' "$NAME" "$PORT" "$pid" "$state" "$code"
+    done
+}
+
+case ${1:-} in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    *)
+        echo "usage: $0 start|stop|status" >&2
+        exit 2
+        ;;
+esac

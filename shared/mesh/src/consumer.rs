@@ -1,0 +1,230 @@
+//! The consumer loop every handler runs in.
+//!
+//! For each message: extract the trace context from the headers and open a consumer span;
+//! call the handler; acknowledge only after it returns (its transaction is committed by then).
+//! A transient failure is `Nak`ed with the configured backoff until `max_deliver`, then
+//! dead-lettered; a poison message (it can never succeed) is dead-lettered at once. Either way
+//! the message is then terminated and the consumer goes on with the next one.
+
+use crate::envelope::{Envelope, EventKind};
+use crate::service::Mesh;
+use crate::{deadletter, streams, telemetry};
+use anyhow::Context as _;
+use async_nats::jetstream::{consumer::PullConsumer, AckKind};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// One delivered message, as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The full subject, with prefix.
+    pub subject: String,
+    pub payload: Bytes,
+    pub headers: Option<HeaderMap>,
+    /// 1 on first delivery.
+    pub delivered: i64,
+    pub stream_sequence: u64,
+    /// The durable consumer's name; also the inbox key.
+    pub consumer: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// May succeed later (database or NATS unavailable): redeliver with backoff.
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+    /// Can never succeed (malformed, wrong type, fails validation): dead-letter now.
+    #[error("poison: {0}")]
+    Poison(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        HandlerError::Transient(e.into())
+    }
+}
+
+impl From<anyhow::Error> for HandlerError {
+    fn from(e: anyhow::Error) -> Self {
+        HandlerError::Transient(e)
+    }
+}
+
+/// What a handler did with a message it accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Already handled (same event id): nothing changed.
+    Duplicate,
+}
+
+impl Delivery {
+    /// Parses and checks the envelope; anything wrong with it is poison.
+    pub fn envelope<T: EventKind>(&self) -> Result<Envelope<T>, HandlerError> {
+        let e: Envelope<T> = serde_json::from_slice(&self.payload)
+            .map_err(|e| HandlerError::Poison(format!("payload is not a valid {} envelope: {e}", T::TYPE)))?;
+        e.check(T::TYPE).map_err(HandlerError::Poison)?;
+        tracing::Span::current().record("household_id", tracing::field::display(e.household_id));
+        Ok(e)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.as_ref()?.get(name).map(|v| v.as_str())
+    }
+
+    /// Begins the handler's transaction and claims the inbox row for `message_id` (the envelope
+    /// id). `None` means the message was handled before: the caller returns
+    /// [`Outcome::Duplicate`].
+    pub async fn begin_once(
+        &self,
+        pool: &PgPool,
+        message_id: &str,
+    ) -> Result<Option<Transaction<'static, Postgres>>, HandlerError> {
+        let mut tx = pool.begin().await?;
+        if crate::outbox::claim(&mut tx, &self.consumer, message_id, &self.subject).await? {
+            Ok(Some(tx))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+pub type Handler = Arc<dyn Fn(Delivery) -> BoxFuture<'static, Result<Outcome, HandlerError>> + Send + Sync>;
+
+/// A durable consumer: its name, the stream it reads, its one filter subject (full, prefixed).
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub name: String,
+    pub stream: &'static str,
+    pub filter: String,
+}
+
+/// Creates (or updates) the durable consumer.
+pub async fn create(mesh: &Mesh, spec: &ConsumerSpec) -> anyhow::Result<PullConsumer> {
+    let stream = mesh
+        .js
+        .get_stream(streams::stream_name(&mesh.subjects, spec.stream))
+        .await
+        .with_context(|| format!("stream {} is missing", spec.stream))?;
+    stream
+        .create_consumer(streams::durable(&spec.name, spec.filter.clone(), &mesh.settings.nats))
+        .await
+        .with_context(|| format!("consumer {} could not be created", spec.name))
+}
+
+/// Runs the consumer until `stop`; the message in hand is finished first.
+pub async fn run(
+    mesh: Mesh,
+    spec: ConsumerSpec,
+    consumer: PullConsumer,
+    handler: Handler,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut messages = consumer.messages().await.context("consumer stream could not start")?;
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            m = messages.next() => m,
+        };
+        match next {
+            Some(Ok(msg)) => handle_one(&mesh, &spec, &handler, msg).await,
+            Some(Err(error)) => {
+                tracing::warn!(consumer = %spec.name, %error, "Consumer stream reported an error; continuing.");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            None => {
+                tracing::warn!(consumer = %spec.name, "Consumer stream ended; reopening.");
+                messages = consumer.messages().await.context("consumer stream could not restart")?;
+            }
+        }
+    }
+    tracing::info!(consumer = %spec.name, "Consumer stopped.");
+    Ok(())
+}
+
+async fn handle_one(mesh: &Mesh, spec: &ConsumerSpec, handler: &Handler, msg: async_nats::jetstream::Message) {
+    let (delivered, stream_sequence) = match msg.info() {
+        Ok(i) => (i.delivered, i.stream_sequence),
+        Err(_) => (1, 0),
+    };
+    let delivery = Delivery {
+        subject: msg.subject.to_string(),
+        payload: msg.payload.clone(),
+        headers: msg.headers.clone(),
+        delivered,
+        stream_sequence,
+        consumer: spec.name.clone(),
+    };
+    let msg_id = delivery.header("Nats-Msg-Id").unwrap_or_default().to_owned();
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("process {}", delivery.subject),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.operation.type = "process",
+        messaging.destination.name = %delivery.subject,
+        messaging.consumer.group.name = %spec.name,
+        messaging.message.id = %msg_id,
+        messaging.message.delivery_count = delivered,
+        household_id = tracing::field::Empty,
+    );
+    telemetry::set_parent(&span, telemetry::extract_nats(msg.headers.as_ref()));
+    let started = Instant::now();
+    let result = (handler)(delivery.clone()).instrument(span.clone()).await;
+    mesh.metrics.handler_seconds.with_label_values(&[&spec.name]).observe(started.elapsed().as_secs_f64());
+    let _enter = span.enter();
+    let max = mesh.settings.nats.max_deliver;
+    let outcome = match result {
+        Ok(Outcome::Applied) => ack(&msg, AckKind::Ack, "ack").await,
+        Ok(Outcome::Duplicate) => {
+            tracing::info!(consumer = %spec.name, "Message was handled before; acknowledged without change.");
+            ack(&msg, AckKind::Ack, "duplicate").await
+        }
+        Err(HandlerError::Transient(error)) if delivered < max => {
+            let delay = mesh.settings.nats.backoff_for(delivered);
+            tracing::warn!(consumer = %spec.name, delivered, delay_ms = delay.as_millis() as u64, error = format!("{error:#}"), "Handler failed; the message will be redelivered.");
+            ack(&msg, AckKind::Nak(Some(delay)), "nak").await
+        }
+        Err(HandlerError::Transient(error)) => {
+            let reason = format!("gave up after {delivered} deliveries: {error:#}");
+            dead_letter(mesh, &delivery, &msg, &reason).await
+        }
+        Err(HandlerError::Poison(reason)) => dead_letter(mesh, &delivery, &msg, &reason).await,
+    };
+    mesh.metrics.messages.with_label_values(&[&spec.name, outcome]).inc();
+}
+
+async fn dead_letter(
+    mesh: &Mesh,
+    delivery: &Delivery,
+    msg: &async_nats::jetstream::Message,
+    reason: &str,
+) -> &'static str {
+    tracing::warn!(consumer = %delivery.consumer, reason, "Message moved to the dead-letter stream.");
+    match deadletter::publish(mesh, delivery, reason).await {
+        Ok(()) => {
+            mesh.metrics.dead_letters.with_label_values(&[&delivery.consumer]).inc();
+            ack(msg, AckKind::Term, "dead_letter").await
+        }
+        Err(error) => {
+            // Never drop a message we could not park: try again later.
+            tracing::error!(error = format!("{error:#}"), "Dead-letter publish failed; the message will be redelivered.");
+            ack(msg, AckKind::Nak(Some(mesh.settings.nats.backoff_for(delivery.delivered))), "nak").await
+        }
+    }
+}
+
+async fn ack(msg: &async_nats::jetstream::Message, kind: AckKind, label: &'static str) -> &'static str {
+    if let Err(error) = msg.ack_with(kind).await {
+        tracing::warn!(%error, "Acknowledgement could not be sent; the message will be redelivered and found in the inbox.");
+    }
+    label
+}

@@ -1,0 +1,160 @@
+//! HTTP basics of every service: health, readiness, metrics, JSON errors, request spans.
+
+use crate::service::Mesh;
+use crate::telemetry;
+use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// A field that failed validation, named by its JSON path (`members[1].id_number`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// The one error type of every HTTP API. Internal causes are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "Request failed.");
+                "internal error; the cause is in the service log".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let fields = match &self {
+            ApiError::Validation(f) => Some(f.as_slice()),
+            _ => None,
+        };
+        (status, Json(ErrorBody { error: ErrorDetail { code, message, fields } })).into_response()
+    }
+}
+
+/// `axum::Json` whose rejections (malformed JSON, wrong content type, wrong shape) become a 400
+/// with the reason, in the same JSON error shape as everything else.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// `/healthz`, `/readyz`, `/metrics` and the dead-letter endpoints.
+pub fn base_routes() -> Router<Mesh> {
+    Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(crate::deadletter::routes())
+}
+
+async fn readyz(State(mesh): State<Mesh>) -> Response {
+    let nats_ok = mesh.nats.connection_state() == async_nats::connection::State::Connected;
+    let db_ok = sqlx::query("SELECT 1").execute(&mesh.db).await.is_ok();
+    let stopping = mesh.stopping.is_cancelled();
+    let ready = nats_ok && db_ok && !stopping;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "nats": if nats_ok { "ok" } else { "unreachable" },
+        "database": if db_ok { "ok" } else { "unreachable" },
+        "shutting_down": stopping,
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(mesh): State<Mesh>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], mesh.metrics.render()).into_response()
+}
+
+/// A server span per request, child of an incoming `traceparent`, named by the route template;
+/// request count and latency by route.
+pub async fn track(State(mesh): State<Mesh>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = format!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    telemetry::set_parent(&span, telemetry::extract_http(req.headers()));
+    let started = Instant::now();
+    let response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    if route != "/metrics" && route != "/healthz" && route != "/readyz" {
+        mesh.metrics.http_requests.with_label_values(&[&route, &method, &status.to_string()]).inc();
+        mesh.metrics.http_seconds.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+    }
+    response
+}

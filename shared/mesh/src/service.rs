@@ -1,0 +1,271 @@
+//! One shape for every service: connect, declare, build, run until stopped, shut down.
+//!
+//! ```text
+//! let mesh = Mesh::connect(settings, &MIGRATOR).await?;
+//! let app = ServiceBuilder::new(mesh)
+//!     .consume("applications", "INTAKE", subject, handler)
+//!     .routes(router)
+//!     .build().await?;
+//! app.run_until_stopped(shutdown_signal()).await
+//! ```
+//!
+//! Shutdown order, so that SIGTERM loses nothing: readiness turns 503 and consumers stop taking
+//! messages; the message in hand finishes (its transaction commits and is acked); the outbox relay
+//! publishes what is committed; HTTP finishes in-flight requests; the NATS client drains.
+
+use crate::consumer::{self, ConsumerSpec, Handler, HandlerError, Outcome};
+use crate::envelope::{ChainRef, Envelope, EventKind};
+use crate::metrics::Metrics;
+use crate::outbox::Relay;
+use crate::settings::MeshSettings;
+use crate::{db, streams, Delivery, Subjects};
+use anyhow::Context as _;
+use async_nats::jetstream;
+use axum::Router;
+use futures::future::BoxFuture;
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What every handler and route of a service reaches the outside world through. Cheap to clone.
+#[derive(Clone)]
+pub struct Mesh {
+    pub settings: Arc<MeshSettings>,
+    pub subjects: Subjects,
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub db: PgPool,
+    pub metrics: Metrics,
+    /// Cancelled when shutdown begins.
+    pub stopping: CancellationToken,
+}
+
+impl Mesh {
+    /// Connects to the service's database (creating and migrating it as configured) and to NATS,
+    /// and declares the streams.
+    pub async fn connect(settings: MeshSettings, migrator: &'static Migrator) -> anyhow::Result<Mesh> {
+        let pool = db::connect(&settings.database).await?;
+        if settings.database.migrate {
+            db::migrate(&pool, migrator).await?;
+        }
+        let nats = async_nats::ConnectOptions::new()
+            .name(format!("relief-mesh/{}", settings.service))
+            .connection_timeout(Duration::from_millis(settings.nats.connect_timeout_ms))
+            .retry_on_initial_connect()
+            .connect(settings.nats.url.as_str())
+            .await
+            .context("NATS is not reachable")?;
+        let js = jetstream::new(nats.clone());
+        let subjects = Subjects::new(&settings.nats.prefix);
+        tokio::time::timeout(Duration::from_secs(30), streams::ensure_streams(&js, &subjects, &settings.nats))
+            .await
+            .context("JetStream did not answer within 30 s: is the server started with -js?")??;
+        Ok(Mesh {
+            metrics: Metrics::new(&settings.service),
+            settings: Arc::new(settings),
+            subjects,
+            nats,
+            js,
+            db: pool,
+            stopping: CancellationToken::new(),
+        })
+    }
+
+    pub fn service(&self) -> &str {
+        &self.settings.service
+    }
+
+    /// A new envelope from this service.
+    pub fn envelope<T: EventKind>(&self, chain: &ChainRef, subject: Option<String>, data: T) -> Envelope<T> {
+        Envelope::new(&self.settings.service, chain, subject, data)
+    }
+
+    /// The durable consumer name for `purpose`, unique per service instance.
+    pub fn consumer_name(&self, purpose: &str) -> String {
+        format!("{}-{purpose}", self.settings.service)
+    }
+}
+
+pub struct ServiceBuilder {
+    mesh: Mesh,
+    consumers: Vec<(ConsumerSpec, Handler)>,
+    router: Router<Mesh>,
+    tasks: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
+}
+
+impl ServiceBuilder {
+    pub fn new(mesh: Mesh) -> Self {
+        Self { mesh, consumers: Vec::new(), router: Router::new(), tasks: Vec::new() }
+    }
+
+    /// Adds a durable consumer named `<service>-<purpose>` on `stream`, filtered to `filter`.
+    pub fn consume<F, Fut>(mut self, purpose: &str, stream: &'static str, filter: String, handler: F) -> Self
+    where
+        F: Fn(Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
+    {
+        let spec = ConsumerSpec { name: self.mesh.consumer_name(purpose), stream, filter };
+        let handler: Handler = Arc::new(move |d| Box::pin(handler(d)));
+        self.consumers.push((spec, handler));
+        self
+    }
+
+    /// The service's own routes, merged with the base routes.
+    pub fn routes(mut self, router: Router<Mesh>) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+
+    /// A background task that runs until `mesh.stopping` is cancelled.
+    pub fn task(mut self, name: &str, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) -> Self {
+        self.tasks.push((name.to_owned(), Box::pin(task)));
+        self
+    }
+
+    /// Creates the consumers and binds the port, so configuration errors surface before running.
+    pub async fn build(self) -> anyhow::Result<Application> {
+        let mut consumers = Vec::new();
+        for (spec, handler) in self.consumers {
+            let c = consumer::create(&self.mesh, &spec).await?;
+            consumers.push((spec, c, handler));
+        }
+        let http = &self.mesh.settings.http;
+        let listener = TcpListener::bind((http.host.as_str(), http.port))
+            .await
+            .with_context(|| format!("port {} could not be bound", http.port))?;
+        let router = self
+            .router
+            .merge(crate::http::base_routes())
+            .layer(axum::middleware::from_fn_with_state(self.mesh.clone(), crate::http::track))
+            .with_state(self.mesh.clone());
+        Ok(Application { mesh: self.mesh, listener, router, consumers, tasks: self.tasks })
+    }
+}
+
+pub struct Application {
+    mesh: Mesh,
+    listener: TcpListener,
+    router: Router,
+    consumers: Vec<(ConsumerSpec, jetstream::consumer::PullConsumer, Handler)>,
+    tasks: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
+}
+
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+
+    /// Runs everything until `signal` resolves or a part fails, then shuts down in order.
+    /// Dropping the returned future (a crash, in tests) aborts every task at once.
+    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Application { mesh, listener, router, consumers, tasks } = self;
+        let stopping = mesh.stopping.clone();
+        let relay_stop = CancellationToken::new();
+
+        let mut consumer_set = JoinSet::new();
+        for (spec, c, handler) in consumers {
+            consumer_set.spawn(consumer::run(mesh.clone(), spec, c, handler, stopping.clone()));
+        }
+        let mut others: JoinSet<anyhow::Result<()>> = JoinSet::new();
+        for (_, task) in tasks {
+            others.spawn(task);
+        }
+        let relay = Relay {
+            pool: mesh.db.clone(),
+            js: mesh.js.clone(),
+            settings: mesh.settings.outbox.clone(),
+            metrics: mesh.metrics.clone(),
+        };
+        let relay_token = relay_stop.clone();
+        others.spawn(async move { relay.run(relay_token).await });
+        let http_stop = stopping.clone();
+        others.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(http_stop.cancelled_owned())
+                .await
+                .context("HTTP server failed")
+        });
+        tracing::info!(service = %mesh.service(), "Service started.");
+
+        let failure: Option<anyhow::Error> = tokio::select! {
+            _ = signal => { tracing::info!("Shutdown requested; finishing in-flight work."); None }
+            Some(r) = consumer_set.join_next() => Some(task_error(r, "a consumer")),
+            Some(r) = others.join_next() => Some(task_error(r, "a background task")),
+        };
+        stopping.cancel();
+        let grace = Duration::from_secs(mesh.settings.shutdown.grace_seconds);
+        let drained = tokio::time::timeout(grace, async {
+            while let Some(r) = consumer_set.join_next().await {
+                if let Err(e) = r.map_err(anyhow::Error::from).and_then(|r| r) {
+                    tracing::warn!(error = format!("{e:#}"), "A consumer ended with an error.");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("Consumers did not finish within the grace period; unacked messages will be redelivered.");
+        }
+        relay_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), async { while others.join_next().await.is_some() {} }).await;
+        if let Err(error) = mesh.nats.drain().await {
+            tracing::warn!(%error, "NATS drain failed.");
+        }
+        mesh.db.close().await;
+        tracing::info!(service = %mesh.service(), "Service stopped.");
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn task_error(r: Result<anyhow::Result<()>, tokio::task::JoinError>, what: &str) -> anyhow::Error {
+    match r {
+        Ok(Ok(())) => anyhow::anyhow!("{what} ended unexpectedly"),
+        Ok(Err(e)) => e.context(format!("{what} failed")),
+        Err(e) => anyhow::Error::new(e).context(format!("{what} panicked")),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// The `main` of every service: telemetry, configuration, build, run, flush.
+pub async fn main_with<S, F, Fut>(defaults: &str, mesh_of: fn(&S) -> &MeshSettings, build: F) -> anyhow::Result<()>
+where
+    S: serde::de::DeserializeOwned,
+    F: FnOnce(S) -> Fut,
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    let settings: S = crate::settings::load(defaults)?;
+    let m = mesh_of(&settings);
+    let _guard = crate::telemetry::init(&m.service, &m.telemetry)?;
+    let app = build(settings).await?;
+    tracing::info!(port = app.port(), "Listening.");
+    app.run_until_stopped(shutdown_signal()).await
+}

@@ -1,0 +1,173 @@
+//! Layered configuration with the `config` crate.
+//!
+//! Order, later wins: the mesh defaults below → the service's own defaults → the file named by
+//! `RELIEF_CONFIG_FILE` (TOML) → environment variables `RELIEF_<SECTION>__<KEY>`, for example
+//! `RELIEF_NATS__URL` or `RELIEF_DATABASE__URL`. The same image runs locally and in Kubernetes.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Defaults every service starts from.
+pub const MESH_DEFAULTS: &str = r#"
+service = "unnamed"
+
+[http]
+host = "0.0.0.0"
+port = 8080
+
+[nats]
+url = "nats://127.0.0.1:4222"
+prefix = ""
+replicas = 1
+max_deliver = 5
+backoff_ms = [500, 2000, 10000, 30000]
+ack_wait_ms = 30000
+duplicate_window_ms = 120000
+connect_timeout_ms = 5000
+
+[database]
+url = "postgres://postgres@127.0.0.1:5432/relief"
+max_connections = 10
+create_if_missing = true
+migrate = true
+
+[telemetry]
+filter = "info,sqlx=warn,async_nats=warn"
+format = "text"
+
+[outbox]
+batch_size = 100
+poll_interval_ms = 1000
+retain_hours = 72
+
+[shutdown]
+grace_seconds = 25
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MeshSettings {
+    /// Instance name: `intake`, `relief-medical`, …; the envelope `source`, durable consumer
+    /// names and the dead-letter subject are derived from it.
+    pub service: String,
+    pub http: HttpSettings,
+    pub nats: NatsSettings,
+    pub database: DatabaseSettings,
+    pub telemetry: TelemetrySettings,
+    pub outbox: OutboxSettings,
+    pub shutdown: ShutdownSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NatsSettings {
+    pub url: String,
+    /// Prepended to every subject and stream name; empty in production. Tests give each run
+    /// its own prefix so they can share one server and run in parallel.
+    pub prefix: String,
+    /// Stream replicas: 1 locally, 3 on the production cluster.
+    pub replicas: usize,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_deliver: i64,
+    /// Delay before redelivery after the n-th failed attempt; the last value repeats.
+    pub backoff_ms: Vec<u64>,
+    pub ack_wait_ms: u64,
+    /// JetStream de-duplication window for `Nats-Msg-Id`.
+    pub duplicate_window_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// The service's own database; no service reads another's.
+    pub url: String,
+    pub max_connections: u32,
+    /// Create the database at start-up when it does not exist (local runs and tests).
+    pub create_if_missing: bool,
+    /// Run migrations at start-up; turned off where a migration Job runs them first.
+    pub migrate: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// `tracing` filter directives for the log output.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: String,
+    /// OTLP/HTTP endpoint, e.g. `http://otel-collector:4318/v1/traces`; no export when absent.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboxSettings {
+    pub batch_size: i64,
+    /// Fallback poll when no NOTIFY arrives (a missed notification must not strand a row).
+    pub poll_interval_ms: u64,
+    /// Published rows are kept this long for inspection, then deleted.
+    pub retain_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShutdownSettings {
+    /// Time allowed for in-flight work after SIGTERM; keep below the pod's grace period.
+    pub grace_seconds: u64,
+}
+
+impl NatsSettings {
+    pub fn backoff_for(&self, delivered: i64) -> Duration {
+        let i = (delivered.max(1) - 1) as usize;
+        let ms = self
+            .backoff_ms
+            .get(i)
+            .or(self.backoff_ms.last())
+            .copied()
+            .unwrap_or(1000);
+        Duration::from_millis(ms)
+    }
+}
+
+/// Loads `T` from the mesh defaults, the service's defaults, the optional file and the
+/// environment. `T` usually flattens [`MeshSettings`] and adds the service's own section.
+pub fn load<T: DeserializeOwned>(service_defaults: &str) -> anyhow::Result<T> {
+    load_with(service_defaults, &[])
+}
+
+/// As [`load`], with explicit overrides applied last (`("nats.prefix", "t1")`); for tests and
+/// command-line flags.
+pub fn load_with<T: DeserializeOwned>(
+    service_defaults: &str,
+    overrides: &[(&str, &str)],
+) -> anyhow::Result<T> {
+    use anyhow::Context as _;
+    use config::{Config, Environment, File, FileFormat};
+    let mut builder = Config::builder()
+        .add_source(File::from_str(MESH_DEFAULTS, FileFormat::Toml))
+        .add_source(File::from_str(service_defaults, FileFormat::Toml));
+    if let Ok(path) = std::env::var("RELIEF_CONFIG_FILE") {
+        builder = builder.add_source(File::with_name(&path).format(FileFormat::Toml));
+    }
+    builder = builder.add_source(
+        Environment::with_prefix("RELIEF")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("nats.backoff_ms")
+            .with_list_parse_key("verification.sources"),
+    );
+    for (key, value) in overrides {
+        builder = builder.set_override(*key, *value)?;
+    }
+    builder
+        .build()
+        .context("configuration sources could not be read")?
+        .try_deserialize()
+        .context("configuration is invalid")
+}

@@ -1,0 +1,108 @@
+//! JetStream streams and durable consumers, declared in code and created or updated at start-up.
+//!
+//! Every service declares every stream, so start-up order does not matter.
+
+use crate::settings::NatsSettings;
+use crate::Subjects;
+use anyhow::Context as _;
+use async_nats::jetstream::{self, consumer::pull, stream};
+use std::time::Duration;
+
+/// The streams of the mesh and the subjects each stores (before the prefix).
+///
+/// `verify.source.*.query` is request/reply and deliberately not stored: a stream on it would
+/// answer the request with its publish acknowledgement.
+pub const STREAMS: &[(&str, &[&str])] = &[
+    ("INTAKE", &["intake.>"]),
+    ("VERIFY", &["verify.household.>"]),
+    ("ELIGIBILITY", &["eligibility.>"]),
+    ("MONITOR", &["monitor.>"]),
+    ("REFERRAL", &["referral.>"]),
+    ("PAYMENT", &["payment.>"]),
+    ("DEADLETTER", &["deadletter.>"]),
+];
+
+/// The stream name for `base` under this deployment's prefix (`RELIEF_INTAKE`, `T1A2B_INTAKE`).
+pub fn stream_name(subjects: &Subjects, base: &str) -> String {
+    let p: String = subjects
+        .prefix()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect();
+    if p.is_empty() {
+        format!("RELIEF_{base}")
+    } else {
+        format!("{p}_{base}")
+    }
+}
+
+/// The stream that stores `subject` (without prefix).
+pub fn stream_for(subject: &str) -> Option<&'static str> {
+    STREAMS.iter().find_map(|(name, filters)| {
+        filters
+            .iter()
+            .any(|f| {
+                let f = f.trim_end_matches('>');
+                subject.starts_with(f)
+            })
+            .then_some(*name)
+    })
+}
+
+/// Creates or updates every stream of the mesh.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    nats: &NatsSettings,
+) -> anyhow::Result<()> {
+    for (base, filters) in STREAMS {
+        let config = stream::Config {
+            name: stream_name(subjects, base),
+            subjects: filters.iter().map(|f| subjects.of(f)).collect(),
+            storage: stream::StorageType::File,
+            num_replicas: nats.replicas,
+            duplicate_window: Duration::from_millis(nats.duplicate_window_ms),
+            allow_direct: true,
+            ..Default::default()
+        };
+        js.create_or_update_stream(config)
+            .await
+            .with_context(|| format!("stream {} could not be created or updated", stream_name(subjects, base)))?;
+    }
+    Ok(())
+}
+
+/// A durable pull consumer: explicit ack, bounded deliveries; the redelivery delay after a failure
+/// is chosen by the consumer loop (`Nak` with backoff).
+/// One filter subject per consumer: NATS 2.9 (Debian's) has no multi-filter consumers.
+pub fn durable(name: &str, filter_subject: String, nats: &NatsSettings) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.to_owned()),
+        filter_subject,
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_millis(nats.ack_wait_ms),
+        max_deliver: nats.max_deliver,
+        deliver_policy: jetstream::consumer::DeliverPolicy::All,
+        max_ack_pending: 1000,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_subject_of_the_catalog_has_a_stream() {
+        for t in crate::subjects::CATALOG {
+            if *t == crate::subjects::SOURCE_QUERY {
+                assert_eq!(stream_for("verify.source.bank.query"), None);
+                continue;
+            }
+            let concrete = t.replace("{dept}", "medical").replace("{service}", "intake");
+            assert!(stream_for(&concrete).is_some(), "{t}");
+        }
+        assert_eq!(stream_name(&Subjects::new("t-1a"), "INTAKE"), "T_1A_INTAKE");
+        assert_eq!(stream_name(&Subjects::new(""), "INTAKE"), "RELIEF_INTAKE");
+    }
+}
