@@ -81,7 +81,7 @@ cmd_start() {
             echo "$NAME: already running (pid $pid)"
             continue
         fi
-        local db=relief_${NAME//-/_}
+        local db=relief_${NAME#relief-}; db=${db//-/_}
         local -a args=()
         # shellcheck disable=SC2206
         [[ -n $ARGS ]] && args=($ARGS)

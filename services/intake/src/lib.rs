@@ -1,1 +1,21 @@
-pub fn x(){}
+//! Intake: where a household applies, and where its application is determined.
+//!
+//! - HTTP `POST /v1/applications` validates the household (resident ID checksums, region code
+//!   covered by a parameter set) and emits `intake.application.submitted`.
+//! - Consumes `verify.household.verified`: a complete report is determined against every tier at
+//!   once (one application, classified determination) and `eligibility.household.determined` is
+//!   emitted; a report with gaps sends the case to manual verification
+//!   (`intake.application.manual_review`), never reading a missing source as zero.
+//! - Tables: `applications`, `application_members`, `determinations`, `application_history`.
+//! - Rules: `policy::determine` with the parameter set in force for the region and date.
+
+pub mod app;
+pub mod config;
+pub mod handlers;
+pub mod http;
+pub mod store;
+
+pub use app::build;
+pub use config::Settings;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -162,3 +162,10 @@ pub fn extract_http(headers: &axum::http::HeaderMap) -> Context {
 pub fn set_parent(span: &tracing::Span, cx: Context) {
     let _ = span.set_parent(cx);
 }
+
+pub use opentelemetry::Context as OtelContext;
+
+/// The OpenTelemetry context of the current `tracing` span.
+pub fn current_context() -> Context {
+    tracing::Span::current().context()
+}

@@ -1,0 +1,26 @@
+//! Wiring: the consumer and the routes of intake.
+
+use crate::{config, handlers, http, Settings, MIGRATOR};
+use mesh::subjects::HOUSEHOLD_VERIFIED;
+use mesh::{Application, Mesh, ServiceBuilder};
+use std::sync::Arc;
+
+/// What handlers and routes share.
+#[derive(Clone)]
+pub struct State {
+    pub mesh: Mesh,
+    pub policy: Arc<policy::PolicyBook>,
+}
+
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let policy = Arc::new(config::policy_book(settings.intake.policy_file.as_deref())?);
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let state = State { mesh: mesh.clone(), policy };
+    let filter = mesh.subjects.of(HOUSEHOLD_VERIFIED);
+    let s = state.clone();
+    ServiceBuilder::new(mesh)
+        .consume("verified", "VERIFY", filter, move |d| handlers::on_verified(s.clone(), d))
+        .routes(http::routes(state))
+        .build()
+        .await
+}

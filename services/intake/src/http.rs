@@ -1,0 +1,200 @@
+//! Intake's HTTP API: submit an application, read one back.
+
+use crate::app::State;
+use crate::store;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use contract::{ApplicantMember, ApplicationSubmitted};
+use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::subjects::APPLICATION_SUBMITTED;
+use mesh::{ChainRef, Mesh};
+use policy::determination::MemberFlags;
+use policy::{RegionCode, ResidentId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub fn routes(state: State) -> Router<Mesh> {
+    Router::new()
+        .route("/v1/applications", post(submit))
+        .route("/v1/applications/{application_id}", get(show))
+        .with_state(state)
+}
+
+/// Most members one application may list.
+const MAX_MEMBERS: usize = 30;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationRequest {
+    pub region_code: String,
+    pub urban: bool,
+    #[serde(default)]
+    pub address: Option<String>,
+    pub members: Vec<MemberRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRequest {
+    pub name: String,
+    pub id_number: String,
+    pub relation: String,
+    pub declared_monthly_income_fen: i64,
+    #[serde(default)]
+    pub flags: MemberFlags,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub application_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub status: String,
+    pub trace_id: Option<String>,
+}
+
+/// Everything wrong with the request at once, each with the field it concerns.
+fn validate(req: &ApplicationRequest, state: &State) -> Result<(RegionCode, Vec<ResidentId>), ApiError> {
+    let mut errors = Vec::new();
+    let region = match RegionCode::parse(&req.region_code) {
+        Ok(r) => {
+            if let Err(e) = state.policy.in_force(&r, chrono::Utc::now().date_naive()) {
+                errors.push(FieldError::new("region_code", e.to_string()));
+            }
+            Some(r)
+        }
+        Err(e) => {
+            errors.push(FieldError::new("region_code", e.to_string()));
+            None
+        }
+    };
+    if req.members.is_empty() {
+        errors.push(FieldError::new("members", "at least one member is required"));
+    }
+    if req.members.len() > MAX_MEMBERS {
+        errors.push(FieldError::new("members", format!("at most {MAX_MEMBERS} members")));
+    }
+    let mut ids = Vec::new();
+    for (i, m) in req.members.iter().enumerate() {
+        let at = |f: &str| format!("members[{i}].{f}");
+        if m.name.trim().is_empty() || m.name.chars().count() > 64 {
+            errors.push(FieldError::new(at("name"), "must be 1 to 64 characters"));
+        }
+        if m.relation.trim().is_empty() || m.relation.chars().count() > 32 {
+            errors.push(FieldError::new(at("relation"), "must be 1 to 32 characters"));
+        }
+        if m.declared_monthly_income_fen < 0 {
+            errors.push(FieldError::new(at("declared_monthly_income_fen"), "must not be negative"));
+        }
+        match ResidentId::parse(&m.id_number) {
+            Ok(id) if ids.contains(&id) => {
+                errors.push(FieldError::new(at("id_number"), "the same person is listed twice"))
+            }
+            Ok(id) => ids.push(id),
+            Err(e) => errors.push(FieldError::new(at("id_number"), e.to_string())),
+        }
+    }
+    match region {
+        Some(r) if errors.is_empty() => Ok((r, ids)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(application_id = tracing::field::Empty, household_id = tracing::field::Empty))]
+async fn submit(
+    AxState(state): AxState<State>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ApplicationRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let (region, ids) = validate(&req, &state)?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= 128)
+                .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 128 visible characters".into()))?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let db = &state.mesh.db;
+    if let Some(k) = &key {
+        if let Some(existing) = store::by_idempotency_key(db, k).await? {
+            return Ok((StatusCode::OK, Json(accepted(existing))));
+        }
+    }
+    let application_id = Uuid::new_v4();
+    let chain = ChainRef { household_id: Uuid::new_v4(), chain_id: Uuid::new_v4(), causation_id: None };
+    let span = tracing::Span::current();
+    span.record("application_id", tracing::field::display(application_id));
+    span.record("household_id", tracing::field::display(chain.household_id));
+    let members: Vec<ApplicantMember> = req
+        .members
+        .iter()
+        .zip(&ids)
+        .map(|(m, id)| ApplicantMember {
+            member_id: Uuid::new_v4(),
+            id_number: id.as_str().to_owned(),
+            name: m.name.trim().to_owned(),
+            relation: m.relation.trim().to_owned(),
+            declared_monthly_income_fen: m.declared_monthly_income_fen,
+            flags: m.flags,
+        })
+        .collect();
+    let event = ApplicationSubmitted {
+        application_id,
+        region_code: region.to_string(),
+        urban: req.urban,
+        members,
+    };
+    let envelope = state.mesh.envelope(&chain, Some(application_id.to_string()), event);
+    let mut tx = db.begin().await?;
+    let inserted = store::insert_application(&mut tx, &envelope, req.address.as_deref(), key.as_deref()).await;
+    match inserted {
+        Ok(()) => {}
+        // A concurrent request with the same key won the race: answer with its application.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() && key.is_some() => {
+            drop(tx);
+            let existing = store::by_idempotency_key(db, key.as_deref().unwrap_or_default())
+                .await?
+                .ok_or_else(|| ApiError::Conflict("the Idempotency-Key is in use".into()))?;
+            return Ok((StatusCode::OK, Json(accepted(existing))));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(APPLICATION_SUBMITTED), &envelope).await?;
+    tx.commit().await?;
+    tracing::info!(members = ids.len(), region = %region, "Application accepted.");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            application_id,
+            household_id: chain.household_id,
+            chain_id: chain.chain_id,
+            status: store::VERIFYING.to_owned(),
+            trace_id: mesh::telemetry::current_trace_id(),
+        }),
+    ))
+}
+
+fn accepted(a: store::ApplicationRow) -> Accepted {
+    Accepted {
+        application_id: a.application_id,
+        household_id: a.household_id,
+        chain_id: a.chain_id,
+        status: a.status,
+        trace_id: None,
+    }
+}
+
+async fn show(
+    AxState(state): AxState<State>,
+    Path(application_id): Path<Uuid>,
+) -> Result<Json<store::ApplicationView>, ApiError> {
+    store::view(&state.mesh.db, application_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
+}

@@ -1,0 +1,256 @@
+//! The payloads (`data` of the envelope) of every subject in the contract.
+//!
+//! Each type names its CloudEvents `type` through [`mesh::EventKind`]. Money is integer fen;
+//! dates are ISO 8601. A department's system needs only these shapes, the envelope and
+//! `docs/asyncapi.yaml`, which documents the same with examples.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use mesh::EventKind;
+use policy::determination::MemberFlags;
+use policy::{Department, Tier};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `intake.application.submitted`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplicationSubmitted {
+    pub application_id: Uuid,
+    /// County-level (or lower) administrative division code.
+    pub region_code: String,
+    pub urban: bool,
+    pub members: Vec<ApplicantMember>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplicantMember {
+    pub member_id: Uuid,
+    pub id_number: String,
+    pub name: String,
+    pub relation: String,
+    pub declared_monthly_income_fen: i64,
+    #[serde(default)]
+    pub flags: MemberFlags,
+}
+
+impl EventKind for ApplicationSubmitted {
+    const TYPE: &'static str = "intake.application.submitted";
+}
+
+/// `verify.source.{source}.query`, the request to a data holder.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceQuery {
+    pub request_id: Uuid,
+    pub members: Vec<QueryMember>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueryMember {
+    pub member_id: Uuid,
+    pub id_number: String,
+}
+
+impl EventKind for SourceQuery {
+    const TYPE: &'static str = "verify.source.query";
+}
+
+/// The reply to a [`SourceQuery`], on the request's reply subject.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceAnswer {
+    pub request_id: Uuid,
+    pub source: String,
+    /// `ok`, or `error` with `error` saying why; an error is a gap, never a zero.
+    pub status: AnswerStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub records: Vec<SourceRecord>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerStatus {
+    Ok,
+    Error,
+}
+
+/// What one source knows of one member. Absent figures are unknown to this source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRecord {
+    pub member_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_income_fen: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets_fen: Option<i64>,
+}
+
+impl EventKind for SourceAnswer {
+    const TYPE: &'static str = "verify.source.answer";
+}
+
+/// `verify.household.verified`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HouseholdVerified {
+    pub application_id: Uuid,
+    pub report_id: Uuid,
+    /// True when every source answered; otherwise `gaps` names those that did not.
+    pub complete: bool,
+    pub gaps: Vec<String>,
+    pub sources: Vec<SourceProvenance>,
+    pub members: Vec<VerifiedMember>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceProvenance {
+    pub source: String,
+    /// `answered`, `no_answer` (timed out after retries) or `error`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerifiedMember {
+    pub member_id: Uuid,
+    /// Sum of the monthly incomes the sources reported.
+    pub monthly_income_fen: i64,
+    pub assets_fen: i64,
+}
+
+impl EventKind for HouseholdVerified {
+    const TYPE: &'static str = "verify.household.verified";
+}
+
+/// `intake.application.manual_review`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManualReview {
+    pub application_id: Uuid,
+    pub reason: String,
+    pub gaps: Vec<String>,
+}
+
+impl EventKind for ManualReview {
+    const TYPE: &'static str = "intake.application.manual_review";
+}
+
+/// `eligibility.household.determined`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HouseholdDetermined {
+    pub application_id: Uuid,
+    pub region_code: String,
+    pub urban: bool,
+    pub tier: Tier,
+    pub monthly_amount_fen: i64,
+    pub per_capita_income_fen: i64,
+    pub standard_fen: i64,
+    pub policy_version: String,
+    pub rule: String,
+    /// First month the benefit is paid for, `YYYY-MM`.
+    pub effective_month: String,
+    pub members: Vec<DeterminedMember>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeterminedMember {
+    pub member_id: Uuid,
+    pub id_number: String,
+    pub name: String,
+    pub relation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addon_reason: Option<String>,
+    pub relief_lines: Vec<Department>,
+}
+
+impl EventKind for HouseholdDetermined {
+    const TYPE: &'static str = "eligibility.household.determined";
+}
+
+/// `monitor.household.enrolled`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HouseholdEnrolled {
+    pub application_id: Uuid,
+    pub tier: Tier,
+    pub effective_month: String,
+    pub members: usize,
+    pub referrals: Vec<Uuid>,
+}
+
+impl EventKind for HouseholdEnrolled {
+    const TYPE: &'static str = "monitor.household.enrolled";
+}
+
+/// `referral.{dept}.push`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReferralPush {
+    pub referral_id: Uuid,
+    pub department: Department,
+    pub member_id: Uuid,
+    pub id_number: String,
+    pub name: String,
+    pub region_code: String,
+    pub urban: bool,
+    pub tier: Tier,
+    /// Why the person is referred, in words.
+    pub need: String,
+    /// Feedback is expected by this date; past it the referral is an omission.
+    pub feedback_due: NaiveDate,
+}
+
+impl EventKind for ReferralPush {
+    const TYPE: &'static str = "referral.push";
+}
+
+/// `referral.{dept}.feedback`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReferralFeedback {
+    pub referral_id: Uuid,
+    pub department: Department,
+    pub member_id: Uuid,
+    pub outcome: FeedbackOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Grant>,
+    /// Who decided: a rule (`rule:<version>`) or a named officer.
+    pub decided_by: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackOutcome {
+    Accepted,
+    Rejected,
+    Granted,
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Grant {
+    pub kind: String,
+    pub amount_fen: i64,
+    pub from: NaiveDate,
+    /// Last day covered; absent for a one-off grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<NaiveDate>,
+}
+
+impl EventKind for ReferralFeedback {
+    const TYPE: &'static str = "referral.feedback";
+}
+
+/// `payment.instruction.created`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InstructionCreated {
+    /// Stable: the same (beneficiary, month, kind) always has the same id.
+    pub instruction_id: Uuid,
+    pub beneficiary_member_id: Uuid,
+    pub month: String,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub due_date: NaiveDate,
+    pub policy_version: String,
+}
+
+impl EventKind for InstructionCreated {
+    const TYPE: &'static str = "payment.instruction.created";
+}
