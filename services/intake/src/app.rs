@@ -1,6 +1,6 @@
 //! Wiring: the consumer and the routes of intake.
 
-use crate::{config, handlers, http, Settings, MIGRATOR};
+use crate::{handlers, http, Settings, MIGRATOR};
 use mesh::subjects::HOUSEHOLD_VERIFIED;
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ pub struct State {
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let policy = Arc::new(config::policy_book(settings.intake.policy_file.as_deref())?);
+    let policy = Arc::new(mesh::settings::policy_book(settings.intake.policy_file.as_deref())?);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
     let state = State { mesh: mesh.clone(), policy };
     let filter = mesh.subjects.of(HOUSEHOLD_VERIFIED);

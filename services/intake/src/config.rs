@@ -31,15 +31,3 @@ impl Settings {
         mesh::settings::load(DEFAULTS)
     }
 }
-
-/// Loads the policy book named by a service's settings.
-pub fn policy_book(file: Option<&str>) -> anyhow::Result<policy::PolicyBook> {
-    use anyhow::Context as _;
-    match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("policy file {path} could not be read"))?;
-            Ok(policy::PolicyBook::from_toml(&text)?)
-        }
-        None => Ok(policy::PolicyBook::builtin()),
-    }
-}

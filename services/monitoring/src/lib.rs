@@ -1,1 +1,21 @@
-pub fn x(){}
+//! Monitoring: the low-income population database, referral push, and one chain per household
+//! (一户一条救助链).
+//!
+//! - Consumes `eligibility.household.determined`: enrols a low-income household and its members,
+//!   pushes each member's relief lines on `referral.<dept>.push`, emits `monitor.household.enrolled`.
+//! - Consumes `referral.<dept>.feedback`: records each department's answer on its referral.
+//! - Records every event of every stream that concerns a household (`chain-*` consumers), with
+//!   its trace id, and serves `GET /v1/households/{id}/chain`: every step in order, referrals
+//!   with their deadlines, and the omissions (referrals never answered past their deadline).
+//! - Tables: `households`, `persons`, `referrals`, `chain_events`.
+
+pub mod app;
+pub mod config;
+pub mod handlers;
+pub mod http;
+pub mod store;
+
+pub use app::build;
+pub use config::Settings;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,42 @@
+//! Wiring: monitoring's consumers and routes.
+
+use crate::{handlers, http, Settings, MIGRATOR};
+use mesh::subjects::{HOUSEHOLD_DETERMINED, REFERRAL_FEEDBACK};
+use mesh::{Application, Mesh, ServiceBuilder};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct State {
+    pub mesh: Mesh,
+    pub policy: Arc<policy::PolicyBook>,
+}
+
+/// The streams whose events make up a household's chain, and the filter of each.
+pub const CHAIN_SOURCES: &[(&str, &str)] = &[
+    ("INTAKE", "intake.>"),
+    ("VERIFY", "verify.household.>"),
+    ("ELIGIBILITY", "eligibility.>"),
+    ("MONITOR", "monitor.household.>"),
+    ("REFERRAL", "referral.>"),
+    ("PAYMENT", "payment.>"),
+];
+
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let policy = Arc::new(mesh::settings::policy_book(settings.monitoring.policy_file.as_deref())?);
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let state = State { mesh: mesh.clone(), policy };
+    let (s1, s2) = (state.clone(), state.clone());
+    let mut builder = ServiceBuilder::new(mesh.clone())
+        .consume("determinations", "ELIGIBILITY", mesh.subjects.of(HOUSEHOLD_DETERMINED), move |d| {
+            handlers::on_determined(s1.clone(), d)
+        })
+        .consume("feedback", "REFERRAL", mesh.subjects.fill(REFERRAL_FEEDBACK, "*"), move |d| {
+            handlers::on_feedback(s2.clone(), d)
+        });
+    for (stream, filter) in CHAIN_SOURCES {
+        let s = state.clone();
+        let purpose = format!("chain-{}", stream.to_ascii_lowercase());
+        builder = builder.consume(&purpose, stream, mesh.subjects.of(filter), move |d| handlers::record_chain(s.clone(), d));
+    }
+    builder.routes(http::routes(state)).build().await
+}

@@ -1,0 +1,33 @@
+//! Monitoring settings: the mesh's, plus the policy parameter sets.
+
+use mesh::MeshSettings;
+use serde::Deserialize;
+
+pub const DEFAULTS: &str = r#"
+service = "monitoring"
+[http]
+port = 8083
+[database]
+url = "postgres://postgres@127.0.0.1:5432/relief_monitoring"
+[monitoring]
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub mesh: MeshSettings,
+    pub monitoring: MonitoringSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MonitoringSettings {
+    /// A TOML file of parameter sets; the built-in sets when absent.
+    #[serde(default)]
+    pub policy_file: Option<String>,
+}
+
+impl Settings {
+    pub fn load() -> anyhow::Result<Self> {
+        mesh::settings::load(DEFAULTS)
+    }
+}

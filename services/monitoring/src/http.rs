@@ -1,0 +1,95 @@
+//! Monitoring's HTTP API: the household and its chain.
+
+use crate::app::State;
+use crate::store::{self, ReferralView, StepView};
+use axum::extract::{Path, State as AxState};
+use axum::routing::get;
+use axum::{Json, Router};
+use mesh::http::ApiError;
+use mesh::Mesh;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub fn routes(state: State) -> Router<Mesh> {
+    Router::new()
+        .route("/v1/households/{household_id}", get(household))
+        .route("/v1/households/{household_id}/chain", get(chain))
+        .with_state(state)
+}
+
+async fn household(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<Json<store::HouseholdView>, ApiError> {
+    store::household(&state.mesh.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no enrolled household {id}")))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Chain {
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    /// Determined, paid when there is anything to pay, and every referral answered.
+    pub complete: bool,
+    pub trace_ids: Vec<String>,
+    pub steps: Vec<StepView>,
+    pub referrals: Vec<ReferralView>,
+    pub flags: Flags,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Flags {
+    /// Referrals with no feedback past their deadline.
+    pub omissions: Vec<Uuid>,
+    /// Referrals still waiting for feedback, within their deadline.
+    pub awaiting_feedback: Vec<Uuid>,
+}
+
+async fn chain(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<Json<Chain>, ApiError> {
+    let steps = store::steps(&state.mesh.db, id).await?;
+    let Some(first) = steps.first() else {
+        return Err(ApiError::NotFound(format!("no chain for household {id}")));
+    };
+    let chain_id = first.chain_id;
+    let today = chrono::Utc::now().date_naive();
+    let mut referrals = store::referrals(&state.mesh.db, id).await?;
+    for r in &mut referrals {
+        r.overdue = r.answered_at.is_none() && r.feedback_due < today;
+    }
+    let unanswered = |overdue: bool| {
+        referrals.iter().filter(|r| r.answered_at.is_none() && r.overdue == overdue).map(|r| r.referral_id).collect::<Vec<_>>()
+    };
+    let flags = Flags { omissions: unanswered(true), awaiting_feedback: unanswered(false) };
+    let mut trace_ids: Vec<String> = Vec::new();
+    for t in steps.iter().filter_map(|s| s.trace_id.clone()) {
+        if !trace_ids.contains(&t) {
+            trace_ids.push(t);
+        }
+    }
+    let complete = is_complete(&steps) && flags.omissions.is_empty() && flags.awaiting_feedback.is_empty();
+    Ok(Json(Chain { household_id: id, chain_id, complete, trace_ids, steps, referrals, flags }))
+}
+
+/// The assistance chain has run its course: determined, and when there is money to pay, a
+/// payment instruction; when enrolled, every referral pushed has an answer in the chain.
+fn is_complete(steps: &[StepView]) -> bool {
+    let Some(det) = steps.iter().find(|s| s.kind == "eligibility.household.determined") else {
+        return false;
+    };
+    let pays = det.summary.get("monthly_amount_fen").and_then(|v| v.as_i64()).unwrap_or(0) > 0;
+    let low_income = det.summary.get("tier").and_then(|v| v.as_str()).is_some_and(|t| t != "none");
+    let paid = steps.iter().any(|s| s.kind == "payment.instruction.created");
+    let enrolled = steps.iter().find(|s| s.kind == "monitor.household.enrolled");
+    let referrals_answered = match enrolled {
+        Some(e) => {
+            let expected = e.summary.get("referrals").and_then(|v| v.as_array()).map(|a| a.len()).unwrap_or(0);
+            let answered: std::collections::HashSet<&str> = steps
+                .iter()
+                .filter(|s| s.kind == "referral.feedback")
+                .filter_map(|s| s.summary.get("referral_id").and_then(|v| v.as_str()))
+                .collect();
+            answered.len() >= expected
+        }
+        None => !low_income,
+    };
+    (!pays || paid) && referrals_answered
+}

@@ -1,0 +1,32 @@
+//! Wiring: the department's consumer and routes.
+
+use crate::{handlers, http, Settings, MIGRATOR};
+use mesh::subjects::REFERRAL_PUSH;
+use mesh::{Application, Mesh, ServiceBuilder};
+use policy::Department;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct State {
+    pub mesh: Mesh,
+    pub department: Department,
+    pub policy: Arc<policy::PolicyBook>,
+}
+
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let settings = settings.resolved();
+    let department = Department::parse(&settings.relief.department).ok_or_else(|| {
+        anyhow::anyhow!("relief.department must be one of medical, education, housing, employment, disaster; found {}", settings.relief.department)
+    })?;
+    let policy = Arc::new(mesh::settings::policy_book(settings.relief.policy_file.as_deref())?);
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let state = State { mesh: mesh.clone(), department, policy };
+    let s = state.clone();
+    ServiceBuilder::new(mesh.clone())
+        .consume("push", "REFERRAL", mesh.subjects.fill(REFERRAL_PUSH, department.as_str()), move |d| {
+            handlers::on_push(s.clone(), d)
+        })
+        .routes(http::routes(state))
+        .build()
+        .await
+}

@@ -1,0 +1,21 @@
+//! Relief's HTTP API: a case and its decision.
+
+use crate::app::State;
+use crate::store;
+use axum::extract::{Path, State as AxState};
+use axum::routing::get;
+use axum::{Json, Router};
+use mesh::http::ApiError;
+use mesh::Mesh;
+use uuid::Uuid;
+
+pub fn routes(state: State) -> Router<Mesh> {
+    Router::new().route("/v1/cases/{referral_id}", get(case)).with_state(state)
+}
+
+async fn case(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<Json<store::CaseView>, ApiError> {
+    store::view(&state.mesh.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no case for referral {id}")))
+}
