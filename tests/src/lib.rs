@@ -1,1 +1,334 @@
-pub fn x(){}
+//! A whole mesh in one process, for end-to-end tests and the benchmark.
+//!
+//! [`TestMesh::start`] gives each run its own subject prefix (so its own streams and consumers)
+//! and its own databases, on the real NATS and PostgreSQL on 127.0.0.1; services listen on
+//! port 0. Any service can be stopped gracefully, crashed (its tasks aborted mid-flight) and
+//! restarted on the same database, to show that nothing is lost.
+
+use anyhow::Context as _;
+use mesh::settings::{load_with, MeshSettings, TelemetrySettings};
+use policy::Department;
+use serde_json::Value;
+use simulator::Fixtures;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const NATS: &str = "nats://127.0.0.1:4222";
+
+/// How a test wants its mesh.
+#[derive(Clone)]
+pub struct Options {
+    pub departments: Vec<Department>,
+    pub fixtures: Fixtures,
+    pub silent_sources: Vec<String>,
+    pub verification_timeout_ms: u64,
+    pub verification_attempts: u32,
+    pub max_connections: u32,
+    /// Log filter for the test process (`RELIEF_TEST_LOG` overrides).
+    pub log: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            departments: vec![Department::Medical, Department::Education],
+            fixtures: Fixtures::new(),
+            silent_sources: Vec::new(),
+            verification_timeout_ms: 2000,
+            verification_attempts: 2,
+            max_connections: 3,
+            log: "warn".into(),
+        }
+    }
+}
+
+/// A running service instance.
+pub struct Running {
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn spawn<F>(port: u16, run: impl FnOnce(Box<dyn Future<Output = ()> + Send + Unpin>) -> F) -> Running
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<()>();
+        let signal: Box<dyn Future<Output = ()> + Send + Unpin> = Box::new(Box::pin(async move {
+            let _ = rx.await;
+        }));
+        Running { port, stop: Some(tx), handle: tokio::spawn(run(signal)) }
+    }
+
+    /// SIGTERM-like: finish in-flight work, publish the outbox, drain.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.context("service task panicked")?
+    }
+
+    /// A crash: every task of the service is aborted wherever it is.
+    pub async fn crash(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+}
+
+pub struct TestMesh {
+    pub prefix: String,
+    pub opts: Options,
+    pub nats: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub http: reqwest::Client,
+    services: BTreeMap<String, Running>,
+}
+
+/// Installs the test process's telemetry once.
+pub fn init_telemetry(filter: &str) {
+    let filter = std::env::var("RELIEF_TEST_LOG").unwrap_or_else(|_| filter.to_owned());
+    let settings = TelemetrySettings { filter, format: "text".into(), otlp_endpoint: None };
+    std::mem::forget(mesh::telemetry::init("mesh-tests", &settings));
+}
+
+impl TestMesh {
+    pub async fn start(opts: Options) -> anyhow::Result<TestMesh> {
+        init_telemetry(&opts.log);
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let nats = async_nats::connect(NATS).await.context("NATS is not reachable on 127.0.0.1:4222")?;
+        let js = async_nats::jetstream::new(nats.clone());
+        let mut mesh = TestMesh { prefix, opts, nats, js, http: reqwest::Client::new(), services: BTreeMap::new() };
+        mesh.launch("source-simulator").await?;
+        let mut names = vec!["intake".to_owned(), "verification".into(), "monitoring".into(), "payment".into()];
+        names.extend(mesh.opts.departments.iter().map(|d| format!("relief-{d}")));
+        // The first service declares the streams; the rest start together.
+        mesh.launch(&names[0]).await?;
+        for name in &names[1..] {
+            mesh.launch(name).await?;
+        }
+        Ok(mesh)
+    }
+
+    pub fn database_url(&self, service: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}_{}", self.prefix, service.replace('-', "_"))
+    }
+
+    fn mesh_overrides(&self, service: &str) -> Vec<(String, String)> {
+        vec![
+            ("service".into(), service.into()),
+            ("nats.url".into(), NATS.into()),
+            ("nats.prefix".into(), self.prefix.clone()),
+            ("nats.ack_wait_ms".into(), "2000".into()),
+            ("nats.max_deliver".into(), "4".into()),
+            ("http.host".into(), "127.0.0.1".into()),
+            ("http.port".into(), "0".into()),
+            ("database.url".into(), self.database_url(service)),
+            ("database.max_connections".into(), self.opts.max_connections.to_string()),
+            ("outbox.poll_interval_ms".into(), "500".into()),
+            ("shutdown.grace_seconds".into(), "5".into()),
+        ]
+    }
+
+    fn settings<S: serde::de::DeserializeOwned>(&self, defaults: &str, service: &str, extra: &[(&str, &str)]) -> anyhow::Result<S> {
+        let owned = self.mesh_overrides(service);
+        let mut o: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        o.extend_from_slice(extra);
+        load_with(defaults, &o)
+    }
+
+    fn tune(m: &mut MeshSettings) {
+        m.nats.backoff_ms = vec![100, 300, 600];
+    }
+
+    /// Starts (or restarts, on the same database) one service by name.
+    pub async fn launch(&mut self, name: &str) -> anyhow::Result<u16> {
+        let running = match name {
+            "intake" => {
+                let mut s: intake::Settings = self.settings(intake::config::DEFAULTS, name, &[])?;
+                Self::tune(&mut s.mesh);
+                let app = intake::build(s).await?;
+                Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
+            }
+            "verification" => {
+                let timeout = self.opts.verification_timeout_ms.to_string();
+                let attempts = self.opts.verification_attempts.to_string();
+                let mut s: verification::Settings = self.settings(
+                    verification::config::DEFAULTS,
+                    name,
+                    &[("verification.timeout_ms", &timeout), ("verification.attempts", &attempts), ("verification.retry_delay_ms", "50")],
+                )?;
+                Self::tune(&mut s.mesh);
+                let app = verification::build(s).await?;
+                Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
+            }
+            "monitoring" => {
+                let mut s: monitoring::Settings = self.settings(monitoring::config::DEFAULTS, name, &[])?;
+                Self::tune(&mut s.mesh);
+                let app = monitoring::build(s).await?;
+                Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
+            }
+            "payment" => {
+                let mut s: payment::Settings = self.settings(payment::config::DEFAULTS, name, &[])?;
+                Self::tune(&mut s.mesh);
+                let app = payment::build(s).await?;
+                Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
+            }
+            "source-simulator" => {
+                let mut s: simulator::Settings = self.settings(simulator::DEFAULTS, name, &[])?;
+                s.simulator.silent_sources = self.opts.silent_sources.clone();
+                let sim = simulator::Simulator::build(s, Some(self.opts.fixtures.clone())).await?;
+                Running::spawn(sim.port(), |sig| sim.run_until_stopped(sig))
+            }
+            other => {
+                let dept = other
+                    .strip_prefix("relief-")
+                    .and_then(Department::parse)
+                    .with_context(|| format!("no service called {other}"))?;
+                let mut s: relief::Settings = self.settings(relief::config::DEFAULTS, name, &[("relief.department", dept.as_str())])?;
+                Self::tune(&mut s.mesh);
+                let app = relief::build(s).await?;
+                Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
+            }
+        };
+        let port = running.port;
+        self.services.insert(name.to_owned(), running);
+        Ok(port)
+    }
+
+    pub fn port(&self, service: &str) -> u16 {
+        self.services.get(service).map(|r| r.port).unwrap_or_else(|| panic!("{service} is not running"))
+    }
+
+    pub fn url(&self, service: &str, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port(service))
+    }
+
+    pub async fn crash(&mut self, service: &str) {
+        if let Some(r) = self.services.remove(service) {
+            r.crash().await;
+        }
+    }
+
+    pub async fn stop(&mut self, service: &str) -> anyhow::Result<()> {
+        match self.services.remove(service) {
+            Some(r) => r.stop().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Submits an application; returns the status code and body.
+    pub async fn submit(&self, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.post(self.url("intake", "/v1/applications")).json(body).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
+    }
+
+    pub async fn get(&self, service: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.get(self.url(service, path)).send().await?;
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    /// Waits for the household's chain to be complete; fails with what it has after `within`.
+    pub async fn complete_chain(&self, household_id: &str, within: Duration) -> anyhow::Result<Value> {
+        let path = format!("/v1/households/{household_id}/chain");
+        let deadline = Instant::now() + within;
+        let mut last = Value::Null;
+        let mut ok = false;
+        while Instant::now() < deadline {
+            if let Ok((200, v)) = self.get("monitoring", &path).await {
+                ok = v["complete"] == Value::Bool(true);
+                last = v;
+                if ok {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::ensure!(ok, "the chain did not complete within {within:?}; last seen: {last:#}");
+        Ok(last)
+    }
+
+    /// Waits until every durable consumer of this mesh has nothing pending or unacknowledged.
+    pub async fn settle(&self, within: Duration) -> anyhow::Result<()> {
+        let ok = eventually(within, || async { self.pending().await.map(|n| n == 0).unwrap_or(false) }).await;
+        anyhow::ensure!(ok, "consumers still had work after {within:?}");
+        Ok(())
+    }
+
+    async fn pending(&self) -> anyhow::Result<u64> {
+        let mut total = 0;
+        let subjects = mesh::Subjects::new(&self.prefix);
+        for (base, _) in mesh::streams::STREAMS {
+            let mut stream = self.js.get_stream(mesh::streams::stream_name(&subjects, base)).await?;
+            let names: Vec<String> = {
+                use futures::TryStreamExt;
+                stream.consumer_names().try_collect().await?
+            };
+            for n in names {
+                let mut c: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer(&n).await.map_err(|e| anyhow::anyhow!(e))?;
+                let info = c.info().await?;
+                total += info.num_pending + info.num_ack_pending as u64;
+            }
+            let _ = stream.info().await?;
+        }
+        Ok(total)
+    }
+
+    /// Stops every service, then removes this run's databases and streams.
+    pub async fn teardown(mut self) -> anyhow::Result<()> {
+        let names: Vec<String> = self.services.keys().cloned().collect();
+        for n in &names {
+            if let Some(r) = self.services.remove(n) {
+                r.crash().await;
+            }
+        }
+        let subjects = mesh::Subjects::new(&self.prefix);
+        for (base, _) in mesh::streams::STREAMS {
+            let _ = self.js.delete_stream(mesh::streams::stream_name(&subjects, base)).await;
+        }
+        let mut admin: sqlx::PgConnection = sqlx::Connection::connect(PG_ADMIN).await?;
+        let dbs: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("{}\\_%", self.prefix))
+            .fetch_all(&mut admin)
+            .await?;
+        for db in dbs {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).execute(&mut admin).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Polls `check` every 50 ms until it is true or `within` has passed.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A valid resident ID number from 17 leading digits.
+pub fn id_number(body17: &str) -> String {
+    policy::ResidentId::from_body(body17).expect("valid body").as_str().to_owned()
+}
+
+/// The demo household of `deploy/demo/household.json`, region Zhengzhou (410102).
+pub fn demo_household() -> Value {
+    serde_json::from_str(include_str!("../../deploy/demo/household.json")).expect("demo household is JSON")
+}

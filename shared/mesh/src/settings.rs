@@ -163,7 +163,15 @@ pub fn load_with<T: DeserializeOwned>(
             .with_list_parse_key("verification.sources"),
     );
     for (key, value) in overrides {
-        builder = builder.set_override(*key, *value)?;
+        // Typed as the environment source types its values: `flatten` does not coerce strings.
+        let v: config::ValueKind = if let Ok(i) = value.parse::<i64>() {
+            i.into()
+        } else if let Ok(b) = value.parse::<bool>() {
+            b.into()
+        } else {
+            (*value).into()
+        };
+        builder = builder.set_override(*key, v)?;
     }
     builder
         .build()
