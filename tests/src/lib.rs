@@ -28,6 +28,8 @@ pub struct Options {
     pub verification_timeout_ms: u64,
     pub verification_attempts: u32,
     pub max_connections: u32,
+    /// Delay of every data-holder answer.
+    pub simulator_latency_ms: u64,
     /// Log filter for the test process (`RELIEF_TEST_LOG` overrides).
     pub log: String,
 }
@@ -41,6 +43,7 @@ impl Default for Options {
             verification_timeout_ms: 2000,
             verification_attempts: 2,
             max_connections: 3,
+            simulator_latency_ms: 0,
             log: "warn".into(),
         }
     }
@@ -181,6 +184,7 @@ impl TestMesh {
             "source-simulator" => {
                 let mut s: simulator::Settings = self.settings(simulator::DEFAULTS, name, &[])?;
                 s.simulator.silent_sources = self.opts.silent_sources.clone();
+                s.simulator.latency_ms = self.opts.simulator_latency_ms;
                 let sim = simulator::Simulator::build(s, Some(self.opts.fixtures.clone())).await?;
                 Running::spawn(sim.port(), |sig| sim.run_until_stopped(sig))
             }
