@@ -119,7 +119,9 @@ pub async fn create(mesh: &Mesh, spec: &ConsumerSpec) -> anyhow::Result<PullCons
         .with_context(|| format!("consumer {} could not be created", spec.name))
 }
 
-/// Runs the consumer until `stop`; the message in hand is finished first.
+/// Runs the consumer until `stop`: up to `nats.concurrency` messages are handled at once; on
+/// stop no new message is taken and those in hand are finished (committed and acked) first.
+/// Dropping the future (a crash) aborts them; JetStream redelivers after `ack_wait`.
 pub async fn run(
     mesh: Mesh,
     spec: ConsumerSpec,
@@ -128,14 +130,28 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut messages = consumer.messages().await.context("consumer stream could not start")?;
+    let permits = Arc::new(tokio::sync::Semaphore::new(mesh.settings.nats.concurrency.max(1)));
+    let mut in_hand = tokio::task::JoinSet::new();
     loop {
+        while in_hand.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            p = permits.clone().acquire_owned() => p.context("consumer permits closed")?,
+        };
         let next = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
             m = messages.next() => m,
         };
         match next {
-            Some(Ok(msg)) => handle_one(&mesh, &spec, &handler, msg).await,
+            Some(Ok(msg)) => {
+                let (mesh, spec, handler) = (mesh.clone(), spec.clone(), handler.clone());
+                in_hand.spawn(async move {
+                    handle_one(&mesh, &spec, &handler, msg).await;
+                    drop(permit);
+                });
+            }
             Some(Err(error)) => {
                 tracing::warn!(consumer = %spec.name, %error, "Consumer stream reported an error; continuing.");
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -146,6 +162,7 @@ pub async fn run(
             }
         }
     }
+    while in_hand.join_next().await.is_some() {}
     tracing::info!(consumer = %spec.name, "Consumer stopped.");
     Ok(())
 }

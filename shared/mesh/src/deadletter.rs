@@ -65,6 +65,7 @@ pub struct DeadLetter {
     pub consumer: String,
     pub reason: String,
     pub deliveries: i64,
+    /// RFC 3339, UTC.
     pub dead_lettered_at: String,
     /// The original payload, as text when it is UTF-8.
     pub payload: String,
@@ -117,7 +118,9 @@ fn to_dead_letter(m: &async_nats::jetstream::message::StreamMessage) -> DeadLett
         consumer: h(H_CONSUMER).unwrap_or_default(),
         reason: h(H_REASON).unwrap_or_default(),
         deliveries: h(H_DELIVERIES).and_then(|d| d.parse().ok()).unwrap_or(0),
-        dead_lettered_at: m.time.to_string(),
+        dead_lettered_at: chrono::DateTime::<chrono::Utc>::from_timestamp(m.time.unix_timestamp(), m.time.nanosecond())
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default(),
         payload: String::from_utf8_lossy(&m.payload).into_owned(),
     }
 }

@@ -21,6 +21,7 @@ url = "nats://127.0.0.1:4222"
 prefix = ""
 replicas = 1
 max_deliver = 5
+concurrency = 8
 backoff_ms = [500, 2000, 10000, 30000]
 ack_wait_ms = 30000
 duplicate_window_ms = 120000
@@ -75,6 +76,9 @@ pub struct NatsSettings {
     pub replicas: usize,
     /// Deliveries of one message before it is dead-lettered.
     pub max_deliver: i64,
+    /// Messages one consumer handles at once. Handlers are idempotent and keyed by household, so
+    /// order across households does not matter; keep it below `database.max_connections`.
+    pub concurrency: usize,
     /// Delay before redelivery after the n-th failed attempt; the last value repeats.
     pub backoff_ms: Vec<u64>,
     pub ack_wait_ms: u64,
