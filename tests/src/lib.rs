@@ -57,7 +57,10 @@ pub struct Running {
 }
 
 impl Running {
-    fn spawn<F>(port: u16, run: impl FnOnce(Box<dyn Future<Output = ()> + Send + Unpin>) -> F) -> Running
+    fn spawn<F>(
+        port: u16,
+        run: impl FnOnce(Box<dyn Future<Output = ()> + Send + Unpin>) -> F,
+    ) -> Running
     where
         F: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
@@ -65,7 +68,11 @@ impl Running {
         let signal: Box<dyn Future<Output = ()> + Send + Unpin> = Box::new(Box::pin(async move {
             let _ = rx.await;
         }));
-        Running { port, stop: Some(tx), handle: tokio::spawn(run(signal)) }
+        Running {
+            port,
+            stop: Some(tx),
+            handle: tokio::spawn(run(signal)),
+        }
     }
 
     /// SIGTERM-like: finish in-flight work, publish the outbox, drain.
@@ -95,7 +102,11 @@ pub struct TestMesh {
 /// Installs the test process's telemetry once.
 pub fn init_telemetry(filter: &str) {
     let filter = std::env::var("RELIEF_TEST_LOG").unwrap_or_else(|_| filter.to_owned());
-    let settings = TelemetrySettings { filter, format: "text".into(), otlp_endpoint: None };
+    let settings = TelemetrySettings {
+        filter,
+        format: "text".into(),
+        otlp_endpoint: None,
+    };
     std::mem::forget(mesh::telemetry::init("mesh-tests", &settings));
 }
 
@@ -103,11 +114,25 @@ impl TestMesh {
     pub async fn start(opts: Options) -> anyhow::Result<TestMesh> {
         init_telemetry(&opts.log);
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let nats = async_nats::connect(NATS).await.context("NATS is not reachable on 127.0.0.1:4222")?;
+        let nats = async_nats::connect(NATS)
+            .await
+            .context("NATS is not reachable on 127.0.0.1:4222")?;
         let js = async_nats::jetstream::new(nats.clone());
-        let mut mesh = TestMesh { prefix, opts, nats, js, http: reqwest::Client::new(), services: BTreeMap::new() };
+        let mut mesh = TestMesh {
+            prefix,
+            opts,
+            nats,
+            js,
+            http: reqwest::Client::new(),
+            services: BTreeMap::new(),
+        };
         mesh.launch("source-simulator").await?;
-        let mut names = vec!["intake".to_owned(), "verification".into(), "monitoring".into(), "payment".into()];
+        let mut names = vec![
+            "intake".to_owned(),
+            "verification".into(),
+            "monitoring".into(),
+            "payment".into(),
+        ];
         names.extend(mesh.opts.departments.iter().map(|d| format!("relief-{d}")));
         // The first service declares the streams; the rest start together.
         mesh.launch(&names[0]).await?;
@@ -118,7 +143,11 @@ impl TestMesh {
     }
 
     pub fn database_url(&self, service: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}_{}", self.prefix, service.replace('-', "_"))
+        format!(
+            "postgres://postgres@127.0.0.1:5432/{}_{}",
+            self.prefix,
+            service.replace('-', "_")
+        )
     }
 
     fn mesh_overrides(&self, service: &str) -> Vec<(String, String)> {
@@ -131,15 +160,26 @@ impl TestMesh {
             ("http.host".into(), "127.0.0.1".into()),
             ("http.port".into(), "0".into()),
             ("database.url".into(), self.database_url(service)),
-            ("database.max_connections".into(), self.opts.max_connections.to_string()),
+            (
+                "database.max_connections".into(),
+                self.opts.max_connections.to_string(),
+            ),
             ("outbox.poll_interval_ms".into(), "500".into()),
             ("shutdown.grace_seconds".into(), "5".into()),
         ]
     }
 
-    fn settings<S: serde::de::DeserializeOwned>(&self, defaults: &str, service: &str, extra: &[(&str, &str)]) -> anyhow::Result<S> {
+    fn settings<S: serde::de::DeserializeOwned>(
+        &self,
+        defaults: &str,
+        service: &str,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<S> {
         let owned = self.mesh_overrides(service);
-        let mut o: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut o: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         o.extend_from_slice(extra);
         load_with(defaults, &o)
     }
@@ -163,20 +203,26 @@ impl TestMesh {
                 let mut s: verification::Settings = self.settings(
                     verification::config::DEFAULTS,
                     name,
-                    &[("verification.timeout_ms", &timeout), ("verification.attempts", &attempts), ("verification.retry_delay_ms", "50")],
+                    &[
+                        ("verification.timeout_ms", &timeout),
+                        ("verification.attempts", &attempts),
+                        ("verification.retry_delay_ms", "50"),
+                    ],
                 )?;
                 Self::tune(&mut s.mesh);
                 let app = verification::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "monitoring" => {
-                let mut s: monitoring::Settings = self.settings(monitoring::config::DEFAULTS, name, &[])?;
+                let mut s: monitoring::Settings =
+                    self.settings(monitoring::config::DEFAULTS, name, &[])?;
                 Self::tune(&mut s.mesh);
                 let app = monitoring::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "payment" => {
-                let mut s: payment::Settings = self.settings(payment::config::DEFAULTS, name, &[])?;
+                let mut s: payment::Settings =
+                    self.settings(payment::config::DEFAULTS, name, &[])?;
                 Self::tune(&mut s.mesh);
                 let app = payment::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
@@ -193,7 +239,11 @@ impl TestMesh {
                     .strip_prefix("relief-")
                     .and_then(Department::parse)
                     .with_context(|| format!("no service called {other}"))?;
-                let mut s: relief::Settings = self.settings(relief::config::DEFAULTS, name, &[("relief.department", dept.as_str())])?;
+                let mut s: relief::Settings = self.settings(
+                    relief::config::DEFAULTS,
+                    name,
+                    &[("relief.department", dept.as_str())],
+                )?;
                 Self::tune(&mut s.mesh);
                 let app = relief::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
@@ -205,7 +255,10 @@ impl TestMesh {
     }
 
     pub fn port(&self, service: &str) -> u16 {
-        self.services.get(service).map(|r| r.port).unwrap_or_else(|| panic!("{service} is not running"))
+        self.services
+            .get(service)
+            .map(|r| r.port)
+            .unwrap_or_else(|| panic!("{service} is not running"))
     }
 
     pub fn url(&self, service: &str, path: &str) -> String {
@@ -227,7 +280,12 @@ impl TestMesh {
 
     /// Submits an application; returns the status code and body.
     pub async fn submit(&self, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let r = self.http.post(self.url("intake", "/v1/applications")).json(body).send().await?;
+        let r = self
+            .http
+            .post(self.url("intake", "/v1/applications"))
+            .json(body)
+            .send()
+            .await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await?))
     }
@@ -236,11 +294,18 @@ impl TestMesh {
         let r = self.http.get(self.url(service, path)).send().await?;
         let status = r.status().as_u16();
         let text = r.text().await?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// Waits for the household's chain to be complete; fails with what it has after `within`.
-    pub async fn complete_chain(&self, household_id: &str, within: Duration) -> anyhow::Result<Value> {
+    pub async fn complete_chain(
+        &self,
+        household_id: &str,
+        within: Duration,
+    ) -> anyhow::Result<Value> {
         let path = format!("/v1/households/{household_id}/chain");
         let deadline = Instant::now() + within;
         let mut last = Value::Null;
@@ -255,13 +320,19 @@ impl TestMesh {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        anyhow::ensure!(ok, "the chain did not complete within {within:?}; last seen: {last:#}");
+        anyhow::ensure!(
+            ok,
+            "the chain did not complete within {within:?}; last seen: {last:#}"
+        );
         Ok(last)
     }
 
     /// Waits until every durable consumer of this mesh has nothing pending or unacknowledged.
     pub async fn settle(&self, within: Duration) -> anyhow::Result<()> {
-        let ok = eventually(within, || async { self.pending().await.map(|n| n == 0).unwrap_or(false) }).await;
+        let ok = eventually(within, || async {
+            self.pending().await.map(|n| n == 0).unwrap_or(false)
+        })
+        .await;
         anyhow::ensure!(ok, "consumers still had work after {within:?}");
         Ok(())
     }
@@ -270,13 +341,19 @@ impl TestMesh {
         let mut total = 0;
         let subjects = mesh::Subjects::new(&self.prefix);
         for (base, _) in mesh::streams::STREAMS {
-            let mut stream = self.js.get_stream(mesh::streams::stream_name(&subjects, base)).await?;
+            let mut stream = self
+                .js
+                .get_stream(mesh::streams::stream_name(&subjects, base))
+                .await?;
             let names: Vec<String> = {
                 use futures::TryStreamExt;
                 stream.consumer_names().try_collect().await?
             };
             for n in names {
-                let mut c: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer(&n).await.map_err(|e| anyhow::anyhow!(e))?;
+                let mut c: async_nats::jetstream::consumer::PullConsumer = stream
+                    .get_consumer(&n)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
                 let info = c.info().await?;
                 total += info.num_pending + info.num_ack_pending as u64;
             }
@@ -295,15 +372,21 @@ impl TestMesh {
         }
         let subjects = mesh::Subjects::new(&self.prefix);
         for (base, _) in mesh::streams::STREAMS {
-            let _ = self.js.delete_stream(mesh::streams::stream_name(&subjects, base)).await;
+            let _ = self
+                .js
+                .delete_stream(mesh::streams::stream_name(&subjects, base))
+                .await;
         }
         let mut admin: sqlx::PgConnection = sqlx::Connection::connect(PG_ADMIN).await?;
-        let dbs: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
-            .bind(format!("{}\\_%", self.prefix))
-            .fetch_all(&mut admin)
-            .await?;
+        let dbs: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+                .bind(format!("{}\\_%", self.prefix))
+                .fetch_all(&mut admin)
+                .await?;
         for db in dbs {
-            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).execute(&mut admin).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .await?;
         }
         Ok(())
     }
@@ -329,10 +412,14 @@ where
 
 /// A valid resident ID number from 17 leading digits.
 pub fn id_number(body17: &str) -> String {
-    policy::ResidentId::from_body(body17).expect("valid body").as_str().to_owned()
+    policy::ResidentId::from_body(body17)
+        .expect("valid body")
+        .as_str()
+        .to_owned()
 }
 
 /// The demo household of `deploy/demo/household.json`, region Zhengzhou (410102).
 pub fn demo_household() -> Value {
-    serde_json::from_str(include_str!("../../deploy/demo/household.json")).expect("demo household is JSON")
+    serde_json::from_str(include_str!("../../deploy/demo/household.json"))
+        .expect("demo household is JSON")
 }

@@ -1,7 +1,7 @@
 //! The first chain, end to end, against real NATS and PostgreSQL: application → verification →
 //! determination → enrolment and referrals → department feedback → payment instruction.
 
-use mesh_tests::{demo_household, TestMesh, Options};
+use mesh_tests::{demo_household, Options, TestMesh};
 use policy::{PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use simulator::{Figures, Fixtures};
@@ -16,8 +16,20 @@ fn demo_fixtures() -> Fixtures {
     let demo = demo_household();
     let head = demo["members"][0]["id_number"].as_str().unwrap().to_owned();
     let mut per_source = HashMap::new();
-    per_source.insert("tax".to_owned(), Figures { monthly_income_fen: Some(70_000), assets_fen: None });
-    per_source.insert("bank".to_owned(), Figures { monthly_income_fen: Some(500), assets_fen: Some(1_000_000) });
+    per_source.insert(
+        "tax".to_owned(),
+        Figures {
+            monthly_income_fen: Some(70_000),
+            assets_fen: None,
+        },
+    );
+    per_source.insert(
+        "bank".to_owned(),
+        Figures {
+            monthly_income_fen: Some(500),
+            assets_fen: Some(1_000_000),
+        },
+    );
     let mut f = Fixtures::new();
     f.insert(head, per_source);
     for m in demo["members"].as_array().unwrap().iter().skip(1) {
@@ -27,28 +39,64 @@ fn demo_fixtures() -> Fixtures {
 }
 
 fn step_types(chain: &Value) -> Vec<String> {
-    chain["steps"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap().to_owned()).collect()
+    chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_runs_through_the_whole_chain_in_one_trace() {
-    let mesh = TestMesh::start(Options { fixtures: demo_fixtures(), ..Default::default() }).await.unwrap();
+    let mesh = TestMesh::start(Options {
+        fixtures: demo_fixtures(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     // Every message this run puts on the wire, to compare with the contract.
-    let mut wire = mesh.nats.subscribe(format!("{}.>", mesh.prefix)).await.unwrap();
+    let mut wire = mesh
+        .nats
+        .subscribe(format!("{}.>", mesh.prefix))
+        .await
+        .unwrap();
 
     let (status, accepted) = mesh.submit(&demo_household()).await.unwrap();
     assert_eq!(status, 202, "{accepted}");
     let household = accepted["household_id"].as_str().unwrap().to_owned();
-    let trace_id = accepted["trace_id"].as_str().expect("the response names its trace").to_owned();
+    let trace_id = accepted["trace_id"]
+        .as_str()
+        .expect("the response names its trace")
+        .to_owned();
 
     let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
     let types = step_types(&chain);
-    assert_eq!(&types[..3], ["intake.application.submitted", "verify.household.verified", "eligibility.household.determined"]);
+    assert_eq!(
+        &types[..3],
+        [
+            "intake.application.submitted",
+            "verify.household.verified",
+            "eligibility.household.determined"
+        ]
+    );
     for t in ["monitor.household.enrolled", "payment.instruction.created"] {
-        assert_eq!(types.iter().filter(|x| *x == t).count(), 1, "{t} in {types:?}");
+        assert_eq!(
+            types.iter().filter(|x| *x == t).count(),
+            1,
+            "{t} in {types:?}"
+        );
     }
-    assert_eq!(types.iter().filter(|x| *x == "referral.push").count(), 2, "{types:?}");
-    assert_eq!(types.iter().filter(|x| *x == "referral.feedback").count(), 2, "{types:?}");
+    assert_eq!(
+        types.iter().filter(|x| *x == "referral.push").count(),
+        2,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|x| *x == "referral.feedback").count(),
+        2,
+        "{types:?}"
+    );
     // Feedback answers a push, and comes after it.
     let pos = |t: &str| types.iter().position(|x| x == t).unwrap();
     assert!(pos("referral.push") < pos("referral.feedback"));
@@ -64,48 +112,112 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
         assert!(time >= previous_time, "steps are in time order");
         previous_time = time;
     }
-    let services: Vec<&str> = chain["steps"].as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap()).collect();
-    for s in ["intake", "verification", "monitoring", "relief-medical", "relief-education", "payment"] {
+    let services: Vec<&str> = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    for s in [
+        "intake",
+        "verification",
+        "monitoring",
+        "relief-medical",
+        "relief-education",
+        "payment",
+    ] {
         assert!(services.contains(&s), "{s} missing from {services:?}");
     }
 
     // The amount is the policy's: verified income (70,500) is above the declared 60,000, so it
     // counts; gap × 3 members, plus the classified add-on for the seriously ill spouse and the minor.
     let params = PolicyBook::builtin()
-        .in_force(&RegionCode::parse("410102").unwrap(), chrono::Utc::now().date_naive())
+        .in_force(
+            &RegionCode::parse("410102").unwrap(),
+            chrono::Utc::now().date_naive(),
+        )
         .unwrap()
         .clone();
     let per_capita = 70_500 / 3;
     let expected = (params.dibao_standard.urban.0 - per_capita) * 3 + 2 * params.classified_addon.0;
-    let (_, instructions) = mesh.get("payment", &format!("/v1/households/{household}/instructions")).await.unwrap();
-    assert_eq!(instructions.as_array().unwrap().len(), 1, "{instructions:#}");
+    let (_, instructions) = mesh
+        .get(
+            "payment",
+            &format!("/v1/households/{household}/instructions"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        instructions.as_array().unwrap().len(),
+        1,
+        "{instructions:#}"
+    );
     assert_eq!(instructions[0]["amount_fen"], json!(expected));
     assert_eq!(instructions[0]["kind"], json!("dibao_monthly"));
 
-    let (_, application) = mesh.get("intake", &format!("/v1/applications/{}", accepted["application_id"].as_str().unwrap())).await.unwrap();
+    let (_, application) = mesh
+        .get(
+            "intake",
+            &format!(
+                "/v1/applications/{}",
+                accepted["application_id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(application["status"], json!("determined"));
-    assert_eq!(application["determination"]["policy_version"], json!(params.version));
-    assert!(application["determination"]["rule"].as_str().unwrap().starts_with("dibao"));
+    assert_eq!(
+        application["determination"]["policy_version"],
+        json!(params.version)
+    );
+    assert!(application["determination"]["rule"]
+        .as_str()
+        .unwrap()
+        .starts_with("dibao"));
     // Names and ID numbers are masked when read back.
     let body = application.to_string();
-    assert!(!body.contains(demo_household()["members"][0]["id_number"].as_str().unwrap()));
+    assert!(!body.contains(
+        demo_household()["members"][0]["id_number"]
+            .as_str()
+            .unwrap()
+    ));
 
     // Every subject on the wire is one of the contract's.
     let mut seen = Vec::new();
-    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(200), futures::StreamExt::next(&mut wire)).await {
-        let bare = msg.subject.as_str().strip_prefix(&format!("{}.", mesh.prefix)).unwrap().to_owned();
+    while let Ok(Some(msg)) = tokio::time::timeout(
+        Duration::from_millis(200),
+        futures::StreamExt::next(&mut wire),
+    )
+    .await
+    {
+        let bare = msg
+            .subject
+            .as_str()
+            .strip_prefix(&format!("{}.", mesh.prefix))
+            .unwrap()
+            .to_owned();
         seen.push(bare);
     }
     assert!(seen.len() >= 10, "{seen:?}");
     for s in &seen {
-        assert!(mesh::subjects::CATALOG.iter().any(|t| mesh::subjects::matches_template(t, s)), "{s} is not in the contract");
+        assert!(
+            mesh::subjects::CATALOG
+                .iter()
+                .any(|t| mesh::subjects::matches_template(t, s)),
+            "{s} is not in the contract"
+        );
     }
     mesh.teardown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_delivered_twice_changes_state_once() {
-    let mesh = TestMesh::start(Options { fixtures: demo_fixtures(), ..Default::default() }).await.unwrap();
+    let mesh = TestMesh::start(Options {
+        fixtures: demo_fixtures(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     mesh.complete_chain(&household, WITHIN).await.unwrap();
@@ -114,14 +226,22 @@ async fn a_message_delivered_twice_changes_state_once() {
     // Nats-Msg-Id (JetStream drops it), once with another (as a redelivery after a crash between
     // commit and ack would look to a consumer).
     let subjects = mesh::Subjects::new(&mesh.prefix);
-    let stream = mesh.js.get_stream(mesh::streams::stream_name(&subjects, "ELIGIBILITY")).await.unwrap();
+    let stream = mesh
+        .js
+        .get_stream(mesh::streams::stream_name(&subjects, "ELIGIBILITY"))
+        .await
+        .unwrap();
     let original = stream
         .direct_get_next_for_subject(subjects.of(mesh::subjects::HOUSEHOLD_DETERMINED), None)
         .await
         .unwrap();
     let ack = mesh
         .js
-        .publish_with_headers(original.subject.to_string(), original.headers.clone(), original.payload.clone())
+        .publish_with_headers(
+            original.subject.to_string(),
+            original.headers.clone(),
+            original.payload.clone(),
+        )
         .await
         .unwrap()
         .await
@@ -131,7 +251,11 @@ async fn a_message_delivered_twice_changes_state_once() {
     headers.insert("Nats-Msg-Id", "redelivered-copy");
     let ack = mesh
         .js
-        .publish_with_headers(original.subject.to_string(), headers, original.payload.clone())
+        .publish_with_headers(
+            original.subject.to_string(),
+            headers,
+            original.payload.clone(),
+        )
         .await
         .unwrap()
         .await
@@ -139,20 +263,51 @@ async fn a_message_delivered_twice_changes_state_once() {
     assert!(!ack.duplicate);
     mesh.settle(WITHIN).await.unwrap();
 
-    let (_, instructions) = mesh.get("payment", &format!("/v1/households/{household}/instructions")).await.unwrap();
-    assert_eq!(instructions.as_array().unwrap().len(), 1, "one payment instruction");
+    let (_, instructions) = mesh
+        .get(
+            "payment",
+            &format!("/v1/households/{household}/instructions"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        instructions.as_array().unwrap().len(),
+        1,
+        "one payment instruction"
+    );
     let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
     let types = step_types(&chain);
-    assert_eq!(types.iter().filter(|t| *t == "referral.push").count(), 2, "one referral per line");
-    assert_eq!(types.iter().filter(|t| *t == "monitor.household.enrolled").count(), 1, "one enrolment");
-    assert_eq!(types.iter().filter(|t| *t == "payment.instruction.created").count(), 1);
+    assert_eq!(
+        types.iter().filter(|t| *t == "referral.push").count(),
+        2,
+        "one referral per line"
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "monitor.household.enrolled")
+            .count(),
+        1,
+        "one enrolment"
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "payment.instruction.created")
+            .count(),
+        1
+    );
     // Both consumers saw the copy and recognised it.
     for service in ["monitoring", "payment"] {
         let (_, metrics) = mesh.get(service, "/metrics").await.unwrap();
         let text = metrics.as_str().unwrap();
         let dup = text
             .lines()
-            .find(|l| l.starts_with("relief_messages_total") && l.contains("-determinations\"") && l.contains("outcome=\"duplicate\""))
+            .find(|l| {
+                l.starts_with("relief_messages_total")
+                    && l.contains("-determinations\"")
+                    && l.contains("outcome=\"duplicate\"")
+            })
             .unwrap_or_else(|| panic!("{service} counted no duplicate:\n{text}"));
         assert!(dup.ends_with(" 1"), "{dup}");
     }
@@ -161,7 +316,12 @@ async fn a_message_delivered_twice_changes_state_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_killed_mid_flow_resume_and_complete_the_chain() {
-    let mut mesh = TestMesh::start(Options { fixtures: demo_fixtures(), ..Default::default() }).await.unwrap();
+    let mut mesh = TestMesh::start(Options {
+        fixtures: demo_fixtures(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     // Payment and the medical department die before the application arrives.
     mesh.crash("payment").await;
     mesh.crash("relief-medical").await;
@@ -170,8 +330,19 @@ async fn services_killed_mid_flow_resume_and_complete_the_chain() {
 
     // The rest of the chain goes on without them: monitoring enrols and pushes.
     let path = format!("/v1/households/{household}");
-    assert!(mesh_tests::eventually(WITHIN, || async { mesh.get("monitoring", &path).await.map(|(s, _)| s == 200).unwrap_or(false) }).await);
-    let (_, chain) = mesh.get("monitoring", &format!("{path}/chain")).await.unwrap();
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.get("monitoring", &path)
+                .await
+                .map(|(s, _)| s == 200)
+                .unwrap_or(false)
+        })
+        .await
+    );
+    let (_, chain) = mesh
+        .get("monitoring", &format!("{path}/chain"))
+        .await
+        .unwrap();
     assert_eq!(chain["complete"], json!(false));
 
     // Verification crashes too, with nothing in flight, and comes back.
@@ -180,7 +351,13 @@ async fn services_killed_mid_flow_resume_and_complete_the_chain() {
     mesh.launch("payment").await.unwrap();
     mesh.launch("relief-medical").await.unwrap();
     let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
-    assert_eq!(step_types(&chain).iter().filter(|t| *t == "payment.instruction.created").count(), 1);
+    assert_eq!(
+        step_types(&chain)
+            .iter()
+            .filter(|t| *t == "payment.instruction.created")
+            .count(),
+        1
+    );
 
     // A second application while intake is stopped gracefully and restarted between submit and
     // relay: what intake committed is published after the restart.
@@ -188,7 +365,9 @@ async fn services_killed_mid_flow_resume_and_complete_the_chain() {
     mesh.stop("intake").await.unwrap();
     mesh.launch("intake").await.unwrap();
     let second_household = second["household_id"].as_str().unwrap().to_owned();
-    mesh.complete_chain(&second_household, WITHIN).await.unwrap();
+    mesh.complete_chain(&second_household, WITHIN)
+        .await
+        .unwrap();
     mesh.teardown().await.unwrap();
 }
 
@@ -207,16 +386,32 @@ async fn a_source_that_does_not_answer_sends_the_application_to_manual_verificat
     let application = accepted["application_id"].as_str().unwrap().to_owned();
     let path = format!("/v1/applications/{application}");
     let reached = mesh_tests::eventually(WITHIN, || async {
-        mesh.get("intake", &path).await.map(|(_, v)| v["status"] == json!("manual_verification")).unwrap_or(false)
+        mesh.get("intake", &path)
+            .await
+            .map(|(_, v)| v["status"] == json!("manual_verification"))
+            .unwrap_or(false)
     })
     .await;
     assert!(reached, "the application went to manual verification");
-    let (_, report) = mesh.get("verification", &format!("/v1/reports/{application}")).await.unwrap();
+    let (_, report) = mesh
+        .get("verification", &format!("/v1/reports/{application}"))
+        .await
+        .unwrap();
     assert_eq!(report["complete"], json!(false));
     assert_eq!(report["gaps"], json!(["bank"]));
-    let bank = report["sources"].as_array().unwrap().iter().find(|s| s["source"] == json!("bank")).unwrap();
+    let bank = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == json!("bank"))
+        .unwrap();
     assert_eq!(bank["outcome"], json!("no_answer"));
-    let answered = report["sources"].as_array().unwrap().iter().filter(|s| s["outcome"] == json!("answered")).count();
+    let answered = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] == json!("answered"))
+        .count();
     assert_eq!(answered, 7);
     // No determination, no payment: the gap was not read as zero.
     let (_, app) = mesh.get("intake", &path).await.unwrap();

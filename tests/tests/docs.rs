@@ -7,21 +7,28 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 fn yaml(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     serde_yaml::from_str(&text).unwrap()
 }
 
 #[test]
 fn every_subject_in_the_code_is_a_channel_of_the_asyncapi_document_and_no_other() {
     let doc = yaml("docs/asyncapi.yaml");
-    assert_eq!(doc["asyncapi"].as_str().unwrap().split('.').next(), Some("3"));
+    assert_eq!(
+        doc["asyncapi"].as_str().unwrap().split('.').next(),
+        Some("3")
+    );
     let channels: BTreeSet<String> = doc["channels"]
         .as_object()
         .unwrap()
         .values()
         .filter_map(|c| c["address"].as_str().map(str::to_owned))
         .collect();
-    let catalog: BTreeSet<String> = mesh::subjects::CATALOG.iter().map(|s| s.to_string()).collect();
+    let catalog: BTreeSet<String> = mesh::subjects::CATALOG
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(channels, catalog);
 }
 
@@ -54,8 +61,16 @@ fn every_asyncapi_example_parses_as_the_payload_the_services_use() {
         for example in message["examples"].as_array().into_iter().flatten() {
             if name == "DeadLetter" {
                 // A dead letter carries any payload; its headers are what matter.
-                for h in ["Relief-Original-Subject", "Relief-Reason", "Relief-Consumer", "Relief-Deliveries"] {
-                    assert!(example["headers"][h].is_string(), "dead-letter example lacks {h}");
+                for h in [
+                    "Relief-Original-Subject",
+                    "Relief-Reason",
+                    "Relief-Consumer",
+                    "Relief-Deliveries",
+                ] {
+                    assert!(
+                        example["headers"][h].is_string(),
+                        "dead-letter example lacks {h}"
+                    );
                 }
                 continue;
             }
@@ -70,7 +85,10 @@ fn every_asyncapi_example_parses_as_the_payload_the_services_use() {
 fn routes_in_code() -> BTreeSet<String> {
     let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    let mut dirs = vec![format!("{root}/services"), format!("{root}/shared/mesh/src")];
+    let mut dirs = vec![
+        format!("{root}/services"),
+        format!("{root}/shared/mesh/src"),
+    ];
     while let Some(d) = dirs.pop() {
         for entry in std::fs::read_dir(&d).unwrap().flatten() {
             let p = entry.path();
@@ -102,11 +120,18 @@ fn every_route_in_the_code_is_in_the_openapi_document_and_no_other() {
 }
 
 #[test]
-fn the_openapi_application_example_is_the_demo_household_and_is_accepted_by_the_schema_of_the_code() {
+fn the_openapi_application_example_is_the_demo_household_and_is_accepted_by_the_schema_of_the_code()
+{
     let doc = yaml("docs/openapi.yaml");
-    let body = &doc["paths"]["/v1/applications"]["post"]["requestBody"]["content"]["application/json"];
-    let example = body["examples"].as_object().and_then(|m| m.values().next()).map(|e| e["value"].clone()).unwrap_or(body["example"].clone());
-    let demo: Value = serde_json::from_str(include_str!("../../deploy/demo/household.json")).unwrap();
+    let body =
+        &doc["paths"]["/v1/applications"]["post"]["requestBody"]["content"]["application/json"];
+    let example = body["examples"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .map(|e| e["value"].clone())
+        .unwrap_or(body["example"].clone());
+    let demo: Value =
+        serde_json::from_str(include_str!("../../deploy/demo/household.json")).unwrap();
     assert_eq!(example, demo);
     for m in demo["members"].as_array().unwrap() {
         policy::ResidentId::parse(m["id_number"].as_str().unwrap()).unwrap();

@@ -8,7 +8,12 @@ const WITHIN: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
-    let mesh = TestMesh::start(Options { departments: vec![], ..Default::default() }).await.unwrap();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let r = mesh
         .http
         .post(mesh.url("intake", "/v1/applications"))
@@ -28,8 +33,20 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
     bad["members"][1]["declared_monthly_income_fen"] = json!(-1);
     let (status, body) = mesh.submit(&bad).await.unwrap();
     assert_eq!(status, 422, "{body}");
-    let fields: Vec<&str> = body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["region_code", "members[0].id_number", "members[1].declared_monthly_income_fen"]);
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "region_code",
+            "members[0].id_number",
+            "members[1].declared_monthly_income_fen"
+        ]
+    );
     let reason = body["error"]["fields"][1]["reason"].as_str().unwrap();
     assert!(reason.contains("check character"), "{reason}");
 
@@ -37,9 +54,18 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
     uncovered["region_code"] = json!("650102");
     let (status, body) = mesh.submit(&uncovered).await.unwrap();
     assert_eq!(status, 422);
-    assert!(body["error"]["fields"][0]["reason"].as_str().unwrap().contains("no parameter set"));
+    assert!(body["error"]["fields"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no parameter set"));
 
-    let (status, body) = mesh.get("intake", "/v1/applications/00000000-0000-0000-0000-000000000000").await.unwrap();
+    let (status, body) = mesh
+        .get(
+            "intake",
+            "/v1/applications/00000000-0000-0000-0000-000000000000",
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], json!("not_found"));
     mesh.teardown().await.unwrap();
@@ -47,7 +73,12 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_returns_the_first_application() {
-    let mesh = TestMesh::start(Options { departments: vec![], ..Default::default() }).await.unwrap();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let send = || {
         mesh.http
             .post(mesh.url("intake", "/v1/applications"))
@@ -71,11 +102,18 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     let subject = mesh::Subjects::new(&mesh.prefix).of(mesh::subjects::APPLICATION_SUBMITTED);
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", "garbage-1");
-    mesh.js.publish_with_headers(subject.clone(), headers, "{not json".into()).await.unwrap().await.unwrap();
+    mesh.js
+        .publish_with_headers(subject.clone(), headers, "{not json".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
 
     // The next, valid application is processed all the same.
     let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
-    mesh.complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN).await.unwrap();
+    mesh.complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+        .await
+        .unwrap();
 
     let (status, letters) = mesh.get("verification", "/v1/dead-letters").await.unwrap();
     assert_eq!(status, 200);
@@ -84,7 +122,14 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     assert_eq!(letters[0]["original_subject"], json!(subject));
     assert_eq!(letters[0]["original_msg_id"], json!("garbage-1"));
     assert_eq!(letters[0]["consumer"], json!("verification-applications"));
-    assert!(letters[0]["reason"].as_str().unwrap().contains("not a valid"), "{}", letters[0]);
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid"),
+        "{}",
+        letters[0]
+    );
     assert_eq!(letters[0]["payload"], json!("{not json"));
     // Other services have none.
     let (_, none) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
@@ -92,7 +137,12 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
 
     // Replay: it goes back to its subject, fails again, and is parked again with a new sequence.
     let seq = letters[0]["sequence"].as_u64().unwrap();
-    let r = mesh.http.post(mesh.url("verification", &format!("/v1/dead-letters/{seq}/replay"))).send().await.unwrap();
+    let r = mesh
+        .http
+        .post(mesh.url("verification", &format!("/v1/dead-letters/{seq}/replay")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     let replayed = mesh_tests::eventually(WITHIN, || async {
         let (_, l) = mesh.get("verification", "/v1/dead-letters").await.unwrap();
@@ -101,15 +151,35 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     })
     .await;
     assert!(replayed, "the replayed message was dead-lettered again");
-    let r = mesh.http.post(mesh.url("verification", &format!("/v1/dead-letters/{seq}/replay"))).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 404, "a replayed letter is gone from the stream");
+    let r = mesh
+        .http
+        .post(mesh.url("verification", &format!("/v1/dead-letters/{seq}/replay")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        404,
+        "a replayed letter is gone from the stream"
+    );
     mesh.teardown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_answer_on_every_service() {
-    let mesh = TestMesh::start(Options { departments: vec![policy::Department::Housing], ..Default::default() }).await.unwrap();
-    for service in ["intake", "verification", "monitoring", "payment", "relief-housing"] {
+    let mesh = TestMesh::start(Options {
+        departments: vec![policy::Department::Housing],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for service in [
+        "intake",
+        "verification",
+        "monitoring",
+        "payment",
+        "relief-housing",
+    ] {
         let (status, _) = mesh.get(service, "/healthz").await.unwrap();
         assert_eq!(status, 200, "{service} /healthz");
         let (status, ready) = mesh.get(service, "/readyz").await.unwrap();
@@ -118,7 +188,13 @@ async fn health_readiness_and_metrics_answer_on_every_service() {
         assert_eq!(ready["database"], json!("ok"));
         let (status, metrics) = mesh.get(service, "/metrics").await.unwrap();
         assert_eq!(status, 200);
-        assert!(metrics.as_str().unwrap().contains(&format!("service=\"{service}\"")), "{service} metrics");
+        assert!(
+            metrics
+                .as_str()
+                .unwrap()
+                .contains(&format!("service=\"{service}\"")),
+            "{service} metrics"
+        );
     }
     let (status, _) = mesh.get("source-simulator", "/readyz").await.unwrap();
     assert_eq!(status, 200);

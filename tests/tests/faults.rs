@@ -9,27 +9,47 @@ const WITHIN: Duration = Duration::from_secs(40);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_while_a_message_is_in_flight_loses_nothing() {
     // Every data holder takes 1.5 s to answer, so verification is mid-message when it dies.
-    let mut mesh = TestMesh::start(Options { simulator_latency_ms: 1500, verification_timeout_ms: 3000, ..Default::default() })
-        .await
-        .unwrap();
+    let mut mesh = TestMesh::start(Options {
+        simulator_latency_ms: 1500,
+        verification_timeout_ms: 3000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     let application = accepted["application_id"].as_str().unwrap().to_owned();
     // Wait until the query is on its way to the data holders, then crash.
     let subjects = mesh::Subjects::new(&mesh.prefix);
-    let stream = mesh.js.get_stream(mesh::streams::stream_name(&subjects, "INTAKE")).await.unwrap();
+    let stream = mesh
+        .js
+        .get_stream(mesh::streams::stream_name(&subjects, "INTAKE"))
+        .await
+        .unwrap();
     let in_flight = mesh_tests::eventually(WITHIN, || async {
-        stream.consumer_info("verification-applications").await.map(|i| i.num_ack_pending == 1).unwrap_or(false)
+        stream
+            .consumer_info("verification-applications")
+            .await
+            .map(|i| i.num_ack_pending == 1)
+            .unwrap_or(false)
     })
     .await;
     assert!(in_flight, "verification took the message");
     mesh.crash("verification").await;
-    let (status, _) = mesh.get("intake", &format!("/v1/applications/{application}")).await.unwrap();
+    let (status, _) = mesh
+        .get("intake", &format!("/v1/applications/{application}"))
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     mesh.launch("verification").await.unwrap();
     // Redelivered after the ack wait, verified once, and the chain completes.
     let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
-    let verified = chain["steps"].as_array().unwrap().iter().filter(|s| s["type"] == json!("verify.household.verified")).count();
+    let verified = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["type"] == json!("verify.household.verified"))
+        .count();
     assert_eq!(verified, 1);
     mesh.teardown().await.unwrap();
 }
@@ -38,8 +58,13 @@ async fn a_crash_while_a_message_is_in_flight_loses_nothing() {
 async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered() {
     let mesh = TestMesh::start(Options::default()).await.unwrap();
     // Payment's store breaks: every attempt to record an instruction fails.
-    let mut db: sqlx::PgConnection = sqlx::Connection::connect(&mesh.database_url("payment")).await.unwrap();
-    sqlx::query("ALTER TABLE instructions RENAME TO instructions_away").execute(&mut db).await.unwrap();
+    let mut db: sqlx::PgConnection = sqlx::Connection::connect(&mesh.database_url("payment"))
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE instructions RENAME TO instructions_away")
+        .execute(&mut db)
+        .await
+        .unwrap();
 
     let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
@@ -51,8 +76,18 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
     assert!(parked, "the message was dead-lettered");
     let (_, letters) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
     let letter = &letters[0];
-    assert_eq!(letter["deliveries"], json!(4), "max_deliver in the test settings is 4");
-    assert!(letter["reason"].as_str().unwrap().starts_with("gave up after 4 deliveries"), "{letter}");
+    assert_eq!(
+        letter["deliveries"],
+        json!(4),
+        "max_deliver in the test settings is 4"
+    );
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 4 deliveries"),
+        "{letter}"
+    );
     let (_, metrics) = mesh.get("payment", "/metrics").await.unwrap();
     let naks = metrics
         .as_str()
@@ -61,15 +96,32 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
         .find(|l| l.starts_with("relief_messages_total") && l.contains("outcome=\"nak\""))
         .unwrap()
         .to_owned();
-    assert!(naks.ends_with(" 3"), "three redeliveries before giving up: {naks}");
+    assert!(
+        naks.ends_with(" 3"),
+        "three redeliveries before giving up: {naks}"
+    );
 
     // The store is mended; the operator replays the dead letter; the chain completes, once.
-    sqlx::query("ALTER TABLE instructions_away RENAME TO instructions").execute(&mut db).await.unwrap();
+    sqlx::query("ALTER TABLE instructions_away RENAME TO instructions")
+        .execute(&mut db)
+        .await
+        .unwrap();
     let seq = letter["sequence"].as_u64().unwrap();
-    let r = mesh.http.post(mesh.url("payment", &format!("/v1/dead-letters/{seq}/replay"))).send().await.unwrap();
+    let r = mesh
+        .http
+        .post(mesh.url("payment", &format!("/v1/dead-letters/{seq}/replay")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     mesh.complete_chain(&household, WITHIN).await.unwrap();
-    let (_, instructions) = mesh.get("payment", &format!("/v1/households/{household}/instructions")).await.unwrap();
+    let (_, instructions) = mesh
+        .get(
+            "payment",
+            &format!("/v1/households/{household}/instructions"),
+        )
+        .await
+        .unwrap();
     assert_eq!(instructions.as_array().unwrap().len(), 1);
     let (_, letters) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
     assert_eq!(letters, json!([]));
@@ -78,8 +130,17 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
-    let mesh = TestMesh::start(Options { departments: vec![], ..Default::default() }).await.unwrap();
-    let chain = mesh::ChainRef { household_id: uuid::Uuid::new_v4(), chain_id: uuid::Uuid::new_v4(), causation_id: Some("push-1".into()) };
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let chain = mesh::ChainRef {
+        household_id: uuid::Uuid::new_v4(),
+        chain_id: uuid::Uuid::new_v4(),
+        causation_id: Some("push-1".into()),
+    };
     let feedback = contract::ReferralFeedback {
         referral_id: uuid::Uuid::new_v4(),
         department: policy::Department::Housing,
@@ -90,7 +151,8 @@ async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
         decided_by: "officer:wang".into(),
     };
     let e = mesh::Envelope::new("housing-bureau", &chain, None, feedback);
-    let subject = mesh::Subjects::new(&mesh.prefix).fill(mesh::subjects::REFERRAL_FEEDBACK, "housing");
+    let subject =
+        mesh::Subjects::new(&mesh.prefix).fill(mesh::subjects::REFERRAL_FEEDBACK, "housing");
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", e.id.as_str());
     mesh.js
@@ -101,7 +163,12 @@ async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
         .unwrap();
     let parked = mesh_tests::eventually(WITHIN, || async {
         let (_, l) = mesh.get("monitoring", "/v1/dead-letters").await.unwrap();
-        l.as_array().map(|a| a.iter().any(|d| d["reason"].as_str().unwrap_or("").contains("no referral"))).unwrap_or(false)
+        l.as_array()
+            .map(|a| {
+                a.iter()
+                    .any(|d| d["reason"].as_str().unwrap_or("").contains("no referral"))
+            })
+            .unwrap_or(false)
     })
     .await;
     assert!(parked);

@@ -13,13 +13,20 @@ pub struct State {
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let policy = Arc::new(mesh::settings::policy_book(settings.intake.policy_file.as_deref())?);
+    let policy = Arc::new(mesh::settings::policy_book(
+        settings.intake.policy_file.as_deref(),
+    )?);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
-    let state = State { mesh: mesh.clone(), policy };
+    let state = State {
+        mesh: mesh.clone(),
+        policy,
+    };
     let filter = mesh.subjects.of(HOUSEHOLD_VERIFIED);
     let s = state.clone();
     ServiceBuilder::new(mesh)
-        .consume("verified", "VERIFY", filter, move |d| handlers::on_verified(s.clone(), d))
+        .consume("verified", "VERIFY", filter, move |d| {
+            handlers::on_verified(s.clone(), d)
+        })
         .routes(http::routes(state))
         .build()
         .await

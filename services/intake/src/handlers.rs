@@ -22,19 +22,35 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         .await?
         .ok_or_else(|| HandlerError::Poison(format!("no application {}", report.application_id)))?;
     if app.household_id != e.household_id {
-        return Err(HandlerError::Poison("the report's household does not match the application's".into()));
+        return Err(HandlerError::Poison(
+            "the report's household does not match the application's".into(),
+        ));
     }
     let chain = ChainRef::answering(&e);
     if app.status != store::VERIFYING {
         // A second report for a decided application changes nothing; it is kept in the history.
-        store::history(&mut tx, app.application_id, &app.status, "verification", "a further report arrived after the decision; ignored").await?;
+        store::history(
+            &mut tx,
+            app.application_id,
+            &app.status,
+            "verification",
+            "a further report arrived after the decision; ignored",
+        )
+        .await?;
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
     if !report.complete {
         let note = format!("sources without an answer: {}", report.gaps.join(", "));
         store::set_status(&mut tx, app.application_id, store::MANUAL_VERIFICATION).await?;
-        store::history(&mut tx, app.application_id, store::MANUAL_VERIFICATION, "verification", &note).await?;
+        store::history(
+            &mut tx,
+            app.application_id,
+            store::MANUAL_VERIFICATION,
+            "verification",
+            &note,
+        )
+        .await?;
         let out = state.mesh.envelope(
             &chain,
             Some(app.application_id.to_string()),
@@ -44,23 +60,39 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
                 gaps: report.gaps.clone(),
             },
         );
-        mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(APPLICATION_MANUAL_REVIEW), &out).await?;
+        mesh::outbox::enqueue(
+            &mut tx,
+            &state.mesh.subjects.of(APPLICATION_MANUAL_REVIEW),
+            &out,
+        )
+        .await?;
         tx.commit().await?;
-        tracing::info!(gaps = report.gaps.len(), "Application sent to manual verification.");
+        tracing::info!(
+            gaps = report.gaps.len(),
+            "Application sent to manual verification."
+        );
         return Ok(Outcome::Applied);
     }
 
-    let region = RegionCode::parse(&app.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let region =
+        RegionCode::parse(&app.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
     let today = chrono::Utc::now().date_naive();
-    let params = state.policy.in_force(&region, today).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let params = state
+        .policy
+        .in_force(&region, today)
+        .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let members = store::members(&mut tx, app.application_id).await?;
     let verified: HashMap<_, _> = report.members.iter().map(|m| (m.member_id, m)).collect();
     let mut facts = Vec::with_capacity(members.len());
     for m in &members {
-        let id = ResidentId::parse(&m.id_number).map_err(|e| HandlerError::Poison(e.to_string()))?;
+        let id =
+            ResidentId::parse(&m.id_number).map_err(|e| HandlerError::Poison(e.to_string()))?;
         // The higher of what was declared and what the sources found: a declaration cannot
         // hide income a source reports, and a source's silence on a person does not erase it.
-        let found = verified.get(&m.member_id).map(|v| v.monthly_income_fen).unwrap_or(0);
+        let found = verified
+            .get(&m.member_id)
+            .map(|v| v.monthly_income_fen)
+            .unwrap_or(0);
         facts.push(MemberFacts {
             member_id: m.member_id.to_string(),
             id,
@@ -70,7 +102,14 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
             flags: m.flags.0,
         });
     }
-    let decision = policy::determine(&HouseholdFacts { urban: app.urban, on: today, members: facts }, params);
+    let decision = policy::determine(
+        &HouseholdFacts {
+            urban: app.urban,
+            on: today,
+            members: facts,
+        },
+        params,
+    );
     let determined = HouseholdDetermined {
         application_id: app.application_id,
         region_code: app.region_code.clone(),
@@ -98,8 +137,17 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
     let actor = format!("rule:{}", decision.policy_version);
     store::insert_determination(&mut tx, &determined, &actor).await?;
     store::set_status(&mut tx, app.application_id, store::DETERMINED).await?;
-    store::history(&mut tx, app.application_id, store::DETERMINED, &actor, &decision.rule).await?;
-    let out = state.mesh.envelope(&chain, Some(app.application_id.to_string()), determined);
+    store::history(
+        &mut tx,
+        app.application_id,
+        store::DETERMINED,
+        &actor,
+        &decision.rule,
+    )
+    .await?;
+    let out = state
+        .mesh
+        .envelope(&chain, Some(app.application_id.to_string()), determined);
     mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_DETERMINED), &out).await?;
     tx.commit().await?;
     tracing::info!(tier = decision.tier.as_str(), amount_fen = decision.monthly_amount.0, policy = %decision.policy_version, "Household determined.");

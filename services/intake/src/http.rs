@@ -56,7 +56,10 @@ pub struct Accepted {
 }
 
 /// Everything wrong with the request at once, each with the field it concerns.
-fn validate(req: &ApplicationRequest, state: &State) -> Result<(RegionCode, Vec<ResidentId>), ApiError> {
+fn validate(
+    req: &ApplicationRequest,
+    state: &State,
+) -> Result<(RegionCode, Vec<ResidentId>), ApiError> {
     let mut errors = Vec::new();
     let region = match RegionCode::parse(&req.region_code) {
         Ok(r) => {
@@ -71,10 +74,16 @@ fn validate(req: &ApplicationRequest, state: &State) -> Result<(RegionCode, Vec<
         }
     };
     if req.members.is_empty() {
-        errors.push(FieldError::new("members", "at least one member is required"));
+        errors.push(FieldError::new(
+            "members",
+            "at least one member is required",
+        ));
     }
     if req.members.len() > MAX_MEMBERS {
-        errors.push(FieldError::new("members", format!("at most {MAX_MEMBERS} members")));
+        errors.push(FieldError::new(
+            "members",
+            format!("at most {MAX_MEMBERS} members"),
+        ));
     }
     let mut ids = Vec::new();
     for (i, m) in req.members.iter().enumerate() {
@@ -83,15 +92,22 @@ fn validate(req: &ApplicationRequest, state: &State) -> Result<(RegionCode, Vec<
             errors.push(FieldError::new(at("name"), "must be 1 to 64 characters"));
         }
         if m.relation.trim().is_empty() || m.relation.chars().count() > 32 {
-            errors.push(FieldError::new(at("relation"), "must be 1 to 32 characters"));
+            errors.push(FieldError::new(
+                at("relation"),
+                "must be 1 to 32 characters",
+            ));
         }
         if m.declared_monthly_income_fen < 0 {
-            errors.push(FieldError::new(at("declared_monthly_income_fen"), "must not be negative"));
+            errors.push(FieldError::new(
+                at("declared_monthly_income_fen"),
+                "must not be negative",
+            ));
         }
         match ResidentId::parse(&m.id_number) {
-            Ok(id) if ids.contains(&id) => {
-                errors.push(FieldError::new(at("id_number"), "the same person is listed twice"))
-            }
+            Ok(id) if ids.contains(&id) => errors.push(FieldError::new(
+                at("id_number"),
+                "the same person is listed twice",
+            )),
             Ok(id) => ids.push(id),
             Err(e) => errors.push(FieldError::new(at("id_number"), e.to_string())),
         }
@@ -114,7 +130,11 @@ async fn submit(
             v.to_str()
                 .ok()
                 .filter(|s| !s.is_empty() && s.len() <= 128)
-                .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 128 visible characters".into()))?
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Idempotency-Key must be 1 to 128 visible characters".into(),
+                    )
+                })?
                 .to_owned(),
         ),
         None => None,
@@ -126,7 +146,11 @@ async fn submit(
         }
     }
     let application_id = Uuid::new_v4();
-    let chain = ChainRef { household_id: Uuid::new_v4(), chain_id: Uuid::new_v4(), causation_id: None };
+    let chain = ChainRef {
+        household_id: Uuid::new_v4(),
+        chain_id: Uuid::new_v4(),
+        causation_id: None,
+    };
     let span = tracing::Span::current();
     span.record("application_id", tracing::field::display(application_id));
     span.record("household_id", tracing::field::display(chain.household_id));
@@ -149,9 +173,12 @@ async fn submit(
         urban: req.urban,
         members,
     };
-    let envelope = state.mesh.envelope(&chain, Some(application_id.to_string()), event);
+    let envelope = state
+        .mesh
+        .envelope(&chain, Some(application_id.to_string()), event);
     let mut tx = db.begin().await?;
-    let inserted = store::insert_application(&mut tx, &envelope, req.address.as_deref(), key.as_deref()).await;
+    let inserted =
+        store::insert_application(&mut tx, &envelope, req.address.as_deref(), key.as_deref()).await;
     match inserted {
         Ok(()) => {}
         // A concurrent request with the same key won the race: answer with its application.
@@ -164,7 +191,12 @@ async fn submit(
         }
         Err(e) => return Err(e.into()),
     }
-    mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(APPLICATION_SUBMITTED), &envelope).await?;
+    mesh::outbox::enqueue(
+        &mut tx,
+        &state.mesh.subjects.of(APPLICATION_SUBMITTED),
+        &envelope,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(members = ids.len(), region = %region, "Application accepted.");
     Ok((

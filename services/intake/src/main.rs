@@ -2,5 +2,10 @@ use intake::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    mesh::service::main_with(intake::config::DEFAULTS, |s: &Settings| &s.mesh, intake::build).await
+    mesh::service::main_with(
+        intake::config::DEFAULTS,
+        |s: &Settings| &s.mesh,
+        intake::build,
+    )
+    .await
 }

@@ -69,10 +69,23 @@ pub async fn insert_application(
         .execute(&mut *tx)
         .await?;
     }
-    history(tx, a.application_id, VERIFYING, "applicant", "application submitted; household economic verification requested").await
+    history(
+        tx,
+        a.application_id,
+        VERIFYING,
+        "applicant",
+        "application submitted; household economic verification requested",
+    )
+    .await
 }
 
-pub async fn history(tx: &mut PgConnection, application_id: Uuid, status: &str, actor: &str, note: &str) -> sqlx::Result<()> {
+pub async fn history(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+    status: &str,
+    actor: &str,
+    note: &str,
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO application_history (application_id, status, actor, note) VALUES ($1, $2, $3, $4)")
         .bind(application_id)
         .bind(status)
@@ -91,7 +104,10 @@ pub async fn by_idempotency_key(db: &PgPool, key: &str) -> sqlx::Result<Option<A
 }
 
 /// The application, locked for the rest of the transaction.
-pub async fn lock(tx: &mut PgConnection, application_id: Uuid) -> sqlx::Result<Option<ApplicationRow>> {
+pub async fn lock(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+) -> sqlx::Result<Option<ApplicationRow>> {
     sqlx::query_as("SELECT application_id, household_id, chain_id, region_code, urban, status, submitted_at FROM applications WHERE application_id = $1 FOR UPDATE")
         .bind(application_id)
         .fetch_optional(tx)
@@ -105,16 +121,26 @@ pub async fn members(tx: &mut PgConnection, application_id: Uuid) -> sqlx::Resul
         .await
 }
 
-pub async fn set_status(tx: &mut PgConnection, application_id: Uuid, status: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE applications SET status = $2, updated_at = now() WHERE application_id = $1")
-        .bind(application_id)
-        .bind(status)
-        .execute(tx)
-        .await?;
+pub async fn set_status(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+    status: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE applications SET status = $2, updated_at = now() WHERE application_id = $1",
+    )
+    .bind(application_id)
+    .bind(status)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
-pub async fn insert_determination(tx: &mut PgConnection, d: &HouseholdDetermined, decided_by: &str) -> sqlx::Result<()> {
+pub async fn insert_determination(
+    tx: &mut PgConnection,
+    d: &HouseholdDetermined,
+    decided_by: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO determinations (application_id, tier, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

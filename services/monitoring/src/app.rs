@@ -22,21 +22,34 @@ pub const CHAIN_SOURCES: &[(&str, &str)] = &[
 ];
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let policy = Arc::new(mesh::settings::policy_book(settings.monitoring.policy_file.as_deref())?);
+    let policy = Arc::new(mesh::settings::policy_book(
+        settings.monitoring.policy_file.as_deref(),
+    )?);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
-    let state = State { mesh: mesh.clone(), policy };
+    let state = State {
+        mesh: mesh.clone(),
+        policy,
+    };
     let (s1, s2) = (state.clone(), state.clone());
     let mut builder = ServiceBuilder::new(mesh.clone())
-        .consume("determinations", "ELIGIBILITY", mesh.subjects.of(HOUSEHOLD_DETERMINED), move |d| {
-            handlers::on_determined(s1.clone(), d)
-        })
-        .consume("feedback", "REFERRAL", mesh.subjects.fill(REFERRAL_FEEDBACK, "*"), move |d| {
-            handlers::on_feedback(s2.clone(), d)
-        });
+        .consume(
+            "determinations",
+            "ELIGIBILITY",
+            mesh.subjects.of(HOUSEHOLD_DETERMINED),
+            move |d| handlers::on_determined(s1.clone(), d),
+        )
+        .consume(
+            "feedback",
+            "REFERRAL",
+            mesh.subjects.fill(REFERRAL_FEEDBACK, "*"),
+            move |d| handlers::on_feedback(s2.clone(), d),
+        );
     for (stream, filter) in CHAIN_SOURCES {
         let s = state.clone();
         let purpose = format!("chain-{}", stream.to_ascii_lowercase());
-        builder = builder.consume(&purpose, stream, mesh.subjects.of(filter), move |d| handlers::record_chain(s.clone(), d));
+        builder = builder.consume(&purpose, stream, mesh.subjects.of(filter), move |d| {
+            handlers::record_chain(s.clone(), d)
+        });
     }
     builder.routes(http::routes(state)).build().await
 }

@@ -33,9 +33,13 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
-    let region = RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let region =
+        RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
     let today = chrono::Utc::now().date_naive();
-    let params = state.policy.in_force(&region, today).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let params = state
+        .policy
+        .in_force(&region, today)
+        .map_err(|e| HandlerError::Poison(e.to_string()))?;
     if !store::enrol(&mut tx, &e).await? {
         // Enrolled by an earlier determination of the same household: nothing more to do here.
         tx.commit().await?;
@@ -47,7 +51,10 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     for m in &det.members {
         for dept in &m.relief_lines {
             // Stable: the same member, line and application always give the same referral id.
-            let referral_id = Uuid::new_v5(&e.household_id, format!("{}/{}/{}", det.application_id, m.member_id, dept).as_bytes());
+            let referral_id = Uuid::new_v5(
+                &e.household_id,
+                format!("{}/{}/{}", det.application_id, m.member_id, dept).as_bytes(),
+            );
             let push = ReferralPush {
                 referral_id,
                 department: *dept,
@@ -60,9 +67,16 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                 need: need_of(*dept).to_owned(),
                 feedback_due: due,
             };
-            let out = state.mesh.envelope(&chain, Some(referral_id.to_string()), push);
+            let out = state
+                .mesh
+                .envelope(&chain, Some(referral_id.to_string()), push);
             store::insert_referral(&mut tx, &out).await?;
-            mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.fill(REFERRAL_PUSH, dept.as_str()), &out).await?;
+            mesh::outbox::enqueue(
+                &mut tx,
+                &state.mesh.subjects.fill(REFERRAL_PUSH, dept.as_str()),
+                &out,
+            )
+            .await?;
             referrals.push(referral_id);
         }
     }
@@ -73,10 +87,16 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         members: det.members.len(),
         referrals: referrals.clone(),
     };
-    let out = state.mesh.envelope(&chain, Some(e.household_id.to_string()), enrolled);
+    let out = state
+        .mesh
+        .envelope(&chain, Some(e.household_id.to_string()), enrolled);
     mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_ENROLLED), &out).await?;
     tx.commit().await?;
-    tracing::info!(tier = det.tier.as_str(), referrals = referrals.len(), "Household enrolled.");
+    tracing::info!(
+        tier = det.tier.as_str(),
+        referrals = referrals.len(),
+        "Household enrolled."
+    );
     Ok(Outcome::Applied)
 }
 
@@ -88,7 +108,12 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         .subjects
         .token(REFERRAL_FEEDBACK, &d.subject)
         .and_then(Department::parse)
-        .ok_or_else(|| HandlerError::Poison(format!("{} is not a feedback subject of a known department", d.subject)))?;
+        .ok_or_else(|| {
+            HandlerError::Poison(format!(
+                "{} is not a feedback subject of a known department",
+                d.subject
+            ))
+        })?;
     if dept != e.data.department {
         return Err(HandlerError::Poison(format!(
             "feedback on the {dept} subject names department {}",
@@ -101,7 +126,10 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
     match store::answer_referral(&mut tx, &e).await? {
         store::Answered::Updated => {}
         store::Answered::Unknown => {
-            return Err(HandlerError::Poison(format!("no referral {} for department {dept}", e.data.referral_id)))
+            return Err(HandlerError::Poison(format!(
+                "no referral {} for department {dept}",
+                e.data.referral_id
+            )))
         }
         store::Answered::Mismatch(why) => return Err(HandlerError::Poison(why)),
     }
@@ -153,13 +181,20 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
             .collect(),
         _ => serde_json::Map::new(),
     };
-    let trace_id = d.header("traceparent").and_then(mesh::telemetry::trace_id_of_traceparent);
+    let trace_id = d
+        .header("traceparent")
+        .and_then(mesh::telemetry::trace_id_of_traceparent);
     let step = store::Step {
         event_id: e.id.clone(),
         household_id: e.household_id,
         chain_id: e.chain_id,
         kind: e.kind.clone(),
-        subject: state.mesh.subjects.strip(&d.subject).unwrap_or(&d.subject).to_owned(),
+        subject: state
+            .mesh
+            .subjects
+            .strip(&d.subject)
+            .unwrap_or(&d.subject)
+            .to_owned(),
         service: service_of(&e.source).to_owned(),
         time: e.time,
         trace_id,

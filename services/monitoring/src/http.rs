@@ -17,7 +17,10 @@ pub fn routes(state: State) -> Router<Mesh> {
         .with_state(state)
 }
 
-async fn household(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<Json<store::HouseholdView>, ApiError> {
+async fn household(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<store::HouseholdView>, ApiError> {
     store::household(&state.mesh.db, id)
         .await?
         .map(Json)
@@ -44,7 +47,10 @@ pub struct Flags {
     pub awaiting_feedback: Vec<Uuid>,
 }
 
-async fn chain(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<Json<Chain>, ApiError> {
+async fn chain(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Chain>, ApiError> {
     let steps = store::steps(&state.mesh.db, id).await?;
     let Some(first) = steps.first() else {
         return Err(ApiError::NotFound(format!("no chain for household {id}")));
@@ -56,32 +62,69 @@ async fn chain(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<J
         r.overdue = r.answered_at.is_none() && r.feedback_due < today;
     }
     let unanswered = |overdue: bool| {
-        referrals.iter().filter(|r| r.answered_at.is_none() && r.overdue == overdue).map(|r| r.referral_id).collect::<Vec<_>>()
+        referrals
+            .iter()
+            .filter(|r| r.answered_at.is_none() && r.overdue == overdue)
+            .map(|r| r.referral_id)
+            .collect::<Vec<_>>()
     };
-    let flags = Flags { omissions: unanswered(true), awaiting_feedback: unanswered(false) };
+    let flags = Flags {
+        omissions: unanswered(true),
+        awaiting_feedback: unanswered(false),
+    };
     let mut trace_ids: Vec<String> = Vec::new();
     for t in steps.iter().filter_map(|s| s.trace_id.clone()) {
         if !trace_ids.contains(&t) {
             trace_ids.push(t);
         }
     }
-    let complete = is_complete(&steps) && flags.omissions.is_empty() && flags.awaiting_feedback.is_empty();
-    Ok(Json(Chain { household_id: id, chain_id, complete, trace_ids, steps, referrals, flags }))
+    let complete =
+        is_complete(&steps) && flags.omissions.is_empty() && flags.awaiting_feedback.is_empty();
+    Ok(Json(Chain {
+        household_id: id,
+        chain_id,
+        complete,
+        trace_ids,
+        steps,
+        referrals,
+        flags,
+    }))
 }
 
 /// The assistance chain has run its course: determined, and when there is money to pay, a
 /// payment instruction; when enrolled, every referral pushed has an answer in the chain.
 fn is_complete(steps: &[StepView]) -> bool {
-    let Some(det) = steps.iter().find(|s| s.kind == "eligibility.household.determined") else {
+    let Some(det) = steps
+        .iter()
+        .find(|s| s.kind == "eligibility.household.determined")
+    else {
         return false;
     };
-    let pays = det.summary.get("monthly_amount_fen").and_then(|v| v.as_i64()).unwrap_or(0) > 0;
-    let low_income = det.summary.get("tier").and_then(|v| v.as_str()).is_some_and(|t| t != "none");
-    let paid = steps.iter().any(|s| s.kind == "payment.instruction.created");
-    let enrolled = steps.iter().find(|s| s.kind == "monitor.household.enrolled");
+    let pays = det
+        .summary
+        .get("monthly_amount_fen")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0)
+        > 0;
+    let low_income = det
+        .summary
+        .get("tier")
+        .and_then(|v| v.as_str())
+        .is_some_and(|t| t != "none");
+    let paid = steps
+        .iter()
+        .any(|s| s.kind == "payment.instruction.created");
+    let enrolled = steps
+        .iter()
+        .find(|s| s.kind == "monitor.household.enrolled");
     let referrals_answered = match enrolled {
         Some(e) => {
-            let expected = e.summary.get("referrals").and_then(|v| v.as_array()).map(|a| a.len()).unwrap_or(0);
+            let expected = e
+                .summary
+                .get("referrals")
+                .and_then(|v| v.as_array())
+                .map(|a| a.len())
+                .unwrap_or(0);
             let answered: std::collections::HashSet<&str> = steps
                 .iter()
                 .filter(|s| s.kind == "referral.feedback")

@@ -2,5 +2,10 @@ use monitoring::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    mesh::service::main_with(monitoring::config::DEFAULTS, |s: &Settings| &s.mesh, monitoring::build).await
+    mesh::service::main_with(
+        monitoring::config::DEFAULTS,
+        |s: &Settings| &s.mesh,
+        monitoring::build,
+    )
+    .await
 }

@@ -43,7 +43,10 @@ pub async fn enrol(tx: &mut PgConnection, e: &Envelope<HouseholdDetermined>) -> 
     Ok(true)
 }
 
-pub async fn insert_referral(tx: &mut PgConnection, e: &Envelope<ReferralPush>) -> sqlx::Result<()> {
+pub async fn insert_referral(
+    tx: &mut PgConnection,
+    e: &Envelope<ReferralPush>,
+) -> sqlx::Result<()> {
     let p = &e.data;
     sqlx::query(
         "INSERT INTO referrals (referral_id, household_id, member_id, department, need, status, feedback_due, push_event_id)
@@ -67,7 +70,10 @@ pub enum Answered {
     Mismatch(String),
 }
 
-pub async fn answer_referral(tx: &mut PgConnection, e: &Envelope<ReferralFeedback>) -> sqlx::Result<Answered> {
+pub async fn answer_referral(
+    tx: &mut PgConnection,
+    e: &Envelope<ReferralFeedback>,
+) -> sqlx::Result<Answered> {
     let f = &e.data;
     let row: Option<(Uuid, String, Uuid)> =
         sqlx::query_as("SELECT household_id, department, member_id FROM referrals WHERE referral_id = $1 FOR UPDATE")
@@ -86,7 +92,10 @@ pub async fn answer_referral(tx: &mut PgConnection, e: &Envelope<ReferralFeedbac
             f.referral_id
         )));
     }
-    let outcome = serde_json::to_value(f.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let outcome = serde_json::to_value(f.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     sqlx::query(
         "UPDATE referrals SET status = $2, feedback_event_id = $3, grant_detail = $4, answered_at = now() WHERE referral_id = $1",
     )

@@ -12,14 +12,22 @@ pub struct State {
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let policy = Arc::new(mesh::settings::policy_book(settings.payment.policy_file.as_deref())?);
+    let policy = Arc::new(mesh::settings::policy_book(
+        settings.payment.policy_file.as_deref(),
+    )?);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
-    let state = State { mesh: mesh.clone(), policy };
+    let state = State {
+        mesh: mesh.clone(),
+        policy,
+    };
     let s = state.clone();
     ServiceBuilder::new(mesh.clone())
-        .consume("determinations", "ELIGIBILITY", mesh.subjects.of(HOUSEHOLD_DETERMINED), move |d| {
-            handlers::on_determined(s.clone(), d)
-        })
+        .consume(
+            "determinations",
+            "ELIGIBILITY",
+            mesh.subjects.of(HOUSEHOLD_DETERMINED),
+            move |d| handlers::on_determined(s.clone(), d),
+        )
         .routes(http::routes(state))
         .build()
         .await

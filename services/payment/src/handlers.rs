@@ -13,7 +13,10 @@ use uuid::Uuid;
 const INSTRUCTION_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b1e_51b4_4c71_9a0e_3d5e_8a1f_0c42);
 
 pub fn instruction_id(beneficiary: Uuid, month: &str, kind: &str) -> Uuid {
-    Uuid::new_v5(&INSTRUCTION_NAMESPACE, format!("{beneficiary}/{month}/{kind}").as_bytes())
+    Uuid::new_v5(
+        &INSTRUCTION_NAMESPACE,
+        format!("{beneficiary}/{month}/{kind}").as_bytes(),
+    )
 }
 
 /// `eligibility.household.determined` → `payment.instruction.created`.
@@ -37,9 +40,14 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         .find(|m| m.relation == "head")
         .or_else(|| det.members.first())
         .ok_or_else(|| HandlerError::Poison("a determination without members".into()))?;
-    let month = Month::parse(&det.effective_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let region = RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let params = state.policy.in_force(&region, month.first_day()).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let month =
+        Month::parse(&det.effective_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let region =
+        RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let params = state
+        .policy
+        .in_force(&region, month.first_day())
+        .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let today = chrono::Utc::now().date_naive();
     let due_date = month.day(params.payment_due_day).max(today);
 
@@ -56,8 +64,17 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         policy_version: det.policy_version.clone(),
     };
     if store::insert_instruction(&mut tx, &e, &created).await? {
-        let out = state.mesh.envelope(&ChainRef::answering(&e), Some(created.instruction_id.to_string()), created);
-        mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED), &out).await?;
+        let out = state.mesh.envelope(
+            &ChainRef::answering(&e),
+            Some(created.instruction_id.to_string()),
+            created,
+        );
+        mesh::outbox::enqueue(
+            &mut tx,
+            &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
+            &out,
+        )
+        .await?;
         tracing::info!(amount_fen = out.data.amount_fen, month = %out.data.month, "Payment instruction recorded.");
     } else {
         tracing::info!("An instruction for this beneficiary, month and kind exists; none added.");

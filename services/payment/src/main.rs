@@ -2,5 +2,10 @@ use payment::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    mesh::service::main_with(payment::config::DEFAULTS, |s: &Settings| &s.mesh, payment::build).await
+    mesh::service::main_with(
+        payment::config::DEFAULTS,
+        |s: &Settings| &s.mesh,
+        payment::build,
+    )
+    .await
 }

@@ -8,7 +8,11 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Records the instruction; `false` when one for the same beneficiary, month and kind exists.
-pub async fn insert_instruction(tx: &mut PgConnection, cause: &Envelope<HouseholdDetermined>, i: &InstructionCreated) -> sqlx::Result<bool> {
+pub async fn insert_instruction(
+    tx: &mut PgConnection,
+    cause: &Envelope<HouseholdDetermined>,
+    i: &InstructionCreated,
+) -> sqlx::Result<bool> {
     let n = sqlx::query(
         "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, status, source_event_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'instructed', $10) ON CONFLICT DO NOTHING",

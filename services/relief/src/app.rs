@@ -18,14 +18,23 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let department = Department::parse(&settings.relief.department).ok_or_else(|| {
         anyhow::anyhow!("relief.department must be one of medical, education, housing, employment, disaster; found {}", settings.relief.department)
     })?;
-    let policy = Arc::new(mesh::settings::policy_book(settings.relief.policy_file.as_deref())?);
+    let policy = Arc::new(mesh::settings::policy_book(
+        settings.relief.policy_file.as_deref(),
+    )?);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
-    let state = State { mesh: mesh.clone(), department, policy };
+    let state = State {
+        mesh: mesh.clone(),
+        department,
+        policy,
+    };
     let s = state.clone();
     ServiceBuilder::new(mesh.clone())
-        .consume("push", "REFERRAL", mesh.subjects.fill(REFERRAL_PUSH, department.as_str()), move |d| {
-            handlers::on_push(s.clone(), d)
-        })
+        .consume(
+            "push",
+            "REFERRAL",
+            mesh.subjects.fill(REFERRAL_PUSH, department.as_str()),
+            move |d| handlers::on_push(s.clone(), d),
+        )
         .routes(http::routes(state))
         .build()
         .await

@@ -32,8 +32,14 @@ pub struct ReliefSettings {
 impl Settings {
     /// Loads the settings; `--department <dept>` on the command line wins over the files.
     pub fn load(args: &[String]) -> anyhow::Result<Self> {
-        let dept = args.windows(2).find(|w| w[0] == "--department").map(|w| w[1].clone());
-        let overrides: Vec<(&str, &str)> = dept.as_deref().map(|d| vec![("relief.department", d)]).unwrap_or_default();
+        let dept = args
+            .windows(2)
+            .find(|w| w[0] == "--department")
+            .map(|w| w[1].clone());
+        let overrides: Vec<(&str, &str)> = dept
+            .as_deref()
+            .map(|d| vec![("relief.department", d)])
+            .unwrap_or_default();
         let s: Settings = mesh::settings::load_with(DEFAULTS, &overrides)?;
         Ok(s.resolved())
     }

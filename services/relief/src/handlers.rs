@@ -13,7 +13,10 @@ use sha2::{Digest, Sha256};
 /// A digest of the push body: the same referral pushed again has the same digest.
 pub fn digest(p: &ReferralPush) -> String {
     let bytes = serde_json::to_vec(p).unwrap_or_default();
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `referral.<dept>.push` → `referral.<dept>.feedback`.
@@ -30,7 +33,10 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         return Ok(Outcome::Duplicate);
     };
     let chain = ChainRef::answering(&e);
-    let subject = state.mesh.subjects.fill(REFERRAL_FEEDBACK, state.department.as_str());
+    let subject = state
+        .mesh
+        .subjects
+        .fill(REFERRAL_FEEDBACK, state.department.as_str());
     let digest = digest(push);
 
     if let Some(case) = store::case(&mut tx, push.referral_id).await? {
@@ -48,19 +54,37 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
                 decided_by: "rule:modified-request".into(),
             }
         };
-        let out = state.mesh.envelope(&chain, Some(push.referral_id.to_string()), feedback);
+        let out = state
+            .mesh
+            .envelope(&chain, Some(push.referral_id.to_string()), feedback);
         mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
         tx.commit().await?;
         tracing::info!(department = %state.department, "Repeated referral answered.");
         return Ok(Outcome::Applied);
     }
 
-    let region = RegionCode::parse(&push.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let region =
+        RegionCode::parse(&push.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
     let today = chrono::Utc::now().date_naive();
-    let params = state.policy.in_force(&region, today).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let params = state
+        .policy
+        .in_force(&region, today)
+        .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let decided_by = format!("rule:{}", params.version);
-    let feedback = match decide(state.department, ReferralFacts { tier: push.tier, urban: push.urban }, params) {
-        Decision::Granted { kind, amount, months, rule } => ReferralFeedback {
+    let feedback = match decide(
+        state.department,
+        ReferralFacts {
+            tier: push.tier,
+            urban: push.urban,
+        },
+        params,
+    ) {
+        Decision::Granted {
+            kind,
+            amount,
+            months,
+            rule,
+        } => ReferralFeedback {
             referral_id: push.referral_id,
             department: state.department,
             member_id: push.member_id,
@@ -70,7 +94,8 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
                 kind,
                 amount_fen: amount.0,
                 from: today,
-                to: (months > 0).then(|| today + chrono::Months::new(months) - chrono::Days::new(1)),
+                to: (months > 0)
+                    .then(|| today + chrono::Months::new(months) - chrono::Days::new(1)),
             }),
             decided_by: decided_by.clone(),
         },
@@ -84,7 +109,10 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
             decided_by: decided_by.clone(),
         },
     };
-    let out: Envelope<ReferralFeedback> = state.mesh.envelope(&chain, Some(push.referral_id.to_string()), feedback);
+    let out: Envelope<ReferralFeedback> =
+        state
+            .mesh
+            .envelope(&chain, Some(push.referral_id.to_string()), feedback);
     store::insert_case(&mut tx, &e, &digest, &out.data).await?;
     mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
     tx.commit().await?;

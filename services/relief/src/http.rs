@@ -10,10 +10,15 @@ use mesh::Mesh;
 use uuid::Uuid;
 
 pub fn routes(state: State) -> Router<Mesh> {
-    Router::new().route("/v1/cases/{referral_id}", get(case)).with_state(state)
+    Router::new()
+        .route("/v1/cases/{referral_id}", get(case))
+        .with_state(state)
 }
 
-async fn case(AxState(state): AxState<State>, Path(id): Path<Uuid>) -> Result<Json<store::CaseView>, ApiError> {
+async fn case(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<store::CaseView>, ApiError> {
     store::view(&state.mesh.db, id)
         .await?
         .map(Json)

@@ -7,5 +7,6 @@ async fn main() -> anyhow::Result<()> {
     let _guard = mesh::telemetry::init(&settings.mesh.service, &settings.mesh.telemetry)?;
     let app = relief::build(settings).await?;
     tracing::info!(port = app.port(), "Listening.");
-    app.run_until_stopped(mesh::service::shutdown_signal()).await
+    app.run_until_stopped(mesh::service::shutdown_signal())
+        .await
 }

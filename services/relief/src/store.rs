@@ -21,9 +21,17 @@ pub async fn case(tx: &mut PgConnection, referral_id: Uuid) -> sqlx::Result<Opti
         .await
 }
 
-pub async fn insert_case(tx: &mut PgConnection, e: &Envelope<ReferralPush>, digest: &str, f: &ReferralFeedback) -> sqlx::Result<()> {
+pub async fn insert_case(
+    tx: &mut PgConnection,
+    e: &Envelope<ReferralPush>,
+    digest: &str,
+    f: &ReferralFeedback,
+) -> sqlx::Result<()> {
     let p = &e.data;
-    let outcome = serde_json::to_value(f.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let outcome = serde_json::to_value(f.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     sqlx::query(
         "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

@@ -94,12 +94,31 @@ pub fn generated(seed: u64, source: &str, id_number: &str) -> Figures {
     let pick = |m: u64| (n % m) as i64;
     match source {
         // Deposit interest as income, balances as assets.
-        "bank" => Figures { monthly_income_fen: Some(pick(3_000)), assets_fen: Some(pick(3_000_000)) },
+        "bank" => Figures {
+            monthly_income_fen: Some(pick(3_000)),
+            assets_fen: Some(pick(3_000_000)),
+        },
         // Most people in the data set have no taxable income.
-        "tax" => Figures { monthly_income_fen: Some(if n % 10 < 7 { 0 } else { 30_000 + pick(120_000) }), assets_fen: None },
-        "social-insurance" => Figures { monthly_income_fen: Some(if n % 4 == 0 { 15_000 + pick(25_000) } else { 0 }), assets_fen: None },
-        "provident-fund" => Figures { monthly_income_fen: None, assets_fen: Some(if n % 3 == 0 { pick(2_000_000) } else { 0 }) },
-        "property" | "vehicle" | "business" => Figures { monthly_income_fen: None, assets_fen: Some(if n % 5 == 0 { pick(5_000_000) } else { 0 }) },
+        "tax" => Figures {
+            monthly_income_fen: Some(if n % 10 < 7 {
+                0
+            } else {
+                30_000 + pick(120_000)
+            }),
+            assets_fen: None,
+        },
+        "social-insurance" => Figures {
+            monthly_income_fen: Some(if n % 4 == 0 { 15_000 + pick(25_000) } else { 0 }),
+            assets_fen: None,
+        },
+        "provident-fund" => Figures {
+            monthly_income_fen: None,
+            assets_fen: Some(if n % 3 == 0 { pick(2_000_000) } else { 0 }),
+        },
+        "property" | "vehicle" | "business" => Figures {
+            monthly_income_fen: None,
+            assets_fen: Some(if n % 5 == 0 { pick(5_000_000) } else { 0 }),
+        },
         _ => Figures::default(),
     }
 }
@@ -114,7 +133,8 @@ struct Sim {
 impl Sim {
     fn answer(&self, source: &str, query: &SourceQuery) -> SourceAnswer {
         let fail = self.settings.failing_sources.iter().any(|s| s == source)
-            || chance(self.settings.seed, &query.request_id.to_string(), source) < self.settings.failure_rate_permille;
+            || chance(self.settings.seed, &query.request_id.to_string(), source)
+                < self.settings.failure_rate_permille;
         if fail {
             return SourceAnswer {
                 request_id: query.request_id,
@@ -133,10 +153,20 @@ impl Sim {
                     .get(&m.id_number)
                     .map(|per_source| per_source.get(source).copied().unwrap_or_default())
                     .unwrap_or_else(|| generated(self.settings.seed, source, &m.id_number));
-                SourceRecord { member_id: m.member_id, monthly_income_fen: f.monthly_income_fen, assets_fen: f.assets_fen }
+                SourceRecord {
+                    member_id: m.member_id,
+                    monthly_income_fen: f.monthly_income_fen,
+                    assets_fen: f.assets_fen,
+                }
             })
             .collect();
-        SourceAnswer { request_id: query.request_id, source: source.to_owned(), status: AnswerStatus::Ok, error: None, records }
+        SourceAnswer {
+            request_id: query.request_id,
+            source: source.to_owned(),
+            status: AnswerStatus::Ok,
+            error: None,
+            records,
+        }
     }
 }
 
@@ -162,8 +192,10 @@ impl Simulator {
         let fixtures = match (fixtures, &settings.simulator.fixtures_file) {
             (Some(f), _) => f,
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("fixtures file {path} could not be read"))?;
-                serde_json::from_str(&text).with_context(|| format!("fixtures file {path} is not valid"))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("fixtures file {path} could not be read"))?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("fixtures file {path} is not valid"))?
             }
             (None, None) => Fixtures::new(),
         };
@@ -174,20 +206,41 @@ impl Simulator {
             .context("NATS is not reachable")?;
         let subjects = Subjects::new(&settings.nats.prefix);
         let subscriber = nats
-            .queue_subscribe(subjects.fill(SOURCE_QUERY, "*"), "source-simulator".to_owned())
+            .queue_subscribe(
+                subjects.fill(SOURCE_QUERY, "*"),
+                "source-simulator".to_owned(),
+            )
             .await
             .context("subscription failed")?;
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port)).await?;
-        let sim = Arc::new(Sim { settings: settings.simulator, fixtures, subjects, service: settings.service });
-        Ok(Self { sim, nats, subscriber, listener })
+        let sim = Arc::new(Sim {
+            settings: settings.simulator,
+            fixtures,
+            subjects,
+            service: settings.service,
+        });
+        Ok(Self {
+            sim,
+            nats,
+            subscriber,
+            listener,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Simulator { sim, nats, mut subscriber, listener } = self;
+    pub async fn run_until_stopped(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let Simulator {
+            sim,
+            nats,
+            mut subscriber,
+            listener,
+        } = self;
         let health = nats.clone();
         let router = Router::new()
             .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
@@ -201,7 +254,9 @@ impl Simulator {
                     }
                 }),
             );
-        let http = CancelOnDrop(tokio::spawn(async move { axum::serve(listener, router).await }));
+        let http = CancelOnDrop(tokio::spawn(
+            async move { axum::serve(listener, router).await },
+        ));
         let answering = async {
             while let Some(msg) = subscriber.next().await {
                 let sim = sim.clone();
@@ -224,9 +279,19 @@ impl Simulator {
     }
 }
 
-async fn respond(sim: &Sim, nats: &async_nats::Client, msg: async_nats::Message) -> anyhow::Result<()> {
-    let Some(reply) = msg.reply.clone() else { return Ok(()) };
-    let source = sim.subjects.token(SOURCE_QUERY, &msg.subject).unwrap_or_default().to_owned();
+async fn respond(
+    sim: &Sim,
+    nats: &async_nats::Client,
+    msg: async_nats::Message,
+) -> anyhow::Result<()> {
+    let Some(reply) = msg.reply.clone() else {
+        return Ok(());
+    };
+    let source = sim
+        .subjects
+        .token(SOURCE_QUERY, &msg.subject)
+        .unwrap_or_default()
+        .to_owned();
     if !sim.settings.sources.contains(&source) || sim.settings.silent_sources.contains(&source) {
         return Ok(());
     }
@@ -251,9 +316,14 @@ async fn respond(sim: &Sim, nats: &async_nats::Client, msg: async_nats::Message)
                     error: Some(format!("the query is not a valid envelope: {e}")),
                     records: Vec::new(),
                 };
-                let chain = ChainRef { household_id: uuid::Uuid::nil(), chain_id: uuid::Uuid::nil(), causation_id: None };
+                let chain = ChainRef {
+                    household_id: uuid::Uuid::nil(),
+                    chain_id: uuid::Uuid::nil(),
+                    causation_id: None,
+                };
                 let env = Envelope::new(&sim.service, &chain, None, answer);
-                nats.publish(reply, serde_json::to_vec(&env)?.into()).await?;
+                nats.publish(reply, serde_json::to_vec(&env)?.into())
+                    .await?;
                 return Ok(());
             }
         };
@@ -264,7 +334,8 @@ async fn respond(sim: &Sim, nats: &async_nats::Client, msg: async_nats::Message)
         let env = Envelope::new(&sim.service, &ChainRef::answering(&query), None, answer);
         let mut headers = async_nats::HeaderMap::new();
         mesh::telemetry::inject_nats(&mesh::telemetry::current_context(), &mut headers);
-        nats.publish_with_headers(reply, headers, serde_json::to_vec(&env)?.into()).await?;
+        nats.publish_with_headers(reply, headers, serde_json::to_vec(&env)?.into())
+            .await?;
         Ok(())
     }
     .instrument(span)
@@ -291,6 +362,8 @@ mod tests {
         assert_eq!(a, generated(1, "bank", "11010519491231002X"));
         let differs = (0..20u64).any(|s| generated(s, "bank", "11010519491231002X") != a);
         assert!(differs);
-        assert!(generated(1, "civil-registry", "11010519491231002X").monthly_income_fen.is_none());
+        assert!(generated(1, "civil-registry", "11010519491231002X")
+            .monthly_income_fen
+            .is_none());
     }
 }

@@ -6,5 +6,6 @@ async fn main() -> anyhow::Result<()> {
     let _guard = mesh::telemetry::init(&settings.service, &settings.telemetry)?;
     let sim = simulator::Simulator::build(settings, None).await?;
     tracing::info!(port = sim.port(), "Data-holder simulator answering.");
-    sim.run_until_stopped(mesh::service::shutdown_signal()).await
+    sim.run_until_stopped(mesh::service::shutdown_signal())
+        .await
 }

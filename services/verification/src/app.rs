@@ -13,14 +13,25 @@ pub struct State {
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    anyhow::ensure!(!settings.verification.sources.is_empty(), "verification.sources must name at least one source");
-    anyhow::ensure!(settings.verification.attempts >= 1, "verification.attempts must be at least 1");
+    anyhow::ensure!(
+        !settings.verification.sources.is_empty(),
+        "verification.sources must name at least one source"
+    );
+    anyhow::ensure!(
+        settings.verification.attempts >= 1,
+        "verification.attempts must be at least 1"
+    );
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
-    let state = State { mesh: mesh.clone(), settings: Arc::new(settings.verification) };
+    let state = State {
+        mesh: mesh.clone(),
+        settings: Arc::new(settings.verification),
+    };
     let filter = mesh.subjects.of(APPLICATION_SUBMITTED);
     let s = state.clone();
     ServiceBuilder::new(mesh)
-        .consume("applications", "INTAKE", filter, move |d| handlers::on_submitted(s.clone(), d))
+        .consume("applications", "INTAKE", filter, move |d| {
+            handlers::on_submitted(s.clone(), d)
+        })
         .routes(http::routes(state))
         .build()
         .await

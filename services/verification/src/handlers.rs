@@ -4,8 +4,8 @@ use crate::app::State;
 use crate::store;
 use chrono::Utc;
 use contract::{
-    AnswerStatus, ApplicationSubmitted, HouseholdVerified, QueryMember, SourceAnswer, SourceProvenance, SourceQuery,
-    VerifiedMember,
+    AnswerStatus, ApplicationSubmitted, HouseholdVerified, QueryMember, SourceAnswer,
+    SourceProvenance, SourceQuery, VerifiedMember,
 };
 use mesh::consumer::Outcome;
 use mesh::subjects::{HOUSEHOLD_VERIFIED, SOURCE_QUERY};
@@ -35,11 +35,18 @@ pub async fn on_submitted(state: State, d: Delivery) -> Result<Outcome, HandlerE
             .data
             .members
             .iter()
-            .map(|m| QueryMember { member_id: m.member_id, id_number: m.id_number.clone() })
+            .map(|m| QueryMember {
+                member_id: m.member_id,
+                id_number: m.id_number.clone(),
+            })
             .collect(),
     };
     let asked = futures::future::join_all(
-        state.settings.sources.iter().map(|source| ask(&state, source, &chain, &query)),
+        state
+            .settings
+            .sources
+            .iter()
+            .map(|source| ask(&state, source, &chain, &query)),
     )
     .await;
 
@@ -48,16 +55,23 @@ pub async fn on_submitted(state: State, d: Delivery) -> Result<Outcome, HandlerE
         return Ok(Outcome::Duplicate);
     };
     store::insert_report(&mut tx, e.household_id, &report, &asked).await?;
-    let out = state.mesh.envelope(&chain, Some(report.application_id.to_string()), report);
+    let out = state
+        .mesh
+        .envelope(&chain, Some(report.application_id.to_string()), report);
     mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_VERIFIED), &out).await?;
     tx.commit().await?;
-    tracing::info!(complete = out.data.complete, gaps = out.data.gaps.len(), "Household verified.");
+    tracing::info!(
+        complete = out.data.complete,
+        gaps = out.data.gaps.len(),
+        "Household verified."
+    );
     Ok(Outcome::Applied)
 }
 
 /// The report from the answers: incomes and assets summed over the sources that answered.
 pub fn assemble(app: &ApplicationSubmitted, asked: &[Asked]) -> HouseholdVerified {
-    let mut totals: BTreeMap<Uuid, (i64, i64)> = app.members.iter().map(|m| (m.member_id, (0, 0))).collect();
+    let mut totals: BTreeMap<Uuid, (i64, i64)> =
+        app.members.iter().map(|m| (m.member_id, (0, 0))).collect();
     for answer in asked.iter().filter_map(|a| a.answer.as_ref()) {
         for r in &answer.records {
             if let Some(t) = totals.get_mut(&r.member_id) {
@@ -82,7 +96,11 @@ pub fn assemble(app: &ApplicationSubmitted, asked: &[Asked]) -> HouseholdVerifie
             .iter()
             .map(|m| {
                 let (income, assets) = totals[&m.member_id];
-                VerifiedMember { member_id: m.member_id, monthly_income_fen: income, assets_fen: assets }
+                VerifiedMember {
+                    member_id: m.member_id,
+                    monthly_income_fen: income,
+                    assets_fen: assets,
+                }
             })
             .collect(),
     }
@@ -105,19 +123,38 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
         let mut last = String::new();
         for attempt in 1..=cfg.attempts {
             let envelope: Envelope<SourceQuery> = state.mesh.envelope(chain, None, query.clone());
-            match request(state, &subject, &envelope, Duration::from_millis(cfg.timeout_ms)).await {
+            match request(
+                state,
+                &subject,
+                &envelope,
+                Duration::from_millis(cfg.timeout_ms),
+            )
+            .await
+            {
                 Ok(answer) if answer.status == AnswerStatus::Ok => {
                     return Asked {
-                        provenance: SourceProvenance { source: source.to_owned(), outcome: "answered".into(), detail: None, at: Utc::now() },
+                        provenance: SourceProvenance {
+                            source: source.to_owned(),
+                            outcome: "answered".into(),
+                            detail: None,
+                            at: Utc::now(),
+                        },
                         answer: Some(answer),
                     }
                 }
                 Ok(answer) => {
                     // The source answered, with an error: asking again will not change its mind.
-                    let detail = answer.error.unwrap_or_else(|| "error without detail".into());
+                    let detail = answer
+                        .error
+                        .unwrap_or_else(|| "error without detail".into());
                     tracing::warn!(source, %detail, "Data source answered with an error.");
                     return Asked {
-                        provenance: SourceProvenance { source: source.to_owned(), outcome: "error".into(), detail: Some(detail), at: Utc::now() },
+                        provenance: SourceProvenance {
+                            source: source.to_owned(),
+                            outcome: "error".into(),
+                            detail: Some(detail),
+                            at: Utc::now(),
+                        },
                         answer: None,
                     };
                 }
@@ -145,17 +182,28 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
     .await
 }
 
-async fn request(state: &State, subject: &str, envelope: &Envelope<SourceQuery>, timeout: Duration) -> Result<SourceAnswer, String> {
+async fn request(
+    state: &State,
+    subject: &str,
+    envelope: &Envelope<SourceQuery>,
+    timeout: Duration,
+) -> Result<SourceAnswer, String> {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", envelope.id.as_str());
     mesh::telemetry::inject_nats(&mesh::telemetry::current_context(), &mut headers);
     let payload = serde_json::to_vec(envelope).map_err(|e| e.to_string())?;
-    let reply = tokio::time::timeout(timeout, state.mesh.nats.request_with_headers(subject.to_owned(), headers, payload.into()))
-        .await
-        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
-        .map_err(|e| e.to_string())?;
-    let answer: Envelope<SourceAnswer> =
-        serde_json::from_slice(&reply.payload).map_err(|e| format!("the answer is not a valid envelope: {e}"))?;
+    let reply = tokio::time::timeout(
+        timeout,
+        state
+            .mesh
+            .nats
+            .request_with_headers(subject.to_owned(), headers, payload.into()),
+    )
+    .await
+    .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+    .map_err(|e| e.to_string())?;
+    let answer: Envelope<SourceAnswer> = serde_json::from_slice(&reply.payload)
+        .map_err(|e| format!("the answer is not a valid envelope: {e}"))?;
     if answer.data.request_id != envelope.data.request_id {
         return Err("the answer is for another request".into());
     }

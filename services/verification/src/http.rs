@@ -10,10 +10,15 @@ use mesh::Mesh;
 use uuid::Uuid;
 
 pub fn routes(state: State) -> Router<Mesh> {
-    Router::new().route("/v1/reports/{application_id}", get(report)).with_state(state)
+    Router::new()
+        .route("/v1/reports/{application_id}", get(report))
+        .with_state(state)
 }
 
-async fn report(AxState(state): AxState<State>, Path(application_id): Path<Uuid>) -> Result<Json<store::ReportView>, ApiError> {
+async fn report(
+    AxState(state): AxState<State>,
+    Path(application_id): Path<Uuid>,
+) -> Result<Json<store::ReportView>, ApiError> {
     store::report(&state.mesh.db, application_id)
         .await?
         .map(Json)

@@ -2,5 +2,10 @@ use verification::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    mesh::service::main_with(verification::config::DEFAULTS, |s: &Settings| &s.mesh, verification::build).await
+    mesh::service::main_with(
+        verification::config::DEFAULTS,
+        |s: &Settings| &s.mesh,
+        verification::build,
+    )
+    .await
 }

@@ -7,7 +7,12 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-pub async fn insert_report(tx: &mut PgConnection, household_id: Uuid, r: &HouseholdVerified, asked: &[Asked]) -> sqlx::Result<()> {
+pub async fn insert_report(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    r: &HouseholdVerified,
+    asked: &[Asked],
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(r.report_id)
         .bind(r.application_id)

@@ -68,8 +68,9 @@ pub enum Outcome {
 impl Delivery {
     /// Parses and checks the envelope; anything wrong with it is poison.
     pub fn envelope<T: EventKind>(&self) -> Result<Envelope<T>, HandlerError> {
-        let e: Envelope<T> = serde_json::from_slice(&self.payload)
-            .map_err(|e| HandlerError::Poison(format!("payload is not a valid {} envelope: {e}", T::TYPE)))?;
+        let e: Envelope<T> = serde_json::from_slice(&self.payload).map_err(|e| {
+            HandlerError::Poison(format!("payload is not a valid {} envelope: {e}", T::TYPE))
+        })?;
         e.check(T::TYPE).map_err(HandlerError::Poison)?;
         tracing::Span::current().record("household_id", tracing::field::display(e.household_id));
         Ok(e)
@@ -96,7 +97,8 @@ impl Delivery {
     }
 }
 
-pub type Handler = Arc<dyn Fn(Delivery) -> BoxFuture<'static, Result<Outcome, HandlerError>> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(Delivery) -> BoxFuture<'static, Result<Outcome, HandlerError>> + Send + Sync>;
 
 /// A durable consumer: its name, the stream it reads, its one filter subject (full, prefixed).
 #[derive(Debug, Clone)]
@@ -114,7 +116,11 @@ pub async fn create(mesh: &Mesh, spec: &ConsumerSpec) -> anyhow::Result<PullCons
         .await
         .with_context(|| format!("stream {} is missing", spec.stream))?;
     stream
-        .create_consumer(streams::durable(&spec.name, spec.filter.clone(), &mesh.settings.nats))
+        .create_consumer(streams::durable(
+            &spec.name,
+            spec.filter.clone(),
+            &mesh.settings.nats,
+        ))
         .await
         .with_context(|| format!("consumer {} could not be created", spec.name))
 }
@@ -129,8 +135,13 @@ pub async fn run(
     handler: Handler,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut messages = consumer.messages().await.context("consumer stream could not start")?;
-    let permits = Arc::new(tokio::sync::Semaphore::new(mesh.settings.nats.concurrency.max(1)));
+    let mut messages = consumer
+        .messages()
+        .await
+        .context("consumer stream could not start")?;
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        mesh.settings.nats.concurrency.max(1),
+    ));
     let mut in_hand = tokio::task::JoinSet::new();
     loop {
         while in_hand.try_join_next().is_some() {}
@@ -158,7 +169,10 @@ pub async fn run(
             }
             None => {
                 tracing::warn!(consumer = %spec.name, "Consumer stream ended; reopening.");
-                messages = consumer.messages().await.context("consumer stream could not restart")?;
+                messages = consumer
+                    .messages()
+                    .await
+                    .context("consumer stream could not restart")?;
             }
         }
     }
@@ -167,7 +181,12 @@ pub async fn run(
     Ok(())
 }
 
-async fn handle_one(mesh: &Mesh, spec: &ConsumerSpec, handler: &Handler, msg: async_nats::jetstream::Message) {
+async fn handle_one(
+    mesh: &Mesh,
+    spec: &ConsumerSpec,
+    handler: &Handler,
+    msg: async_nats::jetstream::Message,
+) {
     let (delivered, stream_sequence) = match msg.info() {
         Ok(i) => (i.delivered, i.stream_sequence),
         Err(_) => (1, 0),
@@ -180,7 +199,10 @@ async fn handle_one(mesh: &Mesh, spec: &ConsumerSpec, handler: &Handler, msg: as
         stream_sequence,
         consumer: spec.name.clone(),
     };
-    let msg_id = delivery.header("Nats-Msg-Id").unwrap_or_default().to_owned();
+    let msg_id = delivery
+        .header("Nats-Msg-Id")
+        .unwrap_or_default()
+        .to_owned();
     let span = tracing::info_span!(
         "process",
         otel.name = format!("process {}", delivery.subject),
@@ -196,7 +218,10 @@ async fn handle_one(mesh: &Mesh, spec: &ConsumerSpec, handler: &Handler, msg: as
     telemetry::set_parent(&span, telemetry::extract_nats(msg.headers.as_ref()));
     let started = Instant::now();
     let result = (handler)(delivery.clone()).instrument(span.clone()).await;
-    mesh.metrics.handler_seconds.with_label_values(&[&spec.name]).observe(started.elapsed().as_secs_f64());
+    mesh.metrics
+        .handler_seconds
+        .with_label_values(&[&spec.name])
+        .observe(started.elapsed().as_secs_f64());
     let _enter = span.enter();
     let max = mesh.settings.nats.max_deliver;
     let outcome = match result {
@@ -216,7 +241,10 @@ async fn handle_one(mesh: &Mesh, spec: &ConsumerSpec, handler: &Handler, msg: as
         }
         Err(HandlerError::Poison(reason)) => dead_letter(mesh, &delivery, &msg, &reason).await,
     };
-    mesh.metrics.messages.with_label_values(&[&spec.name, outcome]).inc();
+    mesh.metrics
+        .messages
+        .with_label_values(&[&spec.name, outcome])
+        .inc();
 }
 
 async fn dead_letter(
@@ -228,18 +256,33 @@ async fn dead_letter(
     tracing::warn!(consumer = %delivery.consumer, reason, "Message moved to the dead-letter stream.");
     match deadletter::publish(mesh, delivery, reason).await {
         Ok(()) => {
-            mesh.metrics.dead_letters.with_label_values(&[&delivery.consumer]).inc();
+            mesh.metrics
+                .dead_letters
+                .with_label_values(&[&delivery.consumer])
+                .inc();
             ack(msg, AckKind::Term, "dead_letter").await
         }
         Err(error) => {
             // Never drop a message we could not park: try again later.
-            tracing::error!(error = format!("{error:#}"), "Dead-letter publish failed; the message will be redelivered.");
-            ack(msg, AckKind::Nak(Some(mesh.settings.nats.backoff_for(delivery.delivered))), "nak").await
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Dead-letter publish failed; the message will be redelivered."
+            );
+            ack(
+                msg,
+                AckKind::Nak(Some(mesh.settings.nats.backoff_for(delivery.delivered))),
+                "nak",
+            )
+            .await
         }
     }
 }
 
-async fn ack(msg: &async_nats::jetstream::Message, kind: AckKind, label: &'static str) -> &'static str {
+async fn ack(
+    msg: &async_nats::jetstream::Message,
+    kind: AckKind,
+    label: &'static str,
+) -> &'static str {
     if let Err(error) = msg.ack_with(kind).await {
         tracing::warn!(%error, "Acknowledgement could not be sent; the message will be redelivered and found in the inbox.");
     }

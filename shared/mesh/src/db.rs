@@ -29,17 +29,27 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
 
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let name = options.get_database().unwrap_or("postgres").to_owned();
-    let mut admin = options.clone().database("postgres").connect().await.context("PostgreSQL is not reachable")?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await?;
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("PostgreSQL is not reachable")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        match sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut admin).await {
+        match sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut admin)
+            .await
+        {
             Ok(_) => {}
             // Another instance created it at the same moment.
-            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
             Err(e) => return Err(e).context("the service database could not be created"),
         }
     }
@@ -50,7 +60,10 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
 /// Applies the mesh's migrations, then the service's. Each migrator ignores the other's versions.
 pub async fn migrate(pool: &PgPool, service: &Migrator) -> anyhow::Result<()> {
     for m in [&MESH_MIGRATOR, service] {
-        let mut m = Migrator { migrations: m.migrations.clone(), ..Migrator::DEFAULT };
+        let mut m = Migrator {
+            migrations: m.migrations.clone(),
+            ..Migrator::DEFAULT
+        };
         m.set_ignore_missing(true);
         m.run(pool).await.context("migrations failed")?;
     }

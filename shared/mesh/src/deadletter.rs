@@ -29,13 +29,19 @@ pub fn subject(mesh: &Mesh) -> String {
 
 /// Header values are single lines of bounded length.
 fn header_value(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1000).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect()
 }
 
 pub async fn publish(mesh: &Mesh, delivery: &Delivery, reason: &str) -> anyhow::Result<()> {
     let mut headers = HeaderMap::new();
     // One dead letter per (consumer, stream message), however often this is retried.
-    headers.insert("Nats-Msg-Id", format!("dl-{}-{}", delivery.consumer, delivery.stream_sequence).as_str());
+    headers.insert(
+        "Nats-Msg-Id",
+        format!("dl-{}-{}", delivery.consumer, delivery.stream_sequence).as_str(),
+    );
     headers.insert(H_ORIGINAL_SUBJECT, delivery.subject.as_str());
     if let Some(id) = delivery.header("Nats-Msg-Id") {
         headers.insert(H_ORIGINAL_MSG_ID, header_value(id).as_str());
@@ -87,7 +93,10 @@ pub fn routes() -> Router<Mesh> {
         .route("/v1/dead-letters/{sequence}/replay", post(replay))
 }
 
-async fn list(State(mesh): State<Mesh>, Query(q): Query<ListQuery>) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+async fn list(
+    State(mesh): State<Mesh>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
     let stream = mesh
         .js
         .get_stream(stream_name(&mesh.subjects, "DEADLETTER"))
@@ -97,13 +106,20 @@ async fn list(State(mesh): State<Mesh>, Query(q): Query<ListQuery>) -> Result<Js
     let mut out = Vec::new();
     let mut next = 1;
     while out.len() < q.limit.min(1000) {
-        match stream.direct_get_next_for_subject(subject.clone(), Some(next)).await {
+        match stream
+            .direct_get_next_for_subject(subject.clone(), Some(next))
+            .await
+        {
             Ok(m) => {
                 next = m.sequence + 1;
                 out.push(to_dead_letter(&m));
             }
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
-            Err(e) => return Err(anyhow::Error::new(e).context("dead letters could not be read").into()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("dead letters could not be read")
+                    .into())
+            }
         }
     }
     Ok(Json(out))
@@ -118,9 +134,12 @@ fn to_dead_letter(m: &async_nats::jetstream::message::StreamMessage) -> DeadLett
         consumer: h(H_CONSUMER).unwrap_or_default(),
         reason: h(H_REASON).unwrap_or_default(),
         deliveries: h(H_DELIVERIES).and_then(|d| d.parse().ok()).unwrap_or(0),
-        dead_lettered_at: chrono::DateTime::<chrono::Utc>::from_timestamp(m.time.unix_timestamp(), m.time.nanosecond())
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default(),
+        dead_lettered_at: chrono::DateTime::<chrono::Utc>::from_timestamp(
+            m.time.unix_timestamp(),
+            m.time.nanosecond(),
+        )
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default(),
         payload: String::from_utf8_lossy(&m.payload).into_owned(),
     }
 }
@@ -133,7 +152,10 @@ pub struct Replayed {
 
 /// Publishes the dead letter's payload to its original subject again and removes it from the
 /// dead-letter stream. The consumer's inbox still protects against applying it twice.
-async fn replay(State(mesh): State<Mesh>, Path(sequence): Path<u64>) -> Result<(axum::http::StatusCode, Json<Replayed>), ApiError> {
+async fn replay(
+    State(mesh): State<Mesh>,
+    Path(sequence): Path<u64>,
+) -> Result<(axum::http::StatusCode, Json<Replayed>), ApiError> {
     let stream = mesh
         .js
         .get_stream(stream_name(&mesh.subjects, "DEADLETTER"))
@@ -142,17 +164,31 @@ async fn replay(State(mesh): State<Mesh>, Path(sequence): Path<u64>) -> Result<(
     let m = match stream.direct_get(sequence).await {
         Ok(m) => m,
         Err(e) if e.kind() == DirectGetErrorKind::NotFound => {
-            return Err(ApiError::NotFound(format!("no dead letter with sequence {sequence}")))
+            return Err(ApiError::NotFound(format!(
+                "no dead letter with sequence {sequence}"
+            )))
         }
-        Err(e) => return Err(anyhow::Error::new(e).context("dead letter could not be read").into()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context("dead letter could not be read")
+                .into())
+        }
     };
     if m.subject.as_str() != subject(&mesh) {
-        return Err(ApiError::NotFound(format!("no dead letter of this service with sequence {sequence}")));
+        return Err(ApiError::NotFound(format!(
+            "no dead letter of this service with sequence {sequence}"
+        )));
     }
     let dl = to_dead_letter(&m);
     let mut headers = HeaderMap::new();
-    let original_id = dl.original_msg_id.clone().unwrap_or_else(|| format!("seq-{sequence}"));
-    headers.insert("Nats-Msg-Id", format!("{original_id}-replay-{sequence}").as_str());
+    let original_id = dl
+        .original_msg_id
+        .clone()
+        .unwrap_or_else(|| format!("seq-{sequence}"));
+    headers.insert(
+        "Nats-Msg-Id",
+        format!("{original_id}-replay-{sequence}").as_str(),
+    );
     for key in ["traceparent", "tracestate"] {
         if let Some(v) = m.headers.get(key) {
             headers.insert(key, v.as_str());
@@ -164,7 +200,16 @@ async fn replay(State(mesh): State<Mesh>, Path(sequence): Path<u64>) -> Result<(
         .context("replay publish failed")?
         .await
         .context("replay publish was not acknowledged")?;
-    stream.delete_message(sequence).await.context("replayed dead letter could not be removed")?;
+    stream
+        .delete_message(sequence)
+        .await
+        .context("replayed dead letter could not be removed")?;
     tracing::info!(sequence, subject = %dl.original_subject, "Dead letter replayed.");
-    Ok((axum::http::StatusCode::ACCEPTED, Json(Replayed { sequence, replayed_to: dl.original_subject })))
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(Replayed {
+            sequence,
+            replayed_to: dl.original_subject,
+        }),
+    ))
 }

@@ -82,7 +82,10 @@ impl<T> Envelope<T> {
     /// Checks what serde cannot: the attributes a consumer relies on.
     pub fn check(&self, expected_type: &str) -> Result<(), String> {
         if self.specversion != SPEC_VERSION {
-            return Err(format!("specversion must be {SPEC_VERSION}, found {}", self.specversion));
+            return Err(format!(
+                "specversion must be {SPEC_VERSION}, found {}",
+                self.specversion
+            ));
         }
         if self.id.trim().is_empty() || self.id.len() > 128 {
             return Err("id must be 1 to 128 characters".into());
@@ -118,10 +121,27 @@ mod tests {
 
     #[test]
     fn the_envelope_uses_cloudevents_attribute_names() {
-        let chain = ChainRef { household_id: Uuid::nil(), chain_id: Uuid::nil(), causation_id: Some("c1".into()) };
+        let chain = ChainRef {
+            household_id: Uuid::nil(),
+            chain_id: Uuid::nil(),
+            causation_id: Some("c1".into()),
+        };
         let e = Envelope::new("intake", &chain, Some("a1".into()), Ping { n: 1 });
         let v = serde_json::to_value(&e).unwrap();
-        for key in ["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "household_id", "chain_id", "causation_id", "schema_version", "data"] {
+        for key in [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "time",
+            "subject",
+            "datacontenttype",
+            "household_id",
+            "chain_id",
+            "causation_id",
+            "schema_version",
+            "data",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["source"], "/relief-mesh/intake");

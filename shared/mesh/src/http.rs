@@ -22,7 +22,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -83,7 +86,17 @@ impl IntoResponse for ApiError {
             ApiError::Validation(f) => Some(f.as_slice()),
             _ => None,
         };
-        (status, Json(ErrorBody { error: ErrorDetail { code, message, fields } })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    fields,
+                },
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -105,7 +118,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// `/healthz`, `/readyz`, `/metrics` and the dead-letter endpoints.
 pub fn base_routes() -> Router<Mesh> {
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::deadletter::routes())
@@ -116,7 +132,11 @@ async fn readyz(State(mesh): State<Mesh>) -> Response {
     let db_ok = sqlx::query("SELECT 1").execute(&mesh.db).await.is_ok();
     let stopping = mesh.stopping.is_cancelled();
     let ready = nats_ok && db_ok && !stopping;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
         "nats": if nats_ok { "ok" } else { "unreachable" },
@@ -127,7 +147,11 @@ async fn readyz(State(mesh): State<Mesh>) -> Response {
 }
 
 async fn metrics(State(mesh): State<Mesh>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], mesh.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        mesh.metrics.render(),
+    )
+        .into_response()
 }
 
 /// A server span per request, child of an incoming `traceparent`, named by the route template;
@@ -153,8 +177,14 @@ pub async fn track(State(mesh): State<Mesh>, req: Request, next: Next) -> Respon
     let status = response.status().as_u16();
     span.record("http.response.status_code", status);
     if route != "/metrics" && route != "/healthz" && route != "/readyz" {
-        mesh.metrics.http_requests.with_label_values(&[&route, &method, &status.to_string()]).inc();
-        mesh.metrics.http_seconds.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+        mesh.metrics
+            .http_requests
+            .with_label_values(&[&route, &method, &status.to_string()])
+            .inc();
+        mesh.metrics
+            .http_seconds
+            .with_label_values(&[&route])
+            .observe(started.elapsed().as_secs_f64());
     }
     response
 }

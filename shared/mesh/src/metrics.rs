@@ -1,7 +1,9 @@
 //! Prometheus metrics of one service instance. Labels stay low-cardinality: consumer names,
 //! outcomes, routes as templates, status codes; never ids.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -17,25 +19,50 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(service: &str) -> Self {
         let labels = std::iter::once(("service".to_owned(), service.to_owned())).collect();
-        let registry = Registry::new_custom(Some("relief".into()), Some(labels)).expect("valid registry");
+        let registry =
+            Registry::new_custom(Some("relief".into()), Some(labels)).expect("valid registry");
         let messages = IntCounterVec::new(
-            Opts::new("messages_total", "Messages consumed, by consumer and outcome (ack, duplicate, nak, dead_letter)."),
+            Opts::new(
+                "messages_total",
+                "Messages consumed, by consumer and outcome (ack, duplicate, nak, dead_letter).",
+            ),
             &["consumer", "outcome"],
         )
         .expect("valid metric");
         let handler_seconds = HistogramVec::new(
-            HistogramOpts::new("handler_duration_seconds", "Time spent handling one message."),
+            HistogramOpts::new(
+                "handler_duration_seconds",
+                "Time spent handling one message.",
+            ),
             &["consumer"],
         )
         .expect("valid metric");
-        let outbox_published = IntCounter::new("outbox_published_total", "Outbox rows published and acknowledged by JetStream.").expect("valid metric");
-        let dead_letters = IntCounterVec::new(Opts::new("dead_letters_total", "Messages moved to the dead-letter stream."), &["consumer"]).expect("valid metric");
+        let outbox_published = IntCounter::new(
+            "outbox_published_total",
+            "Outbox rows published and acknowledged by JetStream.",
+        )
+        .expect("valid metric");
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "dead_letters_total",
+                "Messages moved to the dead-letter stream.",
+            ),
+            &["consumer"],
+        )
+        .expect("valid metric");
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route template, method and status."),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route template, method and status.",
+            ),
             &["route", "method", "status"],
         )
         .expect("valid metric");
-        let http_seconds = HistogramVec::new(HistogramOpts::new("http_request_duration_seconds", "HTTP request latency."), &["route"]).expect("valid metric");
+        let http_seconds = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency."),
+            &["route"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(messages.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(handler_seconds.clone()),
@@ -46,7 +73,15 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Self { registry, messages, handler_seconds, outbox_published, dead_letters, http_requests, http_seconds }
+        Self {
+            registry,
+            messages,
+            handler_seconds,
+            outbox_published,
+            dead_letters,
+            http_requests,
+            http_seconds,
+        }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -64,11 +64,13 @@ pub async fn claim(
 /// Whether `consumer` already handled `message_id`; a cheap read before slow work (queries to
 /// data holders) that the claim inside the transaction then confirms.
 pub async fn handled(pool: &PgPool, consumer: &str, message_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM mesh_inbox WHERE consumer = $1 AND message_id = $2)")
-        .bind(consumer)
-        .bind(message_id)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mesh_inbox WHERE consumer = $1 AND message_id = $2)",
+    )
+    .bind(consumer)
+    .bind(message_id)
+    .fetch_one(pool)
+    .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -92,7 +94,9 @@ pub struct Relay {
 impl Relay {
     /// Runs until `stop`, then publishes what is committed by then once more and returns.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await.context("outbox listener could not connect")?;
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .context("outbox listener could not connect")?;
         listener.listen("mesh_outbox").await?;
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
         let mut rounds: u64 = 0;
@@ -100,10 +104,13 @@ impl Relay {
             match self.publish_batch().await {
                 Ok(n) if n as i64 >= self.settings.batch_size => continue,
                 Ok(_) => {}
-                Err(error) => tracing::warn!(error = format!("{error:#}"), "Outbox batch was not published; it will be retried."),
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "Outbox batch was not published; it will be retried."
+                ),
             }
             rounds += 1;
-            if rounds % 600 == 0 {
+            if rounds.is_multiple_of(600) {
                 self.delete_old().await;
             }
             tokio::select! {
@@ -121,7 +128,10 @@ impl Relay {
                 Ok(n) if n as i64 >= self.settings.batch_size => continue,
                 Ok(_) => break,
                 Err(error) => {
-                    tracing::warn!(error = format!("{error:#}"), "Outbox rows stay unpublished at shutdown; the next start publishes them.");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "Outbox rows stay unpublished at shutdown; the next start publishes them."
+                    );
                     break;
                 }
             }
@@ -153,7 +163,10 @@ impl Relay {
                 messaging.destination.name = %row.subject,
                 messaging.message.id = %row.id,
             );
-            telemetry::set_parent(&span, telemetry::context_from(row.traceparent.as_deref(), row.tracestate.as_deref()));
+            telemetry::set_parent(
+                &span,
+                telemetry::context_from(row.traceparent.as_deref(), row.tracestate.as_deref()),
+            );
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", row.id.as_str());
             {
@@ -169,7 +182,8 @@ impl Relay {
             acks.push(ack);
         }
         for ack in acks {
-            ack.await.context("JetStream did not acknowledge a publish")?;
+            ack.await
+                .context("JetStream did not acknowledge a publish")?;
         }
         let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
         sqlx::query("UPDATE mesh_outbox SET published_at = now() WHERE seq = ANY($1)")
@@ -182,10 +196,12 @@ impl Relay {
     }
 
     async fn delete_old(&self) {
-        let r = sqlx::query("DELETE FROM mesh_outbox WHERE published_at < now() - make_interval(hours => $1)")
-            .bind(self.settings.retain_hours as i32)
-            .execute(&self.pool)
-            .await;
+        let r = sqlx::query(
+            "DELETE FROM mesh_outbox WHERE published_at < now() - make_interval(hours => $1)",
+        )
+        .bind(self.settings.retain_hours as i32)
+        .execute(&self.pool)
+        .await;
         if let Err(error) = r {
             tracing::warn!(%error, "Old outbox rows could not be deleted.");
         }

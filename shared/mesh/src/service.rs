@@ -48,7 +48,10 @@ pub struct Mesh {
 impl Mesh {
     /// Connects to the service's database (creating and migrating it as configured) and to NATS,
     /// and declares the streams.
-    pub async fn connect(settings: MeshSettings, migrator: &'static Migrator) -> anyhow::Result<Mesh> {
+    pub async fn connect(
+        settings: MeshSettings,
+        migrator: &'static Migrator,
+    ) -> anyhow::Result<Mesh> {
         let pool = db::connect(&settings.database).await?;
         if settings.database.migrate {
             db::migrate(&pool, migrator).await?;
@@ -62,9 +65,12 @@ impl Mesh {
             .context("NATS is not reachable")?;
         let js = jetstream::new(nats.clone());
         let subjects = Subjects::new(&settings.nats.prefix);
-        tokio::time::timeout(Duration::from_secs(30), streams::ensure_streams(&js, &subjects, &settings.nats))
-            .await
-            .context("JetStream did not answer within 30 s: is the server started with -js?")??;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            streams::ensure_streams(&js, &subjects, &settings.nats),
+        )
+        .await
+        .context("JetStream did not answer within 30 s: is the server started with -js?")??;
         Ok(Mesh {
             metrics: Metrics::new(&settings.service),
             settings: Arc::new(settings),
@@ -81,7 +87,12 @@ impl Mesh {
     }
 
     /// A new envelope from this service.
-    pub fn envelope<T: EventKind>(&self, chain: &ChainRef, subject: Option<String>, data: T) -> Envelope<T> {
+    pub fn envelope<T: EventKind>(
+        &self,
+        chain: &ChainRef,
+        subject: Option<String>,
+        data: T,
+    ) -> Envelope<T> {
         Envelope::new(&self.settings.service, chain, subject, data)
     }
 
@@ -100,16 +111,31 @@ pub struct ServiceBuilder {
 
 impl ServiceBuilder {
     pub fn new(mesh: Mesh) -> Self {
-        Self { mesh, consumers: Vec::new(), router: Router::new(), tasks: Vec::new() }
+        Self {
+            mesh,
+            consumers: Vec::new(),
+            router: Router::new(),
+            tasks: Vec::new(),
+        }
     }
 
     /// Adds a durable consumer named `<service>-<purpose>` on `stream`, filtered to `filter`.
-    pub fn consume<F, Fut>(mut self, purpose: &str, stream: &'static str, filter: String, handler: F) -> Self
+    pub fn consume<F, Fut>(
+        mut self,
+        purpose: &str,
+        stream: &'static str,
+        filter: String,
+        handler: F,
+    ) -> Self
     where
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
     {
-        let spec = ConsumerSpec { name: self.mesh.consumer_name(purpose), stream, filter };
+        let spec = ConsumerSpec {
+            name: self.mesh.consumer_name(purpose),
+            stream,
+            filter,
+        };
         let handler: Handler = Arc::new(move |d| Box::pin(handler(d)));
         self.consumers.push((spec, handler));
         self
@@ -122,7 +148,11 @@ impl ServiceBuilder {
     }
 
     /// A background task that runs until `mesh.stopping` is cancelled.
-    pub fn task(mut self, name: &str, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) -> Self {
+    pub fn task(
+        mut self,
+        name: &str,
+        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) -> Self {
         self.tasks.push((name.to_owned(), Box::pin(task)));
         self
     }
@@ -141,9 +171,18 @@ impl ServiceBuilder {
         let router = self
             .router
             .merge(crate::http::base_routes())
-            .layer(axum::middleware::from_fn_with_state(self.mesh.clone(), crate::http::track))
+            .layer(axum::middleware::from_fn_with_state(
+                self.mesh.clone(),
+                crate::http::track,
+            ))
             .with_state(self.mesh.clone());
-        Ok(Application { mesh: self.mesh, listener, router, consumers, tasks: self.tasks })
+        Ok(Application {
+            mesh: self.mesh,
+            listener,
+            router,
+            consumers,
+            tasks: self.tasks,
+        })
     }
 }
 
@@ -166,14 +205,29 @@ impl Application {
 
     /// Runs everything until `signal` resolves or a part fails, then shuts down in order.
     /// Dropping the returned future (a crash, in tests) aborts every task at once.
-    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Application { mesh, listener, router, consumers, tasks } = self;
+    pub async fn run_until_stopped(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let Application {
+            mesh,
+            listener,
+            router,
+            consumers,
+            tasks,
+        } = self;
         let stopping = mesh.stopping.clone();
         let relay_stop = CancellationToken::new();
 
         let mut consumer_set = JoinSet::new();
         for (spec, c, handler) in consumers {
-            consumer_set.spawn(consumer::run(mesh.clone(), spec, c, handler, stopping.clone()));
+            consumer_set.spawn(consumer::run(
+                mesh.clone(),
+                spec,
+                c,
+                handler,
+                stopping.clone(),
+            ));
         }
         let mut others: JoinSet<anyhow::Result<()>> = JoinSet::new();
         for (_, task) in tasks {
@@ -215,7 +269,10 @@ impl Application {
             tracing::warn!("Consumers did not finish within the grace period; unacked messages will be redelivered.");
         }
         relay_stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), async { while others.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while others.join_next().await.is_some() {}
+        })
+        .await;
         if let Err(error) = mesh.nats.drain().await {
             tracing::warn!(%error, "NATS drain failed.");
         }
@@ -256,7 +313,11 @@ pub async fn shutdown_signal() {
 }
 
 /// The `main` of every service: telemetry, configuration, build, run, flush.
-pub async fn main_with<S, F, Fut>(defaults: &str, mesh_of: fn(&S) -> &MeshSettings, build: F) -> anyhow::Result<()>
+pub async fn main_with<S, F, Fut>(
+    defaults: &str,
+    mesh_of: fn(&S) -> &MeshSettings,
+    build: F,
+) -> anyhow::Result<()>
 where
     S: serde::de::DeserializeOwned,
     F: FnOnce(S) -> Fut,

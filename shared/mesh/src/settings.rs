@@ -190,8 +190,10 @@ pub fn policy_book(path: Option<&str>) -> anyhow::Result<policy::PolicyBook> {
     use anyhow::Context as _;
     match path.filter(|p| !p.is_empty()) {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("policy file {path} could not be read"))?;
-            Ok(policy::PolicyBook::from_toml(&text).with_context(|| format!("policy file {path} is invalid"))?)
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("policy file {path} could not be read"))?;
+            Ok(policy::PolicyBook::from_toml(&text)
+                .with_context(|| format!("policy file {path} is invalid"))?)
         }
         None => Ok(policy::PolicyBook::builtin()),
     }

@@ -27,7 +27,13 @@ pub fn stream_name(subjects: &Subjects, base: &str) -> String {
     let p: String = subjects
         .prefix()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if p.is_empty() {
         format!("RELIEF_{base}")
@@ -65,9 +71,12 @@ pub async fn ensure_streams(
             allow_direct: true,
             ..Default::default()
         };
-        js.create_or_update_stream(config)
-            .await
-            .with_context(|| format!("stream {} could not be created or updated", stream_name(subjects, base)))?;
+        js.create_or_update_stream(config).await.with_context(|| {
+            format!(
+                "stream {} could not be created or updated",
+                stream_name(subjects, base)
+            )
+        })?;
     }
     Ok(())
 }
@@ -99,7 +108,9 @@ mod tests {
                 assert_eq!(stream_for("verify.source.bank.query"), None);
                 continue;
             }
-            let concrete = t.replace("{dept}", "medical").replace("{service}", "intake");
+            let concrete = t
+                .replace("{dept}", "medical")
+                .replace("{service}", "intake");
             assert!(stream_for(&concrete).is_some(), "{t}");
         }
         assert_eq!(stream_name(&Subjects::new("t-1a"), "INTAKE"), "T_1A_INTAKE");

@@ -43,9 +43,9 @@ pub fn matches_template(template: &str, subject: &str) -> bool {
     let t: Vec<&str> = template.split('.').collect();
     let s: Vec<&str> = subject.split('.').collect();
     t.len() == s.len()
-        && t.iter().zip(&s).all(|(t, s)| {
-            (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
-        })
+        && t.iter()
+            .zip(&s)
+            .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s)
 }
 
 /// Subjects with this deployment's prefix applied.
@@ -56,7 +56,9 @@ pub struct Subjects {
 
 impl Subjects {
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.trim_end_matches('.').to_owned() }
+        Self {
+            prefix: prefix.trim_end_matches('.').to_owned(),
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -113,13 +115,19 @@ mod tests {
         assert_eq!(s.strip(&push), Some("referral.medical.push"));
         assert_eq!(s.token(REFERRAL_PUSH, &push), Some("medical"));
         assert_eq!(s.token(REFERRAL_FEEDBACK, &push), None);
-        assert_eq!(Subjects::new("").of(APPLICATION_SUBMITTED), APPLICATION_SUBMITTED);
+        assert_eq!(
+            Subjects::new("").of(APPLICATION_SUBMITTED),
+            APPLICATION_SUBMITTED
+        );
     }
 
     #[test]
     fn templates_match_one_token_per_variable() {
         assert!(matches_template(SOURCE_QUERY, "verify.source.bank.query"));
-        assert!(!matches_template(SOURCE_QUERY, "verify.source.bank.x.query"));
+        assert!(!matches_template(
+            SOURCE_QUERY,
+            "verify.source.bank.x.query"
+        ));
         assert!(!matches_template(SOURCE_QUERY, "verify.household.verified"));
     }
 }

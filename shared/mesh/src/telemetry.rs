@@ -62,16 +62,30 @@ pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<Telem
     let otel_filter = EnvFilter::new(
         "info,h2=off,hyper=off,hyper_util=off,tower=off,reqwest=off,sqlx=off,async_nats=off,opentelemetry=off,opentelemetry_sdk=off",
     );
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(otel_filter);
-    let log_filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(otel_filter);
+    let log_filter =
+        EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = if settings.format == "json" {
-        tracing_subscriber::fmt::layer().json().with_filter(log_filter).boxed()
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_filter(log_filter)
+            .boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_filter(log_filter).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_filter(log_filter)
+            .boxed()
     };
-    let installed = tracing_subscriber::registry().with(otel).with(fmt).try_init().is_ok();
+    let installed = tracing_subscriber::registry()
+        .with(otel)
+        .with(fmt)
+        .try_init()
+        .is_ok();
     let _ = INSTALLED.set(());
-    Ok(TelemetryGuard { provider: installed.then_some(provider) })
+    Ok(TelemetryGuard {
+        provider: installed.then_some(provider),
+    })
 }
 
 /// W3C `traceparent` (and `tracestate`) of a context.
@@ -84,7 +98,10 @@ pub fn trace_headers(cx: &Context) -> HashMap<String, String> {
 /// The current span's `traceparent`/`tracestate`, for storing with an outbox row.
 pub fn current_trace_headers() -> (Option<String>, Option<String>) {
     let map = trace_headers(&tracing::Span::current().context());
-    (map.get("traceparent").cloned(), map.get("tracestate").cloned().filter(|s| !s.is_empty()))
+    (
+        map.get("traceparent").cloned(),
+        map.get("tracestate").cloned().filter(|s| !s.is_empty()),
+    )
 }
 
 /// The current span's trace id, if it has a valid one.
@@ -101,7 +118,8 @@ pub fn trace_id_of(cx: &Context) -> Option<String> {
 /// The trace id inside a `traceparent` value.
 pub fn trace_id_of_traceparent(tp: &str) -> Option<String> {
     let parts: Vec<&str> = tp.split('-').collect();
-    (parts.len() == 4 && parts[1].len() == 32 && parts[1] != "0".repeat(32)).then(|| parts[1].to_owned())
+    (parts.len() == 4 && parts[1].len() == 32 && parts[1] != "0".repeat(32))
+        .then(|| parts[1].to_owned())
 }
 
 /// Context from stored `traceparent`/`tracestate` strings.

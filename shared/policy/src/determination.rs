@@ -148,14 +148,23 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
         .iter()
         .map(|m| MemberDecision {
             member_id: m.member_id.clone(),
-            addon_reason: (tier == Tier::Dibao).then(|| addon_reason(m, h.on, p)).flatten(),
-            relief_lines: if tier.is_low_income() { relief_lines(m) } else { Vec::new() },
+            addon_reason: (tier == Tier::Dibao)
+                .then(|| addon_reason(m, h.on, p))
+                .flatten(),
+            relief_lines: if tier.is_low_income() {
+                relief_lines(m)
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let addons = members.iter().filter(|m| m.addon_reason.is_some()).count() as i64;
     let monthly_amount = base + p.classified_addon * addons;
     let rule = if addons > 0 {
-        format!("{rule}; classified add-on {} x {addons}", p.classified_addon)
+        format!(
+            "{rule}; classified add-on {} x {addons}",
+            p.classified_addon
+        )
     } else {
         rule
     };
@@ -218,7 +227,9 @@ mod tests {
     fn params() -> ParameterSet {
         let book = PolicyBook::builtin();
         let region = RegionCode::parse("410102").unwrap();
-        book.in_force(&region, "2025-01-01".parse().unwrap()).unwrap().clone()
+        book.in_force(&region, "2025-01-01".parse().unwrap())
+            .unwrap()
+            .clone()
     }
 
     fn member(body: &str, income: i64, flags: MemberFlags) -> MemberFacts {
@@ -233,7 +244,11 @@ mod tests {
     }
 
     fn household(members: Vec<MemberFacts>) -> HouseholdFacts {
-        HouseholdFacts { urban: true, on: "2025-01-01".parse().unwrap(), members }
+        HouseholdFacts {
+            urban: true,
+            on: "2025-01-01".parse().unwrap(),
+            members,
+        }
     }
 
     #[test]
@@ -242,15 +257,29 @@ mod tests {
         let std = p.dibao_standard.urban;
         // Two adults aged 40-ish, per-capita income 300 yuan below the standard.
         let h = household(vec![
-            member("41010219850101001", (std - Fen::yuan(300)).0 * 2, MemberFlags::default()),
-            member("41010219850101002", 0, MemberFlags { serious_illness: true, ..Default::default() }),
+            member(
+                "41010219850101001",
+                (std - Fen::yuan(300)).0 * 2,
+                MemberFlags::default(),
+            ),
+            member(
+                "41010219850101002",
+                0,
+                MemberFlags {
+                    serious_illness: true,
+                    ..Default::default()
+                },
+            ),
         ]);
         let d = determine(&h, &p);
         assert_eq!(d.tier, Tier::Dibao);
         assert_eq!(d.per_capita_income, std - Fen::yuan(300));
         assert_eq!(d.monthly_amount, Fen::yuan(300) * 2 + p.classified_addon);
         assert_eq!(d.members[1].relief_lines, vec![Department::Medical]);
-        assert_eq!(d.members[1].addon_reason.as_deref(), Some("serious illness"));
+        assert_eq!(
+            d.members[1].addon_reason.as_deref(),
+            Some("serious illness")
+        );
         assert_eq!(d.policy_version, p.version);
     }
 
@@ -270,11 +299,25 @@ mod tests {
     fn income_between_the_standard_and_the_multiple_is_marginal() {
         let p = params();
         let std = p.dibao_standard.urban;
-        let d = determine(&household(vec![member("41010219850101001", std.0, MemberFlags::default())]), &p);
+        let d = determine(
+            &household(vec![member(
+                "41010219850101001",
+                std.0,
+                MemberFlags::default(),
+            )]),
+            &p,
+        );
         assert_eq!(d.tier, Tier::Marginal);
         assert_eq!(d.monthly_amount, Fen::ZERO);
         let line = std.times_permille(p.marginal_multiple_permille);
-        let d = determine(&household(vec![member("41010219850101001", line.0, MemberFlags::default())]), &p);
+        let d = determine(
+            &household(vec![member(
+                "41010219850101001",
+                line.0,
+                MemberFlags::default(),
+            )]),
+            &p,
+        );
         assert_eq!(d.tier, Tier::None);
         assert!(d.members[0].relief_lines.is_empty());
     }
@@ -282,10 +325,19 @@ mod tests {
     #[test]
     fn a_lone_person_without_work_ability_income_or_supporter_is_destitute() {
         let p = params();
-        let flags = MemberFlags { no_work_ability: true, no_legal_supporter: true, ..Default::default() };
+        let flags = MemberFlags {
+            no_work_ability: true,
+            no_legal_supporter: true,
+            ..Default::default()
+        };
         let d = determine(&household(vec![member("41010219500101001", 0, flags)]), &p);
         assert_eq!(d.tier, Tier::Destitute);
-        assert_eq!(d.monthly_amount, p.dibao_standard.urban.times_permille(p.destitute_multiple_permille));
+        assert_eq!(
+            d.monthly_amount,
+            p.dibao_standard
+                .urban
+                .times_permille(p.destitute_multiple_permille)
+        );
     }
 
     #[test]
@@ -293,7 +345,14 @@ mod tests {
         let p = params();
         let mut last = i64::MAX;
         for income in (0..300_000).step_by(7_919) {
-            let d = determine(&household(vec![member("41010219850101001", income, MemberFlags::default())]), &p);
+            let d = determine(
+                &household(vec![member(
+                    "41010219850101001",
+                    income,
+                    MemberFlags::default(),
+                )]),
+                &p,
+            );
             assert!(d.monthly_amount.0 >= 0);
             assert!(d.monthly_amount.0 <= last, "income {income}");
             last = d.monthly_amount.0;

@@ -33,7 +33,9 @@ impl ResidentId {
             return Err(IdError::Length(n));
         }
         let bytes = s.as_bytes();
-        if !bytes[..17].iter().all(u8::is_ascii_digit) || !(bytes[17].is_ascii_digit() || bytes[17] == b'X') {
+        if !bytes[..17].iter().all(u8::is_ascii_digit)
+            || !(bytes[17].is_ascii_digit() || bytes[17] == b'X')
+        {
             return Err(IdError::Characters);
         }
         if Self::birth_date_of(&s).is_none() {
@@ -135,13 +137,19 @@ mod tests {
         // 11010519491231002X is the worked example of GB 11643-1999.
         let id = ResidentId::parse("11010519491231002x").unwrap();
         assert_eq!(id.as_str(), "11010519491231002X");
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert_eq!(id.issuing_region(), "110105");
     }
 
     #[test]
     fn a_wrong_check_character_is_refused() {
-        assert_eq!(ResidentId::parse("110105194912310021"), Err(IdError::Checksum));
+        assert_eq!(
+            ResidentId::parse("110105194912310021"),
+            Err(IdError::Checksum)
+        );
     }
 
     #[test]
@@ -153,7 +161,10 @@ mod tests {
     #[test]
     fn wrong_length_and_characters_are_named() {
         assert_eq!(ResidentId::parse("1234"), Err(IdError::Length(4)));
-        assert_eq!(ResidentId::parse("1101051949123100AX"), Err(IdError::Characters));
+        assert_eq!(
+            ResidentId::parse("1101051949123100AX"),
+            Err(IdError::Characters)
+        );
     }
 
     #[test]
@@ -166,7 +177,13 @@ mod tests {
     #[test]
     fn age_counts_whole_years() {
         let id = ResidentId::parse("11010519491231002X").unwrap();
-        assert_eq!(id.age_on(NaiveDate::from_ymd_opt(2019, 12, 30).unwrap()), 69);
-        assert_eq!(id.age_on(NaiveDate::from_ymd_opt(2019, 12, 31).unwrap()), 70);
+        assert_eq!(
+            id.age_on(NaiveDate::from_ymd_opt(2019, 12, 30).unwrap()),
+            69
+        );
+        assert_eq!(
+            id.age_on(NaiveDate::from_ymd_opt(2019, 12, 31).unwrap()),
+            70
+        );
     }
 }

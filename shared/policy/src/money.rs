@@ -3,7 +3,9 @@
 use std::fmt;
 use std::ops::{Add, AddAssign, Mul, Sub};
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 
@@ -74,7 +76,12 @@ impl std::iter::Sum for Fen {
 impl fmt::Display for Fen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
-        write!(f, "{sign}{}.{:02} yuan", self.0.abs() / 100, self.0.abs() % 100)
+        write!(
+            f,
+            "{sign}{}.{:02} yuan",
+            self.0.abs() / 100,
+            self.0.abs() % 100
+        )
     }
 }
 

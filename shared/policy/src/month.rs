@@ -3,7 +3,9 @@
 use chrono::{Datelike, NaiveDate};
 use std::fmt;
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Month {
     year: i32,
@@ -26,7 +28,10 @@ impl Month {
     }
 
     pub fn of(date: NaiveDate) -> Self {
-        Self { year: date.year(), month: date.month() }
+        Self {
+            year: date.year(),
+            month: date.month(),
+        }
     }
 
     pub fn first_day(self) -> NaiveDate {
@@ -41,9 +46,15 @@ impl Month {
 
     pub fn next(self) -> Self {
         if self.month == 12 {
-            Self { year: self.year + 1, month: 1 }
+            Self {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            Self { year: self.year, month: self.month + 1 }
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 }
@@ -81,7 +92,10 @@ mod tests {
     fn months_parse_roll_over_and_clamp_days() {
         let m = Month::parse("2026-12").unwrap();
         assert_eq!(m.next().to_string(), "2027-01");
-        assert_eq!(Month::parse("2026-02").unwrap().day(31).to_string(), "2026-02-28");
+        assert_eq!(
+            Month::parse("2026-02").unwrap().day(31).to_string(),
+            "2026-02-28"
+        );
         assert!(Month::parse("2026-13").is_err());
         assert!(Month::parse("26-01").is_err());
     }

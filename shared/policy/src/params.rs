@@ -115,7 +115,11 @@ impl PolicyBook {
     }
 
     /// The set in force for `region` on `date`.
-    pub fn in_force(&self, region: &RegionCode, date: NaiveDate) -> Result<&ParameterSet, PolicyError> {
+    pub fn in_force(
+        &self,
+        region: &RegionCode,
+        date: NaiveDate,
+    ) -> Result<&ParameterSet, PolicyError> {
         region
             .lineage()
             .iter()
@@ -125,7 +129,10 @@ impl PolicyBook {
                     .filter(|s| &s.region == code && s.effective_from <= date)
                     .max_by_key(|s| s.effective_from)
             })
-            .ok_or_else(|| PolicyError::NotCovered { region: region.to_string(), date })
+            .ok_or_else(|| PolicyError::NotCovered {
+                region: region.to_string(),
+                date,
+            })
     }
 
     pub fn by_version(&self, version: &str) -> Option<&ParameterSet> {
@@ -148,7 +155,10 @@ impl ParameterSet {
 
     fn validate(&self) -> Result<(), PolicyError> {
         let bad = |problem: &str| {
-            Err(PolicyError::Invalid { version: self.version.clone(), problem: problem.into() })
+            Err(PolicyError::Invalid {
+                version: self.version.clone(),
+                problem: problem.into(),
+            })
         };
         if RegionCode::parse(&self.region).is_err() {
             return bad("region is not a region code");
@@ -236,10 +246,19 @@ relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_l
 "#;
         let book = PolicyBook::from_toml(text).unwrap();
         let county = RegionCode::parse("410102").unwrap();
-        assert_eq!(book.in_force(&county, date("2025-06-30")).unwrap().version, "c-1");
-        assert_eq!(book.in_force(&county, date("2025-07-01")).unwrap().version, "c-2");
+        assert_eq!(
+            book.in_force(&county, date("2025-06-30")).unwrap().version,
+            "c-1"
+        );
+        assert_eq!(
+            book.in_force(&county, date("2025-07-01")).unwrap().version,
+            "c-2"
+        );
         // Before the city had its own set, the province's applied.
-        assert_eq!(book.in_force(&county, date("2023-05-01")).unwrap().version, "p-1");
+        assert_eq!(
+            book.in_force(&county, date("2023-05-01")).unwrap().version,
+            "p-1"
+        );
         let elsewhere = RegionCode::parse("120101").unwrap();
         assert!(matches!(
             book.in_force(&elsewhere, date("2025-01-01")),
@@ -250,6 +269,9 @@ relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_l
     #[test]
     fn an_invalid_set_is_refused_with_its_version() {
         let text = BUILTIN.replacen("payment_due_day = 10", "payment_due_day = 40", 1);
-        assert!(matches!(PolicyBook::from_toml(&text), Err(PolicyError::Invalid { .. })));
+        assert!(matches!(
+            PolicyBook::from_toml(&text),
+            Err(PolicyError::Invalid { .. })
+        ));
     }
 }

@@ -70,7 +70,9 @@ pub struct ReferralFacts {
 
 pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
     if !r.tier.is_low_income() {
-        return Decision::Rejected { reason: "the household is not low-income".into() };
+        return Decision::Rejected {
+            reason: "the household is not low-income".into(),
+        };
     }
     let rp = &p.relief;
     let grant = |kind: &str, amount: Fen, months: u32, rule: String| Decision::Granted {
@@ -90,7 +92,10 @@ pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision 
             "medical_premium_subsidy",
             rp.medical_premium_subsidy,
             12,
-            format!("medical: fixed premium subsidy for a {} member", r.tier.as_str()),
+            format!(
+                "medical: fixed premium subsidy for a {} member",
+                r.tier.as_str()
+            ),
         ),
         Department::Education => grant(
             "education_living_subsidy",
@@ -133,22 +138,75 @@ mod tests {
     #[test]
     fn medical_pays_destitute_premiums_in_full_and_subsidises_dibao() {
         let book = PolicyBook::builtin();
-        let p = book.in_force(&RegionCode::parse("440305").unwrap(), "2025-01-01".parse().unwrap()).unwrap();
-        let full = decide(Department::Medical, ReferralFacts { tier: Tier::Destitute, urban: true }, p);
-        let part = decide(Department::Medical, ReferralFacts { tier: Tier::Dibao, urban: true }, p);
-        assert!(matches!(full, Decision::Granted { amount, .. } if amount == p.relief.medical_premium));
-        assert!(matches!(part, Decision::Granted { amount, .. } if amount == p.relief.medical_premium_subsidy));
-        let none = decide(Department::Medical, ReferralFacts { tier: Tier::None, urban: true }, p);
+        let p = book
+            .in_force(
+                &RegionCode::parse("440305").unwrap(),
+                "2025-01-01".parse().unwrap(),
+            )
+            .unwrap();
+        let full = decide(
+            Department::Medical,
+            ReferralFacts {
+                tier: Tier::Destitute,
+                urban: true,
+            },
+            p,
+        );
+        let part = decide(
+            Department::Medical,
+            ReferralFacts {
+                tier: Tier::Dibao,
+                urban: true,
+            },
+            p,
+        );
+        assert!(
+            matches!(full, Decision::Granted { amount, .. } if amount == p.relief.medical_premium)
+        );
+        assert!(
+            matches!(part, Decision::Granted { amount, .. } if amount == p.relief.medical_premium_subsidy)
+        );
+        let none = decide(
+            Department::Medical,
+            ReferralFacts {
+                tier: Tier::None,
+                urban: true,
+            },
+            p,
+        );
         assert!(matches!(none, Decision::Rejected { .. }));
     }
 
     #[test]
     fn housing_depends_on_urban_or_rural() {
         let book = PolicyBook::builtin();
-        let p = book.in_force(&RegionCode::parse("440305").unwrap(), "2025-01-01".parse().unwrap()).unwrap();
-        let urban = decide(Department::Housing, ReferralFacts { tier: Tier::Dibao, urban: true }, p);
-        let rural = decide(Department::Housing, ReferralFacts { tier: Tier::Dibao, urban: false }, p);
-        assert!(matches!(urban, Decision::Granted { ref kind, .. } if kind == "housing_rent_subsidy"));
-        assert!(matches!(rural, Decision::Granted { ref kind, .. } if kind == "housing_renovation_grant"));
+        let p = book
+            .in_force(
+                &RegionCode::parse("440305").unwrap(),
+                "2025-01-01".parse().unwrap(),
+            )
+            .unwrap();
+        let urban = decide(
+            Department::Housing,
+            ReferralFacts {
+                tier: Tier::Dibao,
+                urban: true,
+            },
+            p,
+        );
+        let rural = decide(
+            Department::Housing,
+            ReferralFacts {
+                tier: Tier::Dibao,
+                urban: false,
+            },
+            p,
+        );
+        assert!(
+            matches!(urban, Decision::Granted { ref kind, .. } if kind == "housing_rent_subsidy")
+        );
+        assert!(
+            matches!(rural, Decision::Granted { ref kind, .. } if kind == "housing_renovation_grant")
+        );
     }
 }

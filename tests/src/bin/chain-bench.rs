@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(default)
 }
 
 /// A three-person household with distinct, valid ID numbers.
@@ -44,7 +47,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn time_of(step: &Value) -> DateTime<Utc> {
-    step["time"].as_str().and_then(|t| t.parse().ok()).unwrap_or_default()
+    step["time"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default()
 }
 
 #[tokio::main]
@@ -52,14 +58,25 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let n = arg(&args, "--applications", 500);
     let concurrency = arg(&args, "--concurrency", 16).max(1);
-    let mesh = TestMesh::start(Options { max_connections: 5, log: "error".into(), ..Default::default() }).await?;
-    println!("chain-bench: {n} applications, {concurrency} concurrent submitters, prefix {}", mesh.prefix);
+    let mesh = TestMesh::start(Options {
+        max_connections: 5,
+        log: "error".into(),
+        ..Default::default()
+    })
+    .await?;
+    println!(
+        "chain-bench: {n} applications, {concurrency} concurrent submitters, prefix {}",
+        mesh.prefix
+    );
 
     let started = Instant::now();
     let bodies: Vec<Value> = (0..n).map(household).collect();
     let results: Vec<anyhow::Result<(u16, Value)>> = {
         use futures::StreamExt;
-        futures::stream::iter(bodies.iter().map(|b| mesh.submit(b))).buffer_unordered(concurrency).collect().await
+        futures::stream::iter(bodies.iter().map(|b| mesh.submit(b)))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
     };
     let mut households = Vec::with_capacity(n);
     for r in results {
@@ -72,8 +89,16 @@ async fn main() -> anyhow::Result<()> {
     let mut chains: BTreeMap<String, Value> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(600);
     while chains.len() < households.len() && Instant::now() < deadline {
-        for h in households.iter().filter(|h| !chains.contains_key(*h)).cloned().collect::<Vec<_>>() {
-            if let Ok((200, c)) = mesh.get("monitoring", &format!("/v1/households/{h}/chain")).await {
+        for h in households
+            .iter()
+            .filter(|h| !chains.contains_key(*h))
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            if let Ok((200, c)) = mesh
+                .get("monitoring", &format!("/v1/households/{h}/chain"))
+                .await
+            {
                 if c["complete"] == json!(true) {
                     chains.insert(h, c);
                 }
@@ -82,15 +107,40 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let elapsed = started.elapsed();
-    anyhow::ensure!(chains.len() == households.len(), "only {} of {} chains completed", chains.len(), households.len());
+    anyhow::ensure!(
+        chains.len() == households.len(),
+        "only {} of {} chains completed",
+        chains.len(),
+        households.len()
+    );
 
     // Hop latencies from the event times recorded in each chain.
     let hops: &[(&str, &str, &str)] = &[
-        ("intake → verification", "intake.application.submitted", "verify.household.verified"),
-        ("verification → determination", "verify.household.verified", "eligibility.household.determined"),
-        ("determination → enrolment", "eligibility.household.determined", "monitor.household.enrolled"),
-        ("determination → payment instruction", "eligibility.household.determined", "payment.instruction.created"),
-        ("referral push → feedback", "referral.push", "referral.feedback"),
+        (
+            "intake → verification",
+            "intake.application.submitted",
+            "verify.household.verified",
+        ),
+        (
+            "verification → determination",
+            "verify.household.verified",
+            "eligibility.household.determined",
+        ),
+        (
+            "determination → enrolment",
+            "eligibility.household.determined",
+            "monitor.household.enrolled",
+        ),
+        (
+            "determination → payment instruction",
+            "eligibility.household.determined",
+            "payment.instruction.created",
+        ),
+        (
+            "referral push → feedback",
+            "referral.push",
+            "referral.feedback",
+        ),
     ];
     let mut samples: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut end_to_end = Vec::new();
@@ -99,7 +149,10 @@ async fn main() -> anyhow::Result<()> {
         let first = |t: &str| steps.iter().find(|s| s["type"] == json!(t)).map(time_of);
         for (name, from, to) in hops {
             if let (Some(a), Some(b)) = (first(from), first(to)) {
-                samples.entry(name).or_default().push((b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                samples
+                    .entry(name)
+                    .or_default()
+                    .push((b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0);
             }
         }
         if let (Some(a), Some(b)) = (steps.first().map(time_of), steps.last().map(time_of)) {
@@ -107,13 +160,29 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!();
-    println!("submitted {n} in {:.2} s; all chains complete after {:.2} s", submitted.as_secs_f64(), elapsed.as_secs_f64());
-    println!("throughput: {:.1} applications/s end to end", n as f64 / elapsed.as_secs_f64());
+    println!(
+        "submitted {n} in {:.2} s; all chains complete after {:.2} s",
+        submitted.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "throughput: {:.1} applications/s end to end",
+        n as f64 / elapsed.as_secs_f64()
+    );
     println!();
-    println!("{:<40} {:>8} {:>10} {:>10}", "hop", "samples", "p50 ms", "p99 ms");
+    println!(
+        "{:<40} {:>8} {:>10} {:>10}",
+        "hop", "samples", "p50 ms", "p99 ms"
+    );
     let print = |name: &str, v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
-        println!("{:<40} {:>8} {:>10.1} {:>10.1}", name, v.len(), percentile(v, 0.5), percentile(v, 0.99));
+        println!(
+            "{:<40} {:>8} {:>10.1} {:>10.1}",
+            name,
+            v.len(),
+            percentile(v, 0.5),
+            percentile(v, 0.99)
+        );
     };
     for (name, _, _) in hops {
         print(name, samples.entry(name).or_default());
