@@ -34,18 +34,19 @@ echo "demo: household_id=$hid; waiting up to ${TIMEOUT}s for the chain to comple
 
 url=$MONITORING/v1/households/$hid/chain
 chain=""
-for ((i = 0; i < TIMEOUT; i++)); do
+for ((i = 0; i < TIMEOUT * 4; i++)); do
     if chain=$(curl -fsS --max-time 5 "$url" 2>/dev/null); then
         if python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("complete") is True else 1)' \
             <<<"$chain" 2>/dev/null; then
-            python3 -m json.tool <<<"$chain"
-            echo "demo: chain complete"
+            python3 "$ROOT/deploy/scripts/print-chain.py" <<<"$chain"
+            echo
+            echo "demo: chain complete. The whole JSON: curl -s $url | python3 -m json.tool"
             exit 0
         fi
     else
         chain=""
     fi
-    sleep 1
+    sleep 0.25
 done
 
 echo "demo: chain not complete after ${TIMEOUT}s; last answer from $url:" >&2

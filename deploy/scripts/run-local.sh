@@ -88,6 +88,7 @@ cmd_start() {
         RELIEF_HTTP__PORT=$PORT \
         RELIEF_DATABASE__URL=$PG_BASE/$db \
         RELIEF_NATS__URL=$NATS_URL \
+        RELIEF_SIMULATOR__FIXTURES_FILE=$ROOT/deploy/demo/sources.json \
             nohup "$BIN_DIR/$BIN" "${args[@]}" >>"$LOG_DIR/$NAME.log" 2>&1 </dev/null &
         echo $! >"$PID_DIR/$NAME.pid"
         echo "$NAME: started (pid $!, port $PORT, log .run/logs/$NAME.log)"
