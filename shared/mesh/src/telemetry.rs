@@ -73,7 +73,10 @@ pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<Telem
             .with_filter(log_filter)
             .boxed()
     } else {
+        use std::io::IsTerminal;
+        let ansi = std::io::stdout().is_terminal();
         tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
             .with_filter(log_filter)
             .boxed()
     };
