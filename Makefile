@@ -32,7 +32,7 @@ status: ## Show every local instance: port, pid, up/down, /readyz
 	bash deploy/scripts/run-local.sh status
 
 test: infra ## Run the workspace tests (they create their own databases and subject prefixes)
-	cargo test --workspace -- --test-threads=4
+	cargo test --workspace --no-fail-fast -- --test-threads=4
 
 bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_ARGS=...)
 	cargo run --release -p mesh-tests --bin chain-bench -- $(BENCH_ARGS)

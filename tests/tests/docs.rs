@@ -102,8 +102,10 @@ fn routes_in_code() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(f).unwrap();
-        for part in text.split(".route(\"").skip(1) {
-            routes.insert(part.split('"').next().unwrap().to_owned());
+        for part in text.split(".route(").skip(1) {
+            if let Some(rest) = part.trim_start().strip_prefix('"') {
+                routes.insert(rest.split('"').next().unwrap().to_owned());
+            }
         }
     }
     routes
