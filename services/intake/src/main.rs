@@ -4,6 +4,7 @@ use intake::Settings;
 async fn main() -> anyhow::Result<()> {
     mesh::service::main_with(
         intake::config::DEFAULTS,
+        &intake::MIGRATOR,
         |s: &Settings| &s.mesh,
         intake::build,
     )

@@ -4,6 +4,7 @@ use monitoring::Settings;
 async fn main() -> anyhow::Result<()> {
     mesh::service::main_with(
         monitoring::config::DEFAULTS,
+        &monitoring::MIGRATOR,
         |s: &Settings| &s.mesh,
         monitoring::build,
     )

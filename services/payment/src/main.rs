@@ -4,6 +4,7 @@ use payment::Settings;
 async fn main() -> anyhow::Result<()> {
     mesh::service::main_with(
         payment::config::DEFAULTS,
+        &payment::MIGRATOR,
         |s: &Settings| &s.mesh,
         payment::build,
     )

@@ -1,10 +1,13 @@
-//! `relief --department <medical|education|housing|employment|disaster>`
+//! `relief --department <medical|education|housing|employment|disaster> [migrate]`
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let settings = relief::Settings::load(&args)?;
     let _guard = mesh::telemetry::init(&settings.mesh.service, &settings.mesh.telemetry)?;
+    if mesh::service::wants_migrate(&args) {
+        return mesh::service::migrate_only(&settings.mesh, &relief::MIGRATOR).await;
+    }
     let app = relief::build(settings).await?;
     tracing::info!(port = app.port(), "Listening.");
     app.run_until_stopped(mesh::service::shutdown_signal())

@@ -4,6 +4,7 @@ use verification::Settings;
 async fn main() -> anyhow::Result<()> {
     mesh::service::main_with(
         verification::config::DEFAULTS,
+        &verification::MIGRATOR,
         |s: &Settings| &s.mesh,
         verification::build,
     )

@@ -222,25 +222,29 @@ async fn handle_one(
         .handler_seconds
         .with_label_values(&[&spec.name])
         .observe(started.elapsed().as_secs_f64());
-    let _enter = span.enter();
     let max = mesh.settings.nats.max_deliver;
-    let outcome = match result {
-        Ok(Outcome::Applied) => ack(&msg, AckKind::Ack, "ack").await,
-        Ok(Outcome::Duplicate) => {
-            tracing::info!(consumer = %spec.name, "Message was handled before; acknowledged without change.");
-            ack(&msg, AckKind::Ack, "duplicate").await
+    let settle = async {
+        match result {
+            Ok(Outcome::Applied) => ack(&msg, AckKind::Ack, "ack").await,
+            Ok(Outcome::Duplicate) => {
+                tracing::info!(consumer = %spec.name, "Message was handled before; acknowledged without change.");
+                ack(&msg, AckKind::Ack, "duplicate").await
+            }
+            Err(HandlerError::Transient(error)) if delivered < max => {
+                let delay = mesh.settings.nats.backoff_for(delivered);
+                tracing::warn!(consumer = %spec.name, delivered, delay_ms = delay.as_millis() as u64, error = format!("{error:#}"), "Handler failed; the message will be redelivered.");
+                ack(&msg, AckKind::Nak(Some(delay)), "nak").await
+            }
+            Err(HandlerError::Transient(error)) => {
+                let reason = format!("gave up after {delivered} deliveries: {error:#}");
+                dead_letter(mesh, &delivery, &msg, &reason).await
+            }
+            Err(HandlerError::Poison(reason)) => dead_letter(mesh, &delivery, &msg, &reason).await,
         }
-        Err(HandlerError::Transient(error)) if delivered < max => {
-            let delay = mesh.settings.nats.backoff_for(delivered);
-            tracing::warn!(consumer = %spec.name, delivered, delay_ms = delay.as_millis() as u64, error = format!("{error:#}"), "Handler failed; the message will be redelivered.");
-            ack(&msg, AckKind::Nak(Some(delay)), "nak").await
-        }
-        Err(HandlerError::Transient(error)) => {
-            let reason = format!("gave up after {delivered} deliveries: {error:#}");
-            dead_letter(mesh, &delivery, &msg, &reason).await
-        }
-        Err(HandlerError::Poison(reason)) => dead_letter(mesh, &delivery, &msg, &reason).await,
     };
+    // Acks and dead letters belong to the message's span; `instrument`, not `enter`, so the
+    // span is not left entered on a thread while the task is parked.
+    let outcome = settle.instrument(span).await;
     mesh.metrics
         .messages
         .with_label_values(&[&spec.name, outcome])

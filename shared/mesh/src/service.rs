@@ -312,9 +312,28 @@ pub async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// The `main` of every service: telemetry, configuration, build, run, flush.
+/// `<service> migrate`: applies the database migrations and exits, for a migration Job or an
+/// init container that runs before the service starts (`database.migrate = false` then).
+pub async fn migrate_only(
+    settings: &MeshSettings,
+    migrator: &'static Migrator,
+) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database).await?;
+    db::migrate(&pool, migrator).await?;
+    pool.close().await;
+    tracing::info!(service = %settings.service, "Migrations applied.");
+    Ok(())
+}
+
+/// Whether the command line asks for `migrate` rather than a run.
+pub fn wants_migrate(args: &[String]) -> bool {
+    args.iter().skip(1).any(|a| a == "migrate")
+}
+
+/// The `main` of every service: telemetry, configuration, build (or `migrate`), run, flush.
 pub async fn main_with<S, F, Fut>(
     defaults: &str,
+    migrator: &'static Migrator,
     mesh_of: fn(&S) -> &MeshSettings,
     build: F,
 ) -> anyhow::Result<()>
@@ -326,6 +345,9 @@ where
     let settings: S = crate::settings::load(defaults)?;
     let m = mesh_of(&settings);
     let _guard = crate::telemetry::init(&m.service, &m.telemetry)?;
+    if wants_migrate(&std::env::args().collect::<Vec<_>>()) {
+        return migrate_only(m, migrator).await;
+    }
     let app = build(settings).await?;
     tracing::info!(port = app.port(), "Listening.");
     app.run_until_stopped(shutdown_signal()).await
