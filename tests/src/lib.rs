@@ -300,6 +300,42 @@ impl TestMesh {
         ))
     }
 
+    /// Payment's instructions for a household.
+    pub async fn instructions(&self, household_id: &str) -> anyhow::Result<Vec<Value>> {
+        let (_, v) = self
+            .get(
+                "payment",
+                &format!("/v1/households/{household_id}/instructions"),
+            )
+            .await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// A service's dead letters.
+    pub async fn dead_letters(&self, service: &str) -> anyhow::Result<Vec<Value>> {
+        let (_, v) = self.get(service, "/v1/dead-letters").await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Publishes raw bytes on `subject` (without prefix) with the given `Nats-Msg-Id`, as a
+    /// foreign system would; returns whether JetStream took it as a duplicate.
+    pub async fn publish_raw(
+        &self,
+        subject: &str,
+        msg_id: &str,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<bool> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let subject = mesh::Subjects::new(&self.prefix).of(subject);
+        let ack = self
+            .js
+            .publish_with_headers(subject, headers, payload.into())
+            .await?
+            .await?;
+        Ok(ack.duplicate)
+    }
+
     /// Waits for the household's chain to be complete; fails with what it has after `within`.
     pub async fn complete_chain(
         &self,

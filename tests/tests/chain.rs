@@ -140,18 +140,8 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
         .clone();
     let per_capita = 70_500 / 3;
     let expected = (params.dibao_standard.urban.0 - per_capita) * 3 + 2 * params.classified_addon.0;
-    let (_, instructions) = mesh
-        .get(
-            "payment",
-            &format!("/v1/households/{household}/instructions"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        instructions.as_array().unwrap().len(),
-        1,
-        "{instructions:#}"
-    );
+    let instructions = mesh.instructions(&household).await.unwrap();
+    assert_eq!(instructions.len(), 1, "{instructions:?}");
     assert_eq!(instructions[0]["amount_fen"], json!(expected));
     assert_eq!(instructions[0]["kind"], json!("dibao_monthly"));
 
@@ -263,18 +253,8 @@ async fn a_message_delivered_twice_changes_state_once() {
     assert!(!ack.duplicate);
     mesh.settle(WITHIN).await.unwrap();
 
-    let (_, instructions) = mesh
-        .get(
-            "payment",
-            &format!("/v1/households/{household}/instructions"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        instructions.as_array().unwrap().len(),
-        1,
-        "one payment instruction"
-    );
+    let instructions = mesh.instructions(&household).await.unwrap();
+    assert_eq!(instructions.len(), 1, "one payment instruction");
     let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
     let types = step_types(&chain);
     assert_eq!(

@@ -100,14 +100,13 @@ async fn an_idempotency_key_returns_the_first_application() {
 async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     let mesh = TestMesh::start(Options::default()).await.unwrap();
     let subject = mesh::Subjects::new(&mesh.prefix).of(mesh::subjects::APPLICATION_SUBMITTED);
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", "garbage-1");
-    mesh.js
-        .publish_with_headers(subject.clone(), headers, "{not json".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    mesh.publish_raw(
+        mesh::subjects::APPLICATION_SUBMITTED,
+        "garbage-1",
+        b"{not json".to_vec(),
+    )
+    .await
+    .unwrap();
 
     // The next, valid application is processed all the same.
     let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
@@ -115,9 +114,7 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
         .await
         .unwrap();
 
-    let (status, letters) = mesh.get("verification", "/v1/dead-letters").await.unwrap();
-    assert_eq!(status, 200);
-    let letters = letters.as_array().unwrap().clone();
+    let letters = mesh.dead_letters("verification").await.unwrap();
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0]["original_subject"], json!(subject));
     assert_eq!(letters[0]["original_msg_id"], json!("garbage-1"));
@@ -132,8 +129,7 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     );
     assert_eq!(letters[0]["payload"], json!("{not json"));
     // Other services have none.
-    let (_, none) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
-    assert_eq!(none, json!([]));
+    assert!(mesh.dead_letters("payment").await.unwrap().is_empty());
 
     // Replay: it goes back to its subject, fails again, and is parked again with a new sequence.
     let seq = letters[0]["sequence"].as_u64().unwrap();
@@ -145,8 +141,7 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     let replayed = mesh_tests::eventually(WITHIN, || async {
-        let (_, l) = mesh.get("verification", "/v1/dead-letters").await.unwrap();
-        let l = l.as_array().cloned().unwrap_or_default();
+        let l = mesh.dead_letters("verification").await.unwrap();
         l.len() == 1 && l[0]["sequence"].as_u64() != Some(seq)
     })
     .await;

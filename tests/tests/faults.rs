@@ -69,12 +69,11 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
     let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     let parked = mesh_tests::eventually(WITHIN, || async {
-        let (_, l) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
-        l.as_array().map(|a| a.len() == 1).unwrap_or(false)
+        mesh.dead_letters("payment").await.unwrap().len() == 1
     })
     .await;
     assert!(parked, "the message was dead-lettered");
-    let (_, letters) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
+    let letters = mesh.dead_letters("payment").await.unwrap();
     let letter = &letters[0];
     assert_eq!(
         letter["deliveries"],
@@ -115,16 +114,9 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     mesh.complete_chain(&household, WITHIN).await.unwrap();
-    let (_, instructions) = mesh
-        .get(
-            "payment",
-            &format!("/v1/households/{household}/instructions"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(instructions.as_array().unwrap().len(), 1);
-    let (_, letters) = mesh.get("payment", "/v1/dead-letters").await.unwrap();
-    assert_eq!(letters, json!([]));
+    let instructions = mesh.instructions(&household).await.unwrap();
+    assert_eq!(instructions.len(), 1);
+    assert!(mesh.dead_letters("payment").await.unwrap().is_empty());
     mesh.teardown().await.unwrap();
 }
 
@@ -151,24 +143,18 @@ async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
         decided_by: "officer:wang".into(),
     };
     let e = mesh::Envelope::new("housing-bureau", &chain, None, feedback);
-    let subject =
-        mesh::Subjects::new(&mesh.prefix).fill(mesh::subjects::REFERRAL_FEEDBACK, "housing");
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", e.id.as_str());
-    mesh.js
-        .publish_with_headers(subject, headers, serde_json::to_vec(&e).unwrap().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    mesh.publish_raw(
+        "referral.housing.feedback",
+        &e.id,
+        serde_json::to_vec(&e).unwrap(),
+    )
+    .await
+    .unwrap();
     let parked = mesh_tests::eventually(WITHIN, || async {
-        let (_, l) = mesh.get("monitoring", "/v1/dead-letters").await.unwrap();
-        l.as_array()
-            .map(|a| {
-                a.iter()
-                    .any(|d| d["reason"].as_str().unwrap_or("").contains("no referral"))
-            })
-            .unwrap_or(false)
+        let letters = mesh.dead_letters("monitoring").await.unwrap();
+        letters
+            .iter()
+            .any(|d| d["reason"].as_str().unwrap_or("").contains("no referral"))
     })
     .await;
     assert!(parked);
