@@ -121,6 +121,26 @@ impl EventKind for HouseholdVerified {
     const TYPE: &'static str = "verify.household.verified";
 }
 
+/// `verify.household.reverified`: the periodic re-verification of an assisted household.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HouseholdReverified {
+    pub report_id: Uuid,
+    /// The application whose household this is.
+    pub application_id: Uuid,
+    /// The re-verification was due on this date.
+    pub due_on: NaiveDate,
+    pub complete: bool,
+    pub gaps: Vec<String>,
+    pub sources: Vec<SourceProvenance>,
+    pub members: Vec<VerifiedMember>,
+    /// When the next one is due.
+    pub next_due_on: NaiveDate,
+}
+
+impl EventKind for HouseholdReverified {
+    const TYPE: &'static str = "verify.household.reverified";
+}
+
 /// `intake.application.manual_review`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManualReview {

@@ -12,6 +12,8 @@ pub const APPLICATION_MANUAL_REVIEW: &str = "intake.application.manual_review";
 pub const SOURCE_QUERY: &str = "verify.source.{source}.query";
 /// A household's economic verification report, with per-source provenance and gaps.
 pub const HOUSEHOLD_VERIFIED: &str = "verify.household.verified";
+/// A periodic re-verification of an assisted household, with the same provenance and gaps.
+pub const HOUSEHOLD_REVERIFIED: &str = "verify.household.reverified";
 /// One application, classified determination: tier, monthly amount, relief lines.
 pub const HOUSEHOLD_DETERMINED: &str = "eligibility.household.determined";
 /// Monitoring enrolled the household in the low-income population database.
@@ -30,6 +32,7 @@ pub const CATALOG: &[&str] = &[
     APPLICATION_MANUAL_REVIEW,
     SOURCE_QUERY,
     HOUSEHOLD_VERIFIED,
+    HOUSEHOLD_REVERIFIED,
     HOUSEHOLD_DETERMINED,
     HOUSEHOLD_ENROLLED,
     REFERRAL_PUSH,

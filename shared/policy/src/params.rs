@@ -41,6 +41,10 @@ pub struct ParameterSet {
     pub payment_due_day: u32,
     /// Days a department has to answer a referral before it counts as an omission.
     pub referral_feedback_days: u32,
+    /// Months between economic re-verifications of an assisted household (at least every 6).
+    pub reverification_months: u32,
+    /// Months between home visits to an assisted household (at least yearly).
+    pub home_visit_months: u32,
     pub relief: ReliefParameters,
 }
 
@@ -172,6 +176,9 @@ impl ParameterSet {
         if self.classified_addon.0 < 0 {
             return bad("the classified add-on must not be negative");
         }
+        if self.reverification_months == 0 || self.home_visit_months == 0 {
+            return bad("reverification_months and home_visit_months must be at least 1");
+        }
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");
         }
@@ -210,6 +217,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+reverification_months = 6
+home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
 
 [[set]]
@@ -226,6 +235,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+reverification_months = 6
+home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
 
 [[set]]
@@ -242,6 +253,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+reverification_months = 6
+home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
 "#;
         let book = PolicyBook::from_toml(text).unwrap();
