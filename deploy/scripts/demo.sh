@@ -13,7 +13,10 @@ command -v python3 >/dev/null 2>&1 || { echo "demo: python3 is required" >&2; ex
 [[ -f $DEMO ]] || { echo "demo: $DEMO not found" >&2; exit 1; }
 
 echo "demo: POST $INTAKE/v1/applications ($DEMO)"
+# The key makes a second `make run` show the same household rather than apply again
+# (intake refuses a person who is already in an open or enrolled case).
 out=$(curl -sS -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H "Idempotency-Key: ${DEMO_KEY:-demo-household-1}" \
     --data-binary "@$DEMO" "$INTAKE/v1/applications") || {
     echo "demo: could not reach intake at $INTAKE (is the mesh running? make status)" >&2
     exit 1

@@ -341,7 +341,8 @@ async fn services_killed_mid_flow_resume_and_complete_the_chain() {
 
     // A second application while intake is stopped gracefully and restarted between submit and
     // relay: what intake committed is published after the restart.
-    let (_, second) = mesh.submit(&demo_household()).await.unwrap();
+    let (status, second) = mesh.submit(&mesh_tests::another_household()).await.unwrap();
+    assert_eq!(status, 202, "{second}");
     mesh.stop("intake").await.unwrap();
     mesh.launch("intake").await.unwrap();
     let second_household = second["household_id"].as_str().unwrap().to_owned();

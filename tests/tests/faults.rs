@@ -56,7 +56,12 @@ async fn a_crash_while_a_message_is_in_flight_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered() {
-    let mesh = TestMesh::start(Options::default()).await.unwrap();
+    let mesh = TestMesh::start(Options {
+        // The demo household with no figures from the sources: a dibao household, so payment
+        // has an instruction to record.
+        fixtures: mesh_tests::silent_fixtures(&demo_household()),
+        ..Default::default()
+    }).await.unwrap();
     // Payment's store breaks: every attempt to record an instruction fails.
     let mut db: sqlx::PgConnection = sqlx::Connection::connect(&mesh.database_url("payment"))
         .await

@@ -1,14 +1,28 @@
-//! Intake's consumer: a verification report in, a determination (or manual verification) out.
+//! Intake's consumer and its one human step: a verification report (or an officer's manual
+//! verification) in, a classified determination out.
 
 use crate::app::State;
-use crate::store;
+use crate::store::{self, ApplicationRow, MemberRow};
+use axum::extract::{Path, State as AxState};
+use axum::Json;
 use contract::{DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview};
 use mesh::consumer::Outcome;
+use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::subjects::{APPLICATION_MANUAL_REVIEW, HOUSEHOLD_DETERMINED};
 use mesh::{ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts};
 use policy::{Fen, Month, RegionCode, ResidentId};
+use serde::Deserialize;
+use sqlx::PgConnection;
 use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What verification (a report, or an officer) established about one member.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Verified {
+    pub monthly_income_fen: i64,
+    pub assets_fen: i64,
+}
 
 /// `verify.household.verified` → `eligibility.household.determined` or
 /// `intake.application.manual_review`.
@@ -60,6 +74,7 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
                 gaps: report.gaps.clone(),
             },
         );
+        store::set_manual_review_event(&mut tx, app.application_id, &out.id).await?;
         mesh::outbox::enqueue(
             &mut tx,
             &state.mesh.subjects.of(APPLICATION_MANUAL_REVIEW),
@@ -73,35 +88,67 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         );
         return Ok(Outcome::Applied);
     }
+    let verified: HashMap<Uuid, Verified> = report
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.member_id,
+                Verified {
+                    monthly_income_fen: m.monthly_income_fen,
+                    assets_fen: m.assets_fen,
+                },
+            )
+        })
+        .collect();
+    let rule_version = determine_and_emit(&state, &mut tx, &app, &chain, &verified, None)
+        .await
+        .map_err(|e| match e {
+            DetermineError::Poison(reason) => HandlerError::Poison(reason),
+            DetermineError::Store(e) => HandlerError::Transient(e),
+        })?;
+    tx.commit().await?;
+    tracing::info!(policy = %rule_version, "Household determined.");
+    Ok(Outcome::Applied)
+}
 
+pub enum DetermineError {
+    /// The application's own data cannot be determined (no parameter set, bad stored data).
+    Poison(String),
+    Store(anyhow::Error),
+}
+
+impl From<sqlx::Error> for DetermineError {
+    fn from(e: sqlx::Error) -> Self {
+        DetermineError::Store(e.into())
+    }
+}
+
+impl From<anyhow::Error> for DetermineError {
+    fn from(e: anyhow::Error) -> Self {
+        DetermineError::Store(e)
+    }
+}
+
+/// Determines the application from what was verified, records the decision and its author, and
+/// enqueues `eligibility.household.determined`. `officer` is `None` for a decision by rule.
+async fn determine_and_emit(
+    state: &State,
+    tx: &mut PgConnection,
+    app: &ApplicationRow,
+    chain: &ChainRef,
+    verified: &HashMap<Uuid, Verified>,
+    officer: Option<&str>,
+) -> Result<String, DetermineError> {
     let region =
-        RegionCode::parse(&app.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+        RegionCode::parse(&app.region_code).map_err(|e| DetermineError::Poison(e.to_string()))?;
     let today = chrono::Utc::now().date_naive();
     let params = state
         .policy
         .in_force(&region, today)
-        .map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let members = store::members(&mut tx, app.application_id).await?;
-    let verified: HashMap<_, _> = report.members.iter().map(|m| (m.member_id, m)).collect();
-    let mut facts = Vec::with_capacity(members.len());
-    for m in &members {
-        let id =
-            ResidentId::parse(&m.id_number).map_err(|e| HandlerError::Poison(e.to_string()))?;
-        // The higher of what was declared and what the sources found: a declaration cannot
-        // hide income a source reports, and a source's silence on a person does not erase it.
-        let found = verified
-            .get(&m.member_id)
-            .map(|v| v.monthly_income_fen)
-            .unwrap_or(0);
-        facts.push(MemberFacts {
-            member_id: m.member_id.to_string(),
-            id,
-            monthly_income: Fen(m.declared_monthly_income_fen.max(found)),
-            pension_base: Fen::ZERO,
-            employment_costs: Fen::ZERO,
-            flags: m.flags.0,
-        });
-    }
+        .map_err(|e| DetermineError::Poison(e.to_string()))?;
+    let members = store::members(tx, app.application_id).await?;
+    let facts = facts_of(&members, verified).map_err(DetermineError::Poison)?;
     let decision = policy::determine(
         &HouseholdFacts {
             urban: app.urban,
@@ -110,17 +157,25 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         },
         params,
     );
+    let decided_by = match officer {
+        Some(name) => format!("officer:{name}"),
+        None => format!("rule:{}", decision.policy_version),
+    };
     let determined = HouseholdDetermined {
         application_id: app.application_id,
         region_code: app.region_code.clone(),
         urban: app.urban,
         tier: decision.tier,
+        classifications: decision.classifications.clone(),
         monthly_amount_fen: decision.monthly_amount.0,
         per_capita_income_fen: decision.per_capita_income.0,
+        per_capita_assets_fen: decision.per_capita_assets.0,
         standard_fen: decision.standard.0,
         policy_version: decision.policy_version.clone(),
         rule: decision.rule.clone(),
         effective_month: Month::of(today).to_string(),
+        decided_by: decided_by.clone(),
+        integrity_flags: app.integrity_flags.0.clone(),
         members: members
             .iter()
             .zip(&decision.members)
@@ -129,27 +184,174 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
                 id_number: m.id_number.clone(),
                 name: m.name.clone(),
                 relation: m.relation.clone(),
+                tiers: md.tiers.clone(),
+                individual_benefit_fen: md.individual_benefit.0,
+                payee: md.payee,
                 addon_reason: md.addon_reason.clone(),
                 relief_lines: md.relief_lines.clone(),
             })
             .collect(),
     };
-    let actor = format!("rule:{}", decision.policy_version);
-    store::insert_determination(&mut tx, &determined, &actor).await?;
-    store::set_status(&mut tx, app.application_id, store::DETERMINED).await?;
+    store::insert_determination(tx, &determined, &decided_by).await?;
+    store::set_status(tx, app.application_id, store::DETERMINED).await?;
     store::history(
-        &mut tx,
+        tx,
         app.application_id,
         store::DETERMINED,
-        &actor,
+        &decided_by,
         &decision.rule,
     )
     .await?;
     let out = state
         .mesh
-        .envelope(&chain, Some(app.application_id.to_string()), determined);
-    mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_DETERMINED), &out).await?;
+        .envelope(chain, Some(app.application_id.to_string()), determined);
+    mesh::outbox::enqueue(tx, &state.mesh.subjects.of(HOUSEHOLD_DETERMINED), &out).await?;
+    tracing::info!(
+        tier = decision.tier.as_str(),
+        amount_fen = decision.monthly_amount.0,
+        decided_by = %decided_by,
+        "Determination recorded."
+    );
+    Ok(decision.policy_version)
+}
+
+/// The rules' view of each member: the higher of declared and verified income and assets (a
+/// declaration cannot hide what a source reports, and a source's silence on a person does not
+/// erase what they declared), with the declared exclusions and rigid spending.
+fn facts_of(
+    members: &[MemberRow],
+    verified: &HashMap<Uuid, Verified>,
+) -> Result<Vec<MemberFacts>, String> {
+    members
+        .iter()
+        .map(|m| {
+            let v = verified.get(&m.member_id).copied().unwrap_or_default();
+            Ok(MemberFacts {
+                member_id: m.member_id.to_string(),
+                id: ResidentId::parse(&m.id_number).map_err(|e| e.to_string())?,
+                monthly_income: Fen(m.declared_monthly_income_fen.max(v.monthly_income_fen)),
+                pension_base: Fen(m.pension_base_fen),
+                employment_costs: Fen(m.employment_costs_fen),
+                assets: Fen(m.declared_assets_fen.max(v.assets_fen)),
+                rigid_expenditure: Fen(m.rigid_expenditure_fen),
+                flags: m.flags.0,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualVerification {
+    /// The township officer who verified on site; recorded as the decision's author.
+    pub officer: String,
+    pub note: String,
+    /// Every member's verified figures.
+    pub members: Vec<ManualMember>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualMember {
+    pub member_id: Uuid,
+    pub monthly_income_fen: i64,
+    pub assets_fen: i64,
+}
+
+/// `POST /v1/applications/{id}/manual-verification`: an officer completes a verification that
+/// had gaps; the application is then determined from the officer's figures.
+pub async fn complete_manual_verification(
+    AxState(state): AxState<State>,
+    Path(application_id): Path<Uuid>,
+    JsonBody(req): JsonBody<ManualVerification>,
+) -> Result<Json<store::ApplicationView>, ApiError> {
+    let mut tx = state.mesh.db.begin().await?;
+    let app = store::lock(&mut tx, application_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+    if app.status != store::MANUAL_VERIFICATION {
+        return Err(ApiError::Conflict(format!(
+            "the application is {}, not awaiting manual verification",
+            app.status
+        )));
+    }
+    let members = store::members(&mut tx, application_id).await?;
+    let mut errors = Vec::new();
+    let officer = req.officer.trim();
+    if officer.is_empty() || officer.chars().count() > 64 {
+        errors.push(FieldError::new("officer", "must be 1 to 64 characters"));
+    }
+    if req.note.trim().is_empty() {
+        errors.push(FieldError::new("note", "say what was verified and how"));
+    }
+    let mut verified = HashMap::new();
+    for (i, m) in req.members.iter().enumerate() {
+        if !members.iter().any(|x| x.member_id == m.member_id) {
+            errors.push(FieldError::new(
+                format!("members[{i}].member_id"),
+                "not a member of this application",
+            ));
+        }
+        if m.monthly_income_fen < 0 {
+            errors.push(FieldError::new(
+                format!("members[{i}].monthly_income_fen"),
+                "must not be negative",
+            ));
+        }
+        if m.assets_fen < 0 {
+            errors.push(FieldError::new(
+                format!("members[{i}].assets_fen"),
+                "must not be negative",
+            ));
+        }
+        if verified
+            .insert(
+                m.member_id,
+                Verified {
+                    monthly_income_fen: m.monthly_income_fen,
+                    assets_fen: m.assets_fen,
+                },
+            )
+            .is_some()
+        {
+            errors.push(FieldError::new(
+                format!("members[{i}].member_id"),
+                "listed twice",
+            ));
+        }
+    }
+    if verified.len() != members.len() && errors.is_empty() {
+        errors.push(FieldError::new(
+            "members",
+            "every member's verified figures are required",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let officer_actor = format!("officer:{officer}");
+    store::history(
+        &mut tx,
+        application_id,
+        store::MANUAL_VERIFICATION,
+        &officer_actor,
+        req.note.trim(),
+    )
+    .await?;
+    let chain = ChainRef {
+        household_id: app.household_id,
+        chain_id: app.chain_id,
+        causation_id: app.manual_review_event_id.clone(),
+    };
+    determine_and_emit(&state, &mut tx, &app, &chain, &verified, Some(officer))
+        .await
+        .map_err(|e| match e {
+            DetermineError::Poison(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
+            DetermineError::Store(e) => ApiError::Internal(e),
+        })?;
     tx.commit().await?;
-    tracing::info!(tier = decision.tier.as_str(), amount_fen = decision.monthly_amount.0, policy = %decision.policy_version, "Household determined.");
-    Ok(Outcome::Applied)
+    store::view(&state.mesh.db, application_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
 }

@@ -19,6 +19,12 @@ pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
         .route("/v1/applications", post(submit))
         .route("/v1/applications/{application_id}", get(show))
+        .route(
+            "/v1/applications/{application_id}/manual-verification",
+            post(crate::handlers::complete_manual_verification),
+        )
+        .route("/v1/staff-relatives", post(register_relative))
+        .route("/v1/disclosures", get(disclosures))
         .with_state(state)
 }
 
@@ -42,6 +48,17 @@ pub struct MemberRequest {
     pub id_number: String,
     pub relation: String,
     pub declared_monthly_income_fen: i64,
+    /// Residents' basic pension base included in the income (not counted).
+    #[serde(default)]
+    pub pension_base_fen: i64,
+    /// Necessary employment costs (deducted).
+    #[serde(default)]
+    pub employment_costs_fen: i64,
+    /// Unavoidable monthly spending: medical, education, disaster, accident.
+    #[serde(default)]
+    pub rigid_expenditure_fen: i64,
+    #[serde(default)]
+    pub declared_assets_fen: i64,
     #[serde(default)]
     pub flags: MemberFlags,
 }
@@ -164,6 +181,10 @@ async fn submit(
             name: m.name.trim().to_owned(),
             relation: m.relation.trim().to_owned(),
             declared_monthly_income_fen: m.declared_monthly_income_fen,
+            pension_base_fen: m.pension_base_fen,
+            employment_costs_fen: m.employment_costs_fen,
+            rigid_expenditure_fen: m.rigid_expenditure_fen,
+            declared_assets_fen: m.declared_assets_fen,
             flags: m.flags,
         })
         .collect();
@@ -177,8 +198,36 @@ async fn submit(
         .mesh
         .envelope(&chain, Some(application_id.to_string()), event);
     let mut tx = db.begin().await?;
-    let inserted =
-        store::insert_application(&mut tx, &envelope, req.address.as_deref(), key.as_deref()).await;
+    // One person, one open case: serialise on each person's ID number, then look for them in
+    // open applications and among the enrolled.
+    let numbers: Vec<String> = ids.iter().map(|i| i.as_str().to_owned()).collect();
+    store::lock_people(&mut tx, &numbers).await?;
+    let existing = store::open_cases_of(&mut tx, &numbers).await?;
+    if !existing.is_empty() {
+        let fields = existing
+            .iter()
+            .filter_map(|c| {
+                let i = numbers.iter().position(|n| *n == c.id_number)?;
+                Some(FieldError::new(
+                    format!("members[{i}].id_number"),
+                    format!(
+                        "this person is already in application {} ({})",
+                        c.application_id, c.state
+                    ),
+                ))
+            })
+            .collect();
+        return Err(ApiError::Duplicate(fields));
+    }
+    let flags = store::integrity_flags(&mut tx, &numbers).await?;
+    let inserted = store::insert_application(
+        &mut tx,
+        &envelope,
+        req.address.as_deref(),
+        key.as_deref(),
+        &flags,
+    )
+    .await;
     match inserted {
         Ok(()) => {}
         // A concurrent request with the same key won the race: answer with its application.
@@ -198,7 +247,7 @@ async fn submit(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(members = ids.len(), region = %region, "Application accepted.");
+    tracing::info!(members = ids.len(), region = %region, flags = flags.len(), "Application accepted.");
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -229,4 +278,79 @@ async fn show(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelativeRequest {
+    /// The relative's resident ID number.
+    pub id_number: String,
+    /// The staff member or village cadre they are related to.
+    pub staff_name: String,
+    pub relation: String,
+    /// Who registered it.
+    pub registered_by: String,
+}
+
+/// Near-relative registration: later applications naming this person are flagged.
+async fn register_relative(
+    AxState(state): AxState<State>,
+    JsonBody(req): JsonBody<RelativeRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let mut errors = Vec::new();
+    let id = match ResidentId::parse(&req.id_number) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            errors.push(FieldError::new("id_number", e.to_string()));
+            None
+        }
+    };
+    for (field, value) in [
+        ("staff_name", &req.staff_name),
+        ("relation", &req.relation),
+        ("registered_by", &req.registered_by),
+    ] {
+        if value.trim().is_empty() || value.chars().count() > 64 {
+            errors.push(FieldError::new(field, "must be 1 to 64 characters"));
+        }
+    }
+    let Some(id) = id.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    store::register_relative(
+        &state.mesh.db,
+        id.as_str(),
+        &req.staff_name,
+        &req.relation,
+        &req.registered_by,
+    )
+    .await?;
+    tracing::info!("Near relative of staff registered.");
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            serde_json::json!({"id_number_masked": id.masked(), "registered_by": req.registered_by.trim()}),
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DisclosureQuery {
+    #[serde(default)]
+    pub region_code: Option<String>,
+}
+
+/// Public disclosure (公示) of determined low-income applications: names and ID numbers masked.
+async fn disclosures(
+    AxState(state): AxState<State>,
+    axum::extract::Query(q): axum::extract::Query<DisclosureQuery>,
+) -> Result<Json<Vec<store::Disclosure>>, ApiError> {
+    if let Some(r) = &q.region_code {
+        RegionCode::parse(r).map_err(|e| {
+            ApiError::Validation(vec![FieldError::new("region_code", e.to_string())])
+        })?;
+    }
+    Ok(Json(
+        store::disclosures(&state.mesh.db, q.region_code.as_deref()).await?,
+    ))
 }

@@ -20,7 +20,12 @@ pub struct ApplicationRow {
     pub urban: bool,
     pub status: String,
     pub submitted_at: DateTime<Utc>,
+    pub integrity_flags: sqlx::types::Json<Vec<String>>,
+    pub manual_review_event_id: Option<String>,
 }
+
+const APPLICATION_COLUMNS: &str =
+    "application_id, household_id, chain_id, region_code, urban, status, submitted_at, integrity_flags, manual_review_event_id";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRow {
@@ -29,6 +34,10 @@ pub struct MemberRow {
     pub name: String,
     pub relation: String,
     pub declared_monthly_income_fen: i64,
+    pub pension_base_fen: i64,
+    pub employment_costs_fen: i64,
+    pub rigid_expenditure_fen: i64,
+    pub declared_assets_fen: i64,
     pub flags: sqlx::types::Json<policy::determination::MemberFlags>,
 }
 
@@ -37,11 +46,12 @@ pub async fn insert_application(
     e: &Envelope<ApplicationSubmitted>,
     address: Option<&str>,
     idempotency_key: Option<&str>,
+    integrity_flags: &[String],
 ) -> sqlx::Result<()> {
     let a = &e.data;
     sqlx::query(
-        "INSERT INTO applications (application_id, household_id, chain_id, region_code, urban, address, status, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO applications (application_id, household_id, chain_id, region_code, urban, address, status, idempotency_key, integrity_flags)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(a.application_id)
     .bind(e.household_id)
@@ -51,12 +61,14 @@ pub async fn insert_application(
     .bind(address)
     .bind(VERIFYING)
     .bind(idempotency_key)
+    .bind(sqlx::types::Json(integrity_flags))
     .execute(&mut *tx)
     .await?;
     for (i, m) in a.members.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO application_members (member_id, application_id, position, id_number, name, relation, declared_monthly_income_fen, flags)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO application_members (member_id, application_id, position, id_number, name, relation, declared_monthly_income_fen,
+                 pension_base_fen, employment_costs_fen, rigid_expenditure_fen, declared_assets_fen, flags)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(m.member_id)
         .bind(a.application_id)
@@ -65,6 +77,10 @@ pub async fn insert_application(
         .bind(&m.name)
         .bind(&m.relation)
         .bind(m.declared_monthly_income_fen)
+        .bind(m.pension_base_fen)
+        .bind(m.employment_costs_fen)
+        .bind(m.rigid_expenditure_fen)
+        .bind(m.declared_assets_fen)
         .bind(sqlx::types::Json(m.flags))
         .execute(&mut *tx)
         .await?;
@@ -76,7 +92,18 @@ pub async fn insert_application(
         "applicant",
         "application submitted; household economic verification requested",
     )
-    .await
+    .await?;
+    for flag in integrity_flags {
+        history(
+            tx,
+            a.application_id,
+            VERIFYING,
+            "intake",
+            &format!("flagged: {flag}"),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 pub async fn history(
@@ -97,10 +124,12 @@ pub async fn history(
 }
 
 pub async fn by_idempotency_key(db: &PgPool, key: &str) -> sqlx::Result<Option<ApplicationRow>> {
-    sqlx::query_as("SELECT application_id, household_id, chain_id, region_code, urban, status, submitted_at FROM applications WHERE idempotency_key = $1")
-        .bind(key)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE idempotency_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(db)
+    .await
 }
 
 /// The application, locked for the rest of the transaction.
@@ -108,14 +137,18 @@ pub async fn lock(
     tx: &mut PgConnection,
     application_id: Uuid,
 ) -> sqlx::Result<Option<ApplicationRow>> {
-    sqlx::query_as("SELECT application_id, household_id, chain_id, region_code, urban, status, submitted_at FROM applications WHERE application_id = $1 FOR UPDATE")
-        .bind(application_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE application_id = $1 FOR UPDATE"
+    ))
+    .bind(application_id)
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn members(tx: &mut PgConnection, application_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
-    sqlx::query_as("SELECT member_id, id_number, name, relation, declared_monthly_income_fen, flags FROM application_members WHERE application_id = $1 ORDER BY position")
+    sqlx::query_as("SELECT member_id, id_number, name, relation, declared_monthly_income_fen, pension_base_fen, employment_costs_fen,
+                rigid_expenditure_fen, declared_assets_fen, flags
+         FROM application_members WHERE application_id = $1 ORDER BY position")
         .bind(application_id)
         .fetch_all(tx)
         .await
@@ -142,8 +175,8 @@ pub async fn insert_determination(
     decided_by: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO determinations (application_id, tier, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO determinations (application_id, tier, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, detail, classifications)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(d.application_id)
     .bind(d.tier.as_str())
@@ -155,6 +188,7 @@ pub async fn insert_determination(
     .bind(&d.effective_month)
     .bind(decided_by)
     .bind(sqlx::types::Json(&d.members))
+    .bind(sqlx::types::Json(&d.classifications))
     .execute(tx)
     .await?;
     Ok(())
@@ -169,6 +203,7 @@ pub struct ApplicationView {
     pub urban: bool,
     pub status: String,
     pub submitted_at: DateTime<Utc>,
+    pub integrity_flags: Vec<String>,
     pub members: Vec<MemberView>,
     pub determination: Option<DeterminationView>,
     pub history: Vec<HistoryView>,
@@ -186,6 +221,7 @@ pub struct MemberView {
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct DeterminationView {
     pub tier: String,
+    pub classifications: sqlx::types::Json<Vec<String>>,
     pub monthly_amount_fen: i64,
     pub per_capita_income_fen: i64,
     pub standard_fen: i64,
@@ -215,9 +251,9 @@ pub fn mask_name(name: &str) -> String {
 
 pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<ApplicationView>> {
     let mut conn = db.acquire().await?;
-    let Some(a): Option<ApplicationRow> = sqlx::query_as(
-        "SELECT application_id, household_id, chain_id, region_code, urban, status, submitted_at FROM applications WHERE application_id = $1",
-    )
+    let Some(a): Option<ApplicationRow> = sqlx::query_as(&format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE application_id = $1"
+    ))
     .bind(application_id)
     .fetch_optional(&mut *conn)
     .await?
@@ -235,7 +271,7 @@ pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Appl
         })
         .collect();
     let determination = sqlx::query_as(
-        "SELECT tier, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, decided_at
+        "SELECT tier, classifications, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, decided_at
          FROM determinations WHERE application_id = $1",
     )
     .bind(application_id)
@@ -253,8 +289,168 @@ pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Appl
         urban: a.urban,
         status: a.status,
         submitted_at: a.submitted_at,
+        integrity_flags: a.integrity_flags.0,
         members,
         determination,
         history,
     }))
+}
+
+/// Serialises concurrent applications naming the same people, for the rest of the transaction.
+pub async fn lock_people(tx: &mut PgConnection, id_numbers: &[String]) -> sqlx::Result<()> {
+    let mut sorted = id_numbers.to_vec();
+    sorted.sort();
+    for n in sorted {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 11643))")
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A person already in an open application, or enrolled through a determined one.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OpenCase {
+    pub id_number: String,
+    pub application_id: Uuid,
+    /// `open` or `enrolled`.
+    pub state: String,
+}
+
+pub async fn open_cases_of(
+    tx: &mut PgConnection,
+    id_numbers: &[String],
+) -> sqlx::Result<Vec<OpenCase>> {
+    sqlx::query_as(
+        "SELECT m.id_number, a.application_id,
+                CASE WHEN a.status = 'determined' THEN 'enrolled' ELSE 'open' END AS state
+         FROM application_members m
+         JOIN applications a ON a.application_id = m.application_id
+         LEFT JOIN determinations d ON d.application_id = a.application_id
+         WHERE m.id_number = ANY($1)
+           AND (a.status IN ('verifying', 'manual_verification') OR (a.status = 'determined' AND d.tier <> 'none'))
+         ORDER BY a.submitted_at",
+    )
+    .bind(id_numbers)
+    .fetch_all(tx)
+    .await
+}
+
+/// Integrity flags for an application naming these people (in application order).
+pub async fn integrity_flags(
+    tx: &mut PgConnection,
+    id_numbers: &[String],
+) -> sqlx::Result<Vec<String>> {
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT (i - 1)::bigint FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i)
+         WHERE EXISTS (SELECT 1 FROM staff_relatives r WHERE r.id_number = t.n) ORDER BY i",
+    )
+    .bind(id_numbers)
+    .fetch_all(tx)
+    .await?;
+    Ok(positions
+        .into_iter()
+        .map(|i| {
+            format!("near_relative_of_staff: members[{i}] is a registered near relative of staff")
+        })
+        .collect())
+}
+
+pub async fn register_relative(
+    db: &PgPool,
+    id_number: &str,
+    staff_name: &str,
+    relation: &str,
+    by: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO staff_relatives (id_number, staff_name, relation, registered_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id_number) DO UPDATE SET staff_name = $2, relation = $3, registered_by = $4, registered_at = now()",
+    )
+    .bind(id_number)
+    .bind(staff_name.trim())
+    .bind(relation.trim())
+    .bind(by.trim())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// One line of the public disclosure list: no full names or ID numbers.
+#[derive(Debug, Serialize)]
+pub struct Disclosure {
+    pub application_id: Uuid,
+    pub region_code: String,
+    pub head_name_masked: String,
+    pub head_id_number_masked: String,
+    pub members: i64,
+    pub tier: String,
+    pub monthly_amount_fen: i64,
+    pub decided_at: DateTime<Utc>,
+}
+
+type DisclosureRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    DateTime<Utc>,
+);
+
+pub async fn disclosures(db: &PgPool, region_code: Option<&str>) -> sqlx::Result<Vec<Disclosure>> {
+    let rows: Vec<DisclosureRow> = sqlx::query_as(
+        "SELECT a.application_id, a.region_code, h.name, h.id_number,
+                (SELECT count(*) FROM application_members c WHERE c.application_id = a.application_id),
+                d.tier, d.monthly_amount_fen, d.decided_at
+         FROM applications a
+         JOIN determinations d ON d.application_id = a.application_id
+         JOIN application_members h ON h.application_id = a.application_id AND h.position = 0
+         WHERE d.tier <> 'none' AND ($1::text IS NULL OR a.region_code LIKE $1 || '%')
+         ORDER BY d.decided_at DESC LIMIT 1000",
+    )
+    .bind(region_code)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                application_id,
+                region_code,
+                name,
+                id,
+                members,
+                tier,
+                monthly_amount_fen,
+                decided_at,
+            )| Disclosure {
+                application_id,
+                region_code,
+                head_name_masked: mask_name(&name),
+                head_id_number_masked: policy::id::mask(&id),
+                members,
+                tier,
+                monthly_amount_fen,
+                decided_at,
+            },
+        )
+        .collect())
+}
+
+/// The manual-review event a later manual verification answers (its `causation_id`).
+pub async fn set_manual_review_event(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+    event_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE applications SET manual_review_event_id = $2 WHERE application_id = $1")
+        .bind(application_id)
+        .bind(event_id)
+        .execute(tx)
+        .await?;
+    Ok(())
 }

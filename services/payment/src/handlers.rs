@@ -2,7 +2,7 @@
 
 use crate::app::State;
 use crate::store;
-use contract::{HouseholdDetermined, InstructionCreated};
+use contract::{DeterminedMember, HouseholdDetermined, InstructionCreated};
 use mesh::consumer::Outcome;
 use mesh::subjects::PAYMENT_INSTRUCTION_CREATED;
 use mesh::{ChainRef, Delivery, HandlerError};
@@ -19,27 +19,44 @@ pub fn instruction_id(beneficiary: Uuid, month: &str, kind: &str) -> Uuid {
     )
 }
 
-/// `eligibility.household.determined` → `payment.instruction.created`.
+/// Who is paid what, by kind, for a determination: the household head for a dibao household;
+/// each destitute person (or their care institution); each single-person dibao member.
+pub fn payments(
+    det: &HouseholdDetermined,
+) -> Result<Vec<(&DeterminedMember, &'static str, i64)>, String> {
+    let individual = |kind: &'static str, tier: Tier| {
+        det.members
+            .iter()
+            .filter(|m| m.tiers.contains(&tier) && m.individual_benefit_fen > 0)
+            .map(|m| (m, kind, m.individual_benefit_fen))
+            .collect::<Vec<_>>()
+    };
+    Ok(match det.tier {
+        Tier::Dibao if det.monthly_amount_fen > 0 => {
+            let head = det
+                .members
+                .iter()
+                .find(|m| m.relation == "head")
+                .or_else(|| det.members.first())
+                .ok_or("a determination without members")?;
+            vec![(head, "dibao_monthly", det.monthly_amount_fen)]
+        }
+        Tier::Destitute => individual("destitute_monthly", Tier::Destitute),
+        Tier::SinglePersonDibao => {
+            individual("single_person_dibao_monthly", Tier::SinglePersonDibao)
+        }
+        Tier::Dibao | Tier::RigidExpenditure | Tier::Marginal | Tier::None => Vec::new(),
+    })
+}
+
+/// `eligibility.household.determined` → one `payment.instruction.created` per beneficiary.
 pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let e = d.envelope::<HouseholdDetermined>()?;
     let det = &e.data;
-    let kind = match det.tier {
-        Tier::Dibao => "dibao_monthly",
-        Tier::Destitute => "destitute_monthly",
-        Tier::Marginal | Tier::None => {
-            return Ok(Outcome::Applied);
-        }
-    };
-    if det.monthly_amount_fen <= 0 {
+    let pay = payments(det).map_err(HandlerError::Poison)?;
+    if pay.is_empty() {
         return Ok(Outcome::Applied);
     }
-    // The household head receives the household's benefit; else the first member listed.
-    let beneficiary = det
-        .members
-        .iter()
-        .find(|m| m.relation == "head")
-        .or_else(|| det.members.first())
-        .ok_or_else(|| HandlerError::Poison("a determination without members".into()))?;
     let month =
         Month::parse(&det.effective_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
     let region =
@@ -54,30 +71,36 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    let created = InstructionCreated {
-        instruction_id: instruction_id(beneficiary.member_id, &det.effective_month, kind),
-        beneficiary_member_id: beneficiary.member_id,
-        month: det.effective_month.clone(),
-        kind: kind.to_owned(),
-        amount_fen: det.monthly_amount_fen,
-        due_date,
-        policy_version: det.policy_version.clone(),
-    };
-    if store::insert_instruction(&mut tx, &e, &created).await? {
-        let out = state.mesh.envelope(
-            &ChainRef::answering(&e),
-            Some(created.instruction_id.to_string()),
-            created,
-        );
-        mesh::outbox::enqueue(
-            &mut tx,
-            &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
-            &out,
-        )
-        .await?;
-        tracing::info!(amount_fen = out.data.amount_fen, month = %out.data.month, "Payment instruction recorded.");
-    } else {
-        tracing::info!("An instruction for this beneficiary, month and kind exists; none added.");
+    for (beneficiary, kind, amount_fen) in pay {
+        let created = InstructionCreated {
+            instruction_id: instruction_id(beneficiary.member_id, &det.effective_month, kind),
+            beneficiary_member_id: beneficiary.member_id,
+            month: det.effective_month.clone(),
+            kind: kind.to_owned(),
+            amount_fen,
+            due_date,
+            policy_version: det.policy_version.clone(),
+            payee: beneficiary.payee,
+        };
+        if store::insert_instruction(&mut tx, &e, &created).await? {
+            let out = state.mesh.envelope(
+                &ChainRef::answering(&e),
+                Some(created.instruction_id.to_string()),
+                created,
+            );
+            mesh::outbox::enqueue(
+                &mut tx,
+                &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
+                &out,
+            )
+            .await?;
+            tracing::info!(amount_fen, kind, month = %det.effective_month, "Payment instruction recorded.");
+        } else {
+            tracing::info!(
+                kind,
+                "An instruction for this beneficiary, month and kind exists; none added."
+            );
+        }
     }
     tx.commit().await?;
     Ok(Outcome::Applied)

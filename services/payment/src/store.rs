@@ -14,8 +14,8 @@ pub async fn insert_instruction(
     i: &InstructionCreated,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query(
-        "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, status, source_event_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'instructed', $10) ON CONFLICT DO NOTHING",
+        "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, status, source_event_id, payee)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'instructed', $10, $11) ON CONFLICT DO NOTHING",
     )
     .bind(i.instruction_id)
     .bind(cause.household_id)
@@ -27,6 +27,10 @@ pub async fn insert_instruction(
     .bind(i.due_date)
     .bind(&i.policy_version)
     .bind(&cause.id)
+    .bind(match i.payee {
+        policy::determination::Payee::Person => "person",
+        policy::determination::Payee::CareInstitution => "care_institution",
+    })
     .execute(tx)
     .await?
     .rows_affected();
@@ -42,13 +46,14 @@ pub struct InstructionView {
     pub amount_fen: i64,
     pub due_date: NaiveDate,
     pub policy_version: String,
+    pub payee: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
 }
 
 pub async fn by_household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<InstructionView>> {
     sqlx::query_as(
-        "SELECT instruction_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, status, created_at
+        "SELECT instruction_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, payee, status, created_at
          FROM instructions WHERE household_id = $1 ORDER BY month, kind, instruction_id",
     )
     .bind(household_id)

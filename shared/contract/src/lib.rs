@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mesh::EventKind;
-use policy::determination::MemberFlags;
+use policy::determination::{MemberFlags, Payee};
 use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -28,6 +28,17 @@ pub struct ApplicantMember {
     pub name: String,
     pub relation: String,
     pub declared_monthly_income_fen: i64,
+    /// Residents' basic pension base included in the income (not counted).
+    #[serde(default)]
+    pub pension_base_fen: i64,
+    /// Necessary employment costs (deducted).
+    #[serde(default)]
+    pub employment_costs_fen: i64,
+    /// Unavoidable monthly spending (medical, education, disaster, accident).
+    #[serde(default)]
+    pub rigid_expenditure_fen: i64,
+    #[serde(default)]
+    pub declared_assets_fen: i64,
     #[serde(default)]
     pub flags: MemberFlags,
 }
@@ -159,14 +170,26 @@ pub struct HouseholdDetermined {
     pub application_id: Uuid,
     pub region_code: String,
     pub urban: bool,
+    /// The tier paid: the first of `classifications`.
     pub tier: Tier,
+    /// Every household-level tier that applies (one application, classified determination).
+    #[serde(default)]
+    pub classifications: Vec<Tier>,
     pub monthly_amount_fen: i64,
     pub per_capita_income_fen: i64,
+    #[serde(default)]
+    pub per_capita_assets_fen: i64,
     pub standard_fen: i64,
     pub policy_version: String,
     pub rule: String,
     /// First month the benefit is paid for, `YYYY-MM`.
     pub effective_month: String,
+    /// Who decided: `rule:<parameter set version>` or `officer:<name>` after manual verification.
+    #[serde(default)]
+    pub decided_by: String,
+    /// Integrity flags raised at intake, e.g. `near_relative_of_staff`.
+    #[serde(default)]
+    pub integrity_flags: Vec<String>,
     pub members: Vec<DeterminedMember>,
 }
 
@@ -176,9 +199,21 @@ pub struct DeterminedMember {
     pub id_number: String,
     pub name: String,
     pub relation: String,
+    /// Every tier this member falls into, in precedence order.
+    #[serde(default)]
+    pub tiers: Vec<Tier>,
+    /// A benefit paid to this member alone (destitute, single-person dibao); 0 otherwise.
+    #[serde(default)]
+    pub individual_benefit_fen: i64,
+    #[serde(default = "person")]
+    pub payee: Payee,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addon_reason: Option<String>,
     pub relief_lines: Vec<Department>,
+}
+
+fn person() -> Payee {
+    Payee::Person
 }
 
 impl EventKind for HouseholdDetermined {
@@ -269,6 +304,9 @@ pub struct InstructionCreated {
     pub amount_fen: i64,
     pub due_date: NaiveDate,
     pub policy_version: String,
+    /// The person, or their care institution's collective account (centralised support).
+    #[serde(default = "person")]
+    pub payee: Payee,
 }
 
 impl EventKind for InstructionCreated {

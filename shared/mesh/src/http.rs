@@ -40,6 +40,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request names something that already exists (a person in an open case).
+    #[error("the request duplicates an existing record")]
+    Duplicate(Vec<FieldError>),
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -72,6 +75,7 @@ impl IntoResponse for ApiError {
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -83,8 +87,12 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let fields = match &self {
-            ApiError::Validation(f) => Some(f.as_slice()),
-            _ => None,
+            ApiError::Validation(f) | ApiError::Duplicate(f) => Some(f.as_slice()),
+            ApiError::BadRequest(_)
+            | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
+            | ApiError::Unavailable(_)
+            | ApiError::Internal(_) => None,
         };
         (
             status,

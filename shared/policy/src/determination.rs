@@ -1,18 +1,26 @@
 //! One application, classified determination (一次申请、分类审核认定): a household's verified
-//! facts in, its tier, monthly amount and each member's relief lines out, with the rule that
-//! fired and the parameter set it used.
+//! facts in; out, every tier the household and each member fall into at once, the monthly cash
+//! benefit, each member's relief lines, the rules that fired and the parameter set they used.
+//!
+//! Household tiers, in precedence order (the first that applies is the one paid):
+//! destitute → dibao → single-person dibao (some members only) → rigid-expenditure hardship →
+//! dibao-marginal → none.
 
 use crate::{Department, Fen, ParameterSet, ResidentId};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// 特困人员
     Destitute,
     /// 最低生活保障对象
     Dibao,
+    /// 单人保: a member enrolled in dibao as a one-person household.
+    SinglePersonDibao,
+    /// 刚性支出困难家庭成员
+    RigidExpenditure,
     /// 低保边缘家庭成员
     Marginal,
     /// Not low-income on the verified facts.
@@ -28,13 +36,25 @@ impl Tier {
         match self {
             Tier::Destitute => "destitute",
             Tier::Dibao => "dibao",
+            Tier::SinglePersonDibao => "single_person_dibao",
+            Tier::RigidExpenditure => "rigid_expenditure",
             Tier::Marginal => "marginal",
             Tier::None => "none",
         }
     }
 }
 
-/// Circumstances of a member that the rules look at. All default to false.
+/// How far a person can look after themselves; sets a destitute person's care standard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfCare {
+    #[default]
+    Full,
+    Partial,
+    None,
+}
+
+/// Circumstances of a member that the rules look at. All default to false / full self-care.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemberFlags {
@@ -47,6 +67,9 @@ pub struct MemberFlags {
     pub no_legal_supporter: bool,
     pub housing_hardship: bool,
     pub disaster_victim: bool,
+    pub self_care: SelfCare,
+    /// Supported centrally in a care institution: paid to the institution's account.
+    pub in_care_institution: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +82,10 @@ pub struct MemberFacts {
     pub pension_base: Fen,
     /// Necessary employment costs; deducted.
     pub employment_costs: Fen,
+    /// Verified assets (deposits, securities, vehicles, property beyond the home).
+    pub assets: Fen,
+    /// Unavoidable monthly spending: medical, education, disaster, accident.
+    pub rigid_expenditure: Fen,
     pub flags: MemberFlags,
 }
 
@@ -70,9 +97,23 @@ pub struct HouseholdFacts {
     pub members: Vec<MemberFacts>,
 }
 
+/// Who receives a person's benefit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payee {
+    Person,
+    /// Centralised destitute support: the care institution's collective account.
+    CareInstitution,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberDecision {
     pub member_id: String,
+    /// Every tier the member falls into, in precedence order; empty when none.
+    pub tiers: Vec<Tier>,
+    /// A benefit paid to this member alone (destitute, single-person dibao); zero otherwise.
+    pub individual_benefit: Fen,
+    pub payee: Payee,
     /// Why the member gets the classified add-on, if they do.
     pub addon_reason: Option<String>,
     pub relief_lines: Vec<Department>,
@@ -80,12 +121,17 @@ pub struct MemberDecision {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Determination {
+    /// The tier paid: the first of `classifications`, or `None`.
     pub tier: Tier,
+    /// Every household-level tier that applies, in precedence order.
+    pub classifications: Vec<Tier>,
+    /// The household's total monthly cash benefit.
     pub monthly_amount: Fen,
     pub per_capita_income: Fen,
+    pub per_capita_assets: Fen,
     pub standard: Fen,
     pub policy_version: String,
-    /// The rule that fired, in words a caseworker can read.
+    /// The rules that fired, in words a caseworker can read.
     pub rule: String,
     pub members: Vec<MemberDecision>,
 }
@@ -101,81 +147,193 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
     let per_capita = total.per(n);
     let standard = p.standard(h.urban);
     let marginal_line = standard.times_permille(p.marginal_multiple_permille);
+    let per_capita_assets: Fen = h
+        .members
+        .iter()
+        .map(|m| m.assets.clamp_non_negative())
+        .sum::<Fen>()
+        .per(n);
+    let asset_limit = standard * p.asset_limit_months;
+    let rigid: Fen = h
+        .members
+        .iter()
+        .map(|m| m.rigid_expenditure.clamp_non_negative())
+        .sum();
+    let per_capita_after_rigid = (total - rigid).clamp_non_negative().per(n);
+    let mut rules = Vec::new();
+
+    if per_capita_assets > asset_limit {
+        rules.push(format!(
+            "assets: per-capita assets {per_capita_assets} above the limit {asset_limit} ({} months of standard {standard})",
+            p.asset_limit_months
+        ));
+        return Determination {
+            tier: Tier::None,
+            classifications: Vec::new(),
+            monthly_amount: Fen::ZERO,
+            per_capita_income: per_capita,
+            per_capita_assets,
+            standard,
+            policy_version: p.version.clone(),
+            rule: rules.join("; "),
+            members: h
+                .members
+                .iter()
+                .map(|m| no_decision(&m.member_id))
+                .collect(),
+        };
+    }
 
     let destitute = h.members.len() == 1
         && h.members.iter().all(|m| {
             m.flags.no_work_ability && m.flags.no_legal_supporter && counted_income(m) == Fen::ZERO
         });
+    let dibao = !destitute && per_capita < standard;
+    let rigid_hardship =
+        !destitute && !dibao && rigid > Fen::ZERO && per_capita_after_rigid < standard;
+    let marginal = !destitute && !dibao && per_capita < marginal_line;
 
-    let (tier, base, rule) = if destitute {
-        let amount = standard.times_permille(p.destitute_multiple_permille);
-        (
-            Tier::Destitute,
-            amount,
-            format!(
-                "destitute: no work ability, no income, no legal supporter; basic living standard {amount} = {}‰ of dibao standard {standard}",
-                p.destitute_multiple_permille
-            ),
-        )
-    } else if per_capita < standard {
-        let gap = standard - per_capita;
-        (
-            Tier::Dibao,
-            gap * i64::from(n),
-            format!(
-                "dibao: per-capita income {per_capita} below standard {standard}; gap {gap} x {n} members"
-            ),
-        )
-    } else if per_capita < marginal_line {
-        (
-            Tier::Marginal,
-            Fen::ZERO,
-            format!(
-                "marginal: per-capita income {per_capita} at or above standard {standard} and below {}‰ of it ({marginal_line})",
-                p.marginal_multiple_permille
-            ),
-        )
-    } else {
-        (
-            Tier::None,
-            Fen::ZERO,
-            format!("none: per-capita income {per_capita} at or above {marginal_line}"),
-        )
-    };
+    let mut household: Vec<Tier> = Vec::new();
+    if destitute {
+        household.push(Tier::Destitute);
+    }
+    if dibao {
+        household.push(Tier::Dibao);
+        rules.push(format!(
+            "dibao: per-capita income {per_capita} below standard {standard}"
+        ));
+    }
+    if rigid_hardship {
+        household.push(Tier::RigidExpenditure);
+        rules.push(format!(
+            "rigid expenditure: per-capita income after rigid spending of {rigid} is {per_capita_after_rigid}, below standard {standard}"
+        ));
+    }
+    if marginal {
+        household.push(Tier::Marginal);
+        rules.push(format!(
+            "marginal: per-capita income {per_capita} at or above standard {standard} and below {}‰ of it ({marginal_line})",
+            p.marginal_multiple_permille
+        ));
+    }
 
-    let members: Vec<MemberDecision> = h
-        .members
-        .iter()
-        .map(|m| MemberDecision {
-            member_id: m.member_id.clone(),
-            addon_reason: (tier == Tier::Dibao)
-                .then(|| addon_reason(m, h.on, p))
-                .flatten(),
-            relief_lines: if tier.is_low_income() {
-                relief_lines(m)
+    let mut members = Vec::with_capacity(h.members.len());
+    let mut addons = 0i64;
+    for m in &h.members {
+        let mut d = no_decision(&m.member_id);
+        if destitute {
+            let care = match m.flags.self_care {
+                SelfCare::Full => p.care_standard.full_self_care,
+                SelfCare::Partial => p.care_standard.partial_self_care,
+                SelfCare::None => p.care_standard.no_self_care,
+            };
+            let basic = standard.times_permille(p.destitute_multiple_permille);
+            d.individual_benefit = basic + care;
+            d.payee = if m.flags.in_care_institution {
+                Payee::CareInstitution
             } else {
-                Vec::new()
-            },
-        })
-        .collect();
-    let addons = members.iter().filter(|m| m.addon_reason.is_some()).count() as i64;
-    let monthly_amount = base + p.classified_addon * addons;
-    let rule = if addons > 0 {
-        format!(
-            "{rule}; classified add-on {} x {addons}",
-            p.classified_addon
-        )
-    } else {
-        rule
+                Payee::Person
+            };
+            rules.push(format!(
+                "destitute: no work ability, no income, no legal supporter; basic living standard {basic} ({}‰ of standard {standard}) + care standard {care}{}",
+                p.destitute_multiple_permille,
+                if m.flags.in_care_institution { ", paid to the care institution" } else { ", dispersed support" }
+            ));
+        }
+        d.tiers
+            .extend(household.iter().copied().filter(|t| *t != Tier::Destitute));
+        if destitute {
+            d.tiers.insert(0, Tier::Destitute);
+        }
+        let age = m.id.age_on(h.on);
+        let single = !destitute
+            && !dibao
+            && (((rigid_hardship || marginal)
+                && (m.flags.severe_disability || m.flags.serious_illness))
+                || (m.flags.severe_disability
+                    && m.flags.registered_unemployed
+                    && age >= p.minor_age_below));
+        if dibao || single {
+            d.addon_reason = addon_reason(m, h.on, p);
+            if d.addon_reason.is_some() {
+                addons += 1;
+            }
+        }
+        if single {
+            let own = counted_income(m);
+            let gap = (standard - own).clamp_non_negative();
+            let addon = if d.addon_reason.is_some() {
+                p.classified_addon
+            } else {
+                Fen::ZERO
+            };
+            d.individual_benefit = gap + addon;
+            d.tiers.insert(0, Tier::SinglePersonDibao);
+            rules.push(format!(
+                "single-person dibao for member {}: own counted income {own} below standard {standard}; gap {gap}",
+                m.member_id
+            ));
+        }
+        if d.tiers.iter().any(|t| t.is_low_income()) {
+            d.relief_lines = relief_lines(m);
+        }
+        members.push(d);
+    }
+
+    if members
+        .iter()
+        .any(|m| m.tiers.contains(&Tier::SinglePersonDibao))
+    {
+        let at = household
+            .iter()
+            .position(|t| *t > Tier::SinglePersonDibao)
+            .unwrap_or(household.len());
+        household.insert(at, Tier::SinglePersonDibao);
+    }
+    let tier = household.first().copied().unwrap_or(Tier::None);
+    let monthly_amount = match tier {
+        Tier::Dibao => {
+            let gap = standard - per_capita;
+            rules.push(format!("dibao benefit: gap {gap} x {n} members"));
+            gap * i64::from(n) + p.classified_addon * addons
+        }
+        Tier::Destitute | Tier::SinglePersonDibao => {
+            members.iter().map(|m| m.individual_benefit).sum()
+        }
+        Tier::RigidExpenditure | Tier::Marginal | Tier::None => Fen::ZERO,
     };
+    if addons > 0 {
+        rules.push(format!(
+            "classified add-on {} x {addons}",
+            p.classified_addon
+        ));
+    }
+    if tier == Tier::None {
+        rules.push(format!(
+            "none: per-capita income {per_capita} at or above {marginal_line}"
+        ));
+    }
     Determination {
         tier,
+        classifications: household,
         monthly_amount,
         per_capita_income: per_capita,
+        per_capita_assets,
         standard,
         policy_version: p.version.clone(),
-        rule,
+        rule: rules.join("; "),
         members,
+    }
+}
+
+fn no_decision(member_id: &str) -> MemberDecision {
+    MemberDecision {
+        member_id: member_id.to_owned(),
+        tiers: Vec::new(),
+        individual_benefit: Fen::ZERO,
+        payee: Payee::Person,
+        addon_reason: None,
+        relief_lines: Vec::new(),
     }
 }
 
@@ -217,145 +375,4 @@ pub fn relief_lines(m: &MemberFacts) -> Vec<Department> {
         out.push(Department::Disaster);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{PolicyBook, RegionCode};
-
-    fn params() -> ParameterSet {
-        let book = PolicyBook::builtin();
-        let region = RegionCode::parse("410102").unwrap();
-        book.in_force(&region, "2025-01-01".parse().unwrap())
-            .unwrap()
-            .clone()
-    }
-
-    fn member(body: &str, income: i64, flags: MemberFlags) -> MemberFacts {
-        MemberFacts {
-            member_id: body.to_owned(),
-            id: ResidentId::from_body(body).unwrap(),
-            monthly_income: Fen(income),
-            pension_base: Fen::ZERO,
-            employment_costs: Fen::ZERO,
-            flags,
-        }
-    }
-
-    fn household(members: Vec<MemberFacts>) -> HouseholdFacts {
-        HouseholdFacts {
-            urban: true,
-            on: "2025-01-01".parse().unwrap(),
-            members,
-        }
-    }
-
-    #[test]
-    fn dibao_pays_the_gap_times_members_plus_addons() {
-        let p = params();
-        let std = p.dibao_standard.urban;
-        // Two adults aged 40-ish, per-capita income 300 yuan below the standard.
-        let h = household(vec![
-            member(
-                "41010219850101001",
-                (std - Fen::yuan(300)).0 * 2,
-                MemberFlags::default(),
-            ),
-            member(
-                "41010219850101002",
-                0,
-                MemberFlags {
-                    serious_illness: true,
-                    ..Default::default()
-                },
-            ),
-        ]);
-        let d = determine(&h, &p);
-        assert_eq!(d.tier, Tier::Dibao);
-        assert_eq!(d.per_capita_income, std - Fen::yuan(300));
-        assert_eq!(d.monthly_amount, Fen::yuan(300) * 2 + p.classified_addon);
-        assert_eq!(d.members[1].relief_lines, vec![Department::Medical]);
-        assert_eq!(
-            d.members[1].addon_reason.as_deref(),
-            Some("serious illness")
-        );
-        assert_eq!(d.policy_version, p.version);
-    }
-
-    #[test]
-    fn pension_base_is_not_counted_and_employment_costs_are_deducted() {
-        let p = params();
-        let std = p.dibao_standard.urban;
-        let mut m = member("41010219850101001", std.0 + 20_000, MemberFlags::default());
-        m.pension_base = Fen(15_000);
-        m.employment_costs = Fen(10_000);
-        let d = determine(&household(vec![m]), &p);
-        assert_eq!(d.per_capita_income, std - Fen(5_000));
-        assert_eq!(d.tier, Tier::Dibao);
-    }
-
-    #[test]
-    fn income_between_the_standard_and_the_multiple_is_marginal() {
-        let p = params();
-        let std = p.dibao_standard.urban;
-        let d = determine(
-            &household(vec![member(
-                "41010219850101001",
-                std.0,
-                MemberFlags::default(),
-            )]),
-            &p,
-        );
-        assert_eq!(d.tier, Tier::Marginal);
-        assert_eq!(d.monthly_amount, Fen::ZERO);
-        let line = std.times_permille(p.marginal_multiple_permille);
-        let d = determine(
-            &household(vec![member(
-                "41010219850101001",
-                line.0,
-                MemberFlags::default(),
-            )]),
-            &p,
-        );
-        assert_eq!(d.tier, Tier::None);
-        assert!(d.members[0].relief_lines.is_empty());
-    }
-
-    #[test]
-    fn a_lone_person_without_work_ability_income_or_supporter_is_destitute() {
-        let p = params();
-        let flags = MemberFlags {
-            no_work_ability: true,
-            no_legal_supporter: true,
-            ..Default::default()
-        };
-        let d = determine(&household(vec![member("41010219500101001", 0, flags)]), &p);
-        assert_eq!(d.tier, Tier::Destitute);
-        assert_eq!(
-            d.monthly_amount,
-            p.dibao_standard
-                .urban
-                .times_permille(p.destitute_multiple_permille)
-        );
-    }
-
-    #[test]
-    fn more_income_never_raises_the_benefit() {
-        let p = params();
-        let mut last = i64::MAX;
-        for income in (0..300_000).step_by(7_919) {
-            let d = determine(
-                &household(vec![member(
-                    "41010219850101001",
-                    income,
-                    MemberFlags::default(),
-                )]),
-                &p,
-            );
-            assert!(d.monthly_amount.0 >= 0);
-            assert!(d.monthly_amount.0 <= last, "income {income}");
-            last = d.monthly_amount.0;
-        }
-    }
 }

@@ -22,6 +22,6 @@ pub use determination::{determine, Determination, HouseholdFacts, MemberFacts, T
 pub use id::ResidentId;
 pub use money::Fen;
 pub use month::Month;
-pub use params::{ParameterSet, PolicyBook, PolicyError};
+pub use params::{CareStandards, ParameterSet, PolicyBook, PolicyError};
 pub use region::RegionCode;
 pub use relief::Department;

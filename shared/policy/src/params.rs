@@ -29,6 +29,10 @@ pub struct ParameterSet {
     pub marginal_multiple_permille: i64,
     /// Destitute persons' basic living standard as a multiple of the dibao standard (‰).
     pub destitute_multiple_permille: i64,
+    /// Asset test: per-capita assets may not exceed this many months of the dibao standard.
+    pub asset_limit_months: i64,
+    /// Destitute persons' monthly care standard by self-care ability (照料护理标准).
+    pub care_standard: CareStandards,
     /// Classified add-on per qualifying dibao member per month (分类施保).
     pub classified_addon: Fen,
     /// Age from which a dibao member gets the classified add-on.
@@ -46,6 +50,15 @@ pub struct ParameterSet {
     /// Months between home visits to an assisted household (at least yearly).
     pub home_visit_months: u32,
     pub relief: ReliefParameters,
+}
+
+/// Monthly care standard of a destitute person, by ability to look after themselves.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CareStandards {
+    pub full_self_care: Fen,
+    pub partial_self_care: Fen,
+    pub no_self_care: Fen,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -173,6 +186,16 @@ impl ParameterSet {
         if self.marginal_multiple_permille < 1000 || self.destitute_multiple_permille < 1000 {
             return bad("multiples are in permille and at least 1000");
         }
+        if self.asset_limit_months <= 0 {
+            return bad("asset_limit_months must be positive");
+        }
+        let c = &self.care_standard;
+        if c.full_self_care.0 < 0
+            || c.partial_self_care.0 < c.full_self_care.0
+            || c.no_self_care.0 < c.partial_self_care.0
+        {
+            return bad("care standards must be non-negative and rise as self-care falls");
+        }
         if self.classified_addon.0 < 0 {
             return bad("the classified add-on must not be negative");
         }
@@ -211,6 +234,8 @@ effective_from = "2020-01-01"
 dibao_standard = { urban = 70000, rural = 50000 }
 marginal_multiple_permille = 1500
 destitute_multiple_permille = 1600
+asset_limit_months = 24
+care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18
@@ -229,6 +254,8 @@ effective_from = "2024-01-01"
 dibao_standard = { urban = 87000, rural = 65000 }
 marginal_multiple_permille = 1500
 destitute_multiple_permille = 1600
+asset_limit_months = 24
+care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18
@@ -247,6 +274,8 @@ effective_from = "2025-07-01"
 dibao_standard = { urban = 90000, rural = 70000 }
 marginal_multiple_permille = 1500
 destitute_multiple_permille = 1600
+asset_limit_months = 24
+care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18

@@ -21,8 +21,15 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
 
 /// A three-person household with distinct, valid ID numbers.
 fn household(i: usize) -> Value {
+    // Distinct people: the birth day moves every 333 households, the sequence within them.
+    let day =
+        chrono::NaiveDate::from_ymd_opt(2001, 1, 1).unwrap() + chrono::Days::new((i / 333) as u64);
     let member = |k: usize, year: u32| {
-        let body = format!("410102{year:04}0101{:03}", (i * 3 + k) % 1000);
+        let body = format!(
+            "410102{year:04}{}{:03}",
+            day.format("%m%d"),
+            (i % 333) * 3 + k
+        );
         json!({
             "name": format!("Bench {i}-{k}"),
             "id_number": id_number(&body),

@@ -1,0 +1,383 @@
+//! One application, classified determination, end to end: duplicates, near relatives of staff,
+//! manual verification by a named officer, public disclosure, and the tiers that pay people
+//! other than the household head.
+
+use mesh_tests::{another_household, demo_household, silent_fixtures, Options, TestMesh};
+use policy::{PolicyBook, RegionCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+fn zhengzhou() -> policy::ParameterSet {
+    PolicyBook::builtin()
+        .in_force(
+            &RegionCode::parse("410102").unwrap(),
+            chrono::Utc::now().date_naive(),
+        )
+        .unwrap()
+        .clone()
+}
+
+fn id_of(h: &Value, i: usize) -> String {
+    h["members"][i]["id_number"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_in_an_open_or_enrolled_case_cannot_apply_again() {
+    let demo = demo_household();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: silent_fixtures(&demo),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, first) = mesh.submit(&demo).await.unwrap();
+    assert_eq!(status, 202);
+    let first_id = first["application_id"].as_str().unwrap();
+
+    // The spouse, in another household's application, while the first is open.
+    let mut other = another_household();
+    other["members"][1]["id_number"] = json!(id_of(&demo, 1));
+    let (status, body) = mesh.submit(&other).await.unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], json!("duplicate"));
+    assert_eq!(
+        body["error"]["fields"][0]["field"],
+        json!("members[1].id_number")
+    );
+    let reason = body["error"]["fields"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains(first_id), "{reason}");
+
+    // Once determined as dibao the household is enrolled: still refused, now as enrolled.
+    let path = format!("/v1/applications/{first_id}");
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.get("intake", &path).await.unwrap().1["status"] == json!("determined")
+        })
+        .await
+    );
+    let (status, body) = mesh.submit(&other).await.unwrap();
+    assert_eq!(status, 409);
+    assert!(body["error"]["fields"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("enrolled"));
+    // Somebody else entirely is welcome.
+    let (status, _) = mesh.submit(&another_household()).await.unwrap();
+    assert_eq!(status, 202);
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_naming_a_near_relative_of_staff_is_flagged_through_to_the_chain() {
+    let demo = demo_household();
+    let mesh = TestMesh::start(Options {
+        fixtures: silent_fixtures(&demo),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let r = mesh
+        .http
+        .post(mesh.url("intake", "/v1/staff-relatives"))
+        .json(&json!({"id_number": id_of(&demo, 1), "staff_name": "Wang Fang", "relation": "sister", "registered_by": "township office"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let bad = mesh
+        .http
+        .post(mesh.url("intake", "/v1/staff-relatives"))
+        .json(&json!({"id_number": "123", "staff_name": "", "relation": "sister", "registered_by": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+
+    let (_, accepted) = mesh.submit(&demo).await.unwrap();
+    let (_, app) = mesh
+        .get(
+            "intake",
+            &format!(
+                "/v1/applications/{}",
+                accepted["application_id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .unwrap();
+    let flags = app["integrity_flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 1);
+    assert!(flags[0]
+        .as_str()
+        .unwrap()
+        .starts_with("near_relative_of_staff: members[1]"));
+    assert!(app["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["note"].as_str().unwrap().starts_with("flagged")));
+    let chain = mesh
+        .complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+        .await
+        .unwrap();
+    let determined = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == json!("eligibility.household.determined"))
+        .unwrap();
+    assert_eq!(
+        determined["summary"]["integrity_flags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The staff member's name is nowhere in what the chain shows.
+    assert!(!chain.to_string().contains("Wang Fang"));
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_officer_completes_a_verification_with_gaps_and_the_chain_goes_on() {
+    let demo = demo_household();
+    let mesh = TestMesh::start(Options {
+        fixtures: silent_fixtures(&demo),
+        silent_sources: vec!["bank".into()],
+        verification_timeout_ms: 300,
+        verification_attempts: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, accepted) = mesh.submit(&demo).await.unwrap();
+    let application = accepted["application_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/applications/{application}");
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.get("intake", &path).await.unwrap().1["status"] == json!("manual_verification")
+        })
+        .await
+    );
+    let (_, app) = mesh.get("intake", &path).await.unwrap();
+    let members: Vec<String> = app["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member_id"].as_str().unwrap().to_owned())
+        .collect();
+
+    let url = mesh.url("intake", &format!("{path}/manual-verification"));
+    // Incomplete figures are refused, naming what is missing.
+    let r = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Li Ming", "note": "visited", "members": [{"member_id": members[0], "monthly_income_fen": 0, "assets_fen": 0}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let figures: Vec<Value> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"member_id": m, "monthly_income_fen": if i == 0 { 90_000 } else { 0 }, "assets_fen": 500_000}))
+        .collect();
+    let r = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Li Ming", "note": "bank statements checked at the township office", "members": figures}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let app: Value = r.json().await.unwrap();
+    assert_eq!(app["status"], json!("determined"));
+    assert_eq!(app["determination"]["decided_by"], json!("officer:Li Ming"));
+    // 900 yuan verified beats the 600 declared: pc 300, gap (870 - 300) x 3 + 2 add-ons.
+    let p = zhengzhou();
+    let expected = (p.dibao_standard.urban.0 - 30_000) * 3 + 2 * p.classified_addon.0;
+    assert_eq!(app["determination"]["monthly_amount_fen"], json!(expected));
+    let history: Vec<&str> = app["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["actor"].as_str().unwrap())
+        .collect();
+    assert!(history.contains(&"officer:Li Ming"), "{history:?}");
+
+    // A second completion is refused: the application is no longer waiting for one.
+    let again = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Li Ming", "note": "again", "members": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+
+    let chain = mesh
+        .complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+        .await
+        .unwrap();
+    let steps = chain["steps"].as_array().unwrap();
+    let review = steps
+        .iter()
+        .find(|s| s["type"] == json!("intake.application.manual_review"))
+        .unwrap();
+    let determined = steps
+        .iter()
+        .find(|s| s["type"] == json!("eligibility.household.determined"))
+        .unwrap();
+    assert_eq!(
+        determined["causation_id"], review["event_id"],
+        "the determination answers the manual review"
+    );
+    assert_eq!(
+        determined["summary"]["decided_by"],
+        json!("officer:Li Ming")
+    );
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_disclosure_list_masks_names_and_id_numbers() {
+    let demo = demo_household();
+    let mesh = TestMesh::start(Options {
+        fixtures: silent_fixtures(&demo),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, accepted) = mesh.submit(&demo).await.unwrap();
+    mesh.complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+        .await
+        .unwrap();
+    let (status, list) = mesh
+        .get("intake", "/v1/disclosures?region_code=410102")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["application_id"] == accepted["application_id"])
+        .unwrap()
+        .clone();
+    assert_eq!(entry["tier"], json!("dibao"));
+    assert_eq!(entry["members"], json!(3));
+    assert_eq!(entry["head_name_masked"], json!("Z********"));
+    assert_eq!(entry["head_id_number_masked"], json!("410102********0312"));
+    let text = list.to_string();
+    for i in 0..3 {
+        assert!(!text.contains(&id_of(&demo, i)));
+        assert!(!text.contains(demo["members"][i]["name"].as_str().unwrap()));
+    }
+    let (_, elsewhere) = mesh
+        .get("intake", "/v1/disclosures?region_code=440300")
+        .await
+        .unwrap();
+    assert_eq!(elsewhere, json!([]));
+    let (status, _) = mesh
+        .get("intake", "/v1/disclosures?region_code=44x")
+        .await
+        .unwrap();
+    assert_eq!(status, 422);
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destitute_person_in_a_care_institution_is_paid_to_the_institution() {
+    let person = json!({
+        "region_code": "410102",
+        "urban": true,
+        "members": [{
+            "name": "Zhao Lao",
+            "id_number": mesh_tests::id_number("41010219400101005"),
+            "relation": "head",
+            "declared_monthly_income_fen": 0,
+            "flags": {"no_work_ability": true, "no_legal_supporter": true, "self_care": "none", "in_care_institution": true}
+        }]
+    });
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: silent_fixtures(&person),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, accepted) = mesh.submit(&person).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    mesh.complete_chain(&household, WITHIN).await.unwrap();
+    let p = zhengzhou();
+    let expected = p
+        .dibao_standard
+        .urban
+        .times_permille(p.destitute_multiple_permille)
+        + p.care_standard.no_self_care;
+    let instructions = mesh.instructions(&household).await.unwrap();
+    assert_eq!(instructions.len(), 1, "{instructions:?}");
+    assert_eq!(instructions[0]["kind"], json!("destitute_monthly"));
+    assert_eq!(instructions[0]["payee"], json!("care_institution"));
+    assert_eq!(instructions[0]["amount_fen"], json!(expected.0));
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seriously_ill_member_of_a_marginal_household_is_paid_single_person_dibao() {
+    let p = zhengzhou();
+    // Per-capita income 1.2 x the standard: marginal; the ill member has no income of their own.
+    let income = p.dibao_standard.urban.0 * 12 / 10 * 2;
+    let mut h = another_household();
+    h["members"] = json!([h["members"][0].clone(), h["members"][1].clone()]);
+    h["members"][0]["declared_monthly_income_fen"] = json!(income);
+    h["members"][1]["declared_monthly_income_fen"] = json!(0);
+    h["members"][1]["flags"] = json!({"serious_illness": true});
+    let mesh = TestMesh::start(Options {
+        departments: vec![policy::Department::Medical],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, accepted) = mesh.submit(&h).await.unwrap();
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
+    let determined = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == json!("eligibility.household.determined"))
+        .unwrap();
+    assert_eq!(determined["summary"]["tier"], json!("single_person_dibao"));
+    assert_eq!(
+        determined["summary"]["classifications"],
+        json!(["single_person_dibao", "marginal"])
+    );
+    let instructions = mesh.instructions(&household).await.unwrap();
+    assert_eq!(instructions.len(), 1);
+    assert_eq!(
+        instructions[0]["kind"],
+        json!("single_person_dibao_monthly")
+    );
+    assert_eq!(
+        instructions[0]["amount_fen"],
+        json!((p.dibao_standard.urban + p.classified_addon).0)
+    );
+    let (_, app) = mesh
+        .get(
+            "intake",
+            &format!(
+                "/v1/applications/{}",
+                accepted["application_id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .unwrap();
+    let ill = &app["members"][1]["member_id"];
+    assert_eq!(&instructions[0]["beneficiary_member_id"], ill);
+    mesh.teardown().await.unwrap();
+}
