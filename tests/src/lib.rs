@@ -207,6 +207,8 @@ impl TestMesh {
                         ("verification.timeout_ms", &timeout),
                         ("verification.attempts", &attempts),
                         ("verification.retry_delay_ms", "50"),
+                        // Due re-verifications are found within a fifth of a second.
+                        ("verification.schedule_interval_ms", "200"),
                     ],
                 )?;
                 Self::tune(&mut s.mesh);
@@ -458,4 +460,36 @@ pub fn id_number(body17: &str) -> String {
 pub fn demo_household() -> Value {
     serde_json::from_str(include_str!("../../deploy/demo/household.json"))
         .expect("demo household is JSON")
+}
+
+/// A household like the demo one (3 members, Zhengzhou) whose ID numbers are new each call,
+/// for tests that submit more than one application: intake refuses a person twice.
+pub fn another_household() -> Value {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) + std::process::id() % 500;
+    let mut h = demo_household();
+    for (k, m) in h["members"]
+        .as_array_mut()
+        .expect("members")
+        .iter_mut()
+        .enumerate()
+    {
+        let birth = m["id_number"].as_str().expect("id")[6..14].to_owned();
+        let seq = (n * 3 + k as u32) % 1000;
+        m["id_number"] = Value::String(id_number(&format!("410102{birth}{seq:03}")));
+    }
+    h
+}
+
+/// Fixtures in which every data source knows each member of `household` and reports nothing:
+/// the household's declared figures decide.
+pub fn silent_fixtures(household: &Value) -> Fixtures {
+    household["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id_number"].as_str())
+        .map(|id| (id.to_owned(), Default::default()))
+        .collect()
 }
