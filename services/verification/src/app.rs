@@ -1,8 +1,8 @@
-//! Wiring: the consumer and the routes of verification.
+//! Wiring: the consumers, the re-verification scheduler and the routes of verification.
 
 use crate::config::VerificationSettings;
-use crate::{handlers, http, Settings, MIGRATOR};
-use mesh::subjects::APPLICATION_SUBMITTED;
+use crate::{handlers, http, schedule, Settings, MIGRATOR};
+use mesh::subjects::{APPLICATION_SUBMITTED, HOUSEHOLD_ENROLLED};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -10,6 +10,8 @@ use std::sync::Arc;
 pub struct State {
     pub mesh: Mesh,
     pub settings: Arc<VerificationSettings>,
+    /// Re-verification and home-visit intervals per region and date.
+    pub policy: Arc<policy::PolicyBook>,
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
@@ -21,17 +23,35 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.verification.attempts >= 1,
         "verification.attempts must be at least 1"
     );
+    anyhow::ensure!(
+        settings.verification.schedule_interval_ms >= 1
+            && settings.verification.schedule_batch >= 1,
+        "verification.schedule_interval_ms and verification.schedule_batch must be at least 1"
+    );
+    let policy = Arc::new(mesh::settings::policy_book(
+        settings.verification.policy_file.as_deref(),
+    )?);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
     let state = State {
         mesh: mesh.clone(),
         settings: Arc::new(settings.verification),
+        policy,
     };
-    let filter = mesh.subjects.of(APPLICATION_SUBMITTED);
-    let s = state.clone();
-    ServiceBuilder::new(mesh)
-        .consume("applications", "INTAKE", filter, move |d| {
-            handlers::on_submitted(s.clone(), d)
-        })
+    let (s1, s2) = (state.clone(), state.clone());
+    ServiceBuilder::new(mesh.clone())
+        .consume(
+            "applications",
+            "INTAKE",
+            mesh.subjects.of(APPLICATION_SUBMITTED),
+            move |d| handlers::on_submitted(s1.clone(), d),
+        )
+        .consume(
+            "enrolments",
+            "MONITOR",
+            mesh.subjects.of(HOUSEHOLD_ENROLLED),
+            move |d| handlers::on_enrolled(s2.clone(), d),
+        )
+        .task("reverification", schedule::run(state.clone()))
         .routes(http::routes(state))
         .build()
         .await

@@ -1,4 +1,5 @@
-//! Verification settings: the mesh's, plus the data sources and how patiently to ask them.
+//! Verification settings: the mesh's, plus the data sources, how patiently to ask them, how
+//! often to look for households due for re-verification, and the policy parameter sets.
 
 use mesh::MeshSettings;
 use serde::Deserialize;
@@ -14,6 +15,8 @@ sources = ["bank", "tax", "property", "vehicle", "business", "social-insurance",
 timeout_ms = 2000
 attempts = 3
 retry_delay_ms = 200
+schedule_interval_ms = 60000
+schedule_batch = 20
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +36,14 @@ pub struct VerificationSettings {
     pub attempts: u32,
     /// Delay before the second attempt; doubles each time.
     pub retry_delay_ms: u64,
+    /// How often the scheduler looks for enrolled households due for re-verification.
+    pub schedule_interval_ms: u64,
+    /// Households one scheduler replica takes (leases) per look.
+    pub schedule_batch: i64,
+    /// A TOML file of parameter sets (re-verification and home-visit intervals per region);
+    /// the built-in sets when absent.
+    #[serde(default)]
+    pub policy_file: Option<String>,
 }
 
 impl Settings {

@@ -1,25 +1,63 @@
 //! Verification's SQL.
 
-use crate::handlers::Asked;
-use chrono::{DateTime, Utc};
-use contract::HouseholdVerified;
+use crate::sources::Asked;
+use chrono::{DateTime, NaiveDate, Utc};
+use contract::{QueryMember, VerifiedMember};
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+/// Why a report was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The verification of an application, before determination: one per application.
+    Application,
+    /// A periodic re-verification of an enrolled household, due on this date.
+    Reverification { due_on: NaiveDate },
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Application => "application",
+            Purpose::Reverification { .. } => "reverification",
+        }
+    }
+
+    fn due_on(self) -> Option<NaiveDate> {
+        match self {
+            Purpose::Application => None,
+            Purpose::Reverification { due_on } => Some(due_on),
+        }
+    }
+}
+
+pub struct NewReport<'a> {
+    pub report_id: Uuid,
+    pub application_id: Uuid,
+    pub household_id: Uuid,
+    pub purpose: Purpose,
+    pub complete: bool,
+    pub gaps: &'a [String],
+    pub members: &'a [VerifiedMember],
+}
+
+/// Stores a report with its provenance: which source said what, and when.
 pub async fn insert_report(
     tx: &mut PgConnection,
-    household_id: Uuid,
-    r: &HouseholdVerified,
+    r: &NewReport<'_>,
     asked: &[Asked],
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members) VALUES ($1, $2, $3, $4, $5, $6)")
+    sqlx::query("INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(r.report_id)
         .bind(r.application_id)
-        .bind(household_id)
+        .bind(r.household_id)
         .bind(r.complete)
-        .bind(sqlx::types::Json(&r.gaps))
-        .bind(sqlx::types::Json(&r.members))
+        .bind(Json(r.gaps))
+        .bind(Json(r.members))
+        .bind(r.purpose.as_str())
+        .bind(r.purpose.due_on())
         .execute(&mut *tx)
         .await?;
     for a in asked {
@@ -28,7 +66,7 @@ pub async fn insert_report(
             .bind(&a.provenance.source)
             .bind(&a.provenance.outcome)
             .bind(&a.provenance.detail)
-            .bind(a.answer.as_ref().map(sqlx::types::Json))
+            .bind(a.answer.as_ref().map(Json))
             .bind(a.provenance.at)
             .execute(&mut *tx)
             .await?;
@@ -42,7 +80,7 @@ pub struct ReportView {
     pub application_id: Uuid,
     pub household_id: Uuid,
     pub complete: bool,
-    pub gaps: sqlx::types::Json<Vec<String>>,
+    pub gaps: Json<Vec<String>>,
     pub created_at: DateTime<Utc>,
     #[sqlx(skip)]
     pub sources: Vec<SourceView>,
@@ -56,9 +94,10 @@ pub struct SourceView {
     pub at: DateTime<Utc>,
 }
 
+/// The report of an application (not its household's later re-verifications).
 pub async fn report(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<ReportView>> {
     let Some(mut r): Option<ReportView> =
-        sqlx::query_as("SELECT report_id, application_id, household_id, complete, gaps, created_at FROM reports WHERE application_id = $1")
+        sqlx::query_as("SELECT report_id, application_id, household_id, complete, gaps, created_at FROM reports WHERE application_id = $1 AND purpose = 'application'")
             .bind(application_id)
             .fetch_optional(db)
             .await?
@@ -70,4 +109,238 @@ pub async fn report(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Re
         .fetch_all(db)
         .await?;
     Ok(Some(r))
+}
+
+/// A household as its application describes it.
+pub struct Registration<'a> {
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub application_id: Uuid,
+    pub region_code: &'a str,
+    pub members: &'a [QueryMember],
+}
+
+/// Enters the household in the register, or refreshes what its latest application says of it;
+/// an enrolment and its schedule are left as they are.
+pub async fn upsert_register(tx: &mut PgConnection, r: &Registration<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO register (household_id, chain_id, application_id, region_code, members)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (household_id) DO UPDATE SET chain_id = EXCLUDED.chain_id,
+             application_id = EXCLUDED.application_id, region_code = EXCLUDED.region_code,
+             members = EXCLUDED.members",
+    )
+    .bind(r.household_id)
+    .bind(r.chain_id)
+    .bind(r.application_id)
+    .bind(r.region_code)
+    .bind(Json(r.members))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct RegisterEntry {
+    pub region_code: String,
+    pub enrolled: bool,
+}
+
+/// The household's register row, locked until the transaction ends.
+pub async fn register_entry_for_update(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+) -> sqlx::Result<Option<RegisterEntry>> {
+    sqlx::query_as("SELECT region_code, enrolled FROM register WHERE household_id = $1 FOR UPDATE")
+        .bind(household_id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn enrol(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    reverification_due: NaiveDate,
+    home_visit_due: NaiveDate,
+    enrolment_event_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE register SET enrolled = true, next_reverification_due = $2,
+             next_home_visit_due = $3, enrolment_event_id = $4
+         WHERE household_id = $1",
+    )
+    .bind(household_id)
+    .bind(reverification_due)
+    .bind(home_visit_due)
+    .bind(enrolment_event_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// An enrolled household leased for re-verification.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Leased {
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub application_id: Uuid,
+    pub region_code: String,
+    pub members: Json<Vec<QueryMember>>,
+    pub due_on: NaiveDate,
+    /// Also the lease's token: only the holder of this exact lease may complete or release it.
+    pub lease_until: DateTime<Utc>,
+    pub enrolment_event_id: Option<String>,
+}
+
+/// Leases up to `batch` enrolled households due on or before `today` whose lease, if any, has
+/// run out, for `lease_seconds`. One statement, so the lease is committed on return; rows
+/// another replica is leasing at the same moment are skipped, not waited for.
+pub async fn lease_due(
+    db: &PgPool,
+    today: NaiveDate,
+    batch: i64,
+    lease_seconds: f64,
+) -> sqlx::Result<Vec<Leased>> {
+    sqlx::query_as(
+        "WITH due AS (
+             SELECT household_id FROM register
+             WHERE enrolled AND next_reverification_due <= $1
+               AND (lease_until IS NULL OR lease_until < now())
+             ORDER BY next_reverification_due, household_id
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         UPDATE register r SET lease_until = now() + make_interval(secs => $3)
+         FROM due WHERE r.household_id = due.household_id
+         RETURNING r.household_id, r.chain_id, r.application_id, r.region_code, r.members,
+                   r.next_reverification_due AS due_on, r.lease_until, r.enrolment_event_id",
+    )
+    .bind(today)
+    .bind(batch)
+    .bind(lease_seconds)
+    .fetch_all(db)
+    .await
+}
+
+/// Gives back leases that were not used (at shutdown), so another replica need not wait.
+pub async fn release(db: &PgPool, leased: &[Leased]) -> sqlx::Result<()> {
+    for l in leased {
+        sqlx::query(
+            "UPDATE register SET lease_until = NULL WHERE household_id = $1 AND lease_until = $2",
+        )
+        .bind(l.household_id)
+        .bind(l.lease_until)
+        .execute(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves the household's next re-verification to `next_due` and ends the lease, if the lease is
+/// still `lease`'s. `false` means it ran out and another replica took the household over: the
+/// caller then rolls back, so the household is re-verified once.
+pub async fn complete_reverification(
+    tx: &mut PgConnection,
+    lease: &Leased,
+    next_due: NaiveDate,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE register SET next_reverification_due = $3, lease_until = NULL
+         WHERE household_id = $1 AND lease_until = $2",
+    )
+    .bind(lease.household_id)
+    .bind(lease.lease_until)
+    .bind(next_due)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// One line of a due list.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Due {
+    pub household_id: Uuid,
+    pub application_id: Uuid,
+    pub region_code: String,
+    pub due_on: NaiveDate,
+}
+
+/// Enrolled households whose re-verification is due on or before `on`, earliest first.
+pub async fn reverifications_due(db: &PgPool, on: NaiveDate) -> sqlx::Result<Vec<Due>> {
+    sqlx::query_as(
+        "SELECT household_id, application_id, region_code, next_reverification_due AS due_on
+         FROM register WHERE enrolled AND next_reverification_due <= $1
+         ORDER BY next_reverification_due, household_id",
+    )
+    .bind(on)
+    .fetch_all(db)
+    .await
+}
+
+/// Enrolled households whose home visit is due on or before `on`, earliest first.
+pub async fn home_visits_due(db: &PgPool, on: NaiveDate) -> sqlx::Result<Vec<Due>> {
+    sqlx::query_as(
+        "SELECT household_id, application_id, region_code, next_home_visit_due AS due_on
+         FROM register WHERE enrolled AND next_home_visit_due <= $1
+         ORDER BY next_home_visit_due, household_id",
+    )
+    .bind(on)
+    .fetch_all(db)
+    .await
+}
+
+/// A home visit as recorded.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Visit {
+    pub visit_id: Uuid,
+    pub household_id: Uuid,
+    pub visited_on: NaiveDate,
+    pub visitor: String,
+    pub note: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub async fn insert_visit(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    visited_on: NaiveDate,
+    visitor: &str,
+    note: &str,
+) -> sqlx::Result<Visit> {
+    sqlx::query_as(
+        "INSERT INTO home_visits (visit_id, household_id, visited_on, visitor, note)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING visit_id, household_id, visited_on, visitor, note, recorded_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(household_id)
+    .bind(visited_on)
+    .bind(visitor)
+    .bind(note)
+    .fetch_one(tx)
+    .await
+}
+
+/// The date of the household's latest recorded home visit.
+pub async fn latest_visit(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+) -> sqlx::Result<Option<NaiveDate>> {
+    sqlx::query_scalar("SELECT max(visited_on) FROM home_visits WHERE household_id = $1")
+        .bind(household_id)
+        .fetch_one(tx)
+        .await
+}
+
+pub async fn set_next_home_visit(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    due: NaiveDate,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE register SET next_home_visit_due = $2 WHERE household_id = $1")
+        .bind(household_id)
+        .bind(due)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
