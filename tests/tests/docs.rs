@@ -44,6 +44,7 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == SourceQuery::TYPE => as_::<SourceQuery>(payload),
         t if t == SourceAnswer::TYPE => as_::<SourceAnswer>(payload),
         t if t == HouseholdVerified::TYPE => as_::<HouseholdVerified>(payload),
+        t if t == HouseholdReverified::TYPE => as_::<HouseholdReverified>(payload),
         t if t == HouseholdDetermined::TYPE => as_::<HouseholdDetermined>(payload),
         t if t == HouseholdEnrolled::TYPE => as_::<HouseholdEnrolled>(payload),
         t if t == ReferralPush::TYPE => as_::<ReferralPush>(payload),
