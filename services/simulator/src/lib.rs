@@ -7,6 +7,9 @@
 //! otherwise are generated deterministically from the seed and the ID number, so a run can be
 //! repeated. Latency, a failure rate, sources that answer errors and sources that never answer
 //! are configurable, to exercise timeouts and gaps.
+//!
+//! `source-simulator generate` writes a deterministic data set (fixtures and applications) for
+//! load runs and demos: see [`generate`].
 
 use anyhow::Context as _;
 use axum::routing::get;
@@ -25,6 +28,23 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util_free::CancelOnDrop;
 use tracing::Instrument;
+
+pub mod generate;
+
+/// Every data holder the simulator can stand in for.
+pub const SOURCES: [&str; 8] = [
+    "bank",
+    "tax",
+    "property",
+    "vehicle",
+    "business",
+    "social-insurance",
+    "provident-fund",
+    "civil-registry",
+];
+
+/// The seed of [`DEFAULTS`].
+pub const DEFAULT_SEED: u64 = 20261122;
 
 pub const DEFAULTS: &str = r#"
 service = "source-simulator"
@@ -69,9 +89,10 @@ pub struct SimulatorSettings {
 /// What one source holds about one person.
 #[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 pub struct Figures {
-    #[serde(default)]
+    /// Absent: unknown to this source (it answers with no figure, not with zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_income_fen: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assets_fen: Option<i64>,
 }
 
@@ -365,5 +386,12 @@ mod tests {
         assert!(generated(1, "civil-registry", "11010519491231002X")
             .monthly_income_fen
             .is_none());
+    }
+
+    #[test]
+    fn the_defaults_answer_for_every_source_with_the_default_seed() {
+        let s: Settings = mesh::settings::load_with(DEFAULTS, &[]).unwrap();
+        assert_eq!(s.simulator.sources, SOURCES);
+        assert_eq!(s.simulator.seed, DEFAULT_SEED);
     }
 }
