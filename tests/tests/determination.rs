@@ -97,16 +97,17 @@ async fn an_application_naming_a_near_relative_of_staff_is_flagged_through_to_th
     assert_eq!(bad.status().as_u16(), 422);
 
     let (_, accepted) = mesh.submit(&demo).await.unwrap();
-    let (_, app) = mesh
-        .get(
-            "intake",
-            &format!(
-                "/v1/applications/{}",
-                accepted["application_id"].as_str().unwrap()
-            ),
-        )
+    let application = accepted["application_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/applications/{application}");
+    // The rule proposes; it does not decide for a relative of staff.
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.get("intake", &path).await.unwrap().1["status"]
+                == json!("awaiting_county_decision")
+        })
         .await
-        .unwrap();
+    );
+    let (_, app) = mesh.get("intake", &path).await.unwrap();
     let flags = app["integrity_flags"].as_array().unwrap();
     assert_eq!(flags.len(), 1);
     assert!(flags[0]
@@ -118,13 +119,39 @@ async fn an_application_naming_a_near_relative_of_staff_is_flagged_through_to_th
         .unwrap()
         .iter()
         .any(|h| h["note"].as_str().unwrap().starts_with("flagged")));
+    assert_eq!(app["determination"], Value::Null);
+    assert!(mesh
+        .instructions(accepted["household_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let url = mesh.url("intake", &format!("{path}/county-decision"));
+    let r = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "", "decision": "maybe", "reason": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let r = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Chen Jun", "decision": "approve", "reason": "verified independently by the county centre"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let app: Value = r.json().await.unwrap();
+    assert_eq!(app["determination"]["decided_by"], json!("county:Chen Jun"));
+
     let chain = mesh
         .complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
         .await
         .unwrap();
-    let determined = chain["steps"]
-        .as_array()
-        .unwrap()
+    let steps = chain["steps"].as_array().unwrap();
+    let determined = steps
         .iter()
         .find(|s| s["type"] == json!("eligibility.household.determined"))
         .unwrap();
@@ -135,8 +162,26 @@ async fn an_application_naming_a_near_relative_of_staff_is_flagged_through_to_th
             .len(),
         1
     );
+    assert_eq!(
+        determined["summary"]["decided_by"],
+        json!("county:Chen Jun")
+    );
+    let verified = steps
+        .iter()
+        .find(|s| s["type"] == json!("verify.household.verified"))
+        .unwrap();
+    assert_eq!(determined["causation_id"], verified["event_id"]);
     // The staff member's name is nowhere in what the chain shows.
     assert!(!chain.to_string().contains("Wang Fang"));
+    // Decided once: a second decision is refused.
+    let r = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Chen Jun", "decision": "reject", "reason": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
     mesh.teardown().await.unwrap();
 }
 
@@ -379,5 +424,70 @@ async fn a_seriously_ill_member_of_a_marginal_household_is_paid_single_person_di
         .unwrap();
     let ill = &app["members"][1]["member_id"];
     assert_eq!(&instructions[0]["beneficiary_member_id"], ill);
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_officer_can_reject_a_flagged_application_and_its_chain_ends_there() {
+    let demo = another_household();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: silent_fixtures(&demo),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let r = mesh
+        .http
+        .post(mesh.url("intake", "/v1/staff-relatives"))
+        .json(&json!({"id_number": id_of(&demo, 0), "staff_name": "Sun Li", "relation": "father", "registered_by": "county office"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, accepted) = mesh.submit(&demo).await.unwrap();
+    let path = format!(
+        "/v1/applications/{}",
+        accepted["application_id"].as_str().unwrap()
+    );
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.get("intake", &path).await.unwrap().1["status"]
+                == json!("awaiting_county_decision")
+        })
+        .await
+    );
+    let r = mesh
+        .http
+        .post(mesh.url("intake", &format!("{path}/county-decision")))
+        .json(&json!({"officer": "Chen Jun", "decision": "reject", "reason": "undeclared business income found on the home visit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let app: Value = r.json().await.unwrap();
+    assert_eq!(app["status"], json!("rejected"));
+    let last = app["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor"], json!("county:Chen Jun"));
+    let chain = mesh
+        .complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+        .await
+        .unwrap();
+    let types: Vec<&str> = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.last(), Some(&"intake.application.rejected"));
+    assert!(!types.contains(&"eligibility.household.determined"));
+    assert!(mesh
+        .instructions(accepted["household_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    // A rejected applicant may apply again.
+    let (status, _) = mesh.submit(&demo).await.unwrap();
+    assert_eq!(status, 202);
     mesh.teardown().await.unwrap();
 }

@@ -5,10 +5,12 @@ use crate::app::State;
 use crate::store::{self, ApplicationRow, MemberRow};
 use axum::extract::{Path, State as AxState};
 use axum::Json;
-use contract::{DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview};
+use contract::{
+    ApplicationRejected, DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview,
+};
 use mesh::consumer::Outcome;
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::subjects::{APPLICATION_MANUAL_REVIEW, HOUSEHOLD_DETERMINED};
+use mesh::subjects::{APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED, HOUSEHOLD_DETERMINED};
 use mesh::{ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts};
 use policy::{Fen, Month, RegionCode, ResidentId};
@@ -192,27 +194,63 @@ async fn determine_and_emit(
             })
             .collect(),
     };
-    store::insert_determination(tx, &determined, &decided_by).await?;
-    store::set_status(tx, app.application_id, store::DETERMINED).await?;
+    if !app.integrity_flags.0.is_empty() && officer.is_none() {
+        // No favour-based assistance: the rule only proposes; a named county officer decides.
+        let note = format!(
+            "{decided_by} proposes {} ({}); a county decision is required: {}",
+            decision.tier.as_str(),
+            decision.monthly_amount,
+            app.integrity_flags.0.join("; ")
+        );
+        store::insert_proposal(tx, &determined, chain.causation_id.as_deref()).await?;
+        store::set_status(tx, app.application_id, store::AWAITING_COUNTY_DECISION).await?;
+        store::history(
+            tx,
+            app.application_id,
+            store::AWAITING_COUNTY_DECISION,
+            &decided_by,
+            &note,
+        )
+        .await?;
+        tracing::info!(
+            tier = decision.tier.as_str(),
+            "Determination proposed; awaiting a county decision."
+        );
+        return Ok(decision.policy_version);
+    }
+    record_and_emit(state, tx, determined, chain).await?;
+    Ok(decision.policy_version)
+}
+
+/// Records the determination as final and enqueues `eligibility.household.determined`.
+async fn record_and_emit(
+    state: &State,
+    tx: &mut PgConnection,
+    determined: HouseholdDetermined,
+    chain: &ChainRef,
+) -> Result<(), DetermineError> {
+    let application_id = determined.application_id;
+    store::insert_determination(tx, &determined, &determined.decided_by).await?;
+    store::set_status(tx, application_id, store::DETERMINED).await?;
     store::history(
         tx,
-        app.application_id,
+        application_id,
         store::DETERMINED,
-        &decided_by,
-        &decision.rule,
+        &determined.decided_by,
+        &determined.rule,
     )
     .await?;
-    let out = state
-        .mesh
-        .envelope(chain, Some(app.application_id.to_string()), determined);
-    mesh::outbox::enqueue(tx, &state.mesh.subjects.of(HOUSEHOLD_DETERMINED), &out).await?;
     tracing::info!(
-        tier = decision.tier.as_str(),
-        amount_fen = decision.monthly_amount.0,
-        decided_by = %decided_by,
+        tier = determined.tier.as_str(),
+        amount_fen = determined.monthly_amount_fen,
+        decided_by = %determined.decided_by,
         "Determination recorded."
     );
-    Ok(decision.policy_version)
+    let out = state
+        .mesh
+        .envelope(chain, Some(application_id.to_string()), determined);
+    mesh::outbox::enqueue(tx, &state.mesh.subjects.of(HOUSEHOLD_DETERMINED), &out).await?;
+    Ok(())
 }
 
 /// The rules' view of each member: the higher of declared and verified income and assets (a
@@ -350,6 +388,94 @@ pub async fn complete_manual_verification(
             DetermineError::Store(e) => ApiError::Internal(e),
         })?;
     tx.commit().await?;
+    store::view(&state.mesh.db, application_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountyDecision {
+    /// The county officer deciding; recorded as the decision's author.
+    pub officer: String,
+    /// `approve` the rule's proposal, or `reject` the application.
+    pub decision: String,
+    pub reason: String,
+}
+
+/// `POST /v1/applications/{id}/county-decision`: a named county officer approves the rule's
+/// proposal (the determination goes out under their name) or rejects the application.
+pub async fn county_decision(
+    AxState(state): AxState<State>,
+    Path(application_id): Path<Uuid>,
+    JsonBody(req): JsonBody<CountyDecision>,
+) -> Result<Json<store::ApplicationView>, ApiError> {
+    let mut errors = Vec::new();
+    let officer = req.officer.trim();
+    if officer.is_empty() || officer.chars().count() > 64 {
+        errors.push(FieldError::new("officer", "must be 1 to 64 characters"));
+    }
+    if req.decision != "approve" && req.decision != "reject" {
+        errors.push(FieldError::new("decision", "must be approve or reject"));
+    }
+    if req.reason.trim().is_empty() {
+        errors.push(FieldError::new("reason", "a decision says why"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut tx = state.mesh.db.begin().await?;
+    let app = store::lock(&mut tx, application_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+    if app.status != store::AWAITING_COUNTY_DECISION {
+        return Err(ApiError::Conflict(format!(
+            "the application is {}, not awaiting a county decision",
+            app.status
+        )));
+    }
+    let (mut determined, cause) =
+        store::proposal(&mut tx, application_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "application {application_id} awaits a decision without a proposal"
+                ))
+            })?;
+    let author = format!("county:{officer}");
+    let chain = ChainRef {
+        household_id: app.household_id,
+        chain_id: app.chain_id,
+        causation_id: cause,
+    };
+    let reason = req.reason.trim();
+    store::decide_proposal(&mut tx, application_id, &author, &req.decision, reason).await?;
+    if req.decision == "approve" {
+        determined.rule = format!("{}; approved by {author}: {reason}", determined.rule);
+        determined.decided_by = author;
+        record_and_emit(&state, &mut tx, determined, &chain)
+            .await
+            .map_err(|e| match e {
+                DetermineError::Poison(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
+                DetermineError::Store(e) => ApiError::Internal(e),
+            })?;
+    } else {
+        store::set_status(&mut tx, application_id, store::REJECTED).await?;
+        store::history(&mut tx, application_id, store::REJECTED, &author, reason).await?;
+        let out = state.mesh.envelope(
+            &chain,
+            Some(application_id.to_string()),
+            ApplicationRejected {
+                application_id,
+                decided_by: author,
+                reason: reason.to_owned(),
+            },
+        );
+        mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(APPLICATION_REJECTED), &out).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(decision = %req.decision, "County decision recorded.");
     store::view(&state.mesh.db, application_id)
         .await?
         .map(Json)

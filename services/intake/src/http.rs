@@ -23,6 +23,10 @@ pub fn routes(state: State) -> Router<Mesh> {
             "/v1/applications/{application_id}/manual-verification",
             post(crate::handlers::complete_manual_verification),
         )
+        .route(
+            "/v1/applications/{application_id}/county-decision",
+            post(crate::handlers::county_decision),
+        )
         .route("/v1/staff-relatives", post(register_relative))
         .route("/v1/disclosures", get(disclosures))
         .with_state(state)

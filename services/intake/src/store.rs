@@ -10,6 +10,8 @@ use uuid::Uuid;
 pub const VERIFYING: &str = "verifying";
 pub const DETERMINED: &str = "determined";
 pub const MANUAL_VERIFICATION: &str = "manual_verification";
+pub const AWAITING_COUNTY_DECISION: &str = "awaiting_county_decision";
+pub const REJECTED: &str = "rejected";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApplicationRow {
@@ -329,7 +331,8 @@ pub async fn open_cases_of(
          JOIN applications a ON a.application_id = m.application_id
          LEFT JOIN determinations d ON d.application_id = a.application_id
          WHERE m.id_number = ANY($1)
-           AND (a.status IN ('verifying', 'manual_verification') OR (a.status = 'determined' AND d.tier <> 'none'))
+           AND (a.status IN ('verifying', 'manual_verification', 'awaiting_county_decision')
+                OR (a.status = 'determined' AND d.tier <> 'none'))
          ORDER BY a.submitted_at",
     )
     .bind(id_numbers)
@@ -450,6 +453,57 @@ pub async fn set_manual_review_event(
     sqlx::query("UPDATE applications SET manual_review_event_id = $2 WHERE application_id = $1")
         .bind(application_id)
         .bind(event_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_proposal(
+    tx: &mut PgConnection,
+    d: &HouseholdDetermined,
+    cause_event_id: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO proposals (application_id, determination, cause_event_id) VALUES ($1, $2, $3)",
+    )
+    .bind(d.application_id)
+    .bind(sqlx::types::Json(d))
+    .bind(cause_event_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The undecided proposal of an application, with the event it answers.
+pub async fn proposal(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+) -> sqlx::Result<Option<(HouseholdDetermined, Option<String>)>> {
+    let row: Option<(sqlx::types::Json<HouseholdDetermined>, Option<String>)> =
+        sqlx::query_as("SELECT determination, cause_event_id FROM proposals WHERE application_id = $1 AND decision IS NULL FOR UPDATE")
+            .bind(application_id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(row.map(|(d, c)| (d.0, c)))
+}
+
+pub async fn decide_proposal(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+    by: &str,
+    decision: &str,
+    reason: &str,
+) -> sqlx::Result<()> {
+    let decision = if decision == "approve" {
+        "approved"
+    } else {
+        "rejected"
+    };
+    sqlx::query("UPDATE proposals SET decided_by = $2, decision = $3, reason = $4, decided_at = now() WHERE application_id = $1")
+        .bind(application_id)
+        .bind(by)
+        .bind(decision)
+        .bind(reason)
         .execute(tx)
         .await?;
     Ok(())

@@ -91,9 +91,15 @@ async fn chain(
     }))
 }
 
-/// The assistance chain has run its course: determined, and when there is money to pay, a
+/// The assistance chain has run its course: rejected; or determined, and when there is money to pay, a
 /// payment instruction; when enrolled, every referral pushed has an answer in the chain.
 fn is_complete(steps: &[StepView]) -> bool {
+    if steps
+        .iter()
+        .any(|s| s.kind == "intake.application.rejected")
+    {
+        return true;
+    }
     let Some(det) = steps
         .iter()
         .find(|s| s.kind == "eligibility.household.determined")

@@ -164,6 +164,19 @@ impl EventKind for ManualReview {
     const TYPE: &'static str = "intake.application.manual_review";
 }
 
+/// `intake.application.rejected`: a county officer's decision against the rule's proposal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplicationRejected {
+    pub application_id: Uuid,
+    /// `county:<officer>`.
+    pub decided_by: String,
+    pub reason: String,
+}
+
+impl EventKind for ApplicationRejected {
+    const TYPE: &'static str = "intake.application.rejected";
+}
+
 /// `eligibility.household.determined`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HouseholdDetermined {

@@ -8,6 +8,8 @@
 pub const APPLICATION_SUBMITTED: &str = "intake.application.submitted";
 /// Verification could not complete automatically: a source gave no answer; a person must verify.
 pub const APPLICATION_MANUAL_REVIEW: &str = "intake.application.manual_review";
+/// A county officer rejected an application (near relatives of staff need a county decision).
+pub const APPLICATION_REJECTED: &str = "intake.application.rejected";
 /// Request/reply to a departmental data holder (core NATS, not stored in a stream).
 pub const SOURCE_QUERY: &str = "verify.source.{source}.query";
 /// A household's economic verification report, with per-source provenance and gaps.
@@ -30,6 +32,7 @@ pub const DEAD_LETTER: &str = "deadletter.{service}";
 pub const CATALOG: &[&str] = &[
     APPLICATION_SUBMITTED,
     APPLICATION_MANUAL_REVIEW,
+    APPLICATION_REJECTED,
     SOURCE_QUERY,
     HOUSEHOLD_VERIFIED,
     HOUSEHOLD_REVERIFIED,

@@ -381,7 +381,7 @@ proptest! {
         let before = urban(members);
         let mut after = before.clone();
         let i = who % after.members.len();
-        after.members[i].monthly_income = after.members[i].monthly_income + Fen(extra);
+        after.members[i].monthly_income += Fen(extra);
         let (a, b) = (determine(&before, &p), determine(&after, &p));
         if a.tier == Tier::Dibao && b.tier == Tier::Dibao {
             prop_assert!(b.monthly_amount <= a.monthly_amount, "{} then {}", a.monthly_amount, b.monthly_amount);
