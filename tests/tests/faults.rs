@@ -61,7 +61,9 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
         // has an instruction to record.
         fixtures: mesh_tests::silent_fixtures(&demo_household()),
         ..Default::default()
-    }).await.unwrap();
+    })
+    .await
+    .unwrap();
     // Payment's store breaks: every attempt to record an instruction fails.
     let mut db: sqlx::PgConnection = sqlx::Connection::connect(&mesh.database_url("payment"))
         .await
