@@ -491,3 +491,56 @@ async fn a_county_officer_can_reject_a_flagged_application_and_its_chain_ends_th
     assert_eq!(status, 202);
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_township_officer_cannot_decide_a_flagged_application_alone() {
+    let demo = another_household();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: silent_fixtures(&demo),
+        silent_sources: vec!["tax".into()],
+        verification_timeout_ms: 300,
+        verification_attempts: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let r = mesh
+        .http
+        .post(mesh.url("intake", "/v1/staff-relatives"))
+        .json(&json!({"id_number": id_of(&demo, 2), "staff_name": "Zhou Min", "relation": "aunt", "registered_by": "village committee"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, accepted) = mesh.submit(&demo).await.unwrap();
+    let path = format!(
+        "/v1/applications/{}",
+        accepted["application_id"].as_str().unwrap()
+    );
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.get("intake", &path).await.unwrap().1["status"] == json!("manual_verification")
+        })
+        .await
+    );
+    let (_, app) = mesh.get("intake", &path).await.unwrap();
+    let figures: Vec<Value> = app["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| json!({"member_id": m["member_id"], "monthly_income_fen": 0, "assets_fen": 0}))
+        .collect();
+    let r = mesh
+        .http
+        .post(mesh.url("intake", &format!("{path}/manual-verification")))
+        .json(&json!({"officer": "Li Ming", "note": "tax records checked by hand", "members": figures}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let app: Value = r.json().await.unwrap();
+    assert_eq!(app["status"], json!("awaiting_county_decision"));
+    assert_eq!(app["determination"], Value::Null);
+    mesh.teardown().await.unwrap();
+}

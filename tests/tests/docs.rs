@@ -41,6 +41,7 @@ fn parse_example(payload: &Value) -> Result<(), String> {
     match payload["type"].as_str().unwrap_or_default() {
         t if t == ApplicationSubmitted::TYPE => as_::<ApplicationSubmitted>(payload),
         t if t == ManualReview::TYPE => as_::<ManualReview>(payload),
+        t if t == ApplicationRejected::TYPE => as_::<ApplicationRejected>(payload),
         t if t == SourceQuery::TYPE => as_::<SourceQuery>(payload),
         t if t == SourceAnswer::TYPE => as_::<SourceAnswer>(payload),
         t if t == HouseholdVerified::TYPE => as_::<HouseholdVerified>(payload),

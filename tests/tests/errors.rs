@@ -31,6 +31,7 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
     bad["region_code"] = json!("41010");
     bad["members"][0]["id_number"] = json!("410102198305120313");
     bad["members"][1]["declared_monthly_income_fen"] = json!(-1);
+    bad["members"][2]["pension_base_fen"] = json!(-5);
     let (status, body) = mesh.submit(&bad).await.unwrap();
     assert_eq!(status, 422, "{body}");
     let fields: Vec<&str> = body["error"]["fields"]
@@ -44,7 +45,8 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
         [
             "region_code",
             "members[0].id_number",
-            "members[1].declared_monthly_income_fen"
+            "members[1].declared_monthly_income_fen",
+            "members[2].pension_base_fen"
         ]
     );
     let reason = body["error"]["fields"][1]["reason"].as_str().unwrap();

@@ -194,8 +194,9 @@ async fn determine_and_emit(
             })
             .collect(),
     };
-    if !app.integrity_flags.0.is_empty() && officer.is_none() {
-        // No favour-based assistance: the rule only proposes; a named county officer decides.
+    if !app.integrity_flags.0.is_empty() {
+        // No favour-based assistance: for a flagged application neither the rule nor the
+        // township officer decides; they propose, and a named county officer decides.
         let note = format!(
             "{decided_by} proposes {} ({}); a county decision is required: {}",
             decision.tier.as_str(),

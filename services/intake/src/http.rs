@@ -118,11 +118,16 @@ fn validate(
                 "must be 1 to 32 characters",
             ));
         }
-        if m.declared_monthly_income_fen < 0 {
-            errors.push(FieldError::new(
-                at("declared_monthly_income_fen"),
-                "must not be negative",
-            ));
+        for (field, value) in [
+            ("declared_monthly_income_fen", m.declared_monthly_income_fen),
+            ("pension_base_fen", m.pension_base_fen),
+            ("employment_costs_fen", m.employment_costs_fen),
+            ("rigid_expenditure_fen", m.rigid_expenditure_fen),
+            ("declared_assets_fen", m.declared_assets_fen),
+        ] {
+            if value < 0 {
+                errors.push(FieldError::new(at(field), "must not be negative"));
+            }
         }
         match ResidentId::parse(&m.id_number) {
             Ok(id) if ids.contains(&id) => errors.push(FieldError::new(

@@ -104,7 +104,9 @@ impl Settings {
     }
 }
 
-/// Deterministic figures for a person unknown to the fixtures.
+/// Deterministic figures for a person unknown to the fixtures. The data set stands for people
+/// who apply for assistance: most have small savings and no registered property, a few are
+/// well off, so every tier (and the asset test) is exercised.
 pub fn generated(seed: u64, source: &str, id_number: &str) -> Figures {
     let mut h = Sha256::new();
     h.update(seed.to_be_bytes());
@@ -117,7 +119,7 @@ pub fn generated(seed: u64, source: &str, id_number: &str) -> Figures {
         // Deposit interest as income, balances as assets.
         "bank" => Figures {
             monthly_income_fen: Some(pick(3_000)),
-            assets_fen: Some(pick(3_000_000)),
+            assets_fen: Some(if n % 10 == 0 { pick(20_000_000) } else { pick(1_000_000) }),
         },
         // Most people in the data set have no taxable income.
         "tax" => Figures {
@@ -134,11 +136,11 @@ pub fn generated(seed: u64, source: &str, id_number: &str) -> Figures {
         },
         "provident-fund" => Figures {
             monthly_income_fen: None,
-            assets_fen: Some(if n % 3 == 0 { pick(2_000_000) } else { 0 }),
+            assets_fen: Some(if n % 5 == 0 { pick(1_000_000) } else { 0 }),
         },
         "property" | "vehicle" | "business" => Figures {
             monthly_income_fen: None,
-            assets_fen: Some(if n % 5 == 0 { pick(5_000_000) } else { 0 }),
+            assets_fen: Some(if n % 20 == 0 { pick(10_000_000) } else { 0 }),
         },
         _ => Figures::default(),
     }

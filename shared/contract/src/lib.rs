@@ -197,7 +197,8 @@ pub struct HouseholdDetermined {
     pub rule: String,
     /// First month the benefit is paid for, `YYYY-MM`.
     pub effective_month: String,
-    /// Who decided: `rule:<parameter set version>` or `officer:<name>` after manual verification.
+    /// Who decided: `rule:<parameter set version>`, `officer:<name>` after a township
+    /// officer's manual verification, or `county:<name>` for a county decision.
     #[serde(default)]
     pub decided_by: String,
     /// Integrity flags raised at intake, e.g. `near_relative_of_staff`.
