@@ -199,3 +199,19 @@ ensure_postgres() {
 
 ensure_nats
 ensure_postgres
+
+# The end-to-end test of a department's own system written with another language's NATS client
+# (tests/python/department_system.py) runs in this virtualenv.
+ensure_python_client() {
+    local root venv
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    venv=$root/.venv-tests
+    if [[ ! -x $venv/bin/python3 ]] || ! "$venv/bin/python3" -c 'import nats' 2>/dev/null; then
+        python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'nats-py==2.16.0' ||
+            die "pip could not install nats-py into $venv"
+    fi
+    echo "python: ok ($venv, nats-py $("$venv/bin/python3" -c 'import importlib.metadata as m; print(m.version("nats-py"))'))"
+}
+
+ensure_python_client
