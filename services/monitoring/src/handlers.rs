@@ -63,7 +63,8 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                 name: m.name.clone(),
                 region_code: det.region_code.clone(),
                 urban: det.urban,
-                tier: det.tier,
+                // The member's own tier: a member may be single-person dibao in a marginal household.
+                tier: m.tiers.first().copied().unwrap_or(det.tier),
                 need: need_of(*dept).to_owned(),
                 feedback_due: due,
             };
@@ -125,6 +126,11 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
     };
     match store::answer_referral(&mut tx, &e).await? {
         store::Answered::Updated => {}
+        store::Answered::NotOurs => {
+            tx.commit().await?;
+            tracing::info!(department = %dept, "Feedback answers a push monitoring did not send; the referral keeps its answer.");
+            return Ok(Outcome::Applied);
+        }
         store::Answered::Unknown => {
             return Err(HandlerError::Poison(format!(
                 "no referral {} for department {dept}",

@@ -66,6 +66,7 @@ pub async fn insert_referral(
 
 pub enum Answered {
     Updated,
+    NotOurs,
     Unknown,
     Mismatch(String),
 }
@@ -75,12 +76,13 @@ pub async fn answer_referral(
     e: &Envelope<ReferralFeedback>,
 ) -> sqlx::Result<Answered> {
     let f = &e.data;
-    let row: Option<(Uuid, String, Uuid)> =
-        sqlx::query_as("SELECT household_id, department, member_id FROM referrals WHERE referral_id = $1 FOR UPDATE")
-            .bind(f.referral_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((household_id, department, member_id)) = row else {
+    let row: Option<(Uuid, String, Uuid, String)> = sqlx::query_as(
+        "SELECT household_id, department, member_id, push_event_id FROM referrals WHERE referral_id = $1 FOR UPDATE",
+    )
+    .bind(f.referral_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((household_id, department, member_id, push_event_id)) = row else {
         return Ok(Answered::Unknown);
     };
     if department != f.department.as_str() {
@@ -91,6 +93,11 @@ pub async fn answer_referral(
             "feedback for referral {} names another household or member than the referral",
             f.referral_id
         )));
+    }
+    if e.causation_id.as_deref() != Some(push_event_id.as_str()) {
+        // An answer to a push this service did not send (a repeat, or a modified copy): the
+        // chain records it, the referral keeps the answer to its own push.
+        return Ok(Answered::NotOurs);
     }
     let outcome = serde_json::to_value(f.outcome)
         .ok()

@@ -12,6 +12,8 @@ use uuid::Uuid;
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
         .route("/v1/cases/{referral_id}", get(case))
+        .route("/v1/reviews", get(reviews))
+        .route("/v1/reviews/{referral_id}", axum::routing::post(crate::handlers::decide_review))
         .with_state(state)
 }
 
@@ -23,4 +25,9 @@ async fn case(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no case for referral {id}")))
+}
+
+/// Cases waiting for an officer of this department, oldest first.
+async fn reviews(AxState(state): AxState<State>) -> Result<Json<Vec<store::PendingReview>>, ApiError> {
+    Ok(Json(store::pending_reviews(&state.mesh.db).await?))
 }

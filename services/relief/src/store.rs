@@ -26,15 +26,13 @@ pub async fn insert_case(
     e: &Envelope<ReferralPush>,
     digest: &str,
     f: &ReferralFeedback,
+    review_reason: Option<&str>,
 ) -> sqlx::Result<()> {
     let p = &e.data;
-    let outcome = serde_json::to_value(f.outcome)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let outcome = if review_reason.is_some() { IN_REVIEW.to_owned() } else { outcome_of(f) };
     sqlx::query(
-        "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by, review_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(p.referral_id)
     .bind(p.department.as_str())
@@ -45,6 +43,67 @@ pub async fn insert_case(
     .bind(&e.id)
     .bind(digest)
     .bind(outcome)
+    .bind(Json(f))
+    .bind(&f.decided_by)
+    .bind(review_reason)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub const IN_REVIEW: &str = "in_review";
+
+fn outcome_of(f: &ReferralFeedback) -> String {
+    serde_json::to_value(f.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A case waiting for an officer.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct PendingReview {
+    pub referral_id: Uuid,
+    pub household_id: Uuid,
+    pub member_id: Uuid,
+    pub tier: String,
+    pub review_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn pending_reviews(db: &PgPool) -> sqlx::Result<Vec<PendingReview>> {
+    sqlx::query_as(
+        "SELECT referral_id, household_id, member_id, tier, review_reason, created_at FROM cases
+         WHERE outcome = 'in_review' AND reviewed_at IS NULL ORDER BY created_at LIMIT 500",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The case in review, locked: its chain and the push it answers.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ReviewCase {
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub member_id: Uuid,
+    pub push_event_id: String,
+    pub outcome: String,
+}
+
+pub async fn lock_case(tx: &mut PgConnection, referral_id: Uuid) -> sqlx::Result<Option<ReviewCase>> {
+    sqlx::query_as("SELECT household_id, chain_id, member_id, push_event_id, outcome FROM cases WHERE referral_id = $1 FOR UPDATE")
+        .bind(referral_id)
+        .fetch_optional(tx)
+        .await
+}
+
+/// Records the officer's decision; a repeated push is answered with it from now on.
+pub async fn record_review(tx: &mut PgConnection, referral_id: Uuid, f: &ReferralFeedback) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = now() WHERE referral_id = $1",
+    )
+    .bind(referral_id)
+    .bind(outcome_of(f))
     .bind(Json(f))
     .bind(&f.decided_by)
     .execute(tx)
