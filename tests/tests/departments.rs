@@ -12,7 +12,10 @@ const WITHIN: Duration = Duration::from_secs(30);
 /// dilapidated house: a housing referral the rules send to review.
 fn rural_marginal_household() -> Value {
     let p = PolicyBook::builtin()
-        .in_force(&RegionCode::parse("410102").unwrap(), chrono::Utc::now().date_naive())
+        .in_force(
+            &RegionCode::parse("410102").unwrap(),
+            chrono::Utc::now().date_naive(),
+        )
         .unwrap()
         .clone();
     let mut h = another_household();
@@ -30,7 +33,10 @@ fn feedback_outcomes(chain: &Value, department: &str) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["type"] == json!("referral.feedback") && s["summary"]["department"] == json!(department))
+        .filter(|s| {
+            s["type"] == json!("referral.feedback")
+                && s["summary"]["department"] == json!(department)
+        })
         .map(|s| s["summary"]["outcome"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -38,9 +44,13 @@ fn feedback_outcomes(chain: &Value, department: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
     let h = rural_marginal_household();
-    let mesh = TestMesh::start(Options { departments: vec![Department::Housing], fixtures: silent_fixtures(&h), ..Default::default() })
-        .await
-        .unwrap();
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Housing],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let (_, accepted) = mesh.submit(&h).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     // Answered at once (accepted), then waiting for an officer.
@@ -49,12 +59,25 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
     let (_, pending) = mesh.get("relief-housing", "/v1/reviews").await.unwrap();
     let pending = pending.as_array().unwrap().clone();
     assert_eq!(pending.len(), 1, "{pending:?}");
-    assert!(pending[0]["review_reason"].as_str().unwrap().contains("case by case"));
+    assert!(pending[0]["review_reason"]
+        .as_str()
+        .unwrap()
+        .contains("case by case"));
     let referral = pending[0]["referral_id"].as_str().unwrap().to_owned();
     let url = mesh.url("relief-housing", &format!("/v1/reviews/{referral}"));
 
-    let bad = mesh.http.post(&url).json(&json!({"officer": "Guo Hua", "outcome": "grant", "reason": "roof collapsed"})).send().await.unwrap();
-    assert_eq!(bad.status().as_u16(), 422, "a grant without kind and amount is refused");
+    let bad = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Guo Hua", "outcome": "grant", "reason": "roof collapsed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status().as_u16(),
+        422,
+        "a grant without kind and amount is refused"
+    );
     let r = mesh
         .http
         .post(&url)
@@ -65,21 +88,50 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
     assert_eq!(r.status().as_u16(), 200);
     let decided: Value = r.json().await.unwrap();
     assert_eq!(decided["decided_by"], json!("officer:Guo Hua"));
-    let again = mesh.http.post(&url).json(&json!({"officer": "Guo Hua", "outcome": "reject", "reason": "x"})).send().await.unwrap();
+    let again = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Guo Hua", "outcome": "reject", "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status().as_u16(), 409, "decided once");
 
     let path = format!("/v1/households/{household}/chain");
     let granted = mesh_tests::eventually(WITHIN, || async {
+        // The chain's steps and the referral's status are written by two consumers: wait for both.
         let (_, c) = mesh.get("monitoring", &path).await.unwrap();
+        let status = c["referrals"].as_array().and_then(|r| {
+            r.iter()
+                .find(|r| r["referral_id"] == json!(referral))
+                .map(|r| r["status"].clone())
+        });
         feedback_outcomes(&c, "housing") == ["accepted", "granted"]
+            && status == Some(json!("granted"))
     })
     .await;
-    assert!(granted, "the officer's grant reached the chain after the acceptance");
+    assert!(
+        granted,
+        "the officer's grant reached the chain after the acceptance"
+    );
     let (_, c) = mesh.get("monitoring", &path).await.unwrap();
-    let last = c["steps"].as_array().unwrap().iter().rev().find(|s| s["type"] == json!("referral.feedback")).unwrap().clone();
+    let last = c["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| s["type"] == json!("referral.feedback"))
+        .unwrap()
+        .clone();
     assert_eq!(last["summary"]["decided_by"], json!("officer:Guo Hua"));
     assert_eq!(last["summary"]["grant"]["amount_fen"], json!(1_500_000));
-    let referral_row = c["referrals"].as_array().unwrap().iter().find(|r| r["referral_id"] == json!(referral)).unwrap().clone();
+    let referral_row = c["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["referral_id"] == json!(referral))
+        .unwrap()
+        .clone();
     assert_eq!(referral_row["status"], json!("granted"));
     let (_, pending) = mesh.get("relief-housing", "/v1/reviews").await.unwrap();
     assert_eq!(pending, json!([]));
@@ -90,9 +142,13 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
 async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused() {
     let mut h = another_household();
     h["members"][1]["flags"] = json!({"serious_illness": true});
-    let mesh = TestMesh::start(Options { departments: vec![Department::Medical, Department::Education], fixtures: silent_fixtures(&h), ..Default::default() })
-        .await
-        .unwrap();
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Medical, Department::Education],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let (_, accepted) = mesh.submit(&h).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     mesh.complete_chain(&household, WITHIN).await.unwrap();
@@ -100,29 +156,82 @@ async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused(
     // The push as it sits in the stream, sent again as a new event (a department asked for it
     // again): same referral id, same body.
     let subjects = mesh::Subjects::new(&mesh.prefix);
-    let stream = mesh.js.get_stream(mesh::streams::stream_name(&subjects, "REFERRAL")).await.unwrap();
-    let original = stream.direct_get_next_for_subject(subjects.fill(mesh::subjects::REFERRAL_PUSH, "medical"), None).await.unwrap();
+    let stream = mesh
+        .js
+        .get_stream(mesh::streams::stream_name(&subjects, "REFERRAL"))
+        .await
+        .unwrap();
+    let original = stream
+        .direct_get_next_for_subject(
+            subjects.fill(mesh::subjects::REFERRAL_PUSH, "medical"),
+            None,
+        )
+        .await
+        .unwrap();
     let mut push: Value = serde_json::from_slice(&original.payload).unwrap();
     let referral = push["data"]["referral_id"].clone();
     push["id"] = json!(uuid::Uuid::new_v4().to_string());
     let id = push["id"].as_str().unwrap().to_owned();
-    mesh.publish_raw("referral.medical.push", &id, serde_json::to_vec(&push).unwrap()).await.unwrap();
+    mesh.publish_raw(
+        "referral.medical.push",
+        &id,
+        serde_json::to_vec(&push).unwrap(),
+    )
+    .await
+    .unwrap();
     // And once more with the same referral id but another body.
     push["id"] = json!(uuid::Uuid::new_v4().to_string());
     push["data"]["need"] = json!("something else");
     let id = push["id"].as_str().unwrap().to_owned();
-    mesh.publish_raw("referral.medical.push", &id, serde_json::to_vec(&push).unwrap()).await.unwrap();
+    mesh.publish_raw(
+        "referral.medical.push",
+        &id,
+        serde_json::to_vec(&push).unwrap(),
+    )
+    .await
+    .unwrap();
     mesh.settle(WITHIN).await.unwrap();
 
-    let (_, chain) = mesh.get("monitoring", &format!("/v1/households/{household}/chain")).await.unwrap();
-    assert_eq!(feedback_outcomes(&chain, "medical"), ["granted", "granted", "rejected"]);
-    let last = chain["steps"].as_array().unwrap().iter().rev().find(|s| s["summary"]["department"] == json!("medical") && s["type"] == json!("referral.feedback")).unwrap().clone();
-    assert!(last["summary"]["reason"].as_str().unwrap().starts_with("modified request"));
+    let (_, chain) = mesh
+        .get("monitoring", &format!("/v1/households/{household}/chain"))
+        .await
+        .unwrap();
+    // The two copies are handled concurrently, in either order: one answered as before, one
+    // refused as modified.
+    let mut outcomes = feedback_outcomes(&chain, "medical");
+    outcomes.sort();
+    assert_eq!(outcomes, ["granted", "granted", "rejected"]);
+    let refused = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["summary"]["department"] == json!("medical")
+                && s["summary"]["outcome"] == json!("rejected")
+        })
+        .unwrap()
+        .clone();
+    assert!(refused["summary"]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("modified request"));
     // Monitoring's referral keeps the answer to its own push.
-    let row = chain["referrals"].as_array().unwrap().iter().find(|r| r["referral_id"] == referral).unwrap().clone();
+    let row = chain["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["referral_id"] == referral)
+        .unwrap()
+        .clone();
     assert_eq!(row["status"], json!("granted"));
     // The case itself was decided once and is unchanged.
-    let (status, case) = mesh.get("relief-medical", &format!("/v1/cases/{}", referral.as_str().unwrap())).await.unwrap();
+    let (status, case) = mesh
+        .get(
+            "relief-medical",
+            &format!("/v1/cases/{}", referral.as_str().unwrap()),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert_eq!(case["outcome"], json!("granted"));
     mesh.teardown().await.unwrap();

@@ -104,7 +104,12 @@ pub async fn answer_referral(
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     sqlx::query(
-        "UPDATE referrals SET status = $2, feedback_event_id = $3, grant_detail = $4, answered_at = now() WHERE referral_id = $1",
+        // A referral only moves forward (pushed → accepted → granted | rejected | closed): an
+        // `accepted` handled after the final answer does not undo it.
+        "UPDATE referrals SET status = $2, feedback_event_id = $3, grant_detail = $4, answered_at = now()
+         WHERE referral_id = $1
+           AND (CASE status WHEN 'pushed' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)
+               <= (CASE $2 WHEN 'pushed' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)",
     )
     .bind(f.referral_id)
     .bind(outcome)
