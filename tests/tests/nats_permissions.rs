@@ -1,0 +1,617 @@
+//! The production NATS configuration (`deploy/nats/nats-server.conf` and `auth.conf`) gives every
+//! department, data holder and internal service exactly its own subjects.
+//!
+//! The test starts a real `nats-server` (Debian's `/usr/sbin/nats-server`, or `NATS_SERVER_BIN`)
+//! as a child process, with a copy of the configuration in which only the listen addresses (free
+//! loopback ports) and the JetStream store (a temporary directory) differ, and a fresh password
+//! per user in the environment. It then connects as the users and shows each allowed operation
+//! works and each forbidden one is refused.
+//!
+//! A refused subscribe or publish is reported by the server asynchronously (`-ERR 'Permissions
+//! Violation for …'`), which async-nats hands to the connection's event callback. The server
+//! answers a connection's operations in order, so after any sequence of operations a publish to
+//! a marker subject nobody may use is a barrier: its refusal arrives after the answers to
+//! everything before it. "Refused" waits for the refusal naming the subject; "allowed" sends the
+//! marker and requires that the marker's refusal is the first error. No sleeps.
+
+use anyhow::{bail, Context as _};
+use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::{Client, ConnectOptions, Event};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const DEPARTMENTS: &[&str] = &["medical", "education", "housing", "employment", "disaster"];
+const SOURCES: &[&str] = &[
+    "bank",
+    "tax",
+    "property",
+    "vehicle",
+    "business",
+    "social-insurance",
+    "provident-fund",
+    "civil-registry",
+];
+const INTERNAL: &[&str] = &["intake", "verification", "monitoring", "payment"];
+/// How long an expected answer may take before the test fails (never waited out on success).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The environment variable holding `user`'s password, as documented in `auth.conf`.
+fn password_var(user: &str) -> String {
+    format!(
+        "RELIEF_NATS_{}_PASSWORD",
+        user.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// A running `nats-server` child; killed and its directory removed on drop.
+struct NatsServer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+    passwords: BTreeMap<String, String>,
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl NatsServer {
+    async fn start() -> anyhow::Result<NatsServer> {
+        let src = repo_root().join("deploy/nats");
+        let conf = std::fs::read_to_string(src.join("nats-server.conf"))?;
+        let auth = std::fs::read_to_string(src.join("auth.conf"))?;
+
+        let dir = std::env::temp_dir().join(format!("relief-nats-perm-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("jetstream"))?;
+        let (port, http_port) = (free_port(), free_port());
+
+        // Replace exactly the three lines that differ; each must be there exactly once.
+        let mut replaced = BTreeMap::<&str, usize>::new();
+        let mut out = String::new();
+        for line in conf.lines() {
+            let t = line.trim_start();
+            let new = if t.starts_with("listen:") {
+                *replaced.entry("listen").or_default() += 1;
+                format!("listen: 127.0.0.1:{port}")
+            } else if t.starts_with("http:") {
+                *replaced.entry("http").or_default() += 1;
+                format!("http: 127.0.0.1:{http_port}")
+            } else if t.starts_with("store_dir:") {
+                *replaced.entry("store_dir").or_default() += 1;
+                format!(
+                    "store_dir: {:?}",
+                    dir.join("jetstream").display().to_string()
+                )
+            } else {
+                line.to_owned()
+            };
+            out.push_str(&new);
+            out.push('\n');
+        }
+        for key in ["listen", "http", "store_dir"] {
+            assert_eq!(
+                replaced.get(key),
+                Some(&1),
+                "deploy/nats/nats-server.conf must have exactly one `{key}:` line"
+            );
+        }
+        std::fs::write(dir.join("nats-server.conf"), out)?;
+        std::fs::write(dir.join("auth.conf"), &auth)?;
+
+        // Every password variable the configuration names gets a fresh value (letters and digits,
+        // starting with a letter, as auth.conf asks).
+        let mut passwords = BTreeMap::new();
+        let users = DEPARTMENTS
+            .iter()
+            .chain(SOURCES)
+            .chain(INTERNAL)
+            .map(|u| u.to_string())
+            .chain(DEPARTMENTS.iter().map(|d| format!("relief-{d}")))
+            .chain(["source-simulator", "platform", "sys"].map(str::to_owned));
+        for user in users {
+            passwords.insert(user, format!("p{}", uuid::Uuid::new_v4().simple()));
+        }
+        let named: std::collections::BTreeSet<String> = auth
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+            .filter_map(|w| w.strip_prefix('$'))
+            .filter(|w| w.starts_with("RELIEF_NATS_"))
+            .map(str::to_owned)
+            .collect();
+        let ours: std::collections::BTreeSet<String> =
+            passwords.keys().map(|u| password_var(u)).collect();
+        assert_eq!(
+            named, ours,
+            "auth.conf names exactly one password variable per user of the mesh"
+        );
+
+        let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| {
+            if Path::new("/usr/sbin/nats-server").exists() {
+                "/usr/sbin/nats-server".to_owned()
+            } else {
+                "nats-server".to_owned()
+            }
+        });
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(dir.join("nats-server.conf"))
+            .envs(passwords.iter().map(|(u, p)| (password_var(u), p)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("{bin} could not be started"))?;
+        let mut server = NatsServer {
+            child,
+            dir,
+            port,
+            passwords,
+        };
+
+        // Ready when the monitor port's health check (the one the Kubernetes probes use) says so.
+        let health = format!("http://127.0.0.1:{http_port}/healthz?js-enabled-only=true");
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("nats-server exited ({status}):\n{}", server.log());
+            }
+            if let Ok(r) = http.get(&health).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if started.elapsed() > PATIENCE {
+                bail!("nats-server did not become healthy:\n{}", server.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(server)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn connect(&self, user: &str) -> anyhow::Result<Conn> {
+        self.connect_with(user, None).await
+    }
+
+    /// Connects as `user` with its password; `inbox` sets the client's inbox prefix (departments
+    /// use `_INBOX_<dept>`).
+    async fn connect_with(&self, user: &str, inbox: Option<&str>) -> anyhow::Result<Conn> {
+        let password = self.passwords[user].clone();
+        let (tx, errors) = mpsc::unbounded_channel();
+        let mut options = ConnectOptions::with_user_and_password(user.to_owned(), password)
+            .name(format!("nats-permissions-test/{user}"))
+            .event_callback(move |event| {
+                let tx = tx.clone();
+                async move {
+                    if let Event::ServerError(e) = event {
+                        let _ = tx.send(e.to_string());
+                    }
+                }
+            });
+        if let Some(prefix) = inbox {
+            options = options.custom_inbox_prefix(prefix);
+        }
+        let client = options
+            .connect(self.url())
+            .await
+            .with_context(|| format!("{user} could not connect"))?;
+        Ok(Conn {
+            user: user.to_owned(),
+            client,
+            errors,
+        })
+    }
+
+    async fn department(&self, dept: &str) -> anyhow::Result<Conn> {
+        self.connect_with(dept, Some(&format!("_INBOX_{dept}")))
+            .await
+    }
+}
+
+/// One user's connection and the server errors it was sent, in order.
+struct Conn {
+    user: String,
+    client: Client,
+    errors: mpsc::UnboundedReceiver<String>,
+}
+
+impl Conn {
+    async fn next_error(&mut self, waiting_for: &str) -> String {
+        match tokio::time::timeout(PATIENCE, self.errors.recv()).await {
+            Ok(Some(e)) => e,
+            Ok(None) => panic!("{}: connection closed waiting for {waiting_for}", self.user),
+            Err(_) => panic!(
+                "{}: no answer from the server within {PATIENCE:?} for «{waiting_for}»",
+                self.user
+            ),
+        }
+    }
+
+    /// The server refused the last operation, on `subject` (`Subscription` or `Publish`), and
+    /// nothing before it. A marker sent after it makes an operation that was wrongly allowed
+    /// fail at once (the marker's refusal comes first) rather than after a timeout.
+    async fn expect_refused(&mut self, kind: &str, subject: &str) {
+        let want = format!("Permissions Violation for {kind} to \"{subject}\"");
+        let marker = self.send_marker().await;
+        let got = self.next_error(&want).await;
+        assert!(
+            got.contains(&want),
+            "{}: expected «{want}», the server said «{got}»",
+            self.user
+        );
+        let got = self.next_error(&marker).await;
+        assert!(got.contains(&marker), "{}: unexpected «{got}»", self.user);
+    }
+
+    /// Everything this connection did so far was allowed: the marker's refusal is the first error.
+    async fn expect_all_allowed(&mut self) {
+        let marker = self.send_marker().await;
+        let got = self.next_error(&marker).await;
+        assert!(
+            got.contains(&marker),
+            "{}: expected every operation so far to be allowed, the server said «{got}»",
+            self.user
+        );
+    }
+
+    /// Publishes to a subject nobody may publish to; returns the refusal's text to expect.
+    async fn send_marker(&mut self) -> String {
+        let marker = format!("relief.test.marker.{}", uuid::Uuid::new_v4().simple());
+        self.client
+            .publish(marker.clone(), "marker".into())
+            .await
+            .unwrap();
+        self.client.flush().await.unwrap();
+        format!("Permissions Violation for Publish to \"{marker}\"")
+    }
+
+    async fn subscribe(&self, subject: &str) -> async_nats::Subscriber {
+        self.client.subscribe(subject.to_owned()).await.unwrap()
+    }
+
+    async fn publish(&self, subject: &str, payload: &str) {
+        self.client
+            .publish(subject.to_owned(), payload.to_owned().into())
+            .await
+            .unwrap();
+        self.client.flush().await.unwrap();
+    }
+
+    /// A JetStream API request as a plain publish with a reply subject: a refused one has no
+    /// answer to wait for, only the refusal.
+    async fn publish_request(&self, subject: &str, reply: String) {
+        self.client
+            .publish_with_reply(subject.to_owned(), reply, "{}".into())
+            .await
+            .unwrap();
+        self.client.flush().await.unwrap();
+    }
+}
+
+async fn next_message(
+    sub: &mut async_nats::Subscriber,
+    what: &str,
+) -> anyhow::Result<async_nats::Message> {
+    use futures::StreamExt as _;
+    tokio::time::timeout(PATIENCE, sub.next())
+        .await
+        .with_context(|| format!("nothing arrived: {what}"))?
+        .with_context(|| format!("subscription ended: {what}"))
+}
+
+/// The mesh's streams as the services declare them (no prefix: the production names).
+async fn create_streams(js: &jetstream::Context) -> anyhow::Result<()> {
+    let subjects = mesh::Subjects::new("");
+    for (base, filters) in mesh::streams::STREAMS {
+        js.create_or_update_stream(stream::Config {
+            name: mesh::streams::stream_name(&subjects, base),
+            subjects: filters.iter().map(|f| f.to_string()).collect(),
+            storage: stream::StorageType::File,
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("stream {base}"))?;
+    }
+    Ok(())
+}
+
+/// How many messages `stream` holds on `subject`.
+async fn stored_on(js: &jetstream::Context, stream: &str, subject: &str) -> anyhow::Result<u64> {
+    let s = js.get_stream(stream).await?;
+    let info = s.info_with_subjects(subject).await?;
+    use futures::TryStreamExt as _;
+    let counts: Vec<(String, usize)> = info.try_collect().await?;
+    Ok(counts.iter().map(|(_, n)| *n as u64).sum())
+}
+
+#[tokio::test]
+async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects(
+) -> anyhow::Result<()> {
+    let server = NatsServer::start().await?;
+
+    // ---------------------------------------------------------------- authentication
+    for user in server.passwords.keys() {
+        let conn = server.connect(user).await?;
+        conn.client.flush().await?;
+    }
+    let anonymous = async_nats::connect(server.url()).await;
+    assert!(
+        anonymous.is_err(),
+        "a connection without credentials must be refused"
+    );
+    let wrong = ConnectOptions::with_user_and_password("medical".into(), "pWrong0".into())
+        .connect(server.url())
+        .await;
+    assert!(wrong.is_err(), "a wrong password must be refused");
+
+    // ---------------------------------------------------------------- the platform's set-up
+    // An internal service declares the streams; the platform creates the department's durable.
+    let mut intake = server.connect("intake").await?;
+    let intake_js = jetstream::new(intake.client.clone());
+    create_streams(&intake_js).await?;
+    intake.expect_all_allowed().await;
+    let mut platform = server.connect("platform").await?;
+    jetstream::new(platform.client.clone())
+        .create_consumer_on_stream(
+            pull::Config {
+                durable_name: Some("department-medical".into()),
+                filter_subject: "referral.medical.push".into(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ..Default::default()
+            },
+            "RELIEF_REFERRAL",
+        )
+        .await?;
+    platform.expect_all_allowed().await;
+    // The platform user publishes no event.
+    platform.publish("referral.medical.push", "forged").await;
+    platform
+        .expect_refused("Publish", "referral.medical.push")
+        .await;
+
+    // ---------------------------------------------------------------- the medical department
+    let mut medical = server.department("medical").await?;
+    let mut push_sub = medical.subscribe("referral.medical.push").await;
+    medical.expect_all_allowed().await; // the subscription is in place
+
+    // Monitoring pushes a referral to medical (JetStream: stored and acknowledged) …
+    let mut monitoring = server.connect("monitoring").await?;
+    let monitoring_js = jetstream::new(monitoring.client.clone());
+    monitoring_js
+        .publish("referral.medical.push", "push-1".into())
+        .await?
+        .await
+        .context("monitoring's push was not stored")?;
+    monitoring.expect_all_allowed().await;
+    // … which medical receives on its core subscription …
+    let m = next_message(&mut push_sub, "medical's push").await?;
+    assert_eq!(&m.payload[..], b"push-1");
+    // … and through its durable consumer, which it may read, pull and ack.
+    let medical_js = jetstream::new(medical.client.clone());
+    let consumer = medical_js
+        .get_consumer_from_stream::<pull::Config, _, _>("department-medical", "RELIEF_REFERRAL")
+        .await
+        .context("medical may read its consumer's info")?;
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await?;
+    let pulled = {
+        use futures::StreamExt as _;
+        batch
+            .next()
+            .await
+            .context("medical's pull returned nothing")?
+            .map_err(|e| anyhow::anyhow!("medical's pull failed: {e}"))?
+    };
+    assert_eq!(&pulled.payload[..], b"push-1");
+    pulled
+        .double_ack()
+        .await
+        .map_err(|e| anyhow::anyhow!("medical's ack was not confirmed: {e}"))?;
+    // Feedback to JetStream: stored, and the acknowledgement reaches medical's own inbox.
+    let ack = medical_js
+        .publish("referral.medical.feedback", "feedback-1".into())
+        .await?
+        .await
+        .context("medical's feedback was not stored")?;
+    assert_eq!(ack.stream, "RELIEF_REFERRAL");
+    medical.expect_all_allowed().await;
+
+    // Medical may not touch another department's subjects …
+    let _ = medical.subscribe("referral.housing.push").await;
+    medical
+        .expect_refused("Subscription", "referral.housing.push")
+        .await;
+    medical.publish("referral.housing.feedback", "forged").await;
+    medical
+        .expect_refused("Publish", "referral.housing.feedback")
+        .await;
+    assert_eq!(
+        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.housing.feedback").await?,
+        0,
+        "a refused publish must not be stored"
+    );
+    assert_eq!(
+        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.medical.feedback").await?,
+        1
+    );
+    // … nor the shared inbox (every other client's replies) …
+    let _ = medical.subscribe("_INBOX.>").await;
+    medical.expect_refused("Subscription", "_INBOX.>").await;
+    // … nor create or change consumers (the body, with filter and deliver subject, is not
+    // visible to permissions), nor read another department's consumer, nor purge a stream.
+    let reply = format!("_INBOX_medical.{}", uuid::Uuid::new_v4().simple());
+    for subject in [
+        "$JS.API.CONSUMER.CREATE.RELIEF_REFERRAL.department-medical.referral.medical.push",
+        "$JS.API.CONSUMER.DURABLE.CREATE.RELIEF_REFERRAL.department-medical",
+        "$JS.API.CONSUMER.DELETE.RELIEF_REFERRAL.department-medical",
+        "$JS.API.CONSUMER.INFO.RELIEF_REFERRAL.department-housing",
+        "$JS.API.CONSUMER.MSG.NEXT.RELIEF_REFERRAL.department-housing",
+        "$JS.API.STREAM.INFO.RELIEF_REFERRAL",
+        "$JS.API.STREAM.PURGE.RELIEF_REFERRAL",
+        "$JS.API.STREAM.MSG.GET.RELIEF_REFERRAL",
+        "$JS.API.DIRECT.GET.RELIEF_REFERRAL",
+        "$JS.ACK.RELIEF_REFERRAL.department-housing.1.1.1.1.0",
+    ] {
+        medical.publish_request(subject, reply.clone()).await;
+        medical.expect_refused("Publish", subject).await;
+    }
+    // Its durable still reads medical's pushes only.
+    let info = intake_js
+        .get_stream("RELIEF_REFERRAL")
+        .await?
+        .consumer_info("department-medical")
+        .await?;
+    assert_eq!(info.config.filter_subject, "referral.medical.push");
+
+    // ---------------------------------------------------------------- every department
+    for dept in DEPARTMENTS {
+        let mut conn = server.department(dept).await?;
+        let _own = conn.subscribe(&format!("referral.{dept}.push")).await;
+        conn.publish(&format!("referral.{dept}.feedback"), "feedback")
+            .await;
+        conn.expect_all_allowed().await;
+        for other in DEPARTMENTS.iter().filter(|o| *o != dept) {
+            let push = format!("referral.{other}.push");
+            let _ = conn.subscribe(&push).await;
+            conn.expect_refused("Subscription", &push).await;
+            let feedback = format!("referral.{other}.feedback");
+            conn.publish(&feedback, "forged").await;
+            conn.expect_refused("Publish", &feedback).await;
+        }
+        // Nor any other subject of the mesh.
+        for subject in [
+            "payment.instruction.created",
+            "intake.application.submitted",
+        ] {
+            conn.publish(subject, "forged").await;
+            conn.expect_refused("Publish", subject).await;
+        }
+        let _ = conn.subscribe("verify.source.bank.query").await;
+        conn.expect_refused("Subscription", "verify.source.bank.query")
+            .await;
+    }
+
+    // ---------------------------------------------------------------- data holders
+    let mut bank = server.connect("bank").await?;
+    let mut query_sub = bank.subscribe("verify.source.bank.query").await;
+    bank.expect_all_allowed().await;
+    let mut verification = server.connect("verification").await?;
+    let request = tokio::spawn({
+        let client = verification.client.clone();
+        async move {
+            client
+                .request("verify.source.bank.query", "query-1".into())
+                .await
+        }
+    });
+    let query = next_message(&mut query_sub, "the bank's query").await?;
+    assert_eq!(&query.payload[..], b"query-1");
+    let reply = query
+        .reply
+        .clone()
+        .context("a query carries a reply subject")?;
+    bank.publish(reply.as_str(), "answer-1").await;
+    bank.expect_all_allowed().await;
+    let answer = request.await??;
+    assert_eq!(&answer.payload[..], b"answer-1");
+    verification.expect_all_allowed().await;
+    // One answer per request: a second publish to the same reply subject is refused.
+    bank.publish(reply.as_str(), "answer-2").await;
+    bank.expect_refused("Publish", reply.as_str()).await;
+    // The bank may not read another holder's queries, ask them, or publish anything of the mesh.
+    let _ = bank.subscribe("verify.source.tax.query").await;
+    bank.expect_refused("Subscription", "verify.source.tax.query")
+        .await;
+    for subject in [
+        "verify.source.tax.query",
+        "verify.source.bank.query",
+        "referral.medical.feedback",
+        "verify.household.verified",
+    ] {
+        bank.publish(subject, "forged").await;
+        bank.expect_refused("Publish", subject).await;
+    }
+    let _ = bank.subscribe("_INBOX.>").await;
+    bank.expect_refused("Subscription", "_INBOX.>").await;
+
+    for source in SOURCES {
+        let mut conn = server.connect(source).await?;
+        let _own = conn
+            .subscribe(&format!("verify.source.{source}.query"))
+            .await;
+        conn.expect_all_allowed().await;
+        for other in SOURCES.iter().filter(|o| *o != source) {
+            let subject = format!("verify.source.{other}.query");
+            let _ = conn.subscribe(&subject).await;
+            conn.expect_refused("Subscription", &subject).await;
+        }
+        let _ = conn.subscribe("referral.medical.push").await;
+        conn.expect_refused("Subscription", "referral.medical.push")
+            .await;
+    }
+
+    // ---------------------------------------------------------------- relief-<dept> services
+    let mut relief_medical = server.connect("relief-medical").await?;
+    let relief_js = jetstream::new(relief_medical.client.clone());
+    relief_js
+        .publish("referral.medical.feedback", "feedback-2".into())
+        .await?
+        .await
+        .context("relief-medical's feedback was not stored")?;
+    relief_medical.expect_all_allowed().await;
+    for subject in [
+        "referral.housing.feedback",
+        "referral.housing.push",
+        "payment.instruction.created",
+        "deadletter.intake",
+    ] {
+        relief_medical.publish(subject, "forged").await;
+        relief_medical.expect_refused("Publish", subject).await;
+    }
+
+    // Nothing refused was stored: housing's stream subjects hold only housing's own feedback.
+    assert_eq!(
+        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.housing.push").await?,
+        0
+    );
+    assert_eq!(
+        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.housing.feedback").await?,
+        1
+    );
+    assert_eq!(
+        stored_on(&intake_js, "RELIEF_PAYMENT", "payment.>").await?,
+        0
+    );
+    Ok(())
+}
