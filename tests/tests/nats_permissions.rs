@@ -613,5 +613,25 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
         stored_on(&intake_js, "RELIEF_PAYMENT", "payment.>").await?,
         0
     );
+
+    // ---------------------------------------------------------------- internal services
+    // Every subject of the code's catalogue may be published by the internal services: the
+    // configuration keeps up with new subjects.
+    for user in INTERNAL {
+        let mut conn = server.connect(user).await?;
+        for template in mesh::subjects::CATALOG {
+            let subject = template
+                .replace("{dept}", "medical")
+                .replace("{source}", "bank")
+                .replace("{service}", user);
+            conn.publish(&subject, "{}").await;
+        }
+        conn.expect_all_allowed().await;
+        // They read through JetStream (pull requests answered on their inbox), not core
+        // subscriptions to the mesh's subjects.
+        let _ = conn.subscribe("referral.medical.push").await;
+        conn.expect_refused("Subscription", "referral.medical.push")
+            .await;
+    }
     Ok(())
 }
