@@ -28,6 +28,19 @@ pub fn routes(state: State) -> Router<Mesh> {
             post(crate::handlers::county_decision),
         )
         .route("/v1/staff-relatives", post(register_relative))
+        .route("/v1/emergencies", post(crate::emergency::report))
+        .route(
+            "/v1/emergencies/papers-overdue",
+            get(crate::emergency::overdue),
+        )
+        .route(
+            "/v1/emergencies/{emergency_id}/decision",
+            post(crate::emergency::decide),
+        )
+        .route(
+            "/v1/emergencies/{emergency_id}/papers",
+            post(crate::emergency::papers),
+        )
         .route("/v1/disclosures", get(disclosures))
         .with_state(state)
 }

@@ -6,11 +6,14 @@
 //!   once (one application, classified determination) and `eligibility.household.determined` is
 //!   emitted; a report with gaps sends the case to manual verification
 //!   (`intake.application.manual_review`), never reading a missing source as zero.
-//! - Tables: `applications`, `application_members`, `determinations`, `application_history`.
+//! - HTTP `/v1/emergencies`: emergency temporary assistance, act first within 3 × the monthly
+//!   standard, a county case conference above it (`eligibility.emergency.granted`).
+//! - Tables: `emergencies`, `applications`, `application_members`, `determinations`, `application_history`.
 //! - Rules: `policy::determine` with the parameter set in force for the region and date.
 
 pub mod app;
 pub mod config;
+pub mod emergency;
 pub mod handlers;
 pub mod http;
 pub mod store;

@@ -508,3 +508,126 @@ pub async fn decide_proposal(
         .await?;
     Ok(())
 }
+
+/// An emergency case as stored.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Emergency {
+    pub emergency_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    #[serde(skip)]
+    pub member_id: Uuid,
+    #[serde(skip)]
+    pub id_number: String,
+    #[serde(skip)]
+    pub name: String,
+    pub region_code: String,
+    pub hardship: String,
+    pub total_amount_fen: i64,
+    pub stages: sqlx::types::Json<Vec<StageRequest>>,
+    pub status: String,
+    pub act_first: bool,
+    pub limit_fen: i64,
+    pub policy_version: String,
+    pub reported_by: String,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    pub papers_due: Option<chrono::NaiveDate>,
+    pub papers_completed_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One stage of a staged grant, as reported: paid this many days after the grant.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageRequest {
+    pub amount_fen: i64,
+    #[serde(default)]
+    pub pay_after_days: u32,
+}
+
+const EMERGENCY_COLUMNS: &str = "emergency_id, household_id, chain_id, member_id, id_number, name, region_code, hardship,
+     total_amount_fen, stages, status, act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
+     papers_due, papers_completed_by, created_at";
+
+pub async fn insert_emergency(tx: &mut PgConnection, e: &Emergency) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO emergencies (emergency_id, household_id, chain_id, member_id, id_number, name, region_code, hardship,
+             total_amount_fen, stages, status, act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
+             papers_due, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 CASE WHEN $16::text IS NULL THEN NULL ELSE now() END)",
+    )
+    .bind(e.emergency_id)
+    .bind(e.household_id)
+    .bind(e.chain_id)
+    .bind(e.member_id)
+    .bind(&e.id_number)
+    .bind(&e.name)
+    .bind(&e.region_code)
+    .bind(&e.hardship)
+    .bind(e.total_amount_fen)
+    .bind(&e.stages)
+    .bind(&e.status)
+    .bind(e.act_first)
+    .bind(e.limit_fen)
+    .bind(&e.policy_version)
+    .bind(&e.reported_by)
+    .bind(&e.decided_by)
+    .bind(&e.decision_reason)
+    .bind(e.papers_due)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn lock_emergency(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Emergency>> {
+    sqlx::query_as(&format!(
+        "SELECT {EMERGENCY_COLUMNS} FROM emergencies WHERE emergency_id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn decide_emergency(
+    tx: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    by: &str,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE emergencies SET status = $2, decided_by = $3, decision_reason = $4, decided_at = now() WHERE emergency_id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(by)
+        .bind(reason)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks an act-first grant's papers complete; `false` when there were none open.
+pub async fn complete_papers(db: &PgPool, id: Uuid, officer: &str) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE emergencies SET papers_completed_by = $2, papers_completed_at = now()
+         WHERE emergency_id = $1 AND act_first AND papers_completed_at IS NULL",
+    )
+    .bind(id)
+    .bind(officer)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Act-first grants whose papers are still open after their due date: the reminder list.
+pub async fn papers_overdue(db: &PgPool, on: chrono::NaiveDate) -> sqlx::Result<Vec<Emergency>> {
+    sqlx::query_as(&format!(
+        "SELECT {EMERGENCY_COLUMNS} FROM emergencies
+         WHERE act_first AND papers_completed_at IS NULL AND papers_due < $1 ORDER BY papers_due LIMIT 1000"
+    ))
+    .bind(on)
+    .fetch_all(db)
+    .await
+}

@@ -173,6 +173,12 @@ const SUMMARY_KEYS: &[&str] = &[
     "month",
     "kind",
     "amount_fen",
+    "emergency_id",
+    "total_amount_fen",
+    "stages",
+    "act_first",
+    "papers_due",
+    "reference",
     "due_date",
 ];
 

@@ -100,6 +100,23 @@ fn is_complete(steps: &[StepView]) -> bool {
     {
         return true;
     }
+    // An emergency grant's chain is complete when every stage has its payment instruction.
+    if let Some(g) = steps
+        .iter()
+        .find(|s| s.kind == "eligibility.emergency.granted")
+    {
+        let stages = g
+            .summary
+            .get("stages")
+            .and_then(|v| v.as_array())
+            .map(|a| a.len())
+            .unwrap_or(0);
+        let paid = steps
+            .iter()
+            .filter(|s| s.kind == "payment.instruction.created")
+            .count();
+        return stages > 0 && paid >= stages;
+    }
     let Some(det) = steps
         .iter()
         .find(|s| s.kind == "eligibility.household.determined")

@@ -1,7 +1,7 @@
 //! Wiring: payment's consumer and routes.
 
 use crate::{handlers, http, Settings, MIGRATOR};
-use mesh::subjects::HOUSEHOLD_DETERMINED;
+use mesh::subjects::{EMERGENCY_GRANTED, HOUSEHOLD_DETERMINED};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -27,6 +27,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             "ELIGIBILITY",
             mesh.subjects.of(HOUSEHOLD_DETERMINED),
             move |d| handlers::on_determined(s.clone(), d),
+        )
+        .consume(
+            "emergencies",
+            "ELIGIBILITY",
+            mesh.subjects.of(EMERGENCY_GRANTED),
+            {
+                let s = state.clone();
+                move |d| handlers::on_emergency(s.clone(), d)
+            },
         )
         .routes(http::routes(state))
         .build()

@@ -2,7 +2,7 @@
 
 use crate::app::State;
 use crate::store;
-use contract::{DeterminedMember, HouseholdDetermined, InstructionCreated};
+use contract::{DeterminedMember, EmergencyGranted, HouseholdDetermined, InstructionCreated};
 use mesh::consumer::Outcome;
 use mesh::subjects::PAYMENT_INSTRUCTION_CREATED;
 use mesh::{ChainRef, Delivery, HandlerError};
@@ -12,11 +12,13 @@ use uuid::Uuid;
 /// Namespace of instruction ids: v5 of "beneficiary/month/kind".
 const INSTRUCTION_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b1e_51b4_4c71_9a0e_3d5e_8a1f_0c42);
 
-pub fn instruction_id(beneficiary: Uuid, month: &str, kind: &str) -> Uuid {
-    Uuid::new_v5(
-        &INSTRUCTION_NAMESPACE,
-        format!("{beneficiary}/{month}/{kind}").as_bytes(),
-    )
+pub fn instruction_id(beneficiary: Uuid, month: &str, kind: &str, reference: &str) -> Uuid {
+    let name = if reference.is_empty() {
+        format!("{beneficiary}/{month}/{kind}")
+    } else {
+        format!("{beneficiary}/{month}/{kind}/{reference}")
+    };
+    Uuid::new_v5(&INSTRUCTION_NAMESPACE, name.as_bytes())
 }
 
 /// Who is paid what, by kind, for a determination: the household head for a dibao household;
@@ -73,7 +75,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     };
     for (beneficiary, kind, amount_fen) in pay {
         let created = InstructionCreated {
-            instruction_id: instruction_id(beneficiary.member_id, &det.effective_month, kind),
+            instruction_id: instruction_id(beneficiary.member_id, &det.effective_month, kind, ""),
             beneficiary_member_id: beneficiary.member_id,
             month: det.effective_month.clone(),
             kind: kind.to_owned(),
@@ -81,8 +83,10 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
             due_date,
             policy_version: det.policy_version.clone(),
             payee: beneficiary.payee,
+            reference: String::new(),
         };
-        if store::insert_instruction(&mut tx, &e, &created).await? {
+        if store::insert_instruction(&mut tx, &e.household_id, &e.chain_id, &e.id, &created).await?
+        {
             let out = state.mesh.envelope(
                 &ChainRef::answering(&e),
                 Some(created.instruction_id.to_string()),
@@ -105,3 +109,51 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     tx.commit().await?;
     Ok(Outcome::Applied)
 }
+
+/// `eligibility.emergency.granted` → one `payment.instruction.created` per stage, due on the
+/// stage's date (the first, for an act-first grant, at once).
+pub async fn on_emergency(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let e = d.envelope::<EmergencyGranted>()?;
+    let g = &e.data;
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    for stage in &g.stages {
+        let month = Month::of(stage.pay_on).to_string();
+        let reference = format!("{}/stage-{}", g.emergency_id, stage.stage);
+        let created = InstructionCreated {
+            instruction_id: instruction_id(g.member_id, &month, EMERGENCY_KIND, &reference),
+            beneficiary_member_id: g.member_id,
+            month,
+            kind: EMERGENCY_KIND.to_owned(),
+            amount_fen: stage.amount_fen,
+            due_date: stage.pay_on,
+            policy_version: g.policy_version.clone(),
+            payee: policy::determination::Payee::Person,
+            reference,
+        };
+        if store::insert_instruction(&mut tx, &e.household_id, &e.chain_id, &e.id, &created).await?
+        {
+            let out = state.mesh.envelope(
+                &ChainRef::answering(&e),
+                Some(created.instruction_id.to_string()),
+                created,
+            );
+            mesh::outbox::enqueue(
+                &mut tx,
+                &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
+                &out,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(
+        stages = g.stages.len(),
+        act_first = g.act_first,
+        "Emergency grant instructed."
+    );
+    Ok(Outcome::Applied)
+}
+
+const EMERGENCY_KIND: &str = "emergency_grant";

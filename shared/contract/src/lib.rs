@@ -234,6 +234,43 @@ impl EventKind for HouseholdDetermined {
     const TYPE: &'static str = "eligibility.household.determined";
 }
 
+/// `eligibility.emergency.granted`: emergency temporary assistance (急难社会救助), wherever
+/// the person's household is registered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmergencyGranted {
+    pub emergency_id: Uuid,
+    /// The person helped; paid as `beneficiary_member_id`.
+    pub member_id: Uuid,
+    pub id_number: String,
+    pub name: String,
+    /// Where the emergency happened (not necessarily where the person is registered).
+    pub region_code: String,
+    pub hardship: String,
+    pub total_amount_fen: i64,
+    /// One approval, staged assistance: each stage is paid on its date.
+    pub stages: Vec<EmergencyStage>,
+    /// `true` when granted by the township before papers (act first).
+    pub act_first: bool,
+    /// `township:<officer>` (act first) or `county:<approver>` (case conference).
+    pub decided_by: String,
+    pub rule: String,
+    pub policy_version: String,
+    /// Act first: the papers are due by this date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub papers_due: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmergencyStage {
+    pub stage: u32,
+    pub amount_fen: i64,
+    pub pay_on: NaiveDate,
+}
+
+impl EventKind for EmergencyGranted {
+    const TYPE: &'static str = "eligibility.emergency.granted";
+}
+
 /// `monitor.household.enrolled`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HouseholdEnrolled {
@@ -321,6 +358,10 @@ pub struct InstructionCreated {
     /// The person, or their care institution's collective account (centralised support).
     #[serde(default = "person")]
     pub payee: Payee,
+    /// What within the month and kind is paid, e.g. `<emergency id>/stage-2`; empty for the
+    /// monthly benefit.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference: String,
 }
 
 impl EventKind for InstructionCreated {

@@ -18,6 +18,9 @@ pub const HOUSEHOLD_VERIFIED: &str = "verify.household.verified";
 pub const HOUSEHOLD_REVERIFIED: &str = "verify.household.reverified";
 /// One application, classified determination: tier, monthly amount, relief lines.
 pub const HOUSEHOLD_DETERMINED: &str = "eligibility.household.determined";
+/// Emergency temporary assistance granted (act first, or after a county case conference),
+/// in one or more scheduled stages.
+pub const EMERGENCY_GRANTED: &str = "eligibility.emergency.granted";
 /// Monitoring enrolled the household in the low-income population database.
 pub const HOUSEHOLD_ENROLLED: &str = "monitor.household.enrolled";
 /// A person referred to a department.
@@ -37,6 +40,7 @@ pub const CATALOG: &[&str] = &[
     HOUSEHOLD_VERIFIED,
     HOUSEHOLD_REVERIFIED,
     HOUSEHOLD_DETERMINED,
+    EMERGENCY_GRANTED,
     HOUSEHOLD_ENROLLED,
     REFERRAL_PUSH,
     REFERRAL_FEEDBACK,

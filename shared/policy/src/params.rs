@@ -45,6 +45,11 @@ pub struct ParameterSet {
     pub payment_due_day: u32,
     /// Days a department has to answer a referral before it counts as an omission.
     pub referral_feedback_days: u32,
+    /// Emergency aid a township may grant at once, before papers (先行救助), as a multiple of
+    /// the monthly dibao standard (‰).
+    pub act_first_multiple_permille: i64,
+    /// Days to complete the papers of an act-first emergency grant.
+    pub emergency_papers_days: u32,
     /// Months between economic re-verifications of an assisted household (at least every 6).
     pub reverification_months: u32,
     /// Months between home visits to an assisted household (at least yearly).
@@ -242,6 +247,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+act_first_multiple_permille = 3000
+emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
@@ -262,6 +269,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+act_first_multiple_permille = 3000
+emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
@@ -282,6 +291,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+act_first_multiple_permille = 3000
+emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }

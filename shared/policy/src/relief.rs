@@ -93,9 +93,14 @@ pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision 
             "medical: premium paid in full for a destitute person".into(),
         ),
         // The texts give marginal and rigid-expenditure households medical help case by case.
-        Department::Medical if matches!(r.tier, Tier::Marginal | Tier::RigidExpenditure) => Decision::Review {
-            reason: format!("medical assistance for a {} member is decided case by case", r.tier.as_str()),
-        },
+        Department::Medical if matches!(r.tier, Tier::Marginal | Tier::RigidExpenditure) => {
+            Decision::Review {
+                reason: format!(
+                    "medical assistance for a {} member is decided case by case",
+                    r.tier.as_str()
+                ),
+            }
+        }
         Department::Medical => grant(
             "medical_premium_subsidy",
             rp.medical_premium_subsidy,
@@ -118,9 +123,14 @@ pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision 
             "housing: rent subsidy for an urban low-income household".into(),
         ),
         // Rural renovation for households that are not dibao or destitute is decided case by case.
-        Department::Housing if matches!(r.tier, Tier::Marginal | Tier::RigidExpenditure) => Decision::Review {
-            reason: format!("dilapidated-house renovation for a rural {} household is decided case by case", r.tier.as_str()),
-        },
+        Department::Housing if matches!(r.tier, Tier::Marginal | Tier::RigidExpenditure) => {
+            Decision::Review {
+                reason: format!(
+                    "dilapidated-house renovation for a rural {} household is decided case by case",
+                    r.tier.as_str()
+                ),
+            }
+        }
         Department::Housing => grant(
             "housing_renovation_grant",
             rp.housing_renovation_grant,
@@ -225,12 +235,24 @@ mod tests {
     #[test]
     fn medical_help_for_marginal_and_rigid_expenditure_members_goes_to_review() {
         let book = PolicyBook::builtin();
-        let p = book.in_force(&RegionCode::parse("440305").unwrap(), "2025-01-01".parse().unwrap()).unwrap();
+        let p = book
+            .in_force(
+                &RegionCode::parse("440305").unwrap(),
+                "2025-01-01".parse().unwrap(),
+            )
+            .unwrap();
         for tier in [Tier::Marginal, Tier::RigidExpenditure] {
             let d = decide(Department::Medical, ReferralFacts { tier, urban: true }, p);
             assert!(matches!(d, Decision::Review { .. }), "{tier:?}");
         }
-        let d = decide(Department::Education, ReferralFacts { tier: Tier::Marginal, urban: true }, p);
+        let d = decide(
+            Department::Education,
+            ReferralFacts {
+                tier: Tier::Marginal,
+                urban: true,
+            },
+            p,
+        );
         assert!(matches!(d, Decision::Granted { .. }));
     }
 }

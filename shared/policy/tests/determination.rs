@@ -25,6 +25,8 @@ minor_age_below = 18
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
+act_first_multiple_permille = 3000
+emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
 relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
