@@ -24,7 +24,16 @@ out=$(curl -sS -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
 code=${out##*$'\n'}
 resp=${out%$'\n'*}
 echo "$resp"
-if [[ $code != 2?? ]]; then
+if [[ $code == 409 ]]; then
+    # The demo household is already in an open or enrolled case (an earlier run without the
+    # key): show that household's chain instead.
+    existing=$(python3 -c 'import json,re,sys; f=json.load(sys.stdin)["error"]["fields"][0]["reason"]; print(re.search(r"application ([0-9a-f-]{36})", f).group(1))' <<<"$resp") || {
+        echo "demo: intake answered HTTP 409 without naming the existing application" >&2
+        exit 1
+    }
+    echo "demo: the demo household is already in application $existing; following its chain"
+    resp=$(curl -fsS "$INTAKE/v1/applications/$existing") || { echo "demo: could not read application $existing" >&2; exit 1; }
+elif [[ $code != 2?? ]]; then
     echo "demo: intake answered HTTP $code" >&2
     exit 1
 fi
