@@ -47,6 +47,7 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == HouseholdVerified::TYPE => as_::<HouseholdVerified>(payload),
         t if t == HouseholdReverified::TYPE => as_::<HouseholdReverified>(payload),
         t if t == HouseholdDetermined::TYPE => as_::<HouseholdDetermined>(payload),
+        t if t == EmergencyGranted::TYPE => as_::<EmergencyGranted>(payload),
         t if t == HouseholdEnrolled::TYPE => as_::<HouseholdEnrolled>(payload),
         t if t == ReferralPush::TYPE => as_::<ReferralPush>(payload),
         t if t == ReferralFeedback::TYPE => as_::<ReferralFeedback>(payload),
