@@ -5,12 +5,12 @@ BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help infra build run stop status test bench lint
+.PHONY: help infra build run stop status test bench lint check-deploy
 
 help: ## List the targets
 	@echo "relief-mesh targets:"
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN { FS = ":.*## " } { printf "  make %-8s %s\n", $$1, $$2 }'
+		awk 'BEGIN { FS = ":.*## " } { printf "  make %-13s %s\n", $$1, $$2 }'
 
 infra: ## Ensure NATS (JetStream) on 127.0.0.1:4222 and PostgreSQL on 127.0.0.1:5432
 	bash deploy/scripts/ensure-infra.sh
@@ -40,3 +40,6 @@ bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+check-deploy: ## Lint the Dockerfile, check the NATS/collector configs, render and validate every k8s overlay (offline)
+	bash deploy/scripts/check-k8s.sh
