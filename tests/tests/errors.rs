@@ -70,6 +70,17 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
         .unwrap();
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], json!("not_found"));
+    // Rejections axum makes itself come in the same JSON shape.
+    for (path, code) in [
+        ("/v1/applications/not-a-uuid", "bad_request"),
+        ("/v1/no-such-route", "not_found"),
+        ("/v1/disclosures?region_code=1&region_code=2", "bad_request"),
+    ] {
+        let (status, body) = mesh.get("intake", path).await.unwrap();
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert_eq!(body["error"]["code"], json!(code), "{path}: {body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
     mesh.teardown().await.unwrap();
 }
 

@@ -181,7 +181,7 @@ pub async fn track(State(mesh): State<Mesh>, req: Request, next: Next) -> Respon
     );
     telemetry::set_parent(&span, telemetry::extract_http(req.headers()));
     let started = Instant::now();
-    let response = next.run(req).instrument(span.clone()).await;
+    let response = json_client_error(next.run(req).instrument(span.clone()).await).await;
     let status = response.status().as_u16();
     span.record("http.response.status_code", status);
     if route != "/metrics" && route != "/healthz" && route != "/readyz" {
@@ -195,4 +195,52 @@ pub async fn track(State(mesh): State<Mesh>, req: Request, next: Next) -> Respon
             .observe(started.elapsed().as_secs_f64());
     }
     response
+}
+
+/// Rejections axum makes itself (a malformed path or query parameter, an unknown route, a wrong
+/// method or content type) come as plain text or empty; clients get every 4xx in the one JSON
+/// error shape instead.
+async fn json_client_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        _ => "client_error",
+    };
+    // axum's rejection texts are short; anything longer is cut rather than buffered whole.
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("client error")
+            .to_lowercase()
+    } else {
+        text
+    };
+    (
+        status,
+        Json(ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                fields: None,
+            },
+        }),
+    )
+        .into_response()
 }
