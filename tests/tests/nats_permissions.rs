@@ -635,3 +635,44 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     }
     Ok(())
 }
+
+/// The services' own connection settings (`RELIEF_NATS__USER`, `RELIEF_NATS__PASSWORD`) log in
+/// to the production configuration; without them the server refuses the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_logs_in_with_the_credentials_from_its_settings() {
+    let server = NatsServer::start().await.unwrap();
+    let url = format!("nats://127.0.0.1:{}", server.port);
+    let settings = |user: Option<&str>, password: Option<&str>| {
+        let mut s: mesh::MeshSettings =
+            mesh::settings::load_with("", &[("service", "intake")]).unwrap();
+        s.nats.url = url.clone();
+        s.nats.user = user.map(str::to_owned);
+        s.nats.password = password.map(str::to_owned);
+        s.nats
+    };
+    let good = settings(Some("intake"), Some(&server.passwords["intake"]));
+    let client = good
+        .connect_options("intake")
+        .connect(url.as_str())
+        .await
+        .expect("intake logs in");
+    client.flush().await.expect("the connection works");
+
+    let wrong = settings(Some("intake"), Some("nottheintakepassword"));
+    assert!(
+        wrong
+            .connect_options("intake")
+            .connect(url.as_str())
+            .await
+            .is_err(),
+        "a wrong password is refused"
+    );
+    let none = settings(None, None);
+    assert!(
+        none.connect_options("intake")
+            .connect(url.as_str())
+            .await
+            .is_err(),
+        "no credentials is refused"
+    );
+}

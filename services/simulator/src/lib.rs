@@ -119,7 +119,11 @@ pub fn generated(seed: u64, source: &str, id_number: &str) -> Figures {
         // Deposit interest as income, balances as assets.
         "bank" => Figures {
             monthly_income_fen: Some(pick(3_000)),
-            assets_fen: Some(if n % 10 == 0 { pick(20_000_000) } else { pick(1_000_000) }),
+            assets_fen: Some(if n % 10 == 0 {
+                pick(20_000_000)
+            } else {
+                pick(1_000_000)
+            }),
         },
         // Most people in the data set have no taxable income.
         "tax" => Figures {
@@ -222,8 +226,9 @@ impl Simulator {
             }
             (None, None) => Fixtures::new(),
         };
-        let nats = async_nats::ConnectOptions::new()
-            .name(format!("relief-mesh/{}", settings.service))
+        let nats = settings
+            .nats
+            .connect_options(&settings.service)
             .connect(settings.nats.url.as_str())
             .await
             .context("NATS is not reachable")?;

@@ -56,9 +56,9 @@ impl Mesh {
         if settings.database.migrate {
             db::migrate(&pool, migrator).await?;
         }
-        let nats = async_nats::ConnectOptions::new()
-            .name(format!("relief-mesh/{}", settings.service))
-            .connection_timeout(Duration::from_millis(settings.nats.connect_timeout_ms))
+        let nats = settings
+            .nats
+            .connect_options(&settings.service)
             .retry_on_initial_connect()
             .connect(settings.nats.url.as_str())
             .await

@@ -85,6 +85,28 @@ pub struct NatsSettings {
     /// JetStream de-duplication window for `Nats-Msg-Id`.
     pub duplicate_window_ms: u64,
     pub connect_timeout_ms: u64,
+    /// Credentials for a server with per-user permissions (`deploy/nats/auth.conf`):
+    /// `RELIEF_NATS__USER`, `RELIEF_NATS__PASSWORD`. Not read from the URL: the client ignores
+    /// `user:password@` there.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl NatsSettings {
+    /// Connection options with this deployment's name and credentials.
+    pub fn connect_options(&self, name: &str) -> async_nats::ConnectOptions {
+        let options = async_nats::ConnectOptions::new()
+            .name(format!("relief-mesh/{name}"))
+            .connection_timeout(Duration::from_millis(self.connect_timeout_ms));
+        match (&self.user, &self.password) {
+            (Some(user), Some(password)) if !user.is_empty() => {
+                options.user_and_password(user.clone(), password.clone())
+            }
+            _ => options,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
