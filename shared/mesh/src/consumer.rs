@@ -72,7 +72,6 @@ impl Delivery {
             HandlerError::Poison(format!("payload is not a valid {} envelope: {e}", T::TYPE))
         })?;
         e.check(T::TYPE).map_err(HandlerError::Poison)?;
-        tracing::Span::current().record("household_id", tracing::field::display(e.household_id));
         Ok(e)
     }
 
@@ -95,6 +94,12 @@ impl Delivery {
             Ok(None)
         }
     }
+}
+
+/// Just the envelope's household, for the span.
+#[derive(serde::Deserialize)]
+struct HouseholdOf {
+    household_id: Option<uuid::Uuid>,
 }
 
 pub type Handler =
@@ -216,6 +221,13 @@ async fn handle_one(
         household_id = tracing::field::Empty,
     );
     telemetry::set_parent(&span, telemetry::extract_nats(msg.headers.as_ref()));
+    // Every consume span names its household (an id, never personal data), whatever the handler.
+    if let Ok(HouseholdOf {
+        household_id: Some(h),
+    }) = serde_json::from_slice::<HouseholdOf>(&msg.payload)
+    {
+        span.record("household_id", tracing::field::display(h));
+    }
     let started = Instant::now();
     let result = (handler)(delivery.clone()).instrument(span.clone()).await;
     mesh.metrics

@@ -39,6 +39,18 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 /// Installs the global subscriber, tracer provider and propagator. Safe to call more than once
 /// in a process (tests start many services): only the first call installs anything.
 pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
+    init_with(service, settings, |builder| builder)
+}
+
+/// As [`init`], letting the caller add to the tracer provider (a span processor that collects
+/// spans in memory, in tests).
+pub fn init_with(
+    service: &str,
+    settings: &TelemetrySettings,
+    configure: impl FnOnce(
+        opentelemetry_sdk::trace::TracerProviderBuilder,
+    ) -> opentelemetry_sdk::trace::TracerProviderBuilder,
+) -> anyhow::Result<TelemetryGuard> {
     if INSTALLED.get().is_some() {
         return Ok(TelemetryGuard { provider: None });
     }
@@ -55,7 +67,7 @@ pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<Telem
             .build()?;
         builder = builder.with_batch_exporter(exporter);
     }
-    let provider = builder.build();
+    let provider = configure(builder).build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     let tracer = provider.tracer("relief-mesh");
 
