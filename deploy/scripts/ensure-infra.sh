@@ -215,3 +215,13 @@ ensure_python_client() {
 }
 
 ensure_python_client
+
+# The staff page's end-to-end test drives Debian's Chromium, headless.
+ensure_chromium() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        apt_install chromium
+    fi
+    echo "chromium: ok ($(chromium --version 2>/dev/null | head -1))"
+}
+
+ensure_chromium

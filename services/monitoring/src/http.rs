@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
+        .route("/staff", get(staff_page))
+        .route("/v1/referrals/{referral_id}", get(referral))
         .route("/v1/households/{household_id}", get(household))
         .route("/v1/households/{household_id}/chain", get(chain))
         .with_state(state)
@@ -158,4 +160,20 @@ fn is_complete(steps: &[StepView]) -> bool {
         None => !low_income,
     };
     (!pays || paid) && referrals_answered
+}
+
+/// The staff page: search a household or referral, see its chain as a timeline with its flags.
+async fn staff_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("staff.html"))
+}
+
+/// A referral and its household, so staff can find a chain from a referral id.
+async fn referral(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<store::ReferralOf>, ApiError> {
+    store::referral(&state.mesh.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))
 }

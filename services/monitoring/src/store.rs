@@ -255,3 +255,22 @@ pub async fn household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Option<H
         .collect();
     Ok(Some(h))
 }
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ReferralOf {
+    pub referral_id: Uuid,
+    pub household_id: Uuid,
+    pub department: String,
+    pub status: String,
+    pub feedback_due: NaiveDate,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+pub async fn referral(db: &PgPool, referral_id: Uuid) -> sqlx::Result<Option<ReferralOf>> {
+    sqlx::query_as(
+        "SELECT referral_id, household_id, department, status, feedback_due, answered_at FROM referrals WHERE referral_id = $1",
+    )
+    .bind(referral_id)
+    .fetch_optional(db)
+    .await
+}
