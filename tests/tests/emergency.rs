@@ -203,3 +203,36 @@ async fn bad_emergency_reports_are_refused_field_by_field() {
     assert!(fields.contains(&"stages[1].pay_after_days"));
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_report_with_the_same_key_grants_once() {
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let send = || {
+        mesh.http
+            .post(mesh.url("intake", "/v1/emergencies"))
+            .header("idempotency-key", "fire-2026-11-22-ma-qiang")
+            .json(&report(json!([{"amount_fen": 100_000}])))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["emergency_id"], again["emergency_id"]);
+    let household = first["household_id"].as_str().unwrap().to_owned();
+    mesh.complete_chain(&household, WITHIN).await.unwrap();
+    mesh.settle(WITHIN).await.unwrap();
+    assert_eq!(
+        mesh.instructions(&household).await.unwrap().len(),
+        1,
+        "paid once"
+    );
+    mesh.teardown().await.unwrap();
+}

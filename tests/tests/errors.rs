@@ -206,5 +206,25 @@ async fn health_readiness_and_metrics_answer_on_every_service() {
     }
     let (status, _) = mesh.get("source-simulator", "/readyz").await.unwrap();
     assert_eq!(status, 200);
+    // The streams were declared with the configured retention (the inbox outlives it).
+    let subjects = mesh::Subjects::new(&mesh.prefix);
+    for (base, _) in mesh::streams::STREAMS {
+        let mut stream = mesh
+            .js
+            .get_stream(mesh::streams::stream_name(&subjects, base))
+            .await
+            .unwrap();
+        let info = stream.info().await.unwrap();
+        assert_eq!(
+            info.config.max_age,
+            Duration::from_secs(400 * 24 * 3600),
+            "{base}"
+        );
+        assert_eq!(
+            info.config.storage,
+            async_nats::jetstream::stream::StorageType::File,
+            "{base}"
+        );
+    }
     mesh.teardown().await.unwrap();
 }

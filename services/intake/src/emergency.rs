@@ -53,8 +53,15 @@ pub struct Person {
 /// `POST /v1/emergencies`
 pub async fn report(
     AxState(state): AxState<State>,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<EmergencyRequest>,
 ) -> Result<(StatusCode, Json<Emergency>), ApiError> {
+    let key = crate::http::idempotency_key(&headers)?;
+    if let Some(k) = &key {
+        if let Some(existing) = store::emergency_by_key(&state.mesh.db, k).await? {
+            return Ok((StatusCode::OK, Json(existing)));
+        }
+    }
     let mut errors = Vec::new();
     let today = chrono::Utc::now().date_naive();
     let params = match RegionCode::parse(&req.region_code) {
@@ -152,6 +159,20 @@ pub async fn report(
     };
     let mut tx = state.mesh.db.begin().await?;
     store::insert_emergency(&mut tx, &e).await?;
+    if let Some(k) = &key {
+        match store::set_emergency_key(&mut tx, e.emergency_id, k).await {
+            Ok(()) => {}
+            // A concurrent retry with the same key won: answer with its report.
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                drop(tx);
+                let existing = store::emergency_by_key(&state.mesh.db, k)
+                    .await?
+                    .ok_or_else(|| ApiError::Conflict("the Idempotency-Key is in use".into()))?;
+                return Ok((StatusCode::OK, Json(existing)));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
     if act_first {
         emit_granted(&state, &mut tx, &e).await?;
     }

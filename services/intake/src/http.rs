@@ -164,20 +164,7 @@ async fn submit(
     JsonBody(req): JsonBody<ApplicationRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let (region, ids) = validate(&req, &state)?;
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|s| !s.is_empty() && s.len() <= 128)
-                .ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "Idempotency-Key must be 1 to 128 visible characters".into(),
-                    )
-                })?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let key = idempotency_key(&headers)?;
     let db = &state.mesh.db;
     if let Some(k) = &key {
         if let Some(existing) = store::by_idempotency_key(db, k).await? {
@@ -375,4 +362,22 @@ async fn disclosures(
     Ok(Json(
         store::disclosures(&state.mesh.db, q.region_code.as_deref()).await?,
     ))
+}
+
+/// The `Idempotency-Key` header, if any: 1 to 128 visible characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        Some(v) => Ok(Some(
+            v.to_str()
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= 128)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Idempotency-Key must be 1 to 128 visible characters".into(),
+                    )
+                })?
+                .to_owned(),
+        )),
+        None => Ok(None),
+    }
 }

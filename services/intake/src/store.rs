@@ -581,6 +581,24 @@ pub async fn insert_emergency(tx: &mut PgConnection, e: &Emergency) -> sqlx::Res
     Ok(())
 }
 
+pub async fn emergency_by_key(db: &PgPool, key: &str) -> sqlx::Result<Option<Emergency>> {
+    sqlx::query_as(&format!(
+        "SELECT {EMERGENCY_COLUMNS} FROM emergencies WHERE idempotency_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_emergency_key(tx: &mut PgConnection, id: Uuid, key: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE emergencies SET idempotency_key = $2 WHERE emergency_id = $1")
+        .bind(id)
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn lock_emergency(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Emergency>> {
     sqlx::query_as(&format!(
         "SELECT {EMERGENCY_COLUMNS} FROM emergencies WHERE emergency_id = $1 FOR UPDATE"

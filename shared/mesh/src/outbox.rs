@@ -205,5 +205,16 @@ impl Relay {
         if let Err(error) = r {
             tracing::warn!(%error, "Old outbox rows could not be deleted.");
         }
+        if self.settings.inbox_retain_days > 0 {
+            let r = sqlx::query(
+                "DELETE FROM mesh_inbox WHERE handled_at < now() - make_interval(days => $1)",
+            )
+            .bind(self.settings.inbox_retain_days as i32)
+            .execute(&self.pool)
+            .await;
+            if let Err(error) = r {
+                tracing::warn!(%error, "Old inbox rows could not be deleted.");
+            }
+        }
     }
 }

@@ -52,6 +52,7 @@ impl Mesh {
         settings: MeshSettings,
         migrator: &'static Migrator,
     ) -> anyhow::Result<Mesh> {
+        settings.validate()?;
         let pool = db::connect(&settings.database).await?;
         if settings.database.migrate {
             db::migrate(&pool, migrator).await?;

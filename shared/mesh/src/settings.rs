@@ -25,6 +25,7 @@ concurrency = 8
 backoff_ms = [500, 2000, 10000, 30000]
 ack_wait_ms = 30000
 duplicate_window_ms = 120000
+stream_max_age_days = 400
 connect_timeout_ms = 5000
 
 [database]
@@ -41,6 +42,7 @@ format = "text"
 batch_size = 100
 poll_interval_ms = 1000
 retain_hours = 72
+inbox_retain_days = 400
 
 [shutdown]
 grace_seconds = 25
@@ -84,6 +86,9 @@ pub struct NatsSettings {
     pub ack_wait_ms: u64,
     /// JetStream de-duplication window for `Nats-Msg-Id`.
     pub duplicate_window_ms: u64,
+    /// How long streams keep messages (days; 0 keeps them forever). A message still in a stream
+    /// can be redelivered or replayed, so the inbox keeps its rows at least as long.
+    pub stream_max_age_days: u64,
     pub connect_timeout_ms: u64,
     /// Credentials for a server with per-user permissions (`deploy/nats/auth.conf`):
     /// `RELIEF_NATS__USER`, `RELIEF_NATS__PASSWORD`. Not read from the URL: the client ignores
@@ -138,12 +143,38 @@ pub struct OutboxSettings {
     pub poll_interval_ms: u64,
     /// Published rows are kept this long for inspection, then deleted.
     pub retain_hours: i64,
+    /// Inbox rows are kept this long (days; 0 keeps them forever); never shorter than the
+    /// streams keep messages, or a late redelivery would be applied twice.
+    pub inbox_retain_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShutdownSettings {
     /// Time allowed for in-flight work after SIGTERM; keep below the pod's grace period.
     pub grace_seconds: u64,
+}
+
+impl MeshSettings {
+    /// Checks what each setting alone cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let stream = self.nats.stream_max_age_days as i64;
+        let inbox = self.outbox.inbox_retain_days;
+        anyhow::ensure!(inbox >= 0, "outbox.inbox_retain_days must not be negative");
+        anyhow::ensure!(
+            inbox == 0 || (stream > 0 && inbox >= stream),
+            "outbox.inbox_retain_days ({inbox}) must be 0 (forever) or at least nats.stream_max_age_days ({stream}, 0 = forever): \
+             a message still in a stream could otherwise be applied twice"
+        );
+        anyhow::ensure!(
+            self.nats.concurrency >= 1,
+            "nats.concurrency must be at least 1"
+        );
+        anyhow::ensure!(
+            self.nats.max_deliver >= 1,
+            "nats.max_deliver must be at least 1"
+        );
+        Ok(())
+    }
 }
 
 impl NatsSettings {
@@ -218,5 +249,55 @@ pub fn policy_book(path: Option<&str>) -> anyhow::Result<policy::PolicyBook> {
                 .with_context(|| format!("policy file {path} is invalid"))?)
         }
         None => Ok(policy::PolicyBook::builtin()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> MeshSettings {
+        load_with("", &[]).unwrap()
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_environment_style_overrides_are_typed() {
+        let s = defaults();
+        s.validate().unwrap();
+        assert_eq!(s.nats.stream_max_age_days, 400);
+        let s: MeshSettings = load_with(
+            "",
+            &[("nats.concurrency", "3"), ("database.migrate", "false")],
+        )
+        .unwrap();
+        assert_eq!(s.nats.concurrency, 3);
+        assert!(!s.database.migrate);
+    }
+
+    #[test]
+    fn the_inbox_must_outlive_the_stream_messages_it_protects() {
+        let mut s = defaults();
+        s.outbox.inbox_retain_days = 30;
+        assert!(
+            s.validate().is_err(),
+            "30 days of inbox for 400 days of stream"
+        );
+        s.nats.stream_max_age_days = 0;
+        assert!(
+            s.validate().is_err(),
+            "streams forever need the inbox forever"
+        );
+        s.outbox.inbox_retain_days = 0;
+        s.validate().unwrap();
+        s.nats.stream_max_age_days = 30;
+        s.outbox.inbox_retain_days = 30;
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn backoff_repeats_its_last_step() {
+        let s = defaults();
+        assert_eq!(s.nats.backoff_for(1), Duration::from_millis(500));
+        assert_eq!(s.nats.backoff_for(99), Duration::from_millis(30_000));
     }
 }

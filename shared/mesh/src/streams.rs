@@ -68,6 +68,7 @@ pub async fn ensure_streams(
             storage: stream::StorageType::File,
             num_replicas: nats.replicas,
             duplicate_window: Duration::from_millis(nats.duplicate_window_ms),
+            max_age: Duration::from_secs(nats.stream_max_age_days * 24 * 3600),
             allow_direct: true,
             ..Default::default()
         };
