@@ -302,6 +302,41 @@ impl TestMesh {
         ))
     }
 
+    /// POSTs JSON to a service; returns the status code and the body (`Null` when empty).
+    pub async fn post(
+        &self,
+        service: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .http
+            .post(self.url(service, path))
+            .json(body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// Waits until `GET path` on `service` shows `"status": status`.
+    pub async fn status_becomes(
+        &self,
+        service: &str,
+        path: &str,
+        status: &str,
+        within: Duration,
+    ) -> bool {
+        eventually(within, || async {
+            self.get(service, path)
+                .await
+                .map(|(_, v)| v["status"] == status)
+                .unwrap_or(false)
+        })
+        .await
+    }
+
     /// Payment's instructions for a household.
     pub async fn instructions(&self, household_id: &str) -> anyhow::Result<Vec<Value>> {
         let (_, v) = self

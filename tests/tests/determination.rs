@@ -53,10 +53,8 @@ async fn a_person_in_an_open_or_enrolled_case_cannot_apply_again() {
     // Once determined as dibao the household is enrolled: still refused, now as enrolled.
     let path = format!("/v1/applications/{first_id}");
     assert!(
-        mesh_tests::eventually(WITHIN, || async {
-            mesh.get("intake", &path).await.unwrap().1["status"] == json!("determined")
-        })
-        .await
+        mesh.status_becomes("intake", &path, "determined", WITHIN)
+            .await
     );
     let (status, body) = mesh.submit(&other).await.unwrap();
     assert_eq!(status, 409);
@@ -79,33 +77,18 @@ async fn an_application_naming_a_near_relative_of_staff_is_flagged_through_to_th
     })
     .await
     .unwrap();
-    let r = mesh
-        .http
-        .post(mesh.url("intake", "/v1/staff-relatives"))
-        .json(&json!({"id_number": id_of(&demo, 1), "staff_name": "Wang Fang", "relation": "sister", "registered_by": "township office"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let bad = mesh
-        .http
-        .post(mesh.url("intake", "/v1/staff-relatives"))
-        .json(&json!({"id_number": "123", "staff_name": "", "relation": "sister", "registered_by": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status().as_u16(), 422);
+    let (r, _) = mesh.post("intake", "/v1/staff-relatives", &json!({"id_number": id_of(&demo, 1), "staff_name": "Wang Fang", "relation": "sister", "registered_by": "township office"})).await.unwrap();
+    assert_eq!(r, 201);
+    let (bad, _) = mesh.post("intake", "/v1/staff-relatives", &json!({"id_number": "123", "staff_name": "", "relation": "sister", "registered_by": "x"})).await.unwrap();
+    assert_eq!(bad, 422);
 
     let (_, accepted) = mesh.submit(&demo).await.unwrap();
     let application = accepted["application_id"].as_str().unwrap().to_owned();
     let path = format!("/v1/applications/{application}");
     // The rule proposes; it does not decide for a relative of staff.
     assert!(
-        mesh_tests::eventually(WITHIN, || async {
-            mesh.get("intake", &path).await.unwrap().1["status"]
-                == json!("awaiting_county_decision")
-        })
-        .await
+        mesh.status_becomes("intake", &path, "awaiting_county_decision", WITHIN)
+            .await
     );
     let (_, app) = mesh.get("intake", &path).await.unwrap();
     let flags = app["integrity_flags"].as_array().unwrap();
@@ -201,10 +184,8 @@ async fn a_named_officer_completes_a_verification_with_gaps_and_the_chain_goes_o
     let application = accepted["application_id"].as_str().unwrap().to_owned();
     let path = format!("/v1/applications/{application}");
     assert!(
-        mesh_tests::eventually(WITHIN, || async {
-            mesh.get("intake", &path).await.unwrap().1["status"] == json!("manual_verification")
-        })
-        .await
+        mesh.status_becomes("intake", &path, "manual_verification", WITHIN)
+            .await
     );
     let (_, app) = mesh.get("intake", &path).await.unwrap();
     let members: Vec<String> = app["members"]
@@ -437,35 +418,20 @@ async fn a_county_officer_can_reject_a_flagged_application_and_its_chain_ends_th
     })
     .await
     .unwrap();
-    let r = mesh
-        .http
-        .post(mesh.url("intake", "/v1/staff-relatives"))
-        .json(&json!({"id_number": id_of(&demo, 0), "staff_name": "Sun Li", "relation": "father", "registered_by": "county office"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    let (r, _) = mesh.post("intake", "/v1/staff-relatives", &json!({"id_number": id_of(&demo, 0), "staff_name": "Sun Li", "relation": "father", "registered_by": "county office"})).await.unwrap();
+    assert_eq!(r, 201);
     let (_, accepted) = mesh.submit(&demo).await.unwrap();
     let path = format!(
         "/v1/applications/{}",
         accepted["application_id"].as_str().unwrap()
     );
     assert!(
-        mesh_tests::eventually(WITHIN, || async {
-            mesh.get("intake", &path).await.unwrap().1["status"]
-                == json!("awaiting_county_decision")
-        })
-        .await
+        mesh.status_becomes("intake", &path, "awaiting_county_decision", WITHIN)
+            .await
     );
-    let r = mesh
-        .http
-        .post(mesh.url("intake", &format!("{path}/county-decision")))
-        .json(&json!({"officer": "Chen Jun", "decision": "reject", "reason": "undeclared business income found on the home visit"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let app: Value = r.json().await.unwrap();
+    let (r, r_body) = mesh.post("intake", &format!("{path}/county-decision"), &json!({"officer": "Chen Jun", "decision": "reject", "reason": "undeclared business income found on the home visit"})).await.unwrap();
+    assert_eq!(r, 200);
+    let app: Value = r_body;
     assert_eq!(app["status"], json!("rejected"));
     let last = app["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["actor"], json!("county:Chen Jun"));
@@ -505,24 +471,16 @@ async fn a_township_officer_cannot_decide_a_flagged_application_alone() {
     })
     .await
     .unwrap();
-    let r = mesh
-        .http
-        .post(mesh.url("intake", "/v1/staff-relatives"))
-        .json(&json!({"id_number": id_of(&demo, 2), "staff_name": "Zhou Min", "relation": "aunt", "registered_by": "village committee"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    let (r, _) = mesh.post("intake", "/v1/staff-relatives", &json!({"id_number": id_of(&demo, 2), "staff_name": "Zhou Min", "relation": "aunt", "registered_by": "village committee"})).await.unwrap();
+    assert_eq!(r, 201);
     let (_, accepted) = mesh.submit(&demo).await.unwrap();
     let path = format!(
         "/v1/applications/{}",
         accepted["application_id"].as_str().unwrap()
     );
     assert!(
-        mesh_tests::eventually(WITHIN, || async {
-            mesh.get("intake", &path).await.unwrap().1["status"] == json!("manual_verification")
-        })
-        .await
+        mesh.status_becomes("intake", &path, "manual_verification", WITHIN)
+            .await
     );
     let (_, app) = mesh.get("intake", &path).await.unwrap();
     let figures: Vec<Value> = app["members"]
@@ -531,15 +489,9 @@ async fn a_township_officer_cannot_decide_a_flagged_application_alone() {
         .iter()
         .map(|m| json!({"member_id": m["member_id"], "monthly_income_fen": 0, "assets_fen": 0}))
         .collect();
-    let r = mesh
-        .http
-        .post(mesh.url("intake", &format!("{path}/manual-verification")))
-        .json(&json!({"officer": "Li Ming", "note": "tax records checked by hand", "members": figures}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let app: Value = r.json().await.unwrap();
+    let (r, r_body) = mesh.post("intake", &format!("{path}/manual-verification"), &json!({"officer": "Li Ming", "note": "tax records checked by hand", "members": figures})).await.unwrap();
+    assert_eq!(r, 200);
+    let app: Value = r_body;
     assert_eq!(app["status"], json!("awaiting_county_decision"));
     assert_eq!(app["determination"], Value::Null);
     mesh.teardown().await.unwrap();
