@@ -236,3 +236,48 @@ async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused(
     assert_eq!(case["outcome"], json!("granted"));
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn education_support_follows_the_students_stage_from_application_to_feedback() {
+    let p = PolicyBook::builtin()
+        .in_force(
+            &RegionCode::parse("410102").unwrap(),
+            chrono::Utc::now().date_naive(),
+        )
+        .unwrap()
+        .clone();
+    let mut h = another_household();
+    h["members"][1]["flags"] = json!({});
+    h["members"][2]["flags"] = json!({"school_stage": "senior_secondary"});
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Education],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, accepted) = mesh.submit(&h).await.unwrap();
+    let chain = mesh
+        .complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+        .await
+        .unwrap();
+    let feedback = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["type"] == json!("referral.feedback")
+                && s["summary"]["department"] == json!("education")
+        })
+        .expect("the student was referred to education and answered")
+        .clone();
+    assert_eq!(
+        feedback["summary"]["grant"]["kind"],
+        json!("education_grant_and_fee_waiver")
+    );
+    assert_eq!(
+        feedback["summary"]["grant"]["amount_fen"],
+        json!(p.relief.education_stage_support.senior_secondary.0)
+    );
+    mesh.teardown().await.unwrap();
+}

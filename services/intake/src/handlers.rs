@@ -191,6 +191,7 @@ async fn determine_and_emit(
                 payee: md.payee,
                 addon_reason: md.addon_reason.clone(),
                 relief_lines: md.relief_lines.clone(),
+                school_stage: m.flags.0.school_stage,
             })
             .collect(),
     };

@@ -67,6 +67,11 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                 tier: m.tiers.first().copied().unwrap_or(det.tier),
                 need: need_of(*dept).to_owned(),
                 feedback_due: due,
+                school_stage: if *dept == Department::Education {
+                    m.school_stage
+                } else {
+                    None
+                },
             };
             let out = state
                 .mesh

@@ -77,6 +77,7 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         ReferralFacts {
             tier: push.tier,
             urban: push.urban,
+            school_stage: push.school_stage,
         },
         params,
     ) {
@@ -106,7 +107,10 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
             department: state.department,
             member_id: push.member_id,
             outcome: FeedbackOutcome::Accepted,
-            reason: Some(format!("in review by the department: {}", review.insert(reason))),
+            reason: Some(format!(
+                "in review by the department: {}",
+                review.insert(reason)
+            )),
             grant: None,
             decided_by: decided_by.clone(),
         },
@@ -176,18 +180,25 @@ pub async fn decide_review(
             }
             let amount = req.amount_fen.unwrap_or(-1);
             if amount < 0 {
-                errors.push(FieldError::new("amount_fen", "a grant needs an amount of 0 or more"));
+                errors.push(FieldError::new(
+                    "amount_fen",
+                    "a grant needs an amount of 0 or more",
+                ));
             }
             let months = req.months.unwrap_or(0);
             if months > MAX_GRANT_MONTHS {
-                errors.push(FieldError::new("months", format!("at most {MAX_GRANT_MONTHS}")));
+                errors.push(FieldError::new(
+                    "months",
+                    format!("at most {MAX_GRANT_MONTHS}"),
+                ));
             }
             let today = chrono::Utc::now().date_naive();
             Some(Grant {
                 kind: kind.to_owned(),
                 amount_fen: amount,
                 from: today,
-                to: (months > 0).then(|| today + chrono::Months::new(months) - chrono::Days::new(1)),
+                to: (months > 0)
+                    .then(|| today + chrono::Months::new(months) - chrono::Days::new(1)),
             })
         }
         "reject" => None,
@@ -204,21 +215,37 @@ pub async fn decide_review(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case for referral {referral_id}")))?;
     if case.outcome != store::IN_REVIEW {
-        return Err(ApiError::Conflict(format!("the case is {}, not in review", case.outcome)));
+        return Err(ApiError::Conflict(format!(
+            "the case is {}, not in review",
+            case.outcome
+        )));
     }
     let feedback = ReferralFeedback {
         referral_id,
         department: state.department,
         member_id: case.member_id,
-        outcome: if grant.is_some() { FeedbackOutcome::Granted } else { FeedbackOutcome::Rejected },
+        outcome: if grant.is_some() {
+            FeedbackOutcome::Granted
+        } else {
+            FeedbackOutcome::Rejected
+        },
         reason: Some(req.reason.trim().to_owned()),
         grant,
         decided_by: format!("officer:{officer}"),
     };
     store::record_review(&mut tx, referral_id, &feedback).await?;
-    let chain = ChainRef { household_id: case.household_id, chain_id: case.chain_id, causation_id: Some(case.push_event_id) };
-    let out = state.mesh.envelope(&chain, Some(referral_id.to_string()), feedback);
-    let subject = state.mesh.subjects.fill(REFERRAL_FEEDBACK, state.department.as_str());
+    let chain = ChainRef {
+        household_id: case.household_id,
+        chain_id: case.chain_id,
+        causation_id: Some(case.push_event_id),
+    };
+    let out = state
+        .mesh
+        .envelope(&chain, Some(referral_id.to_string()), feedback);
+    let subject = state
+        .mesh
+        .subjects
+        .fill(REFERRAL_FEEDBACK, state.department.as_str());
     mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
     tx.commit().await?;
     tracing::info!(department = %state.department, outcome = ?out.data.outcome, "Review decided.");

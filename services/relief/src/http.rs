@@ -13,7 +13,10 @@ pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
         .route("/v1/cases/{referral_id}", get(case))
         .route("/v1/reviews", get(reviews))
-        .route("/v1/reviews/{referral_id}", axum::routing::post(crate::handlers::decide_review))
+        .route(
+            "/v1/reviews/{referral_id}",
+            axum::routing::post(crate::handlers::decide_review),
+        )
         .with_state(state)
 }
 
@@ -28,6 +31,8 @@ async fn case(
 }
 
 /// Cases waiting for an officer of this department, oldest first.
-async fn reviews(AxState(state): AxState<State>) -> Result<Json<Vec<store::PendingReview>>, ApiError> {
+async fn reviews(
+    AxState(state): AxState<State>,
+) -> Result<Json<Vec<store::PendingReview>>, ApiError> {
     Ok(Json(store::pending_reviews(&state.mesh.db).await?))
 }

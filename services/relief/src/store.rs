@@ -29,7 +29,11 @@ pub async fn insert_case(
     review_reason: Option<&str>,
 ) -> sqlx::Result<()> {
     let p = &e.data;
-    let outcome = if review_reason.is_some() { IN_REVIEW.to_owned() } else { outcome_of(f) };
+    let outcome = if review_reason.is_some() {
+        IN_REVIEW.to_owned()
+    } else {
+        outcome_of(f)
+    };
     sqlx::query(
         "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by, review_reason)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -90,7 +94,10 @@ pub struct ReviewCase {
     pub outcome: String,
 }
 
-pub async fn lock_case(tx: &mut PgConnection, referral_id: Uuid) -> sqlx::Result<Option<ReviewCase>> {
+pub async fn lock_case(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+) -> sqlx::Result<Option<ReviewCase>> {
     sqlx::query_as("SELECT household_id, chain_id, member_id, push_event_id, outcome FROM cases WHERE referral_id = $1 FOR UPDATE")
         .bind(referral_id)
         .fetch_optional(tx)
@@ -98,7 +105,11 @@ pub async fn lock_case(tx: &mut PgConnection, referral_id: Uuid) -> sqlx::Result
 }
 
 /// Records the officer's decision; a repeated push is answered with it from now on.
-pub async fn record_review(tx: &mut PgConnection, referral_id: Uuid, f: &ReferralFeedback) -> sqlx::Result<()> {
+pub async fn record_review(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+    f: &ReferralFeedback,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = now() WHERE referral_id = $1",
     )

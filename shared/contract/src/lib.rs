@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mesh::EventKind;
-use policy::determination::{MemberFlags, Payee};
+use policy::determination::{MemberFlags, Payee, SchoolStage};
 use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -224,6 +224,9 @@ pub struct DeterminedMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addon_reason: Option<String>,
     pub relief_lines: Vec<Department>,
+    /// A student's stage of education, for the education department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school_stage: Option<SchoolStage>,
 }
 
 fn person() -> Payee {
@@ -300,6 +303,9 @@ pub struct ReferralPush {
     pub need: String,
     /// Feedback is expected by this date; past it the referral is an omission.
     pub feedback_due: NaiveDate,
+    /// For education referrals: the student's stage of education, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school_stage: Option<SchoolStage>,
 }
 
 impl EventKind for ReferralPush {

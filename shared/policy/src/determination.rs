@@ -54,6 +54,19 @@ pub enum SelfCare {
     None,
 }
 
+/// The stage of education a student member is at; the education department's support
+/// depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchoolStage {
+    Preschool,
+    Primary,
+    JuniorSecondary,
+    SeniorSecondary,
+    Vocational,
+    College,
+}
+
 /// Circumstances of a member that the rules look at. All default to false / full self-care.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +83,8 @@ pub struct MemberFlags {
     pub self_care: SelfCare,
     /// Supported centrally in a care institution: paid to the institution's account.
     pub in_care_institution: bool,
+    /// A student's stage of education (implies `in_school`).
+    pub school_stage: Option<SchoolStage>,
 }
 
 #[derive(Debug, Clone)]
@@ -362,7 +377,7 @@ pub fn relief_lines(m: &MemberFacts) -> Vec<Department> {
     if f.serious_illness {
         out.push(Department::Medical);
     }
-    if f.in_school || f.college_student {
+    if f.in_school || f.college_student || f.school_stage.is_some() {
         out.push(Department::Education);
     }
     if f.housing_hardship {

@@ -83,6 +83,9 @@ pub struct ReliefParameters {
     pub medical_premium_subsidy: Fen,
     /// Education: yearly living subsidy for a student of a low-income household.
     pub education_living_subsidy: Fen,
+    /// Education: yearly support by stage (preschool aid, compulsory-education living subsidy,
+    /// senior-secondary and vocational grants with fee waivers, college grants).
+    pub education_stage_support: EducationStageSupport,
     /// Housing: monthly rent subsidy for an urban low-income household.
     pub housing_rent_subsidy: Fen,
     /// Housing: one-off dilapidated-house renovation grant for a rural household.
@@ -91,6 +94,18 @@ pub struct ReliefParameters {
     pub employment_post_monthly: Fen,
     /// Disaster: one-off emergency relief per person.
     pub disaster_emergency_per_person: Fen,
+}
+
+/// Yearly education support per student, by stage.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EducationStageSupport {
+    pub preschool: Fen,
+    pub primary: Fen,
+    pub junior_secondary: Fen,
+    pub senior_secondary: Fen,
+    pub vocational: Fen,
+    pub college: Fen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,7 +266,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 
 [[set]]
 region = "410100"
@@ -273,7 +288,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 
 [[set]]
 region = "410100"
@@ -295,7 +310,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 "#;
         let book = PolicyBook::from_toml(text).unwrap();
         let county = RegionCode::parse("410102").unwrap();

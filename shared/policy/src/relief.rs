@@ -1,5 +1,6 @@
 //! Specialist relief departments and what each grants for a referral.
 
+use crate::determination::SchoolStage;
 use crate::{Fen, ParameterSet, Tier};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -70,6 +71,8 @@ pub enum Decision {
 pub struct ReferralFacts {
     pub tier: Tier,
     pub urban: bool,
+    /// For education: the student's stage, when known.
+    pub school_stage: Option<SchoolStage>,
 }
 
 pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
@@ -110,12 +113,48 @@ pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision 
                 r.tier.as_str()
             ),
         ),
-        Department::Education => grant(
-            "education_living_subsidy",
-            rp.education_living_subsidy,
-            12,
-            "education: living subsidy for a student of a low-income household".into(),
-        ),
+        Department::Education => {
+            let e = &rp.education_stage_support;
+            let (kind, amount, what) = match r.school_stage {
+                Some(SchoolStage::Preschool) => {
+                    ("education_preschool_aid", e.preschool, "preschool aid")
+                }
+                Some(SchoolStage::Primary) => (
+                    "education_compulsory_living_subsidy",
+                    e.primary,
+                    "primary-school living subsidy",
+                ),
+                Some(SchoolStage::JuniorSecondary) => (
+                    "education_compulsory_living_subsidy",
+                    e.junior_secondary,
+                    "junior-secondary living subsidy",
+                ),
+                Some(SchoolStage::SeniorSecondary) => (
+                    "education_grant_and_fee_waiver",
+                    e.senior_secondary,
+                    "senior-secondary grant and fee waiver",
+                ),
+                Some(SchoolStage::Vocational) => (
+                    "education_grant_and_fee_waiver",
+                    e.vocational,
+                    "vocational grant and fee waiver",
+                ),
+                Some(SchoolStage::College) => {
+                    ("education_college_grant", e.college, "college grant")
+                }
+                None => (
+                    "education_living_subsidy",
+                    rp.education_living_subsidy,
+                    "living subsidy (stage not given)",
+                ),
+            };
+            grant(
+                kind,
+                amount,
+                12,
+                format!("education: {what} for a student of a low-income household"),
+            )
+        }
         Department::Housing if r.urban => grant(
             "housing_rent_subsidy",
             rp.housing_rent_subsidy,
@@ -171,6 +210,7 @@ mod tests {
             ReferralFacts {
                 tier: Tier::Destitute,
                 urban: true,
+                school_stage: None,
             },
             p,
         );
@@ -179,6 +219,7 @@ mod tests {
             ReferralFacts {
                 tier: Tier::Dibao,
                 urban: true,
+                school_stage: None,
             },
             p,
         );
@@ -193,6 +234,7 @@ mod tests {
             ReferralFacts {
                 tier: Tier::None,
                 urban: true,
+                school_stage: None,
             },
             p,
         );
@@ -213,6 +255,7 @@ mod tests {
             ReferralFacts {
                 tier: Tier::Dibao,
                 urban: true,
+                school_stage: None,
             },
             p,
         );
@@ -221,6 +264,7 @@ mod tests {
             ReferralFacts {
                 tier: Tier::Dibao,
                 urban: false,
+                school_stage: None,
             },
             p,
         );
@@ -242,7 +286,15 @@ mod tests {
             )
             .unwrap();
         for tier in [Tier::Marginal, Tier::RigidExpenditure] {
-            let d = decide(Department::Medical, ReferralFacts { tier, urban: true }, p);
+            let d = decide(
+                Department::Medical,
+                ReferralFacts {
+                    tier,
+                    urban: true,
+                    school_stage: None,
+                },
+                p,
+            );
             assert!(matches!(d, Decision::Review { .. }), "{tier:?}");
         }
         let d = decide(
@@ -250,9 +302,85 @@ mod tests {
             ReferralFacts {
                 tier: Tier::Marginal,
                 urban: true,
+                school_stage: None,
             },
             p,
         );
         assert!(matches!(d, Decision::Granted { .. }));
+    }
+
+    #[test]
+    fn education_support_follows_the_school_stage() {
+        let book = PolicyBook::builtin();
+        let p = book
+            .in_force(
+                &RegionCode::parse("410102").unwrap(),
+                "2025-01-01".parse().unwrap(),
+            )
+            .unwrap();
+        let e = p.relief.education_stage_support;
+        let cases = [
+            (
+                Some(SchoolStage::Preschool),
+                "education_preschool_aid",
+                e.preschool,
+            ),
+            (
+                Some(SchoolStage::Primary),
+                "education_compulsory_living_subsidy",
+                e.primary,
+            ),
+            (
+                Some(SchoolStage::JuniorSecondary),
+                "education_compulsory_living_subsidy",
+                e.junior_secondary,
+            ),
+            (
+                Some(SchoolStage::SeniorSecondary),
+                "education_grant_and_fee_waiver",
+                e.senior_secondary,
+            ),
+            (
+                Some(SchoolStage::Vocational),
+                "education_grant_and_fee_waiver",
+                e.vocational,
+            ),
+            (
+                Some(SchoolStage::College),
+                "education_college_grant",
+                e.college,
+            ),
+            (
+                None,
+                "education_living_subsidy",
+                p.relief.education_living_subsidy,
+            ),
+        ];
+        for (stage, want_kind, want_amount) in cases {
+            let d = decide(
+                Department::Education,
+                ReferralFacts {
+                    tier: Tier::Dibao,
+                    urban: true,
+                    school_stage: stage,
+                },
+                p,
+            );
+            match d {
+                Decision::Granted {
+                    kind,
+                    amount,
+                    months,
+                    ..
+                } => {
+                    assert_eq!(
+                        (kind.as_str(), amount, months),
+                        (want_kind, want_amount, 12),
+                        "{stage:?}"
+                    );
+                }
+                other => panic!("{stage:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000 }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 "#;
 
 fn params() -> ParameterSet {
