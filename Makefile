@@ -5,7 +5,7 @@ BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help infra build run stop status test bench lint check-deploy
+.PHONY: help infra build run stop status test bench lint clean-test-data check-deploy
 
 help: ## List the targets
 	@echo "relief-mesh targets:"
@@ -24,6 +24,9 @@ run: infra build ## Start the whole mesh locally and run the demo household thro
 	@echo
 	@echo "Logs: $(CURDIR)/.run/logs/<instance>.log  (status: make status)"
 	@echo "The mesh keeps running; 'make stop' stops it."
+
+clean-test-data: infra ## Drop databases and streams left by end-to-end tests that failed before teardown
+	bash deploy/scripts/clean-test-data.sh
 
 stop: ## Stop the locally running mesh
 	bash deploy/scripts/run-local.sh stop
