@@ -281,3 +281,53 @@ async fn education_support_follows_the_students_stage_from_application_to_feedba
     );
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_welfare_posts_go_first_to_households_with_nobody_in_work() {
+    let mut nobody_in_work = another_household();
+    nobody_in_work["members"][0]["declared_monthly_income_fen"] = json!(0);
+    nobody_in_work["members"][0]["flags"] = json!({"registered_unemployed": true});
+    nobody_in_work["members"][1]["flags"] = json!({"registered_unemployed": true});
+    let mut someone_in_work = another_household();
+    someone_in_work["members"][0]["flags"] = json!({"registered_unemployed": true});
+    someone_in_work["members"][1]["declared_monthly_income_fen"] = json!(50_000);
+    someone_in_work["members"][1]["flags"] = json!({});
+    let mut fixtures = silent_fixtures(&nobody_in_work);
+    fixtures.extend(silent_fixtures(&someone_in_work));
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Employment, Department::Education],
+        fixtures,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut kinds = Vec::new();
+    for h in [&nobody_in_work, &someone_in_work] {
+        let (status, accepted) = mesh.submit(h).await.unwrap();
+        assert_eq!(status, 202, "{accepted}");
+        let chain = mesh
+            .complete_chain(accepted["household_id"].as_str().unwrap(), WITHIN)
+            .await
+            .unwrap();
+        let granted: Vec<String> = chain["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["type"] == json!("referral.feedback")
+                    && s["summary"]["department"] == json!("employment")
+            })
+            .map(|s| s["summary"]["grant"]["kind"].as_str().unwrap().to_owned())
+            .collect();
+        kinds.push(granted);
+    }
+    assert_eq!(
+        kinds[0],
+        [
+            "employment_public_welfare_post",
+            "employment_public_welfare_post"
+        ]
+    );
+    assert_eq!(kinds[1], ["employment_training_subsidy"]);
+    mesh.teardown().await.unwrap();
+}

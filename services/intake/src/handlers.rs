@@ -178,6 +178,7 @@ async fn determine_and_emit(
         effective_month: Month::of(today).to_string(),
         decided_by: decided_by.clone(),
         integrity_flags: app.integrity_flags.0.clone(),
+        zero_employment_household: decision.zero_employment_household,
         members: members
             .iter()
             .zip(&decision.members)

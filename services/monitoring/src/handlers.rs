@@ -72,6 +72,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                 } else {
                     None
                 },
+                zero_employment_household: det.zero_employment_household,
             };
             let out = state
                 .mesh

@@ -78,6 +78,7 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
             tier: push.tier,
             urban: push.urban,
             school_stage: push.school_stage,
+            zero_employment_household: push.zero_employment_household,
         },
         params,
     ) {

@@ -204,6 +204,9 @@ pub struct HouseholdDetermined {
     /// Integrity flags raised at intake, e.g. `near_relative_of_staff`.
     #[serde(default)]
     pub integrity_flags: Vec<String>,
+    /// Every working-age member able to work is registered unemployed (零就业家庭).
+    #[serde(default)]
+    pub zero_employment_household: bool,
     pub members: Vec<DeterminedMember>,
 }
 
@@ -306,6 +309,9 @@ pub struct ReferralPush {
     /// For education referrals: the student's stage of education, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_stage: Option<SchoolStage>,
+    /// Nobody of working age in the household is in work: employment help comes first.
+    #[serde(default)]
+    pub zero_employment_household: bool,
 }
 
 impl EventKind for ReferralPush {

@@ -149,6 +149,9 @@ pub struct Determination {
     /// The rules that fired, in words a caseworker can read.
     pub rule: String,
     pub members: Vec<MemberDecision>,
+    /// Every working-age member able to work is registered unemployed (零就业家庭): employment
+    /// help goes to this household first.
+    pub zero_employment_household: bool,
 }
 
 /// Counted monthly income of one member: pension base not counted, employment costs deducted.
@@ -196,6 +199,7 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
                 .iter()
                 .map(|m| no_decision(&m.member_id))
                 .collect(),
+            zero_employment_household: zero_employment(h, p),
         };
     }
 
@@ -338,7 +342,21 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
         policy_version: p.version.clone(),
         rule: rules.join("; "),
         members,
+        zero_employment_household: zero_employment(h, p),
     }
+}
+
+/// Whether the household has working-age members able to work and none of them in work.
+pub fn zero_employment(h: &HouseholdFacts, p: &ParameterSet) -> bool {
+    let able: Vec<&MemberFacts> = h
+        .members
+        .iter()
+        .filter(|m| {
+            let age = m.id.age_on(h.on);
+            age >= p.minor_age_below && age < p.working_age_until && !m.flags.no_work_ability
+        })
+        .collect();
+    !able.is_empty() && able.iter().all(|m| m.flags.registered_unemployed)
 }
 
 fn no_decision(member_id: &str) -> MemberDecision {

@@ -39,6 +39,8 @@ pub struct ParameterSet {
     pub addon_min_age: u32,
     /// Age below which a member is a minor.
     pub minor_age_below: u32,
+    /// Age up to which (exclusive) a member able to work is of working age.
+    pub working_age_until: u32,
     /// Months benefits continue after income rises above the standard (渐退期).
     pub gradual_exit_months: u32,
     /// Day of the month by which the monthly benefit must be paid.
@@ -92,6 +94,8 @@ pub struct ReliefParameters {
     pub housing_renovation_grant: Fen,
     /// Employment: monthly pay of a public-welfare post.
     pub employment_post_monthly: Fen,
+    /// Employment: training subsidy for a member of a household that has someone in work.
+    pub employment_training_subsidy: Fen,
     /// Disaster: one-off emergency relief per person.
     pub disaster_emergency_per_person: Fen,
 }
@@ -259,6 +263,7 @@ care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18
+working_age_until = 60
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
@@ -266,7 +271,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 
 [[set]]
 region = "410100"
@@ -281,6 +286,7 @@ care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18
+working_age_until = 60
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
@@ -288,7 +294,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 
 [[set]]
 region = "410100"
@@ -303,6 +309,7 @@ care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18
+working_age_until = 60
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
@@ -310,7 +317,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 "#;
         let book = PolicyBook::from_toml(text).unwrap();
         let county = RegionCode::parse("410102").unwrap();

@@ -73,6 +73,8 @@ pub struct ReferralFacts {
     pub urban: bool,
     /// For education: the student's stage, when known.
     pub school_stage: Option<SchoolStage>,
+    /// For employment: nobody of working age in the household is in work.
+    pub zero_employment_household: bool,
 }
 
 pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
@@ -176,11 +178,18 @@ pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision 
             0,
             "housing: dilapidated-house renovation for a rural low-income household".into(),
         ),
-        Department::Employment => grant(
+        // Public-welfare posts go first to zero-employment households; others get training.
+        Department::Employment if r.zero_employment_household => grant(
             "employment_public_welfare_post",
             rp.employment_post_monthly,
             12,
-            "employment: public-welfare post for a member of a low-income household".into(),
+            "employment: public-welfare post, first for a zero-employment household".into(),
+        ),
+        Department::Employment => grant(
+            "employment_training_subsidy",
+            rp.employment_training_subsidy,
+            0,
+            "employment: training subsidy for a member of a low-income household".into(),
         ),
         Department::Disaster => grant(
             "disaster_emergency_relief",
@@ -211,6 +220,7 @@ mod tests {
                 tier: Tier::Destitute,
                 urban: true,
                 school_stage: None,
+                zero_employment_household: false,
             },
             p,
         );
@@ -220,6 +230,7 @@ mod tests {
                 tier: Tier::Dibao,
                 urban: true,
                 school_stage: None,
+                zero_employment_household: false,
             },
             p,
         );
@@ -235,6 +246,7 @@ mod tests {
                 tier: Tier::None,
                 urban: true,
                 school_stage: None,
+                zero_employment_household: false,
             },
             p,
         );
@@ -256,6 +268,7 @@ mod tests {
                 tier: Tier::Dibao,
                 urban: true,
                 school_stage: None,
+                zero_employment_household: false,
             },
             p,
         );
@@ -265,6 +278,7 @@ mod tests {
                 tier: Tier::Dibao,
                 urban: false,
                 school_stage: None,
+                zero_employment_household: false,
             },
             p,
         );
@@ -292,6 +306,7 @@ mod tests {
                     tier,
                     urban: true,
                     school_stage: None,
+                    zero_employment_household: false,
                 },
                 p,
             );
@@ -303,6 +318,7 @@ mod tests {
                 tier: Tier::Marginal,
                 urban: true,
                 school_stage: None,
+                zero_employment_household: false,
             },
             p,
         );
@@ -363,6 +379,7 @@ mod tests {
                     tier: Tier::Dibao,
                     urban: true,
                     school_stage: stage,
+                    zero_employment_household: false,
                 },
                 p,
             );
@@ -382,5 +399,30 @@ mod tests {
                 other => panic!("{stage:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn public_welfare_posts_go_first_to_zero_employment_households() {
+        let book = PolicyBook::builtin();
+        let p = book
+            .in_force(
+                &RegionCode::parse("410102").unwrap(),
+                "2025-01-01".parse().unwrap(),
+            )
+            .unwrap();
+        let facts = |zero| ReferralFacts {
+            tier: Tier::Dibao,
+            urban: true,
+            school_stage: None,
+            zero_employment_household: zero,
+        };
+        let post = decide(Department::Employment, facts(true), p);
+        assert!(
+            matches!(post, Decision::Granted { ref kind, amount, .. } if kind == "employment_public_welfare_post" && amount == p.relief.employment_post_monthly)
+        );
+        let training = decide(Department::Employment, facts(false), p);
+        assert!(
+            matches!(training, Decision::Granted { ref kind, amount, .. } if kind == "employment_training_subsidy" && amount == p.relief.employment_training_subsidy)
+        );
     }
 }

@@ -22,6 +22,7 @@ care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care
 classified_addon = 10000
 addon_min_age = 70
 minor_age_below = 18
+working_age_until = 60
 gradual_exit_months = 6
 payment_due_day = 10
 referral_feedback_days = 15
@@ -29,7 +30,7 @@ act_first_multiple_permille = 3000
 emergency_papers_days = 15
 reverification_months = 6
 home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
+relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
 "#;
 
 fn params() -> ParameterSet {
@@ -404,4 +405,26 @@ proptest! {
             prop_assert!(d.monthly_amount <= (p.dibao_standard.urban + p.classified_addon) * n);
         }
     }
+}
+
+#[test]
+fn a_household_whose_working_age_members_are_all_unemployed_is_zero_employment() {
+    let p = params();
+    let unemployed = || m(1985, 0, flags(|f| f.registered_unemployed = true));
+    // Two unemployed adults, a child and a pensioner: nobody of working age in work.
+    let h = urban(vec![
+        unemployed(),
+        unemployed(),
+        m(2015, 0, MemberFlags::default()),
+        m(1950, 0, MemberFlags::default()),
+    ]);
+    assert!(determine(&h, &p).zero_employment_household);
+    // One adult in work breaks it; an adult unable to work does not count.
+    assert!(!determine(&urban(vec![unemployed(), adult(3000)]), &p).zero_employment_household);
+    let unable = m(1985, 0, flags(|f| f.no_work_ability = true));
+    assert!(determine(&urban(vec![unemployed(), unable]), &p).zero_employment_household);
+    // Nobody of working age: not a zero-employment household.
+    assert!(
+        !determine(&urban(vec![m(1950, 0, MemberFlags::default())]), &p).zero_employment_household
+    );
 }
