@@ -241,6 +241,16 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// `data/test-set.toml` with the values the tests vary filled in.
+    fn test_set(region: &str, version: &str, from: &str, urban: i64, rural: i64) -> String {
+        include_str!("../data/test-set.toml")
+            .replace("{region}", region)
+            .replace("{version}", version)
+            .replace("{effective_from}", from)
+            .replace("{urban}", &urban.to_string())
+            .replace("{rural}", &rural.to_string())
+    }
+
     #[test]
     fn the_builtin_sets_load() {
         let book = PolicyBook::builtin();
@@ -249,77 +259,18 @@ mod tests {
 
     #[test]
     fn the_most_specific_region_and_latest_effective_set_applies() {
-        let text = r#"
-[[set]]
-region = "410000"
-name = "province"
-version = "p-1"
-effective_from = "2020-01-01"
-dibao_standard = { urban = 70000, rural = 50000 }
-marginal_multiple_permille = 1500
-destitute_multiple_permille = 1600
-asset_limit_months = 24
-care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
-classified_addon = 10000
-addon_min_age = 70
-minor_age_below = 18
-working_age_until = 60
-gradual_exit_months = 6
-payment_due_day = 10
-referral_feedback_days = 15
-act_first_multiple_permille = 3000
-emergency_papers_days = 15
-reverification_months = 6
-home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
-
-[[set]]
-region = "410100"
-name = "city"
-version = "c-1"
-effective_from = "2024-01-01"
-dibao_standard = { urban = 87000, rural = 65000 }
-marginal_multiple_permille = 1500
-destitute_multiple_permille = 1600
-asset_limit_months = 24
-care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
-classified_addon = 10000
-addon_min_age = 70
-minor_age_below = 18
-working_age_until = 60
-gradual_exit_months = 6
-payment_due_day = 10
-referral_feedback_days = 15
-act_first_multiple_permille = 3000
-emergency_papers_days = 15
-reverification_months = 6
-home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
-
-[[set]]
-region = "410100"
-name = "city raised"
-version = "c-2"
-effective_from = "2025-07-01"
-dibao_standard = { urban = 90000, rural = 70000 }
-marginal_multiple_permille = 1500
-destitute_multiple_permille = 1600
-asset_limit_months = 24
-care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
-classified_addon = 10000
-addon_min_age = 70
-minor_age_below = 18
-working_age_until = 60
-gradual_exit_months = 6
-payment_due_day = 10
-referral_feedback_days = 15
-act_first_multiple_permille = 3000
-emergency_papers_days = 15
-reverification_months = 6
-home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
-"#;
-        let book = PolicyBook::from_toml(text).unwrap();
+        let text: String = [
+            ("410000", "p-1", "2020-01-01", 70000, 50000),
+            ("410100", "c-1", "2024-01-01", 87000, 65000),
+            ("410100", "c-2", "2025-07-01", 90000, 70000),
+        ]
+        .iter()
+        .map(|(region, version, from, urban, rural)| {
+            test_set(region, version, from, *urban, *rural)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+        let book = PolicyBook::from_toml(&text).unwrap();
         let county = RegionCode::parse("410102").unwrap();
         assert_eq!(
             book.in_force(&county, date("2025-06-30")).unwrap().version,

@@ -8,33 +8,15 @@ use policy::determination::{determine, HouseholdFacts, MemberFacts, MemberFlags,
 use policy::{Department, Fen, ParameterSet, PolicyBook, ResidentId, Tier};
 use proptest::prelude::*;
 
-const PARAMS: &str = r#"
-[[set]]
-region = "410000"
-name = "test province"
-version = "test-1"
-effective_from = "2020-01-01"
-dibao_standard = { urban = 100000, rural = 80000 }
-marginal_multiple_permille = 1500
-destitute_multiple_permille = 1600
-asset_limit_months = 24
-care_standard = { full_self_care = 5000, partial_self_care = 30000, no_self_care = 60000 }
-classified_addon = 10000
-addon_min_age = 70
-minor_age_below = 18
-working_age_until = 60
-gradual_exit_months = 6
-payment_due_day = 10
-referral_feedback_days = 15
-act_first_multiple_permille = 3000
-emergency_papers_days = 15
-reverification_months = 6
-home_visit_months = 12
-relief = { medical_premium = 38000, medical_premium_subsidy = 20000, education_living_subsidy = 100000, housing_rent_subsidy = 50000, housing_renovation_grant = 2000000, employment_post_monthly = 150000, employment_training_subsidy = 80000, disaster_emergency_per_person = 50000, education_stage_support = { preschool = 100000, primary = 50000, junior_secondary = 62500, senior_secondary = 200000, vocational = 200000, college = 400000 } }
-"#;
-
+/// `data/test-set.toml` as the province of Henan, standard 1000 yuan urban and 800 rural.
 fn params() -> ParameterSet {
-    PolicyBook::from_toml(PARAMS).unwrap().sets()[0].clone()
+    let text = include_str!("../data/test-set.toml")
+        .replace("{region}", "410000")
+        .replace("{version}", "test-1")
+        .replace("{effective_from}", "2020-01-01")
+        .replace("{urban}", "100000")
+        .replace("{rural}", "80000");
+    PolicyBook::from_toml(&text).unwrap().sets()[0].clone()
 }
 
 const ON: &str = "2026-06-01";
