@@ -49,6 +49,7 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == HouseholdDetermined::TYPE => as_::<HouseholdDetermined>(payload),
         t if t == EmergencyGranted::TYPE => as_::<EmergencyGranted>(payload),
         t if t == HouseholdEnrolled::TYPE => as_::<HouseholdEnrolled>(payload),
+        t if t == HouseholdChanged::TYPE => as_::<HouseholdChanged>(payload),
         t if t == ReferralPush::TYPE => as_::<ReferralPush>(payload),
         t if t == ReferralFeedback::TYPE => as_::<ReferralFeedback>(payload),
         t if t == InstructionCreated::TYPE => as_::<InstructionCreated>(payload),

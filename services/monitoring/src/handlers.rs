@@ -73,6 +73,8 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                     None
                 },
                 zero_employment_household: det.zero_employment_household,
+                prior_assistance: Vec::new(),
+                circumstances: None,
             };
             let out = state
                 .mesh

@@ -312,6 +312,55 @@ pub struct ReferralPush {
     /// Nobody of working age in the household is in work: employment help comes first.
     #[serde(default)]
     pub zero_employment_household: bool,
+    /// Help the person already has, from any department, that is still running or was granted
+    /// for a period overlapping this need: a department must not grant the same kind of help
+    /// for the same period again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prior_assistance: Vec<PriorAssistance>,
+    /// Facts behind the need, when the referral comes from a departmental feed or a report
+    /// (a disaster, an illness); absent for referrals made at determination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circumstances: Option<Circumstances>,
+}
+
+/// A grant already recorded in the person's chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PriorAssistance {
+    pub referral_id: Uuid,
+    pub department: Department,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub from: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<NaiveDate>,
+}
+
+/// What happened to the person, as the feed or report that raised the referral said it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Circumstances {
+    /// The source that reported it (`serious_illness`, `disaster_victim`, `grid_worker`, …).
+    pub source: String,
+    /// When it happened (date of diagnosis, of the disaster, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_on: Option<NaiveDate>,
+    /// Disaster victims: the state of the home.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub house_damage: Option<HouseDamage>,
+    /// Disaster victims: the household had to leave its home.
+    #[serde(default)]
+    pub displaced: bool,
+    /// Serious illness: the diagnosis group as the health system names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub illness: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HouseDamage {
+    None,
+    Damaged,
+    SeverelyDamaged,
+    Collapsed,
 }
 
 impl EventKind for ReferralPush {
@@ -354,6 +403,43 @@ pub struct Grant {
 
 impl EventKind for ReferralFeedback {
     const TYPE: &'static str = "referral.feedback";
+}
+
+/// `monitor.household.changed`: a person's or a household's assistance stops, or winds down
+/// through a gradual exit. Payment pays nothing for the person (or household) from
+/// `stop_from_month` on, and opens a recovery case for anything already paid for those months.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HouseholdChanged {
+    pub change_id: Uuid,
+    /// The person concerned; absent when the whole household's assistance changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<Uuid>,
+    pub change: AssistanceChange,
+    /// `death`, `income_above_standard`, `no_longer_eligible`, `moved_away`, …
+    pub reason: String,
+    /// When the fact happened (date of death, of the re-verification, …).
+    pub occurred_on: NaiveDate,
+    /// The first month (`YYYY-MM`) with no payment. For a gradual exit, the month after the
+    /// last month of the exit period.
+    pub stop_from_month: String,
+    /// A gradual exit: the months still paid at the current amount before the stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_months: Option<u32>,
+    /// A rule (`rule:<version>`) or a named officer.
+    pub decided_by: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AssistanceChange {
+    /// Assistance ends (death, termination).
+    Stopped,
+    /// Income rose above the standard: benefits continue for `exit_months`, then end.
+    GradualExit,
+}
+
+impl EventKind for HouseholdChanged {
+    const TYPE: &'static str = "monitor.household.changed";
 }
 
 /// `payment.instruction.created`

@@ -23,6 +23,9 @@ pub const HOUSEHOLD_DETERMINED: &str = "eligibility.household.determined";
 pub const EMERGENCY_GRANTED: &str = "eligibility.emergency.granted";
 /// Monitoring enrolled the household in the low-income population database.
 pub const HOUSEHOLD_ENROLLED: &str = "monitor.household.enrolled";
+/// A person's or a household's assistance stops (a death, a termination) or winds down (gradual
+/// exit); payment acts on it.
+pub const HOUSEHOLD_CHANGED: &str = "monitor.household.changed";
 /// A person referred to a department.
 pub const REFERRAL_PUSH: &str = "referral.{dept}.push";
 /// A department's answer to a referral.
@@ -42,6 +45,7 @@ pub const CATALOG: &[&str] = &[
     HOUSEHOLD_DETERMINED,
     EMERGENCY_GRANTED,
     HOUSEHOLD_ENROLLED,
+    HOUSEHOLD_CHANGED,
     REFERRAL_PUSH,
     REFERRAL_FEEDBACK,
     PAYMENT_INSTRUCTION_CREATED,
