@@ -14,6 +14,7 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod store;
+pub mod warnings;
 
 pub use app::build;
 pub use config::Settings;
