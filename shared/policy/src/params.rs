@@ -47,6 +47,8 @@ pub struct ParameterSet {
     pub payment_due_day: u32,
     /// Days a department has to answer a referral before it counts as an omission.
     pub referral_feedback_days: u32,
+    /// Days a township has to verify a warning on site (上门核查) before it escalates to the county.
+    pub warning_verify_days: u32,
     /// Emergency aid a township may grant at once, before papers (先行救助), as a multiple of
     /// the monthly dibao standard (‰).
     pub act_first_multiple_permille: i64,
@@ -56,7 +58,24 @@ pub struct ParameterSet {
     pub reverification_months: u32,
     /// Months between home visits to an assisted household (at least yearly).
     pub home_visit_months: u32,
+    /// How the city scores a district's warning handling each quarter.
+    pub supervision_score: SupervisionScore,
     pub relief: ReliefParameters,
+}
+
+/// The quarterly supervision score of a district (季度预警处置考核), out of
+/// `warning_points + referral_points`: each part is its points times the share of its items
+/// handled on time (full points when nothing fell due), less `escalation_penalty_points` for
+/// each warning escalated to the county, never below zero.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionScore {
+    /// Points for warnings verified on site by their deadline.
+    pub warning_points: i64,
+    /// Points for referrals answered by their feedback deadline.
+    pub referral_points: i64,
+    /// Points taken off per warning escalated to the county.
+    pub escalation_penalty_points: i64,
 }
 
 /// Monthly care standard of a destitute person, by ability to look after themselves.
@@ -225,6 +244,17 @@ impl ParameterSet {
         }
         if self.reverification_months == 0 || self.home_visit_months == 0 {
             return bad("reverification_months and home_visit_months must be at least 1");
+        }
+        if self.warning_verify_days == 0 {
+            return bad("warning_verify_days must be at least 1");
+        }
+        let sc = &self.supervision_score;
+        if sc.warning_points < 0
+            || sc.referral_points < 0
+            || sc.escalation_penalty_points < 0
+            || sc.warning_points + sc.referral_points == 0
+        {
+            return bad("supervision_score points must be non-negative, with some points to score");
         }
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");
