@@ -25,6 +25,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.monitoring.policy_file.as_deref(),
     )?);
+    let sweep_every = std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
     let state = State {
         mesh: mesh.clone(),
@@ -51,5 +52,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             handlers::record_chain(s.clone(), d)
         });
     }
-    builder.routes(http::routes(state)).build().await
+    builder
+        .task(
+            "warning-sweep",
+            crate::warnings::run(state.clone(), sweep_every),
+        )
+        .routes(http::routes(state))
+        .build()
+        .await
 }

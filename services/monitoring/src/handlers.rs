@@ -11,7 +11,7 @@ use policy::{Department, RegionCode};
 use uuid::Uuid;
 
 /// The need a relief line answers, in words, for the push.
-fn need_of(dept: Department) -> &'static str {
+pub(crate) fn need_of(dept: Department) -> &'static str {
     match dept {
         Department::Medical => "serious illness",
         Department::Education => "a student in a low-income household",
@@ -49,6 +49,8 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     let due = today + chrono::Days::new(u64::from(params.referral_feedback_days));
     let mut referrals = Vec::new();
     for m in &det.members {
+        // What the person already has from any department, so a department can refuse a duplicate.
+        let prior = crate::warnings::prior_assistance(&mut tx, &m.id_number, today).await?;
         for dept in &m.relief_lines {
             // Stable: the same member, line and application always give the same referral id.
             let referral_id = Uuid::new_v5(
@@ -73,7 +75,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                     None
                 },
                 zero_employment_household: det.zero_employment_household,
-                prior_assistance: Vec::new(),
+                prior_assistance: prior.clone(),
                 circumstances: None,
             };
             let out = state

@@ -16,7 +16,9 @@ pub fn routes(state: State) -> Router<Mesh> {
         .route("/v1/referrals/{referral_id}", get(referral))
         .route("/v1/households/{household_id}", get(household))
         .route("/v1/households/{household_id}/chain", get(chain))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::warnings::routes(state.clone()))
+        .merge(crate::reports::routes(state))
 }
 
 async fn household(
@@ -39,6 +41,8 @@ pub struct Chain {
     pub steps: Vec<StepView>,
     pub referrals: Vec<ReferralView>,
     pub flags: Flags,
+    /// The household's warnings, newest last.
+    pub warnings: Vec<crate::warnings::WarningView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +51,8 @@ pub struct Flags {
     pub omissions: Vec<Uuid>,
     /// Referrals still waiting for feedback, within their deadline.
     pub awaiting_feedback: Vec<Uuid>,
+    /// Two grants of the same kind to the same person for overlapping periods.
+    pub duplicates: Vec<crate::warnings::DuplicateAssistance>,
 }
 
 async fn chain(
@@ -73,6 +79,7 @@ async fn chain(
     let flags = Flags {
         omissions: unanswered(true),
         awaiting_feedback: unanswered(false),
+        duplicates: crate::warnings::duplicates(&state.mesh.db, id).await?,
     };
     let mut trace_ids: Vec<String> = Vec::new();
     for t in steps.iter().filter_map(|s| s.trace_id.clone()) {
@@ -90,6 +97,16 @@ async fn chain(
         steps,
         referrals,
         flags,
+        warnings: crate::warnings::list(
+            &state.mesh.db,
+            &crate::warnings::Filter {
+                household_id: Some(id),
+                as_of: today,
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await?,
     }))
 }
 

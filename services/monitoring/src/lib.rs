@@ -13,6 +13,7 @@ pub mod app;
 pub mod config;
 pub mod handlers;
 pub mod http;
+pub mod reports;
 pub mod store;
 pub mod warnings;
 

@@ -1,0 +1,609 @@
+//! Supervision reports (数字监督), as JSON or CSV (`Accept: text/csv` or `?format=csv`).
+//!
+//! - Monthly, per district (6-digit region code): the month's active-discovery comparison runs
+//!   as they show in the warnings they raised (kind `active_discovery`, and feed comparisons,
+//!   whose warnings' `dedupe_key` starts with `feed:`), and what came of the district's
+//!   warnings and referrals in the month: raised, verified, disposed of by disposition,
+//!   escalated; referrals pushed and answered.
+//! - Quarterly, per district: warnings due for verification in the quarter, handled on time or
+//!   overdue; referrals due for feedback in the quarter, answered on time, late or never; and
+//!   the district's score by the `supervision_score` parameters in force for the district on
+//!   the quarter's last day (README, "Warnings and supervision").
+//!
+//! Months and quarters are calendar periods in UTC, like every date the mesh records.
+
+use crate::app::State;
+use axum::extract::{Query, State as AxState};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use mesh::http::{ApiError, FieldError};
+use mesh::Mesh;
+use policy::{Month, RegionCode};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+
+pub fn routes(state: State) -> Router<Mesh> {
+    Router::new()
+        .route("/v1/reports/monthly", get(monthly))
+        .route("/v1/reports/quarterly", get(quarterly))
+        .with_state(state)
+}
+
+/// A calendar quarter, `YYYY-Qn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarter {
+    pub year: i32,
+    pub q: u32,
+}
+
+impl Quarter {
+    pub fn parse(s: &str) -> Option<Quarter> {
+        let (y, q) = s.trim().split_once("-Q")?;
+        let year: i32 = y.parse().ok()?;
+        let q: u32 = q.parse().ok()?;
+        (y.len() == 4 && (1..=4).contains(&q)).then_some(Quarter { year, q })
+    }
+
+    pub fn of(date: NaiveDate) -> Quarter {
+        let m = Month::of(date).first_day();
+        use chrono::Datelike;
+        Quarter {
+            year: m.year(),
+            q: (m.month() - 1) / 3 + 1,
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, (self.q - 1) * 3 + 1, 1).expect("valid quarter")
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        let next = if self.q == 4 {
+            NaiveDate::from_ymd_opt(self.year + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(self.year, self.q * 3 + 1, 1)
+        };
+        next.and_then(|d| d.pred_opt()).expect("valid quarter")
+    }
+}
+
+impl std::fmt::Display for Quarter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-Q{}", self.year, self.q)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    pub district: Option<String>,
+    pub month: Option<String>,
+    pub quarter: Option<String>,
+    /// Quarterly: "today", for what is not yet due (the real date when absent).
+    pub as_of: Option<String>,
+    /// `csv` or `json`; otherwise the `Accept` header decides.
+    pub format: Option<String>,
+}
+
+fn district(q: &ReportQuery, errors: &mut Vec<FieldError>) -> Option<String> {
+    let d = q.district.as_deref()?.trim();
+    if d.len() != 6 || RegionCode::parse(d).is_err() {
+        errors.push(FieldError::new("district", "a 6-digit district code"));
+        return None;
+    }
+    Some(d.to_owned())
+}
+
+fn wants_csv(q: &ReportQuery, headers: &HeaderMap, errors: &mut Vec<FieldError>) -> bool {
+    match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            errors.push(FieldError::new("format", "csv or json"));
+            false
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv")),
+    }
+}
+
+/// One row of a CSV: its header names and values.
+trait CsvRow {
+    const HEADER: &'static [&'static str];
+    fn values(&self) -> Vec<String>;
+}
+
+fn csv<R: CsvRow>(rows: &[R], filename: &str) -> Response {
+    let mut out = R::HEADER.join(",");
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r.values().join(","));
+        out.push('\n');
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monthly.
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct MonthlyRow {
+    pub district: String,
+    pub month: String,
+    /// Warnings raised by active-discovery reports (kind `active_discovery`).
+    pub active_discovery_warnings: i64,
+    /// Warnings raised by departmental feed comparisons (`dedupe_key` `feed:…`).
+    pub feed_warnings: i64,
+    /// Every warning raised in the month, whatever raised it.
+    pub warnings_raised: i64,
+    pub warnings_verified: i64,
+    pub disposed_apply_policy: i64,
+    pub disposed_push_to_department: i64,
+    pub disposed_case_conference: i64,
+    pub disposed_reverify_terminate: i64,
+    pub warnings_escalated: i64,
+    pub referrals_pushed: i64,
+    pub referrals_answered: i64,
+}
+
+impl CsvRow for MonthlyRow {
+    const HEADER: &'static [&'static str] = &[
+        "district",
+        "month",
+        "active_discovery_warnings",
+        "feed_warnings",
+        "warnings_raised",
+        "warnings_verified",
+        "disposed_apply_policy",
+        "disposed_push_to_department",
+        "disposed_case_conference",
+        "disposed_reverify_terminate",
+        "warnings_escalated",
+        "referrals_pushed",
+        "referrals_answered",
+    ];
+
+    fn values(&self) -> Vec<String> {
+        let mut v = vec![self.district.clone(), self.month.clone()];
+        v.extend(
+            [
+                self.active_discovery_warnings,
+                self.feed_warnings,
+                self.warnings_raised,
+                self.warnings_verified,
+                self.disposed_apply_policy,
+                self.disposed_push_to_department,
+                self.disposed_case_conference,
+                self.disposed_reverify_terminate,
+                self.warnings_escalated,
+                self.referrals_pushed,
+                self.referrals_answered,
+            ]
+            .map(|n| n.to_string()),
+        );
+        v
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MonthlyReport {
+    pub month: String,
+    pub district: Option<String>,
+    pub rows: Vec<MonthlyRow>,
+}
+
+type WarningCounts = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+
+pub async fn monthly_rows(
+    db: &PgPool,
+    district: Option<&str>,
+    month: Month,
+) -> sqlx::Result<Vec<MonthlyRow>> {
+    let (from, to) = (
+        midnight(month.first_day()),
+        midnight(month.next().first_day()),
+    );
+    let warnings: Vec<WarningCounts> = sqlx::query_as(
+        "SELECT left(township_code, 6),
+                count(*) FILTER (WHERE kind = 'active_discovery' AND raised_at >= $2 AND raised_at < $3),
+                count(*) FILTER (WHERE dedupe_key LIKE 'feed:%' AND raised_at >= $2 AND raised_at < $3),
+                count(*) FILTER (WHERE raised_at >= $2 AND raised_at < $3),
+                count(*) FILTER (WHERE verified_at >= $2 AND verified_at < $3),
+                count(*) FILTER (WHERE disposition = 'apply_policy' AND disposed_at >= $2 AND disposed_at < $3),
+                count(*) FILTER (WHERE disposition = 'push_to_department' AND disposed_at >= $2 AND disposed_at < $3),
+                count(*) FILTER (WHERE disposition = 'case_conference' AND disposed_at >= $2 AND disposed_at < $3),
+                count(*) FILTER (WHERE disposition = 'reverify_terminate' AND disposed_at >= $2 AND disposed_at < $3),
+                count(*) FILTER (WHERE escalated_at >= $2 AND escalated_at < $3)
+         FROM warnings
+         WHERE ($1::text IS NULL OR left(township_code, 6) = $1)
+         GROUP BY 1",
+    )
+    .bind(district)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    let referrals: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT left(h.region_code, 6),
+                count(*) FILTER (WHERE r.created_at >= $2 AND r.created_at < $3),
+                count(*) FILTER (WHERE r.answered_at >= $2 AND r.answered_at < $3)
+         FROM referrals r JOIN households h USING (household_id)
+         WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1)
+         GROUP BY 1",
+    )
+    .bind(district)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    let blank = |d: &str| MonthlyRow {
+        district: d.to_owned(),
+        month: month.to_string(),
+        ..Default::default()
+    };
+    let mut by_district: BTreeMap<String, MonthlyRow> = BTreeMap::new();
+    for (d, ad, feed, raised, verified, ap, push, conf, term, esc) in warnings {
+        let r = by_district.entry(d.clone()).or_insert_with(|| blank(&d));
+        r.active_discovery_warnings = ad;
+        r.feed_warnings = feed;
+        r.warnings_raised = raised;
+        r.warnings_verified = verified;
+        r.disposed_apply_policy = ap;
+        r.disposed_push_to_department = push;
+        r.disposed_case_conference = conf;
+        r.disposed_reverify_terminate = term;
+        r.warnings_escalated = esc;
+    }
+    for (d, pushed, answered) in referrals {
+        let r = by_district.entry(d.clone()).or_insert_with(|| blank(&d));
+        r.referrals_pushed = pushed;
+        r.referrals_answered = answered;
+    }
+    let empty = |r: &MonthlyRow| CsvRow::values(r)[2..].iter().all(|v| v == "0");
+    Ok(by_district
+        .into_values()
+        .filter(|r| !empty(r) || district.is_some())
+        .collect())
+}
+
+async fn monthly(
+    AxState(state): AxState<State>,
+    headers: HeaderMap,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let district = district(&q, &mut errors);
+    let month = match q.month.as_deref() {
+        None => Month::of(Utc::now().date_naive()),
+        Some(m) => Month::parse(m).unwrap_or_else(|_| {
+            errors.push(FieldError::new("month", "a month, YYYY-MM"));
+            Month::of(Utc::now().date_naive())
+        }),
+    };
+    let as_csv = wants_csv(&q, &headers, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut rows = monthly_rows(&state.mesh.db, district.as_deref(), month).await?;
+    if let Some(d) = &district {
+        if rows.is_empty() {
+            rows.push(MonthlyRow {
+                district: d.clone(),
+                month: month.to_string(),
+                ..Default::default()
+            });
+        }
+    }
+    if as_csv {
+        let name = format!(
+            "monthly-{}-{month}.csv",
+            district.as_deref().unwrap_or("all")
+        );
+        return Ok(csv(&rows, &name));
+    }
+    Ok(Json(MonthlyReport {
+        month: month.to_string(),
+        district,
+        rows,
+    })
+    .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarterly.
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct QuarterlyRow {
+    pub district: String,
+    pub quarter: String,
+    /// Warnings whose on-site verification fell due in the quarter.
+    pub warnings_due: i64,
+    /// Verified on or before `verify_due`.
+    pub warnings_on_time: i64,
+    /// Verified after `verify_due`, or not verified and `verify_due` has passed.
+    pub warnings_overdue: i64,
+    /// Not verified, `verify_due` still ahead.
+    pub warnings_pending: i64,
+    /// Of the warnings due in the quarter, those escalated to the county.
+    pub warnings_escalated: i64,
+    /// Referrals whose feedback fell due in the quarter.
+    pub referrals_due: i64,
+    pub referrals_on_time: i64,
+    pub referrals_late: i64,
+    /// No feedback and `feedback_due` has passed.
+    pub referrals_never: i64,
+    pub referrals_pending: i64,
+    /// The parameter set whose `supervision_score` was used.
+    pub policy_version: String,
+    pub warning_points: i64,
+    pub referral_points: i64,
+    pub escalation_penalty_points: i64,
+    /// Out of `warning_points + referral_points`.
+    pub score: i64,
+}
+
+impl CsvRow for QuarterlyRow {
+    const HEADER: &'static [&'static str] = &[
+        "district",
+        "quarter",
+        "warnings_due",
+        "warnings_on_time",
+        "warnings_overdue",
+        "warnings_pending",
+        "warnings_escalated",
+        "referrals_due",
+        "referrals_on_time",
+        "referrals_late",
+        "referrals_never",
+        "referrals_pending",
+        "policy_version",
+        "warning_points",
+        "referral_points",
+        "escalation_penalty_points",
+        "score",
+    ];
+
+    fn values(&self) -> Vec<String> {
+        let n = |v: i64| v.to_string();
+        vec![
+            self.district.clone(),
+            self.quarter.clone(),
+            n(self.warnings_due),
+            n(self.warnings_on_time),
+            n(self.warnings_overdue),
+            n(self.warnings_pending),
+            n(self.warnings_escalated),
+            n(self.referrals_due),
+            n(self.referrals_on_time),
+            n(self.referrals_late),
+            n(self.referrals_never),
+            n(self.referrals_pending),
+            self.policy_version.clone(),
+            n(self.warning_points),
+            n(self.referral_points),
+            n(self.escalation_penalty_points),
+            n(self.score),
+        ]
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuarterlyReport {
+    pub quarter: String,
+    pub as_of: NaiveDate,
+    pub district: Option<String>,
+    pub rows: Vec<QuarterlyRow>,
+}
+
+/// `points × part / whole`, rounded half up; the full points when nothing fell due.
+fn share(points: i64, part: i64, whole: i64) -> i64 {
+    if whole <= 0 {
+        points
+    } else {
+        (2 * points * part + whole) / (2 * whole)
+    }
+}
+
+/// The score: warning points × on-time share of decided warnings + referral points × on-time
+/// share of decided referrals − the penalty per escalated warning, at least zero.
+pub fn score(r: &QuarterlyRow, s: &policy::params::SupervisionScore) -> i64 {
+    let warnings = share(
+        s.warning_points,
+        r.warnings_on_time,
+        r.warnings_on_time + r.warnings_overdue,
+    );
+    let referrals = share(
+        s.referral_points,
+        r.referrals_on_time,
+        r.referrals_on_time + r.referrals_late + r.referrals_never,
+    );
+    (warnings + referrals - s.escalation_penalty_points * r.warnings_escalated).max(0)
+}
+
+type DueCounts = (String, i64, i64, i64, i64, i64);
+
+pub async fn quarterly_rows(
+    state: &State,
+    district: Option<&str>,
+    quarter: Quarter,
+    as_of: NaiveDate,
+) -> Result<Vec<QuarterlyRow>, ApiError> {
+    let db = &state.mesh.db;
+    let (from, to) = (quarter.first_day(), quarter.last_day());
+    let warnings: Vec<DueCounts> = sqlx::query_as(
+        "SELECT left(township_code, 6),
+                count(*),
+                count(*) FILTER (WHERE (verified_at AT TIME ZONE 'UTC')::date <= verify_due),
+                count(*) FILTER (WHERE (verified_at AT TIME ZONE 'UTC')::date > verify_due
+                                    OR (verified_at IS NULL AND verify_due < $4)),
+                count(*) FILTER (WHERE verified_at IS NULL AND verify_due >= $4),
+                count(*) FILTER (WHERE escalated_at IS NOT NULL)
+         FROM warnings
+         WHERE ($1::text IS NULL OR left(township_code, 6) = $1) AND verify_due BETWEEN $2 AND $3
+         GROUP BY 1",
+    )
+    .bind(district)
+    .bind(from)
+    .bind(to)
+    .bind(as_of)
+    .fetch_all(db)
+    .await?;
+    let referrals: Vec<DueCounts> = sqlx::query_as(
+        "SELECT left(h.region_code, 6),
+                count(*),
+                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE 'UTC')::date <= r.feedback_due),
+                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE 'UTC')::date > r.feedback_due),
+                count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due < $4),
+                count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due >= $4)
+         FROM referrals r JOIN households h USING (household_id)
+         WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1) AND r.feedback_due BETWEEN $2 AND $3
+         GROUP BY 1",
+    )
+    .bind(district)
+    .bind(from)
+    .bind(to)
+    .bind(as_of)
+    .fetch_all(db)
+    .await?;
+    let mut rows: BTreeMap<String, QuarterlyRow> = BTreeMap::new();
+    let blank = |d: &str| QuarterlyRow {
+        district: d.to_owned(),
+        quarter: quarter.to_string(),
+        ..Default::default()
+    };
+    if let Some(d) = district {
+        rows.insert(d.to_owned(), blank(d));
+    }
+    for (d, due, on_time, overdue, pending, escalated) in warnings {
+        let r = rows.entry(d.clone()).or_insert_with(|| blank(&d));
+        r.warnings_due = due;
+        r.warnings_on_time = on_time;
+        r.warnings_overdue = overdue;
+        r.warnings_pending = pending;
+        r.warnings_escalated = escalated;
+    }
+    for (d, due, on_time, late, never, pending) in referrals {
+        let r = rows.entry(d.clone()).or_insert_with(|| blank(&d));
+        r.referrals_due = due;
+        r.referrals_on_time = on_time;
+        r.referrals_late = late;
+        r.referrals_never = never;
+        r.referrals_pending = pending;
+    }
+    let mut out = Vec::new();
+    for (d, mut r) in rows {
+        let region = RegionCode::parse(&d)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored district code {d}: {e}")))?;
+        let params = state
+            .policy
+            .in_force(&region, to)
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        let s = &params.supervision_score;
+        r.policy_version = params.version.clone();
+        r.warning_points = s.warning_points;
+        r.referral_points = s.referral_points;
+        r.escalation_penalty_points = s.escalation_penalty_points;
+        r.score = score(&r, s);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+async fn quarterly(
+    AxState(state): AxState<State>,
+    headers: HeaderMap,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let district = district(&q, &mut errors);
+    let today = Utc::now().date_naive();
+    let quarter = match q.quarter.as_deref() {
+        None => Quarter::of(today),
+        Some(s) => Quarter::parse(s).unwrap_or_else(|| {
+            errors.push(FieldError::new("quarter", "a quarter, YYYY-Qn"));
+            Quarter::of(today)
+        }),
+    };
+    let as_of = crate::warnings::as_of(&q.as_of, &mut errors);
+    let as_csv = wants_csv(&q, &headers, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rows = quarterly_rows(&state, district.as_deref(), quarter, as_of).await?;
+    if as_csv {
+        let name = format!(
+            "quarterly-{}-{quarter}.csv",
+            district.as_deref().unwrap_or("all")
+        );
+        return Ok(csv(&rows, &name));
+    }
+    Ok(Json(QuarterlyReport {
+        quarter: quarter.to_string(),
+        as_of,
+        district,
+        rows,
+    })
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_parse_and_span_three_months() {
+        let q = Quarter::parse("2026-Q3").unwrap();
+        assert_eq!(q.first_day(), NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+        assert_eq!(q.last_day(), NaiveDate::from_ymd_opt(2026, 9, 30).unwrap());
+        let q4 = Quarter::parse("2026-Q4").unwrap();
+        assert_eq!(
+            q4.last_day(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+        );
+        assert_eq!(Quarter::of(q4.last_day()), q4);
+        assert_eq!(q.to_string(), "2026-Q3");
+        for bad in ["2026-Q5", "2026-Q0", "26-Q1", "2026Q1", "2026-3"] {
+            assert!(Quarter::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_score_weighs_on_time_shares_and_takes_off_escalations() {
+        let s = policy::params::SupervisionScore {
+            warning_points: 60,
+            referral_points: 40,
+            escalation_penalty_points: 5,
+        };
+        let mut r = QuarterlyRow::default();
+        assert_eq!(score(&r, &s), 100, "nothing due: full marks");
+        r.warnings_on_time = 1;
+        r.warnings_overdue = 2;
+        r.warnings_escalated = 1;
+        r.referrals_on_time = 3;
+        r.referrals_late = 0;
+        r.referrals_never = 1;
+        // 60 × 1/3 = 20; 40 × 3/4 = 30; − 5 × 1.
+        assert_eq!(score(&r, &s), 45);
+        r.warnings_escalated = 20;
+        assert_eq!(score(&r, &s), 0, "never below zero");
+    }
+}
