@@ -367,9 +367,12 @@ pub async fn dispose(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
     match w.status.as_str() {
-        "open" => return Err(ApiError::Conflict(format!(
-            "warning {id} has not been verified on site: POST /v1/warnings/{id}/verification first"
-        ))),
+        "open" => {
+            let why = format!("warning {id} has not been verified on site");
+            return Err(ApiError::Conflict(format!(
+                "{why}: POST /v1/warnings/{id}/verification first"
+            )));
+        }
         "disposed" => {
             return Err(ApiError::Conflict(format!(
                 "warning {id} was already disposed of ({})",
