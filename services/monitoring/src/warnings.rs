@@ -396,7 +396,7 @@ pub async fn dispose(
                         "the warning names no department: give one",
                     )])
                 })?;
-            let referral_id = push_to_department(state, &mut tx, &w, dept, &officer, today).await?;
+            let referral_id = push_to_department(state, &mut tx, &w, dept, today).await?;
             detail.insert("department".into(), json!(dept.as_str()));
             detail.insert("referral_id".into(), json!(referral_id));
         }
@@ -442,7 +442,6 @@ async fn push_to_department(
     tx: &mut PgConnection,
     w: &WarningView,
     dept: Department,
-    officer: &str,
     today: NaiveDate,
 ) -> Result<Uuid, ApiError> {
     let (Some(household_id), Some(member_id)) = (w.household_id, w.member_id) else {
@@ -507,7 +506,7 @@ async fn push_to_department(
         &out,
     )
     .await?;
-    tracing::info!(warning_id = %w.warning_id, department = %dept, officer_set = !officer.is_empty(), "Warning pushed to a department.");
+    tracing::info!(warning_id = %w.warning_id, department = %dept, "Warning pushed to a department.");
     Ok(referral_id)
 }
 
@@ -669,27 +668,35 @@ pub async fn duplicates(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<Dup
     let mut out = Vec::new();
     for (member_id, id_number) in people {
         let grants = grants_of_person(&mut conn, &id_number).await?;
-        for (i, a) in grants.iter().enumerate() {
-            for b in &grants[i + 1..] {
-                if a.grant.kind != b.grant.kind {
-                    continue;
-                }
-                let end = |g: &Grant| g.to.unwrap_or(g.from);
-                let from = a.grant.from.max(b.grant.from);
-                let to = end(&a.grant).min(end(&b.grant));
-                if from <= to {
-                    out.push(DuplicateAssistance {
-                        member_id,
-                        kind: a.grant.kind.clone(),
-                        referral_ids: [a.referral_id, b.referral_id],
-                        from,
-                        to,
-                    });
-                }
+        out.extend(overlapping(member_id, &grants));
+    }
+    Ok(out)
+}
+
+/// Every pair of grants of the same kind whose periods overlap; a one-off grant (no `to`)
+/// covers its `from` day.
+pub fn overlapping(member_id: Uuid, grants: &[RecordedGrant]) -> Vec<DuplicateAssistance> {
+    let end = |g: &Grant| g.to.unwrap_or(g.from);
+    let mut out = Vec::new();
+    for (i, a) in grants.iter().enumerate() {
+        for b in &grants[i + 1..] {
+            if a.grant.kind != b.grant.kind {
+                continue;
+            }
+            let from = a.grant.from.max(b.grant.from);
+            let to = end(&a.grant).min(end(&b.grant));
+            if from <= to {
+                out.push(DuplicateAssistance {
+                    member_id,
+                    kind: a.grant.kind.clone(),
+                    referral_ids: [a.referral_id, b.referral_id],
+                    from,
+                    to,
+                });
             }
         }
     }
-    Ok(out)
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -949,4 +956,87 @@ async fn run_sweep(
         return Err(ApiError::Validation(errors));
     }
     Ok(Json(sweep(&state, on).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn grant(n: u128, kind: &str, from: &str, to: Option<&str>) -> RecordedGrant {
+        RecordedGrant {
+            referral_id: Uuid::from_u128(n),
+            member_id: Uuid::nil(),
+            department: "medical".into(),
+            grant: Grant {
+                kind: kind.into(),
+                amount_fen: 20000,
+                from: d(from),
+                to: to.map(d),
+            },
+        }
+    }
+
+    #[test]
+    fn grants_of_the_same_kind_for_overlapping_periods_are_duplicates() {
+        let grants = [
+            grant(
+                1,
+                "medical_premium_subsidy",
+                "2026-01-01",
+                Some("2026-12-31"),
+            ),
+            // Same kind, overlapping from June: a duplicate for June to December.
+            grant(
+                2,
+                "medical_premium_subsidy",
+                "2026-06-01",
+                Some("2027-05-31"),
+            ),
+            // Same kind, the day after the second ends: no overlap with either.
+            grant(
+                3,
+                "medical_premium_subsidy",
+                "2027-06-01",
+                Some("2028-05-31"),
+            ),
+            // Another kind for the same months: not a duplicate.
+            grant(4, "medical_premium_full", "2026-01-01", Some("2026-12-31")),
+        ];
+        let dups = overlapping(Uuid::nil(), &grants);
+        assert_eq!(dups.len(), 1, "{dups:?}");
+        assert_eq!(
+            dups[0].referral_ids,
+            [Uuid::from_u128(1), Uuid::from_u128(2)]
+        );
+        assert_eq!(
+            (dups[0].from, dups[0].to),
+            (d("2026-06-01"), d("2026-12-31"))
+        );
+    }
+
+    #[test]
+    fn a_one_off_grant_covers_its_day() {
+        let within = [
+            grant(1, "disaster_emergency", "2026-03-05", None),
+            grant(2, "disaster_emergency", "2026-03-01", Some("2026-03-31")),
+        ];
+        assert_eq!(overlapping(Uuid::nil(), &within).len(), 1);
+        let apart = [
+            grant(1, "disaster_emergency", "2026-03-05", None),
+            grant(2, "disaster_emergency", "2026-03-06", None),
+        ];
+        assert!(overlapping(Uuid::nil(), &apart).is_empty());
+    }
+
+    #[test]
+    fn dispositions_are_the_four_named_ways() {
+        for d in Disposition::ALL {
+            assert_eq!(Disposition::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(Disposition::parse("ignore"), None);
+    }
 }
