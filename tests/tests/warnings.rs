@@ -198,6 +198,18 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .unwrap();
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["error"]["fields"][0]["field"], json!("officer"), "{e}");
+    // Personal data stays off the warning: a finding naming an ID number is refused.
+    let id_number = households[0]["members"][1]["id_number"].as_str().unwrap();
+    let (status, e) = mesh
+        .post(
+            "monitoring",
+            &verification(&w_edu[0]),
+            &json!({"officer": "township:Wang", "finding": format!("visited {id_number}")}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], json!("finding"), "{e}");
     // Every warning but the third medical one, which nobody verifies.
     for w in w_med[..2].iter().chain(&w_edu) {
         let (status, v) = mesh
@@ -521,6 +533,12 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].starts_with("district,month,active_discovery_warnings"));
     assert_eq!(lines[1], format!("410102,{month},0,0,6,5,1,2,1,1,1,8,5"));
+    // Without a district: every district with activity, here the one.
+    let (_, all) = mesh
+        .get("monitoring", &format!("/v1/reports/monthly?month={month}"))
+        .await
+        .unwrap();
+    assert_eq!(all["rows"], json!([expected_monthly]), "{all:#}");
 
     // The quarter's review, as of the day after the escalation: warnings due in the quarter of
     // their deadline, referrals in the quarter of theirs.

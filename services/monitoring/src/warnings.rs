@@ -235,6 +235,23 @@ fn required(
     }
 }
 
+/// Free text recorded on a warning must not carry a resident ID number (names cannot be told
+/// from other words; staff are asked to write ids, not names).
+fn no_id_number(field: &str, value: &Option<String>, errors: &mut Vec<FieldError>) {
+    let Some(text) = value.as_deref() else {
+        return;
+    };
+    let carries_id = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word.len() == 18 && policy::ResidentId::parse(word).is_ok());
+    if carries_id {
+        errors.push(FieldError::new(
+            field,
+            "must not contain an ID number: name the person by member id",
+        ));
+    }
+}
+
 /// Records the verification; 409 when the warning is not open.
 pub async fn verify(
     db: &PgPool,
@@ -254,6 +271,7 @@ pub async fn verify(
         "what was found on site is required",
         &mut errors,
     );
+    no_id_number("finding", &req.finding, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -357,10 +375,16 @@ pub async fn dispose(
         }
         Some(Disposition::ReverifyTerminate) | None => {}
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+    for (field, text) in [
+        ("policy", &req.policy),
+        ("decision", &req.decision),
+        ("county_approver", &req.county_approver),
+    ] {
+        no_id_number(field, text, &mut errors);
     }
-    let disposition = disposition.expect("validated");
+    let Some(disposition) = disposition.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
 
     let mut tx = state.mesh.db.begin().await?;
     let w = locked(&mut tx, id)
@@ -1030,6 +1054,23 @@ mod tests {
             grant(2, "disaster_emergency", "2026-03-06", None),
         ];
         assert!(overlapping(Uuid::nil(), &apart).is_empty());
+    }
+
+    #[test]
+    fn free_text_with_an_id_number_is_refused() {
+        let mut errors = Vec::new();
+        no_id_number(
+            "finding",
+            &Some("visited 410102198305120312 at home".into()),
+            &mut errors,
+        );
+        assert_eq!(errors.len(), 1);
+        no_id_number(
+            "finding",
+            &Some("visited member 3f0c2a8e at home, 12 m2 room".into()),
+            &mut errors,
+        );
+        assert_eq!(errors.len(), 1);
     }
 
     #[test]
