@@ -8,7 +8,9 @@ use axum::extract::{Path, Query, State as AxState};
 use axum::routing::{get as http_get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use contract::{AssistanceChange, Grant, HouseholdChanged, PriorAssistance, ReferralPush};
+use contract::{
+    AssistanceChange, Circumstances, Grant, HouseholdChanged, PriorAssistance, ReferralPush,
+};
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::subjects::{HOUSEHOLD_CHANGED, REFERRAL_PUSH};
 use mesh::{ChainRef, Mesh};
@@ -414,10 +416,14 @@ pub async fn dispose(
                 .as_deref()
                 .or_else(|| w.detail.get("department").and_then(Value::as_str))
                 .and_then(Department::parse)
+                .or_else(|| department_for_hardship(&w.kind))
                 .ok_or_else(|| {
                     ApiError::Validation(vec![FieldError::new(
                         "department",
-                        "the warning names no department: give one",
+                        format!(
+                            "a {} warning names no department by itself: give one",
+                            w.kind
+                        ),
                     )])
                 })?;
             let referral_id = push_to_department(state, &mut tx, &w, dept, today).await?;
@@ -446,6 +452,41 @@ pub async fn dispose(
     get(&state.mesh.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+}
+
+/// The department of a hardship type, for a warning that names none: the kinds the
+/// departmental feeds raise (serious illness → medical, a student in hardship → education,
+/// housing hardship → housing, registered unemployed → employment, a disaster → disaster).
+pub fn department_for_hardship(kind: &str) -> Option<Department> {
+    match kind {
+        "serious_illness" => Some(Department::Medical),
+        "student_hardship" | "student" => Some(Department::Education),
+        "housing_hardship" | "dilapidated_house" => Some(Department::Housing),
+        "registered_unemployed" | "unemployed" => Some(Department::Employment),
+        "disaster_victim" | "disaster" => Some(Department::Disaster),
+        _ => None,
+    }
+}
+
+/// What happened, for the push, from the warning: its detail's `circumstances` when it has
+/// them, else the facts its detail names (`occurred_on`, `illness`, `house_damage`,
+/// `displaced`), with the warning's kind as the source.
+fn circumstances_of(w: &WarningView) -> Circumstances {
+    if let Some(c) = w
+        .detail
+        .get("circumstances")
+        .and_then(|c| serde_json::from_value::<Circumstances>(c.clone()).ok())
+    {
+        return c;
+    }
+    let field = |k: &str| w.detail.get(k).cloned().unwrap_or(Value::Null);
+    Circumstances {
+        source: w.kind.clone(),
+        occurred_on: serde_json::from_value(field("occurred_on")).ok().flatten(),
+        house_damage: serde_json::from_value(field("house_damage")).ok().flatten(),
+        displaced: field("displaced").as_bool().unwrap_or(false),
+        illness: field("illness").as_str().map(str::to_owned),
+    }
 }
 
 /// The enrolled person and household a warning is about, for a push or a change.
@@ -508,7 +549,8 @@ async fn push_to_department(
         school_stage: None,
         zero_employment_household: false,
         prior_assistance: prior,
-        circumstances: None,
+        // A warning on an unanswered referral repeats the determination's need: no new facts.
+        circumstances: (w.kind != KIND_REFERRAL_OVERDUE).then(|| circumstances_of(w)),
     };
     let chain = ChainRef {
         household_id,
@@ -1071,6 +1113,44 @@ mod tests {
             &mut errors,
         );
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn a_push_carries_the_circumstances_the_warning_names() {
+        let mut w = WarningView {
+            warning_id: Uuid::nil(),
+            kind: "disaster_victim".into(),
+            household_id: None,
+            member_id: None,
+            township_code: "410102001".into(),
+            detail: json!({"occurred_on": "2026-07-20", "house_damage": "collapsed", "displaced": true}),
+            status: "verified".into(),
+            verify_due: d("2026-07-30"),
+            overdue: false,
+            raised_at: Utc::now(),
+            escalated_at: None,
+            escalated_to: None,
+            verified_by: None,
+            verified_at: None,
+            finding: None,
+            disposition: None,
+            disposed_by: None,
+            disposed_at: None,
+            disposal_detail: None,
+        };
+        let c = circumstances_of(&w);
+        assert_eq!(c.source, "disaster_victim");
+        assert_eq!(c.occurred_on, Some(d("2026-07-20")));
+        assert_eq!(c.house_damage, Some(contract::HouseDamage::Collapsed));
+        assert!(c.displaced);
+        assert_eq!(department_for_hardship(&w.kind), Some(Department::Disaster));
+        w.detail = json!({"circumstances": {"source": "grid_worker", "illness": "leukaemia"}});
+        let c = circumstances_of(&w);
+        assert_eq!(
+            (c.source.as_str(), c.illness.as_deref()),
+            ("grid_worker", Some("leukaemia"))
+        );
+        assert_eq!(department_for_hardship("referral_overdue"), None);
     }
 
     #[test]
