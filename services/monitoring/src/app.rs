@@ -25,6 +25,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.monitoring.policy_file.as_deref(),
     )?);
+    anyhow::ensure!(
+        settings.monitoring.sweep_interval_ms >= 1,
+        "monitoring.sweep_interval_ms must be at least 1"
+    );
     let sweep_every = std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms);
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
     let state = State {

@@ -7,7 +7,12 @@
 //! - Records every event of every stream that concerns a household (`chain-*` consumers), with
 //!   its trace id, and serves `GET /v1/households/{id}/chain`: every step in order, referrals
 //!   with their deadlines, and the omissions (referrals never answered past their deadline).
-//! - Tables: `households`, `persons`, `referrals`, `chain_events`.
+//!   The chain also flags duplicate assistance (two overlapping grants of one kind to one person)
+//!   and lists the household's warnings; every push carries the person's running grants.
+//! - Warnings (`warnings.rs`): verified on site by a township officer, disposed of in one of four
+//!   ways, escalated to the county when overdue; a periodic sweep (also `POST /v1/sweeps`) raises
+//!   warnings for referrals unanswered past their deadline. Supervision reports (`reports.rs`).
+//! - Tables: `households`, `persons`, `referrals`, `chain_events`, `warnings`.
 
 pub mod app;
 pub mod config;
