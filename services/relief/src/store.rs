@@ -1,7 +1,7 @@
 //! Relief's SQL.
 
-use chrono::{DateTime, Utc};
-use contract::{ReferralFeedback, ReferralPush};
+use chrono::{DateTime, NaiveDate, Utc};
+use contract::{Grant, ReferralFeedback, ReferralPush};
 use mesh::Envelope;
 use serde::Serialize;
 use sqlx::types::Json;
@@ -35,8 +35,8 @@ pub async fn insert_case(
         outcome_of(f)
     };
     sqlx::query(
-        "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by, review_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by, review_reason, region_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(p.referral_id)
     .bind(p.department.as_str())
@@ -50,6 +50,78 @@ pub async fn insert_case(
     .bind(Json(f))
     .bind(&f.decided_by)
     .bind(review_reason)
+    .bind(&p.region_code)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A grant on record, as far as duplicates go.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantRow {
+    pub referral_id: Uuid,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub from_date: NaiveDate,
+    pub to_date: Option<NaiveDate>,
+}
+
+/// Serialises the decisions for one household (once-per-household grants, a person's own
+/// earlier grants) until the transaction ends.
+pub async fn lock_household(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+        .bind(household_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The grants this department made to a person.
+pub async fn member_grants(tx: &mut PgConnection, member_id: Uuid) -> sqlx::Result<Vec<GrantRow>> {
+    sqlx::query_as(
+        "SELECT referral_id, kind, amount_fen, from_date, to_date FROM grants WHERE member_id = $1 ORDER BY created_at",
+    )
+    .bind(member_id)
+    .fetch_all(tx)
+    .await
+}
+
+/// The grants of one kind this department made to anyone of a household.
+pub async fn household_grants(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    kind: &str,
+) -> sqlx::Result<Vec<GrantRow>> {
+    sqlx::query_as(
+        "SELECT referral_id, kind, amount_fen, from_date, to_date FROM grants WHERE household_id = $1 AND kind = $2 ORDER BY created_at",
+    )
+    .bind(household_id)
+    .bind(kind)
+    .fetch_all(tx)
+    .await
+}
+
+/// Records a grant sent in the feedback event `event_id`.
+pub async fn insert_grant(
+    tx: &mut PgConnection,
+    event_id: &str,
+    household_id: Uuid,
+    f: &ReferralFeedback,
+    g: &Grant,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO grants (feedback_event_id, referral_id, household_id, member_id, kind, amount_fen, from_date, to_date, decided_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(event_id)
+    .bind(f.referral_id)
+    .bind(household_id)
+    .bind(f.member_id)
+    .bind(&g.kind)
+    .bind(g.amount_fen)
+    .bind(g.from)
+    .bind(g.to)
+    .bind(&f.decided_by)
     .execute(tx)
     .await?;
     Ok(())
