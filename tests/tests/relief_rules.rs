@@ -199,3 +199,154 @@ async fn a_department_refuses_help_the_person_already_has_and_names_the_earlier_
     assert_eq!(case["outcome"], json!("rejected"));
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medical_bills_are_assisted_above_the_deductible_up_to_the_yearly_cap_once_per_claim() {
+    let mut h = another_household();
+    h["members"][1]["flags"] = json!({"serious_illness": true});
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Medical, Department::Education],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let household = enrol(&mesh, &h).await;
+    let push = pushes(&mesh, "medical").await.remove(0);
+    let referral = push["data"]["referral_id"].as_str().unwrap().to_owned();
+    let member = push["data"]["member_id"].as_str().unwrap().to_owned();
+    let tier: policy::Tier = serde_json::from_value(push["data"]["tier"].clone()).unwrap();
+    let m = policy::relief::medical_assistance_for(tier, &params()).unwrap();
+    let day = today().to_string();
+
+    // Per-field reasons.
+    let (status, body) = mesh
+        .post(
+            "relief-medical",
+            "/v1/medical/claims",
+            &json!({"kind": "dental", "total_fen": 100, "insurance_paid_fen": 200, "date": "2025-02-30"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{body}");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    for f in ["claim_id", "referral_id", "kind", "total_fen", "date"] {
+        assert!(fields.contains(&f), "{f} in {body}");
+    }
+    // Education settles no bills; nobody unknown is assisted.
+    let (status, _) = mesh
+        .post("relief-education", "/v1/medical/claims", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let (status, _) = mesh
+        .post(
+            "relief-medical",
+            "/v1/medical/claims",
+            &json!({"claim_id": uuid::Uuid::new_v4(), "member_id": uuid::Uuid::new_v4(), "kind": "inpatient", "total_fen": 1000, "date": day}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+
+    // 10 000 yuan in hospital: 6 000 basic insurance, 1 000 critical illness, 500 out of scope;
+    // 2 500 yuan eligible, the deductible first, the rest at the tier's ratio.
+    let first = uuid::Uuid::new_v4();
+    let bill = json!({"claim_id": first, "referral_id": referral, "kind": "inpatient", "total_fen": 1_000_000,
+        "insurance_paid_fen": 600_000, "critical_illness_paid_fen": 100_000, "out_of_scope_fen": 50_000, "date": day});
+    let to_deductible = 250_000.min(m.deductible.0);
+    let first_amount = ((250_000 - to_deductible) * m.ratio_permille + 500) / 1000;
+    let sent = (0..3).map(|_| mesh.post("relief-medical", "/v1/medical/claims", &bill));
+    let answers = futures::future::join_all(sent).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.as_ref().unwrap().0).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 200, 201],
+        "settled once, answered the same thrice"
+    );
+    for a in &answers {
+        let a = &a.as_ref().unwrap().1;
+        assert_eq!(a["assisted_fen"], json!(first_amount), "{a}");
+        assert_eq!(a["eligible_fen"], json!(250_000));
+        assert_eq!(a["to_deductible_fen"], json!(to_deductible));
+        assert_eq!(a["member_id"], json!(member));
+    }
+    let (status, _) = mesh
+        .post(
+            "relief-medical",
+            "/v1/medical/claims",
+            &json!({"claim_id": first, "referral_id": referral, "kind": "inpatient", "total_fen": 2_000_000, "date": day}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "the same claim id with another bill");
+
+    // A large outpatient bill by member id: the rest of the yearly cap, no more.
+    let (status, big) = mesh
+        .post(
+            "relief-medical",
+            "/v1/medical/claims",
+            &json!({"claim_id": uuid::Uuid::new_v4(), "member_id": member, "kind": "outpatient_chronic", "total_fen": m.annual_cap.0 * 3, "date": day}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{big}");
+    assert_eq!(
+        big["assisted_fen"],
+        json!(m.annual_cap.0 - first_amount),
+        "{big}"
+    );
+    assert_eq!(big["year_assisted_fen"], json!(m.annual_cap.0));
+    // The cap is reached: nothing more this year.
+    let (status, none) = mesh
+        .post(
+            "relief-medical",
+            "/v1/medical/claims",
+            &json!({"claim_id": uuid::Uuid::new_v4(), "member_id": member, "kind": "inpatient", "total_fen": 500_000, "date": day}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    assert_eq!(none["assisted_fen"], json!(0));
+    assert_eq!(none["outcome"], json!("rejected"));
+
+    // The chain: the referral's answer, then one feedback per settled bill.
+    let steps = settled_feedback(&mesh, &household, &referral, 4).await;
+    let grants: Vec<(String, i64)> = steps
+        .iter()
+        .filter(|s| s["outcome"] == json!("granted"))
+        .map(|s| {
+            (
+                s["grant"]["kind"].as_str().unwrap().to_owned(),
+                s["grant"]["amount_fen"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    assert!(grants.contains(&("medical_inpatient_assistance".into(), first_amount)));
+    assert!(grants.contains(&(
+        "medical_outpatient_assistance".into(),
+        m.annual_cap.0 - first_amount
+    )));
+    // The referral keeps the answer to its push.
+    let (_, chain) = mesh
+        .get("monitoring", &format!("/v1/households/{household}/chain"))
+        .await
+        .unwrap();
+    let row = chain["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["referral_id"] == json!(referral))
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], json!("granted"));
+    assert!(mesh.dead_letters("monitoring").await.unwrap().is_empty());
+    mesh.teardown().await.unwrap();
+}

@@ -17,6 +17,10 @@ pub fn routes(state: State) -> Router<Mesh> {
             "/v1/reviews/{referral_id}",
             axum::routing::post(crate::handlers::decide_review),
         )
+        .route(
+            "/v1/medical/claims",
+            axum::routing::post(crate::claims::post_claim),
+        )
         .with_state(state)
 }
 

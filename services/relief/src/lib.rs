@@ -9,6 +9,7 @@
 //! - Tables: `cases`.
 
 pub mod app;
+pub mod claims;
 pub mod config;
 pub mod handlers;
 pub mod http;

@@ -215,3 +215,120 @@ pub async fn view(db: &PgPool, referral_id: Uuid) -> sqlx::Result<Option<CaseVie
     .fetch_optional(db)
     .await
 }
+
+/// Serialises work on one key (a claim id) until the transaction ends.
+pub async fn lock_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))")
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// A claim settled before: its request digest and the answer given.
+pub async fn claim(
+    tx: &mut PgConnection,
+    claim_id: Uuid,
+) -> sqlx::Result<Option<(String, Json<crate::claims::ClaimAnswer>)>> {
+    sqlx::query_as("SELECT request_digest, answer FROM medical_claims WHERE claim_id = $1")
+        .bind(claim_id)
+        .fetch_optional(tx)
+        .await
+}
+
+/// The medical case a bill belongs to: by referral, or the person's latest.
+#[derive(Debug, sqlx::FromRow)]
+pub struct MedicalCase {
+    pub referral_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub member_id: Uuid,
+    pub tier: String,
+    pub region_code: Option<String>,
+}
+
+pub async fn medical_case(
+    tx: &mut PgConnection,
+    referral_id: Option<Uuid>,
+    member_id: Option<Uuid>,
+) -> sqlx::Result<Option<MedicalCase>> {
+    sqlx::query_as(
+        "SELECT referral_id, household_id, chain_id, member_id, tier, region_code FROM cases
+         WHERE department = 'medical' AND ($1::uuid IS NULL OR referral_id = $1) AND ($2::uuid IS NULL OR member_id = $2 OR $1::uuid IS NOT NULL)
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(referral_id)
+    .bind(member_id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// The person's medical-assistance year, locked: (deductible used, assisted) in fen.
+pub async fn lock_medical_year(
+    tx: &mut PgConnection,
+    member_id: Uuid,
+    year: i32,
+) -> sqlx::Result<(i64, i64)> {
+    sqlx::query(
+        "INSERT INTO medical_years (member_id, year) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(member_id)
+    .bind(year)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query_as(
+        "SELECT deductible_used_fen, assisted_fen FROM medical_years WHERE member_id = $1 AND year = $2 FOR UPDATE",
+    )
+    .bind(member_id)
+    .bind(year)
+    .fetch_one(&mut *tx)
+    .await
+}
+
+pub async fn record_medical_year(
+    tx: &mut PgConnection,
+    member_id: Uuid,
+    year: i32,
+    after: policy::relief::YearSoFar,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE medical_years SET deductible_used_fen = $3, assisted_fen = $4 WHERE member_id = $1 AND year = $2",
+    )
+    .bind(member_id)
+    .bind(year)
+    .bind(after.deductible_used.0)
+    .bind(after.assisted.0)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_claim(
+    tx: &mut PgConnection,
+    digest: &str,
+    req: &crate::claims::ClaimRequest,
+    a: &crate::claims::ClaimAnswer,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO medical_claims (claim_id, request_digest, referral_id, member_id, kind, bill_date, total_fen, insurance_paid_fen, critical_illness_paid_fen, out_of_scope_fen, eligible_fen, to_deductible_fen, assisted_fen, policy_version, answer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(a.claim_id)
+    .bind(digest)
+    .bind(a.referral_id)
+    .bind(a.member_id)
+    .bind(&a.kind)
+    .bind(a.date)
+    .bind(req.total_fen.unwrap_or(0))
+    .bind(req.insurance_paid_fen.unwrap_or(0))
+    .bind(req.critical_illness_paid_fen.unwrap_or(0))
+    .bind(req.out_of_scope_fen.unwrap_or(0))
+    .bind(a.eligible_fen)
+    .bind(a.to_deductible_fen)
+    .bind(a.assisted_fen)
+    .bind(&a.policy_version)
+    .bind(Json(a))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
