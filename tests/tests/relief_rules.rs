@@ -350,3 +350,106 @@ async fn medical_bills_are_assisted_above_the_deductible_up_to_the_yearly_cap_on
     assert!(mesh.dead_letters("monitoring").await.unwrap().is_empty());
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disaster_aid_follows_the_circumstances_one_feedback_per_kind_rebuilding_once_per_household(
+) {
+    let p = params();
+    let a = p.relief.disaster_aid;
+    let mut h = another_household();
+    h["members"][0]["flags"] = json!({"disaster_victim": true});
+    h["members"][1]["flags"] = json!({"disaster_victim": true});
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Disaster, Department::Education],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let household = enrol(&mesh, &h).await;
+    let referred = pushes(&mesh, "disaster").await;
+    assert_eq!(referred.len(), 2, "both victims referred");
+    let tier: policy::Tier = serde_json::from_value(referred[0]["data"]["tier"].clone()).unwrap();
+    assert!(tier.is_low_income());
+    let circumstances = json!({"source": "disaster_victim", "occurred_on": today() - chrono::Days::new(3),
+        "house_damage": "collapsed", "displaced": true});
+    let in_season = policy::relief::winter_spring_season_end(today(), &p).is_some();
+
+    // The first victim again, now with what the flood did (sent twice: decided once).
+    let first = push_again(&mesh, "disaster", &referred[0], 2, |d| {
+        d["circumstances"] = circumstances.clone();
+    })
+    .await;
+    let expected = 2 + usize::from(in_season);
+    let steps = settled_feedback(&mesh, &household, &first, expected).await;
+    assert_eq!(
+        steps.len(),
+        expected,
+        "one feedback per kind, once: {steps:?}"
+    );
+    let grants: Vec<(String, i64)> = steps
+        .iter()
+        .map(|s| {
+            assert_eq!(s["outcome"], json!("granted"));
+            (
+                s["grant"]["kind"].as_str().unwrap().to_owned(),
+                s["grant"]["amount_fen"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(grants.contains(&(
+        "disaster_transitional_living_aid".into(),
+        a.transitional_monthly_per_person.0 * i64::from(a.transitional_months)
+    )));
+    assert!(grants.contains(&(
+        "disaster_rebuilding_aid".into(),
+        a.rebuild_low_income_collapsed.0
+    )));
+    assert_eq!(
+        grants
+            .iter()
+            .any(|(k, _)| k == "disaster_winter_spring_aid"),
+        in_season
+    );
+    // The emergency relief was granted under the first referral: not again.
+    let original = referred[0]["data"]["referral_id"].as_str().unwrap();
+    let main = steps
+        .iter()
+        .find(|s| {
+            s["reason"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate assistance")
+        })
+        .expect("the main feedback says what was not granted again");
+    assert!(main["reason"].as_str().unwrap().contains(original));
+    assert!(!grants.iter().any(|(k, _)| k == "disaster_emergency_relief"));
+
+    // The second victim of the same household: transitional aid per person, rebuilding once
+    // per household, named.
+    let second = push_again(&mesh, "disaster", &referred[1], 1, |d| {
+        d["circumstances"] = circumstances.clone();
+    })
+    .await;
+    let expected = 1 + usize::from(in_season);
+    let steps = settled_feedback(&mesh, &household, &second, expected).await;
+    assert_eq!(steps.len(), expected, "{steps:?}");
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|s| s["grant"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"disaster_transitional_living_aid"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains(&"disaster_rebuilding_aid"), "{kinds:?}");
+    let reasons: String = steps
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains("once per household") && reasons.contains(&first),
+        "{reasons}"
+    );
+    mesh.teardown().await.unwrap();
+}
