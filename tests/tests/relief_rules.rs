@@ -453,3 +453,146 @@ async fn disaster_aid_follows_the_circumstances_one_feedback_per_kind_rebuilding
     );
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_who_cannot_look_after_themselves_get_care_orders_matched_with_charity_offers() {
+    let mut h = another_household();
+    h["members"][1]["flags"] = json!({"serious_illness": true});
+    let mesh = TestMesh::start(Options {
+        departments: vec![Department::Medical, Department::Education],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let household = enrol(&mesh, &h).await;
+    let base = pushes(&mesh, "medical").await.remove(0);
+    let person = |self_care: &'static str, region: &'static str| {
+        move |d: &mut Value| {
+            d["member_id"] = json!(uuid::Uuid::new_v4());
+            d["self_care"] = json!(self_care);
+            d["region_code"] = json!(region);
+        }
+    };
+    // Two people who need care (one sent twice: one order), one who looks after themselves.
+    let first = push_again(&mesh, "medical", &base, 2, person("none", "410102")).await;
+    let second = push_again(&mesh, "medical", &base, 1, person("partial", "410105")).await;
+    let able = push_again(&mesh, "medical", &base, 1, person("full", "410102")).await;
+    for r in [&first, &second] {
+        let steps = settled_feedback(&mesh, &household, r, 2).await;
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert!(steps
+            .iter()
+            .any(|s| s["grant"]["kind"] == json!("care_service_order")));
+    }
+    assert_eq!(settled_feedback(&mesh, &household, &able, 1).await.len(), 1);
+    let (_, orders) = mesh
+        .get("relief-medical", "/v1/service-orders?status=open")
+        .await
+        .unwrap();
+    let orders = orders.as_array().unwrap().clone();
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    let order_of = |referral: &str| {
+        orders
+            .iter()
+            .find(|o| o["referral_id"] == json!(referral))
+            .unwrap()["order_id"]
+            .clone()
+    };
+    let (first_order, second_order) = (order_of(&first), order_of(&second));
+    let (status, _) = mesh
+        .get("relief-education", "/v1/service-orders")
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "care services are the medical department's");
+
+    // Per-field reasons.
+    let (status, body) = mesh
+        .post(
+            "relief-medical",
+            "/v1/charity/offers",
+            &json!({"organisation": "", "kind": "money", "capacity": 0, "area": "41x"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["offer_id", "organisation", "kind", "capacity", "area"]
+    );
+
+    // A county offer serves the need in its county only; sent again, registered once.
+    let county = json!({"offer_id": uuid::Uuid::new_v4(), "organisation": "Zhongyuan Charity Federation",
+        "kind": "home_care", "capacity": 2, "area": "410102"});
+    let (status, a) = mesh
+        .post("relief-medical", "/v1/charity/offers", &county)
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{a}");
+    assert_eq!(a["orders"], json!([first_order]));
+    assert_eq!(a["matched"], json!(1));
+    let (status, again) = mesh
+        .post("relief-medical", "/v1/charity/offers", &county)
+        .await
+        .unwrap();
+    assert_eq!((status, &again["orders"]), (200, &json!([first_order])));
+    let mut changed = county.clone();
+    changed["capacity"] = json!(3);
+    let (status, _) = mesh
+        .post("relief-medical", "/v1/charity/offers", &changed)
+        .await
+        .unwrap();
+    assert_eq!(status, 409);
+    // A city-wide offer takes the other county's need.
+    let (status, city) = mesh
+        .post(
+            "relief-medical",
+            "/v1/charity/offers",
+            &json!({"offer_id": uuid::Uuid::new_v4(), "organisation": "Zhengzhou Volunteers",
+                "kind": "care_visit", "capacity": 1, "area": "4101"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    assert_eq!(city["orders"], json!([second_order]));
+    // A new need in the county is matched at once with the county offer's last place.
+    let third = push_again(&mesh, "medical", &base, 1, person("none", "410102")).await;
+    let steps = settled_feedback(&mesh, &household, &third, 3).await;
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|s| s["grant"]["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        kinds.contains(&"care_service_order") && kinds.contains(&"charity_match"),
+        "{kinds:?}"
+    );
+
+    // Every match is in the household's chain, once.
+    let steps = settled_feedback(&mesh, &household, &first, 3).await;
+    let matches: Vec<&Value> = steps
+        .iter()
+        .filter(|s| s["grant"]["kind"] == json!("charity_match"))
+        .collect();
+    assert_eq!(matches.len(), 1, "{steps:?}");
+    assert!(matches[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Zhongyuan Charity Federation"));
+    let (_, open) = mesh
+        .get("relief-medical", "/v1/service-orders?status=open")
+        .await
+        .unwrap();
+    assert_eq!(open, json!([]));
+    let (_, all) = mesh
+        .get("relief-medical", "/v1/service-orders")
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    mesh.teardown().await.unwrap();
+}

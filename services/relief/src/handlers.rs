@@ -3,7 +3,7 @@
 use crate::app::State;
 use crate::store;
 use contract::{
-    Circumstances, FeedbackOutcome, Grant, HouseDamage, ReferralFeedback, ReferralPush,
+    Circumstances, FeedbackOutcome, Grant, HouseDamage, PushCare, ReferralFeedback, ReferralPush,
 };
 use mesh::consumer::Outcome;
 use mesh::subjects::REFERRAL_FEEDBACK;
@@ -16,8 +16,11 @@ use policy::{Department, RegionCode};
 use sha2::{Digest, Sha256};
 
 /// A digest of the push body: the same referral pushed again has the same digest.
-pub fn digest(p: &ReferralPush) -> String {
-    let bytes = serde_json::to_vec(p).unwrap_or_default();
+pub fn digest(p: &ReferralPush, care: &PushCare) -> String {
+    let mut bytes = serde_json::to_vec(p).unwrap_or_default();
+    if care != &PushCare::default() {
+        bytes.extend(serde_json::to_vec(care).unwrap_or_default());
+    }
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -28,6 +31,10 @@ pub fn digest(p: &ReferralPush) -> String {
 pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let e = d.envelope::<ReferralPush>()?;
     let push = &e.data;
+    // Fields of the push that `ReferralPush` does not name (the care level).
+    let care = serde_json::from_slice::<Envelope<PushCare>>(&d.payload)
+        .map(|c| c.data)
+        .unwrap_or_default();
     if push.department != state.department {
         return Err(HandlerError::Poison(format!(
             "a push for {} arrived at the {} department",
@@ -42,7 +49,7 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         .mesh
         .subjects
         .fill(REFERRAL_FEEDBACK, state.department.as_str());
-    let digest = digest(push);
+    let digest = digest(push, &care);
 
     if let Some(case) = store::case(&mut tx, push.referral_id).await? {
         let feedback = if case.push_digest == digest {
@@ -193,6 +200,8 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         mesh::outbox::enqueue(&mut tx, &subject, &more).await?;
         extras += 1;
     }
+    // Service-type assistance: a care service order, and charity matching.
+    extras += crate::care::after_push(&mut tx, &state, &e, care.self_care, &out).await?;
     tx.commit().await?;
     tracing::info!(department = %state.department, outcome = ?out.data.outcome, further_grants = extras, "Referral decided.");
     Ok(Outcome::Applied)

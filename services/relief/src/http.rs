@@ -21,6 +21,11 @@ pub fn routes(state: State) -> Router<Mesh> {
             "/v1/medical/claims",
             axum::routing::post(crate::claims::post_claim),
         )
+        .route("/v1/service-orders", get(crate::care::list_orders))
+        .route(
+            "/v1/charity/offers",
+            axum::routing::post(crate::care::post_offer),
+        )
         .with_state(state)
 }
 

@@ -9,6 +9,7 @@
 //! - Tables: `cases`.
 
 pub mod app;
+pub mod care;
 pub mod claims;
 pub mod config;
 pub mod handlers;

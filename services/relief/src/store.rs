@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use contract::{Grant, ReferralFeedback, ReferralPush};
 use mesh::Envelope;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -331,4 +331,175 @@ pub async fn insert_claim(
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Opens a care service order for a person; `false` when the person has one already.
+pub async fn insert_service_order(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    e: &Envelope<ReferralPush>,
+    self_care: &str,
+) -> sqlx::Result<bool> {
+    let p = &e.data;
+    let n = sqlx::query(
+        "INSERT INTO service_orders (order_id, referral_id, household_id, chain_id, member_id, region_code, self_care)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (member_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(p.referral_id)
+    .bind(e.household_id)
+    .bind(e.chain_id)
+    .bind(p.member_id)
+    .bind(&p.region_code)
+    .bind(self_care)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OpenOrder {
+    pub order_id: Uuid,
+    pub referral_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub member_id: Uuid,
+    pub region_code: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OfferLeft {
+    pub offer_id: Uuid,
+    pub organisation: String,
+    pub kind: String,
+    pub area: String,
+    pub left: i32,
+}
+
+/// Open orders, oldest first, and offers with capacity left, oldest first.
+pub async fn matching_inputs(
+    tx: &mut PgConnection,
+) -> sqlx::Result<(Vec<OpenOrder>, Vec<OfferLeft>)> {
+    let orders = sqlx::query_as(
+        "SELECT order_id, referral_id, household_id, chain_id, member_id, region_code FROM service_orders
+         WHERE status = 'open' ORDER BY created_at, order_id LIMIT 10000 FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let offers = sqlx::query_as(
+        "SELECT offer_id, organisation, kind, area, capacity - matched AS left FROM charity_offers
+         WHERE matched < capacity ORDER BY created_at, offer_id FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok((orders, offers))
+}
+
+pub async fn record_match(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    offer_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE service_orders SET status = 'matched', offer_id = $2, matched_at = now() WHERE order_id = $1")
+        .bind(order_id)
+        .bind(offer_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE charity_offers SET matched = matched + 1 WHERE offer_id = $1")
+        .bind(offer_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A service order as `GET /v1/service-orders` shows it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ServiceOrderView {
+    pub order_id: Uuid,
+    pub referral_id: Uuid,
+    pub household_id: Uuid,
+    pub member_id: Uuid,
+    pub region_code: String,
+    pub self_care: String,
+    pub status: String,
+    pub offer_id: Option<Uuid>,
+    pub organisation: Option<String>,
+    pub matched_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn service_orders(
+    db: &PgPool,
+    status: Option<&str>,
+) -> sqlx::Result<Vec<ServiceOrderView>> {
+    sqlx::query_as(
+        "SELECT o.order_id, o.referral_id, o.household_id, o.member_id, o.region_code, o.self_care, o.status,
+                o.offer_id, c.organisation, o.matched_at, o.created_at
+         FROM service_orders o LEFT JOIN charity_offers c ON c.offer_id = o.offer_id
+         WHERE ($1::text IS NULL OR o.status = $1) ORDER BY o.created_at, o.order_id LIMIT 500",
+    )
+    .bind(status)
+    .fetch_all(db)
+    .await
+}
+
+/// An offer registered before: its request digest and the answer given.
+pub async fn offer(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT request_digest FROM charity_offers WHERE offer_id = $1")
+        .bind(offer_id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn insert_offer(
+    tx: &mut PgConnection,
+    offer_id: Uuid,
+    digest: &str,
+    organisation: &str,
+    kind: &str,
+    area: &str,
+    capacity: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO charity_offers (offer_id, request_digest, organisation, kind, area, capacity) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(offer_id)
+    .bind(digest)
+    .bind(organisation)
+    .bind(kind)
+    .bind(area)
+    .bind(capacity)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The orders an offer was matched with.
+pub async fn offer_orders(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT order_id FROM service_orders WHERE offer_id = $1 ORDER BY matched_at, order_id",
+    )
+    .bind(offer_id)
+    .fetch_all(tx)
+    .await
+}
+
+/// An offer as answered: its figures and capacity used.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+pub struct OfferView {
+    pub offer_id: Uuid,
+    pub organisation: String,
+    pub kind: String,
+    pub area: String,
+    pub capacity: i32,
+    pub matched: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn offer_view(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<OfferView> {
+    sqlx::query_as("SELECT offer_id, organisation, kind, area, capacity, matched, created_at FROM charity_offers WHERE offer_id = $1")
+        .bind(offer_id)
+        .fetch_one(tx)
+        .await
 }

@@ -356,6 +356,31 @@ pub fn assist_bill(bill: Bill, m: MedicalAssistance, year: YearSoFar) -> Assiste
     }
 }
 
+/// Whether a charity offer for `area` (a region-code prefix: a province, city, county or
+/// township) reaches a person in `region_code`.
+pub fn in_area(region_code: &str, area: &str) -> bool {
+    !area.is_empty() && region_code.starts_with(area)
+}
+
+/// Charity matching (慈善帮扶衔接): open care needs, oldest first, each go to the first offer
+/// (oldest first) whose area covers the need and that has capacity left. Returns (need, offer)
+/// index pairs; deterministic for the same ordered input.
+pub fn match_needs(needs: &[&str], offers: &[(&str, u32)]) -> Vec<(usize, usize)> {
+    let mut left: Vec<u32> = offers.iter().map(|(_, c)| *c).collect();
+    let mut out = Vec::new();
+    for (n, region) in needs.iter().enumerate() {
+        if let Some(o) = offers
+            .iter()
+            .enumerate()
+            .position(|(i, (area, _))| left[i] > 0 && in_area(region, area))
+        {
+            left[o] -= 1;
+            out.push((n, o));
+        }
+    }
+    out
+}
+
 pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
     if !r.tier.is_low_income() {
         return Decision::Rejected {
@@ -953,5 +978,33 @@ mod tests {
             decide_all(Department::Disaster, plain, &p)[..],
             [Decision::Rejected { .. }]
         ));
+    }
+
+    #[test]
+    fn charity_offers_meet_the_oldest_needs_in_their_area_within_capacity() {
+        /// Needs' regions, offers' (area, capacity), the (need, offer) pairs expected.
+        type Case = (
+            &'static [&'static str],
+            &'static [(&'static str, u32)],
+            &'static [(usize, usize)],
+        );
+        #[rustfmt::skip]
+        let cases: [Case; 6] = [
+            // One offer for the county, capacity 2: the two oldest needs inside it.
+            (&["410102001", "410102002", "410102003"], &[("410102", 2)], &[(0, 0), (1, 0)]),
+            // A need outside the area is left for another offer.
+            (&["410103001", "410102002"], &[("410102", 5)], &[(1, 0)]),
+            // The city-wide offer takes what the county offer cannot; the oldest offer first.
+            (&["410102001", "410105001", "410102002"], &[("410102", 1), ("4101", 5)], &[(0, 0), (1, 1), (2, 1)]),
+            // No capacity, nothing matched.
+            (&["410102001"], &[("410102", 0)], &[]),
+            // An empty area covers nothing.
+            (&["410102001"], &[("", 3)], &[]),
+            // No offers.
+            (&["410102001"], &[], &[]),
+        ];
+        for (i, (needs, offers, want)) in cases.into_iter().enumerate() {
+            assert_eq!(match_needs(needs, offers), want, "case {i}");
+        }
     }
 }
