@@ -166,8 +166,19 @@ pub async fn post_claim(
     else {
         return Err(ApiError::Validation(errors));
     };
+    // The bill as settled: an amount left out and the same amount given as 0 are one bill.
     let digest = {
-        let bytes = serde_json::to_vec(&req).unwrap_or_default();
+        let bytes = serde_json::to_vec(&(
+            req.referral_id,
+            req.member_id,
+            grant_kind,
+            total,
+            req.insurance_paid_fen.unwrap_or(0),
+            req.critical_illness_paid_fen.unwrap_or(0),
+            req.out_of_scope_fen.unwrap_or(0),
+            date,
+        ))
+        .unwrap_or_default();
         Sha256::digest(bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
