@@ -355,7 +355,7 @@ async fn medical_bills_are_assisted_above_the_deductible_up_to_the_yearly_cap_on
 async fn disaster_aid_follows_the_circumstances_one_feedback_per_kind_rebuilding_once_per_household(
 ) {
     let p = params();
-    let a = p.relief.disaster_aid;
+    let a = p.disaster_aid;
     let mut h = another_household();
     h["members"][0]["flags"] = json!({"disaster_victim": true});
     h["members"][1]["flags"] = json!({"disaster_victim": true});

@@ -57,6 +57,13 @@ pub struct ParameterSet {
     /// Months between home visits to an assisted household (at least yearly).
     pub home_visit_months: u32,
     pub relief: ReliefParameters,
+    /// Relief, no duplicate assistance: a one-off grant counts as help for this many months from its
+    /// date when a department compares a new grant with the help a person already has.
+    pub one_off_cover_months: u32,
+    /// Relief, medical: assistance on inpatient and chronic/serious-illness outpatient bills, by tier.
+    pub medical_assistance: MedicalAssistanceByTier,
+    /// Relief, disaster: transitional living aid, winter-spring hardship aid and rebuilding aid.
+    pub disaster_aid: DisasterAid,
 }
 
 /// Monthly care standard of a destitute person, by ability to look after themselves.
@@ -98,13 +105,6 @@ pub struct ReliefParameters {
     pub employment_training_subsidy: Fen,
     /// Disaster: one-off emergency relief per person.
     pub disaster_emergency_per_person: Fen,
-    /// No duplicate assistance: a one-off grant counts as help for this many months from its
-    /// date when a department compares a new grant with the help a person already has.
-    pub one_off_cover_months: u32,
-    /// Medical: assistance on inpatient and chronic/serious-illness outpatient bills, by tier.
-    pub medical_assistance: MedicalAssistanceByTier,
-    /// Disaster: transitional living aid, winter-spring hardship aid and rebuilding aid.
-    pub disaster_aid: DisasterAid,
 }
 
 /// Medical assistance (医疗救助) for one tier: of the out-of-pocket amount within the policy
@@ -281,29 +281,30 @@ impl ParameterSet {
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");
         }
-        let r = &self.relief;
-        if r.one_off_cover_months == 0 {
-            return bad("relief.one_off_cover_months must be at least 1");
+        if self.one_off_cover_months == 0 {
+            return bad("one_off_cover_months must be at least 1");
         }
-        let m = &r.medical_assistance;
+        let m = &self.medical_assistance;
         for t in [m.destitute, m.dibao, m.marginal, m.rigid_expenditure] {
             if t.deductible.0 < 0 || t.annual_cap.0 < 0 || !(0..=1000).contains(&t.ratio_permille) {
-                return bad("relief.medical_assistance: deductible and annual_cap not negative, ratio_permille 0 to 1000");
+                return bad("medical_assistance: deductible and annual_cap not negative, ratio_permille 0 to 1000");
             }
         }
-        let d = &r.disaster_aid;
+        let d = &self.disaster_aid;
         if d.transitional_months == 0
             || !(1..=12).contains(&d.winter_spring_from_month)
             || !(1..=12).contains(&d.winter_spring_to_month)
         {
             return bad(
-                "relief.disaster_aid: transitional_months at least 1, winter-spring months 1 to 12",
+                "disaster_aid: transitional_months at least 1, winter-spring months 1 to 12",
             );
         }
         if d.rebuild_low_income_collapsed < d.rebuild_collapsed
             || d.rebuild_low_income_severely_damaged < d.rebuild_severely_damaged
         {
-            return bad("relief.disaster_aid: low-income households get at least the general rebuilding aid");
+            return bad(
+                "disaster_aid: low-income households get at least the general rebuilding aid",
+            );
         }
         Ok(())
     }

@@ -114,7 +114,7 @@ pub fn decide_all(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Vec<D
 /// Disaster aid from the circumstances. Every victim gets the general aid; low-income households
 /// get the higher rebuilding aid (priority for low-income people).
 fn disaster_aid(r: ReferralFacts, facts: DisasterFacts, p: &ParameterSet) -> Vec<Decision> {
-    let d = &p.relief.disaster_aid;
+    let d = &p.disaster_aid;
     let grant = |kind: &str, amount: Fen, months: u32, rule: String| Decision::Granted {
         kind: kind.to_owned(),
         amount,
@@ -199,7 +199,7 @@ pub fn once_per_household(kind: &str) -> bool {
 
 /// The last day of the winter-spring season `on` falls in, or `None` out of season.
 pub fn winter_spring_season_end(on: NaiveDate, p: &ParameterSet) -> Option<NaiveDate> {
-    let d = &p.relief.disaster_aid;
+    let d = &p.disaster_aid;
     let (from, to, m) = (
         d.winter_spring_from_month,
         d.winter_spring_to_month,
@@ -238,7 +238,7 @@ fn months_until(from: NaiveDate, last_day: NaiveDate) -> u32 {
 /// one-off grant `one_off_cover_months` from its date.
 pub fn last_day_covered(from: NaiveDate, to: Option<NaiveDate>, p: &ParameterSet) -> NaiveDate {
     to.unwrap_or_else(|| {
-        from.checked_add_months(Months::new(p.relief.one_off_cover_months))
+        from.checked_add_months(Months::new(p.one_off_cover_months))
             .and_then(|d| d.pred_opt())
             .unwrap_or(NaiveDate::MAX)
     })
@@ -284,7 +284,7 @@ pub fn period(on: NaiveDate, months: u32) -> Option<NaiveDate> {
 /// Which figures of medical assistance apply to a tier; `None` for a household that is not
 /// low-income.
 pub fn medical_assistance_for(tier: Tier, p: &ParameterSet) -> Option<MedicalAssistance> {
-    let m = &p.relief.medical_assistance;
+    let m = &p.medical_assistance;
     match tier {
         Tier::Destitute => Some(m.destitute),
         Tier::Dibao | Tier::SinglePersonDibao => Some(m.dibao),
@@ -766,7 +766,7 @@ mod tests {
     #[test]
     fn the_same_help_for_an_overlapping_period_is_a_duplicate() {
         let mut p = zhengzhou();
-        p.relief.one_off_cover_months = 12;
+        p.one_off_cover_months = 12;
         let help = |kind, from, to: Option<&str>| Help {
             kind,
             from: d(from),
@@ -852,7 +852,7 @@ mod tests {
     #[test]
     fn medical_assistance_figures_follow_the_tier() {
         let p = zhengzhou();
-        let m = p.relief.medical_assistance;
+        let m = p.medical_assistance;
         assert_eq!(
             medical_assistance_for(Tier::Destitute, &p)
                 .unwrap()
@@ -883,8 +883,8 @@ mod tests {
     #[test]
     fn the_winter_spring_season_may_span_the_new_year() {
         let mut p = zhengzhou();
-        p.relief.disaster_aid.winter_spring_from_month = 12;
-        p.relief.disaster_aid.winter_spring_to_month = 5;
+        p.disaster_aid.winter_spring_from_month = 12;
+        p.disaster_aid.winter_spring_to_month = 5;
         #[rustfmt::skip]
         let cases = [
             ("2025-12-01", Some("2026-05-31")),
@@ -897,8 +897,8 @@ mod tests {
         for (on, want) in cases {
             assert_eq!(winter_spring_season_end(d(on), &p), want.map(d), "{on}");
         }
-        p.relief.disaster_aid.winter_spring_from_month = 10;
-        p.relief.disaster_aid.winter_spring_to_month = 12;
+        p.disaster_aid.winter_spring_from_month = 10;
+        p.disaster_aid.winter_spring_to_month = 12;
         assert_eq!(
             winter_spring_season_end(d("2025-11-02"), &p),
             Some(d("2025-12-31"))
@@ -909,7 +909,7 @@ mod tests {
     #[test]
     fn disaster_aid_follows_the_home_the_season_and_the_tier() {
         let mut p = zhengzhou();
-        let a = &mut p.relief.disaster_aid;
+        let a = &mut p.disaster_aid;
         a.transitional_monthly_per_person = Fen(60_000);
         a.transitional_months = 3;
         a.winter_spring_per_person = Fen(50_000);
