@@ -2,17 +2,25 @@
 
 use crate::app::State;
 use crate::store;
-use contract::{FeedbackOutcome, Grant, ReferralFeedback, ReferralPush};
+use contract::{
+    Circumstances, FeedbackOutcome, Grant, HouseDamage, PushCare, ReferralFeedback, ReferralPush,
+};
 use mesh::consumer::Outcome;
 use mesh::subjects::REFERRAL_FEEDBACK;
 use mesh::{ChainRef, Delivery, Envelope, HandlerError};
-use policy::relief::{decide, Decision, ReferralFacts};
-use policy::RegionCode;
+use policy::relief::{
+    decide_all, duplicates, once_per_household, period, Decision, DisasterFacts, Help,
+    ReferralFacts,
+};
+use policy::{Department, RegionCode};
 use sha2::{Digest, Sha256};
 
 /// A digest of the push body: the same referral pushed again has the same digest.
-pub fn digest(p: &ReferralPush) -> String {
-    let bytes = serde_json::to_vec(p).unwrap_or_default();
+pub fn digest(p: &ReferralPush, care: &PushCare) -> String {
+    let mut bytes = serde_json::to_vec(p).unwrap_or_default();
+    if care != &PushCare::default() {
+        bytes.extend(serde_json::to_vec(care).unwrap_or_default());
+    }
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -23,6 +31,10 @@ pub fn digest(p: &ReferralPush) -> String {
 pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let e = d.envelope::<ReferralPush>()?;
     let push = &e.data;
+    // Fields of the push that `ReferralPush` does not name (the care level).
+    let care = serde_json::from_slice::<Envelope<PushCare>>(&d.payload)
+        .map(|c| c.data)
+        .unwrap_or_default();
     if push.department != state.department {
         return Err(HandlerError::Poison(format!(
             "a push for {} arrived at the {} department",
@@ -37,7 +49,7 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         .mesh
         .subjects
         .fill(REFERRAL_FEEDBACK, state.department.as_str());
-    let digest = digest(push);
+    let digest = digest(push, &care);
 
     if let Some(case) = store::case(&mut tx, push.referral_id).await? {
         let feedback = if case.push_digest == digest {
@@ -71,69 +83,223 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         .in_force(&region, today)
         .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let decided_by = format!("rule:{}", params.version);
-    let mut review = None;
-    let feedback = match decide(
+    // One household's referrals are decided one at a time: its once-per-household grants and a
+    // person's earlier grants are then seen by the next decision.
+    store::lock_household(&mut tx, e.household_id).await?;
+    let decisions = decide_all(
         state.department,
         ReferralFacts {
             tier: push.tier,
             urban: push.urban,
             school_stage: push.school_stage,
             zero_employment_household: push.zero_employment_household,
+            disaster: push.circumstances.as_ref().map(disaster_facts),
+            on: today,
         },
         params,
-    ) {
-        Decision::Granted {
-            kind,
-            amount,
-            months,
-            rule,
-        } => ReferralFeedback {
-            referral_id: push.referral_id,
-            department: state.department,
-            member_id: push.member_id,
-            outcome: FeedbackOutcome::Granted,
-            reason: Some(rule),
-            grant: Some(Grant {
+    );
+    let feedback = |outcome, reason: String, grant| ReferralFeedback {
+        referral_id: push.referral_id,
+        department: state.department,
+        member_id: push.member_id,
+        outcome,
+        reason: Some(reason),
+        grant,
+        decided_by: decided_by.clone(),
+    };
+    let mut grants = Vec::new();
+    let mut review = None;
+    let mut answer = None;
+    for decision in decisions {
+        match decision {
+            Decision::Granted {
                 kind,
-                amount_fen: amount.0,
-                from: today,
-                to: (months > 0)
-                    .then(|| today + chrono::Months::new(months) - chrono::Days::new(1)),
-            }),
-            decided_by: decided_by.clone(),
-        },
-        Decision::Review { reason } => ReferralFeedback {
-            // Answered at once, decided later by a named officer (`POST /v1/reviews/{id}`).
-            referral_id: push.referral_id,
-            department: state.department,
-            member_id: push.member_id,
-            outcome: FeedbackOutcome::Accepted,
-            reason: Some(format!(
-                "in review by the department: {}",
-                review.insert(reason)
+                amount,
+                months,
+                rule,
+            } => grants.push((
+                Grant {
+                    kind,
+                    amount_fen: amount.0,
+                    from: today,
+                    to: period(today, months),
+                },
+                rule,
             )),
-            grant: None,
-            decided_by: decided_by.clone(),
-        },
-        Decision::Rejected { reason } => ReferralFeedback {
-            referral_id: push.referral_id,
-            department: state.department,
-            member_id: push.member_id,
-            outcome: FeedbackOutcome::Rejected,
-            reason: Some(reason),
-            grant: None,
-            decided_by: decided_by.clone(),
-        },
+            // Answered at once, decided later by a named officer (`POST /v1/reviews/{id}`).
+            Decision::Review { reason } => {
+                answer.get_or_insert(feedback(
+                    FeedbackOutcome::Accepted,
+                    format!("in review by the department: {reason}"),
+                    None,
+                ));
+                review.get_or_insert(reason);
+            }
+            Decision::Rejected { reason } => {
+                answer.get_or_insert(feedback(FeedbackOutcome::Rejected, reason, None));
+            }
+        }
+    }
+    // No duplicate assistance: a grant the person (or, for a once-per-household grant, the
+    // household) already has for an overlapping period is not made again.
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    if answer.is_none() {
+        let own = store::member_grants(&mut tx, push.member_id).await?;
+        for (grant, rule) in grants {
+            match earlier_grant(&mut tx, &state, &e, &own, &grant, params).await? {
+                Some(earlier) => refused.push(format!("{} not granted, {earlier}", grant.kind)),
+                None => kept.push((grant, rule)),
+            }
+        }
+    }
+    let mut kept = kept.into_iter();
+    let main = match (answer, kept.next()) {
+        (Some(answer), _) => answer,
+        (None, Some((grant, rule))) => {
+            let reason = if refused.is_empty() {
+                rule
+            } else {
+                format!(
+                    "{rule}; not granted again (duplicate assistance): {}",
+                    refused.join("; ")
+                )
+            };
+            feedback(FeedbackOutcome::Granted, reason, Some(grant))
+        }
+        (None, None) => feedback(
+            FeedbackOutcome::Rejected,
+            format!("duplicate assistance: {}", refused.join("; ")),
+            None,
+        ),
     };
     let out: Envelope<ReferralFeedback> =
         state
             .mesh
-            .envelope(&chain, Some(push.referral_id.to_string()), feedback);
+            .envelope(&chain, Some(push.referral_id.to_string()), main);
     store::insert_case(&mut tx, &e, &digest, &out.data, review.as_deref()).await?;
+    if let Some(g) = &out.data.grant {
+        store::insert_grant(&mut tx, &out.id, e.household_id, &out.data, g).await?;
+    }
     mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
+    // Further grants of the same decision (disaster aid of several kinds): one feedback each,
+    // caused by the first, so the chain shows every grant and the referral keeps its answer.
+    let mut extras = 0;
+    for (grant, rule) in kept {
+        let follow = ChainRef {
+            household_id: e.household_id,
+            chain_id: e.chain_id,
+            causation_id: Some(out.id.clone()),
+        };
+        let more = state.mesh.envelope(
+            &follow,
+            Some(push.referral_id.to_string()),
+            feedback(FeedbackOutcome::Granted, rule, Some(grant.clone())),
+        );
+        store::insert_grant(&mut tx, &more.id, e.household_id, &more.data, &grant).await?;
+        mesh::outbox::enqueue(&mut tx, &subject, &more).await?;
+        extras += 1;
+    }
+    // Service-type assistance: a care service order, and charity matching.
+    extras += crate::care::after_push(&mut tx, &state, &e, care.self_care, &out).await?;
     tx.commit().await?;
-    tracing::info!(department = %state.department, outcome = ?out.data.outcome, "Referral decided.");
+    tracing::info!(department = %state.department, outcome = ?out.data.outcome, further_grants = extras, "Referral decided.");
     Ok(Outcome::Applied)
+}
+
+/// The disaster facts of a referral's circumstances.
+fn disaster_facts(c: &Circumstances) -> DisasterFacts {
+    DisasterFacts {
+        house_damage: match c.house_damage {
+            None | Some(HouseDamage::None) => policy::relief::HouseDamage::None,
+            Some(HouseDamage::Damaged) => policy::relief::HouseDamage::Damaged,
+            Some(HouseDamage::SeverelyDamaged) => policy::relief::HouseDamage::SeverelyDamaged,
+            Some(HouseDamage::Collapsed) => policy::relief::HouseDamage::Collapsed,
+        },
+        displaced: c.displaced,
+    }
+}
+
+/// The earlier grant that `grant` would duplicate, in words naming its department and
+/// referral: from the push's prior assistance (any department), this department's own grants
+/// to the person, or for a once-per-household grant, to anyone of the household.
+async fn earlier_grant(
+    tx: &mut sqlx::PgConnection,
+    state: &State,
+    e: &Envelope<ReferralPush>,
+    own: &[store::GrantRow],
+    grant: &Grant,
+    params: &policy::ParameterSet,
+) -> Result<Option<String>, HandlerError> {
+    let new = Help {
+        kind: &grant.kind,
+        from: grant.from,
+        to: grant.to,
+    };
+    let describe = |dept: Department, referral: uuid::Uuid, kind: &str, from, to: Option<_>| {
+        let when = match to {
+            Some(to) => format!("{from} to {to}"),
+            None => format!("one-off on {from}"),
+        };
+        format!("{kind} already granted by {dept} for referral {referral} ({when})")
+    };
+    let push = &e.data;
+    if let Some(p) = push.prior_assistance.iter().find(|p| {
+        p.referral_id != push.referral_id
+            && duplicates(
+                new,
+                Help {
+                    kind: &p.kind,
+                    from: p.from,
+                    to: p.to,
+                },
+                params,
+            )
+    }) {
+        return Ok(Some(describe(
+            p.department,
+            p.referral_id,
+            &p.kind,
+            p.from,
+            p.to,
+        )));
+    }
+    let row_dup = |g: &&store::GrantRow| {
+        duplicates(
+            new,
+            Help {
+                kind: &g.kind,
+                from: g.from_date,
+                to: g.to_date,
+            },
+            params,
+        )
+    };
+    if let Some(g) = own.iter().find(row_dup) {
+        return Ok(Some(describe(
+            state.department,
+            g.referral_id,
+            &g.kind,
+            g.from_date,
+            g.to_date,
+        )));
+    }
+    if once_per_household(&grant.kind) {
+        let household = store::household_grants(tx, e.household_id, &grant.kind).await?;
+        if let Some(g) = household.iter().find(row_dup) {
+            return Ok(Some(format!(
+                "{} (once per household)",
+                describe(
+                    state.department,
+                    g.referral_id,
+                    &g.kind,
+                    g.from_date,
+                    g.to_date
+                )
+            )));
+        }
+    }
+    Ok(None)
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -247,6 +413,9 @@ pub async fn decide_review(
         .mesh
         .subjects
         .fill(REFERRAL_FEEDBACK, state.department.as_str());
+    if let Some(g) = &out.data.grant {
+        store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;
+    }
     mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
     tx.commit().await?;
     tracing::info!(department = %state.department, outcome = ?out.data.outcome, "Review decided.");

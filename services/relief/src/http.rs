@@ -17,6 +17,15 @@ pub fn routes(state: State) -> Router<Mesh> {
             "/v1/reviews/{referral_id}",
             axum::routing::post(crate::handlers::decide_review),
         )
+        .route(
+            "/v1/medical/claims",
+            axum::routing::post(crate::claims::post_claim),
+        )
+        .route("/v1/service-orders", get(crate::care::list_orders))
+        .route(
+            "/v1/charity/offers",
+            axum::routing::post(crate::care::post_offer),
+        )
         .with_state(state)
 }
 

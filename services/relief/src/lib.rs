@@ -6,9 +6,17 @@
 //!   `referral.<dept>.feedback` with the referral id, the chain and `causation_id` = the push.
 //! - The same referral pushed again is answered with the same outcome; the same referral id with
 //!   a different body is rejected as a modified request and never applied.
-//! - Tables: `cases`.
+//! - No duplicate assistance: a grant the person already has for an overlapping period (the
+//!   push's prior assistance, the department's own grants) is not made again; the answer names
+//!   the earlier grant. Disaster aid: one feedback per kind of aid.
+//! - Medical only: bills (`POST /v1/medical/claims`, [`claims`]) and care service orders with
+//!   charity matching ([`care`]).
+//! - Tables: `cases`, `grants`, `medical_claims`, `medical_years`, `service_orders`,
+//!   `charity_offers`.
 
 pub mod app;
+pub mod care;
+pub mod claims;
 pub mod config;
 pub mod handlers;
 pub mod http;

@@ -61,6 +61,13 @@ pub struct ParameterSet {
     /// How the city scores a district's warning handling each quarter.
     pub supervision_score: SupervisionScore,
     pub relief: ReliefParameters,
+    /// Relief, no duplicate assistance: a one-off grant counts as help for this many months from its
+    /// date when a department compares a new grant with the help a person already has.
+    pub one_off_cover_months: u32,
+    /// Relief, medical: assistance on inpatient and chronic/serious-illness outpatient bills, by tier.
+    pub medical_assistance: MedicalAssistanceByTier,
+    /// Relief, disaster: transitional living aid, winter-spring hardship aid and rebuilding aid.
+    pub disaster_aid: DisasterAid,
 }
 
 /// The quarterly supervision score of a district (季度预警处置考核), out of
@@ -117,6 +124,51 @@ pub struct ReliefParameters {
     pub employment_training_subsidy: Fen,
     /// Disaster: one-off emergency relief per person.
     pub disaster_emergency_per_person: Fen,
+}
+
+/// Medical assistance (医疗救助) for one tier: of the out-of-pocket amount within the policy
+/// scope left after basic medical insurance and critical-illness insurance, what lies above the
+/// yearly deductible (起付标准) is assisted at `ratio_permille`, up to `annual_cap` per person
+/// per calendar year, inpatient and outpatient together.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicalAssistance {
+    pub deductible: Fen,
+    pub ratio_permille: i64,
+    pub annual_cap: Fen,
+}
+
+/// Medical assistance by tier; a single-person dibao member has the dibao figures.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicalAssistanceByTier {
+    pub destitute: MedicalAssistance,
+    pub dibao: MedicalAssistance,
+    pub marginal: MedicalAssistance,
+    pub rigid_expenditure: MedicalAssistance,
+}
+
+/// Disaster victims' aid beyond the emergency relief (自然灾害救助).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisasterAid {
+    /// Transitional living aid (过渡期生活救助) per displaced person per month, for a home
+    /// collapsed or severely damaged.
+    pub transitional_monthly_per_person: Fen,
+    /// Months of transitional living aid.
+    pub transitional_months: u32,
+    /// Winter-spring hardship aid (冬春临时生活困难救助) per person.
+    pub winter_spring_per_person: Fen,
+    /// The winter-spring season: first and last month (1–12); it may span the new year.
+    pub winter_spring_from_month: u32,
+    pub winter_spring_to_month: u32,
+    /// Rebuilding aid (因灾倒损民房恢复重建) per household, for a collapsed or a severely
+    /// damaged home.
+    pub rebuild_collapsed: Fen,
+    pub rebuild_severely_damaged: Fen,
+    /// The same for low-income households (priority for low-income people): higher.
+    pub rebuild_low_income_collapsed: Fen,
+    pub rebuild_low_income_severely_damaged: Fen,
 }
 
 /// Yearly education support per student, by stage.
@@ -258,6 +310,31 @@ impl ParameterSet {
         }
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");
+        }
+        if self.one_off_cover_months == 0 {
+            return bad("one_off_cover_months must be at least 1");
+        }
+        let m = &self.medical_assistance;
+        for t in [m.destitute, m.dibao, m.marginal, m.rigid_expenditure] {
+            if t.deductible.0 < 0 || t.annual_cap.0 < 0 || !(0..=1000).contains(&t.ratio_permille) {
+                return bad("medical_assistance: deductible and annual_cap not negative, ratio_permille 0 to 1000");
+            }
+        }
+        let d = &self.disaster_aid;
+        if d.transitional_months == 0
+            || !(1..=12).contains(&d.winter_spring_from_month)
+            || !(1..=12).contains(&d.winter_spring_to_month)
+        {
+            return bad(
+                "disaster_aid: transitional_months at least 1, winter-spring months 1 to 12",
+            );
+        }
+        if d.rebuild_low_income_collapsed < d.rebuild_collapsed
+            || d.rebuild_low_income_severely_damaged < d.rebuild_severely_damaged
+        {
+            return bad(
+                "disaster_aid: low-income households get at least the general rebuilding aid",
+            );
         }
         Ok(())
     }
