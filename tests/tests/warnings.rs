@@ -2,8 +2,9 @@
 //! starts without departments) raise warnings when the sweep's "today" passes their feedback
 //! deadline; a township officer verifies each on site, then disposes of it in one of the four
 //! ways, each with its effect; one left unverified escalates to the county; the chain flags the
-//! duplicate assistance a repeated push produced, and a later push carries the person's prior
-//! assistance; the supervision reports count all of it, as JSON and CSV.
+//! duplicate assistance a department system granted against a repeated push, and a later push
+//! carries the person's prior assistance; the supervision reports count all of it, as JSON and
+//! CSV.
 
 use chrono::{Datelike, NaiveDate, Utc};
 use futures::StreamExt;
@@ -11,6 +12,7 @@ use mesh_tests::{another_household, eventually, silent_fixtures, Options, TestMe
 use policy::{PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use simulator::Fixtures;
+use std::collections::HashMap;
 use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -44,6 +46,92 @@ async fn referred(mesh: &TestMesh, household: &str) -> Value {
     mesh.get("monitoring", &path).await.unwrap().1
 }
 
+/// The medical department as a system of its own that does not look at `prior_assistance`:
+/// it takes pushes from the subject and answers on its feedback subject, as a foreign client
+/// would. (Our own relief service refuses such a duplicate; `relief_rules.rs` tests that.)
+struct ForeignMedical {
+    pushes: async_nats::Subscriber,
+    seen: HashMap<String, Value>,
+}
+
+impl ForeignMedical {
+    async fn subscribe(mesh: &TestMesh) -> Self {
+        let pushes = mesh
+            .nats
+            .subscribe(format!("{}.referral.medical.push", mesh.prefix))
+            .await
+            .unwrap();
+        Self {
+            pushes,
+            seen: HashMap::new(),
+        }
+    }
+
+    async fn push(&mut self, referral: &str) -> Value {
+        tokio::time::timeout(WITHIN, async {
+            loop {
+                if let Some(p) = self.seen.get(referral) {
+                    return p.clone();
+                }
+                let m = self.pushes.next().await.unwrap();
+                let p: Value = serde_json::from_slice(&m.payload).unwrap();
+                let id = p["data"]["referral_id"].as_str().unwrap().to_owned();
+                self.seen.insert(id, p);
+            }
+        })
+        .await
+        .expect("the referral was pushed")
+    }
+
+    /// Grants this year's premium subsidy, or refuses it as already granted.
+    async fn answer(&mut self, mesh: &TestMesh, referral: &str, grant: bool) {
+        let push = self.push(referral).await;
+        let year = Utc::now().year();
+        let mut data = json!({
+            "referral_id": referral,
+            "department": "medical",
+            "member_id": push["data"]["member_id"],
+            "decided_by": "officer:medical-insurance-clerk",
+        });
+        if grant {
+            data["outcome"] = json!("granted");
+            data["grant"] = json!({
+                "kind": "medical_premium_subsidy",
+                "amount_fen": 38000,
+                "from": format!("{year}-01-01"),
+                "to": format!("{year}-12-31"),
+            });
+        } else {
+            data["outcome"] = json!("rejected");
+            data["reason"] = json!("premium subsidy already granted this year");
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let feedback = json!({
+            "specversion": "1.0",
+            "id": id,
+            "source": "/medical-insurance-bureau",
+            "type": "referral.feedback",
+            "time": Utc::now(),
+            "subject": referral,
+            "datacontenttype": "application/json",
+            "household_id": push["household_id"],
+            "chain_id": push["chain_id"],
+            "causation_id": push["id"],
+            "schema_version": 1,
+            "data": data,
+        });
+        let duplicate = mesh
+            .publish_raw(
+                "referral.medical.feedback",
+                &id,
+                serde_json::to_vec(&feedback).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(!duplicate);
+    }
+}
+
 async fn chain(mesh: &TestMesh, household: &str) -> Value {
     mesh.get("monitoring", &format!("/v1/households/{household}/chain"))
         .await
@@ -73,6 +161,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
     })
     .await
     .unwrap();
+    let mut department = ForeignMedical::subscribe(&mesh).await;
     let mut ids = Vec::new();
     for h in &households {
         let (status, accepted) = mesh.submit(h).await.unwrap();
@@ -375,10 +464,12 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .unwrap();
     assert_eq!(status, 422, "{e}");
 
-    // The medical department starts: it answers the pushes waiting for it, the determination's
-    // and the warning's. Both grant the same premium subsidy for the same year: duplicate
+    // The medical department's system answers the pushes waiting for it, the determination's
+    // and the warning's, and grants the same premium subsidy for the same year twice: duplicate
     // assistance, flagged on the chain.
-    mesh.launch("relief-medical").await.unwrap();
+    for r in medical.iter().chain([&pushed]) {
+        department.answer(&mesh, r, true).await;
+    }
     for r in medical.iter().chain([&pushed]) {
         assert!(
             eventually(WITHIN, || async {
@@ -419,11 +510,6 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
     );
 
     // A later push for a person who already has a grant carries it as prior assistance.
-    let mut pushes = mesh
-        .nats
-        .subscribe(format!("{}.referral.medical.push", mesh.prefix))
-        .await
-        .unwrap();
     let (status, v) = mesh
         .post(
             "monitoring",
@@ -437,33 +523,20 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .as_str()
         .unwrap()
         .to_owned();
-    let push = tokio::time::timeout(WITHIN, async {
-        loop {
-            let m = pushes.next().await.unwrap();
-            let p: Value = serde_json::from_slice(&m.payload).unwrap();
-            if p["data"]["referral_id"] == json!(second) {
-                return p;
-            }
-        }
-    })
-    .await
-    .expect("the push was published");
+    let push = department.push(&second).await;
     let prior = push["data"]["prior_assistance"].as_array().unwrap();
     assert_eq!(prior.len(), 1, "{push:#}");
     assert_eq!(prior[0]["referral_id"], json!(medical[1]));
     assert_eq!(prior[0]["department"], json!("medical"));
     assert_eq!(prior[0]["kind"], json!("medical_premium_subsidy"));
-    // Answered either way: granted, or refused as a duplicate by a department that reads
-    // `prior_assistance`.
+    // This time the department reads `prior_assistance` and refuses.
+    department.answer(&mesh, &second, false).await;
     assert!(
         eventually(WITHIN, || async {
-            !matches!(
-                referral_status(&mesh, &second).await.as_str(),
-                "" | "pushed"
-            )
+            referral_status(&mesh, &second).await == "rejected"
         })
         .await,
-        "the department answered the second push"
+        "the department refused the second push"
     );
 
     // The one warning nobody verified escalates to the county once its deadline has passed.
