@@ -1,5 +1,6 @@
 //! ISO 20022 for the bank: the pain.001.001.03 writer (customer credit transfer initiation) and
-//! the pain.002.001.03 reader (customer payment status report).
+//! the pain.002 reader (customer payment status report; the bank answers with pain.002.001.11,
+//! and the elements read are the same in .03). Both schemas are vendored in `xsd/`.
 //!
 //! Accounts are domestic Chinese account numbers (no IBAN): `CdtrAcct/Id/Othr/Id`, and the bank
 //! by its 12-digit CNAPS code: `FinInstnId/ClrSysMmbId/ClrSysId/Cd = CNAPS`, `MmbId`. Amounts are
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 pub const PAIN001_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03";
 pub const PAIN001_NAME: &str = "pain.001.001.03";
-pub const PAIN002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.03";
+pub const PAIN002_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.11";
 pub const CURRENCY: &str = "CNY";
 
 /// The stable end-to-end id of an instruction: its id as 32 hex digits (≤ 35 characters), so the
@@ -227,7 +228,7 @@ pub struct StatusReport {
     pub transactions: Vec<TxStatus>,
 }
 
-/// Reads a pain.002.001.03 document. Unknown elements are skipped; a document without a
+/// Reads a pain.002 document (.03 to .11). Unknown elements are skipped; a document without a
 /// `MsgId`, an `OrgnlMsgId` or of another message type is refused with the reason.
 pub fn parse_pain002(xml: &str) -> Result<StatusReport, String> {
     let mut reader = Reader::from_str(xml);

@@ -1,6 +1,6 @@
 //! Bank **simulator**: stands in for the bank that holds the dedicated fund accounts. It takes
 //! ISO 20022 pain.001.001.03 files over HTTP (`POST /v1/pain001`, as payment's
-//! `POST /v1/batches/{id}/transmit` sends them) and answers each with pain.002.001.03 status
+//! `POST /v1/batches/{id}/transmit` sends them) and answers each with pain.002.001.11 status
 //! reports, published on `payment.bank.status` (or POSTed to payment's
 //! `/v1/bank/status-reports` with `deliver = "http"`):
 //!
@@ -245,7 +245,7 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Writes a pain.002.001.03 report.
+/// Writes a pain.002.001.11 report (customer payment status report).
 pub fn pain002(
     msg_id: &str,
     file: &Pain001,
@@ -254,7 +254,7 @@ pub fn pain002(
     txs: &[TxAnswer],
 ) -> String {
     let mut x = String::with_capacity(512 + txs.len() * 200);
-    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.03\"><CstmrPmtStsRpt>");
+    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.11\"><CstmrPmtStsRpt>");
     x.push_str(&format!(
         "<GrpHdr><MsgId>{}</MsgId><CreDtTm>{}</CreDtTm><InitgPty><Nm>Simulated bank</Nm></InitgPty></GrpHdr>",
         esc(msg_id),

@@ -13,7 +13,7 @@ pub struct BankStatusReport {
     pub msg_id: String,
     /// The pain.001 file it answers (`OrgnlGrpInfAndSts/OrgnlMsgId`).
     pub original_msg_id: String,
-    /// The pain.002.001.03 XML document.
+    /// The pain.002 XML document (pain.002.001.11).
     pub xml: String,
 }
 
