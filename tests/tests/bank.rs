@@ -280,7 +280,10 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     // The bank sent an acceptance, a settlement, the same settlement again, a late acceptance and
     // a return, each valid pain.002; payment took four reports and the duplicate changed nothing.
     let bank_reports = || async {
-        let (_, v) = mesh.get("bank-simulator", "/v1/reports").await.unwrap();
+        let (_, v) = mesh
+            .get("bank-simulator", "/v1/status-reports")
+            .await
+            .unwrap();
         v.as_array().cloned().unwrap_or_default()
     };
     let reports = bank_reports().await;

@@ -15,7 +15,7 @@
 //!    returning — a pain.002 `RJCT` (`AC04`) for a transfer already reported `ACSC`.
 //!
 //! The same file (MsgId) sent twice is taken once. Every report sent is kept and listed by
-//! `GET /v1/reports`. Rules come from a fixtures file or the settings.
+//! `GET /v1/status-reports`. Rules come from a fixtures file or the settings.
 
 use anyhow::Context as _;
 use axum::extract::{Path, State};
@@ -597,8 +597,8 @@ impl BankSimulator {
         let nats = self.bank.nats.clone();
         let router = Router::new()
             .route("/v1/pain001", post(take_file))
-            .route("/v1/reports", get(list_reports))
-            .route("/v1/reports/{msg_id}", get(one_report))
+            .route("/v1/status-reports", get(list_reports))
+            .route("/v1/status-reports/{msg_id}", get(one_report))
             .route(
                 "/healthz",
                 get(|| async { Json(serde_json::json!({"status": "ok"})) }),
