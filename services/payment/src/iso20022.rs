@@ -173,7 +173,7 @@ impl<W: Write> Pain001Writer<W> {
 
     /// Closes the document; fails when the transfers do not add up to the header.
     pub fn finish(mut self) -> io::Result<W> {
-        write!(self.w, "</PmtInf></CstmrCdtTrfInitn></Document>\n")?;
+        writeln!(self.w, "</PmtInf></CstmrCdtTrfInitn></Document>")?;
         if self.txs != self.expected_txs || self.sum != self.expected_sum {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
