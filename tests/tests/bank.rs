@@ -493,6 +493,26 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     .await
     .unwrap();
     assert_eq!(unbalanced, 0);
+    // The database refuses an entry whose postings do not balance.
+    let mut tx = db.begin().await.unwrap();
+    let journal_id: i64 = sqlx::query_scalar(
+        "INSERT INTO journal (fund_account, district, month, event, amount_fen, reference)
+         VALUES ('4101020100000001', $1, $2, 'recovered', 100, 'unbalanced') RETURNING journal_id",
+    )
+    .bind(DISTRICT)
+    .bind(&month)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO postings (journal_id, account, debit_fen) VALUES ($1, '4101020100000001:bank', 100)",
+    )
+    .bind(journal_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let refused = tx.commit().await.unwrap_err().to_string();
+    assert!(refused.contains("does not balance"), "{refused}");
     let (status, recovered) = mesh
         .post(
             "payment",
