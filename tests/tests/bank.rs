@@ -397,11 +397,20 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         assert_eq!(new["status"], json!("instructed"));
     }
 
-    let (status, made) = mesh
-        .post("payment", "/v1/batches", &json!({"month": month}))
-        .await
-        .unwrap();
+    // Two batches asked for at once: each payment goes into one file only.
+    let body = json!({"month": month});
+    let (one, two) = tokio::join!(
+        mesh.post("payment", "/v1/batches", &body),
+        mesh.post("payment", "/v1/batches", &body)
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    let ((status, made), (other_status, other)) =
+        if one.0 == 201 { (one, two) } else { (two, one) };
     assert_eq!(status, 201, "{made}");
+    assert!(
+        (other_status == 200 && other["batches"] == json!([])) || other_status == 409,
+        "{other_status} {other}"
+    );
     assert_eq!(made["blocked"], json!([]));
     let second = made["batches"][0]["batch_id"].as_str().unwrap().to_owned();
     let xml = text(&mesh, "payment", &format!("/v1/batches/{second}/file")).await;
