@@ -40,6 +40,10 @@ test: infra ## Run the workspace tests (they create their own databases and subj
 bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_ARGS=...)
 	cargo run --release -p mesh-tests --bin chain-bench -- $(BENCH_ARGS)
 
+.PHONY: bench-pain001
+bench-pain001: ## Write the pain.001 files of 1,000,000 instructions with the streamed writer; prints time and peak memory (BENCH_ARGS=--instructions N)
+	cargo run --release -p mesh-tests --bin pain001-bench -- $(BENCH_ARGS)
+
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

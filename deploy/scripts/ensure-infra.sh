@@ -211,6 +211,12 @@ ensure_python_client() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check 'nats-py==2.16.0' ||
             die "pip could not install nats-py into $venv"
     fi
+    # The end-to-end bank test validates pain.001 files and pain.002 reports against the
+    # vendored official ISO 20022 schemas (services/payment/xsd/) with xmlschema.
+    if ! "$venv/bin/python3" -c 'import xmlschema' 2>/dev/null; then
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'xmlschema==4.3.2' ||
+            die "pip could not install xmlschema into $venv"
+    fi
     echo "python: ok ($venv, nats-py $("$venv/bin/python3" -c 'import importlib.metadata as m; print(m.version("nats-py"))'))"
 }
 

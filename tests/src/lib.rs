@@ -32,6 +32,8 @@ pub struct Options {
     pub simulator_latency_ms: u64,
     /// Log filter for the test process (`RELIEF_TEST_LOG` overrides).
     pub log: String,
+    /// Run the bank simulator with these rules; payment sends its pain.001 files to it.
+    pub bank: Option<simulator::bank::BankRules>,
 }
 
 impl Default for Options {
@@ -45,6 +47,7 @@ impl Default for Options {
             max_connections: 3,
             simulator_latency_ms: 0,
             log: "warn".into(),
+            bank: None,
         }
     }
 }
@@ -127,6 +130,9 @@ impl TestMesh {
             services: BTreeMap::new(),
         };
         mesh.launch("source-simulator").await?;
+        if mesh.opts.bank.is_some() {
+            mesh.launch("bank-simulator").await?;
+        }
         let mut names = vec![
             "intake".to_owned(),
             "verification".into(),
@@ -223,8 +229,21 @@ impl TestMesh {
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "payment" => {
+                // The deployment's fund accounts, and the bank simulator when one runs.
+                let funds = format!(
+                    "{}/../deploy/config/fund-accounts.toml",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                let bank = self
+                    .services
+                    .get("bank-simulator")
+                    .map(|r| format!("http://127.0.0.1:{}", r.port));
+                let mut extra = vec![("payment.fund_accounts_file", funds.as_str())];
+                if let Some(url) = &bank {
+                    extra.push(("payment.bank_url", url.as_str()));
+                }
                 let mut s: payment::Settings =
-                    self.settings(payment::config::DEFAULTS, name, &[])?;
+                    self.settings(payment::config::DEFAULTS, name, &extra)?;
                 Self::tune(&mut s.mesh);
                 let app = payment::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
@@ -234,6 +253,13 @@ impl TestMesh {
                 s.simulator.silent_sources = self.opts.silent_sources.clone();
                 s.simulator.latency_ms = self.opts.simulator_latency_ms;
                 let sim = simulator::Simulator::build(s, Some(self.opts.fixtures.clone())).await?;
+                Running::spawn(sim.port(), |sig| sim.run_until_stopped(sig))
+            }
+            "bank-simulator" => {
+                let mut s: simulator::bank::BankSettings =
+                    self.settings(simulator::bank::DEFAULTS, name, &[])?;
+                s.bank = self.opts.bank.clone().unwrap_or_default();
+                let sim = simulator::bank::BankSimulator::build(s).await?;
                 Running::spawn(sim.port(), |sig| sim.run_until_stopped(sig))
             }
             other => {

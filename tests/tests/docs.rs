@@ -53,6 +53,8 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == ReferralPush::TYPE => as_::<ReferralPush>(payload),
         t if t == ReferralFeedback::TYPE => as_::<ReferralFeedback>(payload),
         t if t == InstructionCreated::TYPE => as_::<InstructionCreated>(payload),
+        t if t == InstructionStatusChanged::TYPE => as_::<InstructionStatusChanged>(payload),
+        t if t == BankStatusReport::TYPE => as_::<BankStatusReport>(payload),
         other => Err(format!("unknown type {other}")),
     }
 }

@@ -190,6 +190,7 @@ const SUMMARY_KEYS: &[&str] = &[
     "papers_due",
     "reference",
     "due_date",
+    "status",
 ];
 
 /// Any event of a household → a step of its chain. Idempotent on the event id.

@@ -7,11 +7,20 @@
 //! - The due date is the policy's payment day (by the 10th) of the month paid for, or today when
 //!   the determination comes after it.
 //! - Tables: `instructions`.
+//! - The bank side ([`bank`], [`iso20022`], [`ledger`]): beneficiaries' accounts, pain.001 files
+//!   per dedicated fund account, pain.002 status reports (HTTP or `payment.bank.status`),
+//!   corrections and re-payment under a new instruction, the fund accounts' double-entry ledger
+//!   and the monthly reconciliation. Tables: `accounts`, `account_history`, `batches`,
+//!   `batch_items`, `status_reports`, `instruction_status_history`, `corrections`, `journal`,
+//!   `postings`.
 
 pub mod app;
+pub mod bank;
 pub mod config;
 pub mod handlers;
 pub mod http;
+pub mod iso20022;
+pub mod ledger;
 pub mod store;
 
 pub use app::build;

@@ -10,6 +10,9 @@
 //!
 //! `source-simulator generate` writes a deterministic data set (fixtures and applications) for
 //! load runs and demos: see [`generate`].
+//!
+//! The bank that pays (pain.001 in, pain.002 out) is simulated by [`bank`], the `bank-simulator`
+//! binary.
 
 use anyhow::Context as _;
 use axum::routing::get;
@@ -29,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util_free::CancelOnDrop;
 use tracing::Instrument;
 
+pub mod bank;
 pub mod generate;
 
 /// Every data holder the simulator can stand in for.

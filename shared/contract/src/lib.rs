@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 mod relief;
 pub use relief::*;
+mod bank;
+pub use bank::*;
 
 /// `intake.application.submitted`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

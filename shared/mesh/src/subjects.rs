@@ -32,6 +32,10 @@ pub const REFERRAL_PUSH: &str = "referral.{dept}.push";
 pub const REFERRAL_FEEDBACK: &str = "referral.{dept}.feedback";
 /// Payment recorded a monthly payment instruction.
 pub const PAYMENT_INSTRUCTION_CREATED: &str = "payment.instruction.created";
+/// An instruction moved forward (sent, accepted, settled, rejected, returned).
+pub const PAYMENT_INSTRUCTION_STATUS: &str = "payment.instruction.status";
+/// A pain.002 status report from the bank (the XML document), taken in once per report MsgId.
+pub const PAYMENT_BANK_STATUS: &str = "payment.bank.status";
 /// Messages a service gave up on, with the reason in headers.
 pub const DEAD_LETTER: &str = "deadletter.{service}";
 
@@ -49,6 +53,8 @@ pub const CATALOG: &[&str] = &[
     REFERRAL_PUSH,
     REFERRAL_FEEDBACK,
     PAYMENT_INSTRUCTION_CREATED,
+    PAYMENT_INSTRUCTION_STATUS,
+    PAYMENT_BANK_STATUS,
     DEAD_LETTER,
 ];
 

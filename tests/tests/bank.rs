@@ -1,0 +1,602 @@
+//! Money out through the bank: accounts set by the township, pain.001 files per dedicated fund
+//! account (valid against the official XSD), the simulated bank's pain.002 reports (settlements,
+//! an AC01 rejection, a return, a duplicate and a late report) over real NATS, corrections and
+//! re-payment under a new instruction, the ledger and a reconciliation with nothing unexplained.
+
+use mesh_tests::{eventually, id_number, Options, TestMesh};
+use serde_json::{json, Value};
+use simulator::bank::BankRules;
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+const WITHIN: Duration = Duration::from_secs(30);
+const DISTRICT: &str = "410102";
+const TOWNSHIP: &str = "410102001";
+const BANK: &str = "102491000018";
+const INVALID: &str = "6222000000000001";
+const RETURNING: &str = "6222000000000002";
+
+fn root() -> String {
+    format!("{}/..", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Validates `xml` against a vendored official XSD with the Python `xmlschema` package of
+/// `.venv-tests` (installed by `deploy/scripts/ensure-infra.sh`).
+fn validate(xml: &str, xsd: &str) -> Result<(), String> {
+    let python = format!("{}/.venv-tests/bin/python3", root());
+    let file = std::env::temp_dir().join(format!("relief-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+            &format!("{}/services/payment/xsd/{xsd}", root()),
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{python} could not run ({e}): run deploy/scripts/ensure-infra.sh")
+        });
+    let _ = std::fs::remove_file(&file);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn emergency(n: u32, amount_fen: i64) -> Value {
+    json!({
+        "region_code": DISTRICT,
+        "person": {"name": format!("Person {n}"), "id_number": id_number(&format!("41010219800101{n:03}"))},
+        "hardship": "house fire; belongings lost",
+        "stages": [{"amount_fen": amount_fen}],
+        "reported_by": "Ma Qiang",
+    })
+}
+
+async fn put(mesh: &TestMesh, path: &str, body: &Value) -> (u16, Value) {
+    let r = mesh
+        .http
+        .put(mesh.url("payment", path))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn account(number: &str) -> Value {
+    json!({
+        "holder_name": "Zhang Wei",
+        "account_number": number,
+        "bank_code": BANK,
+        "region_code": TOWNSHIP,
+        "officer": "Li Na",
+    })
+}
+
+async fn text(mesh: &TestMesh, service: &str, path: &str) -> String {
+    let r = mesh.http.get(mesh.url(service, path)).send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.text().await.unwrap()
+}
+
+/// The statuses of the file's payments, by instruction id.
+async fn statuses(mesh: &TestMesh, batch_id: &str) -> BTreeMap<String, String> {
+    let (_, b) = mesh
+        .get("payment", &format!("/v1/batches/{batch_id}"))
+        .await
+        .unwrap();
+    b["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["instruction_id"].as_str().unwrap().to_owned(),
+                i["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn reach(mesh: &TestMesh, batch_id: &str, want: &BTreeMap<String, String>) {
+    let ok = eventually(WITHIN, || async { &statuses(mesh, batch_id).await == want }).await;
+    assert!(
+        ok,
+        "file {batch_id}: {:?}, wanted {want:?}",
+        statuses(mesh, batch_id).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_returned_and_reconciled()
+{
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        bank: Some(BankRules {
+            deliver: "nats".into(),
+            settle_after_ms: 300,
+            return_after_ms: 1000,
+            duplicate_reports: true,
+            late_reports: true,
+            invalid_accounts: vec![INVALID.into()],
+            returning_accounts: vec![RETURNING.into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    // Four emergency grants, each an instruction at once (act first).
+    let amounts = [80_000_i64, 65_050, 70_000, 50_001];
+    let mut people = Vec::new(); // (household, member, instruction)
+    for (n, amount) in amounts.iter().enumerate() {
+        let (status, e) = mesh
+            .post(
+                "intake",
+                "/v1/emergencies",
+                &emergency(n as u32 + 1, *amount),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{e}");
+        let household = e["household_id"].as_str().unwrap().to_owned();
+        assert!(
+            eventually(WITHIN, || async {
+                mesh.instructions(&household).await.unwrap().len() == 1
+            })
+            .await
+        );
+        let found = mesh.instructions(&household).await.unwrap();
+        people.push((
+            household,
+            found[0]["beneficiary_member_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            found[0]["instruction_id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let [good, bad, ret, late] = [0, 1, 2, 3].map(|i| people[i].clone());
+
+    // Accounts: refused field by field when wrong; kept masked; D (late) has none yet.
+    let (status, body) = put(
+        &mesh,
+        &format!("/v1/accounts/{}", good.1),
+        &json!({"holder_name": "", "account_number": "CN12", "bank_code": "1", "region_code": "41", "officer": ""}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 5);
+    for (p, number) in [
+        (&good, "6222000000000100"),
+        (&bad, INVALID),
+        (&ret, RETURNING),
+    ] {
+        let (status, body) = put(&mesh, &format!("/v1/accounts/{}", p.1), &account(number)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["account_number"],
+            json!(format!("************{}", &number[12..]))
+        );
+    }
+    let (_, shown) = mesh
+        .get("payment", &format!("/v1/accounts/{}", good.1))
+        .await
+        .unwrap();
+    assert_eq!(shown["holder_name"], json!("Z********"));
+    assert!(!shown.to_string().contains("6222000000000100"));
+
+    // One file for the district's fund account; D blocked for want of an account.
+    let (status, made) = mesh
+        .post(
+            "payment",
+            "/v1/batches",
+            &json!({"month": month, "district": DISTRICT}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{made}");
+    let batches = made["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0]["nb_of_txs"], json!(3));
+    assert_eq!(
+        batches[0]["ctrl_sum_fen"],
+        json!(amounts[0] + amounts[1] + amounts[2])
+    );
+    assert_eq!(
+        made["blocked"],
+        json!([{"instruction_id": late.2, "reason": "no account: the township must set one"}])
+    );
+    let first = batches[0]["batch_id"].as_str().unwrap().to_owned();
+    let xml = text(&mesh, "payment", &format!("/v1/batches/{first}/file")).await;
+    validate(&xml, "pain.001.001.03.xsd").unwrap();
+    assert!(
+        xml.contains("<NbOfTxs>3</NbOfTxs><CtrlSum>2150.50</CtrlSum>"),
+        "{xml}"
+    );
+    for p in [&good, &bad, &ret] {
+        let e2e = p.2.replace('-', "");
+        assert_eq!(
+            xml.matches(&format!("<EndToEndId>{e2e}</EndToEndId>"))
+                .count(),
+            1
+        );
+    }
+
+    // Nothing goes into a second file, and the database refuses a payment in two live files.
+    let (status, again) = mesh
+        .post("payment", "/v1/batches", &json!({"month": month}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["batches"], json!([]));
+    let db: sqlx::PgPool = sqlx::PgPool::connect(&mesh.database_url("payment"))
+        .await
+        .unwrap();
+    let twice = sqlx::query(
+        "WITH b AS (INSERT INTO batches (batch_id, msg_id, month, district, debtor_account, nb_of_txs, ctrl_sum_fen, xml)
+                    VALUES (gen_random_uuid(), 'X-TWICE', $2, $3, '1', 1, 1, '') RETURNING batch_id)
+         INSERT INTO batch_items (batch_id, instruction_id, end_to_end_id, amount_fen)
+         SELECT batch_id, $1::uuid, 'x', 1 FROM b",
+    )
+    .bind(uuid::Uuid::parse_str(&good.2).unwrap())
+    .bind(&month)
+    .bind(DISTRICT)
+    .execute(&db)
+    .await;
+    assert!(
+        twice.unwrap_err().to_string().contains("batch_items_once"),
+        "a payment in two live files"
+    );
+
+    // To the bank (twice: the bank takes a file once); its reports come back over NATS.
+    for _ in 0..2 {
+        let (status, sent) = mesh
+            .post(
+                "payment",
+                &format!("/v1/batches/{first}/transmit"),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{sent}");
+    }
+    let want: BTreeMap<String, String> = [
+        (good.2.clone(), "settled"),
+        (bad.2.clone(), "rejected"),
+        (ret.2.clone(), "returned"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect();
+    reach(&mesh, &first, &want).await;
+
+    // The bank sent an acceptance, a settlement, the same settlement again, a late acceptance and
+    // a return, each valid pain.002; payment took four reports and the duplicate changed nothing.
+    let bank_reports = || async {
+        let (_, v) = mesh
+            .get("bank-simulator", "/v1/status-reports")
+            .await
+            .unwrap();
+        v.as_array().cloned().unwrap_or_default()
+    };
+    let reports = bank_reports().await;
+    let kinds: Vec<&str> = reports
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["acceptance", "settlement", "duplicate", "late", "return"]
+    );
+    for r in &reports {
+        validate(r["xml"].as_str().unwrap(), "pain.002.001.11.xsd")
+            .unwrap_or_else(|e| panic!("{} report: {e}", r["kind"]));
+    }
+    assert!(
+        eventually(WITHIN, || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM status_reports")
+                .fetch_one(&db)
+                .await
+                .unwrap()
+                == 4
+        })
+        .await
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    // The same reports over HTTP: taken before, nothing changes.
+    for r in &reports {
+        let resp = mesh
+            .http
+            .post(mesh.url("payment", "/v1/bank/status-reports"))
+            .header("content-type", "application/xml")
+            .body(r["xml"].as_str().unwrap().to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["duplicate"], json!(true), "{v}");
+    }
+    let (status, refused) = mesh
+        .post("payment", "/v1/bank/status-reports", &json!({"not": "xml"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{refused}");
+    reach(&mesh, &first, &want).await;
+
+    // The rejected and the returned payment wait for the township.
+    let (_, open) = mesh.get("payment", "/v1/corrections").await.unwrap();
+    let open: BTreeMap<String, (String, String)> = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["instruction_id"].as_str().unwrap().to_owned(),
+                (
+                    c["status"].as_str().unwrap().to_owned(),
+                    c["reason"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        open,
+        BTreeMap::from([
+            (bad.2.clone(), ("rejected".into(), "AC01".into())),
+            (ret.2.clone(), ("returned".into(), "AC04".into())),
+        ])
+    );
+
+    // Corrected accounts: each pays again under a new instruction that names the first; D's
+    // account is set too.
+    let mut repaid = BTreeMap::new();
+    for (p, number) in [(&bad, "6222000000000200"), (&ret, "6222000000000300")] {
+        let mut body = account(number);
+        body["reason"] = json!("account corrected after the bank's answer");
+        let (status, set) = put(&mesh, &format!("/v1/accounts/{}", p.1), &body).await;
+        assert_eq!(status, 200, "{set}");
+        assert_eq!(set["version"], json!(2));
+        assert_eq!(set["repaid"][0]["instruction_id"], json!(p.2));
+        let new = set["repaid"][0]["new_instruction_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(new, p.2);
+        repaid.insert(p.2.clone(), new);
+    }
+    let (_, open) = mesh.get("payment", "/v1/corrections").await.unwrap();
+    assert_eq!(open, json!([]));
+    let (_, history) = mesh
+        .get("payment", &format!("/v1/accounts/{}", bad.1))
+        .await
+        .unwrap();
+    assert_eq!(history["history"].as_array().unwrap().len(), 2);
+    let (status, _) = put(
+        &mesh,
+        &format!("/v1/accounts/{}", late.1),
+        &account("6222000000000400"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for p in [&bad, &ret] {
+        let list = mesh.instructions(&p.0).await.unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        let new = list
+            .iter()
+            .find(|i| i["instruction_id"] == json!(repaid[&p.2]))
+            .unwrap();
+        assert_eq!(new["reference"], json!(p.2));
+        assert_eq!(new["status"], json!("instructed"));
+    }
+
+    // Two batches asked for at once: each payment goes into one file only.
+    let body = json!({"month": month});
+    let (one, two) = tokio::join!(
+        mesh.post("payment", "/v1/batches", &body),
+        mesh.post("payment", "/v1/batches", &body)
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    let ((status, made), (other_status, other)) =
+        if one.0 == 201 { (one, two) } else { (two, one) };
+    assert_eq!(status, 201, "{made}");
+    assert!(
+        (other_status == 200 && other["batches"] == json!([])) || other_status == 409,
+        "{other_status} {other}"
+    );
+    assert_eq!(made["blocked"], json!([]));
+    let second = made["batches"][0]["batch_id"].as_str().unwrap().to_owned();
+    let xml = text(&mesh, "payment", &format!("/v1/batches/{second}/file")).await;
+    validate(&xml, "pain.001.001.03.xsd").unwrap();
+    let (_, sent) = mesh
+        .post(
+            "payment",
+            &format!("/v1/batches/{second}/transmit"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent["nb_of_txs"], json!(3));
+    let want2: BTreeMap<String, String> = [
+        repaid[&bad.2].clone(),
+        repaid[&ret.2].clone(),
+        late.2.clone(),
+    ]
+    .into_iter()
+    .map(|k| (k, "settled".to_owned()))
+    .collect();
+    reach(&mesh, &second, &want2).await;
+    assert!(
+        !xml.contains(&bad.2.replace('-', "")) && !xml.contains(&ret.2.replace('-', "")),
+        "the first instructions never pay again"
+    );
+    mesh.settle(WITHIN).await.unwrap();
+
+    // No payment made twice: each instruction in one file, settled at most once.
+    let per_instruction: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT instruction_id, count(*) FROM batch_items GROUP BY instruction_id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(per_instruction.len(), 6);
+    assert!(per_instruction.iter().all(|(_, n)| *n == 1));
+    let settled: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+        "SELECT instruction_id, count(*) FROM journal WHERE event = 'settled' GROUP BY instruction_id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(settled.len(), 5, "A, C (then returned), B', C', D");
+    assert!(settled.iter().all(|(_, n)| *n == 1));
+    // Every instruction ended settled, rejected or returned.
+    let mut ends = BTreeMap::new();
+    for p in &people {
+        for i in mesh.instructions(&p.0).await.unwrap() {
+            ends.insert(
+                i["instruction_id"].as_str().unwrap().to_owned(),
+                i["status"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    assert_eq!(ends.len(), 6);
+    assert!(
+        ends.values()
+            .all(|s| matches!(s.as_str(), "settled" | "rejected" | "returned")),
+        "{ends:?}"
+    );
+
+    // The chain shows the payment's way to the bank.
+    let (_, chain) = mesh
+        .get("monitoring", &format!("/v1/households/{}/chain", good.0))
+        .await
+        .unwrap();
+    let moves: Vec<&str> = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["type"] == json!("payment.instruction.status"))
+        .filter_map(|s| s["summary"]["status"].as_str())
+        .collect();
+    let moves: HashSet<&str> = moves.into_iter().collect();
+    // `accepted` may be passed over when the settlement is taken in first: never backwards.
+    assert!(
+        moves.contains("sent")
+            && moves.contains("settled")
+            && moves.is_subset(&HashSet::from(["sent", "accepted", "settled"])),
+        "{moves:?}"
+    );
+
+    // The ledger and the reconciliation: everything explained.
+    let unbalanced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT journal_id FROM postings GROUP BY journal_id
+                                HAVING sum(debit_fen) <> sum(credit_fen)) x",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(unbalanced, 0);
+    // The database refuses an entry whose postings do not balance.
+    let mut tx = db.begin().await.unwrap();
+    let journal_id: i64 = sqlx::query_scalar(
+        "INSERT INTO journal (fund_account, district, month, event, amount_fen, reference)
+         VALUES ('4101020100000001', $1, $2, 'recovered', 100, 'unbalanced') RETURNING journal_id",
+    )
+    .bind(DISTRICT)
+    .bind(&month)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO postings (journal_id, account, debit_fen) VALUES ($1, '4101020100000001:bank', 100)",
+    )
+    .bind(journal_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let refused = tx.commit().await.unwrap_err().to_string();
+    assert!(refused.contains("does not balance"), "{refused}");
+    let (status, recovered) = mesh
+        .post(
+            "payment",
+            "/v1/ledger/recoveries",
+            &json!({"instruction_id": good.2, "amount_fen": 10_000, "reference": "recovery 2026-001"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{recovered}");
+    let (_, rec) = mesh
+        .get(
+            "payment",
+            &format!("/v1/reconciliation?district={DISTRICT}&month={month}"),
+        )
+        .await
+        .unwrap();
+    let total: i64 = amounts.iter().sum::<i64>() + amounts[1] + amounts[2];
+    assert_eq!(
+        rec["instructed"],
+        json!({"count": 6, "amount_fen": total}),
+        "{rec:#}"
+    );
+    assert_eq!(
+        rec["settled"],
+        json!({"count": 4, "amount_fen": amounts[0] + amounts[1] + amounts[2] + amounts[3]})
+    );
+    assert_eq!(
+        rec["rejected"],
+        json!({"count": 1, "amount_fen": amounts[1]})
+    );
+    assert_eq!(
+        rec["returned"],
+        json!({"count": 1, "amount_fen": amounts[2]})
+    );
+    assert_eq!(rec["pending"], json!({"count": 0, "amount_fen": 0}));
+    assert_eq!(rec["recovered"], json!({"count": 1, "amount_fen": 10_000}));
+    assert_eq!(rec["difference_fen"], json!(0));
+    assert_eq!(rec["unexplained"], json!([]));
+    assert_eq!(rec["balanced"], json!(true));
+    let csv = text(
+        &mesh,
+        "payment",
+        &format!("/v1/reconciliation?district={DISTRICT}&month={month}&format=csv"),
+    )
+    .await;
+    assert!(
+        csv.contains(&format!("{DISTRICT},{month},difference,0,0,0.00,balanced")),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("{DISTRICT},{month},returned,1,{},", amounts[2])));
+
+    // A ledger that no longer matches a payment is listed, not hidden.
+    sqlx::query("DELETE FROM postings WHERE journal_id IN (SELECT journal_id FROM journal WHERE instruction_id = $1 AND event = 'settled')")
+        .bind(uuid::Uuid::parse_str(&good.2).unwrap())
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM journal WHERE instruction_id = $1 AND event = 'settled'")
+        .bind(uuid::Uuid::parse_str(&good.2).unwrap())
+        .execute(&db)
+        .await
+        .unwrap();
+    let (_, rec) = mesh
+        .get(
+            "payment",
+            &format!("/v1/reconciliation?district={DISTRICT}&month={month}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rec["unexplained"][0]["instruction_id"], json!(good.2));
+    assert_eq!(
+        rec["difference_fen"],
+        json!(0),
+        "pending absorbs it: {rec:#}"
+    );
+    db.close().await;
+    mesh.teardown().await.unwrap();
+}
