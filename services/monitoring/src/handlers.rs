@@ -200,6 +200,11 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
     if e.id.trim().is_empty() {
         return Err(HandlerError::Poison("the envelope has no id".into()));
     }
+    if e.household_id.is_nil() {
+        // Not a household's event (a bank's status report for a whole file, a run's totals):
+        // the steps it causes carry their households.
+        return Ok(Outcome::Applied);
+    }
     let summary: serde_json::Map<String, serde_json::Value> = match &e.data {
         serde_json::Value::Object(map) => SUMMARY_KEYS
             .iter()
