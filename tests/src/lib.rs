@@ -32,6 +32,9 @@ pub struct Options {
     pub simulator_latency_ms: u64,
     /// Log filter for the test process (`RELIEF_TEST_LOG` overrides).
     pub log: String,
+    /// Payment's settings (`payment.run.chunk_size`, `payment.policy_file`, …). The monthly
+    /// run's scheduler is off unless `payment.run.schedule_interval_ms` is given here.
+    pub payment: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             max_connections: 3,
             simulator_latency_ms: 0,
             log: "warn".into(),
+            payment: Vec::new(),
         }
     }
 }
@@ -223,8 +227,15 @@ impl TestMesh {
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "payment" => {
+                let mut extra = vec![("payment.run.schedule_interval_ms", "0")];
+                extra.extend(
+                    self.opts
+                        .payment
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
                 let mut s: payment::Settings =
-                    self.settings(payment::config::DEFAULTS, name, &[])?;
+                    self.settings(payment::config::DEFAULTS, name, &extra)?;
                 Self::tune(&mut s.mesh);
                 let app = payment::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))

@@ -1,7 +1,8 @@
-//! Wiring: payment's consumer and routes.
+//! Wiring: payment's consumers, routes and the monthly run's scheduler.
 
-use crate::{handlers, http, Settings, MIGRATOR};
-use mesh::subjects::{EMERGENCY_GRANTED, HOUSEHOLD_DETERMINED};
+use crate::config::PaymentSettings;
+use crate::{handlers, http, run, Settings, MIGRATOR};
+use mesh::subjects::{EMERGENCY_GRANTED, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -9,16 +10,37 @@ use std::sync::Arc;
 pub struct State {
     pub mesh: Mesh,
     pub policy: Arc<policy::PolicyBook>,
+    pub settings: Arc<PaymentSettings>,
+    pub runner: Arc<run::Runner>,
+}
+
+impl State {
+    /// Today, or the configured date the scheduler takes for today.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.settings
+            .run
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive())
+    }
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.payment.policy_file.as_deref(),
     )?);
+    anyhow::ensure!(
+        settings.payment.run.chunk_size > 0,
+        "payment.run.chunk_size must be at least 1"
+    );
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
     let state = State {
         mesh: mesh.clone(),
         policy,
+        runner: Arc::new(run::Runner::new(
+            settings.payment.run.fail_after_chunks,
+            mesh.metrics.registry(),
+        )),
+        settings: Arc::new(settings.payment),
     };
     let s = state.clone();
     ServiceBuilder::new(mesh.clone())
@@ -37,6 +59,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 move |d| handlers::on_emergency(s.clone(), d)
             },
         )
+        .consume("changes", "MONITOR", mesh.subjects.of(HOUSEHOLD_CHANGED), {
+            let s = state.clone();
+            move |d| handlers::on_changed(s.clone(), d)
+        })
+        .task("monthly-run-scheduler", run::schedule(state.clone()))
         .routes(http::routes(state))
         .build()
         .await

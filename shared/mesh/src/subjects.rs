@@ -32,6 +32,12 @@ pub const REFERRAL_PUSH: &str = "referral.{dept}.push";
 pub const REFERRAL_FEEDBACK: &str = "referral.{dept}.feedback";
 /// Payment recorded a monthly payment instruction.
 pub const PAYMENT_INSTRUCTION_CREATED: &str = "payment.instruction.created";
+/// Payment's monthly run for a month went through every enrolled household.
+pub const PAYMENT_RUN_COMPLETED: &str = "payment.run.completed";
+/// Payment's monthly run for a month failed, or was not completed by its deadline day.
+pub const PAYMENT_RUN_ALERT: &str = "payment.run.alert";
+/// Payment opened a recovery case for money instructed after the entitlement stopped.
+pub const PAYMENT_RECOVERY_OPENED: &str = "payment.recovery.opened";
 /// Messages a service gave up on, with the reason in headers.
 pub const DEAD_LETTER: &str = "deadletter.{service}";
 
@@ -49,6 +55,9 @@ pub const CATALOG: &[&str] = &[
     REFERRAL_PUSH,
     REFERRAL_FEEDBACK,
     PAYMENT_INSTRUCTION_CREATED,
+    PAYMENT_RUN_COMPLETED,
+    PAYMENT_RUN_ALERT,
+    PAYMENT_RECOVERY_OPENED,
     DEAD_LETTER,
 ];
 
