@@ -53,6 +53,9 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == ReferralPush::TYPE => as_::<ReferralPush>(payload),
         t if t == ReferralFeedback::TYPE => as_::<ReferralFeedback>(payload),
         t if t == InstructionCreated::TYPE => as_::<InstructionCreated>(payload),
+        t if t == RunCompleted::TYPE => as_::<RunCompleted>(payload),
+        t if t == RunAlert::TYPE => as_::<RunAlert>(payload),
+        t if t == RecoveryOpened::TYPE => as_::<RecoveryOpened>(payload),
         other => Err(format!("unknown type {other}")),
     }
 }
