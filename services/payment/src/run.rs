@@ -634,6 +634,15 @@ pub async fn look(state: &State) -> anyhow::Result<()> {
         return Ok(());
     };
     let this = Month::of(today);
+    // The deadline is judged on the run as found, before this look starts anything.
+    let run = get(state, this).await?;
+    let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("missing");
+    if today.day() >= deadline_day && status != "completed" {
+        let detail = run.as_ref().and_then(|r| r.error.clone());
+        alert(state, this, "not_completed_by_deadline", status, detail).await?;
+    }
+    // This month's run if it never started (late is better than never), and the next month's
+    // from the run day on.
     let mut due = vec![this];
     if today.day() >= run_day {
         due.push(this.next());
@@ -643,12 +652,6 @@ pub async fn look(state: &State) -> anyhow::Result<()> {
             tracing::info!(%month, "The scheduler starts the monthly payment run.");
             start(state, month).await?;
         }
-    }
-    let run = get(state, this).await?;
-    let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("missing");
-    if today.day() >= deadline_day && status != "completed" {
-        let detail = run.as_ref().and_then(|r| r.error.clone());
-        alert(state, this, "not_completed_by_deadline", status, detail).await?;
     }
     let failed: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT month, error FROM payment_runs WHERE status = 'failed'")
@@ -743,9 +746,18 @@ pub async fn recoveries(
     .await
 }
 
+/// The key of a household's dibao of a month among what is owed.
+fn household_dibao(household_id: Uuid) -> Uuid {
+    Uuid::new_v5(&RUN_NAMESPACE, format!("{household_id}/dibao").as_bytes())
+}
+
 /// After a stop for `household_id` from `from`: every instruction already made for that month or
 /// later is compared with what is still owed for its month; the overpaid part of each becomes a
-/// recovery case (one per instruction) with `payment.recovery.opened` in the outbox.
+/// recovery case (one per instruction) with `payment.recovery.opened` in the outbox. A dibao
+/// household's monthly payment is compared with what the household is still owed that month,
+/// whoever it now goes to (the head may be the one who died); the rest is owed for later months
+/// by the run as usual. A month already instructed is not topped up to a new beneficiary: its
+/// instruction stands, less the recovery.
 pub async fn open_recoveries(
     state: &State,
     tx: &mut PgConnection,
@@ -787,6 +799,8 @@ pub async fn open_recoveries(
     .into_iter()
     .map(|r| r.split().1)
     .collect();
+    // What is still owed per month: by instruction id, and the household's dibao (one payment
+    // a month, to whoever heads the household now) by kind.
     let mut owed_by_month: HashMap<String, HashMap<Uuid, i64>> = HashMap::new();
     let mut opened = 0;
     for (instruction_id, beneficiary, month_text, kind, amount) in made {
@@ -804,6 +818,9 @@ pub async fn open_recoveries(
                             .map_err(|e| anyhow::anyhow!(e))?
                     {
                         owed.insert(pay.instruction_id(month), pay.amount.0);
+                        if pay.kind == entitlements::DIBAO_MONTHLY {
+                            owed.insert(household_dibao(household_id), pay.amount.0);
+                        }
                     }
                 }
             }
@@ -812,10 +829,14 @@ pub async fn open_recoveries(
             }
             owed_by_month.insert(month_text.clone(), owed);
         }
-        let still = owed_by_month[&month_text]
-            .get(&instruction_id)
-            .copied()
-            .unwrap_or(0);
+        let owed = &owed_by_month[&month_text];
+        let still = if kind == entitlements::DIBAO_MONTHLY {
+            owed.get(&household_dibao(household_id))
+        } else {
+            owed.get(&instruction_id)
+        }
+        .copied()
+        .unwrap_or(0);
         let over = amount - still;
         if over <= 0 {
             continue;
