@@ -40,6 +40,10 @@ test: infra ## Run the workspace tests (they create their own databases and subj
 bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_ARGS=...)
 	cargo run --release -p mesh-tests --bin chain-bench -- $(BENCH_ARGS)
 
+.PHONY: bench-payment
+bench-payment: infra ## Run the monthly payment run over 1,000,000 seeded households, release mode (BENCH_ARGS="--households N --chunk C")
+	cargo run --release -p mesh-tests --bin payment-bench -- $(BENCH_ARGS)
+
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
