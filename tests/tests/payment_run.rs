@@ -548,3 +548,56 @@ async fn the_scheduler_starts_the_next_month_and_alerts_once_when_a_month_is_lat
     assert_eq!(completed.len(), 2);
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_a_run_loses_nothing_and_doubles_nothing() {
+    let (hs, fixtures) = households(4);
+    let mut mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![("payment.run.chunk_size".into(), "1".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let month = this_month().next();
+    let (status, _) = mesh
+        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    // The service dies wherever the run is (before, within or after its chunks).
+    mesh.crash("payment").await;
+    mesh.launch("payment").await.unwrap();
+    let path = format!("/v1/runs/{month}");
+    let (_, found) = mesh.get("payment", &path).await.unwrap();
+    eprintln!("after the crash: {found}");
+    let done = run_month(&mesh, month).await;
+    assert_eq!(done["households"], json!(4), "{done}");
+    assert_eq!(
+        done["instructions_created"].as_i64().unwrap()
+            + done["instructions_existing"].as_i64().unwrap(),
+        4
+    );
+    let each = demo_dibao(&zhengzhou(&PolicyBook::builtin(), month), 3, 2);
+    let made = month_instructions(&mesh, &enrolled, month).await;
+    assert_eq!(made.len(), 4);
+    assert!(made.values().all(|(_, _, amount)| *amount == each));
+    mesh.settle(WITHIN).await.unwrap();
+    let on_wire: Vec<String> = messages(
+        &mesh,
+        "PAYMENT",
+        mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+    )
+    .await
+    .into_iter()
+    .filter(|(_, e)| e["data"]["month"] == json!(month.to_string()))
+    .map(|(_, e)| e["data"]["instruction_id"].as_str().unwrap().to_owned())
+    .collect();
+    assert_eq!(on_wire.len(), 4, "{on_wire:#?}");
+    assert_eq!(
+        on_wire.into_iter().collect::<BTreeSet<_>>(),
+        made.into_keys().collect::<BTreeSet<_>>()
+    );
+    mesh.teardown().await.unwrap();
+}

@@ -63,6 +63,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             let s = state.clone();
             move |d| handlers::on_changed(s.clone(), d)
         })
+        .task("monthly-runs", run::work(state.clone()))
         .task("monthly-run-scheduler", run::schedule(state.clone()))
         .routes(http::routes(state))
         .build()

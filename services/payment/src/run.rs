@@ -10,7 +10,8 @@
 //!   and running a month again creates nothing.
 //! - A determination that arrives while (or after) a month is being run instructs that month
 //!   itself ([`months_to_instruct`]), under a lock that orders it with the run's start.
-//! - The scheduler ([`schedule`]) starts the run for the next month on `payment_run_day`, and
+//! - The scheduler ([`schedule`]) starts the run for the next month on `payment_run_day` (and
+//!   resumes a month's run left unfinished by a stop, a crash or a failure), and
 //!   raises `payment.run.alert` (an error log line and `relief_payment_run_alerts_total`) when
 //!   the month's run has failed or is not completed by `payment_run_deadline_day`, before the
 //!   pay-by day `payment_due_day`. The days come from the parameter sets in force.
@@ -31,6 +32,7 @@ use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Taken shared by a determination, exclusively when a run is created: a household determined
@@ -39,11 +41,15 @@ const RUN_LOCK: i64 = 0x7061_796d_656e_7431;
 
 const RUN_NAMESPACE: Uuid = Uuid::from_u128(0x1b7e_40c2_8d0f_4a57_b3c6_5f02_91d4_e7a8);
 
-/// In-process state of the runs: which months this process is running, the injected fault.
+/// In-process state of the runs: which months this process is running, the queue of months to
+/// run (worked by [`work`], a task of the service, so a crash of the service stops its runs
+/// too), the injected fault.
 pub struct Runner {
     active: Mutex<HashSet<Month>>,
     fail_after_chunks: Mutex<Option<u32>>,
     alerts: prometheus::IntCounterVec,
+    queue: mpsc::UnboundedSender<Month>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<Month>>>,
 }
 
 impl Runner {
@@ -58,10 +64,13 @@ impl Runner {
         .expect("valid metric");
         // Registered once per service instance; a second registration only loses the export.
         let _ = registry.register(Box::new(alerts.clone()));
+        let (queue, inbox) = mpsc::unbounded_channel();
         Self {
             active: Mutex::new(HashSet::new()),
             fail_after_chunks: Mutex::new(fail_after_chunks),
             alerts,
+            queue,
+            inbox: Mutex::new(Some(inbox)),
         }
     }
 }
@@ -426,30 +435,64 @@ pub async fn start(state: &State, month: Month) -> anyhow::Result<RunView> {
         .lock()
         .expect("runner lock")
         .insert(month);
-    if fresh {
-        let s = state.clone();
-        tokio::spawn(async move {
-            if let Err(error) = execute(&s, month).await {
-                let detail = format!("{error:#}");
-                tracing::error!(%month, error = detail, "The monthly payment run failed; it resumes where it stopped when started again.");
-                let failed = sqlx::query(
-                    "UPDATE payment_runs SET status = 'failed', error = $2 WHERE month = $1 AND status <> 'completed'",
-                )
-                .bind(month.to_string())
-                .bind(&detail)
-                .execute(&s.mesh.db)
-                .await;
-                if let Err(e) = failed {
-                    tracing::error!(%month, error = %e, "The run's failure could not be recorded.");
-                }
-                if let Err(e) = alert(&s, month, "failed", "failed", Some(detail)).await {
-                    tracing::error!(%month, error = format!("{e:#}"), "The alert could not be raised.");
-                }
-            }
-            s.runner.active.lock().expect("runner lock").remove(&month);
-        });
+    if fresh && state.runner.queue.send(month).is_err() {
+        state
+            .runner
+            .active
+            .lock()
+            .expect("runner lock")
+            .remove(&month);
+        anyhow::bail!("the service is stopping; the run for {month} is not started");
     }
     Ok(get(state, month).await?.unwrap_or(run))
+}
+
+/// Works the runs started in this process until the service stops (a task of the service):
+/// each month's run goes on concurrently with the others; on a stop, each pauses after its
+/// current chunk.
+pub async fn work(state: State) -> anyhow::Result<()> {
+    let mut inbox = state
+        .runner
+        .inbox
+        .lock()
+        .expect("runner lock")
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the runs are worked by one task"))?;
+    let stop = state.mesh.stopping.clone();
+    let mut runs = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            Some(month) = inbox.recv() => {
+                runs.spawn(run_one(state.clone(), month));
+            }
+            Some(_) = runs.join_next(), if !runs.is_empty() => {}
+        }
+    }
+    while runs.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn run_one(s: State, month: Month) {
+    if let Err(error) = execute(&s, month).await {
+        let detail = format!("{error:#}");
+        tracing::error!(%month, error = detail, "The monthly payment run failed; it resumes where it stopped when started again.");
+        let failed = sqlx::query(
+            "UPDATE payment_runs SET status = 'failed', error = $2 WHERE month = $1 AND status <> 'completed'",
+        )
+        .bind(month.to_string())
+        .bind(&detail)
+        .execute(&s.mesh.db)
+        .await;
+        if let Err(e) = failed {
+            tracing::error!(%month, error = %e, "The run's failure could not be recorded.");
+        }
+        if let Err(e) = alert(&s, month, "failed", "failed", Some(detail)).await {
+            tracing::error!(%month, error = format!("{e:#}"), "The alert could not be raised.");
+        }
+    }
+    s.runner.active.lock().expect("runner lock").remove(&month);
 }
 
 /// Runs `month` chunk by chunk until every household is done.
@@ -464,7 +507,9 @@ pub async fn execute(state: &State, month: Month) -> anyhow::Result<()> {
     tracing::info!(%month, "Monthly payment run started.");
     loop {
         if state.mesh.stopping.is_cancelled() {
-            anyhow::bail!("the service is stopping; the run resumes when started again");
+            // Left `running`: the scheduler (or `POST /v1/runs`) resumes it after the restart.
+            tracing::info!(%month, "The service is stopping; the monthly payment run pauses after its last chunk.");
+            return Ok(());
         }
         if !chunk(state, month).await? {
             return Ok(());
@@ -641,15 +686,23 @@ pub async fn look(state: &State) -> anyhow::Result<()> {
         let detail = run.as_ref().and_then(|r| r.error.clone());
         alert(state, this, "not_completed_by_deadline", status, detail).await?;
     }
-    // This month's run if it never started (late is better than never), and the next month's
-    // from the run day on.
+    // This month's run if it is not completed (late is better than never), and the next
+    // month's from the run day on; a run left by a stopped or failed process is resumed (a
+    // chunk locks the run's row: two processes on one run never do a chunk twice).
     let mut due = vec![this];
     if today.day() >= run_day {
         due.push(this.next());
     }
     for month in due {
-        if get(state, month).await?.is_none() {
-            tracing::info!(%month, "The scheduler starts the monthly payment run.");
+        let idle = !state
+            .runner
+            .active
+            .lock()
+            .expect("runner lock")
+            .contains(&month);
+        let status = get(state, month).await?.map(|r| r.status);
+        if idle && status.as_deref() != Some("completed") {
+            tracing::info!(%month, status = status.as_deref().unwrap_or("missing"), "The scheduler starts or resumes the monthly payment run.");
             start(state, month).await?;
         }
     }

@@ -148,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
         policy,
         settings: Arc::new(settings.payment),
     };
+    tokio::spawn(payment::run::work(state.clone()));
     let month = Month::of(chrono::Utc::now().date_naive()).next();
     let effective = Month::of(chrono::Utc::now().date_naive()).to_string();
 
