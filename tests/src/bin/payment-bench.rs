@@ -68,9 +68,9 @@ fn facts(i: usize) -> Facts {
         0 | 1 => {
             let mut m = member("head", date(year - 10, 3, 1), vec![Tier::Destitute]);
             m.self_care = [SelfCare::Full, SelfCare::Partial, SelfCare::None][i % 3];
-            m.in_care_institution = i % 2 == 0;
+            m.in_care_institution = i.is_multiple_of(2);
             Facts {
-                urban: i % 3 != 0,
+                urban: !i.is_multiple_of(3),
                 tier: Tier::Destitute,
                 per_capita_income_fen: 0,
                 members: vec![m],
@@ -95,9 +95,9 @@ fn facts(i: usize) -> Facts {
         // Dibao: three people, income and add-ons varied.
         _ => {
             let mut spouse = member("spouse", date(year + 2, 7, 1), vec![Tier::Dibao]);
-            spouse.serious_illness = i % 3 == 0;
+            spouse.serious_illness = i.is_multiple_of(3);
             Facts {
-                urban: i % 4 != 0,
+                urban: !i.is_multiple_of(4),
                 tier: Tier::Dibao,
                 per_capita_income_fen: (i % 50) as i64 * 1000,
                 members: vec![
