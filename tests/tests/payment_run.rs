@@ -601,3 +601,36 @@ async fn a_crash_during_a_run_loses_nothing_and_doubles_nothing() {
     );
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_determined_after_a_month_was_run_is_instructed_for_that_month_too() {
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let now = this_month();
+    let next = now.next();
+    let early = run_month(&mesh, next).await;
+    assert_eq!(early["households"], json!(0));
+    let enrolled = enrol(&mesh, &hs).await;
+    let book = PolicyBook::builtin();
+    for m in [now, next] {
+        let made = month_instructions(&mesh, &enrolled, m).await;
+        assert_eq!(made.len(), 1, "{m}: {made:#?}");
+        let (_, kind, amount) = made.values().next().unwrap();
+        assert_eq!(kind, "dibao_monthly");
+        assert_eq!(*amount, demo_dibao(&zhengzhou(&book, m), 3, 2), "{m}");
+    }
+    // The completed run is not run again, and nothing is doubled if it were asked.
+    let (status, again) = mesh
+        .post("payment", "/v1/runs", &json!({"month": next.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(again["households"], json!(0));
+    assert_eq!(month_instructions(&mesh, &enrolled, next).await.len(), 1);
+    mesh.teardown().await.unwrap();
+}
