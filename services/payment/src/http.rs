@@ -32,6 +32,7 @@ async fn instructions(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RunRequest {
     month: String,
 }
