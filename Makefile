@@ -44,6 +44,10 @@ bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_
 bench-pain001: ## Write the pain.001 files of 1,000,000 instructions with the streamed writer; prints time and peak memory (BENCH_ARGS=--instructions N)
 	cargo run --release -p mesh-tests --bin pain001-bench -- $(BENCH_ARGS)
 
+.PHONY: bench-payment
+bench-payment: infra ## Run the monthly payment run over 1,000,000 seeded households, release mode (BENCH_ARGS="--households N --chunk C")
+	cargo run --release -p mesh-tests --bin payment-bench -- $(BENCH_ARGS)
+
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

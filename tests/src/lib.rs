@@ -34,6 +34,9 @@ pub struct Options {
     pub log: String,
     /// Run the bank simulator with these rules; payment sends its pain.001 files to it.
     pub bank: Option<simulator::bank::BankRules>,
+    /// Payment's settings (`payment.run.chunk_size`, `payment.policy_file`, …). The monthly
+    /// run's scheduler is off unless `payment.run.schedule_interval_ms` is given here.
+    pub payment: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             simulator_latency_ms: 0,
             log: "warn".into(),
             bank: None,
+            payment: Vec::new(),
         }
     }
 }
@@ -229,7 +233,8 @@ impl TestMesh {
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "payment" => {
-                // The deployment's fund accounts, and the bank simulator when one runs.
+                // The deployment's fund accounts, and the bank simulator when one runs; the
+                // monthly run's scheduler is off unless a test turns it on.
                 let funds = format!(
                     "{}/../deploy/config/fund-accounts.toml",
                     env!("CARGO_MANIFEST_DIR")
@@ -238,10 +243,19 @@ impl TestMesh {
                     .services
                     .get("bank-simulator")
                     .map(|r| format!("http://127.0.0.1:{}", r.port));
-                let mut extra = vec![("payment.fund_accounts_file", funds.as_str())];
+                let mut extra = vec![
+                    ("payment.fund_accounts_file", funds.as_str()),
+                    ("payment.run.schedule_interval_ms", "0"),
+                ];
                 if let Some(url) = &bank {
                     extra.push(("payment.bank_url", url.as_str()));
                 }
+                extra.extend(
+                    self.opts
+                        .payment
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
                 let mut s: payment::Settings =
                     self.settings(payment::config::DEFAULTS, name, &extra)?;
                 Self::tune(&mut s.mesh);

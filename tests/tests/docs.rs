@@ -55,6 +55,9 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == InstructionCreated::TYPE => as_::<InstructionCreated>(payload),
         t if t == InstructionStatusChanged::TYPE => as_::<InstructionStatusChanged>(payload),
         t if t == BankStatusReport::TYPE => as_::<BankStatusReport>(payload),
+        t if t == RunCompleted::TYPE => as_::<RunCompleted>(payload),
+        t if t == RunAlert::TYPE => as_::<RunAlert>(payload),
+        t if t == RecoveryOpened::TYPE => as_::<RecoveryOpened>(payload),
         other => Err(format!("unknown type {other}")),
     }
 }

@@ -154,7 +154,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         fixtures.extend(silent_fixtures(h));
     }
     // No department runs: every referral stays unanswered.
-    let mut mesh = TestMesh::start(Options {
+    let mesh = TestMesh::start(Options {
         departments: vec![],
         fixtures,
         ..Default::default()

@@ -1,7 +1,10 @@
-//! Wiring: payment's consumer and routes.
+//! Wiring: payment's consumers, routes and the monthly run's scheduler.
 
-use crate::{bank, handlers, http, Settings, MIGRATOR};
-use mesh::subjects::{EMERGENCY_GRANTED, HOUSEHOLD_DETERMINED, PAYMENT_BANK_STATUS};
+use crate::config::PaymentSettings;
+use crate::{bank, handlers, http, run, Settings, MIGRATOR};
+use mesh::subjects::{
+    EMERGENCY_GRANTED, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, PAYMENT_BANK_STATUS,
+};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -14,6 +17,18 @@ pub struct State {
     pub initiating_party: String,
     pub bank_url: Option<String>,
     pub http: reqwest::Client,
+    pub settings: Arc<PaymentSettings>,
+    pub runner: Arc<run::Runner>,
+}
+
+impl State {
+    /// Today, or the configured date the scheduler takes for today.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.settings
+            .run
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive())
+    }
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
@@ -21,6 +36,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.payment.policy_file.as_deref(),
     )?);
     let fund_accounts = Arc::new(settings.payment.fund_accounts()?);
+    anyhow::ensure!(
+        settings.payment.run.chunk_size > 0,
+        "payment.run.chunk_size must be at least 1"
+    );
     let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
     let state = State {
         mesh: mesh.clone(),
@@ -31,6 +50,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?,
+        runner: Arc::new(run::Runner::new(
+            settings.payment.run.fail_after_chunks,
+            mesh.metrics.registry(),
+        )),
+        settings: Arc::new(settings.payment),
     };
     let s = state.clone();
     ServiceBuilder::new(mesh.clone())
@@ -58,6 +82,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 move |d| bank::on_status_report(s.clone(), d)
             },
         )
+        .consume("changes", "MONITOR", mesh.subjects.of(HOUSEHOLD_CHANGED), {
+            let s = state.clone();
+            move |d| handlers::on_changed(s.clone(), d)
+        })
+        .task("monthly-runs", run::work(state.clone()))
+        .task("monthly-run-scheduler", run::schedule(state.clone()))
         .routes(http::routes(state.clone()).merge(bank::routes(state)))
         .build()
         .await

@@ -1,151 +1,145 @@
-//! Payment's consumer: a determination in, the first monthly payment instruction out.
+//! Payment's consumers: determinations and emergency grants enter the entitlements register and
+//! are instructed for the months already due; changes stop payments and open recovery cases.
 
 use crate::app::State;
-use crate::store;
-use contract::{DeterminedMember, EmergencyGranted, HouseholdDetermined, InstructionCreated};
+use crate::entitlements::Facts;
+use crate::run::{self, Household};
+use contract::{EmergencyGranted, HouseholdChanged, HouseholdDetermined};
 use mesh::consumer::Outcome;
-use mesh::subjects::PAYMENT_INSTRUCTION_CREATED;
 use mesh::{ChainRef, Delivery, HandlerError};
-use policy::{Month, RegionCode, Tier};
-use uuid::Uuid;
+use policy::{Month, Tier};
+use sqlx::types::Json;
 
-/// Namespace of instruction ids: v5 of "beneficiary/month/kind".
-const INSTRUCTION_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b1e_51b4_4c71_9a0e_3d5e_8a1f_0c42);
+pub use crate::entitlements::instruction_id;
 
-pub fn instruction_id(beneficiary: Uuid, month: &str, kind: &str, reference: &str) -> Uuid {
-    let name = if reference.is_empty() {
-        format!("{beneficiary}/{month}/{kind}")
-    } else {
-        format!("{beneficiary}/{month}/{kind}/{reference}")
-    };
-    Uuid::new_v5(&INSTRUCTION_NAMESPACE, name.as_bytes())
-}
-
-/// Who is paid what, by kind, for a determination: the household head for a dibao household;
-/// each destitute person (or their care institution); each single-person dibao member.
-pub fn payments(
-    det: &HouseholdDetermined,
-) -> Result<Vec<(&DeterminedMember, &'static str, i64)>, String> {
-    let individual = |kind: &'static str, tier: Tier| {
-        det.members
-            .iter()
-            .filter(|m| m.tiers.contains(&tier) && m.individual_benefit_fen > 0)
-            .map(|m| (m, kind, m.individual_benefit_fen))
-            .collect::<Vec<_>>()
-    };
-    Ok(match det.tier {
-        Tier::Dibao if det.monthly_amount_fen > 0 => {
-            let head = det
-                .members
-                .iter()
-                .find(|m| m.relation == "head")
-                .or_else(|| det.members.first())
-                .ok_or("a determination without members")?;
-            vec![(head, "dibao_monthly", det.monthly_amount_fen)]
-        }
-        Tier::Destitute => individual("destitute_monthly", Tier::Destitute),
-        Tier::SinglePersonDibao => {
-            individual("single_person_dibao_monthly", Tier::SinglePersonDibao)
-        }
-        Tier::Dibao | Tier::RigidExpenditure | Tier::Marginal | Tier::None => Vec::new(),
-    })
-}
-
-/// `eligibility.household.determined` → one `payment.instruction.created` per beneficiary.
+/// `eligibility.household.determined` → the household's facts in the register, and its
+/// instructions (`payment.instruction.created`) for its effective month and any month whose run
+/// has already begun: the same instructions, with the same ids, as that month's run makes.
 pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let e = d.envelope::<HouseholdDetermined>()?;
     let det = &e.data;
-    let pay = payments(det).map_err(HandlerError::Poison)?;
-    if pay.is_empty() {
-        return Ok(Outcome::Applied);
-    }
-    let month =
+    let effective =
         Month::parse(&det.effective_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let region =
-        RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let params = state
-        .policy
-        .in_force(&region, month.first_day())
-        .map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let today = chrono::Utc::now().date_naive();
-    let due_date = month.day(params.payment_due_day).max(today);
-
+    let facts = Facts::of(det, &state.policy).map_err(HandlerError::Poison)?;
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    for (beneficiary, kind, amount_fen) in pay {
-        let created = InstructionCreated {
-            instruction_id: instruction_id(beneficiary.member_id, &det.effective_month, kind, ""),
-            beneficiary_member_id: beneficiary.member_id,
-            month: det.effective_month.clone(),
-            kind: kind.to_owned(),
-            amount_fen,
-            due_date,
-            policy_version: det.policy_version.clone(),
-            payee: beneficiary.payee,
-            reference: String::new(),
-        };
-        if store::insert_instruction(&mut tx, &e.household_id, &e.chain_id, &e.id, &created).await?
-        {
-            let out = state.mesh.envelope(
-                &ChainRef::answering(&e),
-                Some(created.instruction_id.to_string()),
-                created,
-            );
-            mesh::outbox::enqueue(
+    run::lock_household(&mut tx, e.household_id).await?;
+    let household: Household = sqlx::query_as(
+        "INSERT INTO entitlements (household_id, chain_id, region_code, effective_month, facts, policy_version, source_event_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (household_id) DO UPDATE SET chain_id = EXCLUDED.chain_id, region_code = EXCLUDED.region_code,
+             effective_month = LEAST(entitlements.effective_month, EXCLUDED.effective_month),
+             facts = EXCLUDED.facts, policy_version = EXCLUDED.policy_version,
+             source_event_id = EXCLUDED.source_event_id, updated_at = now()
+         RETURNING household_id, chain_id, region_code, effective_month, facts, source_event_id",
+    )
+    .bind(e.household_id)
+    .bind(e.chain_id)
+    .bind(&det.region_code)
+    .bind(effective.to_string())
+    .bind(Json(&facts))
+    .bind(&det.policy_version)
+    .bind(&e.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let paid = matches!(
+        det.tier,
+        Tier::Dibao | Tier::Destitute | Tier::SinglePersonDibao
+    );
+    if paid {
+        let today = chrono::Utc::now().date_naive();
+        for month in run::months_to_instruct(&mut tx, effective).await? {
+            let t = run::instruct(
+                &state,
                 &mut tx,
-                &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
-                &out,
+                std::slice::from_ref(&household),
+                month,
+                today,
             )
             .await?;
-            tracing::info!(amount_fen, kind, month = %det.effective_month, "Payment instruction recorded.");
-        } else {
-            tracing::info!(
-                kind,
-                "An instruction for this beneficiary, month and kind exists; none added."
-            );
+            if t.skipped > 0 {
+                return Err(HandlerError::Poison(format!(
+                    "the payments for {month} could not be computed"
+                )));
+            }
+            if month == effective && t.total_fen != det.monthly_amount_fen {
+                tracing::warn!(
+                    %month,
+                    determined_fen = det.monthly_amount_fen,
+                    computed_fen = t.total_fen,
+                    "The month's payments differ from the determination's amount: payment's parameter sets differ from the determining service's."
+                );
+            }
+            tracing::info!(%month, created = t.created, total_fen = t.total_fen, "Determined household instructed.");
         }
     }
     tx.commit().await?;
     Ok(Outcome::Applied)
 }
 
-/// `eligibility.emergency.granted` → one `payment.instruction.created` per stage, due on the
-/// stage's date (the first, for an act-first grant, at once).
+/// `eligibility.emergency.granted` → the stages in the register, and one
+/// `payment.instruction.created` per stage, due on the stage's date (the first, for an act-first
+/// grant, at once). The run of a stage's month finds it instructed already.
 pub async fn on_emergency(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let e = d.envelope::<EmergencyGranted>()?;
     let g = &e.data;
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
+    run::lock_household(&mut tx, e.household_id).await?;
+    let household: Household = sqlx::query_as(
+        "INSERT INTO entitlements (household_id, chain_id, region_code, source_event_id)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (household_id) DO UPDATE SET updated_at = now()
+         RETURNING household_id, chain_id, region_code, effective_month, facts, source_event_id",
+    )
+    .bind(e.household_id)
+    .bind(e.chain_id)
+    .bind(&g.region_code)
+    .bind(&e.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut months = Vec::new();
     for stage in &g.stages {
-        let month = Month::of(stage.pay_on).to_string();
-        let reference = format!("{}/stage-{}", g.emergency_id, stage.stage);
-        let created = InstructionCreated {
-            instruction_id: instruction_id(g.member_id, &month, EMERGENCY_KIND, &reference),
-            beneficiary_member_id: g.member_id,
-            month,
-            kind: EMERGENCY_KIND.to_owned(),
-            amount_fen: stage.amount_fen,
-            due_date: stage.pay_on,
-            policy_version: g.policy_version.clone(),
-            payee: policy::determination::Payee::Person,
-            reference,
-        };
-        if store::insert_instruction(&mut tx, &e.household_id, &e.chain_id, &e.id, &created).await?
-        {
-            let out = state.mesh.envelope(
-                &ChainRef::answering(&e),
-                Some(created.instruction_id.to_string()),
-                created,
-            );
-            mesh::outbox::enqueue(
-                &mut tx,
-                &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
-                &out,
-            )
-            .await?;
+        sqlx::query(
+            "INSERT INTO emergency_stages (emergency_id, stage, household_id, member_id, amount_fen, pay_on, policy_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(g.emergency_id)
+        .bind(stage.stage as i32)
+        .bind(e.household_id)
+        .bind(g.member_id)
+        .bind(stage.amount_fen)
+        .bind(stage.pay_on)
+        .bind(&g.policy_version)
+        .execute(&mut *tx)
+        .await?;
+        let m = Month::of(stage.pay_on);
+        if !months.contains(&m) {
+            months.push(m);
         }
+    }
+    // The stages' instructions answer the grant.
+    let answering = Household {
+        source_event_id: e.id.clone(),
+        ..household
+    };
+    let today = chrono::Utc::now().date_naive();
+    for month in months {
+        // The household's monthly benefit (if any) is not this grant's to instruct.
+        let only_stages = Household {
+            facts: None,
+            ..answering.clone()
+        };
+        run::instruct(
+            &state,
+            &mut tx,
+            std::slice::from_ref(&only_stages),
+            month,
+            today,
+        )
+        .await?;
     }
     tx.commit().await?;
     tracing::info!(
@@ -156,4 +150,67 @@ pub async fn on_emergency(state: State, d: Delivery) -> Result<Outcome, HandlerE
     Ok(Outcome::Applied)
 }
 
-const EMERGENCY_KIND: &str = "emergency_grant";
+/// `monitor.household.changed` → a stop (or the end of a gradual exit) for a person or the whole
+/// household from `stop_from_month`: later runs pay nothing for it, and what was already
+/// instructed for those months is opened as recovery cases (`payment.recovery.opened`).
+pub async fn on_changed(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let e = d.envelope::<HouseholdChanged>()?;
+    let c = &e.data;
+    let from = Month::parse(&c.stop_from_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    run::lock_household(&mut tx, e.household_id).await?;
+    // The run's chunk holding this household finishes first (its rows are locked for share).
+    sqlx::query("SELECT 1 FROM entitlements WHERE household_id = $1 FOR UPDATE")
+        .bind(e.household_id)
+        .execute(&mut *tx)
+        .await?;
+    let change = match c.change {
+        contract::AssistanceChange::Stopped => "stopped",
+        contract::AssistanceChange::GradualExit => "gradual_exit",
+    };
+    let fresh = sqlx::query(
+        "INSERT INTO assistance_changes (change_id, household_id, member_id, change, reason, occurred_on,
+             stop_from_month, exit_months, decided_by, source_event_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )
+    .bind(c.change_id)
+    .bind(e.household_id)
+    .bind(c.member_id)
+    .bind(change)
+    .bind(&c.reason)
+    .bind(c.occurred_on)
+    .bind(from.to_string())
+    .bind(c.exit_months.map(|m| m as i32))
+    .bind(&c.decided_by)
+    .bind(&e.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    let opened = if fresh {
+        run::open_recoveries(
+            &state,
+            &mut tx,
+            e.household_id,
+            from,
+            &c.reason,
+            c.change_id,
+            &ChainRef::answering(&e),
+        )
+        .await?
+    } else {
+        0
+    };
+    tx.commit().await?;
+    tracing::info!(
+        change,
+        reason = %c.reason,
+        stop_from_month = %from,
+        person = c.member_id.is_some(),
+        recoveries = opened,
+        "Assistance change recorded."
+    );
+    Ok(Outcome::Applied)
+}

@@ -13,14 +13,23 @@
 //!   and the monthly reconciliation. Tables: `accounts`, `account_history`, `batches`,
 //!   `batch_items`, `status_reports`, `instruction_status_history`, `corrections`, `journal`,
 //!   `postings`.
+//! - Keeps an entitlements register (`entitlements`, `assistance_changes`, `emergency_stages`)
+//!   from determinations, `monitor.household.changed` and emergency grants; the monthly run
+//!   (`payment_runs`, [`run`]) instructs every household for a month from the parameter set in
+//!   force for that month, resumably, in chunks; a stop opens recovery cases (`recoveries`) for
+//!   months already instructed. See [`entitlements`] and [`run`].
+//! - Tables: `instructions`, `entitlements`, `assistance_changes`, `emergency_stages`,
+//!   `payment_runs`, `run_alerts`, `recoveries`.
 
 pub mod app;
 pub mod bank;
 pub mod config;
+pub mod entitlements;
 pub mod handlers;
 pub mod http;
 pub mod iso20022;
 pub mod ledger;
+pub mod run;
 pub mod store;
 
 pub use app::build;

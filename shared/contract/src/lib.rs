@@ -15,6 +15,8 @@ mod relief;
 pub use relief::*;
 mod bank;
 pub use bank::*;
+mod payment;
+pub use payment::*;
 
 /// `intake.application.submitted`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -41,6 +41,39 @@ pub async fn enqueue<T: EventKind>(
     Ok(())
 }
 
+/// Writes many envelopes for one `subject` in one statement, in order, each carrying the current
+/// span's trace context: what [`enqueue`] does, for a batch (a chunk of a monthly run).
+pub async fn enqueue_many<T: EventKind>(
+    conn: &mut PgConnection,
+    subject: &str,
+    envelopes: &[Envelope<T>],
+) -> anyhow::Result<()> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(envelopes.len());
+    let mut payloads = Vec::with_capacity(envelopes.len());
+    for e in envelopes {
+        ids.push(e.id.clone());
+        payloads.push(serde_json::to_vec(e).context("event could not be serialised")?);
+    }
+    let (traceparent, tracestate) = telemetry::current_trace_headers();
+    sqlx::query(
+        "INSERT INTO mesh_outbox (id, subject, payload, traceparent, tracestate)
+         SELECT id, $2, payload, $4, $5 FROM UNNEST($1::text[], $3::bytea[]) WITH ORDINALITY AS t(id, payload, n)
+         ORDER BY n",
+    )
+    .bind(&ids)
+    .bind(subject)
+    .bind(&payloads)
+    .bind(traceparent)
+    .bind(tracestate)
+    .execute(conn)
+    .await
+    .context("outbox rows could not be written")?;
+    Ok(())
+}
+
 /// Records that `consumer` handled `message_id`. Returns `false` when it already had: the
 /// caller then changes nothing and acknowledges.
 pub async fn claim(

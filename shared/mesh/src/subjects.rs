@@ -36,6 +36,12 @@ pub const PAYMENT_INSTRUCTION_CREATED: &str = "payment.instruction.created";
 pub const PAYMENT_INSTRUCTION_STATUS: &str = "payment.instruction.status";
 /// A pain.002 status report from the bank (the XML document), taken in once per report MsgId.
 pub const PAYMENT_BANK_STATUS: &str = "payment.bank.status";
+/// Payment's monthly run for a month went through every enrolled household.
+pub const PAYMENT_RUN_COMPLETED: &str = "payment.run.completed";
+/// Payment's monthly run for a month failed, or was not completed by its deadline day.
+pub const PAYMENT_RUN_ALERT: &str = "payment.run.alert";
+/// Payment opened a recovery case for money instructed after the entitlement stopped.
+pub const PAYMENT_RECOVERY_OPENED: &str = "payment.recovery.opened";
 /// Messages a service gave up on, with the reason in headers.
 pub const DEAD_LETTER: &str = "deadletter.{service}";
 
@@ -55,6 +61,9 @@ pub const CATALOG: &[&str] = &[
     PAYMENT_INSTRUCTION_CREATED,
     PAYMENT_INSTRUCTION_STATUS,
     PAYMENT_BANK_STATUS,
+    PAYMENT_RUN_COMPLETED,
+    PAYMENT_RUN_ALERT,
+    PAYMENT_RECOVERY_OPENED,
     DEAD_LETTER,
 ];
 

@@ -45,6 +45,12 @@ pub struct ParameterSet {
     pub gradual_exit_months: u32,
     /// Day of the month by which the monthly benefit must be paid.
     pub payment_due_day: u32,
+    /// Day of the month before on which the monthly run for a month starts (payment's
+    /// scheduler), so that instructions are ready well before `payment_due_day`.
+    pub payment_run_day: u32,
+    /// Day of the month paid for by which its monthly run must be completed; past it, or when
+    /// the run failed, payment raises an alert. Before `payment_due_day`.
+    pub payment_run_deadline_day: u32,
     /// Days a department has to answer a referral before it counts as an omission.
     pub referral_feedback_days: u32,
     /// Days a township has to verify a warning on site (上门核查) before it escalates to the county.
@@ -335,6 +341,12 @@ impl ParameterSet {
             return bad(
                 "disaster_aid: low-income households get at least the general rebuilding aid",
             );
+        }
+        if !(1..=28).contains(&self.payment_run_day) {
+            return bad("payment_run_day must be 1 to 28");
+        }
+        if !(1..self.payment_due_day).contains(&self.payment_run_deadline_day) {
+            return bad("payment_run_deadline_day must be at least 1 and before payment_due_day");
         }
         Ok(())
     }

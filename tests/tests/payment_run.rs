@@ -1,0 +1,636 @@
+//! The monthly payment run: households enrolled through the whole chain, a run that fails part
+//! way and is run again, stops (a death, a household that leaves, a gradual exit) and their
+//! recovery cases, a later parameter set, the scheduler's alert.
+
+use chrono::NaiveDate;
+use contract::{AssistanceChange, HouseholdChanged};
+use mesh::{ChainRef, Envelope};
+use mesh_tests::{another_household, eventually, silent_fixtures, Options, TestMesh};
+use policy::{Month, ParameterSet, PolicyBook, RegionCode};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use uuid::Uuid;
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+fn this_month() -> Month {
+    Month::of(chrono::Utc::now().date_naive())
+}
+
+fn zhengzhou(book: &PolicyBook, month: Month) -> ParameterSet {
+    book.in_force(&RegionCode::parse("410102").unwrap(), month.first_day())
+        .unwrap()
+        .clone()
+}
+
+/// The demo-like household's dibao for a month, by hand: per-capita counted income 200.00 yuan
+/// (600.00 over three), the gap to the urban standard times three members, plus the classified
+/// add-on for the seriously ill spouse and for the child (a minor).
+fn demo_dibao(p: &ParameterSet, members: i64, addons: i64) -> i64 {
+    (p.dibao_standard.urban.0 - 20000) * members + p.classified_addon.0 * addons
+}
+
+/// Submits `n` households like the demo one and waits for each chain to complete; returns each
+/// household's id, chain id and member ids by relation.
+async fn enrol(
+    mesh: &TestMesh,
+    households: &[Value],
+) -> Vec<(String, Uuid, BTreeMap<String, Uuid>)> {
+    let mut ids = Vec::new();
+    for h in households {
+        let (status, accepted) = mesh.submit(h).await.unwrap();
+        assert_eq!(status, 202, "{accepted}");
+        ids.push(accepted["household_id"].as_str().unwrap().to_owned());
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let chain = mesh.complete_chain(&id, WITHIN).await.unwrap();
+        let chain_id: Uuid = chain["chain_id"].as_str().unwrap().parse().unwrap();
+        let (_, household) = mesh
+            .get("monitoring", &format!("/v1/households/{id}"))
+            .await
+            .unwrap();
+        let members = household["members"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{household}"))
+            .iter()
+            .map(|m| {
+                (
+                    m["relation"].as_str().unwrap().to_owned(),
+                    m["member_id"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        out.push((id, chain_id, members));
+    }
+    out
+}
+
+fn households(n: usize) -> (Vec<Value>, simulator::Fixtures) {
+    let hs: Vec<Value> = (0..n).map(|_| another_household()).collect();
+    let mut fixtures = simulator::Fixtures::new();
+    for h in &hs {
+        fixtures.extend(silent_fixtures(h));
+    }
+    (hs, fixtures)
+}
+
+async fn run_month(mesh: &TestMesh, month: Month) -> Value {
+    let (status, run) = mesh
+        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
+        .await
+        .unwrap();
+    assert!(status == 202 || status == 200, "{status} {run}");
+    let path = format!("/v1/runs/{month}");
+    assert!(
+        mesh.status_becomes("payment", &path, "completed", WITHIN)
+            .await,
+        "{:?}",
+        mesh.get("payment", &path).await
+    );
+    mesh.get("payment", &path).await.unwrap().1
+}
+
+/// Every message on `subject` in its stream: (Nats-Msg-Id, envelope).
+async fn messages(mesh: &TestMesh, base: &str, subject: &str) -> Vec<(String, Value)> {
+    let subjects = mesh::Subjects::new(&mesh.prefix);
+    let stream = mesh
+        .js
+        .get_stream(mesh::streams::stream_name(&subjects, base))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut next = None;
+    while let Ok(m) = stream
+        .direct_get_next_for_subject(subjects.of(subject), next)
+        .await
+    {
+        let id = m
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        out.push((id, serde_json::from_slice(&m.payload).unwrap()));
+        next = Some(m.sequence + 1);
+    }
+    out
+}
+
+/// Instructions of `month` over `households`, by instruction id: (beneficiary, kind, amount).
+async fn month_instructions(
+    mesh: &TestMesh,
+    households: &[(String, Uuid, BTreeMap<String, Uuid>)],
+    month: Month,
+) -> BTreeMap<String, (String, String, i64)> {
+    let mut out = BTreeMap::new();
+    for (h, _, _) in households {
+        for i in mesh.instructions(h).await.unwrap() {
+            if i["month"] == json!(month.to_string()) {
+                let prior = out.insert(
+                    i["instruction_id"].as_str().unwrap().to_owned(),
+                    (
+                        i["beneficiary_member_id"].as_str().unwrap().to_owned(),
+                        i["kind"].as_str().unwrap().to_owned(),
+                        i["amount_fen"].as_i64().unwrap(),
+                    ),
+                );
+                assert!(prior.is_none(), "an instruction listed twice");
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
+    let (hs, fixtures) = households(5);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![
+            ("payment.run.chunk_size".into(), "1".into()),
+            ("payment.run.fail_after_chunks".into(), "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let book = PolicyBook::builtin();
+    let now = this_month();
+    let month = now.next();
+
+    // The first attempt stops after two chunks (two households) and says so.
+    let (status, run) = mesh
+        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{run}");
+    let path = format!("/v1/runs/{month}");
+    assert!(
+        mesh.status_becomes("payment", &path, "failed", WITHIN)
+            .await
+    );
+    let (_, failed) = mesh.get("payment", &path).await.unwrap();
+    assert_eq!(failed["chunks"], json!(2), "{failed}");
+    assert_eq!(failed["households"], json!(2));
+    assert!(failed["error"].as_str().unwrap().contains("injected fault"));
+    assert_eq!(month_instructions(&mesh, &enrolled, month).await.len(), 2);
+    assert!(
+        eventually(WITHIN, || async {
+            messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_ALERT)
+                .await
+                .iter()
+                .any(|(_, e)| {
+                    e["data"]["reason"] == json!("failed")
+                        && e["data"]["month"] == json!(month.to_string())
+                })
+        })
+        .await,
+        "a failed run raises payment.run.alert"
+    );
+
+    // Run again: it resumes after the second household.
+    let done = run_month(&mesh, month).await;
+    assert_eq!(done["households"], json!(5), "{done}");
+    assert_eq!(done["instructions_created"], json!(5));
+    assert_eq!(done["instructions_existing"], json!(0));
+    assert_eq!(done["attempts"], json!(2));
+    let p = zhengzhou(&book, month);
+    let each = demo_dibao(&p, 3, 2);
+    assert_eq!(done["total_fen"], json!(each * 5));
+
+    // One instruction per household, to its head, for the amount computed by hand, under the id
+    // derived from (head, month, kind).
+    let made = month_instructions(&mesh, &enrolled, month).await;
+    assert_eq!(made.len(), 5);
+    for (_, _, members) in &enrolled {
+        let head = members["head"];
+        let id =
+            payment::entitlements::instruction_id(head, &month.to_string(), "dibao_monthly", "");
+        assert_eq!(
+            made.get(&id.to_string()),
+            Some(&(head.to_string(), "dibao_monthly".to_owned(), each)),
+            "{made:#?}"
+        );
+    }
+
+    // Running the completed month again creates nothing.
+    let (status, again) = mesh
+        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(again["instructions_created"], json!(5));
+    assert_eq!(again["attempts"], json!(2));
+
+    // The determination's month: the run finds every instruction made already (same ids).
+    let first = run_month(&mesh, now).await;
+    assert_eq!(first["instructions_created"], json!(0), "{first}");
+    assert_eq!(first["instructions_existing"], json!(5));
+
+    // On the wire: one payment.instruction.created per instruction, none doubled or missing.
+    let expected: BTreeSet<String> = made
+        .keys()
+        .cloned()
+        .chain(month_instructions(&mesh, &enrolled, now).await.into_keys())
+        .collect();
+    assert_eq!(expected.len(), 10);
+    let want = expected.len();
+    assert!(
+        eventually(WITHIN, || async {
+            messages(
+                &mesh,
+                "PAYMENT",
+                mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+            )
+            .await
+            .len()
+                >= want
+        })
+        .await
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    let seen = messages(
+        &mesh,
+        "PAYMENT",
+        mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+    )
+    .await;
+    let msg_ids: BTreeSet<&String> = seen.iter().map(|(id, _)| id).collect();
+    assert_eq!(msg_ids.len(), seen.len(), "a Nats-Msg-Id twice");
+    let instructed: Vec<String> = seen
+        .iter()
+        .map(|(_, e)| e["data"]["instruction_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        instructed.len(),
+        expected.len(),
+        "an instruction published twice"
+    );
+    assert_eq!(instructed.into_iter().collect::<BTreeSet<_>>(), expected);
+    let completed = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_COMPLETED).await;
+    assert_eq!(completed.len(), 2, "one payment.run.completed per month");
+    mesh.teardown().await.unwrap();
+}
+
+fn change(
+    household: &(String, Uuid, BTreeMap<String, Uuid>),
+    member: Option<&str>,
+    change: AssistanceChange,
+    reason: &str,
+    stop_from: Month,
+    exit_months: Option<u32>,
+) -> Vec<u8> {
+    let (household_id, chain_id, members) = household;
+    let e = Envelope::new(
+        "monitoring",
+        &ChainRef {
+            household_id: household_id.parse().unwrap(),
+            chain_id: *chain_id,
+            causation_id: None,
+        },
+        Some(household_id.clone()),
+        HouseholdChanged {
+            change_id: Uuid::new_v4(),
+            member_id: member.map(|r| members[r]),
+            change,
+            reason: reason.into(),
+            occurred_on: stop_from.first_day() - chrono::Days::new(3),
+            stop_from_month: stop_from.to_string(),
+            exit_months,
+            decided_by: "rule:test".into(),
+        },
+    );
+    serde_json::to_vec(&e).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovered() {
+    let (hs, fixtures) = households(3);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let (a, b, c) = (&enrolled[0], &enrolled[1], &enrolled[2]);
+    let book = PolicyBook::builtin();
+    let m1 = this_month().next();
+    let (m2, m3) = (m1.next(), m1.next().next());
+    run_month(&mesh, m1).await;
+
+    // A: the spouse died before m1, reported after m1 was instructed. B: the household leaves
+    // from m2. C: income rose above the standard; two exit months (m1, m2), nothing from m3.
+    let publish = |body: Vec<u8>| {
+        let mesh = &mesh;
+        async move {
+            mesh.publish_raw(
+                mesh::subjects::HOUSEHOLD_CHANGED,
+                &Uuid::new_v4().to_string(),
+                body,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    publish(change(
+        a,
+        Some("spouse"),
+        AssistanceChange::Stopped,
+        "death",
+        m1,
+        None,
+    ))
+    .await;
+    publish(change(
+        b,
+        None,
+        AssistanceChange::Stopped,
+        "moved_away",
+        m2,
+        None,
+    ))
+    .await;
+    publish(change(
+        c,
+        None,
+        AssistanceChange::GradualExit,
+        "income_above_standard",
+        m3,
+        Some(2),
+    ))
+    .await;
+
+    // A's m1 was paid for three; the household was owed it for two (the child still a minor).
+    let p1 = zhengzhou(&book, m1);
+    let full = demo_dibao(&p1, 3, 2);
+    let without_spouse = demo_dibao(&p1, 2, 1);
+    assert!(
+        eventually(WITHIN, || async {
+            mesh.get("payment", "/v1/recoveries")
+                .await
+                .map(|(_, c)| c.as_array().is_some_and(|c| !c.is_empty()))
+                .unwrap_or(false)
+        })
+        .await
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    let cases = mesh.get("payment", "/v1/recoveries").await.unwrap().1;
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+    let head = a.2["head"];
+    assert_eq!(cases[0]["household_id"], json!(a.0));
+    assert_eq!(cases[0]["month"], json!(m1.to_string()));
+    assert_eq!(cases[0]["reason"], json!("death"));
+    assert_eq!(cases[0]["status"], json!("open"));
+    assert_eq!(cases[0]["amount_fen"], json!(full - without_spouse));
+    assert_eq!(
+        cases[0]["instruction_id"],
+        json!(
+            payment::entitlements::instruction_id(head, &m1.to_string(), "dibao_monthly", "")
+                .to_string()
+        )
+    );
+    let opened = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RECOVERY_OPENED).await;
+    assert_eq!(opened.len(), 1);
+    assert_eq!(
+        opened[0].1["data"]["amount_fen"],
+        json!(full - without_spouse)
+    );
+
+    run_month(&mesh, m2).await;
+    run_month(&mesh, m3).await;
+    let paid = |h: &(String, Uuid, BTreeMap<String, Uuid>), m: Month| {
+        let mesh = &mesh;
+        let h = h.clone();
+        async move {
+            month_instructions(mesh, std::slice::from_ref(&h), m)
+                .await
+                .into_values()
+                .map(|(_, _, amount)| amount)
+                .sum::<i64>()
+        }
+    };
+    for m in [m2, m3] {
+        let p = zhengzhou(&book, m);
+        assert_eq!(paid(a, m).await, demo_dibao(&p, 2, 1), "A in {m}");
+        assert_eq!(paid(b, m).await, 0, "B in {m}");
+    }
+    assert_eq!(
+        paid(a, m1).await,
+        full,
+        "an instruction made stands; the recovery takes the rest"
+    );
+    assert_eq!(paid(b, m1).await, full);
+    assert_eq!(paid(c, m1).await, full);
+    assert_eq!(
+        paid(c, m2).await,
+        demo_dibao(&zhengzhou(&book, m2), 3, 2),
+        "the last exit month"
+    );
+    assert_eq!(paid(c, m3).await, 0, "the gradual exit ended");
+    // Nothing more to recover: the stops came before the months were run.
+    let cases = mesh.get("payment", "/v1/recoveries").await.unwrap().1;
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_parameter_set_changes_the_months_from_its_date_only() {
+    let m1 = this_month().next();
+    let m2 = m1.next();
+    // Payment's parameter sets: the built-in ones and a higher Zhengzhou standard from m2.
+    let raised = 95000;
+    let text = format!(
+        "{}\n{}",
+        policy::params::BUILTIN,
+        include_str!("../../shared/policy/data/test-set.toml")
+            .replace("{region}", "410100")
+            .replace("{version}", "zz-test-raised")
+            .replace("{effective_from}", &m2.first_day().to_string())
+            .replace("{urban}", &raised.to_string())
+            .replace("{rural}", "70000")
+    );
+    let file = std::env::temp_dir().join(format!("payment-sets-{}.toml", Uuid::new_v4()));
+    std::fs::write(&file, &text).unwrap();
+    let book = PolicyBook::from_toml(&text).unwrap();
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![(
+            "payment.policy_file".into(),
+            file.to_string_lossy().into_owned(),
+        )],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    run_month(&mesh, m1).await;
+    run_month(&mesh, m2).await;
+    let now = this_month();
+    let before = zhengzhou(&book, m1);
+    let after = zhengzhou(&book, m2);
+    assert_eq!(after.version, "zz-test-raised");
+    assert_ne!(before.version, after.version);
+    for (m, p) in [(now, &before), (m1, &before), (m2, &after)] {
+        let made: Vec<Value> = mesh
+            .instructions(&enrolled[0].0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i["month"] == json!(m.to_string()))
+            .collect();
+        assert_eq!(made.len(), 1, "{m}: {made:#?}");
+        assert_eq!(made[0]["amount_fen"], json!(demo_dibao(p, 3, 2)), "{m}");
+        assert_eq!(made[0]["policy_version"], json!(p.version), "{m}");
+    }
+    mesh.teardown().await.unwrap();
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_starts_the_next_month_and_alerts_once_when_a_month_is_late() {
+    // The 26th: past the run day (25) and this month's deadline day (5) of the built-in sets.
+    let today: NaiveDate = "2027-03-26".parse().unwrap();
+    let book = PolicyBook::builtin();
+    let (run_day, deadline_day, _) = payment::run::schedule_days(&book, today).unwrap();
+    assert!(run_day <= 26 && deadline_day <= 26);
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        payment: vec![
+            ("payment.run.schedule_interval_ms".into(), "200".into()),
+            ("payment.run.today".into(), today.to_string()),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(
+        mesh.status_becomes("payment", "/v1/runs/2027-04", "completed", WITHIN)
+            .await
+    );
+    assert!(
+        mesh.status_becomes("payment", "/v1/runs/2027-03", "completed", WITHIN)
+            .await
+    );
+    // Several more looks: the alert stays one.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    mesh.settle(WITHIN).await.unwrap();
+    let alerts = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_ALERT).await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0].1["data"];
+    assert_eq!(a["month"], json!("2027-03"));
+    assert_eq!(a["reason"], json!("not_completed_by_deadline"));
+    assert_eq!(a["status"], json!("missing"));
+    assert_eq!(a["pay_by"], json!("2027-03-10"));
+    assert_eq!(alerts[0].1["household_id"], json!(Uuid::nil().to_string()));
+    let metrics = mesh
+        .http
+        .get(mesh.url("payment", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("relief_payment_run_alerts_total")
+                && l.contains("not_completed_by_deadline")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    let completed = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_COMPLETED).await;
+    assert_eq!(completed.len(), 2);
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_a_run_loses_nothing_and_doubles_nothing() {
+    let (hs, fixtures) = households(4);
+    let mut mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![("payment.run.chunk_size".into(), "1".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let month = this_month().next();
+    let (status, _) = mesh
+        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    // The service dies wherever the run is (before, within or after its chunks).
+    mesh.crash("payment").await;
+    mesh.launch("payment").await.unwrap();
+    let path = format!("/v1/runs/{month}");
+    let (_, found) = mesh.get("payment", &path).await.unwrap();
+    eprintln!("after the crash: {found}");
+    let done = run_month(&mesh, month).await;
+    assert_eq!(done["households"], json!(4), "{done}");
+    assert_eq!(
+        done["instructions_created"].as_i64().unwrap()
+            + done["instructions_existing"].as_i64().unwrap(),
+        4
+    );
+    let each = demo_dibao(&zhengzhou(&PolicyBook::builtin(), month), 3, 2);
+    let made = month_instructions(&mesh, &enrolled, month).await;
+    assert_eq!(made.len(), 4);
+    assert!(made.values().all(|(_, _, amount)| *amount == each));
+    mesh.settle(WITHIN).await.unwrap();
+    let on_wire: Vec<String> = messages(
+        &mesh,
+        "PAYMENT",
+        mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+    )
+    .await
+    .into_iter()
+    .filter(|(_, e)| e["data"]["month"] == json!(month.to_string()))
+    .map(|(_, e)| e["data"]["instruction_id"].as_str().unwrap().to_owned())
+    .collect();
+    assert_eq!(on_wire.len(), 4, "{on_wire:#?}");
+    assert_eq!(
+        on_wire.into_iter().collect::<BTreeSet<_>>(),
+        made.into_keys().collect::<BTreeSet<_>>()
+    );
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_determined_after_a_month_was_run_is_instructed_for_that_month_too() {
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let now = this_month();
+    let next = now.next();
+    let early = run_month(&mesh, next).await;
+    assert_eq!(early["households"], json!(0));
+    let enrolled = enrol(&mesh, &hs).await;
+    let book = PolicyBook::builtin();
+    for m in [now, next] {
+        let made = month_instructions(&mesh, &enrolled, m).await;
+        assert_eq!(made.len(), 1, "{m}: {made:#?}");
+        let (_, kind, amount) = made.values().next().unwrap();
+        assert_eq!(kind, "dibao_monthly");
+        assert_eq!(*amount, demo_dibao(&zhengzhou(&book, m), 3, 2), "{m}");
+    }
+    // The completed run is not run again, and nothing is doubled if it were asked.
+    let (status, again) = mesh
+        .post("payment", "/v1/runs", &json!({"month": next.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(again["households"], json!(0));
+    assert_eq!(month_instructions(&mesh, &enrolled, next).await.len(), 1);
+    mesh.teardown().await.unwrap();
+}
