@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole mesh locally from already-built debug binaries.
 #   run-local.sh start   start every instance (skips ones already running), wait for /readyz
+#                      (the bank simulator: /healthz)
 #   run-local.sh stop    SIGTERM everything, SIGKILL leftovers after 20 s
 #   run-local.sh status  one line per instance
 # State lives in .run/ at the repo root (logs in .run/logs, pids in .run/pids).
@@ -21,13 +22,16 @@ PG_BASE=postgres://postgres@127.0.0.1:5432
 READY_TIMEOUT=${RUN_LOCAL_READY_TIMEOUT:-90}
 STOP_TIMEOUT=20
 
-# name|binary|port|extra args
+BANK_URL=http://127.0.0.1:8090
+
+# name|binary|port|extra args|extra environment (KEY=VALUE …)|readiness path (default /readyz)
 INSTANCES=(
     "intake|intake|8081|"
     "verification|verification|8082|"
     "monitoring|monitoring|8083|"
-    "payment|payment|8084|"
+    "payment|payment|8084||RELIEF_PAYMENT__FUND_ACCOUNTS_FILE=$ROOT/deploy/config/fund-accounts.toml RELIEF_PAYMENT__BANK_URL=$BANK_URL"
     "source-simulator|source-simulator|8089|"
+    "bank-simulator|bank-simulator|8090|||/healthz"
     "relief-medical|relief|8091|--department medical"
     "relief-education|relief|8092|--department education"
     "relief-housing|relief|8093|--department housing"
@@ -37,9 +41,10 @@ INSTANCES=(
 
 die() { echo "run-local: error: $*" >&2; exit 1; }
 
-# split_instance LINE -> sets NAME BIN PORT ARGS
+# split_instance LINE -> sets NAME BIN PORT ARGS ENVS PROBE
 split_instance() {
-    IFS='|' read -r NAME BIN PORT ARGS <<<"$1"
+    IFS='|' read -r NAME BIN PORT ARGS ENVS PROBE <<<"$1"
+    PROBE=${PROBE:-/readyz}
 }
 
 pid_of() {
@@ -56,8 +61,9 @@ alive() {
 }
 
 ready_code() {
-    # Prints the HTTP status of /readyz (000 when unreachable).
-    curl -sS -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/readyz" 2>/dev/null || true
+    # Prints the HTTP status of the readiness path $2 (default /readyz) on port $1 (000 when
+    # unreachable).
+    curl -sS -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1${2:-/readyz}" 2>/dev/null || true
 }
 
 cmd_start() {
@@ -82,14 +88,16 @@ cmd_start() {
             continue
         fi
         local db=relief_${NAME#relief-}; db=${db//-/_}
-        local -a args=()
+        local -a args=() envs=()
         # shellcheck disable=SC2206
         [[ -n $ARGS ]] && args=($ARGS)
+        # shellcheck disable=SC2206
+        [[ -n $ENVS ]] && envs=($ENVS)
         RELIEF_HTTP__PORT=$PORT \
         RELIEF_DATABASE__URL=$PG_BASE/$db \
         RELIEF_NATS__URL=$NATS_URL \
         RELIEF_SIMULATOR__FIXTURES_FILE=$ROOT/deploy/demo/sources.json \
-            nohup "$BIN_DIR/$BIN" "${args[@]}" >>"$LOG_DIR/$NAME.log" 2>&1 </dev/null &
+            nohup env "${envs[@]}" "$BIN_DIR/$BIN" "${args[@]}" >>"$LOG_DIR/$NAME.log" 2>&1 </dev/null &
         echo $! >"$PID_DIR/$NAME.pid"
         echo "$NAME: started (pid $!, port $PORT, log .run/logs/$NAME.log)"
     done
@@ -100,7 +108,7 @@ cmd_start() {
         local -a still=()
         for line in "${pending[@]}"; do
             split_instance "$line"
-            if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/readyz" 2>/dev/null; then
+            if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PORT$PROBE" 2>/dev/null; then
                 echo "$NAME: ready"
                 continue
             fi
@@ -115,7 +123,7 @@ cmd_start() {
         pending=("${still[@]+"${still[@]}"}")
         ((${#pending[@]})) || break
         if ((SECONDS >= deadline)); then
-            echo "run-local: timed out after ${READY_TIMEOUT}s waiting for /readyz of: $(for l in "${pending[@]}"; do split_instance "$l"; printf '%s ' "$NAME"; done)" >&2
+            echo "run-local: timed out after ${READY_TIMEOUT}s waiting for readiness of: $(for l in "${pending[@]}"; do split_instance "$l"; printf '%s ' "$NAME"; done)" >&2
             split_instance "${pending[0]}"
             echo "--- last 30 lines of $LOG_DIR/$NAME.log:" >&2
             tail -n 30 "$LOG_DIR/$NAME.log" >&2 || true
@@ -175,7 +183,7 @@ cmd_status() {
             [[ -n $pid && $pid != - ]] && pid="$pid(dead)"
             state=down
         fi
-        code=$(ready_code "$PORT")
+        code=$(ready_code "$PORT" "$PROBE")
         case $code in
             200) code="200 ready" ;;
             000 | "") code="unreachable" ;;
