@@ -56,6 +56,12 @@ pub struct ParameterSet {
     pub reverification_months: u32,
     /// Months between home visits to an assisted household (at least yearly).
     pub home_visit_months: u32,
+    /// Days a township has to verify a warning on site (分类处置预警: verified within a set
+    /// deadline).
+    pub warning_verify_days: u32,
+    /// Days past `reverification_months` before a re-verification that has not happened raises
+    /// a warning.
+    pub reverification_grace_days: u32,
     pub relief: ReliefParameters,
 }
 
@@ -225,6 +231,9 @@ impl ParameterSet {
         }
         if self.reverification_months == 0 || self.home_visit_months == 0 {
             return bad("reverification_months and home_visit_months must be at least 1");
+        }
+        if self.warning_verify_days == 0 {
+            return bad("warning_verify_days must be at least 1");
         }
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");
