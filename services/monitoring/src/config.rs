@@ -24,6 +24,13 @@ pub struct MonitoringSettings {
     /// A TOML file of parameter sets; the built-in sets when absent.
     #[serde(default)]
     pub policy_file: Option<String>,
+    /// How often the overdue re-verification sweep runs.
+    #[serde(default = "sweep_interval_ms")]
+    pub sweep_interval_ms: u64,
+}
+
+fn sweep_interval_ms() -> u64 {
+    60_000
 }
 
 impl Settings {

@@ -7,12 +7,24 @@
 //! - Records every event of every stream that concerns a household (`chain-*` consumers), with
 //!   its trace id, and serves `GET /v1/households/{id}/chain`: every step in order, referrals
 //!   with their deadlines, and the omissions (referrals never answered past their deadline).
-//! - Tables: `households`, `persons`, `referrals`, `chain_events`.
+//! - Keeps the population database over time (`population`): statuses with the months they hold
+//!   from and a history of every change with its cause; consumes `verify.household.reverified`
+//!   (gradual exit when income reaches the standard) and `monitor.household.changed`; sweeps for
+//!   overdue re-verifications.
+//! - Compares departmental feeds with the database (`feeds`, `monitor.feed.{source}` and
+//!   `POST /v1/feeds/{source}`) and turns matches into actions (`rules`); opens active-discovery
+//!   cases from reports (`discovery`, `monitor.discovery.reported` and `POST /v1/discoveries`).
+//! - Tables: `households`, `persons`, `referrals`, `chain_events`, `population_history`,
+//!   `feed_records`, `discovery_reports`, `warnings`.
 
 pub mod app;
 pub mod config;
+pub mod discovery;
+pub mod feeds;
 pub mod handlers;
 pub mod http;
+pub mod population;
+pub mod rules;
 pub mod store;
 pub mod warnings;
 

@@ -11,6 +11,9 @@ use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod monitoring;
+pub use monitoring::*;
+
 /// `intake.application.submitted`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApplicationSubmitted {
