@@ -275,4 +275,31 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn names_on_the_wire_are_the_names_in_code_and_docs() {
+        for f in contract::FeedSource::ALL {
+            assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
+            assert_eq!(contract::FeedSource::parse(f.as_str()), Some(f));
+        }
+        for k in [
+            ReporterKind::GridWorker,
+            ReporterKind::Hotline12345,
+            ReporterKind::VillageAssistant,
+            ReporterKind::SocialOrganisation,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for h in [
+            Hardship::Illness,
+            Hardship::Disability,
+            Hardship::Education,
+            Hardship::Unemployment,
+            Hardship::Disaster,
+            Hardship::Housing,
+            Hardship::Livelihood,
+        ] {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str());
+        }
+    }
 }

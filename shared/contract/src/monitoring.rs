@@ -112,6 +112,7 @@ pub enum ReporterKind {
     /// A community grid worker (网格员).
     GridWorker,
     /// The 12345 government service hotline.
+    #[serde(rename = "hotline_12345")]
     Hotline12345,
     /// A village assistant (村级协理员).
     VillageAssistant,
