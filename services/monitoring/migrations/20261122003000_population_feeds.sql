@@ -15,6 +15,7 @@ ALTER TABLE persons ADD COLUMN active_from_month TEXT;
 ALTER TABLE persons ADD COLUMN stop_from_month TEXT;
 -- Facts learnt from departmental feeds (severe disability, serious illness, …).
 ALTER TABLE persons ADD COLUMN facts JSONB NOT NULL DEFAULT '{}';
+CREATE INDEX persons_by_household ON persons (household_id);
 
 CREATE TABLE population_history (
     seq             BIGSERIAL   PRIMARY KEY,
