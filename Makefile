@@ -6,6 +6,7 @@ BENCH_ARGS ?=
 .DEFAULT_GOAL := help
 
 .PHONY: help infra build run stop status test bench lint clean-test-data check-deploy
+.PHONY: bench-feeds
 
 help: ## List the targets
 	@echo "relief-mesh targets:"
@@ -39,6 +40,9 @@ test: infra ## Run the workspace tests (they create their own databases and subj
 
 bench: infra ## Run the chain benchmark in release mode (pass options via BENCH_ARGS=...)
 	cargo run --release -p mesh-tests --bin chain-bench -- $(BENCH_ARGS)
+
+bench-feeds: infra ## Compare a 1,000,000-record feed with a 1,000,000-person database, release mode (BENCH_ARGS=...)
+	cargo run --release -p mesh-tests --bin feed-bench -- $(BENCH_ARGS)
 
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check

@@ -216,8 +216,12 @@ impl TestMesh {
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "monitoring" => {
-                let mut s: monitoring::Settings =
-                    self.settings(monitoring::config::DEFAULTS, name, &[])?;
+                let mut s: monitoring::Settings = self.settings(
+                    monitoring::config::DEFAULTS,
+                    name,
+                    // Overdue re-verifications are found within a fifth of a second.
+                    &[("monitoring.sweep_interval_ms", "200")],
+                )?;
                 Self::tune(&mut s.mesh);
                 let app = monitoring::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))

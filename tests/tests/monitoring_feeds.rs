@@ -717,3 +717,40 @@ async fn a_discovery_report_by_http_or_by_subject_opens_one_case_each() {
     assert_eq!(via, "subject");
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warning() {
+    let mesh = start(vec![Department::Medical, Department::Education]).await;
+    let db = monitoring_db(&mesh).await;
+    let h = enrol(&mesh, &db).await;
+    let params = PolicyBook::builtin()
+        .in_force(&RegionCode::parse("410102").unwrap(), today())
+        .unwrap()
+        .clone();
+
+    // Just verified: several sweeps pass without a warning.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(warnings(&db).await.is_empty());
+
+    // Last verified one day longer ago than the interval and the grace allow.
+    let last = today()
+        .checked_sub_months(chrono::Months::new(params.reverification_months))
+        .unwrap()
+        - Days::new(u64::from(params.reverification_grace_days) + 1);
+    sqlx::query("UPDATE households SET last_verified_on = $2 WHERE household_id = $1")
+        .bind(h.household_id)
+        .bind(last)
+        .execute(&db)
+        .await
+        .unwrap();
+    let overdue = warning_of_kind(&db, "reverification_overdue").await;
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].household_id, Some(h.household_id));
+    assert_eq!(overdue[0].township_code, "410102");
+    assert_eq!(overdue[0].detail["last_verified_on"], json!(last));
+    assert_eq!(overdue[0].verify_due, today() + Days::new(verify_days()));
+    // Later sweeps do not raise it again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(warnings(&db).await.len(), 1);
+    mesh.teardown().await.unwrap();
+}

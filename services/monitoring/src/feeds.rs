@@ -879,11 +879,14 @@ enum Line {
     Bad(String),
 }
 
-/// Lines of a byte stream, as they arrive; at most [`MAX_LINE`] bytes held for one line.
+/// Lines of a byte stream, as they arrive; at most one body chunk and [`MAX_LINE`] bytes of an
+/// unfinished line are held.
 struct Lines<S> {
     body: S,
     buf: Vec<u8>,
-    /// Bytes of the current line skipped because it is too long.
+    /// Where the unread part of `buf` begins.
+    pos: usize,
+    /// The current line is too long: its bytes are skipped up to its end.
     skipping: bool,
     line: u64,
     done: bool,
@@ -895,7 +898,8 @@ impl<S> Lines<S> {
     fn new(body: S) -> Self {
         Self {
             body,
-            buf: Vec::with_capacity(MAX_LINE),
+            buf: Vec::new(),
+            pos: 0,
             skipping: false,
             line: 0,
             done: false,
@@ -911,14 +915,16 @@ where
 {
     async fn next(&mut self) -> Result<Option<(u64, Line)>, ApiError> {
         loop {
-            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-                let rest = self.buf.split_off(pos + 1);
-                let mut bytes = std::mem::replace(&mut self.buf, rest);
-                bytes.pop();
-                return Ok(Some(self.finish(bytes)));
+            if let Some(n) = self.buf[self.pos..].iter().position(|b| *b == b'\n') {
+                let (from, to) = (self.pos, self.pos + n);
+                self.pos = to + 1;
+                let line = self.finish(from, to);
+                return Ok(Some(line));
             }
+            // No end of line in what is left: keep only that, and only if it can still be a line.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
             if self.buf.len() > MAX_LINE {
-                // Too long: drop what we have and skip to the end of the line.
                 self.buf.clear();
                 self.skipping = true;
             }
@@ -926,28 +932,19 @@ where
                 if self.buf.is_empty() && !self.skipping {
                     return Ok(None);
                 }
-                let bytes = std::mem::take(&mut self.buf);
-                return Ok(Some(self.finish(bytes)));
+                let to = self.buf.len();
+                self.pos = to;
+                return Ok(Some(self.finish(0, to)));
             }
             match self.body.next().await {
-                Some(Ok(chunk)) => {
-                    if self.skipping {
-                        if let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
-                            self.buf.extend_from_slice(&chunk[pos..]);
-                            // The newline ends the long line: report it.
-                            self.buf.remove(0);
-                            self.skipping = false;
-                            self.line += 1;
-                            self.last.clear();
-                            return Ok(Some((
-                                self.line,
-                                Line::Bad(format!("is longer than {MAX_LINE} bytes")),
-                            )));
-                        }
-                    } else {
-                        self.buf.extend_from_slice(&chunk);
+                Some(Ok(chunk)) if self.skipping => {
+                    if let Some(n) = chunk.iter().position(|b| *b == b'\n') {
+                        // The rest of the long line is dropped; what follows is kept.
+                        self.buf.extend_from_slice(&chunk[n + 1..]);
+                        return Ok(Some(self.finish(0, 0)));
                     }
                 }
+                Some(Ok(chunk)) => self.buf.extend_from_slice(&chunk),
                 Some(Err(e)) => {
                     return Err(ApiError::BadRequest(format!(
                         "the body could not be read to its end: {e}"
@@ -958,28 +955,33 @@ where
         }
     }
 
-    fn finish(&mut self, mut bytes: Vec<u8>) -> (u64, Line) {
+    /// The line `buf[from..to]` (without its newline), or the long line being skipped.
+    fn finish(&mut self, from: usize, to: usize) -> (u64, Line) {
         self.line += 1;
+        self.last.clear();
         if self.skipping {
             self.skipping = false;
-            self.last.clear();
             return (
                 self.line,
                 Line::Bad(format!("is longer than {MAX_LINE} bytes")),
             );
         }
+        let mut bytes = &self.buf[from..to];
         if bytes.last() == Some(&b'\r') {
-            bytes.pop();
+            bytes = &bytes[..bytes.len() - 1];
         }
-        match String::from_utf8(bytes) {
+        if bytes.len() > MAX_LINE {
+            return (
+                self.line,
+                Line::Bad(format!("is longer than {MAX_LINE} bytes")),
+            );
+        }
+        match std::str::from_utf8(bytes) {
             Ok(s) => {
-                self.last.clone_from(&s);
-                (self.line, Line::Text(s))
+                self.last.push_str(s);
+                (self.line, Line::Text(s.to_owned()))
             }
-            Err(_) => {
-                self.last.clear();
-                (self.line, Line::Bad("is not UTF-8".into()))
-            }
+            Err(_) => (self.line, Line::Bad("is not UTF-8".into())),
         }
     }
 }
@@ -1022,6 +1024,37 @@ mod tests {
         assert!(got[2].1.as_ref().unwrap_err().contains("longer"));
         assert_eq!(got[3], (4, Ok("last".into())));
         assert_eq!(got.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_long_line_inside_one_chunk_and_bytes_that_are_not_utf8_are_rejected() {
+        let long = "y".repeat(MAX_LINE + 1);
+        let mut l = Lines::new(futures::stream::iter(vec![Ok::<_, std::io::Error>(
+            Bytes::from(
+                [
+                    b"a\n".as_slice(),
+                    long.as_bytes(),
+                    b"\n\xff\xfe\nb".as_slice(),
+                ]
+                .concat(),
+            ),
+        )]));
+        let mut got = Vec::new();
+        while let Some((n, line)) = l.next().await.unwrap() {
+            got.push(match line {
+                Line::Text(t) => format!("{n}:{t}"),
+                Line::Bad(r) => format!("{n}!{r}"),
+            });
+        }
+        assert_eq!(
+            got,
+            [
+                "1:a".to_owned(),
+                format!("2!is longer than {MAX_LINE} bytes"),
+                "3!is not UTF-8".to_owned(),
+                "4:b".to_owned()
+            ]
+        );
     }
 
     #[test]
