@@ -250,13 +250,21 @@ async fn a_death_stops_assistance_from_the_next_month_and_warns_once_however_oft
     );
 
     // The population database: the person stopped from that month, with its cause in history.
-    let (status, stop_from): (String, Option<String>) =
-        sqlx::query_as("SELECT status, stop_from_month FROM persons WHERE member_id = $1")
-            .bind(head.member_id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let (status, stop_from, tier, active_from): (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT status, stop_from_month, tier, active_from_month FROM persons WHERE member_id = $1",
+    )
+    .bind(head.member_id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(status, "stopped");
+    assert_eq!(tier.as_deref(), Some("dibao"));
+    assert!(active_from.is_some());
     assert_eq!(stop_from, Some(e.data.stop_from_month.clone()));
     let (household_status,): (String,) =
         sqlx::query_as("SELECT status FROM households WHERE household_id = $1")

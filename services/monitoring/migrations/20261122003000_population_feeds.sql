@@ -11,6 +11,8 @@ ALTER TABLE households ALTER COLUMN last_verified_on SET NOT NULL;
 CREATE INDEX households_by_verification ON households (status, last_verified_on);
 
 ALTER TABLE persons ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+-- The person's own tier (a member may be single-person dibao in a marginal household).
+ALTER TABLE persons ADD COLUMN tier TEXT;
 ALTER TABLE persons ADD COLUMN active_from_month TEXT;
 ALTER TABLE persons ADD COLUMN stop_from_month TEXT;
 -- Facts learnt from departmental feeds (severe disability, serious illness, …).

@@ -82,6 +82,11 @@ pub async fn record_enrolment(
     )
     .await?;
     for m in &d.members {
+        sqlx::query("UPDATE persons SET tier = $2 WHERE member_id = $1")
+            .bind(m.member_id)
+            .bind(m.tiers.first().copied().unwrap_or(d.tier).as_str())
+            .execute(&mut *tx)
+            .await?;
         history(
             tx,
             e.household_id,
