@@ -216,12 +216,8 @@ impl TestMesh {
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "monitoring" => {
-                let mut s: monitoring::Settings = self.settings(
-                    monitoring::config::DEFAULTS,
-                    name,
-                    // Overdue re-verifications are found within a fifth of a second.
-                    &[("monitoring.sweep_interval_ms", "200")],
-                )?;
+                let mut s: monitoring::Settings =
+                    self.settings(monitoring::config::DEFAULTS, name, &[])?;
                 Self::tune(&mut s.mesh);
                 let app = monitoring::build(s).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))

@@ -726,19 +726,46 @@ async fn a_discovery_report_by_http_or_by_subject_opens_one_case_each() {
     mesh.teardown().await.unwrap();
 }
 
+/// Monitoring's state on this mesh's database and subjects, to run a sweep now rather than at
+/// its interval (hourly by default).
+async fn monitoring_state(mesh: &TestMesh) -> monitoring::app::State {
+    let db = mesh.database_url("monitoring");
+    let settings: monitoring::Settings = mesh::settings::load_with(
+        monitoring::config::DEFAULTS,
+        &[
+            ("nats.url", mesh_tests::NATS),
+            ("nats.prefix", &mesh.prefix),
+            ("database.url", &db),
+            ("database.max_connections", "2"),
+        ],
+    )
+    .unwrap();
+    monitoring::app::State {
+        mesh: mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR)
+            .await
+            .unwrap(),
+        policy: std::sync::Arc::new(PolicyBook::builtin()),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warning() {
     let mesh = start(vec![Department::Medical, Department::Education]).await;
     let db = monitoring_db(&mesh).await;
     let h = enrol(&mesh, &db).await;
+    let state = monitoring_state(&mesh).await;
     let params = PolicyBook::builtin()
         .in_force(&RegionCode::parse("410102").unwrap(), today())
         .unwrap()
         .clone();
 
-    // Just verified: several sweeps pass without a warning.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(warnings(&db).await.is_empty());
+    // Just verified: the sweep finds nothing.
+    assert_eq!(
+        monitoring::population::sweep_once(&state, today())
+            .await
+            .unwrap(),
+        0
+    );
 
     // Last verified one day longer ago than the interval and the grace allow.
     let last = today()
@@ -751,14 +778,31 @@ async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warni
         .execute(&db)
         .await
         .unwrap();
+    assert_eq!(
+        monitoring::population::sweep_once(&state, today())
+            .await
+            .unwrap(),
+        1
+    );
     let overdue = warning_of_kind(&db, "reverification_overdue").await;
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue[0].household_id, Some(h.household_id));
     assert_eq!(overdue[0].township_code, "410102");
     assert_eq!(overdue[0].detail["last_verified_on"], json!(last));
     assert_eq!(overdue[0].verify_due, today() + Days::new(verify_days()));
-    // Later sweeps do not raise it again.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A later sweep does not raise it again; one day less overdue would not have raised it.
+    assert_eq!(
+        monitoring::population::sweep_once(&state, today())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        monitoring::population::sweep_once(&state, today() - Days::new(1))
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(warnings(&db).await.len(), 1);
     mesh.teardown().await.unwrap();
 }

@@ -25,7 +25,6 @@ pub const CHAIN_SOURCES: &[(&str, &str)] = &[
 ];
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let sweep_interval = std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms);
     let policy = Arc::new(mesh::settings::policy_book(
         settings.monitoring.policy_file.as_deref(),
     )?);
@@ -76,7 +75,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         )
         .task(
             "reverification-overdue",
-            population::sweep_overdue(state.clone(), sweep_interval),
+            population::sweep_overdue(
+                state.clone(),
+                std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms),
+            ),
         )
         .routes(feeds::routes(state.clone()))
         .routes(discovery::routes(state.clone()));

@@ -10,6 +10,7 @@ port = 8083
 [database]
 url = "postgres://postgres@127.0.0.1:5432/relief_monitoring"
 [monitoring]
+sweep_interval_ms = 3600000
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,13 +25,14 @@ pub struct MonitoringSettings {
     /// A TOML file of parameter sets; the built-in sets when absent.
     #[serde(default)]
     pub policy_file: Option<String>,
-    /// How often the overdue re-verification sweep runs.
-    #[serde(default = "sweep_interval_ms")]
+    /// How often the warning sweep runs (overdue referrals raise warnings, warnings open past
+    /// their deadline escalate to the county).
+    #[serde(default = "hourly")]
     pub sweep_interval_ms: u64,
 }
 
-fn sweep_interval_ms() -> u64 {
-    60_000
+fn hourly() -> u64 {
+    3_600_000
 }
 
 impl Settings {

@@ -47,21 +47,20 @@ pub struct ParameterSet {
     pub payment_due_day: u32,
     /// Days a department has to answer a referral before it counts as an omission.
     pub referral_feedback_days: u32,
+    /// Days a township has to verify a warning on site (上门核查) before it escalates to the county.
+    pub warning_verify_days: u32,
     /// Emergency aid a township may grant at once, before papers (先行救助), as a multiple of
     /// the monthly dibao standard (‰).
     pub act_first_multiple_permille: i64,
     /// Days to complete the papers of an act-first emergency grant.
     pub emergency_papers_days: u32,
+    /// Days past `reverification_months` before a re-verification that has not happened raises
+    /// a warning.
+    pub reverification_grace_days: u32,
     /// Months between economic re-verifications of an assisted household (at least every 6).
     pub reverification_months: u32,
     /// Months between home visits to an assisted household (at least yearly).
     pub home_visit_months: u32,
-    /// Days a township has to verify a warning on site (分类处置预警: verified within a set
-    /// deadline).
-    pub warning_verify_days: u32,
-    /// Days past `reverification_months` before a re-verification that has not happened raises
-    /// a warning.
-    pub reverification_grace_days: u32,
     pub relief: ReliefParameters,
 }
 
