@@ -4,18 +4,18 @@
 //! - Consumes `eligibility.household.determined`: enrols a low-income household and its members,
 //!   pushes each member's relief lines on `referral.<dept>.push`, emits `monitor.household.enrolled`.
 //! - Consumes `referral.<dept>.feedback`: records each department's answer on its referral.
+//! - Keeps the population database over time (`population`): statuses with the months they hold
+//!   from and a history of every change with its cause (table `population_history`); consumes
+//!   `verify.household.reverified` (gradual exit when income reaches the standard) and
+//!   `monitor.household.changed`; sweeps for overdue re-verifications.
+//! - Compares departmental feeds with the database (`feeds`, `monitor.feed.{source}` and
+//!   `POST /v1/feeds/{source}`, table `feed_records`) and turns matches into actions (`rules`);
+//!   opens active-discovery cases from reports (`discovery`, `monitor.discovery.reported` and
+//!   `POST /v1/discoveries`, table `discovery_reports`).
 //! - Records every event of every stream that concerns a household (`chain-*` consumers), with
 //!   its trace id, and serves `GET /v1/households/{id}/chain`: every step in order, referrals
 //!   with their deadlines, and the omissions (referrals never answered past their deadline).
-//! - Keeps the population database over time (`population`): statuses with the months they hold
-//!   from and a history of every change with its cause; consumes `verify.household.reverified`
-//!   (gradual exit when income reaches the standard) and `monitor.household.changed`; sweeps for
-//!   overdue re-verifications.
-//! - Compares departmental feeds with the database (`feeds`, `monitor.feed.{source}` and
-//!   `POST /v1/feeds/{source}`) and turns matches into actions (`rules`); opens active-discovery
-//!   cases from reports (`discovery`, `monitor.discovery.reported` and `POST /v1/discoveries`).
-//! - Tables: `households`, `persons`, `referrals`, `chain_events`, `population_history`,
-//!   `feed_records`, `discovery_reports`, `warnings`.
+//! - Tables: `households`, `persons`, `referrals`, `chain_events`.
 
 pub mod app;
 pub mod config;
@@ -23,10 +23,11 @@ pub mod discovery;
 pub mod feeds;
 pub mod handlers;
 pub mod http;
-pub mod population;
-pub mod rules;
 pub mod store;
 pub mod warnings;
+
+pub mod population;
+pub mod rules;
 
 pub use app::build;
 pub use config::Settings;

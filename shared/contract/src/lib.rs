@@ -11,9 +11,6 @@ use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-mod monitoring;
-pub use monitoring::*;
-
 /// `intake.application.submitted`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApplicationSubmitted {
@@ -468,3 +465,6 @@ pub struct InstructionCreated {
 impl EventKind for InstructionCreated {
     const TYPE: &'static str = "payment.instruction.created";
 }
+
+mod monitoring;
+pub use monitoring::*;

@@ -231,9 +231,6 @@ impl ParameterSet {
         if self.reverification_months == 0 || self.home_visit_months == 0 {
             return bad("reverification_months and home_visit_months must be at least 1");
         }
-        if self.warning_verify_days == 0 {
-            return bad("warning_verify_days must be at least 1");
-        }
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");
         }
