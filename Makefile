@@ -6,6 +6,7 @@ BENCH_ARGS ?=
 .DEFAULT_GOAL := help
 
 .PHONY: help infra build run stop status test bench lint clean-test-data check-deploy
+.PHONY: bench-feeds
 
 help: ## List the targets
 	@echo "relief-mesh targets:"
@@ -47,6 +48,10 @@ bench-pain001: ## Write the pain.001 files of 1,000,000 instructions with the st
 .PHONY: bench-payment
 bench-payment: infra ## Run the monthly payment run over 1,000,000 seeded households, release mode (BENCH_ARGS="--households N --chunk C")
 	cargo run --release -p mesh-tests --bin payment-bench -- $(BENCH_ARGS)
+
+.PHONY: bench-feeds
+bench-feeds: infra ## Compare a 1,000,000-record feed with a 1,000,000-person database, release mode (BENCH_ARGS=...)
+	cargo run --release -p mesh-tests --bin feed-bench -- $(BENCH_ARGS)
 
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check

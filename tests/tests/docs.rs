@@ -50,6 +50,8 @@ fn parse_example(payload: &Value) -> Result<(), String> {
         t if t == EmergencyGranted::TYPE => as_::<EmergencyGranted>(payload),
         t if t == HouseholdEnrolled::TYPE => as_::<HouseholdEnrolled>(payload),
         t if t == HouseholdChanged::TYPE => as_::<HouseholdChanged>(payload),
+        t if t == FeedRecord::TYPE => as_::<FeedRecord>(payload),
+        t if t == DiscoveryReport::TYPE => as_::<DiscoveryReport>(payload),
         t if t == ReferralPush::TYPE => as_::<ReferralPush>(payload),
         t if t == ReferralFeedback::TYPE => as_::<ReferralFeedback>(payload),
         t if t == InstructionCreated::TYPE => as_::<InstructionCreated>(payload),

@@ -1,7 +1,10 @@
 //! Wiring: monitoring's consumers and routes.
 
-use crate::{handlers, http, Settings, MIGRATOR};
-use mesh::subjects::{HOUSEHOLD_DETERMINED, REFERRAL_FEEDBACK};
+use crate::{discovery, feeds, handlers, http, population, Settings, MIGRATOR};
+use mesh::subjects::{
+    DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, HOUSEHOLD_REVERIFIED,
+    REFERRAL_FEEDBACK,
+};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -49,6 +52,41 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             mesh.subjects.fill(REFERRAL_FEEDBACK, "*"),
             move |d| handlers::on_feedback(s2.clone(), d),
         );
+    let (s3, s4, s5, s6) = (state.clone(), state.clone(), state.clone(), state.clone());
+    builder = builder
+        .consume(
+            "feed-records",
+            "MONITOR",
+            mesh.subjects.fill(FEED_RECORD, "*"),
+            move |d| feeds::on_feed_record(s3.clone(), d),
+        )
+        .consume(
+            "discoveries",
+            "MONITOR",
+            mesh.subjects.of(DISCOVERY_REPORTED),
+            move |d| discovery::on_reported(s4.clone(), d),
+        )
+        .consume(
+            "population-changes",
+            "MONITOR",
+            mesh.subjects.of(HOUSEHOLD_CHANGED),
+            move |d| population::on_changed(s5.clone(), d),
+        )
+        .consume(
+            "reverifications",
+            "VERIFY",
+            mesh.subjects.of(HOUSEHOLD_REVERIFIED),
+            move |d| population::on_reverified(s6.clone(), d),
+        )
+        .task(
+            "reverification-overdue",
+            population::sweep_overdue(
+                state.clone(),
+                std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms),
+            ),
+        )
+        .routes(feeds::routes(state.clone()))
+        .routes(discovery::routes(state.clone()));
     for (stream, filter) in CHAIN_SOURCES {
         let s = state.clone();
         let purpose = format!("chain-{}", stream.to_ascii_lowercase());

@@ -45,6 +45,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
+    crate::population::record_enrolment(&mut tx, &e).await?;
     let chain = ChainRef::answering(&e);
     let due = today + chrono::Days::new(u64::from(params.referral_feedback_days));
     let mut referrals = Vec::new();
@@ -135,7 +136,7 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         return Ok(Outcome::Duplicate);
     };
     match store::answer_referral(&mut tx, &e).await? {
-        store::Answered::Updated => {}
+        store::Answered::Updated => crate::population::record_feedback(&mut tx, &e).await?,
         store::Answered::NotOurs => {
             tx.commit().await?;
             tracing::info!(department = %dept, "Feedback answers a push monitoring did not send; the referral keeps its answer.");

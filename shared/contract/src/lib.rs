@@ -472,3 +472,6 @@ pub struct InstructionCreated {
 impl EventKind for InstructionCreated {
     const TYPE: &'static str = "payment.instruction.created";
 }
+
+mod monitoring;
+pub use monitoring::*;

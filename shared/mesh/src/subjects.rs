@@ -26,6 +26,12 @@ pub const HOUSEHOLD_ENROLLED: &str = "monitor.household.enrolled";
 /// A person's or a household's assistance stops (a death, a termination) or winds down (gradual
 /// exit); payment acts on it.
 pub const HOUSEHOLD_CHANGED: &str = "monitor.household.changed";
+/// One record of a departmental feed (death, unemployment, serious illness, severe disability,
+/// student hardship, return to poverty, disaster victims) for monitoring's data comparison.
+pub const FEED_RECORD: &str = "monitor.feed.{source}";
+/// A person in hardship reported for active discovery (grid worker, 12345 hotline, village
+/// assistant, social organisation).
+pub const DISCOVERY_REPORTED: &str = "monitor.discovery.reported";
 /// A person referred to a department.
 pub const REFERRAL_PUSH: &str = "referral.{dept}.push";
 /// A department's answer to a referral.
@@ -56,6 +62,8 @@ pub const CATALOG: &[&str] = &[
     EMERGENCY_GRANTED,
     HOUSEHOLD_ENROLLED,
     HOUSEHOLD_CHANGED,
+    FEED_RECORD,
+    DISCOVERY_REPORTED,
     REFERRAL_PUSH,
     REFERRAL_FEEDBACK,
     PAYMENT_INSTRUCTION_CREATED,

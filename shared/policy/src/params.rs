@@ -60,6 +60,9 @@ pub struct ParameterSet {
     pub act_first_multiple_permille: i64,
     /// Days to complete the papers of an act-first emergency grant.
     pub emergency_papers_days: u32,
+    /// Days past `reverification_months` before a re-verification that has not happened raises
+    /// a warning.
+    pub reverification_grace_days: u32,
     /// Months between economic re-verifications of an assisted household (at least every 6).
     pub reverification_months: u32,
     /// Months between home visits to an assisted household (at least yearly).

@@ -1,0 +1,443 @@
+//! The rules that turn a departmental feed record, matched (or not) with the population
+//! database, into actions; and the rules of re-verification. Pure: no I/O, every number from
+//! the caller (the parameter set in force). `feeds.rs` applies the actions in one transaction.
+//!
+//! | feed | the person is enrolled | the person is not in the database |
+//! |---|---|---|
+//! | `death` | assistance stops from the month after the death (`monitor.household.changed`, `stopped`) + a `death` warning | nothing |
+//! | `serious_illness` | medical referral with the illness + a `rigid_expenditure_review` warning | active-discovery warning |
+//! | `unemployment` | employment referral | active-discovery warning |
+//! | `student_hardship` | education referral | active-discovery warning |
+//! | `disaster_victim` | disaster referral with the damage to the home and displacement | active-discovery warning |
+//! | `severe_disability` | when not known before: a `severe_disability` warning (single-person dibao, classified add-on) | active-discovery warning |
+//! | `return_to_poverty` | nothing (already assisted) | active-discovery warning |
+//!
+//! A person whose assistance has stopped counts as not in the database. The warning goes to the
+//! township of the region code the feed gives (its first 9 digits).
+//!
+//! Death: the texts (seeds/) say nothing of the month; the rule here is that the month of death
+//! is paid in full and nothing is paid from the month after it.
+
+use chrono::NaiveDate;
+use contract::{Circumstances, FeedRecord, FeedSource};
+use policy::{Department, Fen, Month};
+
+/// What the database knows of a person a feed names, when they are enrolled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    /// `active`, `exiting` or `stopped` (the person's own status).
+    pub person_status: String,
+    pub household_status: String,
+    /// Severe disability already known (from determination or an earlier feed record).
+    pub known_severe_disability: bool,
+}
+
+impl Enrolled {
+    fn assisted(&self) -> bool {
+        self.person_status != "stopped" && self.household_status != "stopped"
+    }
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The person's assistance stops: nothing is paid from `stop_from_month` on.
+    Stop {
+        reason: &'static str,
+        stop_from_month: Month,
+    },
+    /// Push the person to a department, with what the feed said.
+    Refer {
+        department: Department,
+        need: &'static str,
+        circumstances: Circumstances,
+    },
+    /// Ask the township to look.
+    Warn {
+        kind: &'static str,
+        /// Why, in words, for the township.
+        reason: &'static str,
+    },
+    /// Remember a fact about the person (so a later record does not warn again).
+    Remember { fact: &'static str },
+}
+
+/// What the rules do with one valid record.
+pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> Vec<Action> {
+    let circumstances = || Circumstances {
+        source: source.as_str().to_owned(),
+        occurred_on: Some(r.occurred_on),
+        house_damage: r.house_damage,
+        displaced: r.displaced,
+        illness: r.illness.clone(),
+    };
+    let Some(p) = person.filter(|p| p.assisted()) else {
+        return if source.suggests_hardship() {
+            vec![Action::Warn {
+                kind: "active_discovery",
+                reason: "a departmental feed names a person in hardship who is not in the low-income population database",
+            }]
+        } else {
+            Vec::new()
+        };
+    };
+    match source {
+        FeedSource::Death => vec![
+            Action::Stop {
+                reason: "death",
+                stop_from_month: stop_from_after_death(r.occurred_on),
+            },
+            Action::Warn {
+                kind: "death",
+                reason: "an assisted person died: assistance stops from the month after the death; verify and settle the household",
+            },
+        ],
+        FeedSource::SeriousIllness => vec![
+            Action::Refer {
+                department: Department::Medical,
+                need: "serious illness",
+                circumstances: circumstances(),
+            },
+            Action::Warn {
+                kind: "rigid_expenditure_review",
+                reason: "a serious illness raises the household's rigid expenditure: review its tier",
+            },
+            Action::Remember {
+                fact: "serious_illness",
+            },
+        ],
+        FeedSource::Unemployment => vec![Action::Refer {
+            department: Department::Employment,
+            need: "registered unemployed",
+            circumstances: circumstances(),
+        }],
+        FeedSource::StudentHardship => vec![Action::Refer {
+            department: Department::Education,
+            need: "a student in hardship",
+            circumstances: circumstances(),
+        }],
+        FeedSource::DisasterVictim => vec![Action::Refer {
+            department: Department::Disaster,
+            need: "disaster victim",
+            circumstances: circumstances(),
+        }],
+        FeedSource::SevereDisability if !p.known_severe_disability => vec![
+            Action::Warn {
+                kind: "severe_disability",
+                reason: "a new severe disability: review single-person dibao and the classified add-on",
+            },
+            Action::Remember {
+                fact: "severe_disability",
+            },
+        ],
+        FeedSource::SevereDisability | FeedSource::ReturnToPoverty => Vec::new(),
+    }
+}
+
+/// The first month with no payment after a death: the month after it.
+pub fn stop_from_after_death(died_on: NaiveDate) -> Month {
+    Month::of(died_on).next()
+}
+
+/// The township that must verify: the first 9 digits of a township or village code; a
+/// county-level code is its own (the county assigns the township).
+pub fn township_of(region_code: &str) -> String {
+    region_code.get(..9).unwrap_or(region_code).to_owned()
+}
+
+/// What a re-verification says of a household.
+#[derive(Debug, Clone)]
+pub struct Reverified<'a> {
+    pub complete: bool,
+    pub tier: &'a str,
+    pub status: &'a str,
+    pub per_capita: Fen,
+    /// The dibao standard in force for the household's region on `on`.
+    pub standard: Fen,
+    pub on: NaiveDate,
+    pub gradual_exit_months: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradualExit {
+    pub exit_months: u32,
+    pub stop_from_month: Month,
+}
+
+/// A dibao household (paid the gap to the standard) whose complete re-verification puts its
+/// per-capita income at or above the standard — no longer below it, as determination requires —
+/// exits gradually: the current amount is paid for `gradual_exit_months` more months, counted from
+/// the month after the re-verification, and nothing from the month after those.
+///
+/// An incomplete report decides nothing: a source that did not answer is a gap, not a zero.
+pub fn after_reverification(r: &Reverified<'_>) -> Option<GradualExit> {
+    if !r.complete || r.tier != "dibao" || r.status != "active" || r.per_capita < r.standard {
+        return None;
+    }
+    let mut stop = Month::of(r.on).next();
+    for _ in 0..r.gradual_exit_months {
+        stop = stop.next();
+    }
+    Some(GradualExit {
+        exit_months: r.gradual_exit_months,
+        stop_from_month: stop,
+    })
+}
+
+/// A household last verified before this date is overdue for re-verification on `today`.
+pub fn reverification_overdue_before(today: NaiveDate, months: u32, grace_days: u32) -> NaiveDate {
+    today
+        .checked_sub_days(chrono::Days::new(u64::from(grace_days)))
+        .and_then(|d| d.checked_sub_months(chrono::Months::new(months)))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::HouseDamage;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn record() -> FeedRecord {
+        FeedRecord {
+            record_id: "r1".into(),
+            id_number: "410102198001010011".into(),
+            region_code: "410102001001".into(),
+            occurred_on: date("2026-03-31"),
+            illness: Some("malignant tumour".into()),
+            house_damage: Some(HouseDamage::Collapsed),
+            displaced: true,
+            disability_grade: None,
+        }
+    }
+
+    fn enrolled(person: &str, household: &str, disabled: bool) -> Enrolled {
+        Enrolled {
+            person_status: person.into(),
+            household_status: household.into(),
+            known_severe_disability: disabled,
+        }
+    }
+
+    /// (source, person, expected: kinds of actions as short names)
+    #[test]
+    fn each_feed_and_match_gives_its_actions() {
+        let active = enrolled("active", "active", false);
+        let exiting = enrolled("exiting", "exiting", false);
+        let disabled = enrolled("active", "active", true);
+        let stopped = enrolled("stopped", "active", false);
+        let cases: Vec<(FeedSource, Option<&Enrolled>, Vec<&str>)> = vec![
+            (
+                FeedSource::Death,
+                Some(&active),
+                vec!["stop:death", "warn:death"],
+            ),
+            (
+                FeedSource::Death,
+                Some(&exiting),
+                vec!["stop:death", "warn:death"],
+            ),
+            (FeedSource::Death, Some(&stopped), vec![]),
+            (FeedSource::Death, None, vec![]),
+            (
+                FeedSource::SeriousIllness,
+                Some(&active),
+                vec![
+                    "refer:medical",
+                    "warn:rigid_expenditure_review",
+                    "remember:serious_illness",
+                ],
+            ),
+            (
+                FeedSource::SeriousIllness,
+                None,
+                vec!["warn:active_discovery"],
+            ),
+            (
+                FeedSource::Unemployment,
+                Some(&active),
+                vec!["refer:employment"],
+            ),
+            (
+                FeedSource::Unemployment,
+                None,
+                vec!["warn:active_discovery"],
+            ),
+            (
+                FeedSource::StudentHardship,
+                Some(&active),
+                vec!["refer:education"],
+            ),
+            (
+                FeedSource::StudentHardship,
+                None,
+                vec!["warn:active_discovery"],
+            ),
+            (
+                FeedSource::DisasterVictim,
+                Some(&active),
+                vec!["refer:disaster"],
+            ),
+            (
+                FeedSource::DisasterVictim,
+                Some(&stopped),
+                vec!["warn:active_discovery"],
+            ),
+            (
+                FeedSource::SevereDisability,
+                Some(&active),
+                vec!["warn:severe_disability", "remember:severe_disability"],
+            ),
+            (FeedSource::SevereDisability, Some(&disabled), vec![]),
+            (
+                FeedSource::SevereDisability,
+                None,
+                vec!["warn:active_discovery"],
+            ),
+            (FeedSource::ReturnToPoverty, Some(&active), vec![]),
+            (
+                FeedSource::ReturnToPoverty,
+                None,
+                vec!["warn:active_discovery"],
+            ),
+        ];
+        for (source, person, expected) in cases {
+            let got: Vec<String> = decide(source, &record(), person)
+                .iter()
+                .map(|a| match a {
+                    Action::Stop { reason, .. } => format!("stop:{reason}"),
+                    Action::Refer { department, .. } => format!("refer:{department}"),
+                    Action::Warn { kind, .. } => format!("warn:{kind}"),
+                    Action::Remember { fact } => format!("remember:{fact}"),
+                })
+                .collect();
+            assert_eq!(got, expected, "{source} with {person:?}");
+        }
+    }
+
+    #[test]
+    fn a_death_stops_payment_from_the_next_month() {
+        for (died, stop) in [
+            ("2026-03-31", "2026-04"),
+            ("2026-03-01", "2026-04"),
+            ("2026-12-15", "2027-01"),
+        ] {
+            let mut r = record();
+            r.occurred_on = date(died);
+            let actions = decide(
+                FeedSource::Death,
+                &r,
+                Some(&enrolled("active", "active", false)),
+            );
+            assert_eq!(
+                actions[0],
+                Action::Stop {
+                    reason: "death",
+                    stop_from_month: Month::parse(stop).unwrap()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_disaster_referral_carries_the_damage_and_displacement() {
+        let actions = decide(
+            FeedSource::DisasterVictim,
+            &record(),
+            Some(&enrolled("active", "active", false)),
+        );
+        let Action::Refer { circumstances, .. } = &actions[0] else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(circumstances.source, "disaster_victim");
+        assert_eq!(circumstances.house_damage, Some(HouseDamage::Collapsed));
+        assert!(circumstances.displaced);
+        assert_eq!(circumstances.occurred_on, Some(date("2026-03-31")));
+    }
+
+    #[test]
+    fn townships_are_the_first_nine_digits() {
+        assert_eq!(township_of("410102001001"), "410102001");
+        assert_eq!(township_of("410102001"), "410102001");
+        assert_eq!(township_of("410102"), "410102");
+    }
+
+    #[test]
+    fn a_complete_reverification_at_or_above_the_standard_starts_a_gradual_exit() {
+        let base = Reverified {
+            complete: true,
+            tier: "dibao",
+            status: "active",
+            per_capita: Fen(100_000),
+            standard: Fen(90_000),
+            on: date("2026-11-22"),
+            gradual_exit_months: 6,
+        };
+        // (change, expected stop month or None)
+        let cases: Vec<(Reverified, Option<&str>)> = vec![
+            (base.clone(), Some("2027-06")),
+            (
+                Reverified {
+                    per_capita: Fen(90_000),
+                    ..base.clone()
+                },
+                Some("2027-06"),
+            ),
+            (
+                Reverified {
+                    per_capita: Fen(89_999),
+                    ..base.clone()
+                },
+                None,
+            ),
+            (
+                Reverified {
+                    complete: false,
+                    ..base.clone()
+                },
+                None,
+            ),
+            (
+                Reverified {
+                    tier: "destitute",
+                    ..base.clone()
+                },
+                None,
+            ),
+            (
+                Reverified {
+                    status: "exiting",
+                    ..base.clone()
+                },
+                None,
+            ),
+            (
+                Reverified {
+                    gradual_exit_months: 0,
+                    ..base.clone()
+                },
+                Some("2026-12"),
+            ),
+        ];
+        for (r, expected) in cases {
+            let got = after_reverification(&r).map(|e| e.stop_from_month.to_string());
+            assert_eq!(got.as_deref(), expected, "{r:?}");
+        }
+        assert_eq!(after_reverification(&base).unwrap().exit_months, 6);
+    }
+
+    #[test]
+    fn reverification_is_overdue_after_the_interval_and_the_grace() {
+        assert_eq!(
+            reverification_overdue_before(date("2026-11-22"), 6, 30),
+            date("2026-04-23")
+        );
+        assert_eq!(
+            reverification_overdue_before(date("2026-08-31"), 6, 0),
+            date("2026-02-28")
+        );
+    }
+}
