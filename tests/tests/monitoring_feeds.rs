@@ -417,6 +417,61 @@ async fn a_serious_illness_is_referred_to_the_medical_department_which_answers_a
     })
     .await;
     assert!(outcome, "the feedback is not in the person's history");
+
+    // A second illness record: its push carries what the person was granted meanwhile, so the
+    // department does not grant the same help twice.
+    let granted: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT referral_id FROM referrals WHERE member_id = $1 AND status = 'granted' ORDER BY referral_id",
+    )
+    .bind(child.member_id)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(
+        !granted.is_empty(),
+        "the first illness referral was granted"
+    );
+    let mut pushes = mesh
+        .nats
+        .subscribe(format!("{}.referral.medical.push", mesh.prefix))
+        .await
+        .unwrap();
+    publish_feed(
+        &mesh,
+        "serious_illness",
+        json!({
+            "record_id": "SI-78",
+            "id_number": child.id_number,
+            "region_code": VILLAGE,
+            "occurred_on": diagnosed,
+            "illness": "leukaemia",
+        }),
+    )
+    .await;
+    let second = Uuid::new_v5(
+        &h.household_id,
+        "feed:serious_illness:SI-78/medical".as_bytes(),
+    );
+    let push = tokio::time::timeout(WITHIN, async {
+        loop {
+            let m = futures::StreamExt::next(&mut pushes).await.unwrap();
+            let p: Value = serde_json::from_slice(&m.payload).unwrap();
+            if p["data"]["referral_id"] == json!(second) {
+                return p;
+            }
+        }
+    })
+    .await
+    .expect("the second referral was pushed");
+    let mut prior: Vec<Uuid> = push["data"]["prior_assistance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["referral_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    prior.sort();
+    prior.dedup();
+    assert_eq!(prior, granted.iter().map(|g| g.0).collect::<Vec<_>>());
     mesh.teardown().await.unwrap();
 }
 

@@ -482,7 +482,13 @@ async fn act(
                         + chrono::Days::new(u64::from(params.referral_feedback_days)),
                     school_stage: None,
                     zero_employment_household: false,
-                    prior_assistance: Vec::new(),
+                    // What the person already has, so the department does not grant it twice.
+                    prior_assistance: crate::warnings::prior_assistance(
+                        &mut *tx,
+                        &r.id_number,
+                        today,
+                    )
+                    .await?,
                     circumstances: Some(circumstances.clone()),
                 };
                 let out = state.mesh.envelope(
