@@ -496,3 +496,53 @@ async fn a_township_officer_cannot_decide_a_flagged_application_alone() {
     assert_eq!(app["determination"], Value::Null);
     mesh.teardown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_cannot_look_after_themselves_gets_a_care_service_order_from_the_referral() {
+    // A seriously ill destitute person who cannot look after themselves needs care as well as
+    // money: the determination carries it to the medical referral, and the medical department
+    // opens a care service order.
+    let person = json!({
+        "region_code": "410102",
+        "urban": true,
+        "members": [{
+            "name": "Qian Lao",
+            "id_number": mesh_tests::id_number("41010219410101005"),
+            "relation": "head",
+            "declared_monthly_income_fen": 0,
+            "flags": {"no_work_ability": true, "no_legal_supporter": true, "self_care": "partial", "serious_illness": true}
+        }]
+    });
+    let mesh = TestMesh::start(Options {
+        departments: vec![policy::Department::Medical],
+        fixtures: silent_fixtures(&person),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, accepted) = mesh.submit(&person).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
+    let medical = chain["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["department"] == json!("medical"))
+        .unwrap_or_else(|| panic!("no medical referral: {chain:#}"))["referral_id"]
+        .clone();
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            let (_, orders) = mesh
+                .get("relief-medical", "/v1/service-orders")
+                .await
+                .unwrap();
+            orders
+                .as_array()
+                .is_some_and(|o| o.len() == 1 && o[0]["referral_id"] == medical)
+        })
+        .await,
+        "one care service order for the medical referral"
+    );
+    mesh.teardown().await.unwrap();
+}

@@ -12,7 +12,7 @@ use mesh::consumer::Outcome;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::subjects::{APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED, HOUSEHOLD_DETERMINED};
 use mesh::{ChainRef, Delivery, HandlerError};
-use policy::determination::{HouseholdFacts, MemberFacts};
+use policy::determination::{HouseholdFacts, MemberFacts, SelfCare};
 use policy::{Fen, Month, RegionCode, ResidentId};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -193,6 +193,7 @@ async fn determine_and_emit(
                 addon_reason: md.addon_reason.clone(),
                 relief_lines: md.relief_lines.clone(),
                 school_stage: m.flags.0.school_stage,
+                self_care: (m.flags.0.self_care != SelfCare::Full).then_some(m.flags.0.self_care),
             })
             .collect(),
     };

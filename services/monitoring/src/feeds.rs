@@ -490,6 +490,7 @@ async fn act(
                     )
                     .await?,
                     circumstances: Some(circumstances.clone()),
+                    self_care: None,
                 };
                 let out = state.mesh.envelope(
                     &chain_of(p, causation_id),

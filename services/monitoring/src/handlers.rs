@@ -78,6 +78,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
                 zero_employment_household: det.zero_employment_household,
                 prior_assistance: prior.clone(),
                 circumstances: None,
+                self_care: m.self_care,
             };
             let out = state
                 .mesh

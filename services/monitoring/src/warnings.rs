@@ -551,6 +551,7 @@ async fn push_to_department(
         prior_assistance: prior,
         // A warning on an unanswered referral repeats the determination's need: no new facts.
         circumstances: (w.kind != KIND_REFERRAL_OVERDUE).then(|| circumstances_of(w)),
+        self_care: None,
     };
     let chain = ChainRef {
         household_id,

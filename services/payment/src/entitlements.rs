@@ -488,6 +488,7 @@ mod tests {
                     addon_reason: md.addon_reason.clone(),
                     relief_lines: Vec::new(),
                     school_stage: None,
+                    self_care: None,
                 })
                 .collect(),
         }

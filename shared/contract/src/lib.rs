@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mesh::EventKind;
-use policy::determination::{MemberFlags, Payee, SchoolStage};
+use policy::determination::{MemberFlags, Payee, SchoolStage, SelfCare};
 use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -237,6 +237,9 @@ pub struct DeterminedMember {
     /// A student's stage of education, for the education department.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school_stage: Option<SchoolStage>,
+    /// A member who cannot fully look after themselves (`partial` or `none`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_care: Option<SelfCare>,
 }
 
 fn person() -> Payee {
@@ -328,6 +331,10 @@ pub struct ReferralPush {
     /// (a disaster, an illness); absent for referrals made at determination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circumstances: Option<Circumstances>,
+    /// The person cannot fully look after themselves (`partial` or `none`), as determined:
+    /// care needs become service orders (service-type assistance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_care: Option<SelfCare>,
 }
 
 /// A grant already recorded in the person's chain.
