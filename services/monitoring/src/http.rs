@@ -79,7 +79,7 @@ async fn chain(
     let flags = Flags {
         omissions: unanswered(true),
         awaiting_feedback: unanswered(false),
-        duplicates: crate::warnings::duplicates(&state.mesh.db, id).await?,
+        duplicates: crate::warnings::duplicates(&state.mesh.db, &state.policy, id).await?,
     };
     let mut trace_ids: Vec<String> = Vec::new();
     for t in steps.iter().filter_map(|s| s.trace_id.clone()) {

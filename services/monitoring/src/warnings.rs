@@ -723,9 +723,23 @@ pub struct DuplicateAssistance {
 }
 
 /// The duplicate assistance of every member of the household, counting grants recorded for
-/// the same person (by ID number) in other households too.
-pub async fn duplicates(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<DuplicateAssistance>> {
+/// the same person (by ID number) in other households too, by the same rule the departments
+/// refuse duplicates with (`policy::relief::duplicates`), under the household's parameter set.
+pub async fn duplicates(
+    db: &PgPool,
+    book: &policy::PolicyBook,
+    household_id: Uuid,
+) -> anyhow::Result<Vec<DuplicateAssistance>> {
     let mut conn = db.acquire().await?;
+    let region: Option<(String,)> =
+        sqlx::query_as("SELECT region_code FROM households WHERE household_id = $1")
+            .bind(household_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((region,)) = region else {
+        return Ok(Vec::new());
+    };
+    let params = book.in_force(&RegionCode::parse(&region)?, Utc::now().date_naive())?;
     let people: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT member_id, id_number FROM persons WHERE household_id = $1 ORDER BY member_id",
     )
@@ -735,24 +749,36 @@ pub async fn duplicates(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<Dup
     let mut out = Vec::new();
     for (member_id, id_number) in people {
         let grants = grants_of_person(&mut conn, &id_number).await?;
-        out.extend(overlapping(member_id, &grants));
+        out.extend(overlapping(member_id, &grants, params));
     }
     Ok(out)
 }
 
-/// Every pair of grants of the same kind whose periods overlap; a one-off grant (no `to`)
-/// covers its `from` day.
-pub fn overlapping(member_id: Uuid, grants: &[RecordedGrant]) -> Vec<DuplicateAssistance> {
-    let end = |g: &Grant| g.to.unwrap_or(g.from);
+/// Every pair of grants giving the same help for overlapping periods, by the departments' rule
+/// (`policy::relief::duplicates`: a one-off grant covers `one_off_cover_months`).
+pub fn overlapping(
+    member_id: Uuid,
+    grants: &[RecordedGrant],
+    p: &policy::ParameterSet,
+) -> Vec<DuplicateAssistance> {
+    use policy::relief::{duplicates, last_day_covered, Help};
+    fn help(g: &Grant) -> Help<'_> {
+        Help {
+            kind: &g.kind,
+            from: g.from,
+            to: g.to,
+        }
+    }
     let mut out = Vec::new();
     for (i, a) in grants.iter().enumerate() {
         for b in &grants[i + 1..] {
-            if a.grant.kind != b.grant.kind {
-                continue;
-            }
-            let from = a.grant.from.max(b.grant.from);
-            let to = end(&a.grant).min(end(&b.grant));
-            if from <= to {
+            if duplicates(help(&a.grant), help(&b.grant), p) {
+                let from = a.grant.from.max(b.grant.from);
+                let to = last_day_covered(a.grant.from, a.grant.to, p).min(last_day_covered(
+                    b.grant.from,
+                    b.grant.to,
+                    p,
+                ));
                 out.push(DuplicateAssistance {
                     member_id,
                     kind: a.grant.kind.clone(),
@@ -1070,10 +1096,15 @@ mod tests {
                 "2027-06-01",
                 Some("2028-05-31"),
             ),
-            // Another kind for the same months: not a duplicate.
-            grant(4, "medical_premium_full", "2026-01-01", Some("2026-12-31")),
+            // Another kind of help for the same months: not a duplicate.
+            grant(
+                4,
+                "medical_inpatient_assistance",
+                "2026-01-01",
+                Some("2026-12-31"),
+            ),
         ];
-        let dups = overlapping(Uuid::nil(), &grants);
+        let dups = overlapping(Uuid::nil(), &grants, &params());
         assert_eq!(dups.len(), 1, "{dups:?}");
         assert_eq!(
             dups[0].referral_ids,
@@ -1086,17 +1117,47 @@ mod tests {
     }
 
     #[test]
-    fn a_one_off_grant_covers_its_day() {
+    fn a_one_off_grant_covers_one_off_cover_months_and_kinds_of_the_same_help_are_one() {
+        let p = params();
+        let months = p.one_off_cover_months;
+        let start = d("2026-03-05");
+        let last = start
+            .checked_add_months(chrono::Months::new(months))
+            .unwrap()
+            .pred_opt()
+            .unwrap();
         let within = [
             grant(1, "disaster_emergency", "2026-03-05", None),
-            grant(2, "disaster_emergency", "2026-03-01", Some("2026-03-31")),
+            grant(2, "disaster_emergency", &last.to_string(), None),
         ];
-        assert_eq!(overlapping(Uuid::nil(), &within).len(), 1);
+        let dups = overlapping(Uuid::nil(), &within, &p);
+        assert_eq!(dups.len(), 1);
+        assert_eq!((dups[0].from, dups[0].to), (last, last));
         let apart = [
             grant(1, "disaster_emergency", "2026-03-05", None),
-            grant(2, "disaster_emergency", "2026-03-06", None),
+            grant(
+                2,
+                "disaster_emergency",
+                &last.succ_opt().unwrap().to_string(),
+                None,
+            ),
         ];
-        assert!(overlapping(Uuid::nil(), &apart).is_empty());
+        assert!(overlapping(Uuid::nil(), &apart, &p).is_empty());
+        // A full premium and a premium subsidy are the same help.
+        let premium = [
+            grant(
+                1,
+                "medical_premium_subsidy",
+                "2026-01-01",
+                Some("2026-12-31"),
+            ),
+            grant(2, "medical_premium_full", "2026-07-01", Some("2027-06-30")),
+        ];
+        assert_eq!(overlapping(Uuid::nil(), &premium, &p).len(), 1);
+    }
+
+    fn params() -> policy::ParameterSet {
+        policy::PolicyBook::builtin().sets()[0].clone()
     }
 
     #[test]
