@@ -37,6 +37,15 @@ pub struct Options {
     /// Payment's settings (`payment.run.chunk_size`, `payment.policy_file`, …). The monthly
     /// run's scheduler is off unless `payment.run.schedule_interval_ms` is given here.
     pub payment: Vec<(String, String)>,
+    /// The bureau's calendar day the mesh starts on (its clock reads 10:00 Beijing time that
+    /// day and runs on); every service of the mesh shares the clock, [`TestMesh::clock`].
+    pub business_date: chrono::NaiveDate,
+}
+
+/// The business date a test's mesh starts on unless it names another: a fixed day, so that no
+/// test depends on the day it runs.
+pub fn business_date() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap_or_default()
 }
 
 impl Default for Options {
@@ -52,6 +61,7 @@ impl Default for Options {
             log: "warn".into(),
             bank: None,
             payment: Vec::new(),
+            business_date: business_date(),
         }
     }
 }
@@ -103,6 +113,8 @@ pub struct TestMesh {
     pub nats: async_nats::Client,
     pub js: async_nats::jetstream::Context,
     pub http: reqwest::Client,
+    /// The clock every service of this mesh reads; a test moves it to change the business date.
+    pub clock: mesh::Clock,
     services: BTreeMap<String, Running>,
 }
 
@@ -127,6 +139,7 @@ impl TestMesh {
         let js = async_nats::jetstream::new(nats.clone());
         let mut mesh = TestMesh {
             prefix,
+            clock: mesh::Clock::on_local_date(opts.business_date, 10, chrono_tz::Asia::Shanghai),
             opts,
             nats,
             js,
@@ -150,6 +163,11 @@ impl TestMesh {
             mesh.launch(name).await?;
         }
         Ok(mesh)
+    }
+
+    /// The business date now, by the mesh's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
     }
 
     pub fn database_url(&self, service: &str) -> String {
@@ -204,7 +222,7 @@ impl TestMesh {
             "intake" => {
                 let mut s: intake::Settings = self.settings(intake::config::DEFAULTS, name, &[])?;
                 Self::tune(&mut s.mesh);
-                let app = intake::build(s).await?;
+                let app = intake::build(s, self.clock.clone()).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "verification" => {
@@ -222,14 +240,14 @@ impl TestMesh {
                     ],
                 )?;
                 Self::tune(&mut s.mesh);
-                let app = verification::build(s).await?;
+                let app = verification::build(s, self.clock.clone()).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "monitoring" => {
                 let mut s: monitoring::Settings =
                     self.settings(monitoring::config::DEFAULTS, name, &[])?;
                 Self::tune(&mut s.mesh);
-                let app = monitoring::build(s).await?;
+                let app = monitoring::build(s, self.clock.clone()).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "payment" => {
@@ -259,7 +277,7 @@ impl TestMesh {
                 let mut s: payment::Settings =
                     self.settings(payment::config::DEFAULTS, name, &extra)?;
                 Self::tune(&mut s.mesh);
-                let app = payment::build(s).await?;
+                let app = payment::build(s, self.clock.clone()).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
             "source-simulator" => {
@@ -287,7 +305,7 @@ impl TestMesh {
                     &[("relief.department", dept.as_str())],
                 )?;
                 Self::tune(&mut s.mesh);
-                let app = relief::build(s).await?;
+                let app = relief::build(s, self.clock.clone()).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
             }
         };

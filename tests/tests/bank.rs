@@ -161,7 +161,7 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
             found[0]["instruction_id"].as_str().unwrap().to_owned(),
         ));
     }
-    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let month = mesh.today().format("%Y-%m").to_string();
     let [good, bad, ret, late] = [0, 1, 2, 3].map(|i| people[i].clone());
 
     // Accounts: refused field by field when wrong; kept masked; D (late) has none yet.

@@ -134,7 +134,7 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
     let params = PolicyBook::builtin()
         .in_force(
             &RegionCode::parse("410102").unwrap(),
-            chrono::Utc::now().date_naive(),
+            mesh_tests::business_date(),
         )
         .unwrap()
         .clone();

@@ -14,7 +14,7 @@ fn rural_marginal_household() -> Value {
     let p = PolicyBook::builtin()
         .in_force(
             &RegionCode::parse("410102").unwrap(),
-            chrono::Utc::now().date_naive(),
+            mesh_tests::business_date(),
         )
         .unwrap()
         .clone();
@@ -242,7 +242,7 @@ async fn education_support_follows_the_students_stage_from_application_to_feedba
     let p = PolicyBook::builtin()
         .in_force(
             &RegionCode::parse("410102").unwrap(),
-            chrono::Utc::now().date_naive(),
+            mesh_tests::business_date(),
         )
         .unwrap()
         .clone();

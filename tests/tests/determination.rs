@@ -13,7 +13,7 @@ fn zhengzhou() -> policy::ParameterSet {
     PolicyBook::builtin()
         .in_force(
             &RegionCode::parse("410102").unwrap(),
-            chrono::Utc::now().date_naive(),
+            mesh_tests::business_date(),
         )
         .unwrap()
         .clone()

@@ -12,7 +12,7 @@ fn limit_fen() -> i64 {
     let p = PolicyBook::builtin()
         .in_force(
             &RegionCode::parse("410102").unwrap(),
-            chrono::Utc::now().date_naive(),
+            mesh_tests::business_date(),
         )
         .unwrap()
         .clone();
@@ -80,7 +80,7 @@ async fn an_act_first_grant_reaches_a_payment_instruction_with_no_human_step() {
             "payment.instruction.created"
         ]
     );
-    let today = chrono::Utc::now().date_naive();
+    let today = mesh_tests::business_date();
     let instructions = mesh.instructions(&household).await.unwrap();
     assert_eq!(instructions.len(), 1);
     assert_eq!(instructions[0]["kind"], json!("emergency_grant"));
@@ -162,7 +162,7 @@ async fn a_larger_grant_waits_for_a_named_county_approver_and_is_paid_in_stages(
     assert_eq!(status, 409, "decided once");
 
     mesh.complete_chain(&household, WITHIN).await.unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = mesh_tests::business_date();
     let mut instructions = mesh.instructions(&household).await.unwrap();
     instructions.sort_by_key(|i| i["due_date"].as_str().unwrap().to_owned());
     assert_eq!(instructions.len(), 2, "{instructions:?}");

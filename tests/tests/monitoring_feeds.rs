@@ -20,8 +20,9 @@ const WITHIN: Duration = Duration::from_secs(30);
 const VILLAGE: &str = "410102001002";
 const TOWNSHIP: &str = "410102001";
 
+/// The business date of every test mesh (`Options::business_date`).
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    mesh_tests::business_date()
 }
 
 async fn start(departments: Vec<Department>) -> TestMesh {
@@ -796,7 +797,7 @@ async fn monitoring_state(mesh: &TestMesh) -> monitoring::app::State {
     )
     .unwrap();
     monitoring::app::State {
-        mesh: mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR)
+        mesh: mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR, mesh.clock.clone())
             .await
             .unwrap(),
         policy: std::sync::Arc::new(PolicyBook::builtin()),
@@ -822,11 +823,25 @@ async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warni
         0
     );
 
-    // Last verified one day longer ago than the interval and the grace allow.
-    let last = today()
-        .checked_sub_months(chrono::Months::new(params.reverification_months))
-        .unwrap()
-        - Days::new(u64::from(params.reverification_grace_days) + 1);
+    // Last verified on the latest day that is overdue today (`policy::dates`, whose rule is
+    // proved for every day of 2024–2028 in shared/policy/tests/dates.rs).
+    let (months, grace) = (
+        params.reverification_months,
+        params.reverification_grace_days,
+    );
+    let last = policy::dates::reverification_overdue_before(today(), months, grace) - Days::new(1);
+    assert!(policy::dates::reverification_overdue(
+        last,
+        today(),
+        months,
+        grace
+    ));
+    assert!(!policy::dates::reverification_overdue(
+        last + Days::new(1),
+        today(),
+        months,
+        grace
+    ));
     sqlx::query("UPDATE households SET last_verified_on = $2 WHERE household_id = $1")
         .bind(h.household_id)
         .bind(last)

@@ -15,7 +15,7 @@ use uuid::Uuid;
 const WITHIN: Duration = Duration::from_secs(30);
 
 fn this_month() -> Month {
-    Month::of(chrono::Utc::now().date_naive())
+    Month::of(mesh_tests::business_date())
 }
 
 fn zhengzhou(book: &PolicyBook, month: Month) -> ParameterSet {
@@ -500,10 +500,8 @@ async fn the_scheduler_starts_the_next_month_and_alerts_once_when_a_month_is_lat
     assert!(run_day <= 26 && deadline_day <= 26);
     let mesh = TestMesh::start(Options {
         departments: vec![],
-        payment: vec![
-            ("payment.run.schedule_interval_ms".into(), "200".into()),
-            ("payment.run.today".into(), today.to_string()),
-        ],
+        payment: vec![("payment.run.schedule_interval_ms".into(), "200".into())],
+        business_date: today,
         ..Default::default()
     })
     .await

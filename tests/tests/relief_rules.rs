@@ -14,14 +14,14 @@ fn params() -> policy::ParameterSet {
     PolicyBook::builtin()
         .in_force(
             &RegionCode::parse("410102").unwrap(),
-            chrono::Utc::now().date_naive(),
+            mesh_tests::business_date(),
         )
         .unwrap()
         .clone()
 }
 
 fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    mesh_tests::business_date()
 }
 
 /// Submits `h` and waits for its chain; returns the household id.

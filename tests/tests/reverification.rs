@@ -25,8 +25,9 @@ async fn start() -> TestMesh {
     .unwrap()
 }
 
+/// The business date of every test mesh (`Options::business_date`).
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    mesh_tests::business_date()
 }
 
 fn params_on(date: NaiveDate) -> ParameterSet {

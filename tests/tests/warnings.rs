@@ -86,7 +86,7 @@ impl ForeignMedical {
     /// Grants this year's premium subsidy, or refuses it as already granted.
     async fn answer(&mut self, mesh: &TestMesh, referral: &str, grant: bool) {
         let push = self.push(referral).await;
-        let year = Utc::now().year();
+        let year = mesh.today().year();
         let mut data = json!({
             "referral_id": referral,
             "department": "medical",
@@ -425,7 +425,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         changed["data"]["change_id"],
         v["disposal_detail"]["change_id"]
     );
-    let today = Utc::now().date_naive();
+    let today = mesh.today();
     let next_month = policy::Month::of(today).next().to_string();
     assert_eq!(changed["data"]["stop_from_month"], json!(next_month));
     assert!(

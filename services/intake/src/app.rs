@@ -12,11 +12,11 @@ pub struct State {
     pub policy: Arc<policy::PolicyBook>,
 }
 
-pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.intake.policy_file.as_deref(),
     )?);
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
     let state = State {
         mesh: mesh.clone(),
         policy,

@@ -63,7 +63,7 @@ pub async fn report(
         }
     }
     let mut errors = Vec::new();
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let params = match RegionCode::parse(&req.region_code) {
         Ok(r) => match state.policy.in_force(&r, today) {
             Ok(p) => Some(p.clone()),
@@ -155,7 +155,7 @@ pub async fn report(
         papers_due: act_first
             .then(|| today + chrono::Days::new(u64::from(params.emergency_papers_days))),
         papers_completed_by: None,
-        created_at: chrono::Utc::now(),
+        created_at: state.mesh.clock.now(),
     };
     let mut tx = state.mesh.db.begin().await?;
     store::insert_emergency(&mut tx, &e).await?;
@@ -177,13 +177,13 @@ pub async fn report(
         emit_granted(&state, &mut tx, &e).await?;
     }
     tx.commit().await?;
-    e.created_at = chrono::Utc::now();
+    e.created_at = state.mesh.clock.now();
     tracing::info!(act_first, total_fen = total, "Emergency reported.");
     Ok((StatusCode::CREATED, Json(e)))
 }
 
 async fn emit_granted(state: &State, tx: &mut PgConnection, e: &Emergency) -> Result<(), ApiError> {
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let granted = EmergencyGranted {
         emergency_id: e.emergency_id,
         member_id: e.member_id,
@@ -309,6 +309,6 @@ pub async fn overdue(
     AxState(state): AxState<State>,
     Query(q): Query<OnQuery>,
 ) -> Result<Json<Vec<Emergency>>, ApiError> {
-    let on = q.on.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let on = q.on.unwrap_or_else(|| state.mesh.today());
     Ok(Json(store::papers_overdue(&state.mesh.db, on).await?))
 }

@@ -144,7 +144,7 @@ async fn determine_and_emit(
 ) -> Result<String, DetermineError> {
     let region =
         RegionCode::parse(&app.region_code).map_err(|e| DetermineError::Poison(e.to_string()))?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let params = state
         .policy
         .in_force(&region, today)

@@ -97,7 +97,7 @@ fn validate(
     let mut errors = Vec::new();
     let region = match RegionCode::parse(&req.region_code) {
         Ok(r) => {
-            if let Err(e) = state.policy.in_force(&r, chrono::Utc::now().date_naive()) {
+            if let Err(e) = state.policy.in_force(&r, state.mesh.today()) {
                 errors.push(FieldError::new("region_code", e.to_string()));
             }
             Some(r)

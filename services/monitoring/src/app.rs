@@ -24,7 +24,7 @@ pub const CHAIN_SOURCES: &[(&str, &str)] = &[
     ("PAYMENT", "payment.>"),
 ];
 
-pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.monitoring.policy_file.as_deref(),
     )?);
@@ -33,7 +33,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         "monitoring.sweep_interval_ms must be at least 1"
     );
     let sweep_every = std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms);
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
     let state = State {
         mesh: mesh.clone(),
         policy,

@@ -145,7 +145,7 @@ pub async fn open_case(
         }
         None => None,
     };
-    let verify_due = today + chrono::Days::new(u64::from(params.warning_verify_days));
+    let verify_due = policy::dates::deadline(today, params.warning_verify_days);
     let (warning_id, raised) = warnings::raise(
         tx,
         &NewWarning {
@@ -163,6 +163,7 @@ pub async fn open_case(
                 "policy_version": params.version,
             }),
             verify_due,
+            raised_at: state.mesh.clock.now(),
         },
     )
     .await?;
@@ -180,7 +181,7 @@ async fn post_discovery(
     AxState(state): AxState<State>,
     JsonBody(report): JsonBody<DiscoveryReport>,
 ) -> Result<(StatusCode, Json<Opened>), ApiError> {
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let errors = validate(&report, &state.policy, today);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -205,7 +206,7 @@ async fn post_discovery(
 /// `monitor.discovery.reported` → the same case as over HTTP.
 pub async fn on_reported(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let e = d.envelope::<DiscoveryReport>()?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let errors = validate(&e.data, &state.policy, today);
     if !errors.is_empty() {
         return Err(HandlerError::Poison(

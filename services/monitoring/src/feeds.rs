@@ -478,8 +478,7 @@ async fn act(
                     urban: p.urban,
                     tier,
                     need: (*need).to_owned(),
-                    feedback_due: today
-                        + chrono::Days::new(u64::from(params.referral_feedback_days)),
+                    feedback_due: policy::dates::deadline(today, params.referral_feedback_days),
                     school_stage: None,
                     zero_employment_household: false,
                     // What the person already has, so the department does not grant it twice.
@@ -532,7 +531,8 @@ async fn act(
                         member_id: person.map(|p| p.member_id),
                         township_code: rules::township_of(&r.region_code),
                         detail,
-                        verify_due: today + chrono::Days::new(u64::from(local.warning_verify_days)),
+                        verify_due: policy::dates::deadline(today, local.warning_verify_days),
+                        raised_at: state.mesh.clock.now(),
                     },
                 )
                 .await?;
@@ -574,7 +574,7 @@ pub async fn on_feed_record(state: State, d: Delivery) -> Result<Outcome, Handle
             HandlerError::Poison(format!("{} is not the subject of a known feed", d.subject))
         })?;
     let e = d.envelope::<FeedRecord>()?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let record = validate(source, &e.data, &state.policy, today).map_err(HandlerError::Poison)?;
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
@@ -648,7 +648,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let mut report = FeedReport::new(source);
     let mut lines = Lines::new(body);
     let columns = loop {

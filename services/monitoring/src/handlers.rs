@@ -35,19 +35,19 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     }
     let region =
         RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let params = state
         .policy
         .in_force(&region, today)
         .map_err(|e| HandlerError::Poison(e.to_string()))?;
-    if !store::enrol(&mut tx, &e).await? {
+    if !store::enrol(&mut tx, &e, today).await? {
         // Enrolled by an earlier determination of the same household: nothing more to do here.
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
     crate::population::record_enrolment(&mut tx, &e).await?;
     let chain = ChainRef::answering(&e);
-    let due = today + chrono::Days::new(u64::from(params.referral_feedback_days));
+    let due = policy::dates::deadline(today, params.referral_feedback_days);
     let mut referrals = Vec::new();
     for m in &det.members {
         // What the person already has from any department, so a department can refuse a duplicate.
@@ -136,7 +136,7 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    match store::answer_referral(&mut tx, &e).await? {
+    match store::answer_referral(&mut tx, &e, state.mesh.clock.now()).await? {
         store::Answered::Updated => crate::population::record_feedback(&mut tx, &e).await?,
         store::Answered::NotOurs => {
             tx.commit().await?;

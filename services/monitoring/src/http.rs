@@ -64,7 +64,7 @@ async fn chain(
         return Err(ApiError::NotFound(format!("no chain for household {id}")));
     };
     let chain_id = first.chain_id;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let mut referrals = store::referrals(&state.mesh.db, id).await?;
     for r in &mut referrals {
         r.overdue = r.answered_at.is_none() && r.feedback_due < today;
@@ -79,7 +79,7 @@ async fn chain(
     let flags = Flags {
         omissions: unanswered(true),
         awaiting_feedback: unanswered(false),
-        duplicates: crate::warnings::duplicates(&state.mesh.db, &state.policy, id).await?,
+        duplicates: crate::warnings::duplicates(&state.mesh.db, &state.policy, id, today).await?,
     };
     let mut trace_ids: Vec<String> = Vec::new();
     for t in steps.iter().filter_map(|s| s.trace_id.clone()) {

@@ -343,10 +343,11 @@ pub async fn on_reverified(state: State, d: Delivery) -> Result<Outcome, Handler
         tx.commit().await?;
         return Ok(Outcome::Applied);
     };
-    let on = e.time.date_naive();
-    sqlx::query("UPDATE households SET last_verified_on = GREATEST(last_verified_on, $2), updated_at = now() WHERE household_id = $1")
+    let on = state.mesh.clock.local_date(e.time);
+    sqlx::query("UPDATE households SET last_verified_on = GREATEST(last_verified_on, $2), updated_at = $3 WHERE household_id = $1")
         .bind(e.household_id)
         .bind(on)
+        .bind(state.mesh.clock.now())
         .execute(&mut *tx)
         .await?;
     let region =
@@ -432,7 +433,7 @@ pub async fn sweep_overdue(state: State, interval: Duration) -> anyhow::Result<(
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        match sweep_once(&state, chrono::Utc::now().date_naive()).await {
+        match sweep_once(&state, state.mesh.today()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(warnings = n, "Overdue re-verifications warned."),
             Err(error) => tracing::warn!(
@@ -462,7 +463,7 @@ pub async fn sweep_once(state: &State, today: NaiveDate) -> anyhow::Result<usize
         let Ok(params) = state.policy.in_force(&region, today) else {
             continue;
         };
-        let cutoff = rules::reverification_overdue_before(
+        let cutoff = policy::dates::reverification_overdue_before(
             today,
             params.reverification_months,
             params.reverification_grace_days,
@@ -492,7 +493,8 @@ pub async fn sweep_once(state: &State, today: NaiveDate) -> anyhow::Result<usize
                     member_id: None,
                     township_code: rules::township_of(&region_code),
                     detail: json!({"last_verified_on": last, "reverification_months": params.reverification_months, "grace_days": params.reverification_grace_days, "policy_version": params.version}),
-                    verify_due: today + chrono::Days::new(u64::from(params.warning_verify_days)),
+                    verify_due: policy::dates::deadline(today, params.warning_verify_days),
+                    raised_at: state.mesh.clock.now(),
                 },
             )
             .await?;

@@ -138,8 +138,16 @@ fn csv<R: CsvRow>(rows: &[R], filename: &str) -> Response {
         .into_response()
 }
 
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+/// The instant the bureau's day `d` begins: a month or a quarter is one of the bureau's calendar.
+fn midnight(d: NaiveDate, clock: &mesh::Clock) -> DateTime<Utc> {
+    use chrono::TimeZone as _;
+    let naive = d.and_time(chrono::NaiveTime::MIN);
+    clock
+        .timezone()
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| naive.and_utc())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,12 +223,13 @@ type WarningCounts = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
 pub async fn monthly_rows(
     db: &PgPool,
+    clock: &mesh::Clock,
     district: Option<&str>,
     month: Month,
 ) -> sqlx::Result<Vec<MonthlyRow>> {
     let (from, to) = (
-        midnight(month.first_day()),
-        midnight(month.next().first_day()),
+        midnight(month.first_day(), clock),
+        midnight(month.next().first_day(), clock),
     );
     let warnings: Vec<WarningCounts> = sqlx::query_as(
         "SELECT left(township_code, 6),
@@ -293,17 +302,23 @@ async fn monthly(
     let mut errors = Vec::new();
     let district = district(&q, &mut errors);
     let month = match q.month.as_deref() {
-        None => Month::of(Utc::now().date_naive()),
+        None => Month::of(state.mesh.today()),
         Some(m) => Month::parse(m).unwrap_or_else(|_| {
             errors.push(FieldError::new("month", "a month, YYYY-MM"));
-            Month::of(Utc::now().date_naive())
+            Month::of(state.mesh.today())
         }),
     };
     let as_csv = wants_csv(&q, &headers, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let mut rows = monthly_rows(&state.mesh.db, district.as_deref(), month).await?;
+    let mut rows = monthly_rows(
+        &state.mesh.db,
+        &state.mesh.clock,
+        district.as_deref(),
+        month,
+    )
+    .await?;
     if let Some(d) = &district {
         if rows.is_empty() {
             rows.push(MonthlyRow {
@@ -452,8 +467,8 @@ pub async fn quarterly_rows(
     let warnings: Vec<DueCounts> = sqlx::query_as(
         "SELECT left(township_code, 6),
                 count(*),
-                count(*) FILTER (WHERE (verified_at AT TIME ZONE 'UTC')::date <= verify_due),
-                count(*) FILTER (WHERE (verified_at AT TIME ZONE 'UTC')::date > verify_due
+                count(*) FILTER (WHERE (verified_at AT TIME ZONE $5)::date <= verify_due),
+                count(*) FILTER (WHERE (verified_at AT TIME ZONE $5)::date > verify_due
                                     OR (verified_at IS NULL AND verify_due < $4)),
                 count(*) FILTER (WHERE verified_at IS NULL AND verify_due >= $4),
                 count(*) FILTER (WHERE escalated_at IS NOT NULL)
@@ -465,13 +480,14 @@ pub async fn quarterly_rows(
     .bind(from)
     .bind(to)
     .bind(as_of)
+    .bind(state.mesh.clock.timezone().name())
     .fetch_all(db)
     .await?;
     let referrals: Vec<DueCounts> = sqlx::query_as(
         "SELECT left(h.region_code, 6),
                 count(*),
-                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE 'UTC')::date <= r.feedback_due),
-                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE 'UTC')::date > r.feedback_due),
+                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE $5)::date <= r.feedback_due),
+                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE $5)::date > r.feedback_due),
                 count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due < $4),
                 count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due >= $4)
          FROM referrals r JOIN households h USING (household_id)
@@ -482,6 +498,7 @@ pub async fn quarterly_rows(
     .bind(from)
     .bind(to)
     .bind(as_of)
+    .bind(state.mesh.clock.timezone().name())
     .fetch_all(db)
     .await?;
     let mut rows: BTreeMap<String, QuarterlyRow> = BTreeMap::new();
@@ -535,7 +552,7 @@ async fn quarterly(
 ) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
     let district = district(&q, &mut errors);
-    let today = Utc::now().date_naive();
+    let today = state.mesh.today();
     let quarter = match q.quarter.as_deref() {
         None => Quarter::of(today),
         Some(s) => Quarter::parse(s).unwrap_or_else(|| {
@@ -543,7 +560,7 @@ async fn quarterly(
             Quarter::of(today)
         }),
     };
-    let as_of = crate::warnings::as_of(&q.as_of, &mut errors);
+    let as_of = crate::warnings::as_of(&q.as_of, state.mesh.today(), &mut errors);
     let as_csv = wants_csv(&q, &headers, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));

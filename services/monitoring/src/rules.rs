@@ -134,10 +134,7 @@ pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> 
     }
 }
 
-/// The first month with no payment after a death: the month after it.
-pub fn stop_from_after_death(died_on: NaiveDate) -> Month {
-    Month::of(died_on).next()
-}
+pub use policy::dates::stop_from_after_death;
 
 /// The township that must verify: the first 9 digits of a township or village code; a
 /// county-level code is its own (the county assigns the township).
@@ -174,22 +171,10 @@ pub fn after_reverification(r: &Reverified<'_>) -> Option<GradualExit> {
     if !r.complete || r.tier != "dibao" || r.status != "active" || r.per_capita < r.standard {
         return None;
     }
-    let mut stop = Month::of(r.on).next();
-    for _ in 0..r.gradual_exit_months {
-        stop = stop.next();
-    }
     Some(GradualExit {
         exit_months: r.gradual_exit_months,
-        stop_from_month: stop,
+        stop_from_month: policy::dates::gradual_exit_stop(r.on, r.gradual_exit_months),
     })
-}
-
-/// A household last verified before this date is overdue for re-verification on `today`.
-pub fn reverification_overdue_before(today: NaiveDate, months: u32, grace_days: u32) -> NaiveDate {
-    today
-        .checked_sub_days(chrono::Days::new(u64::from(grace_days)))
-        .and_then(|d| d.checked_sub_months(chrono::Months::new(months)))
-        .unwrap_or(NaiveDate::MIN)
 }
 
 #[cfg(test)]
@@ -427,17 +412,5 @@ mod tests {
             assert_eq!(got.as_deref(), expected, "{r:?}");
         }
         assert_eq!(after_reverification(&base).unwrap().exit_months, 6);
-    }
-
-    #[test]
-    fn reverification_is_overdue_after_the_interval_and_the_grace() {
-        assert_eq!(
-            reverification_overdue_before(date("2026-11-22"), 6, 30),
-            date("2026-04-23")
-        );
-        assert_eq!(
-            reverification_overdue_before(date("2026-08-31"), 6, 0),
-            date("2026-02-28")
-        );
     }
 }

@@ -8,11 +8,16 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Enrols the household and its members; `false` when it was already enrolled.
-pub async fn enrol(tx: &mut PgConnection, e: &Envelope<HouseholdDetermined>) -> sqlx::Result<bool> {
+/// `today` is the day of the determination, its last verification.
+pub async fn enrol(
+    tx: &mut PgConnection,
+    e: &Envelope<HouseholdDetermined>,
+    today: NaiveDate,
+) -> sqlx::Result<bool> {
     let d = &e.data;
     let inserted = sqlx::query(
-        "INSERT INTO households (household_id, chain_id, application_id, region_code, urban, tier, status, monthly_amount_fen, policy_version, effective_month)
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9) ON CONFLICT (household_id) DO NOTHING",
+        "INSERT INTO households (household_id, chain_id, application_id, region_code, urban, tier, status, monthly_amount_fen, policy_version, effective_month, enrolled_at, updated_at, last_verified_on)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10, $11) ON CONFLICT (household_id) DO NOTHING",
     )
     .bind(e.household_id)
     .bind(e.chain_id)
@@ -23,6 +28,8 @@ pub async fn enrol(tx: &mut PgConnection, e: &Envelope<HouseholdDetermined>) -> 
     .bind(d.monthly_amount_fen)
     .bind(&d.policy_version)
     .bind(&d.effective_month)
+    .bind(e.time)
+    .bind(today)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -30,13 +37,14 @@ pub async fn enrol(tx: &mut PgConnection, e: &Envelope<HouseholdDetermined>) -> 
         return Ok(false);
     }
     for m in &d.members {
-        sqlx::query("INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(m.member_id)
             .bind(e.household_id)
             .bind(&m.id_number)
             .bind(&m.name)
             .bind(&m.relation)
             .bind(&m.addon_reason)
+            .bind(e.time)
             .execute(&mut *tx)
             .await?;
     }
@@ -49,8 +57,8 @@ pub async fn insert_referral(
 ) -> sqlx::Result<()> {
     let p = &e.data;
     sqlx::query(
-        "INSERT INTO referrals (referral_id, household_id, member_id, department, need, status, feedback_due, push_event_id)
-         VALUES ($1, $2, $3, $4, $5, 'pushed', $6, $7)",
+        "INSERT INTO referrals (referral_id, household_id, member_id, department, need, status, feedback_due, push_event_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pushed', $6, $7, $8)",
     )
     .bind(p.referral_id)
     .bind(e.household_id)
@@ -59,6 +67,7 @@ pub async fn insert_referral(
     .bind(&p.need)
     .bind(p.feedback_due)
     .bind(&e.id)
+    .bind(e.time)
     .execute(tx)
     .await?;
     Ok(())
@@ -74,6 +83,7 @@ pub enum Answered {
 pub async fn answer_referral(
     tx: &mut PgConnection,
     e: &Envelope<ReferralFeedback>,
+    at: DateTime<Utc>,
 ) -> sqlx::Result<Answered> {
     let f = &e.data;
     let row: Option<(Uuid, String, Uuid, String)> = sqlx::query_as(
@@ -106,7 +116,7 @@ pub async fn answer_referral(
     sqlx::query(
         // A referral only moves forward (pushed → accepted → granted | rejected | closed): an
         // `accepted` handled after the final answer does not undo it.
-        "UPDATE referrals SET status = $2, feedback_event_id = $3, grant_detail = $4, answered_at = now()
+        "UPDATE referrals SET status = $2, feedback_event_id = $3, grant_detail = $4, answered_at = $5
          WHERE referral_id = $1
            AND (CASE status WHEN 'pushed' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)
                <= (CASE $2 WHEN 'pushed' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)",
@@ -115,6 +125,7 @@ pub async fn answer_referral(
     .bind(outcome)
     .bind(&e.id)
     .bind(f.grant.as_ref().map(sqlx::types::Json))
+    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(Answered::Updated)

@@ -31,6 +31,8 @@ pub struct NewWarning {
     /// Ids, amounts and reasons only: never names or ID numbers.
     pub detail: Value,
     pub verify_due: NaiveDate,
+    /// When it is raised, by the service's clock.
+    pub raised_at: DateTime<Utc>,
 }
 
 /// Raises the warning in the caller's transaction; returns its id, and `false` when a warning
@@ -38,8 +40,8 @@ pub struct NewWarning {
 pub async fn raise(tx: &mut PgConnection, w: &NewWarning) -> sqlx::Result<(Uuid, bool)> {
     let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, w.dedupe_key.as_bytes());
     let inserted = sqlx::query(
-        "INSERT INTO warnings (warning_id, dedupe_key, kind, household_id, member_id, township_code, detail, verify_due)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+        "INSERT INTO warnings (warning_id, dedupe_key, kind, household_id, member_id, township_code, detail, verify_due, raised_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(id)
     .bind(&w.dedupe_key)
@@ -49,6 +51,7 @@ pub async fn raise(tx: &mut PgConnection, w: &NewWarning) -> sqlx::Result<(Uuid,
     .bind(&w.township_code)
     .bind(&w.detail)
     .bind(w.verify_due)
+    .bind(w.raised_at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -171,8 +174,7 @@ pub async fn list(db: &PgPool, f: &Filter) -> sqlx::Result<Vec<WarningView>> {
     Ok(rows.into_iter().map(|w| with_overdue(w, f.as_of)).collect())
 }
 
-pub async fn get(db: &PgPool, id: Uuid) -> sqlx::Result<Option<WarningView>> {
-    let today = Utc::now().date_naive();
+pub async fn get(db: &PgPool, id: Uuid, today: NaiveDate) -> sqlx::Result<Option<WarningView>> {
     let row: Option<WarningView> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM warnings WHERE warning_id = $1"
     ))
@@ -257,6 +259,7 @@ fn no_id_number(field: &str, value: &Option<String>, errors: &mut Vec<FieldError
 /// Records the verification; 409 when the warning is not open.
 pub async fn verify(
     db: &PgPool,
+    clock: &mesh::Clock,
     id: Uuid,
     req: &VerificationRequest,
 ) -> Result<WarningView, ApiError> {
@@ -289,16 +292,17 @@ pub async fn verify(
         )));
     }
     sqlx::query(
-        "UPDATE warnings SET status = 'verified', verified_by = $2, verified_at = now(), finding = $3 WHERE warning_id = $1",
+        "UPDATE warnings SET status = 'verified', verified_by = $2, verified_at = $4, finding = $3 WHERE warning_id = $1",
     )
     .bind(id)
     .bind(&officer)
     .bind(&finding)
+    .bind(clock.now())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     tracing::info!(warning_id = %id, kind = %w.kind, "Warning verified on site.");
-    get(db, id)
+    get(db, id, clock.today())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
 }
@@ -407,7 +411,7 @@ pub async fn dispose(
         }
         _ => {}
     }
-    let today = Utc::now().date_naive();
+    let today = state.mesh.today();
     match disposition {
         Disposition::ApplyPolicy | Disposition::CaseConference => {}
         Disposition::PushToDepartment => {
@@ -438,18 +442,19 @@ pub async fn dispose(
         }
     }
     sqlx::query(
-        "UPDATE warnings SET status = 'disposed', disposition = $2, disposed_by = $3, disposed_at = now(), disposal_detail = $4
+        "UPDATE warnings SET status = 'disposed', disposition = $2, disposed_by = $3, disposed_at = $5, disposal_detail = $4
          WHERE warning_id = $1",
     )
     .bind(id)
     .bind(disposition.as_str())
     .bind(&officer)
     .bind(Value::Object(detail))
+    .bind(state.mesh.clock.now())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     tracing::info!(warning_id = %id, kind = %w.kind, disposition = disposition.as_str(), "Warning disposed of.");
-    get(&state.mesh.db, id)
+    get(&state.mesh.db, id, state.mesh.today())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
 }
@@ -729,6 +734,7 @@ pub async fn duplicates(
     db: &PgPool,
     book: &policy::PolicyBook,
     household_id: Uuid,
+    today: NaiveDate,
 ) -> anyhow::Result<Vec<DuplicateAssistance>> {
     let mut conn = db.acquire().await?;
     let region: Option<(String,)> =
@@ -739,7 +745,7 @@ pub async fn duplicates(
     let Some((region,)) = region else {
         return Ok(Vec::new());
     };
-    let params = book.in_force(&RegionCode::parse(&region)?, Utc::now().date_naive())?;
+    let params = book.in_force(&RegionCode::parse(&region)?, today)?;
     let people: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT member_id, id_number FROM persons WHERE household_id = $1 ORDER BY member_id",
     )
@@ -839,17 +845,19 @@ pub async fn sweep(state: &State, as_of: NaiveDate) -> anyhow::Result<SweepRepor
                     "department": department,
                     "feedback_due": feedback_due,
                 }),
-                verify_due: as_of + chrono::Days::new(u64::from(params.warning_verify_days)),
+                verify_due: policy::dates::deadline(as_of, params.warning_verify_days),
+                raised_at: state.mesh.clock.now(),
             },
         )
         .await?;
         report.referral_overdue_raised += usize::from(new);
     }
     let escalated = sqlx::query(
-        "UPDATE warnings SET escalated_at = now(), escalated_to = left(township_code, 6)
+        "UPDATE warnings SET escalated_at = $2, escalated_to = left(township_code, 6)
          WHERE status = 'open' AND escalated_at IS NULL AND verify_due < $1",
     )
     .bind(as_of)
+    .bind(state.mesh.clock.now())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -878,7 +886,7 @@ pub async fn run(state: State, interval: std::time::Duration) -> anyhow::Result<
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        if let Err(error) = sweep(&state, Utc::now().date_naive()).await {
+        if let Err(error) = sweep(&state, state.mesh.today()).await {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "Warning sweep failed; it is tried again on the next tick."
@@ -945,13 +953,17 @@ fn boolean(value: &Option<String>, field: &str, errors: &mut Vec<FieldError>) ->
     }
 }
 
-/// `as_of` as a date, or today.
-pub(crate) fn as_of(value: &Option<String>, errors: &mut Vec<FieldError>) -> NaiveDate {
+/// `as_of` as a date, or `today`.
+pub(crate) fn as_of(
+    value: &Option<String>,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) -> NaiveDate {
     match value.as_deref() {
-        None => Utc::now().date_naive(),
+        None => today,
         Some(s) => s.parse().unwrap_or_else(|_| {
             errors.push(FieldError::new("as_of", "a date, YYYY-MM-DD"));
-            Utc::now().date_naive()
+            today
         }),
     }
 }
@@ -995,7 +1007,7 @@ async fn list_warnings(
         escalated: boolean(&q.escalated, "escalated", &mut errors),
         kind: q.kind.clone(),
         household_id,
-        as_of: as_of(&q.as_of, &mut errors),
+        as_of: as_of(&q.as_of, state.mesh.today(), &mut errors),
         limit,
     };
     if !errors.is_empty() {
@@ -1008,7 +1020,7 @@ async fn one_warning(
     AxState(state): AxState<State>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<WarningView>, ApiError> {
-    get(&state.mesh.db, id)
+    get(&state.mesh.db, id, state.mesh.today())
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
@@ -1019,7 +1031,9 @@ async fn verification(
     Path(id): Path<Uuid>,
     JsonBody(req): JsonBody<VerificationRequest>,
 ) -> Result<Json<WarningView>, ApiError> {
-    verify(&state.mesh.db, id, &req).await.map(Json)
+    verify(&state.mesh.db, &state.mesh.clock, id, &req)
+        .await
+        .map(Json)
 }
 
 async fn disposition(
@@ -1044,7 +1058,7 @@ async fn run_sweep(
     JsonBody(req): JsonBody<SweepRequest>,
 ) -> Result<Json<SweepReport>, ApiError> {
     let mut errors = Vec::new();
-    let on = as_of(&req.as_of, &mut errors);
+    let on = as_of(&req.as_of, state.mesh.today(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

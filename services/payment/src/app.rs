@@ -22,16 +22,13 @@ pub struct State {
 }
 
 impl State {
-    /// Today, or the configured date the scheduler takes for today.
+    /// The bureau's calendar day now, by the service's clock.
     pub fn today(&self) -> chrono::NaiveDate {
-        self.settings
-            .run
-            .today
-            .unwrap_or_else(|| chrono::Utc::now().date_naive())
+        self.mesh.today()
     }
 }
 
-pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.payment.policy_file.as_deref(),
     )?);
@@ -40,7 +37,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.payment.run.chunk_size > 0,
         "payment.run.chunk_size must be at least 1"
     );
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
     let state = State {
         mesh: mesh.clone(),
         policy,

@@ -213,7 +213,7 @@ async fn resolve_corrections(
     .fetch_all(&mut *tx)
     .await?;
     let mut repaid = Vec::new();
-    let today = Utc::now().date_naive();
+    let today = state.mesh.today();
     for r in open {
         let original: Uuid = r.get("instruction_id");
         let reference = original.to_string();
@@ -429,7 +429,7 @@ async fn move_to(
         kind: p.kind.clone(),
         file_msg_id: Some(file.msg_id.clone()),
         report_msg_id: report_msg_id.map(str::to_owned),
-        at: Utc::now(),
+        at: state.mesh.clock.now(),
     };
     let chain = ChainRef {
         household_id: p.household_id,
@@ -523,9 +523,9 @@ struct FileRef {
     debtor_account: String,
 }
 
-fn new_msg_id(district: &str) -> String {
+fn new_msg_id(district: &str, today: chrono::NaiveDate) -> String {
     let id = Uuid::new_v4().simple().to_string();
-    format!("RM{}-{district}-{}", Utc::now().format("%Y%m%d"), &id[..12])
+    format!("RM{}-{district}-{}", today.format("%Y%m%d"), &id[..12])
 }
 
 /// `POST /v1/batches`: one pain.001 file per paying account for the month's instructed
@@ -625,17 +625,17 @@ async fn write_batch(
         return Ok(None);
     }
     let batch_id = Uuid::new_v4();
-    let msg_id = new_msg_id(district);
+    let msg_id = new_msg_id(district, state.mesh.today());
     let nb = items.len() as u64;
     let sum: i64 = items.iter().map(|c| c.amount_fen).sum();
     let header = FileHeader {
         msg_id: &msg_id,
-        created: Utc::now(),
+        created: state.mesh.clock.now(),
         nb_of_txs: nb,
         ctrl_sum_fen: sum,
         initiating_party: &state.initiating_party,
         payment_info_id: &format!("{msg_id}-1"),
-        execution_date: Utc::now().date_naive(),
+        execution_date: state.mesh.today(),
         debtor: Party {
             name: &fund.name,
             account: &fund.account,

@@ -99,9 +99,6 @@ pub struct RunSettings {
     /// How often the scheduler looks at the calendar; 0 turns the scheduler off (the run is
     /// then started over HTTP only).
     pub schedule_interval_ms: u64,
-    /// The date the scheduler takes for today, for drills and tests; the clock when absent.
-    #[serde(default)]
-    pub today: Option<chrono::NaiveDate>,
     /// Fault injection, for tests only: the run fails once, in this process, after this many
     /// chunks were committed.
     #[serde(default)]

@@ -48,7 +48,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         Tier::Dibao | Tier::Destitute | Tier::SinglePersonDibao
     );
     if paid {
-        let today = chrono::Utc::now().date_naive();
+        let today = state.mesh.today();
         for month in run::months_to_instruct(&mut tx, effective).await? {
             let t = run::instruct(
                 &state,
@@ -125,7 +125,7 @@ pub async fn on_emergency(state: State, d: Delivery) -> Result<Outcome, HandlerE
         source_event_id: e.id.clone(),
         ..household
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     for month in months {
         // The household's monthly benefit (if any) is not this grant's to instruct.
         let only_stages = Household {

@@ -575,7 +575,7 @@ async fn chunk(state: &State, month: Month) -> anyhow::Result<bool> {
             total_fen: done.total_fen,
             created_fen: done.created_fen,
             started_at: done.started_at,
-            finished_at: done.finished_at.unwrap_or_else(Utc::now),
+            finished_at: done.finished_at.unwrap_or_else(|| state.mesh.clock.now()),
         };
         let e = state
             .mesh

@@ -13,7 +13,7 @@ pub struct State {
     pub policy: Arc<policy::PolicyBook>,
 }
 
-pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let settings = settings.resolved();
     let department = Department::parse(&settings.relief.department).ok_or_else(|| {
         anyhow::anyhow!("relief.department must be one of medical, education, housing, employment, disaster; found {}", settings.relief.department)
@@ -21,7 +21,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.relief.policy_file.as_deref(),
     )?);
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
     let state = State {
         mesh: mesh.clone(),
         department,

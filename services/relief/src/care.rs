@@ -58,7 +58,7 @@ pub async fn after_push(
     if !store::insert_service_order(tx, order_id, e, self_care_str(level)).await? {
         return Ok(0);
     }
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let feedback =
         ReferralFeedback {
             referral_id: e.data.referral_id,
@@ -118,7 +118,7 @@ async fn run_matching(
         .iter()
         .map(|o| (o.area.as_str(), o.left.max(0) as u32))
         .collect();
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let mut matched = Vec::new();
     for (n, o) in policy::relief::match_needs(&needs, &capacity) {
         let (order, offer) = (&orders[n], &offers[o]);

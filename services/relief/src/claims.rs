@@ -98,7 +98,7 @@ pub async fn post_claim(
             state.department
         )));
     }
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let mut errors = Vec::new();
     if req.claim_id.is_none() {
         errors.push(FieldError::new(

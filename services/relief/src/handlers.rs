@@ -77,7 +77,7 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
 
     let region =
         RegionCode::parse(&push.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.mesh.today();
     let params = state
         .policy
         .in_force(&region, today)
@@ -359,7 +359,7 @@ pub async fn decide_review(
                     format!("at most {MAX_GRANT_MONTHS}"),
                 ));
             }
-            let today = chrono::Utc::now().date_naive();
+            let today = state.mesh.today();
             Some(Grant {
                 kind: kind.to_owned(),
                 amount_fen: amount,

@@ -8,7 +8,8 @@ async fn main() -> anyhow::Result<()> {
     if mesh::service::wants_migrate(&args) {
         return mesh::service::migrate_only(&settings.mesh, &relief::MIGRATOR).await;
     }
-    let app = relief::build(settings).await?;
+    let clock = mesh::Clock::from_settings(&settings.mesh.clock)?;
+    let app = relief::build(settings, clock).await?;
     tracing::info!(port = app.port(), "Listening.");
     app.run_until_stopped(mesh::service::shutdown_signal())
         .await

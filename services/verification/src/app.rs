@@ -14,7 +14,7 @@ pub struct State {
     pub policy: Arc<policy::PolicyBook>,
 }
 
-pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     anyhow::ensure!(
         !settings.verification.sources.is_empty(),
         "verification.sources must name at least one source"
@@ -31,7 +31,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.verification.policy_file.as_deref(),
     )?);
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
     let state = State {
         mesh: mesh.clone(),
         settings: Arc::new(settings.verification),

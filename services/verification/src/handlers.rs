@@ -108,7 +108,7 @@ pub async fn on_enrolled(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
-    let enrolled_on = e.time.date_naive();
+    let enrolled_on = state.mesh.clock.local_date(e.time);
     let params = schedule::params(&state.policy, &entry.region_code, enrolled_on)
         .map_err(HandlerError::Poison)?;
     let reverification_due = schedule::months_after(enrolled_on, params.reverification_months)

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::Mesh;
 use serde::{Deserialize, Serialize};
@@ -38,10 +38,10 @@ struct DueQuery {
 }
 
 impl DueQuery {
-    /// `on`, or today (UTC, like every date the mesh computes) when absent.
-    fn on(&self) -> Result<NaiveDate, ApiError> {
+    /// `on`, or today (the bureau's calendar day, by the service's clock) when absent.
+    fn on(&self, today: NaiveDate) -> Result<NaiveDate, ApiError> {
         match self.on.as_deref() {
-            None => Ok(Utc::now().date_naive()),
+            None => Ok(today),
             Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
                 ApiError::BadRequest(format!("on must be a date, YYYY-MM-DD; found {s:?}"))
             }),
@@ -54,7 +54,7 @@ async fn reverifications_due(
     Query(q): Query<DueQuery>,
 ) -> Result<Json<Vec<store::Due>>, ApiError> {
     Ok(Json(
-        store::reverifications_due(&state.mesh.db, q.on()?).await?,
+        store::reverifications_due(&state.mesh.db, q.on(state.mesh.today())?).await?,
     ))
 }
 
@@ -62,7 +62,9 @@ async fn home_visits_due(
     AxState(state): AxState<State>,
     Query(q): Query<DueQuery>,
 ) -> Result<Json<Vec<store::Due>>, ApiError> {
-    Ok(Json(store::home_visits_due(&state.mesh.db, q.on()?).await?))
+    Ok(Json(
+        store::home_visits_due(&state.mesh.db, q.on(state.mesh.today())?).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,7 +122,7 @@ async fn record_visit(
     AxState(state): AxState<State>,
     JsonBody(req): JsonBody<VisitRequest>,
 ) -> Result<(StatusCode, Json<RecordedVisit>), ApiError> {
-    validate(&req, Utc::now().date_naive())?;
+    validate(&req, state.mesh.today())?;
     let not_found = || ApiError::NotFound(format!("no enrolled household {}", req.household_id));
     let mut tx = state.mesh.db.begin().await?;
     // Locked, so two visits recorded at once agree on the next due date.

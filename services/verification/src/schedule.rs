@@ -11,7 +11,7 @@
 use crate::app::State;
 use crate::sources;
 use crate::store::{self, Leased, NewReport, Purpose};
-use chrono::{Months, NaiveDate, Utc};
+use chrono::NaiveDate;
 use contract::HouseholdReverified;
 use mesh::subjects::HOUSEHOLD_REVERIFIED;
 use mesh::ChainRef;
@@ -37,7 +37,7 @@ pub fn params<'a>(
 
 /// `date` plus whole calendar months; the 31st becomes the last day of a shorter month.
 pub fn months_after(date: NaiveDate, months: u32) -> Result<NaiveDate, String> {
-    date.checked_add_months(Months::new(months))
+    policy::dates::months_after(date, months)
         .ok_or_else(|| format!("{date} plus {months} months is out of range"))
 }
 
@@ -76,7 +76,7 @@ pub async fn run(state: State) -> anyhow::Result<()> {
 
 /// Leases one batch and re-verifies it; returns how many households it leased.
 async fn round(state: &State) -> anyhow::Result<usize> {
-    let today = Utc::now().date_naive();
+    let today = state.mesh.today();
     let leased = store::lease_due(
         &state.mesh.db,
         today,

@@ -3,7 +3,6 @@
 //! each with a timeout per attempt and bounded retries, and sum what they said.
 
 use crate::app::State;
-use chrono::Utc;
 use contract::{
     AnswerStatus, QueryMember, SourceAnswer, SourceProvenance, SourceQuery, VerifiedMember,
 };
@@ -112,7 +111,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
                             source: source.to_owned(),
                             outcome: "answered".into(),
                             detail: None,
-                            at: Utc::now(),
+                            at: state.mesh.clock.now(),
                         },
                         answer: Some(answer),
                     }
@@ -128,7 +127,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
                             source: source.to_owned(),
                             outcome: "error".into(),
                             detail: Some(detail),
-                            at: Utc::now(),
+                            at: state.mesh.clock.now(),
                         },
                         answer: None,
                     };
@@ -148,7 +147,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
                 source: source.to_owned(),
                 outcome: "no_answer".into(),
                 detail: Some(format!("{} attempts: {last}", cfg.attempts)),
-                at: Utc::now(),
+                at: state.mesh.clock.now(),
             },
             answer: None,
         }
@@ -188,6 +187,7 @@ async fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
     use contract::SourceRecord;
 
     fn answered(source: &str, records: Vec<SourceRecord>) -> Asked {

@@ -76,6 +76,12 @@ impl<T: EventKind> Envelope<T> {
             data,
         }
     }
+
+    /// The same envelope, timed `at` (the service clock's now).
+    pub fn at(mut self, at: chrono::DateTime<Utc>) -> Self {
+        self.time = at;
+        self
+    }
 }
 
 impl<T> Envelope<T> {

@@ -2,6 +2,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`clock`] | now and today in the bureau's time zone: the system clock, or one a test sets |
 //! | [`settings`] | layered configuration: defaults → file (`RELIEF_CONFIG_FILE`) → `RELIEF_…` variables |
 //! | [`envelope`] | the CloudEvents-style envelope every message travels in |
 //! | [`subjects`] | every subject of the contract, in one catalogue (the AsyncAPI test reads it) |
@@ -15,6 +16,7 @@
 //! | [`db`] | connecting, creating the service's database when missing, migrations |
 //! | [`service`] | [`service::ServiceBuilder`] → [`service::Application`]: build, run until stopped, shut down |
 
+pub mod clock;
 pub mod consumer;
 pub mod db;
 pub mod deadletter;
@@ -28,6 +30,7 @@ pub mod streams;
 pub mod subjects;
 pub mod telemetry;
 
+pub use clock::Clock;
 pub use consumer::{Delivery, HandlerError};
 pub use envelope::{ChainRef, Envelope, EventKind};
 pub use service::{Application, Mesh, ServiceBuilder};

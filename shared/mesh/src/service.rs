@@ -13,6 +13,7 @@
 //! messages; the message in hand finishes (its transaction commits and is acked); the outbox relay
 //! publishes what is committed; HTTP finishes in-flight requests; the NATS client drains.
 
+use crate::clock::Clock;
 use crate::consumer::{self, ConsumerSpec, Handler, HandlerError, Outcome};
 use crate::envelope::{ChainRef, Envelope, EventKind};
 use crate::metrics::Metrics;
@@ -41,6 +42,8 @@ pub struct Mesh {
     pub js: jetstream::Context,
     pub db: PgPool,
     pub metrics: Metrics,
+    /// Now and today; the same clock for every part of the service (and, in tests, the mesh).
+    pub clock: Clock,
     /// Cancelled when shutdown begins.
     pub stopping: CancellationToken,
 }
@@ -51,6 +54,7 @@ impl Mesh {
     pub async fn connect(
         settings: MeshSettings,
         migrator: &'static Migrator,
+        clock: Clock,
     ) -> anyhow::Result<Mesh> {
         settings.validate()?;
         let pool = db::connect(&settings.database).await?;
@@ -74,6 +78,7 @@ impl Mesh {
         .context("JetStream did not answer within 30 s: is the server started with -js?")??;
         Ok(Mesh {
             metrics: Metrics::new(&settings.service),
+            clock,
             settings: Arc::new(settings),
             subjects,
             nats,
@@ -94,7 +99,12 @@ impl Mesh {
         subject: Option<String>,
         data: T,
     ) -> Envelope<T> {
-        Envelope::new(&self.settings.service, chain, subject, data)
+        Envelope::new(&self.settings.service, chain, subject, data).at(self.clock.now())
+    }
+
+    /// The bureau's calendar day now.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
     }
 
     /// The durable consumer name for `purpose`, unique per service instance.
@@ -340,7 +350,7 @@ pub async fn main_with<S, F, Fut>(
 ) -> anyhow::Result<()>
 where
     S: serde::de::DeserializeOwned,
-    F: FnOnce(S) -> Fut,
+    F: FnOnce(S, Clock) -> Fut,
     Fut: Future<Output = anyhow::Result<Application>>,
 {
     let settings: S = crate::settings::load(defaults)?;
@@ -349,7 +359,8 @@ where
     if wants_migrate(&std::env::args().collect::<Vec<_>>()) {
         return migrate_only(m, migrator).await;
     }
-    let app = build(settings).await?;
+    let clock = Clock::from_settings(&m.clock)?;
+    let app = build(settings, clock).await?;
     tracing::info!(port = app.port(), "Listening.");
     app.run_until_stopped(shutdown_signal()).await
 }

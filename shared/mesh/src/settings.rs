@@ -46,6 +46,10 @@ inbox_retain_days = 400
 
 [shutdown]
 grace_seconds = 25
+
+[clock]
+timezone = "Asia/Shanghai"
+start_at = ""
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +63,8 @@ pub struct MeshSettings {
     pub telemetry: TelemetrySettings,
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
+    /// The bureau's time zone, and an optional start instant (see [`crate::clock`]).
+    pub clock: crate::clock::ClockSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,12 +4,14 @@
 //! - [`region`]: administrative division codes.
 //! - [`money`]: integer fen; there are no floats for money anywhere in the mesh.
 //! - [`month`]: calendar months, the unit benefits are paid in.
+//! - [`dates`]: every date rule (deadlines, re-verification, stops, gradual exit, the monthly run).
 //! - [`params`]: parameter sets per region with an effective date, loaded from TOML files.
 //! - [`determination`]: one application, classified determination (tier and monthly amount).
 //! - [`relief`]: the specialist departments and what each grants for a referral.
 //!
 //! Every policy number comes from a [`params::ParameterSet`]; the code holds none.
 
+pub mod dates;
 pub mod determination;
 pub mod id;
 pub mod money;

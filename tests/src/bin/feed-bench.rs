@@ -115,7 +115,8 @@ async fn main() -> anyhow::Result<()> {
             ("database.max_connections", "4"),
         ],
     )?;
-    let mesh = mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR).await?;
+    let clock = mesh::Clock::from_settings(&settings.mesh.clock)?;
+    let mesh = mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR, clock).await?;
     let state = State {
         mesh: mesh.clone(),
         policy: Arc::new(policy::PolicyBook::builtin()),

@@ -141,7 +141,8 @@ async fn main() -> anyhow::Result<()> {
     let policy = Arc::new(mesh::settings::policy_book(
         settings.payment.policy_file.as_deref(),
     )?);
-    let mesh = mesh::Mesh::connect(settings.mesh, &payment::MIGRATOR).await?;
+    let clock = mesh::Clock::from_settings(&settings.mesh.clock)?;
+    let mesh = mesh::Mesh::connect(settings.mesh, &payment::MIGRATOR, clock).await?;
     let state = payment::app::State {
         runner: Arc::new(payment::run::Runner::new(None, mesh.metrics.registry())),
         mesh: mesh.clone(),
@@ -153,8 +154,8 @@ async fn main() -> anyhow::Result<()> {
         settings: Arc::new(settings.payment),
     };
     tokio::spawn(payment::run::work(state.clone()));
-    let month = Month::of(chrono::Utc::now().date_naive()).next();
-    let effective = Month::of(chrono::Utc::now().date_naive()).to_string();
+    let month = Month::of(mesh.today()).next();
+    let effective = Month::of(mesh.today()).to_string();
 
     println!("Seeding {households} households into {prefix}_payment (COPY) ...");
     let seeding = Instant::now();
