@@ -471,11 +471,8 @@ impl TestMesh {
     async fn pending(&self) -> anyhow::Result<u64> {
         let mut total = 0;
         let subjects = mesh::Subjects::new(&self.prefix);
-        for (base, _) in mesh::streams::STREAMS {
-            let mut stream = self
-                .js
-                .get_stream(mesh::streams::stream_name(&subjects, base))
-                .await?;
+        for stream in mesh::Stream::ALL {
+            let mut stream = self.js.get_stream(stream.name(&subjects)).await?;
             let names: Vec<String> = {
                 use futures::TryStreamExt;
                 stream.consumer_names().try_collect().await?
@@ -502,11 +499,8 @@ impl TestMesh {
             }
         }
         let subjects = mesh::Subjects::new(&self.prefix);
-        for (base, _) in mesh::streams::STREAMS {
-            let _ = self
-                .js
-                .delete_stream(mesh::streams::stream_name(&subjects, base))
-                .await;
+        for stream in mesh::Stream::ALL {
+            let _ = self.js.delete_stream(stream.name(&subjects)).await;
         }
         let mut admin: sqlx::PgConnection = sqlx::Connection::connect(PG_ADMIN).await?;
         let dbs: Vec<String> =

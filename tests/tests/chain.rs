@@ -191,9 +191,9 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
     assert!(seen.len() >= 10, "{seen:?}");
     for s in &seen {
         assert!(
-            mesh::subjects::CATALOG
+            contract::channels::CATALOG
                 .iter()
-                .any(|t| mesh::subjects::matches_template(t, s)),
+                .any(|c| mesh::subjects::matches_template(c.subject, s)),
             "{s} is not in the contract"
         );
     }
@@ -218,11 +218,14 @@ async fn a_message_delivered_twice_changes_state_once() {
     let subjects = mesh::Subjects::new(&mesh.prefix);
     let stream = mesh
         .js
-        .get_stream(mesh::streams::stream_name(&subjects, "ELIGIBILITY"))
+        .get_stream(mesh::Stream::Eligibility.name(&subjects))
         .await
         .unwrap();
     let original = stream
-        .direct_get_next_for_subject(subjects.of(mesh::subjects::HOUSEHOLD_DETERMINED), None)
+        .direct_get_next_for_subject(
+            subjects.of(contract::channels::HOUSEHOLD_DETERMINED.subject),
+            None,
+        )
         .await
         .unwrap();
     let ack = mesh

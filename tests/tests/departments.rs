@@ -158,12 +158,12 @@ async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused(
     let subjects = mesh::Subjects::new(&mesh.prefix);
     let stream = mesh
         .js
-        .get_stream(mesh::streams::stream_name(&subjects, "REFERRAL"))
+        .get_stream(mesh::Stream::Referral.name(&subjects))
         .await
         .unwrap();
     let original = stream
         .direct_get_next_for_subject(
-            subjects.fill(mesh::subjects::REFERRAL_PUSH, "medical"),
+            subjects.fill(contract::channels::REFERRAL_PUSH.subject, "medical"),
             None,
         )
         .await

@@ -112,9 +112,10 @@ async fn an_idempotency_key_returns_the_first_application() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     let mesh = TestMesh::start(Options::default()).await.unwrap();
-    let subject = mesh::Subjects::new(&mesh.prefix).of(mesh::subjects::APPLICATION_SUBMITTED);
+    let subject =
+        mesh::Subjects::new(&mesh.prefix).of(contract::channels::APPLICATION_SUBMITTED.subject);
     mesh.publish_raw(
-        mesh::subjects::APPLICATION_SUBMITTED,
+        contract::channels::APPLICATION_SUBMITTED.subject,
         "garbage-1",
         b"{not json".to_vec(),
     )
@@ -208,22 +209,18 @@ async fn health_readiness_and_metrics_answer_on_every_service() {
     assert_eq!(status, 200);
     // The streams were declared with the configured retention (the inbox outlives it).
     let subjects = mesh::Subjects::new(&mesh.prefix);
-    for (base, _) in mesh::streams::STREAMS {
-        let mut stream = mesh
-            .js
-            .get_stream(mesh::streams::stream_name(&subjects, base))
-            .await
-            .unwrap();
+    for base in mesh::Stream::ALL {
+        let mut stream = mesh.js.get_stream(base.name(&subjects)).await.unwrap();
         let info = stream.info().await.unwrap();
         assert_eq!(
             info.config.max_age,
             Duration::from_secs(400 * 24 * 3600),
-            "{base}"
+            "{base:?}"
         );
         assert_eq!(
             info.config.storage,
             async_nats::jetstream::stream::StorageType::File,
-            "{base}"
+            "{base:?}"
         );
     }
     mesh.teardown().await.unwrap();

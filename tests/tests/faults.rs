@@ -23,7 +23,7 @@ async fn a_crash_while_a_message_is_in_flight_loses_nothing() {
     let subjects = mesh::Subjects::new(&mesh.prefix);
     let stream = mesh
         .js
-        .get_stream(mesh::streams::stream_name(&subjects, "INTAKE"))
+        .get_stream(mesh::Stream::Intake.name(&subjects))
         .await
         .unwrap();
     let in_flight = mesh_tests::eventually(WITHIN, || async {

@@ -176,7 +176,7 @@ async fn changes(mesh: &TestMesh) -> async_nats::Subscriber {
         .subscribe(format!(
             "{}.{}",
             mesh.prefix,
-            mesh::subjects::HOUSEHOLD_CHANGED
+            contract::channels::HOUSEHOLD_CHANGED.subject
         ))
         .await
         .unwrap()
@@ -187,11 +187,11 @@ async fn last_change_on_the_stream(mesh: &TestMesh) -> Option<Envelope<Household
     let subjects = mesh::Subjects::new(&mesh.prefix);
     let stream = mesh
         .js
-        .get_stream(mesh::streams::stream_name(&subjects, "MONITOR"))
+        .get_stream(mesh::Stream::Monitor.name(&subjects))
         .await
         .unwrap();
     let msg = stream
-        .direct_get_last_for_subject(subjects.of(mesh::subjects::HOUSEHOLD_CHANGED))
+        .direct_get_last_for_subject(subjects.of(contract::channels::HOUSEHOLD_CHANGED.subject))
         .await
         .ok()?;
     Some(serde_json::from_slice(&msg.payload).unwrap())

@@ -328,16 +328,16 @@ async fn next_message(
 /// The mesh's streams as the services declare them (no prefix: the production names).
 async fn create_streams(js: &jetstream::Context) -> anyhow::Result<()> {
     let subjects = mesh::Subjects::new("");
-    for (base, filters) in mesh::streams::STREAMS {
+    for base in mesh::Stream::ALL {
         js.create_or_update_stream(stream::Config {
-            name: mesh::streams::stream_name(&subjects, base),
-            subjects: filters.iter().map(|f| f.to_string()).collect(),
+            name: base.name(&subjects),
+            subjects: base.filters().iter().map(|f| f.to_string()).collect(),
             storage: stream::StorageType::File,
             allow_direct: true,
             ..Default::default()
         })
         .await
-        .with_context(|| format!("stream {base}"))?;
+        .with_context(|| format!("stream {base:?}"))?;
     }
     Ok(())
 }
@@ -619,8 +619,9 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     // configuration keeps up with new subjects.
     for user in INTERNAL {
         let mut conn = server.connect(user).await?;
-        for template in mesh::subjects::CATALOG {
-            let subject = template
+        for channel in contract::channels::CATALOG {
+            let subject = channel
+                .subject
                 .replace("{dept}", "medical")
                 .replace("{source}", "bank")
                 .replace("{service}", user);

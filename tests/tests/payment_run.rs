@@ -178,13 +178,17 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
     assert_eq!(month_instructions(&mesh, &enrolled, month).await.len(), 2);
     assert!(
         eventually(WITHIN, || async {
-            messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_ALERT)
-                .await
-                .iter()
-                .any(|(_, e)| {
-                    e["data"]["reason"] == json!("failed")
-                        && e["data"]["month"] == json!(month.to_string())
-                })
+            messages(
+                &mesh,
+                "PAYMENT",
+                contract::channels::PAYMENT_RUN_ALERT.subject,
+            )
+            .await
+            .iter()
+            .any(|(_, e)| {
+                e["data"]["reason"] == json!("failed")
+                    && e["data"]["month"] == json!(month.to_string())
+            })
         })
         .await,
         "a failed run raises payment.run.alert"
@@ -242,7 +246,7 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
             messages(
                 &mesh,
                 "PAYMENT",
-                mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+                contract::channels::PAYMENT_INSTRUCTION_CREATED.subject,
             )
             .await
             .len()
@@ -254,7 +258,7 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
     let seen = messages(
         &mesh,
         "PAYMENT",
-        mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+        contract::channels::PAYMENT_INSTRUCTION_CREATED.subject,
     )
     .await;
     let msg_ids: BTreeSet<&String> = seen.iter().map(|(id, _)| id).collect();
@@ -269,7 +273,12 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
         "an instruction published twice"
     );
     assert_eq!(instructed.into_iter().collect::<BTreeSet<_>>(), expected);
-    let completed = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_COMPLETED).await;
+    let completed = messages(
+        &mesh,
+        "PAYMENT",
+        contract::channels::PAYMENT_RUN_COMPLETED.subject,
+    )
+    .await;
     assert_eq!(completed.len(), 2, "one payment.run.completed per month");
     mesh.teardown().await.unwrap();
 }
@@ -327,7 +336,7 @@ async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovere
         let mesh = &mesh;
         async move {
             mesh.publish_raw(
-                mesh::subjects::HOUSEHOLD_CHANGED,
+                contract::channels::HOUSEHOLD_CHANGED.subject,
                 &Uuid::new_v4().to_string(),
                 body,
             )
@@ -393,7 +402,12 @@ async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovere
                 .to_string()
         )
     );
-    let opened = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RECOVERY_OPENED).await;
+    let opened = messages(
+        &mesh,
+        "PAYMENT",
+        contract::channels::PAYMENT_RECOVERY_OPENED.subject,
+    )
+    .await;
     assert_eq!(opened.len(), 1);
     assert_eq!(
         opened[0].1["data"]["amount_fen"],
@@ -517,7 +531,12 @@ async fn the_scheduler_starts_the_next_month_and_alerts_once_when_a_month_is_lat
     // Several more looks: the alert stays one.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     mesh.settle(WITHIN).await.unwrap();
-    let alerts = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_ALERT).await;
+    let alerts = messages(
+        &mesh,
+        "PAYMENT",
+        contract::channels::PAYMENT_RUN_ALERT.subject,
+    )
+    .await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0].1["data"];
     assert_eq!(a["month"], json!("2027-03"));
@@ -542,7 +561,12 @@ async fn the_scheduler_starts_the_next_month_and_alerts_once_when_a_month_is_lat
                 && l.ends_with(" 1")),
         "{metrics}"
     );
-    let completed = messages(&mesh, "PAYMENT", mesh::subjects::PAYMENT_RUN_COMPLETED).await;
+    let completed = messages(
+        &mesh,
+        "PAYMENT",
+        contract::channels::PAYMENT_RUN_COMPLETED.subject,
+    )
+    .await;
     assert_eq!(completed.len(), 2);
     mesh.teardown().await.unwrap();
 }
@@ -585,7 +609,7 @@ async fn a_crash_during_a_run_loses_nothing_and_doubles_nothing() {
     let on_wire: Vec<String> = messages(
         &mesh,
         "PAYMENT",
-        mesh::subjects::PAYMENT_INSTRUCTION_CREATED,
+        contract::channels::PAYMENT_INSTRUCTION_CREATED.subject,
     )
     .await
     .into_iter()

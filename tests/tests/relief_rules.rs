@@ -38,10 +38,10 @@ async fn pushes(mesh: &TestMesh, dept: &str) -> Vec<Value> {
     let subjects = mesh::Subjects::new(&mesh.prefix);
     let stream = mesh
         .js
-        .get_stream(mesh::streams::stream_name(&subjects, "REFERRAL"))
+        .get_stream(mesh::Stream::Referral.name(&subjects))
         .await
         .unwrap();
-    let subject = subjects.fill(mesh::subjects::REFERRAL_PUSH, dept);
+    let subject = subjects.fill(contract::channels::REFERRAL_PUSH.subject, dept);
     let mut out = Vec::new();
     let mut seq = None;
     while let Ok(m) = stream

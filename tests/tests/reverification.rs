@@ -187,7 +187,7 @@ async fn a_household_due_is_reverified_by_the_scheduler_into_its_chain() {
         .subscribe(format!(
             "{}.{}",
             mesh.prefix,
-            mesh::subjects::HOUSEHOLD_REVERIFIED
+            contract::channels::HOUSEHOLD_REVERIFIED.subject
         ))
         .await
         .unwrap();

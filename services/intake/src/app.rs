@@ -1,7 +1,7 @@
 //! Wiring: the consumer and the routes of intake.
 
 use crate::{handlers, http, Settings, MIGRATOR};
-use mesh::subjects::HOUSEHOLD_VERIFIED;
+use contract::channels::HOUSEHOLD_VERIFIED;
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -21,11 +21,10 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         mesh: mesh.clone(),
         policy,
     };
-    let filter = mesh.subjects.of(HOUSEHOLD_VERIFIED);
     let s = state.clone();
     ServiceBuilder::new(mesh)
-        .consume("verified", "VERIFY", filter, move |d| {
-            handlers::on_verified(s.clone(), d)
+        .on("verified", HOUSEHOLD_VERIFIED, move |e, d| {
+            handlers::on_verified(s.clone(), e, d)
         })
         .routes(http::routes(state))
         .build()

@@ -12,9 +12,9 @@ use crate::store::{self, Emergency, StageRequest};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::Json;
+use contract::channels::EMERGENCY_GRANTED;
 use contract::{EmergencyGranted, EmergencyStage};
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::subjects::EMERGENCY_GRANTED;
 use mesh::ChainRef;
 use policy::{Fen, RegionCode, ResidentId};
 use serde::Deserialize;
@@ -217,7 +217,7 @@ async fn emit_granted(state: &State, tx: &mut PgConnection, e: &Emergency) -> Re
     let out = state
         .mesh
         .envelope(&chain, Some(e.emergency_id.to_string()), granted);
-    mesh::outbox::enqueue(tx, &state.mesh.subjects.of(EMERGENCY_GRANTED), &out).await?;
+    mesh::outbox::enqueue_on(tx, &state.mesh.subjects, EMERGENCY_GRANTED, &out).await?;
     Ok(())
 }
 

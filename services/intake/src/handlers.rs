@@ -5,12 +5,12 @@ use crate::app::State;
 use crate::store::{self, ApplicationRow, MemberRow};
 use axum::extract::{Path, State as AxState};
 use axum::Json;
+use contract::channels::{APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED, HOUSEHOLD_DETERMINED};
 use contract::{
     ApplicationRejected, DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview,
 };
 use mesh::consumer::Outcome;
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::subjects::{APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED, HOUSEHOLD_DETERMINED};
 use mesh::{ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts, SelfCare};
 use policy::{Fen, Month, RegionCode, ResidentId};
@@ -28,8 +28,11 @@ pub struct Verified {
 
 /// `verify.household.verified` → `eligibility.household.determined` or
 /// `intake.application.manual_review`.
-pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdVerified>()?;
+pub async fn on_verified(
+    state: State,
+    e: mesh::Envelope<HouseholdVerified>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
@@ -77,9 +80,10 @@ pub async fn on_verified(state: State, d: Delivery) -> Result<Outcome, HandlerEr
             },
         );
         store::set_manual_review_event(&mut tx, app.application_id, &out.id).await?;
-        mesh::outbox::enqueue(
+        mesh::outbox::enqueue_on(
             &mut tx,
-            &state.mesh.subjects.of(APPLICATION_MANUAL_REVIEW),
+            &state.mesh.subjects,
+            APPLICATION_MANUAL_REVIEW,
             &out,
         )
         .await?;
@@ -253,7 +257,7 @@ async fn record_and_emit(
     let out = state
         .mesh
         .envelope(chain, Some(application_id.to_string()), determined);
-    mesh::outbox::enqueue(tx, &state.mesh.subjects.of(HOUSEHOLD_DETERMINED), &out).await?;
+    mesh::outbox::enqueue_on(tx, &state.mesh.subjects, HOUSEHOLD_DETERMINED, &out).await?;
     Ok(())
 }
 
@@ -476,7 +480,7 @@ pub async fn county_decision(
                 reason: reason.to_owned(),
             },
         );
-        mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(APPLICATION_REJECTED), &out).await?;
+        mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, APPLICATION_REJECTED, &out).await?;
     }
     tx.commit().await?;
     tracing::info!(decision = %req.decision, "County decision recorded.");

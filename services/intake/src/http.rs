@@ -6,9 +6,9 @@ use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use contract::channels::APPLICATION_SUBMITTED;
 use contract::{ApplicantMember, ApplicationSubmitted};
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::subjects::APPLICATION_SUBMITTED;
 use mesh::{ChainRef, Mesh};
 use policy::determination::MemberFlags;
 use policy::{RegionCode, ResidentId};
@@ -249,9 +249,10 @@ async fn submit(
         }
         Err(e) => return Err(e.into()),
     }
-    mesh::outbox::enqueue(
+    mesh::outbox::enqueue_on(
         &mut tx,
-        &state.mesh.subjects.of(APPLICATION_SUBMITTED),
+        &state.mesh.subjects,
+        APPLICATION_SUBMITTED,
         &envelope,
     )
     .await?;

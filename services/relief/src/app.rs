@@ -1,7 +1,7 @@
 //! Wiring: the department's consumer and routes.
 
 use crate::{handlers, http, Settings, MIGRATOR};
-use mesh::subjects::REFERRAL_PUSH;
+use contract::channels::REFERRAL_PUSH;
 use mesh::{Application, Mesh, ServiceBuilder};
 use policy::Department;
 use std::sync::Arc;
@@ -29,12 +29,9 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     };
     let s = state.clone();
     ServiceBuilder::new(mesh.clone())
-        .consume(
-            "push",
-            "REFERRAL",
-            mesh.subjects.fill(REFERRAL_PUSH, department.as_str()),
-            move |d| handlers::on_push(s.clone(), d),
-        )
+        .on_token("push", REFERRAL_PUSH, department.as_str(), move |e, d| {
+            handlers::on_push(s.clone(), e, d)
+        })
         .routes(http::routes(state))
         .build()
         .await

@@ -11,9 +11,9 @@ use crate::store;
 use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
 use axum::Json;
+use contract::channels::REFERRAL_FEEDBACK;
 use contract::{FeedbackOutcome, Grant, ReferralFeedback, ReferralPush};
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::subjects::REFERRAL_FEEDBACK;
 use mesh::{ChainRef, Envelope};
 use policy::determination::SelfCare;
 use policy::Department;
@@ -99,11 +99,14 @@ async fn send(
     if let Some(g) = &out.data.grant {
         store::insert_grant(tx, &out.id, household_id, &out.data, g).await?;
     }
-    let subject = state
-        .mesh
-        .subjects
-        .fill(REFERRAL_FEEDBACK, state.department.as_str());
-    mesh::outbox::enqueue(tx, &subject, out).await
+    mesh::outbox::enqueue_to(
+        tx,
+        &state.mesh.subjects,
+        REFERRAL_FEEDBACK,
+        state.department.as_str(),
+        out,
+    )
+    .await
 }
 
 /// Matches open orders with offers (the caller holds the matching lock); one feedback per match.

@@ -10,9 +10,9 @@ use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
+use contract::channels::REFERRAL_FEEDBACK;
 use contract::{FeedbackOutcome, Grant, ReferralFeedback};
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::subjects::REFERRAL_FEEDBACK;
 use mesh::ChainRef;
 use policy::relief::{assist_bill, medical_assistance_for, Bill, YearSoFar};
 use policy::{Department, Fen, RegionCode, Tier};
@@ -323,11 +323,14 @@ pub async fn post_claim(
     if let Some(g) = &out.data.grant {
         store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;
     }
-    let subject = state
-        .mesh
-        .subjects
-        .fill(REFERRAL_FEEDBACK, Department::Medical.as_str());
-    mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
+    mesh::outbox::enqueue_to(
+        &mut tx,
+        &state.mesh.subjects,
+        REFERRAL_FEEDBACK,
+        Department::Medical.as_str(),
+        &out,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(outcome = ?outcome, assisted_fen = a.amount.0, "Medical bill settled.");
     Ok((StatusCode::CREATED, Json(answer)))

@@ -2,11 +2,11 @@
 
 use crate::app::State;
 use crate::store;
+use contract::channels::REFERRAL_FEEDBACK;
 use contract::{
     Circumstances, FeedbackOutcome, Grant, HouseDamage, PushCare, ReferralFeedback, ReferralPush,
 };
 use mesh::consumer::Outcome;
-use mesh::subjects::REFERRAL_FEEDBACK;
 use mesh::{ChainRef, Delivery, Envelope, HandlerError};
 use policy::relief::{
     decide_all, duplicates, once_per_household, period, Decision, DisasterFacts, Help,
@@ -28,8 +28,11 @@ pub fn digest(p: &ReferralPush, care: &PushCare) -> String {
 }
 
 /// `referral.<dept>.push` → `referral.<dept>.feedback`.
-pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<ReferralPush>()?;
+pub async fn on_push(
+    state: State,
+    e: mesh::Envelope<ReferralPush>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let push = &e.data;
     // Fields of the push that `ReferralPush` does not name (the care level).
     let care = serde_json::from_slice::<Envelope<PushCare>>(&d.payload)
@@ -45,10 +48,6 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         return Ok(Outcome::Duplicate);
     };
     let chain = ChainRef::answering(&e);
-    let subject = state
-        .mesh
-        .subjects
-        .fill(REFERRAL_FEEDBACK, state.department.as_str());
     let digest = digest(push, &care);
 
     if let Some(case) = store::case(&mut tx, push.referral_id).await? {
@@ -69,7 +68,14 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
         let out = state
             .mesh
             .envelope(&chain, Some(push.referral_id.to_string()), feedback);
-        mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
+        mesh::outbox::enqueue_to(
+            &mut tx,
+            &state.mesh.subjects,
+            REFERRAL_FEEDBACK,
+            state.department.as_str(),
+            &out,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(department = %state.department, "Repeated referral answered.");
         return Ok(Outcome::Applied);
@@ -181,7 +187,14 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
     if let Some(g) = &out.data.grant {
         store::insert_grant(&mut tx, &out.id, e.household_id, &out.data, g).await?;
     }
-    mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
+    mesh::outbox::enqueue_to(
+        &mut tx,
+        &state.mesh.subjects,
+        REFERRAL_FEEDBACK,
+        state.department.as_str(),
+        &out,
+    )
+    .await?;
     // Further grants of the same decision (disaster aid of several kinds): one feedback each,
     // caused by the first, so the chain shows every grant and the referral keeps its answer.
     let mut extras = 0;
@@ -197,7 +210,14 @@ pub async fn on_push(state: State, d: Delivery) -> Result<Outcome, HandlerError>
             feedback(FeedbackOutcome::Granted, rule, Some(grant.clone())),
         );
         store::insert_grant(&mut tx, &more.id, e.household_id, &more.data, &grant).await?;
-        mesh::outbox::enqueue(&mut tx, &subject, &more).await?;
+        mesh::outbox::enqueue_to(
+            &mut tx,
+            &state.mesh.subjects,
+            REFERRAL_FEEDBACK,
+            state.department.as_str(),
+            &more,
+        )
+        .await?;
         extras += 1;
     }
     // Service-type assistance: a care service order, and charity matching.
@@ -409,14 +429,17 @@ pub async fn decide_review(
     let out = state
         .mesh
         .envelope(&chain, Some(referral_id.to_string()), feedback);
-    let subject = state
-        .mesh
-        .subjects
-        .fill(REFERRAL_FEEDBACK, state.department.as_str());
     if let Some(g) = &out.data.grant {
         store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;
     }
-    mesh::outbox::enqueue(&mut tx, &subject, &out).await?;
+    mesh::outbox::enqueue_to(
+        &mut tx,
+        &state.mesh.subjects,
+        REFERRAL_FEEDBACK,
+        state.department.as_str(),
+        &out,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(department = %state.department, outcome = ?out.data.outcome, "Review decided.");
     Ok(axum::Json(out.data))

@@ -23,9 +23,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use contract::channels::PAYMENT_BANK_STATUS;
 use contract::BankStatusReport;
 use mesh::settings::{HttpSettings, NatsSettings, TelemetrySettings};
-use mesh::subjects::PAYMENT_BANK_STATUS;
 use mesh::{ChainRef, Envelope, Subjects};
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -392,7 +392,7 @@ impl Bank {
                 headers.insert("Nats-Msg-Id", env.id.as_str());
                 self.js
                     .publish_with_headers(
-                        self.subjects.of(PAYMENT_BANK_STATUS),
+                        PAYMENT_BANK_STATUS.subject(&self.subjects),
                         headers,
                         serde_json::to_vec(&env)?.into(),
                     )

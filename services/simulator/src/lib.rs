@@ -17,10 +17,10 @@
 use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
+use contract::channels::SOURCE_QUERY;
 use contract::{AnswerStatus, SourceAnswer, SourceQuery, SourceRecord};
 use futures::StreamExt;
 use mesh::settings::{HttpSettings, NatsSettings, TelemetrySettings};
-use mesh::subjects::SOURCE_QUERY;
 use mesh::{ChainRef, Envelope, Subjects};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -239,7 +239,7 @@ impl Simulator {
         let subjects = Subjects::new(&settings.nats.prefix);
         let subscriber = nats
             .queue_subscribe(
-                subjects.fill(SOURCE_QUERY, "*"),
+                SOURCE_QUERY.filter(&subjects),
                 "source-simulator".to_owned(),
             )
             .await
@@ -321,7 +321,7 @@ async fn respond(
     };
     let source = sim
         .subjects
-        .token(SOURCE_QUERY, &msg.subject)
+        .token(SOURCE_QUERY.subject, &msg.subject)
         .unwrap_or_default()
         .to_owned();
     if !sim.settings.sources.contains(&source) || sim.settings.silent_sources.contains(&source) {

@@ -2,7 +2,7 @@
 
 use crate::config::VerificationSettings;
 use crate::{handlers, http, schedule, Settings, MIGRATOR};
-use mesh::subjects::{APPLICATION_SUBMITTED, HOUSEHOLD_ENROLLED};
+use contract::channels::{APPLICATION_SUBMITTED, HOUSEHOLD_ENROLLED};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -39,18 +39,12 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     };
     let (s1, s2) = (state.clone(), state.clone());
     ServiceBuilder::new(mesh.clone())
-        .consume(
-            "applications",
-            "INTAKE",
-            mesh.subjects.of(APPLICATION_SUBMITTED),
-            move |d| handlers::on_submitted(s1.clone(), d),
-        )
-        .consume(
-            "enrolments",
-            "MONITOR",
-            mesh.subjects.of(HOUSEHOLD_ENROLLED),
-            move |d| handlers::on_enrolled(s2.clone(), d),
-        )
+        .on("applications", APPLICATION_SUBMITTED, move |e, d| {
+            handlers::on_submitted(s1.clone(), e, d)
+        })
+        .on("enrolments", HOUSEHOLD_ENROLLED, move |e, d| {
+            handlers::on_enrolled(s2.clone(), e, d)
+        })
         .task("reverification", schedule::run(state.clone()))
         .routes(http::routes(state))
         .build()

@@ -4,16 +4,19 @@
 use crate::app::State;
 use crate::sources::{self, Findings};
 use crate::{schedule, store};
+use contract::channels::HOUSEHOLD_VERIFIED;
 use contract::{ApplicationSubmitted, HouseholdEnrolled, HouseholdVerified, QueryMember};
 use mesh::consumer::Outcome;
-use mesh::subjects::HOUSEHOLD_VERIFIED;
 use mesh::{ChainRef, Delivery, HandlerError};
 use uuid::Uuid;
 
 /// `intake.application.submitted` → `verify.household.verified`; the household enters the
 /// register, so that it can be verified again once enrolled.
-pub async fn on_submitted(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<ApplicationSubmitted>()?;
+pub async fn on_submitted(
+    state: State,
+    e: mesh::Envelope<ApplicationSubmitted>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     // Asking eight sources is slow: skip it for a message already handled.
     if mesh::outbox::handled(&state.mesh.db, &d.consumer, &e.id).await? {
         return Ok(Outcome::Duplicate);
@@ -55,7 +58,7 @@ pub async fn on_submitted(state: State, d: Delivery) -> Result<Outcome, HandlerE
     let out = state
         .mesh
         .envelope(&chain, Some(report.application_id.to_string()), report);
-    mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_VERIFIED), &out).await?;
+    mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, HOUSEHOLD_VERIFIED, &out).await?;
     tx.commit().await?;
     tracing::info!(
         complete = out.data.complete,
@@ -91,8 +94,11 @@ pub fn verified(app: &ApplicationSubmitted, f: Findings) -> HouseholdVerified {
 /// `monitor.household.enrolled` → the household's first re-verification and home visit are due
 /// `reverification_months` and `home_visit_months` after the enrolment date, by the parameter
 /// set in force for its region on that date.
-pub async fn on_enrolled(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdEnrolled>()?;
+pub async fn on_enrolled(
+    state: State,
+    e: mesh::Envelope<HouseholdEnrolled>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };

@@ -12,8 +12,8 @@ use crate::app::State;
 use crate::sources;
 use crate::store::{self, Leased, NewReport, Purpose};
 use chrono::NaiveDate;
+use contract::channels::HOUSEHOLD_REVERIFIED;
 use contract::HouseholdReverified;
-use mesh::subjects::HOUSEHOLD_REVERIFIED;
 use mesh::ChainRef;
 use policy::{ParameterSet, PolicyBook, RegionCode};
 use std::time::Duration;
@@ -173,9 +173,10 @@ async fn reverify(state: &State, lease: &Leased) -> anyhow::Result<()> {
         let out = state
             .mesh
             .envelope(&chain, Some(lease.application_id.to_string()), report);
-        mesh::outbox::enqueue(
+        mesh::outbox::enqueue_on(
             &mut tx,
-            &state.mesh.subjects.of(HOUSEHOLD_REVERIFIED),
+            &state.mesh.subjects,
+            HOUSEHOLD_REVERIFIED,
             &out,
         )
         .await?;

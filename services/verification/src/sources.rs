@@ -3,10 +3,10 @@
 //! each with a timeout per attempt and bounded retries, and sum what they said.
 
 use crate::app::State;
+use contract::channels::SOURCE_QUERY;
 use contract::{
     AnswerStatus, QueryMember, SourceAnswer, SourceProvenance, SourceQuery, VerifiedMember,
 };
-use mesh::subjects::SOURCE_QUERY;
 use mesh::{ChainRef, Envelope};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -82,7 +82,7 @@ pub fn assemble(members: &[Uuid], asked: &[Asked]) -> Findings {
 
 /// Asks one source, with a timeout per attempt and doubling delays between attempts.
 async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery) -> Asked {
-    let subject = state.mesh.subjects.fill(SOURCE_QUERY, source);
+    let subject = SOURCE_QUERY.subject_for(&state.mesh.subjects, source);
     let span = tracing::info_span!(
         "query",
         otel.name = format!("request {subject}"),

@@ -1,7 +1,6 @@
 //! Payloads of payment's bank side: status reports from the bank, instruction status changes.
 
 use chrono::{DateTime, Utc};
-use mesh::EventKind;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -15,10 +14,6 @@ pub struct BankStatusReport {
     pub original_msg_id: String,
     /// The pain.002 XML document (pain.002.001.11).
     pub xml: String,
-}
-
-impl EventKind for BankStatusReport {
-    const TYPE: &'static str = "payment.bank.status";
 }
 
 /// `payment.instruction.status`: an instruction moved forward: `sent` (in a file for the bank),
@@ -41,8 +36,4 @@ pub struct InstructionStatusChanged {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_msg_id: Option<String>,
     pub at: DateTime<Utc>,
-}
-
-impl EventKind for InstructionStatusChanged {
-    const TYPE: &'static str = "payment.instruction.status";
 }

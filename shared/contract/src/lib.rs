@@ -5,12 +5,12 @@
 //! `docs/asyncapi.yaml`, which documents the same with examples.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use mesh::EventKind;
 use policy::determination::{MemberFlags, Payee, SchoolStage, SelfCare};
 use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod channels;
 mod relief;
 pub use relief::*;
 mod bank;
@@ -50,10 +50,6 @@ pub struct ApplicantMember {
     pub flags: MemberFlags,
 }
 
-impl EventKind for ApplicationSubmitted {
-    const TYPE: &'static str = "intake.application.submitted";
-}
-
 /// `verify.source.{source}.query`, the request to a data holder.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceQuery {
@@ -65,10 +61,6 @@ pub struct SourceQuery {
 pub struct QueryMember {
     pub member_id: Uuid,
     pub id_number: String,
-}
-
-impl EventKind for SourceQuery {
-    const TYPE: &'static str = "verify.source.query";
 }
 
 /// The reply to a [`SourceQuery`], on the request's reply subject.
@@ -101,7 +93,7 @@ pub struct SourceRecord {
     pub assets_fen: Option<i64>,
 }
 
-impl EventKind for SourceAnswer {
+impl mesh::EventKind for SourceAnswer {
     const TYPE: &'static str = "verify.source.answer";
 }
 
@@ -135,10 +127,6 @@ pub struct VerifiedMember {
     pub assets_fen: i64,
 }
 
-impl EventKind for HouseholdVerified {
-    const TYPE: &'static str = "verify.household.verified";
-}
-
 /// `verify.household.reverified`: the periodic re-verification of an assisted household.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HouseholdReverified {
@@ -155,20 +143,12 @@ pub struct HouseholdReverified {
     pub next_due_on: NaiveDate,
 }
 
-impl EventKind for HouseholdReverified {
-    const TYPE: &'static str = "verify.household.reverified";
-}
-
 /// `intake.application.manual_review`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManualReview {
     pub application_id: Uuid,
     pub reason: String,
     pub gaps: Vec<String>,
-}
-
-impl EventKind for ManualReview {
-    const TYPE: &'static str = "intake.application.manual_review";
 }
 
 /// `intake.application.rejected`: a county officer's decision against the rule's proposal.
@@ -178,10 +158,6 @@ pub struct ApplicationRejected {
     /// `county:<officer>`.
     pub decided_by: String,
     pub reason: String,
-}
-
-impl EventKind for ApplicationRejected {
-    const TYPE: &'static str = "intake.application.rejected";
 }
 
 /// `eligibility.household.determined`
@@ -246,10 +222,6 @@ fn person() -> Payee {
     Payee::Person
 }
 
-impl EventKind for HouseholdDetermined {
-    const TYPE: &'static str = "eligibility.household.determined";
-}
-
 /// `eligibility.emergency.granted`: emergency temporary assistance (急难社会救助), wherever
 /// the person's household is registered.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -283,10 +255,6 @@ pub struct EmergencyStage {
     pub pay_on: NaiveDate,
 }
 
-impl EventKind for EmergencyGranted {
-    const TYPE: &'static str = "eligibility.emergency.granted";
-}
-
 /// `monitor.household.enrolled`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HouseholdEnrolled {
@@ -295,10 +263,6 @@ pub struct HouseholdEnrolled {
     pub effective_month: String,
     pub members: usize,
     pub referrals: Vec<Uuid>,
-}
-
-impl EventKind for HouseholdEnrolled {
-    const TYPE: &'static str = "monitor.household.enrolled";
 }
 
 /// `referral.{dept}.push`
@@ -377,10 +341,6 @@ pub enum HouseDamage {
     Collapsed,
 }
 
-impl EventKind for ReferralPush {
-    const TYPE: &'static str = "referral.push";
-}
-
 /// `referral.{dept}.feedback`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReferralFeedback {
@@ -413,10 +373,6 @@ pub struct Grant {
     /// Last day covered; absent for a one-off grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<NaiveDate>,
-}
-
-impl EventKind for ReferralFeedback {
-    const TYPE: &'static str = "referral.feedback";
 }
 
 /// `monitor.household.changed`: a person's or a household's assistance stops, or winds down
@@ -452,10 +408,6 @@ pub enum AssistanceChange {
     GradualExit,
 }
 
-impl EventKind for HouseholdChanged {
-    const TYPE: &'static str = "monitor.household.changed";
-}
-
 /// `payment.instruction.created`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InstructionCreated {
@@ -474,10 +426,6 @@ pub struct InstructionCreated {
     /// monthly benefit.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reference: String,
-}
-
-impl EventKind for InstructionCreated {
-    const TYPE: &'static str = "payment.instruction.created";
 }
 
 mod monitoring;

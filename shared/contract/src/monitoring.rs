@@ -6,7 +6,6 @@
 
 use crate::HouseDamage;
 use chrono::NaiveDate;
-use mesh::EventKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -101,10 +100,6 @@ pub struct FeedRecord {
     pub disability_grade: Option<u8>,
 }
 
-impl EventKind for FeedRecord {
-    const TYPE: &'static str = "monitor.feed.record";
-}
-
 /// Who reports a case for active discovery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,8 +183,4 @@ pub struct DiscoveryReport {
     /// What the reporter saw, in words (at most 2,000 characters).
     pub description: String,
     pub reported_on: NaiveDate,
-}
-
-impl EventKind for DiscoveryReport {
-    const TYPE: &'static str = "monitor.discovery.reported";
 }

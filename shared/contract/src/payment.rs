@@ -1,7 +1,6 @@
 //! Payloads of payment's monthly run and its recovery cases.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use mesh::EventKind;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -26,10 +25,6 @@ pub struct RunCompleted {
     pub finished_at: DateTime<Utc>,
 }
 
-impl EventKind for RunCompleted {
-    const TYPE: &'static str = "payment.run.completed";
-}
-
 /// `payment.run.alert`: the run for `month` failed, or was not completed by its deadline day;
 /// people may not be paid by `pay_by`. Carries the nil household id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,10 +43,6 @@ pub struct RunAlert {
     pub detail: Option<String>,
 }
 
-impl EventKind for RunAlert {
-    const TYPE: &'static str = "payment.run.alert";
-}
-
 /// `payment.recovery.opened`: money was instructed for a month in which the person or
 /// household was no longer entitled to it (a death, a stop, the end of a gradual exit):
 /// a recovery case is opened for the overpaid amount of that instruction.
@@ -68,8 +59,4 @@ pub struct RecoveryOpened {
     pub reason: String,
     /// The `monitor.household.changed` that showed the overpayment.
     pub change_id: Uuid,
-}
-
-impl EventKind for RecoveryOpened {
-    const TYPE: &'static str = "payment.recovery.opened";
 }

@@ -109,7 +109,7 @@ pub type Handler =
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
     pub name: String,
-    pub stream: &'static str,
+    pub stream: streams::Stream,
     pub filter: String,
 }
 
@@ -117,9 +117,9 @@ pub struct ConsumerSpec {
 pub async fn create(mesh: &Mesh, spec: &ConsumerSpec) -> anyhow::Result<PullConsumer> {
     let stream = mesh
         .js
-        .get_stream(streams::stream_name(&mesh.subjects, spec.stream))
+        .get_stream(spec.stream.name(&mesh.subjects))
         .await
-        .with_context(|| format!("stream {} is missing", spec.stream))?;
+        .with_context(|| format!("stream {} is missing", spec.stream.name(&mesh.subjects)))?;
     stream
         .create_consumer(streams::durable(
             &spec.name,

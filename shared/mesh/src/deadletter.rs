@@ -7,8 +7,6 @@
 use crate::consumer::Delivery;
 use crate::http::ApiError;
 use crate::service::Mesh;
-use crate::streams::stream_name;
-use crate::subjects::DEAD_LETTER;
 use anyhow::Context as _;
 use async_nats::jetstream::stream::DirectGetErrorKind;
 use async_nats::HeaderMap;
@@ -17,6 +15,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+/// The dead-letter subject of a service: `deadletter.<service>` (the catalogue lists it).
+pub const SUBJECT: &str = "deadletter.{service}";
+
 pub const H_ORIGINAL_SUBJECT: &str = "Relief-Original-Subject";
 pub const H_ORIGINAL_MSG_ID: &str = "Relief-Original-Msg-Id";
 pub const H_REASON: &str = "Relief-Reason";
@@ -24,7 +25,7 @@ pub const H_CONSUMER: &str = "Relief-Consumer";
 pub const H_DELIVERIES: &str = "Relief-Deliveries";
 
 pub fn subject(mesh: &Mesh) -> String {
-    mesh.subjects.fill(DEAD_LETTER, &mesh.settings.service)
+    mesh.subjects.fill(SUBJECT, &mesh.settings.service)
 }
 
 /// Header values are single lines of bounded length.
@@ -99,7 +100,7 @@ async fn list(
 ) -> Result<Json<Vec<DeadLetter>>, ApiError> {
     let stream = mesh
         .js
-        .get_stream(stream_name(&mesh.subjects, "DEADLETTER"))
+        .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
         .await
         .context("dead-letter stream is unavailable")?;
     let subject = subject(&mesh);
@@ -158,7 +159,7 @@ async fn replay(
 ) -> Result<(axum::http::StatusCode, Json<Replayed>), ApiError> {
     let stream = mesh
         .js
-        .get_stream(stream_name(&mesh.subjects, "DEADLETTER"))
+        .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
         .await
         .context("dead-letter stream is unavailable")?;
     let m = match stream.direct_get(sequence).await {

@@ -2,6 +2,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`channel`] | a channel's type: subject template, payload, stream, producers, consumers (the catalogue is `contract::channels`) |
 //! | [`clock`] | now and today in the bureau's time zone: the system clock, or one a test sets |
 //! | [`settings`] | layered configuration: defaults → file (`RELIEF_CONFIG_FILE`) → `RELIEF_…` variables |
 //! | [`envelope`] | the CloudEvents-style envelope every message travels in |
@@ -16,6 +17,7 @@
 //! | [`db`] | connecting, creating the service's database when missing, migrations |
 //! | [`service`] | [`service::ServiceBuilder`] → [`service::Application`]: build, run until stopped, shut down |
 
+pub mod channel;
 pub mod clock;
 pub mod consumer;
 pub mod db;
@@ -30,6 +32,7 @@ pub mod streams;
 pub mod subjects;
 pub mod telemetry;
 
+pub use channel::{Channel, ChannelInfo, Stream};
 pub use clock::Clock;
 pub use consumer::{Delivery, HandlerError};
 pub use envelope::{ChainRef, Envelope, EventKind};

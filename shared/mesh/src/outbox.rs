@@ -41,6 +41,29 @@ pub async fn enqueue<T: EventKind>(
     Ok(())
 }
 
+/// Writes `envelope` to the outbox for `channel` (a channel without a variable token): an
+/// envelope of another payload does not compile.
+pub async fn enqueue_on<T: EventKind>(
+    conn: &mut PgConnection,
+    subjects: &crate::Subjects,
+    channel: crate::Channel<T>,
+    envelope: &Envelope<T>,
+) -> anyhow::Result<()> {
+    enqueue(conn, &channel.subject(subjects), envelope).await
+}
+
+/// Writes `envelope` to the outbox for `channel` with its variable token set to `token`
+/// (`referral.{dept}.push` for one department).
+pub async fn enqueue_to<T: EventKind>(
+    conn: &mut PgConnection,
+    subjects: &crate::Subjects,
+    channel: crate::Channel<T>,
+    token: &str,
+    envelope: &Envelope<T>,
+) -> anyhow::Result<()> {
+    enqueue(conn, &channel.subject_for(subjects, token), envelope).await
+}
+
 /// Writes many envelopes for one `subject` in one statement, in order, each carrying the current
 /// span's trace context: what [`enqueue`] does, for a batch (a chunk of a monthly run).
 pub async fn enqueue_many<T: EventKind>(

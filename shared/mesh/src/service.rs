@@ -13,6 +13,7 @@
 //! messages; the message in hand finishes (its transaction commits and is acked); the outbox relay
 //! publishes what is committed; HTTP finishes in-flight requests; the NATS client drains.
 
+use crate::channel::{Channel, Stream};
 use crate::clock::Clock;
 use crate::consumer::{self, ConsumerSpec, Handler, HandlerError, Outcome};
 use crate::envelope::{ChainRef, Envelope, EventKind};
@@ -118,19 +119,103 @@ pub struct ServiceBuilder {
     consumers: Vec<(ConsumerSpec, Handler)>,
     router: Router<Mesh>,
     tasks: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
+    /// Wiring mistakes found while building; [`ServiceBuilder::build`] reports them.
+    errors: Vec<String>,
 }
 
 impl ServiceBuilder {
     pub fn new(mesh: Mesh) -> Self {
         Self {
             mesh,
+            errors: Vec::new(),
             consumers: Vec::new(),
             router: Router::new(),
             tasks: Vec::new(),
         }
     }
 
-    /// Adds a durable consumer named `<service>-<purpose>` on `stream`, filtered to `filter`.
+    /// Consumes every message of `channel` with a durable consumer named `<service>-<purpose>`.
+    /// The message is decoded as the channel's payload before `handler` sees it: a message that
+    /// is not one goes to the dead letters, and a handler for another payload does not compile.
+    pub fn on<T, F, Fut>(self, purpose: &str, channel: Channel<T>, handler: F) -> Self
+    where
+        T: EventKind + Send + 'static,
+        F: Fn(Envelope<T>, Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
+    {
+        let filter = channel.filter(&self.mesh.subjects);
+        self.on_filter(purpose, channel, filter, handler)
+    }
+
+    /// As [`ServiceBuilder::on`], for the messages of a channel whose variable token is `token`
+    /// (a department's own pushes).
+    pub fn on_token<T, F, Fut>(
+        self,
+        purpose: &str,
+        channel: Channel<T>,
+        token: &str,
+        handler: F,
+    ) -> Self
+    where
+        T: EventKind + Send + 'static,
+        F: Fn(Envelope<T>, Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
+    {
+        let filter = channel.subject_for(&self.mesh.subjects, token);
+        self.on_filter(purpose, channel, filter, handler)
+    }
+
+    fn on_filter<T, F, Fut>(
+        mut self,
+        purpose: &str,
+        channel: Channel<T>,
+        filter: String,
+        handler: F,
+    ) -> Self
+    where
+        T: EventKind + Send + 'static,
+        F: Fn(Envelope<T>, Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
+    {
+        let service = self.mesh.service().to_owned();
+        let family = service.split('-').next().unwrap_or_default();
+        if !channel
+            .consumers
+            .iter()
+            .any(|c| *c == service || *c == family)
+        {
+            self.errors.push(format!(
+                "{service} consumes {} but the channel catalogue does not list it as a consumer",
+                channel.subject
+            ));
+        }
+        let Some(stream) = channel.stream else {
+            self.errors.push(format!(
+                "{} is request/reply: no stream keeps it, so it cannot be consumed",
+                channel.subject
+            ));
+            return self;
+        };
+        let spec = ConsumerSpec {
+            name: self.mesh.consumer_name(purpose),
+            stream,
+            filter,
+        };
+        let handler = Arc::new(handler);
+        let handler: Handler = Arc::new(move |d: Delivery| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let e = d.envelope::<T>()?;
+                handler(e, d).await
+            })
+        });
+        self.consumers.push((spec, handler));
+        self
+    }
+
+    /// Adds a durable consumer named `<service>-<purpose>` on the stream named `stream`,
+    /// filtered to `filter`, whose handler decodes the message itself. Prefer
+    /// [`ServiceBuilder::on`], which names a channel of the catalogue.
     pub fn consume<F, Fut>(
         mut self,
         purpose: &str,
@@ -142,6 +227,10 @@ impl ServiceBuilder {
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
     {
+        let Some(stream) = Stream::ALL.into_iter().find(|s| s.base() == stream) else {
+            self.errors.push(format!("no stream is called {stream}"));
+            return self;
+        };
         let spec = ConsumerSpec {
             name: self.mesh.consumer_name(purpose),
             stream,
@@ -170,6 +259,11 @@ impl ServiceBuilder {
 
     /// Creates the consumers and binds the port, so configuration errors surface before running.
     pub async fn build(self) -> anyhow::Result<Application> {
+        anyhow::ensure!(
+            self.errors.is_empty(),
+            "the service is wired wrongly: {}",
+            self.errors.join("; ")
+        );
         let mut consumers = Vec::new();
         for (spec, handler) in self.consumers {
             let c = consumer::create(&self.mesh, &spec).await?;

@@ -8,19 +8,14 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::pull, stream};
 use std::time::Duration;
 
-/// The streams of the mesh and the subjects each stores (before the prefix).
-///
-/// `verify.source.*.query` is request/reply and deliberately not stored: a stream on it would
-/// answer the request with its publish acknowledgement.
-pub const STREAMS: &[(&str, &[&str])] = &[
-    ("INTAKE", &["intake.>"]),
-    ("VERIFY", &["verify.household.>"]),
-    ("ELIGIBILITY", &["eligibility.>"]),
-    ("MONITOR", &["monitor.>"]),
-    ("REFERRAL", &["referral.>"]),
-    ("PAYMENT", &["payment.>"]),
-    ("DEADLETTER", &["deadletter.>"]),
-];
+pub use crate::channel::Stream;
+
+impl Stream {
+    /// The stream's name under this deployment's prefix (`RELIEF_INTAKE`, `T1A2B_INTAKE`).
+    pub fn name(self, subjects: &Subjects) -> String {
+        stream_name(subjects, self.base())
+    }
+}
 
 /// The stream name for `base` under this deployment's prefix (`RELIEF_INTAKE`, `T1A2B_INTAKE`).
 pub fn stream_name(subjects: &Subjects, base: &str) -> String {
@@ -43,16 +38,8 @@ pub fn stream_name(subjects: &Subjects, base: &str) -> String {
 }
 
 /// The stream that stores `subject` (without prefix).
-pub fn stream_for(subject: &str) -> Option<&'static str> {
-    STREAMS.iter().find_map(|(name, filters)| {
-        filters
-            .iter()
-            .any(|f| {
-                let f = f.trim_end_matches('>');
-                subject.starts_with(f)
-            })
-            .then_some(*name)
-    })
+pub fn stream_for(subject: &str) -> Option<Stream> {
+    Stream::storing(subject)
 }
 
 /// Creates or updates every stream of the mesh.
@@ -61,10 +48,10 @@ pub async fn ensure_streams(
     subjects: &Subjects,
     nats: &NatsSettings,
 ) -> anyhow::Result<()> {
-    for (base, filters) in STREAMS {
+    for s in Stream::ALL {
         let config = stream::Config {
-            name: stream_name(subjects, base),
-            subjects: filters.iter().map(|f| subjects.of(f)).collect(),
+            name: s.name(subjects),
+            subjects: s.filters().iter().map(|f| subjects.of(f)).collect(),
             storage: stream::StorageType::File,
             num_replicas: nats.replicas,
             duplicate_window: Duration::from_millis(nats.duplicate_window_ms),
@@ -75,7 +62,7 @@ pub async fn ensure_streams(
         js.create_or_update_stream(config).await.with_context(|| {
             format!(
                 "stream {} could not be created or updated",
-                stream_name(subjects, base)
+                s.name(subjects)
             )
         })?;
     }

@@ -241,11 +241,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     let subjects = mesh::Subjects::new(&prefix);
-    for (base, _) in mesh::streams::STREAMS {
-        let _ = mesh
-            .js
-            .delete_stream(mesh::streams::stream_name(&subjects, base))
-            .await;
+    for stream in mesh::Stream::ALL {
+        let _ = mesh.js.delete_stream(stream.name(&subjects)).await;
     }
     Ok(())
 }

@@ -239,11 +239,8 @@ async fn main() -> anyhow::Result<()> {
     mesh.db.close().await;
     if !keep {
         let subjects = mesh::Subjects::new(&prefix);
-        for (base, _) in mesh::streams::STREAMS {
-            let _ = mesh
-                .js
-                .delete_stream(mesh::streams::stream_name(&subjects, base))
-                .await;
+        for stream in mesh::Stream::ALL {
+            let _ = mesh.js.delete_stream(stream.name(&subjects)).await;
         }
         let mut admin: sqlx::PgConnection = sqlx::Connection::connect(PG_ADMIN).await?;
         sqlx::query(&format!(

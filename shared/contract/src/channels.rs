@@ -1,0 +1,300 @@
+//! The channel catalogue: one declaration per channel of the contract — its subject, the
+//! envelope `type` of its messages, its payload type, the stream that keeps it, who produces and
+//! who consumes it.
+//!
+//! Everything else reads it: services publish and consume through these constants
+//! (`mesh::outbox::enqueue_on`, `ServiceBuilder::on`), so a payload of the wrong type does not
+//! compile; a service that consumes a channel not listing it as a consumer does not start; the
+//! payload's [`mesh::EventKind`] comes from here, so a message's `type` cannot disagree with
+//! its channel; and `tests/tests/docs.rs` holds `docs/asyncapi.yaml` to [`CATALOG`].
+//!
+//! Adding a channel: one entry below, its payload type beside the others, and its channel,
+//! message and example in `docs/asyncapi.yaml`.
+
+use crate::*;
+use mesh::{Channel, ChannelInfo, Stream};
+
+macro_rules! channels {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $payload:ident {
+            subject: $subject:literal,
+            kind: $kind:literal,
+            stream: $stream:expr,
+            producers: [$($producer:literal),* $(,)?],
+            consumers: [$($consumer:literal),* $(,)?] $(,)?
+        }
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub const $name: Channel<$payload> = Channel::new(
+                $subject,
+                $kind,
+                $stream,
+                &[$($producer),*],
+                &[$($consumer),*],
+                stringify!($payload),
+                concat!($($doc, "\n"),*),
+            );
+
+            impl mesh::EventKind for $payload {
+                const TYPE: &'static str = $kind;
+            }
+        )*
+
+        /// Every channel of the contract; the dead-letter channel last.
+        pub const CATALOG: &[ChannelInfo] = &[$($name.info(),)* DEAD_LETTER];
+
+        /// Decodes `json` as an envelope of the payload its `type` names, and checks it as a
+        /// consumer would; returns that type. For tools and for holding documents to the code.
+        pub fn check_envelope(json: &serde_json::Value) -> Result<&'static str, String> {
+            let kind = json["type"].as_str().unwrap_or_default();
+            $(
+                if kind == $kind {
+                    let e: mesh::Envelope<$payload> =
+                        serde_json::from_value(json.clone()).map_err(|e| e.to_string())?;
+                    e.check($kind)?;
+                    return Ok($kind);
+                }
+            )*
+            if kind == <SourceAnswer as mesh::EventKind>::TYPE {
+                let e: mesh::Envelope<SourceAnswer> =
+                    serde_json::from_value(json.clone()).map_err(|e| e.to_string())?;
+                e.check(kind)?;
+                return Ok(<SourceAnswer as mesh::EventKind>::TYPE);
+            }
+            Err(format!("no channel carries messages of type {kind:?}"))
+        }
+    };
+}
+
+channels! {
+    /// An applicant household's application was accepted for processing.
+    APPLICATION_SUBMITTED: ApplicationSubmitted {
+        subject: "intake.application.submitted",
+        kind: "intake.application.submitted",
+        stream: Some(Stream::Intake),
+        producers: ["intake"],
+        consumers: ["verification", "monitoring"],
+    }
+    /// Verification could not complete automatically: a source gave no answer; a person must verify.
+    APPLICATION_MANUAL_REVIEW: ManualReview {
+        subject: "intake.application.manual_review",
+        kind: "intake.application.manual_review",
+        stream: Some(Stream::Intake),
+        producers: ["intake"],
+        consumers: ["monitoring"],
+    }
+    /// A county officer rejected an application (near relatives of staff need a county decision).
+    APPLICATION_REJECTED: ApplicationRejected {
+        subject: "intake.application.rejected",
+        kind: "intake.application.rejected",
+        stream: Some(Stream::Intake),
+        producers: ["intake"],
+        consumers: ["monitoring"],
+    }
+    /// Request/reply to a departmental data holder (core NATS, kept in no stream); the reply is a
+    /// `SourceAnswer` on the request's reply subject.
+    SOURCE_QUERY: SourceQuery {
+        subject: "verify.source.{source}.query",
+        kind: "verify.source.query",
+        stream: None,
+        producers: ["verification"],
+        consumers: ["data-holder"],
+    }
+    /// A household's economic verification report, with per-source provenance and gaps.
+    HOUSEHOLD_VERIFIED: HouseholdVerified {
+        subject: "verify.household.verified",
+        kind: "verify.household.verified",
+        stream: Some(Stream::Verify),
+        producers: ["verification"],
+        consumers: ["intake", "monitoring"],
+    }
+    /// A periodic re-verification of an assisted household, with the same provenance and gaps.
+    HOUSEHOLD_REVERIFIED: HouseholdReverified {
+        subject: "verify.household.reverified",
+        kind: "verify.household.reverified",
+        stream: Some(Stream::Verify),
+        producers: ["verification"],
+        consumers: ["monitoring"],
+    }
+    /// One application, classified determination: tier, monthly amount, relief lines.
+    HOUSEHOLD_DETERMINED: HouseholdDetermined {
+        subject: "eligibility.household.determined",
+        kind: "eligibility.household.determined",
+        stream: Some(Stream::Eligibility),
+        producers: ["intake"],
+        consumers: ["monitoring", "payment"],
+    }
+    /// Emergency temporary assistance granted (act first, or after a county case conference), in
+    /// one or more scheduled stages.
+    EMERGENCY_GRANTED: EmergencyGranted {
+        subject: "eligibility.emergency.granted",
+        kind: "eligibility.emergency.granted",
+        stream: Some(Stream::Eligibility),
+        producers: ["intake"],
+        consumers: ["payment", "monitoring"],
+    }
+    /// Monitoring enrolled the household in the low-income population database.
+    HOUSEHOLD_ENROLLED: HouseholdEnrolled {
+        subject: "monitor.household.enrolled",
+        kind: "monitor.household.enrolled",
+        stream: Some(Stream::Monitor),
+        producers: ["monitoring"],
+        consumers: ["verification", "monitoring"],
+    }
+    /// A person's or a household's assistance stops (a death, a termination) or winds down
+    /// (gradual exit); payment acts on it.
+    HOUSEHOLD_CHANGED: HouseholdChanged {
+        subject: "monitor.household.changed",
+        kind: "monitor.household.changed",
+        stream: Some(Stream::Monitor),
+        producers: ["monitoring"],
+        consumers: ["payment", "monitoring"],
+    }
+    /// One record of a departmental feed (death, unemployment, serious illness, severe
+    /// disability, student hardship, return to poverty, disaster victims) for data comparison.
+    FEED_RECORD: FeedRecord {
+        subject: "monitor.feed.{source}",
+        kind: "monitor.feed.record",
+        stream: Some(Stream::Monitor),
+        producers: ["data-holder"],
+        consumers: ["monitoring"],
+    }
+    /// A person in hardship reported for active discovery (grid worker, 12345 hotline, village
+    /// assistant, social organisation).
+    DISCOVERY_REPORTED: DiscoveryReport {
+        subject: "monitor.discovery.reported",
+        kind: "monitor.discovery.reported",
+        stream: Some(Stream::Monitor),
+        producers: ["reporter"],
+        consumers: ["monitoring"],
+    }
+    /// A person referred to a department.
+    REFERRAL_PUSH: ReferralPush {
+        subject: "referral.{dept}.push",
+        kind: "referral.push",
+        stream: Some(Stream::Referral),
+        producers: ["monitoring"],
+        consumers: ["relief", "department", "monitoring"],
+    }
+    /// A department's answer to a referral.
+    REFERRAL_FEEDBACK: ReferralFeedback {
+        subject: "referral.{dept}.feedback",
+        kind: "referral.feedback",
+        stream: Some(Stream::Referral),
+        producers: ["relief", "department"],
+        consumers: ["monitoring"],
+    }
+    /// Payment recorded a payment instruction.
+    PAYMENT_INSTRUCTION_CREATED: InstructionCreated {
+        subject: "payment.instruction.created",
+        kind: "payment.instruction.created",
+        stream: Some(Stream::Payment),
+        producers: ["payment"],
+        consumers: ["monitoring"],
+    }
+    /// An instruction moved forward (sent, accepted, settled, rejected, returned).
+    PAYMENT_INSTRUCTION_STATUS: InstructionStatusChanged {
+        subject: "payment.instruction.status",
+        kind: "payment.instruction.status",
+        stream: Some(Stream::Payment),
+        producers: ["payment"],
+        consumers: ["monitoring"],
+    }
+    /// A pain.002 status report from the bank (the XML document), taken in once per report MsgId.
+    PAYMENT_BANK_STATUS: BankStatusReport {
+        subject: "payment.bank.status",
+        kind: "payment.bank.status",
+        stream: Some(Stream::Payment),
+        producers: ["bank"],
+        consumers: ["payment", "monitoring"],
+    }
+    /// Payment's monthly run for a month went through every enrolled household.
+    PAYMENT_RUN_COMPLETED: RunCompleted {
+        subject: "payment.run.completed",
+        kind: "payment.run.completed",
+        stream: Some(Stream::Payment),
+        producers: ["payment"],
+        consumers: ["operator", "monitoring"],
+    }
+    /// Payment's monthly run for a month failed, or was not completed by its deadline day.
+    PAYMENT_RUN_ALERT: RunAlert {
+        subject: "payment.run.alert",
+        kind: "payment.run.alert",
+        stream: Some(Stream::Payment),
+        producers: ["payment"],
+        consumers: ["operator", "monitoring"],
+    }
+    /// Payment opened a recovery case for money instructed after the entitlement stopped.
+    PAYMENT_RECOVERY_OPENED: RecoveryOpened {
+        subject: "payment.recovery.opened",
+        kind: "payment.recovery.opened",
+        stream: Some(Stream::Payment),
+        producers: ["payment"],
+        consumers: ["monitoring"],
+    }
+}
+
+/// Messages a service gave up on, with the reason in headers; the payload is the original
+/// message's, whatever it was.
+pub const DEAD_LETTER: ChannelInfo = ChannelInfo {
+    subject: mesh::deadletter::SUBJECT,
+    kind: "",
+    stream: Some(Stream::DeadLetter),
+    producers: ["every service"].as_slice(),
+    consumers: ["operator"].as_slice(),
+    payload: "the original message",
+    doc: "Messages a service gave up on, with the reason in headers.",
+};
+
+/// The stored channels whose events belong to a household's chain, by stream: what monitoring's
+/// chain recorder reads (every stream but the dead letters).
+pub fn chain_streams() -> Vec<Stream> {
+    let mut streams: Vec<Stream> = CATALOG
+        .iter()
+        .filter(|c| c.subject != DEAD_LETTER.subject)
+        .filter_map(|c| c.stream)
+        .collect();
+    streams.sort();
+    streams.dedup();
+    streams
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_channel_is_kept_by_the_stream_it_names() {
+        for c in CATALOG {
+            let concrete = c
+                .subject
+                .replace("{dept}", "medical")
+                .replace("{source}", "death")
+                .replace("{service}", "intake");
+            assert_eq!(Stream::storing(&concrete), c.stream, "{}", c.subject);
+            assert!(
+                !c.producers.is_empty() && !c.consumers.is_empty(),
+                "{}",
+                c.subject
+            );
+        }
+    }
+
+    #[test]
+    fn subjects_and_types_are_each_declared_once() {
+        let mut subjects: Vec<_> = CATALOG.iter().map(|c| c.subject).collect();
+        subjects.sort();
+        subjects.dedup();
+        assert_eq!(subjects.len(), CATALOG.len());
+        let mut kinds: Vec<_> = CATALOG
+            .iter()
+            .map(|c| c.kind)
+            .filter(|k| !k.is_empty())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), CATALOG.len() - 1);
+    }
+}
