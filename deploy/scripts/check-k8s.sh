@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (`make check-deploy`):
 #   1. hadolint deploy/Dockerfile (deploy/.hadolint.yaml)
-#   2. the NATS and collector configurations: the Kubernetes copies are identical to deploy/'s,
-#      nats-server -t accepts both NATS configurations, the collector's pipeline is complete
+#   2. the NATS and collector configurations: deploy/nats/auth.conf is the link to the one users
+#      file, the collector's Kubernetes copy is identical to deploy/'s, nats-server -t accepts
+#      both NATS configurations, the collector's pipeline is complete
 #   3. every overlay in k8s/overlays rendered with `kubectl kustomize`, then
 #      - kubernetes-validate --strict against the oldest and newest Kubernetes we support,
 #      - references inside the render resolve (config maps, secrets, service accounts,
@@ -41,11 +42,14 @@ step "hadolint deploy/Dockerfile"
 "$VENV/bin/hadolint" --config deploy/.hadolint.yaml deploy/Dockerfile
 
 # ------------------------------------------------------------------ 2. NATS and collector
-step "configuration copies"
-# kustomize may not read files outside a kustomization's directory, so the components carry
-# copies; they must not drift.
-cmp deploy/nats/auth.conf k8s/components/nats/auth.conf \
-    || die "k8s/components/nats/auth.conf differs from deploy/nats/auth.conf: copy it over"
+step "configuration files"
+# kustomize may not read files outside a kustomization's directory. The NATS users file lives in
+# its component, k8s/components/nats/auth.conf, and deploy/nats/auth.conf (included by
+# nats-server.conf, read by tests/tests/nats_permissions.rs) is a symbolic link to it. The
+# collector component carries a copy of deploy/otel/collector.yaml, which must not drift.
+AUTH=k8s/components/nats/auth.conf
+[[ -L deploy/nats/auth.conf && $(readlink deploy/nats/auth.conf) == "../../$AUTH" ]] \
+    || die "deploy/nats/auth.conf must be a symbolic link to $AUTH (edit that file; recreate the link with: ln -sfn ../../$AUTH deploy/nats/auth.conf)"
 cmp deploy/otel/collector.yaml k8s/components/collector/collector.yaml \
     || die "k8s/components/collector/collector.yaml differs from deploy/otel/collector.yaml: copy it over"
 
@@ -54,7 +58,7 @@ NATS_SERVER=$(command -v nats-server || true)
 if [[ -n $NATS_SERVER ]]; then
     step "nats-server -t (both NATS configurations)"
     # Every password variable set to a dummy (the real ones are secrets); -t parses only.
-    mapfile -t VARS < <(grep -o 'RELIEF_NATS_[A-Z_]*_PASSWORD' deploy/nats/auth.conf | sort -u)
+    mapfile -t VARS < <(grep -o 'RELIEF_NATS_[A-Z_]*_PASSWORD' "$AUTH" | sort -u)
     NATS_ENV=(POD_NAME=relief-nats-0)
     for v in "${VARS[@]}"; do NATS_ENV+=("$v=pCheckOnly0"); done
     env "${NATS_ENV[@]}" "$NATS_SERVER" -t -c deploy/nats/nats-server.conf
