@@ -8,6 +8,9 @@
 #      - kubernetes-validate --strict against the oldest and newest Kubernetes we support,
 #      - references inside the render resolve (config maps, secrets, service accounts,
 #        selectors, autoscaler targets),
+#      - every department is complete: no placeholder of k8s/base/department left, its NATS user
+#        and password key in auth.conf, its durable consumer in nats-bootstrap, its own
+#        network policy, whose peers exist (e.g. its database's pods),
 #      - checkov --framework kubernetes --skip-download (k8s/.checkov.yaml lists each skipped
 #        check with its reason).
 # The tools live in .venv-k8s/ (deploy/requirements-check.txt); the first run installs them
@@ -192,6 +195,92 @@ for d in docs:
 if errors:
     sys.exit("\n".join(errors))
 print(f"{len(pods)} pod templates: every reference resolves")
+PYEOF
+
+    step "overlay $name: departments and network policies"
+    "$PY" - "$OUT/$name.yaml" "$AUTH" <<'PYEOF'
+import re, sys, yaml
+text = open(sys.argv[1]).read()
+docs = [d for d in yaml.safe_load_all(text) if d]
+# user -> password variable, from `{ user: X, password: $VAR` in auth.conf
+users = dict(re.findall(r"\{\s*user:\s*([\w-]+),\s*password:\s*\$(\w+)", open(sys.argv[2]).read()))
+errors = []
+
+# k8s/base/department's placeholder, replaced by set-department/ in every department.
+for n, line in enumerate(text.splitlines(), 1):
+    if re.search(r"(?<![A-Za-z])DEPT(?![A-Za-z])", line):
+        errors.append(f"line {n} of the render still holds the placeholder DEPT: {line.strip()}")
+
+def env_of(c):
+    return {e["name"]: e for e in c.get("env", [])}
+
+bootstrap = next((d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "nats-bootstrap"), None)
+consumers = None
+if bootstrap is not None:
+    script = "\n".join(bootstrap["spec"]["template"]["spec"]["containers"][0]["args"])
+    m = re.search(r"for dept in ([^;]+);", script)
+    consumers = m.group(1).split() if m else []
+
+departments = []
+for d in docs:
+    if d["kind"] != "Deployment":
+        continue
+    name = d["metadata"]["name"]
+    for c in d["spec"]["template"]["spec"]["containers"]:
+        args = c.get("args", [])
+        if "--department" not in args:
+            continue
+        dept = args[args.index("--department") + 1]
+        departments.append(dept)
+        env = env_of(c)
+        user = env.get("RELIEF_NATS__USER", {}).get("value")
+        key = env.get("RELIEF_NATS__PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("key")
+        if user not in users:
+            errors.append(f"Deployment {name}: NATS user {user} is not in auth.conf")
+        elif users[user] != key:
+            errors.append(f"Deployment {name}: NATS password key {key}, but auth.conf reads ${users[user]} for {user}")
+        if dept not in users:
+            errors.append(f"department {dept}: its own system's NATS user {dept} is not in auth.conf")
+        if consumers is not None and dept not in consumers:
+            errors.append(f"department {dept}: Job nats-bootstrap does not create its consumer department-{dept}")
+if consumers is not None:
+    for dept in consumers:
+        if dept not in departments:
+            errors.append(f"Job nats-bootstrap creates department-{dept}, but no Deployment runs --department {dept}")
+
+# Under default-deny, every workload needs a policy of its own, and each pod a policy names as a
+# peer must exist: a pod template, or the pods CloudNativePG makes of a Cluster.
+pods = []
+for d in docs:
+    spec = d.get("spec") or {}
+    if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        pods.append((f"{d['kind']} {d['metadata']['name']}", spec["template"]["metadata"].get("labels", {})))
+    elif d["kind"] == "Cluster" and d["apiVersion"].startswith("postgresql.cnpg.io/"):
+        labels = dict((spec.get("inheritedMetadata") or {}).get("labels") or {})
+        labels["cnpg.io/cluster"] = d["metadata"]["name"]
+        pods.append((f"Cluster {d['metadata']['name']}", labels))
+
+def selects(ml):
+    return [o for o, labels in pods if all(labels.get(k) == v for k, v in ml.items())]
+
+policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+if any(p["metadata"]["name"] == "default-deny" for p in policies):
+    own = [(p["spec"].get("podSelector") or {}).get("matchLabels") for p in policies]
+    for owner, labels in pods:
+        if owner.startswith("Cluster "):
+            continue  # database-cnpg's policy selects them by expression
+        if not any(ml and all(labels.get(k) == v for k, v in ml.items()) for ml in own):
+            errors.append(f"{owner}: no NetworkPolicy of its own (default-deny is in force)")
+for p in policies:
+    for direction, side in (("ingress", "from"), ("egress", "to")):
+        for rule in p["spec"].get(direction) or []:
+            for peer in rule.get(side) or []:
+                ml = (peer.get("podSelector") or {}).get("matchLabels")
+                if ml and "namespaceSelector" not in peer and not selects(ml):
+                    errors.append(f"NetworkPolicy {p['metadata']['name']}: {direction} peer {ml} matches no pod")
+if errors:
+    sys.exit("\n".join(errors))
+print(f"{len(departments)} departments complete, {len(policies)} network policies with existing peers")
 PYEOF
 
     step "overlay $name: checkov"
