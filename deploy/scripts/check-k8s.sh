@@ -10,7 +10,8 @@
 #        selectors, autoscaler targets),
 #      - every department is complete: no placeholder of k8s/base/department left, its NATS user
 #        and password key in auth.conf, its durable consumer in nats-bootstrap, its own
-#        network policy, whose peers exist (e.g. its database's pods),
+#        network policy, whose peers exist (e.g. its database's pods); a NATS password secret
+#        in the render (dev) holds every password auth.conf reads,
 #      - checkov --framework kubernetes --skip-download (k8s/.checkov.yaml lists each skipped
 #        check with its reason).
 # The tools live in .venv-k8s/ (deploy/requirements-check.txt); the first run installs them
@@ -210,6 +211,14 @@ errors = []
 for n, line in enumerate(text.splitlines(), 1):
     if re.search(r"(?<![A-Za-z])DEPT(?![A-Za-z])", line):
         errors.append(f"line {n} of the render still holds the placeholder DEPT: {line.strip()}")
+
+# Where the render carries the NATS passwords (dev generates them), one for every user: the
+# NATS pods read them all, and nats-server does not start without each variable auth.conf names.
+for d in docs:
+    if d["kind"] == "Secret" and d["metadata"]["name"].startswith("relief-nats-users"):
+        have = set(d.get("data") or {}) | set(d.get("stringData") or {})
+        for var in sorted(set(users.values()) - have):
+            errors.append(f"Secret {d['metadata']['name']}: no key {var}, which auth.conf reads")
 
 def env_of(c):
     return {e["name"]: e for e in c.get("env", [])}
