@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (`make check-deploy`):
 #   1. hadolint deploy/Dockerfile (deploy/.hadolint.yaml)
-#   2. the NATS and collector configurations: the Kubernetes copies are identical to deploy/'s,
-#      nats-server -t accepts both NATS configurations, the collector's pipeline is complete
+#   2. the NATS and collector configurations: deploy/nats/auth.conf is the link to the one users
+#      file, the collector's Kubernetes copy is identical to deploy/'s, nats-server -t accepts
+#      both NATS configurations, the collector's pipeline is complete
 #   3. every overlay in k8s/overlays rendered with `kubectl kustomize`, then
 #      - kubernetes-validate --strict against the oldest and newest Kubernetes we support,
 #      - references inside the render resolve (config maps, secrets, service accounts,
 #        selectors, autoscaler targets),
+#      - every department is complete: no placeholder of k8s/base/department left, its NATS user
+#        and password key in auth.conf, its durable consumer in nats-bootstrap, its own
+#        network policy, whose peers exist (e.g. its database's pods); a NATS password secret
+#        in the render (dev) holds every password auth.conf reads,
 #      - checkov --framework kubernetes --skip-download (k8s/.checkov.yaml lists each skipped
 #        check with its reason).
 # The tools live in .venv-k8s/ (deploy/requirements-check.txt); the first run installs them
@@ -41,11 +46,14 @@ step "hadolint deploy/Dockerfile"
 "$VENV/bin/hadolint" --config deploy/.hadolint.yaml deploy/Dockerfile
 
 # ------------------------------------------------------------------ 2. NATS and collector
-step "configuration copies"
-# kustomize may not read files outside a kustomization's directory, so the components carry
-# copies; they must not drift.
-cmp deploy/nats/auth.conf k8s/components/nats/auth.conf \
-    || die "k8s/components/nats/auth.conf differs from deploy/nats/auth.conf: copy it over"
+step "configuration files"
+# kustomize may not read files outside a kustomization's directory. The NATS users file lives in
+# its component, k8s/components/nats/auth.conf, and deploy/nats/auth.conf (included by
+# nats-server.conf, read by tests/tests/nats_permissions.rs) is a symbolic link to it. The
+# collector component carries a copy of deploy/otel/collector.yaml, which must not drift.
+AUTH=k8s/components/nats/auth.conf
+[[ -L deploy/nats/auth.conf && $(readlink deploy/nats/auth.conf) == "../../$AUTH" ]] \
+    || die "deploy/nats/auth.conf must be a symbolic link to $AUTH (edit that file; recreate the link with: ln -sfn ../../$AUTH deploy/nats/auth.conf)"
 cmp deploy/otel/collector.yaml k8s/components/collector/collector.yaml \
     || die "k8s/components/collector/collector.yaml differs from deploy/otel/collector.yaml: copy it over"
 
@@ -54,7 +62,7 @@ NATS_SERVER=$(command -v nats-server || true)
 if [[ -n $NATS_SERVER ]]; then
     step "nats-server -t (both NATS configurations)"
     # Every password variable set to a dummy (the real ones are secrets); -t parses only.
-    mapfile -t VARS < <(grep -o 'RELIEF_NATS_[A-Z_]*_PASSWORD' deploy/nats/auth.conf | sort -u)
+    mapfile -t VARS < <(grep -o 'RELIEF_NATS_[A-Z_]*_PASSWORD' "$AUTH" | sort -u)
     NATS_ENV=(POD_NAME=relief-nats-0)
     for v in "${VARS[@]}"; do NATS_ENV+=("$v=pCheckOnly0"); done
     env "${NATS_ENV[@]}" "$NATS_SERVER" -t -c deploy/nats/nats-server.conf
@@ -188,6 +196,100 @@ for d in docs:
 if errors:
     sys.exit("\n".join(errors))
 print(f"{len(pods)} pod templates: every reference resolves")
+PYEOF
+
+    step "overlay $name: departments and network policies"
+    "$PY" - "$OUT/$name.yaml" "$AUTH" <<'PYEOF'
+import re, sys, yaml
+text = open(sys.argv[1]).read()
+docs = [d for d in yaml.safe_load_all(text) if d]
+# user -> password variable, from `{ user: X, password: $VAR` in auth.conf
+users = dict(re.findall(r"\{\s*user:\s*([\w-]+),\s*password:\s*\$(\w+)", open(sys.argv[2]).read()))
+errors = []
+
+# k8s/base/department's placeholder, replaced by set-department/ in every department.
+for n, line in enumerate(text.splitlines(), 1):
+    if re.search(r"(?<![A-Za-z])DEPT(?![A-Za-z])", line):
+        errors.append(f"line {n} of the render still holds the placeholder DEPT: {line.strip()}")
+
+# Where the render carries the NATS passwords (dev generates them), one for every user: the
+# NATS pods read them all, and nats-server does not start without each variable auth.conf names.
+for d in docs:
+    if d["kind"] == "Secret" and d["metadata"]["name"].startswith("relief-nats-users"):
+        have = set(d.get("data") or {}) | set(d.get("stringData") or {})
+        for var in sorted(set(users.values()) - have):
+            errors.append(f"Secret {d['metadata']['name']}: no key {var}, which auth.conf reads")
+
+def env_of(c):
+    return {e["name"]: e for e in c.get("env", [])}
+
+bootstrap = next((d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "nats-bootstrap"), None)
+consumers = None
+if bootstrap is not None:
+    script = "\n".join(bootstrap["spec"]["template"]["spec"]["containers"][0]["args"])
+    m = re.search(r"for dept in ([^;]+);", script)
+    consumers = m.group(1).split() if m else []
+
+departments = []
+for d in docs:
+    if d["kind"] != "Deployment":
+        continue
+    name = d["metadata"]["name"]
+    for c in d["spec"]["template"]["spec"]["containers"]:
+        args = c.get("args", [])
+        if "--department" not in args:
+            continue
+        dept = args[args.index("--department") + 1]
+        departments.append(dept)
+        env = env_of(c)
+        user = env.get("RELIEF_NATS__USER", {}).get("value")
+        key = env.get("RELIEF_NATS__PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("key")
+        if user not in users:
+            errors.append(f"Deployment {name}: NATS user {user} is not in auth.conf")
+        elif users[user] != key:
+            errors.append(f"Deployment {name}: NATS password key {key}, but auth.conf reads ${users[user]} for {user}")
+        if dept not in users:
+            errors.append(f"department {dept}: its own system's NATS user {dept} is not in auth.conf")
+        if consumers is not None and dept not in consumers:
+            errors.append(f"department {dept}: Job nats-bootstrap does not create its consumer department-{dept}")
+if consumers is not None:
+    for dept in consumers:
+        if dept not in departments:
+            errors.append(f"Job nats-bootstrap creates department-{dept}, but no Deployment runs --department {dept}")
+
+# Under default-deny, every workload needs a policy of its own, and each pod a policy names as a
+# peer must exist: a pod template, or the pods CloudNativePG makes of a Cluster.
+pods = []
+for d in docs:
+    spec = d.get("spec") or {}
+    if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        pods.append((f"{d['kind']} {d['metadata']['name']}", spec["template"]["metadata"].get("labels", {})))
+    elif d["kind"] == "Cluster" and d["apiVersion"].startswith("postgresql.cnpg.io/"):
+        labels = dict((spec.get("inheritedMetadata") or {}).get("labels") or {})
+        labels["cnpg.io/cluster"] = d["metadata"]["name"]
+        pods.append((f"Cluster {d['metadata']['name']}", labels))
+
+def selects(ml):
+    return [o for o, labels in pods if all(labels.get(k) == v for k, v in ml.items())]
+
+policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+if any(p["metadata"]["name"] == "default-deny" for p in policies):
+    own = [(p["spec"].get("podSelector") or {}).get("matchLabels") for p in policies]
+    for owner, labels in pods:
+        if owner.startswith("Cluster "):
+            continue  # database-cnpg's policy selects them by expression
+        if not any(ml and all(labels.get(k) == v for k, v in ml.items()) for ml in own):
+            errors.append(f"{owner}: no NetworkPolicy of its own (default-deny is in force)")
+for p in policies:
+    for direction, side in (("ingress", "from"), ("egress", "to")):
+        for rule in p["spec"].get(direction) or []:
+            for peer in rule.get(side) or []:
+                ml = (peer.get("podSelector") or {}).get("matchLabels")
+                if ml and "namespaceSelector" not in peer and not selects(ml):
+                    errors.append(f"NetworkPolicy {p['metadata']['name']}: {direction} peer {ml} matches no pod")
+if errors:
+    sys.exit("\n".join(errors))
+print(f"{len(departments)} departments complete, {len(policies)} network policies with existing peers")
 PYEOF
 
     step "overlay $name: checkov"
