@@ -2,15 +2,10 @@
 
 use crate::{handlers, http, Settings, MIGRATOR};
 use contract::channels::HOUSEHOLD_VERIFIED;
+use crate::state::State;
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
-/// What handlers and routes share.
-#[derive(Clone)]
-pub struct State {
-    pub mesh: Mesh,
-    pub policy: Arc<policy::PolicyBook>,
-}
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(

@@ -7,7 +7,7 @@
 //! for reminders. Larger amounts wait for a county case conference decided by a named approver.
 //! One approval may pay in stages.
 
-use crate::app::State;
+use crate::state::State;
 use crate::store::{self, Emergency, StageRequest};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
@@ -259,7 +259,7 @@ pub async fn decide(
     }
     let by = format!("county:{approver}");
     let status = if req.approve { "granted" } else { "refused" };
-    store::decide_emergency(&mut tx, id, status, &by, req.reason.trim()).await?;
+    store::decide_emergency(&mut tx, id, status, &by, req.reason.trim(), state.mesh.clock.now()).await?;
     e.status = status.into();
     e.decided_by = Some(by);
     e.decision_reason = Some(req.reason.trim().to_owned());
@@ -289,7 +289,7 @@ pub async fn papers(
             "must not be empty",
         )]));
     }
-    if store::complete_papers(&state.mesh.db, id, req.officer.trim()).await? {
+    if store::complete_papers(&state.mesh.db, id, req.officer.trim(), state.mesh.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!(

@@ -1,6 +1,6 @@
 //! Intake's HTTP API: submit an application, read one back.
 
-use crate::app::State;
+use crate::state::State;
 use crate::store;
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
@@ -333,6 +333,7 @@ async fn register_relative(
         &req.staff_name,
         &req.relation,
         &req.registered_by,
+        state.mesh.clock.now(),
     )
     .await?;
     tracing::info!("Near relative of staff registered.");

@@ -160,12 +160,14 @@ pub async fn set_status(
     tx: &mut PgConnection,
     application_id: Uuid,
     status: &str,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE applications SET status = $2, updated_at = now() WHERE application_id = $1",
+        "UPDATE applications SET status = $2, updated_at = $3 WHERE application_id = $1",
     )
     .bind(application_id)
     .bind(status)
+    .bind(at)
     .execute(tx)
     .await?;
     Ok(())
@@ -366,15 +368,17 @@ pub async fn register_relative(
     staff_name: &str,
     relation: &str,
     by: &str,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO staff_relatives (id_number, staff_name, relation, registered_by) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (id_number) DO UPDATE SET staff_name = $2, relation = $3, registered_by = $4, registered_at = now()",
+        "INSERT INTO staff_relatives (id_number, staff_name, relation, registered_by, registered_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id_number) DO UPDATE SET staff_name = $2, relation = $3, registered_by = $4, registered_at = $5",
     )
     .bind(id_number)
     .bind(staff_name.trim())
     .bind(relation.trim())
     .bind(by.trim())
+    .bind(at)
     .execute(db)
     .await?;
     Ok(())
@@ -493,17 +497,19 @@ pub async fn decide_proposal(
     by: &str,
     decision: &str,
     reason: &str,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     let decision = if decision == "approve" {
         "approved"
     } else {
         "rejected"
     };
-    sqlx::query("UPDATE proposals SET decided_by = $2, decision = $3, reason = $4, decided_at = now() WHERE application_id = $1")
+    sqlx::query("UPDATE proposals SET decided_by = $2, decision = $3, reason = $4, decided_at = $5 WHERE application_id = $1")
         .bind(application_id)
         .bind(by)
         .bind(decision)
         .bind(reason)
+        .bind(at)
         .execute(tx)
         .await?;
     Ok(())
@@ -556,7 +562,7 @@ pub async fn insert_emergency(tx: &mut PgConnection, e: &Emergency) -> sqlx::Res
              total_amount_fen, stages, status, act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
              papers_due, decided_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 CASE WHEN $16::text IS NULL THEN NULL ELSE now() END)",
+                 CASE WHEN $16::text IS NULL THEN NULL ELSE $19 END)",
     )
     .bind(e.emergency_id)
     .bind(e.household_id)
@@ -576,6 +582,7 @@ pub async fn insert_emergency(tx: &mut PgConnection, e: &Emergency) -> sqlx::Res
     .bind(&e.decided_by)
     .bind(&e.decision_reason)
     .bind(e.papers_due)
+    .bind(e.created_at)
     .execute(tx)
     .await?;
     Ok(())
@@ -614,25 +621,33 @@ pub async fn decide_emergency(
     status: &str,
     by: &str,
     reason: &str,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE emergencies SET status = $2, decided_by = $3, decision_reason = $4, decided_at = now() WHERE emergency_id = $1")
+    sqlx::query("UPDATE emergencies SET status = $2, decided_by = $3, decision_reason = $4, decided_at = $5 WHERE emergency_id = $1")
         .bind(id)
         .bind(status)
         .bind(by)
         .bind(reason)
+        .bind(at)
         .execute(tx)
         .await?;
     Ok(())
 }
 
 /// Marks an act-first grant's papers complete; `false` when there were none open.
-pub async fn complete_papers(db: &PgPool, id: Uuid, officer: &str) -> sqlx::Result<bool> {
+pub async fn complete_papers(
+    db: &PgPool,
+    id: Uuid,
+    officer: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<bool> {
     let n = sqlx::query(
-        "UPDATE emergencies SET papers_completed_by = $2, papers_completed_at = now()
+        "UPDATE emergencies SET papers_completed_by = $2, papers_completed_at = $3
          WHERE emergency_id = $1 AND act_first AND papers_completed_at IS NULL",
     )
     .bind(id)
     .bind(officer)
+    .bind(at)
     .execute(db)
     .await?
     .rows_affected();

@@ -2,21 +2,21 @@
 
 use crate::{handlers, http, Settings, MIGRATOR};
 use contract::channels::REFERRAL_PUSH;
+use crate::state::State;
 use mesh::{Application, Mesh, ServiceBuilder};
 use policy::Department;
 use std::sync::Arc;
 
-#[derive(Clone)]
-pub struct State {
-    pub mesh: Mesh,
-    pub department: Department,
-    pub policy: Arc<policy::PolicyBook>,
-}
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let settings = settings.resolved();
     let department = Department::parse(&settings.relief.department).ok_or_else(|| {
-        anyhow::anyhow!("relief.department must be one of medical, education, housing, employment, disaster; found {}", settings.relief.department)
+        let known: Vec<&str> = Department::ALL.iter().map(|d| d.as_str()).collect();
+        anyhow::anyhow!(
+            "relief.department must be one of {}; found {}",
+            known.join(", "),
+            settings.relief.department
+        )
     })?;
     let policy = Arc::new(mesh::settings::policy_book(
         settings.relief.policy_file.as_deref(),

@@ -6,7 +6,7 @@
 //! (`granted`, kinds `care_service_order` and `charity_match`, amount 0: help in kind), so the
 //! household's chain shows them.
 
-use crate::app::State;
+use crate::state::State;
 use crate::store;
 use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
@@ -125,7 +125,7 @@ async fn run_matching(
     let mut matched = Vec::new();
     for (n, o) in policy::relief::match_needs(&needs, &capacity) {
         let (order, offer) = (&orders[n], &offers[o]);
-        store::record_match(tx, order.order_id, offer.offer_id).await?;
+        store::record_match(tx, order.order_id, offer.offer_id, state.mesh.clock.now()).await?;
         let feedback = ReferralFeedback {
             referral_id: order.referral_id,
             department: state.department,

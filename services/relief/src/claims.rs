@@ -4,7 +4,7 @@
 //! tier's ratio, up to the yearly cap, and answers on `referral.medical.feedback` so the
 //! household's chain shows the assistance.
 
-use crate::app::State;
+use crate::state::State;
 use crate::store;
 use axum::extract::State as AxState;
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
 //! The department's consumer: a referral in, feedback out.
 
-use crate::app::State;
+use crate::state::State;
 use crate::store;
 use contract::channels::REFERRAL_FEEDBACK;
 use contract::{
@@ -420,7 +420,7 @@ pub async fn decide_review(
         grant,
         decided_by: format!("officer:{officer}"),
     };
-    store::record_review(&mut tx, referral_id, &feedback).await?;
+    store::record_review(&mut tx, referral_id, &feedback, state.mesh.clock.now()).await?;
     let chain = ChainRef {
         household_id: case.household_id,
         chain_id: case.chain_id,

@@ -1,6 +1,6 @@
 //! Relief's HTTP API: a case and its decision.
 
-use crate::app::State;
+use crate::state::State;
 use crate::store;
 use axum::extract::{Path, State as AxState};
 use axum::routing::get;

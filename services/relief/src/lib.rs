@@ -20,6 +20,7 @@ pub mod claims;
 pub mod config;
 pub mod handlers;
 pub mod http;
+pub mod state;
 pub mod store;
 
 pub use app::build;

@@ -181,14 +181,16 @@ pub async fn record_review(
     tx: &mut PgConnection,
     referral_id: Uuid,
     f: &ReferralFeedback,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = now() WHERE referral_id = $1",
+        "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = $5 WHERE referral_id = $1",
     )
     .bind(referral_id)
     .bind(outcome_of(f))
     .bind(Json(f))
     .bind(&f.decided_by)
+    .bind(at)
     .execute(tx)
     .await?;
     Ok(())
@@ -400,10 +402,12 @@ pub async fn record_match(
     tx: &mut PgConnection,
     order_id: Uuid,
     offer_id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE service_orders SET status = 'matched', offer_id = $2, matched_at = now() WHERE order_id = $1")
+    sqlx::query("UPDATE service_orders SET status = 'matched', offer_id = $2, matched_at = $3 WHERE order_id = $1")
         .bind(order_id)
         .bind(offer_id)
+        .bind(at)
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE charity_offers SET matched = matched + 1 WHERE offer_id = $1")

@@ -1,18 +1,11 @@
 //! Wiring: the consumers, the re-verification scheduler and the routes of verification.
 
-use crate::config::VerificationSettings;
 use crate::{handlers, http, schedule, Settings, MIGRATOR};
 use contract::channels::{APPLICATION_SUBMITTED, HOUSEHOLD_ENROLLED};
+use crate::state::State;
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
-#[derive(Clone)]
-pub struct State {
-    pub mesh: Mesh,
-    pub settings: Arc<VerificationSettings>,
-    /// Re-verification and home-visit intervals per region and date.
-    pub policy: Arc<policy::PolicyBook>,
-}
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     anyhow::ensure!(

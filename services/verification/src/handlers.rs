@@ -1,7 +1,7 @@
 //! Verification's consumers: verify a submitted application; schedule an enrolled household's
 //! re-verifications and home visits.
 
-use crate::app::State;
+use crate::state::State;
 use crate::sources::{self, Findings};
 use crate::{schedule, store};
 use contract::channels::HOUSEHOLD_VERIFIED;

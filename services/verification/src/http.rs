@@ -1,7 +1,7 @@
 //! Verification's HTTP API: a report with its provenance; the re-verification and home-visit due
 //! lists; recording a home visit.
 
-use crate::app::State;
+use crate::state::State;
 use crate::{schedule, store};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;

@@ -21,6 +21,7 @@ pub mod handlers;
 pub mod http;
 pub mod schedule;
 pub mod sources;
+pub mod state;
 pub mod store;
 
 pub use app::build;

@@ -8,7 +8,7 @@
 //! replica whose lease ran out while it waited for the sources records nothing. A replica that
 //! dies holding leases delays those households by at most [`LEASE`].
 
-use crate::app::State;
+use crate::state::State;
 use crate::sources;
 use crate::store::{self, Leased, NewReport, Purpose};
 use chrono::NaiveDate;

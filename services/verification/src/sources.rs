@@ -2,7 +2,7 @@
 //! periodic re-verification of an enrolled household: ask every configured source in parallel,
 //! each with a timeout per attempt and bounded retries, and sum what they said.
 
-use crate::app::State;
+use crate::state::State;
 use contract::channels::SOURCE_QUERY;
 use contract::{
     AnswerStatus, QueryMember, SourceAnswer, SourceProvenance, SourceQuery, VerifiedMember,

@@ -1,0 +1,12 @@
+//! What the handlers and routes of the service share; app.rs builds it, nothing here builds the
+//! service, so handlers and routes depend on this module and not on the wiring.
+
+use mesh::Mesh;
+use std::sync::Arc;
+
+/// What handlers and routes share.
+#[derive(Clone)]
+pub struct State {
+    pub mesh: Mesh,
+    pub policy: Arc<policy::PolicyBook>,
+}

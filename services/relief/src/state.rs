@@ -1,0 +1,13 @@
+//! What the handlers and routes of the service share; app.rs builds it, nothing here builds the
+//! service, so handlers and routes depend on this module and not on the wiring.
+
+use policy::Department;
+use mesh::Mesh;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct State {
+    pub mesh: Mesh,
+    pub department: Department,
+    pub policy: Arc<policy::PolicyBook>,
+}
