@@ -49,7 +49,7 @@ step "hadolint deploy/Dockerfile"
 step "configuration files"
 # kustomize may not read files outside a kustomization's directory. The NATS users file lives in
 # its component, k8s/components/nats/auth.conf, and deploy/nats/auth.conf (included by
-# nats-server.conf, read by tests/tests/nats_permissions.rs) is a symbolic link to it. The
+# nats-server.conf, read by tests/tests/e2e/nats_permissions.rs) is a symbolic link to it. The
 # collector component carries a copy of deploy/otel/collector.yaml, which must not drift.
 AUTH=k8s/components/nats/auth.conf
 [[ -L deploy/nats/auth.conf && $(readlink deploy/nats/auth.conf) == "../../$AUTH" ]] \

@@ -1,11 +1,10 @@
 //! Wiring: the consumer and the routes of intake.
 
+use crate::state::State;
 use crate::{handlers, http, Settings, MIGRATOR};
 use contract::channels::HOUSEHOLD_VERIFIED;
-use crate::state::State;
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
-
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(

@@ -51,6 +51,10 @@ pub struct Person {
 }
 
 /// `POST /v1/emergencies`
+#[allow(
+    clippy::too_many_lines,
+    reason = "one request or message checked, decided and recorded in one transaction; to be split into check, decide and store"
+)]
 pub async fn report(
     AxState(state): AxState<State>,
     headers: axum::http::HeaderMap,
@@ -259,7 +263,15 @@ pub async fn decide(
     }
     let by = format!("county:{approver}");
     let status = if req.approve { "granted" } else { "refused" };
-    store::decide_emergency(&mut tx, id, status, &by, req.reason.trim(), state.mesh.clock.now()).await?;
+    store::decide_emergency(
+        &mut tx,
+        id,
+        status,
+        &by,
+        req.reason.trim(),
+        state.mesh.clock.now(),
+    )
+    .await?;
     e.status = status.into();
     e.decided_by = Some(by);
     e.decision_reason = Some(req.reason.trim().to_owned());
@@ -289,7 +301,14 @@ pub async fn papers(
             "must not be empty",
         )]));
     }
-    if store::complete_papers(&state.mesh.db, id, req.officer.trim(), state.mesh.clock.now()).await? {
+    if store::complete_papers(
+        &state.mesh.db,
+        id,
+        req.officer.trim(),
+        state.mesh.clock.now(),
+    )
+    .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!(

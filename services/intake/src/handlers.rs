@@ -61,7 +61,13 @@ pub async fn on_verified(
     }
     if !report.complete {
         let note = format!("sources without an answer: {}", report.gaps.join(", "));
-        store::set_status(&mut tx, app.application_id, store::MANUAL_VERIFICATION, state.mesh.clock.now()).await?;
+        store::set_status(
+            &mut tx,
+            app.application_id,
+            store::MANUAL_VERIFICATION,
+            state.mesh.clock.now(),
+        )
+        .await?;
         store::history(
             &mut tx,
             app.application_id,
@@ -211,7 +217,13 @@ async fn determine_and_emit(
             app.integrity_flags.0.join("; ")
         );
         store::insert_proposal(tx, &determined, chain.causation_id.as_deref()).await?;
-        store::set_status(tx, app.application_id, store::AWAITING_COUNTY_DECISION, state.mesh.clock.now()).await?;
+        store::set_status(
+            tx,
+            app.application_id,
+            store::AWAITING_COUNTY_DECISION,
+            state.mesh.clock.now(),
+        )
+        .await?;
         store::history(
             tx,
             app.application_id,
@@ -239,7 +251,13 @@ async fn record_and_emit(
 ) -> Result<(), DetermineError> {
     let application_id = determined.application_id;
     store::insert_determination(tx, &determined, &determined.decided_by).await?;
-    store::set_status(tx, application_id, store::DETERMINED, state.mesh.clock.now()).await?;
+    store::set_status(
+        tx,
+        application_id,
+        store::DETERMINED,
+        state.mesh.clock.now(),
+    )
+    .await?;
     store::history(
         tx,
         application_id,
@@ -458,7 +476,15 @@ pub async fn county_decision(
         causation_id: cause,
     };
     let reason = req.reason.trim();
-    store::decide_proposal(&mut tx, application_id, &author, &req.decision, reason, state.mesh.clock.now()).await?;
+    store::decide_proposal(
+        &mut tx,
+        application_id,
+        &author,
+        &req.decision,
+        reason,
+        state.mesh.clock.now(),
+    )
+    .await?;
     if req.decision == "approve" {
         determined.rule = format!("{}; approved by {author}: {reason}", determined.rule);
         determined.decided_by = author;
@@ -469,7 +495,13 @@ pub async fn county_decision(
                 DetermineError::Store(e) => ApiError::Internal(e),
             })?;
     } else {
-        store::set_status(&mut tx, application_id, store::REJECTED, state.mesh.clock.now()).await?;
+        store::set_status(
+            &mut tx,
+            application_id,
+            store::REJECTED,
+            state.mesh.clock.now(),
+        )
+        .await?;
         store::history(&mut tx, application_id, store::REJECTED, &author, reason).await?;
         let out = state.mesh.envelope(
             &chain,

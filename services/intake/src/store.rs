@@ -162,14 +162,12 @@ pub async fn set_status(
     status: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE applications SET status = $2, updated_at = $3 WHERE application_id = $1",
-    )
-    .bind(application_id)
-    .bind(status)
-    .bind(at)
-    .execute(tx)
-    .await?;
+    sqlx::query("UPDATE applications SET status = $2, updated_at = $3 WHERE application_id = $1")
+        .bind(application_id)
+        .bind(status)
+        .bind(at)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 

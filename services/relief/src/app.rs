@@ -1,12 +1,11 @@
 //! Wiring: the department's consumer and routes.
 
+use crate::state::State;
 use crate::{handlers, http, Settings, MIGRATOR};
 use contract::channels::REFERRAL_PUSH;
-use crate::state::State;
 use mesh::{Application, Mesh, ServiceBuilder};
 use policy::Department;
 use std::sync::Arc;
-
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let settings = settings.resolved();

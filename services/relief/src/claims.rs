@@ -88,6 +88,10 @@ const KINDS: [(&str, &str, &str); 2] = [
     ),
 ];
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one request or message checked, decided and recorded in one transaction; to be split into check, decide and store"
+)]
 pub async fn post_claim(
     AxState(state): AxState<State>,
     JsonBody(req): JsonBody<ClaimRequest>,

@@ -14,6 +14,11 @@
 //! The bank that pays (pain.001 in, pain.002 out) is simulated by [`bank`], the `bank-simulator`
 //! binary.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a simulator for tests and demos: a broken fixture or listener stops it loudly"
+)]
+
 use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};

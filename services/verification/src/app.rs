@@ -1,11 +1,10 @@
 //! Wiring: the consumers, the re-verification scheduler and the routes of verification.
 
+use crate::state::State;
 use crate::{handlers, http, schedule, Settings, MIGRATOR};
 use contract::channels::{APPLICATION_SUBMITTED, HOUSEHOLD_ENROLLED};
-use crate::state::State;
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
-
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     anyhow::ensure!(

@@ -1,8 +1,8 @@
 //! Verification's consumers: verify a submitted application; schedule an enrolled household's
 //! re-verifications and home visits.
 
-use crate::state::State;
 use crate::sources::{self, Findings};
+use crate::state::State;
 use crate::{schedule, store};
 use contract::channels::HOUSEHOLD_VERIFIED;
 use contract::{ApplicationSubmitted, HouseholdEnrolled, HouseholdVerified, QueryMember};

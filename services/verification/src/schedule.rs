@@ -8,8 +8,8 @@
 //! replica whose lease ran out while it waited for the sources records nothing. A replica that
 //! dies holding leases delays those households by at most [`LEASE`].
 
-use crate::state::State;
 use crate::sources;
+use crate::state::State;
 use crate::store::{self, Leased, NewReport, Purpose};
 use chrono::NaiveDate;
 use contract::channels::HOUSEHOLD_REVERIFIED;

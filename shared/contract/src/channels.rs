@@ -6,7 +6,7 @@
 //! (`mesh::outbox::enqueue_on`, `ServiceBuilder::on`), so a payload of the wrong type does not
 //! compile; a service that consumes a channel not listing it as a consumer does not start; the
 //! payload's [`mesh::EventKind`] comes from here, so a message's `type` cannot disagree with
-//! its channel; and `tests/tests/docs.rs` holds `docs/asyncapi.yaml` to [`CATALOG`].
+//! its channel; and `tests/tests/e2e/docs.rs` holds `docs/asyncapi.yaml` to [`CATALOG`].
 //!
 //! Adding a channel: one entry below, its payload type beside the others, and its channel,
 //! message and example in `docs/asyncapi.yaml`.

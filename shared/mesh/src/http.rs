@@ -84,7 +84,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = format!("{cause:#}"), "Request failed.");
                 "internal error; the cause is in the service log".to_owned()
             }
-            other => other.to_string(),
+            other @ (ApiError::BadRequest(_)
+            | ApiError::Validation(_)
+            | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
+            | ApiError::Duplicate(_)
+            | ApiError::Unavailable(_)) => other.to_string(),
         };
         let fields = match &self {
             ApiError::Validation(f) | ApiError::Duplicate(f) => Some(f.as_slice()),

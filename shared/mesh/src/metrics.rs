@@ -17,6 +17,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    #[allow(
+        clippy::expect_used,
+        reason = "fixed names, label sets and one registration each: these cannot fail at run time, and the unit test builds them"
+    )]
     pub fn new(service: &str) -> Self {
         let labels = std::iter::once(("service".to_owned(), service.to_owned())).collect();
         let registry =

@@ -159,6 +159,10 @@ pub fn counted_income(m: &MemberFacts) -> Fen {
     (m.monthly_income - m.pension_base - m.employment_costs).clamp_non_negative()
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "every tier and relief line of one household in one pass, in the order the texts give them"
+)]
 pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
     let n = h.members.len().max(1) as u32;
     let total: Fen = h.members.iter().map(counted_income).sum();

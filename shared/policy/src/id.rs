@@ -66,6 +66,10 @@ impl ResidentId {
         mask(&self.0)
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "parse() accepts only numbers with a valid birth date"
+    )]
     pub fn birth_date(&self) -> NaiveDate {
         Self::birth_date_of(&self.0).expect("checked in parse")
     }

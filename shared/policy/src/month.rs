@@ -34,11 +34,19 @@ impl Month {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a Month holds a month 1-12 of a four-digit year, always a date"
+    )]
     pub fn first_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("valid month")
     }
 
     /// The given day of this month, clamped to the month's last day.
+    #[allow(
+        clippy::expect_used,
+        reason = "the day before the first of a four-digit year's month is a date"
+    )]
     pub fn day(self, day: u32) -> NaiveDate {
         let last = self.next().first_day().pred_opt().expect("valid date");
         NaiveDate::from_ymd_opt(self.year, self.month, day.clamp(1, last.day())).unwrap_or(last)

@@ -214,6 +214,10 @@ pub struct PolicyBook {
 }
 
 impl PolicyBook {
+    #[allow(
+        clippy::expect_used,
+        reason = "the built-in sets are compiled in and a unit test loads them"
+    )]
     pub fn builtin() -> Self {
         Self::from_toml(BUILTIN).expect("the built-in parameter sets are valid")
     }

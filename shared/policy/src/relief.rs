@@ -505,6 +505,10 @@ pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision 
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "a test fails on whatever other variant it meets"
+)]
 mod tests {
     use super::*;
     use crate::{PolicyBook, RegionCode};

@@ -12,6 +12,8 @@
 //! - the month's run starts on `payment_run_day` of the month before, must be done by
 //!   `payment_run_deadline_day`, and pays by `payment_due_day` (002: "每月10日前").
 
+#![allow(clippy::unwrap_used, clippy::too_many_lines, reason = "tests")]
+
 use chrono::{Datelike, NaiveDate};
 use policy::{dates, Month};
 

@@ -460,7 +460,7 @@ async fn a_new_parameter_set_changes_the_months_from_its_date_only() {
     let text = format!(
         "{}\n{}",
         policy::params::BUILTIN,
-        include_str!("../../shared/policy/data/test-set.toml")
+        include_str!("../../../shared/policy/data/test-set.toml")
             .replace("{region}", "410100")
             .replace("{version}", "zz-test-raised")
             .replace("{effective_from}", &m2.first_day().to_string())

@@ -171,7 +171,7 @@ fn the_openapi_application_example_is_the_demo_household_and_is_accepted_by_the_
         .map(|e| e["value"].clone())
         .unwrap_or(body["example"].clone());
     let demo: Value =
-        serde_json::from_str(include_str!("../../deploy/demo/household.json")).unwrap();
+        serde_json::from_str(include_str!("../../../deploy/demo/household.json")).unwrap();
     assert_eq!(example, demo);
     for m in demo["members"].as_array().unwrap() {
         policy::ResidentId::parse(m["id_number"].as_str().unwrap()).unwrap();
