@@ -353,9 +353,9 @@ fn valid_disposition(req: &DispositionRequest) -> Result<(String, Disposal), Api
     ] {
         no_id_number(field, text, &mut errors);
     }
-    match disposal {
-        Some(d) if errors.is_empty() => Ok((officer, d)),
-        _ => Err(ApiError::Validation(errors)),
+    match disposal.filter(|_| errors.is_empty()) {
+        Some(d) => Ok((officer, d)),
+        None => Err(ApiError::Validation(errors)),
     }
 }
 
