@@ -1,18 +1,13 @@
-//! Wiring: monitoring's consumers and routes.
+//! Wiring: monitoring's consumers, tasks and routes.
 
-use crate::{discovery, feeds, handlers, http, population, Settings, MIGRATOR};
+use crate::state::State;
+use crate::{handlers, http, ops, Settings, MIGRATOR};
 use mesh::subjects::{
     DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, HOUSEHOLD_REVERIFIED,
     REFERRAL_FEEDBACK,
 };
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
-
-#[derive(Clone)]
-pub struct State {
-    pub mesh: Mesh,
-    pub policy: Arc<policy::PolicyBook>,
-}
 
 /// The streams whose events make up a household's chain, and the filter of each.
 pub const CHAIN_SOURCES: &[(&str, &str)] = &[
@@ -58,35 +53,30 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
             "feed-records",
             "MONITOR",
             mesh.subjects.fill(FEED_RECORD, "*"),
-            move |d| feeds::on_feed_record(s3.clone(), d),
+            move |d| handlers::on_feed_record(s3.clone(), d),
         )
         .consume(
             "discoveries",
             "MONITOR",
             mesh.subjects.of(DISCOVERY_REPORTED),
-            move |d| discovery::on_reported(s4.clone(), d),
+            move |d| handlers::on_reported(s4.clone(), d),
         )
         .consume(
             "population-changes",
             "MONITOR",
             mesh.subjects.of(HOUSEHOLD_CHANGED),
-            move |d| population::on_changed(s5.clone(), d),
+            move |d| handlers::on_changed(s5.clone(), d),
         )
         .consume(
             "reverifications",
             "VERIFY",
             mesh.subjects.of(HOUSEHOLD_REVERIFIED),
-            move |d| population::on_reverified(s6.clone(), d),
+            move |d| handlers::on_reverified(s6.clone(), d),
         )
         .task(
             "reverification-overdue",
-            population::sweep_overdue(
-                state.clone(),
-                std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms),
-            ),
-        )
-        .routes(feeds::routes(state.clone()))
-        .routes(discovery::routes(state.clone()));
+            ops::population::sweep_overdue(state.clone(), sweep_every),
+        );
     for (stream, filter) in CHAIN_SOURCES {
         let s = state.clone();
         let purpose = format!("chain-{}", stream.to_ascii_lowercase());
@@ -97,7 +87,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     builder
         .task(
             "warning-sweep",
-            crate::warnings::run(state.clone(), sweep_every),
+            ops::warnings::run(state.clone(), sweep_every),
         )
         .routes(http::routes(state))
         .build()

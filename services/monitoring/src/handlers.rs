@@ -1,25 +1,23 @@
-//! Monitoring's consumers.
+//! Monitoring's consumers, one per channel: decode, claim the event once, decide by
+//! [`crate::domain`], write by [`crate::store`] (or an [`crate::ops`] step shared with the
+//! routes), send through the outbox, commit.
 
-use crate::app::State;
+use crate::domain::referrals::{need_of, Cause, Recipient, Referral};
+use crate::domain::{rules, Via};
+use crate::ops;
+use crate::state::State;
 use crate::store;
-use contract::{HouseholdDetermined, HouseholdEnrolled, ReferralFeedback, ReferralPush};
+use contract::{
+    AssistanceChange, DiscoveryReport, FeedRecord, FeedSource, HouseholdChanged,
+    HouseholdDetermined, HouseholdEnrolled, HouseholdReverified, ReferralFeedback,
+};
 use mesh::consumer::Outcome;
 use mesh::envelope::service_of;
-use mesh::subjects::{HOUSEHOLD_ENROLLED, REFERRAL_FEEDBACK, REFERRAL_PUSH};
+use mesh::subjects::{FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_ENROLLED, REFERRAL_FEEDBACK};
 use mesh::{ChainRef, Delivery, Envelope, HandlerError};
-use policy::{Department, RegionCode};
+use policy::{Department, Fen, RegionCode};
+use serde_json::json;
 use uuid::Uuid;
-
-/// The need a relief line answers, in words, for the push.
-pub(crate) fn need_of(dept: Department) -> &'static str {
-    match dept {
-        Department::Medical => "serious illness",
-        Department::Education => "a student in a low-income household",
-        Department::Housing => "housing hardship",
-        Department::Employment => "registered unemployed",
-        Department::Disaster => "disaster victim",
-    }
-}
 
 /// `eligibility.household.determined` → enrolment, `referral.<dept>.push` per relief line,
 /// `monitor.household.enrolled`.
@@ -40,56 +38,44 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
         .policy
         .in_force(&region, today)
         .map_err(|e| HandlerError::Poison(e.to_string()))?;
-    if !store::enrol(&mut tx, &e, today).await? {
+    if !store::households::enrol(&mut tx, &e, today).await? {
         // Enrolled by an earlier determination of the same household: nothing more to do here.
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
-    crate::population::record_enrolment(&mut tx, &e).await?;
+    store::households::record_enrolment(&mut tx, &e).await?;
     let chain = ChainRef::answering(&e);
     let due = policy::dates::deadline(today, params.referral_feedback_days);
     let mut referrals = Vec::new();
     for m in &det.members {
-        // What the person already has from any department, so a department can refuse a duplicate.
-        let prior = crate::warnings::prior_assistance(&mut tx, &m.id_number, today).await?;
+        let to = Recipient {
+            household_id: e.household_id,
+            chain_id: e.chain_id,
+            member_id: m.member_id,
+            id_number: m.id_number.clone(),
+            name: m.name.clone(),
+            region_code: det.region_code.clone(),
+            urban: det.urban,
+            // The member's own tier: a member may be single-person dibao in a marginal household.
+            tier: m.tiers.first().copied().unwrap_or(det.tier),
+            school_stage: m.school_stage,
+            self_care: m.self_care,
+            zero_employment_household: det.zero_employment_household,
+        };
         for dept in &m.relief_lines {
             // Stable: the same member, line and application always give the same referral id.
-            let referral_id = Uuid::new_v5(
-                &e.household_id,
-                format!("{}/{}/{}", det.application_id, m.member_id, dept).as_bytes(),
-            );
-            let push = ReferralPush {
-                referral_id,
-                department: *dept,
-                member_id: m.member_id,
-                id_number: m.id_number.clone(),
-                name: m.name.clone(),
-                region_code: det.region_code.clone(),
-                urban: det.urban,
-                // The member's own tier: a member may be single-person dibao in a marginal household.
-                tier: m.tiers.first().copied().unwrap_or(det.tier),
-                need: need_of(*dept).to_owned(),
-                feedback_due: due,
-                school_stage: if *dept == Department::Education {
-                    m.school_stage
-                } else {
-                    None
+            let referral = Referral {
+                cause: Cause::Determination {
+                    application_id: det.application_id,
+                    member_id: m.member_id,
                 },
-                zero_employment_household: det.zero_employment_household,
-                prior_assistance: prior.clone(),
+                department: *dept,
+                need: need_of(*dept).to_owned(),
                 circumstances: None,
-                self_care: m.self_care,
             };
-            let out = state
-                .mesh
-                .envelope(&chain, Some(referral_id.to_string()), push);
-            store::insert_referral(&mut tx, &out).await?;
-            mesh::outbox::enqueue(
-                &mut tx,
-                &state.mesh.subjects.fill(REFERRAL_PUSH, dept.as_str()),
-                &out,
-            )
-            .await?;
+            let referral_id =
+                ops::referrals::push(&state, &mut tx, &to, &referral, Some(&e.id), due, today)
+                    .await?;
             referrals.push(referral_id);
         }
     }
@@ -136,8 +122,8 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    match store::answer_referral(&mut tx, &e, state.mesh.clock.now()).await? {
-        store::Answered::Updated => crate::population::record_feedback(&mut tx, &e).await?,
+    match store::referrals::answer_referral(&mut tx, &e, state.mesh.clock.now()).await? {
+        store::Answered::Updated => store::households::record_feedback(&mut tx, &e).await?,
         store::Answered::NotOurs => {
             tx.commit().await?;
             tracing::info!(department = %dept, "Feedback answers a push monitoring did not send; the referral keeps its answer.");
@@ -239,4 +225,178 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
     } else {
         Ok(Outcome::Duplicate)
     }
+}
+
+/// `monitor.household.changed` → the population database (a no-op for changes this service's
+/// rules applied in the transaction that emitted them).
+pub async fn on_changed(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let e = d.envelope::<HouseholdChanged>()?;
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let at = state.mesh.clock.now();
+    let changed = store::households::apply_change(&mut tx, e.household_id, &e.data, at).await?;
+    tx.commit().await?;
+    if changed {
+        tracing::info!(change = ?e.data.change, reason = %e.data.reason, "Population database changed.");
+    }
+    Ok(Outcome::Applied)
+}
+
+/// `verify.household.reverified` → the household's last verification date; a dibao household
+/// whose complete re-verification puts its per-capita income at or above the standard in force
+/// begins its gradual exit (`monitor.household.changed`, `gradual_exit`).
+pub async fn on_reverified(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let e = d.envelope::<HouseholdReverified>()?;
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let row = store::households::lock_for_reverification(&mut tx, e.household_id).await?;
+    let Some(store::households::ReverifyRow {
+        region_code,
+        urban,
+        tier,
+        status,
+        chain_id,
+    }) = row
+    else {
+        // Not enrolled here (not low-income): nothing to follow.
+        tx.commit().await?;
+        return Ok(Outcome::Applied);
+    };
+    let on = state.mesh.clock.local_date(e.time);
+    store::households::set_verified_on(&mut tx, e.household_id, on, state.mesh.clock.now()).await?;
+    let region =
+        RegionCode::parse(&region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let params = state
+        .policy
+        .in_force(&region, on)
+        .map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let r = &e.data;
+    let total: Fen = r.members.iter().map(|m| Fen(m.monthly_income_fen)).sum();
+    let per_capita = total.per(r.members.len().max(1) as u32);
+    let standard = params.standard(urban);
+    store::households::record_reverified(
+        &mut tx,
+        e.household_id,
+        &e.id,
+        json!({"report_id": r.report_id, "complete": r.complete, "gaps": r.gaps, "per_capita_income_fen": per_capita.0, "standard_fen": standard.0, "policy_version": params.version}),
+    )
+    .await?;
+    let decision = rules::after_reverification(&rules::Reverified {
+        complete: r.complete,
+        tier,
+        status,
+        per_capita,
+        standard,
+        on,
+        gradual_exit_months: params.gradual_exit_months,
+    });
+    let mut exits = false;
+    if let Some(exit) = decision {
+        let change = HouseholdChanged {
+            change_id: Uuid::new_v5(
+                &e.household_id,
+                format!("reverified/{}", r.report_id).as_bytes(),
+            ),
+            member_id: None,
+            change: AssistanceChange::GradualExit,
+            reason: "income_above_standard".into(),
+            occurred_on: on,
+            stop_from_month: exit.stop_from_month.to_string(),
+            exit_months: Some(exit.exit_months),
+            decided_by: format!("rule:{}", params.version),
+        };
+        let at = state.mesh.clock.now();
+        if store::households::apply_change(&mut tx, e.household_id, &change, at).await? {
+            let chain = ChainRef {
+                household_id: e.household_id,
+                chain_id,
+                causation_id: Some(e.id.clone()),
+            };
+            let out = state
+                .mesh
+                .envelope(&chain, Some(change.change_id.to_string()), change);
+            mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_CHANGED), &out)
+                .await?;
+            exits = true;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(
+        complete = r.complete,
+        gradual_exit = exits,
+        policy_version = %params.version,
+        "Re-verification recorded."
+    );
+    Ok(Outcome::Applied)
+}
+
+/// `monitor.feed.{source}` → the record compared and acted on, once.
+pub async fn on_feed_record(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let source = state
+        .mesh
+        .subjects
+        .token(FEED_RECORD, &d.subject)
+        .and_then(FeedSource::parse)
+        .ok_or_else(|| {
+            HandlerError::Poison(format!("{} is not the subject of a known feed", d.subject))
+        })?;
+    let e = d.envelope::<FeedRecord>()?;
+    let today = state.mesh.today();
+    let record = crate::domain::feeds::validate(source, &e.data, &state.policy, today)
+        .map_err(HandlerError::Poison)?;
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let rows = [ops::feeds::Row { line: 0, record }];
+    let done = ops::feeds::apply_rows(
+        &state,
+        &mut tx,
+        source,
+        &rows,
+        Via::Subject,
+        Some(&e.id),
+        today,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        source = %source,
+        duplicate = done.duplicates > 0,
+        matched = done.matched > 0,
+        household_changed = done.actions.household_changed,
+        referrals = done.actions.referrals,
+        warnings = done.actions.warnings,
+        "Feed record compared."
+    );
+    Ok(Outcome::Applied)
+}
+
+/// `monitor.discovery.reported` → the same case as over HTTP.
+pub async fn on_reported(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let e = d.envelope::<DiscoveryReport>()?;
+    let today = state.mesh.today();
+    let errors = crate::domain::discovery::validate(&e.data, &state.policy, today);
+    if !errors.is_empty() {
+        return Err(HandlerError::Poison(
+            errors
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let opened = ops::discovery::open_case(&state, &mut tx, &e.data, Via::Subject, today).await?;
+    tx.commit().await?;
+    tracing::info!(
+        reporter = e.data.reporter.kind.as_str(),
+        hardship = e.data.hardship.as_str(),
+        new = opened.new,
+        "Active-discovery report received."
+    );
+    Ok(Outcome::Applied)
 }

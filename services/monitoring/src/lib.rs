@@ -1,41 +1,51 @@
-//! Monitoring: the low-income population database, referral push, and one chain per household
-//! (一户一条救助链).
+//! Monitoring: the low-income population database, referral push, warnings, and one chain per
+//! household (一户一条救助链).
 //!
 //! - Consumes `eligibility.household.determined`: enrols a low-income household and its members,
 //!   pushes each member's relief lines on `referral.<dept>.push`, emits `monitor.household.enrolled`.
 //! - Consumes `referral.<dept>.feedback`: records each department's answer on its referral.
-//! - Keeps the population database over time (`population`): statuses with the months they hold
-//!   from and a history of every change with its cause (table `population_history`); consumes
-//!   `verify.household.reverified` (gradual exit when income reaches the standard) and
-//!   `monitor.household.changed`; sweeps for overdue re-verifications.
-//! - Compares departmental feeds with the database (`feeds`, `monitor.feed.{source}` and
-//!   `POST /v1/feeds/{source}`, table `feed_records`) and turns matches into actions (`rules`);
-//!   opens active-discovery cases from reports (`discovery`, `monitor.discovery.reported` and
-//!   `POST /v1/discoveries`, table `discovery_reports`).
-//! - Records every event of every stream that concerns a household (`chain-*` consumers), with
-//!   its trace id, and serves `GET /v1/households/{id}/chain`: every step in order, referrals
-//!   with their deadlines, and the omissions (referrals never answered past their deadline).
-//!   The chain also flags duplicate assistance (two overlapping grants of one kind to one person)
-//!   and lists the household's warnings; every push carries the person's running grants.
-//! - Warnings (`warnings.rs`): verified on site by a township officer, disposed of in one of four
+//! - Consumes `verify.household.reverified` (the last verification date; a gradual exit when a
+//!   dibao household's income reaches the standard, emitting `monitor.household.changed`) and
+//!   `monitor.household.changed` (statuses with the months they hold from); sweeps for overdue
+//!   re-verifications (`reverification_overdue` warnings).
+//! - Compares departmental feeds with the database (`monitor.feed.{source}` and
+//!   `POST /v1/feeds/{source}`) and turns matches into actions: `monitor.household.changed`,
+//!   `referral.<dept>.push`, warnings. Opens active-discovery cases from reports
+//!   (`monitor.discovery.reported` and `POST /v1/discoveries`).
+//! - Records every event of every stream that concerns a household (`chain-*` consumers on
+//!   `intake.>`, `verify.household.>`, `eligibility.>`, `monitor.household.>`, `referral.>`,
+//!   `payment.>`), with its trace id, and serves `GET /v1/households/{id}/chain`: every step in
+//!   order, referrals with their deadlines, the omissions (referrals never answered past their
+//!   deadline), duplicate assistance and the household's warnings.
+//! - Warnings (`/v1/warnings`): verified on site by a township officer, disposed of in one of four
 //!   ways, escalated to the county when overdue; a periodic sweep (also `POST /v1/sweeps`) raises
-//!   warnings for referrals unanswered past their deadline. Supervision reports (`reports.rs`).
-//! - Tables: `households`, `persons`, `referrals`, `chain_events`, `warnings`.
+//!   warnings for referrals unanswered past their deadline. Supervision reports
+//!   (`/v1/reports/monthly`, `/v1/reports/quarterly`). The staff page (`/staff`).
+//! - Tables: `households`, `persons`, `population_history`, `referrals`, `chain_events`,
+//!   `warnings`, `feed_records`, `discovery_reports`.
+//! - Rules it owns: the feed rules (`domain::rules::decide`), the gradual exit after a
+//!   re-verification (`domain::rules::after_reverification`), the department of a hardship
+//!   (`domain::WarningKind::department_for_hardship`), the one referral push and its id
+//!   (`domain::referrals`), duplicate assistance (`domain::warnings::overlapping`, by
+//!   `policy::relief::duplicates`), the supervision score (`domain::reports::score`); every
+//!   date by `policy::dates` (`deadline`, `stop_from_after_death`, `gradual_exit_stop`,
+//!   `reverification_overdue_before`) with the parameter set in force for the region.
+//!
+//! Layout: `config` and `app` (wiring), `state`, `handlers` (one fn per consumed channel),
+//! `http` (every route), `ops` (what a handler, a route or a sweep does in one transaction),
+//! `domain` (pure types and rules), `store` (all SQL).
 
 pub mod app;
 pub mod config;
-pub mod discovery;
-pub mod feeds;
+pub mod domain;
 pub mod handlers;
 pub mod http;
-pub mod reports;
+pub mod ops;
+pub mod state;
 pub mod store;
-pub mod warnings;
-
-pub mod population;
-pub mod rules;
 
 pub use app::build;
 pub use config::Settings;
+pub use state::State;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -4,7 +4,7 @@
 //!
 //! It creates a fresh monitoring database (migrated by the service's own migrations), fills it
 //! with `--persons` persons in households of three by `COPY`, then streams a `--records`-row CSV
-//! feed, generated as it is read, through `monitoring::feeds::ingest_csv` — the function behind
+//! feed, generated as it is read, through `monitoring::http::feeds::ingest_csv` — the function behind
 //! `POST /v1/feeds/{source}` — which matches chunk by chunk (`id_number = ANY($1)`) and applies
 //! the rules in one transaction per chunk. `--match-permille` of the records name an enrolled
 //! person (each a different one); the rest name people not in the database. The outbox relay is
@@ -17,7 +17,7 @@
 use bytes::Bytes;
 use contract::FeedSource;
 use futures::StreamExt;
-use monitoring::app::State;
+use monitoring::state::State;
 use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
     let peak_before = peak_mib();
     let started = Instant::now();
     let report =
-        monitoring::feeds::ingest_csv(&state, source, feed(records, persons, match_permille))
+        monitoring::http::feeds::ingest_csv(&state, source, feed(records, persons, match_permille))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed();
@@ -218,7 +218,7 @@ async fn main() -> anyhow::Result<()> {
     // Again: every record was applied before, so every row is a duplicate.
     let started = Instant::now();
     let again =
-        monitoring::feeds::ingest_csv(&state, source, feed(records, persons, match_permille))
+        monitoring::http::feeds::ingest_csv(&state, source, feed(records, persons, match_permille))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed();

@@ -784,7 +784,7 @@ async fn a_discovery_report_by_http_or_by_subject_opens_one_case_each() {
 
 /// Monitoring's state on this mesh's database and subjects, to run a sweep now rather than at
 /// its interval (hourly by default).
-async fn monitoring_state(mesh: &TestMesh) -> monitoring::app::State {
+async fn monitoring_state(mesh: &TestMesh) -> monitoring::state::State {
     let db = mesh.database_url("monitoring");
     let settings: monitoring::Settings = mesh::settings::load_with(
         monitoring::config::DEFAULTS,
@@ -796,7 +796,7 @@ async fn monitoring_state(mesh: &TestMesh) -> monitoring::app::State {
         ],
     )
     .unwrap();
-    monitoring::app::State {
+    monitoring::state::State {
         mesh: mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR, mesh.clock.clone())
             .await
             .unwrap(),
@@ -817,7 +817,7 @@ async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warni
 
     // Just verified: the sweep finds nothing.
     assert_eq!(
-        monitoring::population::sweep_once(&state, today())
+        monitoring::ops::population::sweep_once(&state, today())
             .await
             .unwrap(),
         0
@@ -849,7 +849,7 @@ async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warni
         .await
         .unwrap();
     assert_eq!(
-        monitoring::population::sweep_once(&state, today())
+        monitoring::ops::population::sweep_once(&state, today())
             .await
             .unwrap(),
         1
@@ -862,13 +862,13 @@ async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warni
     assert_eq!(overdue[0].verify_due, today() + Days::new(verify_days()));
     // A later sweep does not raise it again; one day less overdue would not have raised it.
     assert_eq!(
-        monitoring::population::sweep_once(&state, today())
+        monitoring::ops::population::sweep_once(&state, today())
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        monitoring::population::sweep_once(&state, today() - Days::new(1))
+        monitoring::ops::population::sweep_once(&state, today() - Days::new(1))
             .await
             .unwrap(),
         0

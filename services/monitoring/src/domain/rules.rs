@@ -1,6 +1,6 @@
 //! The rules that turn a departmental feed record, matched (or not) with the population
 //! database, into actions; and the rules of re-verification. Pure: no I/O, every number from
-//! the caller (the parameter set in force). `feeds.rs` applies the actions in one transaction.
+//! the caller (the parameter set in force). `ops::feeds` applies the actions in one transaction.
 //!
 //! | feed | the person is enrolled | the person is not in the database |
 //! |---|---|---|
@@ -18,23 +18,25 @@
 //! Death: the texts (seeds/) say nothing of the month; the rule here is that the month of death
 //! is paid in full and nothing is paid from the month after it.
 
+use super::{Status, WarningKind};
 use chrono::NaiveDate;
 use contract::{Circumstances, FeedRecord, FeedSource};
-use policy::{Department, Fen, Month};
+use policy::{Department, Fen, Month, Tier};
 
 /// What the database knows of a person a feed names, when they are enrolled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enrolled {
-    /// `active`, `exiting` or `stopped` (the person's own status).
-    pub person_status: String,
-    pub household_status: String,
+    /// The person's own status.
+    pub person_status: Status,
+    pub household_status: Status,
     /// Severe disability already known (from determination or an earlier feed record).
     pub known_severe_disability: bool,
 }
 
 impl Enrolled {
-    fn assisted(&self) -> bool {
-        self.person_status != "stopped" && self.household_status != "stopped"
+    /// Still assisted: neither the person nor the household has stopped.
+    pub fn assisted(&self) -> bool {
+        self.person_status.assisted() && self.household_status.assisted()
     }
 }
 
@@ -54,7 +56,7 @@ pub enum Action {
     },
     /// Ask the township to look.
     Warn {
-        kind: &'static str,
+        kind: WarningKind,
         /// Why, in words, for the township.
         reason: &'static str,
     },
@@ -74,7 +76,7 @@ pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> 
     let Some(p) = person.filter(|p| p.assisted()) else {
         return if source.suggests_hardship() {
             vec![Action::Warn {
-                kind: "active_discovery",
+                kind: WarningKind::ActiveDiscovery,
                 reason: "a departmental feed names a person in hardship who is not in the low-income population database",
             }]
         } else {
@@ -88,7 +90,7 @@ pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> 
                 stop_from_month: stop_from_after_death(r.occurred_on),
             },
             Action::Warn {
-                kind: "death",
+                kind: WarningKind::Death,
                 reason: "an assisted person died: assistance stops from the month after the death; verify and settle the household",
             },
         ],
@@ -99,7 +101,7 @@ pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> 
                 circumstances: circumstances(),
             },
             Action::Warn {
-                kind: "rigid_expenditure_review",
+                kind: WarningKind::RigidExpenditureReview,
                 reason: "a serious illness raises the household's rigid expenditure: review its tier",
             },
             Action::Remember {
@@ -123,7 +125,7 @@ pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> 
         }],
         FeedSource::SevereDisability if !p.known_severe_disability => vec![
             Action::Warn {
-                kind: "severe_disability",
+                kind: WarningKind::SevereDisability,
                 reason: "a new severe disability: review single-person dibao and the classified add-on",
             },
             Action::Remember {
@@ -136,18 +138,12 @@ pub fn decide(source: FeedSource, r: &FeedRecord, person: Option<&Enrolled>) -> 
 
 pub use policy::dates::stop_from_after_death;
 
-/// The township that must verify: the first 9 digits of a township or village code; a
-/// county-level code is its own (the county assigns the township).
-pub fn township_of(region_code: &str) -> String {
-    region_code.get(..9).unwrap_or(region_code).to_owned()
-}
-
 /// What a re-verification says of a household.
 #[derive(Debug, Clone)]
-pub struct Reverified<'a> {
+pub struct Reverified {
     pub complete: bool,
-    pub tier: &'a str,
-    pub status: &'a str,
+    pub tier: Tier,
+    pub status: Status,
     pub per_capita: Fen,
     /// The dibao standard in force for the household's region on `on`.
     pub standard: Fen,
@@ -167,8 +163,12 @@ pub struct GradualExit {
 /// the month after the re-verification, and nothing from the month after those.
 ///
 /// An incomplete report decides nothing: a source that did not answer is a gap, not a zero.
-pub fn after_reverification(r: &Reverified<'_>) -> Option<GradualExit> {
-    if !r.complete || r.tier != "dibao" || r.status != "active" || r.per_capita < r.standard {
+pub fn after_reverification(r: &Reverified) -> Option<GradualExit> {
+    if !r.complete
+        || r.tier != Tier::Dibao
+        || r.status != Status::Active
+        || r.per_capita < r.standard
+    {
         return None;
     }
     Some(GradualExit {
@@ -199,10 +199,10 @@ mod tests {
         }
     }
 
-    fn enrolled(person: &str, household: &str, disabled: bool) -> Enrolled {
+    fn enrolled(person: Status, household: Status, disabled: bool) -> Enrolled {
         Enrolled {
-            person_status: person.into(),
-            household_status: household.into(),
+            person_status: person,
+            household_status: household,
             known_severe_disability: disabled,
         }
     }
@@ -210,10 +210,10 @@ mod tests {
     /// (source, person, expected: kinds of actions as short names)
     #[test]
     fn each_feed_and_match_gives_its_actions() {
-        let active = enrolled("active", "active", false);
-        let exiting = enrolled("exiting", "exiting", false);
-        let disabled = enrolled("active", "active", true);
-        let stopped = enrolled("stopped", "active", false);
+        let active = enrolled(Status::Active, Status::Active, false);
+        let exiting = enrolled(Status::Exiting, Status::Exiting, false);
+        let disabled = enrolled(Status::Active, Status::Active, true);
+        let stopped = enrolled(Status::Stopped, Status::Active, false);
         let cases: Vec<(FeedSource, Option<&Enrolled>, Vec<&str>)> = vec![
             (
                 FeedSource::Death,
@@ -315,7 +315,7 @@ mod tests {
             let actions = decide(
                 FeedSource::Death,
                 &r,
-                Some(&enrolled("active", "active", false)),
+                Some(&enrolled(Status::Active, Status::Active, false)),
             );
             assert_eq!(
                 actions[0],
@@ -332,7 +332,7 @@ mod tests {
         let actions = decide(
             FeedSource::DisasterVictim,
             &record(),
-            Some(&enrolled("active", "active", false)),
+            Some(&enrolled(Status::Active, Status::Active, false)),
         );
         let Action::Refer { circumstances, .. } = &actions[0] else {
             panic!("{actions:?}")
@@ -344,18 +344,11 @@ mod tests {
     }
 
     #[test]
-    fn townships_are_the_first_nine_digits() {
-        assert_eq!(township_of("410102001001"), "410102001");
-        assert_eq!(township_of("410102001"), "410102001");
-        assert_eq!(township_of("410102"), "410102");
-    }
-
-    #[test]
     fn a_complete_reverification_at_or_above_the_standard_starts_a_gradual_exit() {
         let base = Reverified {
             complete: true,
-            tier: "dibao",
-            status: "active",
+            tier: Tier::Dibao,
+            status: Status::Active,
             per_capita: Fen(100_000),
             standard: Fen(90_000),
             on: date("2026-11-22"),
@@ -387,14 +380,14 @@ mod tests {
             ),
             (
                 Reverified {
-                    tier: "destitute",
+                    tier: Tier::Destitute,
                     ..base.clone()
                 },
                 None,
             ),
             (
                 Reverified {
-                    status: "exiting",
+                    status: Status::Exiting,
                     ..base.clone()
                 },
                 None,

@@ -1,6 +1,15 @@
-//! Monitoring's HTTP API: the household and its chain.
+//! Monitoring's HTTP API: every route and its request and response types. Here: the staff
+//! page, the household, its chain and a referral; `warnings` (verification, disposition,
+//! sweeps), `feeds` (CSV comparisons), `discovery` (active-discovery reports) and `reports`
+//! (supervision) each have their module.
 
-use crate::app::State;
+pub mod discovery;
+pub mod feeds;
+pub mod reports;
+pub mod warnings;
+
+use crate::state::State;
+use crate::store::warnings::{Filter, WarningView};
 use crate::store::{self, ReferralView, StepView};
 use axum::extract::{Path, State as AxState};
 use axum::routing::get;
@@ -17,8 +26,10 @@ pub fn routes(state: State) -> Router<Mesh> {
         .route("/v1/households/{household_id}", get(household))
         .route("/v1/households/{household_id}/chain", get(chain))
         .with_state(state.clone())
-        .merge(crate::warnings::routes(state.clone()))
-        .merge(crate::reports::routes(state))
+        .merge(warnings::routes(state.clone()))
+        .merge(reports::routes(state.clone()))
+        .merge(feeds::routes(state.clone()))
+        .merge(discovery::routes(state))
 }
 
 async fn household(
@@ -42,7 +53,7 @@ pub struct Chain {
     pub referrals: Vec<ReferralView>,
     pub flags: Flags,
     /// The household's warnings, newest last.
-    pub warnings: Vec<crate::warnings::WarningView>,
+    pub warnings: Vec<WarningView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -52,7 +63,7 @@ pub struct Flags {
     /// Referrals still waiting for feedback, within their deadline.
     pub awaiting_feedback: Vec<Uuid>,
     /// Two grants of the same kind to the same person for overlapping periods.
-    pub duplicates: Vec<crate::warnings::DuplicateAssistance>,
+    pub duplicates: Vec<crate::domain::warnings::DuplicateAssistance>,
 }
 
 async fn chain(
@@ -79,7 +90,8 @@ async fn chain(
     let flags = Flags {
         omissions: unanswered(true),
         awaiting_feedback: unanswered(false),
-        duplicates: crate::warnings::duplicates(&state.mesh.db, &state.policy, id, today).await?,
+        duplicates: crate::ops::warnings::duplicates(&state.mesh.db, &state.policy, id, today)
+            .await?,
     };
     let mut trace_ids: Vec<String> = Vec::new();
     for t in steps.iter().filter_map(|s| s.trace_id.clone()) {
@@ -97,9 +109,9 @@ async fn chain(
         steps,
         referrals,
         flags,
-        warnings: crate::warnings::list(
+        warnings: store::warnings::list(
             &state.mesh.db,
-            &crate::warnings::Filter {
+            &Filter {
                 household_id: Some(id),
                 as_of: today,
                 limit: 1000,
@@ -181,7 +193,7 @@ fn is_complete(steps: &[StepView]) -> bool {
 
 /// The staff page: search a household or referral, see its chain as a timeline with its flags.
 async fn staff_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("staff.html"))
+    axum::response::Html(include_str!("../staff.html"))
 }
 
 /// A referral and its household, so staff can find a chain from a referral id.

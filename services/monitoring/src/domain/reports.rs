@@ -1,4 +1,4 @@
-//! Supervision reports (数字监督), as JSON or CSV (`Accept: text/csv` or `?format=csv`).
+//! Supervision reports (数字监督): quarters, the report rows, and the district's score.
 //!
 //! - Monthly, per district (6-digit region code): the month's active-discovery comparison runs
 //!   as they show in the warnings they raised (kind `active_discovery`, and feed comparisons,
@@ -10,28 +10,13 @@
 //!   the district's score by the `supervision_score` parameters in force for the district on
 //!   the quarter's last day (README, "Warnings and supervision").
 //!
-//! Months and quarters are calendar periods in UTC, like every date the mesh records.
+//! Months and quarters are periods of the bureau's calendar (`clock.timezone`): a month begins
+//! at the bureau's midnight of its first day.
 
-use crate::app::State;
-use axum::extract::{Query, State as AxState};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use mesh::http::{ApiError, FieldError};
-use mesh::Mesh;
-use policy::{Month, RegionCode};
-use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use policy::Month;
+use serde::Serialize;
 use std::collections::BTreeMap;
-
-pub fn routes(state: State) -> Router<Mesh> {
-    Router::new()
-        .route("/v1/reports/monthly", get(monthly))
-        .route("/v1/reports/quarterly", get(quarterly))
-        .with_state(state)
-}
 
 /// A calendar quarter, `YYYY-Qn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,69 +62,14 @@ impl std::fmt::Display for Quarter {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ReportQuery {
-    pub district: Option<String>,
-    pub month: Option<String>,
-    pub quarter: Option<String>,
-    /// Quarterly: "today", for what is not yet due (the real date when absent).
-    pub as_of: Option<String>,
-    /// `csv` or `json`; otherwise the `Accept` header decides.
-    pub format: Option<String>,
-}
-
-fn district(q: &ReportQuery, errors: &mut Vec<FieldError>) -> Option<String> {
-    let d = q.district.as_deref()?.trim();
-    if d.len() != 6 || RegionCode::parse(d).is_err() {
-        errors.push(FieldError::new("district", "a 6-digit district code"));
-        return None;
-    }
-    Some(d.to_owned())
-}
-
-fn wants_csv(q: &ReportQuery, headers: &HeaderMap, errors: &mut Vec<FieldError>) -> bool {
-    match q.format.as_deref() {
-        Some("csv") => true,
-        Some("json") => false,
-        Some(_) => {
-            errors.push(FieldError::new("format", "csv or json"));
-            false
-        }
-        None => headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv")),
-    }
-}
-
 /// One row of a CSV: its header names and values.
-trait CsvRow {
+pub trait CsvRow {
     const HEADER: &'static [&'static str];
     fn values(&self) -> Vec<String>;
 }
 
-fn csv<R: CsvRow>(rows: &[R], filename: &str) -> Response {
-    let mut out = R::HEADER.join(",");
-    out.push('\n');
-    for r in rows {
-        out.push_str(&r.values().join(","));
-        out.push('\n');
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        out,
-    )
-        .into_response()
-}
-
 /// The instant the bureau's day `d` begins: a month or a quarter is one of the bureau's calendar.
-fn midnight(d: NaiveDate, clock: &mesh::Clock) -> DateTime<Utc> {
+pub fn midnight(d: NaiveDate, clock: &mesh::Clock) -> DateTime<Utc> {
     use chrono::TimeZone as _;
     let naive = d.and_time(chrono::NaiveTime::MIN);
     clock
@@ -212,58 +142,18 @@ impl CsvRow for MonthlyRow {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct MonthlyReport {
-    pub month: String,
-    pub district: Option<String>,
-    pub rows: Vec<MonthlyRow>,
-}
+/// A district's warnings of a month: (district, active discovery, feed, raised, verified,
+/// disposed by each of the four dispositions, escalated).
+pub type WarningCounts = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
-type WarningCounts = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
-
-pub async fn monthly_rows(
-    db: &PgPool,
-    clock: &mesh::Clock,
+/// The month's rows from the counts; districts with nothing to report are left out unless one
+/// district was asked for.
+pub fn monthly_rows(
     district: Option<&str>,
     month: Month,
-) -> sqlx::Result<Vec<MonthlyRow>> {
-    let (from, to) = (
-        midnight(month.first_day(), clock),
-        midnight(month.next().first_day(), clock),
-    );
-    let warnings: Vec<WarningCounts> = sqlx::query_as(
-        "SELECT left(township_code, 6),
-                count(*) FILTER (WHERE kind = 'active_discovery' AND raised_at >= $2 AND raised_at < $3),
-                count(*) FILTER (WHERE dedupe_key LIKE 'feed:%' AND raised_at >= $2 AND raised_at < $3),
-                count(*) FILTER (WHERE raised_at >= $2 AND raised_at < $3),
-                count(*) FILTER (WHERE verified_at >= $2 AND verified_at < $3),
-                count(*) FILTER (WHERE disposition = 'apply_policy' AND disposed_at >= $2 AND disposed_at < $3),
-                count(*) FILTER (WHERE disposition = 'push_to_department' AND disposed_at >= $2 AND disposed_at < $3),
-                count(*) FILTER (WHERE disposition = 'case_conference' AND disposed_at >= $2 AND disposed_at < $3),
-                count(*) FILTER (WHERE disposition = 'reverify_terminate' AND disposed_at >= $2 AND disposed_at < $3),
-                count(*) FILTER (WHERE escalated_at >= $2 AND escalated_at < $3)
-         FROM warnings
-         WHERE ($1::text IS NULL OR left(township_code, 6) = $1)
-         GROUP BY 1",
-    )
-    .bind(district)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db)
-    .await?;
-    let referrals: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT left(h.region_code, 6),
-                count(*) FILTER (WHERE r.created_at >= $2 AND r.created_at < $3),
-                count(*) FILTER (WHERE r.answered_at >= $2 AND r.answered_at < $3)
-         FROM referrals r JOIN households h USING (household_id)
-         WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1)
-         GROUP BY 1",
-    )
-    .bind(district)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db)
-    .await?;
+    warnings: Vec<WarningCounts>,
+    referrals: Vec<(String, i64, i64)>,
+) -> Vec<MonthlyRow> {
     let blank = |d: &str| MonthlyRow {
         district: d.to_owned(),
         month: month.to_string(),
@@ -288,61 +178,11 @@ pub async fn monthly_rows(
         r.referrals_answered = answered;
     }
     let empty = |r: &MonthlyRow| CsvRow::values(r)[2..].iter().all(|v| v == "0");
-    Ok(by_district
+    by_district
         .into_values()
         .filter(|r| !empty(r) || district.is_some())
-        .collect())
+        .collect()
 }
-
-async fn monthly(
-    AxState(state): AxState<State>,
-    headers: HeaderMap,
-    Query(q): Query<ReportQuery>,
-) -> Result<Response, ApiError> {
-    let mut errors = Vec::new();
-    let district = district(&q, &mut errors);
-    let month = match q.month.as_deref() {
-        None => Month::of(state.mesh.today()),
-        Some(m) => Month::parse(m).unwrap_or_else(|_| {
-            errors.push(FieldError::new("month", "a month, YYYY-MM"));
-            Month::of(state.mesh.today())
-        }),
-    };
-    let as_csv = wants_csv(&q, &headers, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let mut rows = monthly_rows(
-        &state.mesh.db,
-        &state.mesh.clock,
-        district.as_deref(),
-        month,
-    )
-    .await?;
-    if let Some(d) = &district {
-        if rows.is_empty() {
-            rows.push(MonthlyRow {
-                district: d.clone(),
-                month: month.to_string(),
-                ..Default::default()
-            });
-        }
-    }
-    if as_csv {
-        let name = format!(
-            "monthly-{}-{month}.csv",
-            district.as_deref().unwrap_or("all")
-        );
-        return Ok(csv(&rows, &name));
-    }
-    Ok(Json(MonthlyReport {
-        month: month.to_string(),
-        district,
-        rows,
-    })
-    .into_response())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Quarterly.
 
@@ -421,14 +261,6 @@ impl CsvRow for QuarterlyRow {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct QuarterlyReport {
-    pub quarter: String,
-    pub as_of: NaiveDate,
-    pub district: Option<String>,
-    pub rows: Vec<QuarterlyRow>,
-}
-
 /// `points × part / whole`, rounded half up; the full points when nothing fell due.
 fn share(points: i64, part: i64, whole: i64) -> i64 {
     if whole <= 0 {
@@ -454,53 +286,18 @@ pub fn score(r: &QuarterlyRow, s: &policy::params::SupervisionScore) -> i64 {
     (warnings + referrals - s.escalation_penalty_points * r.warnings_escalated).max(0)
 }
 
-type DueCounts = (String, i64, i64, i64, i64, i64);
+/// A district's warnings or referrals falling due in a quarter: (district, due, on time,
+/// overdue or late, pending / never, escalated / pending).
+pub type DueCounts = (String, i64, i64, i64, i64, i64);
 
-pub async fn quarterly_rows(
-    state: &State,
+/// The quarter's rows from the counts, by district, before scoring; the district asked for is
+/// always there.
+pub fn quarterly_rows(
     district: Option<&str>,
     quarter: Quarter,
-    as_of: NaiveDate,
-) -> Result<Vec<QuarterlyRow>, ApiError> {
-    let db = &state.mesh.db;
-    let (from, to) = (quarter.first_day(), quarter.last_day());
-    let warnings: Vec<DueCounts> = sqlx::query_as(
-        "SELECT left(township_code, 6),
-                count(*),
-                count(*) FILTER (WHERE (verified_at AT TIME ZONE $5)::date <= verify_due),
-                count(*) FILTER (WHERE (verified_at AT TIME ZONE $5)::date > verify_due
-                                    OR (verified_at IS NULL AND verify_due < $4)),
-                count(*) FILTER (WHERE verified_at IS NULL AND verify_due >= $4),
-                count(*) FILTER (WHERE escalated_at IS NOT NULL)
-         FROM warnings
-         WHERE ($1::text IS NULL OR left(township_code, 6) = $1) AND verify_due BETWEEN $2 AND $3
-         GROUP BY 1",
-    )
-    .bind(district)
-    .bind(from)
-    .bind(to)
-    .bind(as_of)
-    .bind(state.mesh.clock.timezone().name())
-    .fetch_all(db)
-    .await?;
-    let referrals: Vec<DueCounts> = sqlx::query_as(
-        "SELECT left(h.region_code, 6),
-                count(*),
-                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE $5)::date <= r.feedback_due),
-                count(*) FILTER (WHERE (r.answered_at AT TIME ZONE $5)::date > r.feedback_due),
-                count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due < $4),
-                count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due >= $4)
-         FROM referrals r JOIN households h USING (household_id)
-         WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1) AND r.feedback_due BETWEEN $2 AND $3
-         GROUP BY 1",
-    )
-    .bind(district)
-    .bind(from)
-    .bind(to)
-    .bind(as_of)
-    .bind(state.mesh.clock.timezone().name())
-    .fetch_all(db)
-    .await?;
+    warnings: Vec<DueCounts>,
+    referrals: Vec<DueCounts>,
+) -> BTreeMap<String, QuarterlyRow> {
     let mut rows: BTreeMap<String, QuarterlyRow> = BTreeMap::new();
     let blank = |d: &str| QuarterlyRow {
         district: d.to_owned(),
@@ -526,60 +323,7 @@ pub async fn quarterly_rows(
         r.referrals_never = never;
         r.referrals_pending = pending;
     }
-    let mut out = Vec::new();
-    for (d, mut r) in rows {
-        let region = RegionCode::parse(&d)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored district code {d}: {e}")))?;
-        let params = state
-            .policy
-            .in_force(&region, to)
-            .map_err(|e| ApiError::Conflict(e.to_string()))?;
-        let s = &params.supervision_score;
-        r.policy_version = params.version.clone();
-        r.warning_points = s.warning_points;
-        r.referral_points = s.referral_points;
-        r.escalation_penalty_points = s.escalation_penalty_points;
-        r.score = score(&r, s);
-        out.push(r);
-    }
-    Ok(out)
-}
-
-async fn quarterly(
-    AxState(state): AxState<State>,
-    headers: HeaderMap,
-    Query(q): Query<ReportQuery>,
-) -> Result<Response, ApiError> {
-    let mut errors = Vec::new();
-    let district = district(&q, &mut errors);
-    let today = state.mesh.today();
-    let quarter = match q.quarter.as_deref() {
-        None => Quarter::of(today),
-        Some(s) => Quarter::parse(s).unwrap_or_else(|| {
-            errors.push(FieldError::new("quarter", "a quarter, YYYY-Qn"));
-            Quarter::of(today)
-        }),
-    };
-    let as_of = crate::warnings::as_of(&q.as_of, state.mesh.today(), &mut errors);
-    let as_csv = wants_csv(&q, &headers, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let rows = quarterly_rows(&state, district.as_deref(), quarter, as_of).await?;
-    if as_csv {
-        let name = format!(
-            "quarterly-{}-{quarter}.csv",
-            district.as_deref().unwrap_or("all")
-        );
-        return Ok(csv(&rows, &name));
-    }
-    Ok(Json(QuarterlyReport {
-        quarter: quarter.to_string(),
-        as_of,
-        district,
-        rows,
-    })
-    .into_response())
+    rows
 }
 
 #[cfg(test)]

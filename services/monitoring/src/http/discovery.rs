@@ -1,0 +1,45 @@
+//! Active discovery over HTTP: `POST /v1/discoveries`.
+
+use crate::domain::discovery::validate;
+use crate::domain::Via;
+use crate::ops::discovery::{open_case, Opened};
+use crate::state::State;
+use axum::extract::State as AxState;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use contract::DiscoveryReport;
+use mesh::http::{ApiError, JsonBody};
+use mesh::Mesh;
+
+pub fn routes(state: State) -> Router<Mesh> {
+    Router::new()
+        .route("/v1/discoveries", post(post_discovery))
+        .with_state(state)
+}
+
+async fn post_discovery(
+    AxState(state): AxState<State>,
+    JsonBody(report): JsonBody<DiscoveryReport>,
+) -> Result<(StatusCode, Json<Opened>), ApiError> {
+    let today = state.mesh.today();
+    let errors = validate(&report, &state.policy, today);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut tx = state.mesh.db.begin().await?;
+    let opened = open_case(&state, &mut tx, &report, Via::Http, today).await?;
+    tx.commit().await?;
+    tracing::info!(
+        reporter = report.reporter.kind.as_str(),
+        hardship = report.hardship.as_str(),
+        new = opened.new,
+        "Active-discovery report received."
+    );
+    let status = if opened.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(opened)))
+}

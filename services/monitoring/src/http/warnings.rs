@@ -1,0 +1,382 @@
+//! Warnings over HTTP: the township's and the county's lists, on-site verification, the four
+//! dispositions, and a sweep run now.
+
+use crate::domain::{Disposition, WarningKind, WarningStatus};
+use crate::ops::warnings::{self as ops, Disposal, SweepReport};
+use crate::state::State;
+use crate::store::warnings::{self as store, Filter, WarningView};
+use axum::extract::{Path, Query, State as AxState};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::Mesh;
+use policy::Department;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub fn routes(state: State) -> Router<Mesh> {
+    Router::new()
+        .route("/v1/warnings", get(list_warnings))
+        .route("/v1/warnings/{warning_id}", get(one_warning))
+        .route("/v1/warnings/{warning_id}/verification", post(verification))
+        .route("/v1/warnings/{warning_id}/disposition", post(disposition))
+        .route("/v1/sweeps", post(run_sweep))
+        .with_state(state)
+}
+
+/// The on-site verification of a warning by a named township officer.
+#[derive(Debug, Deserialize)]
+pub struct VerificationRequest {
+    #[serde(default)]
+    pub officer: Option<String>,
+    /// What the officer found on site.
+    #[serde(default)]
+    pub finding: Option<String>,
+}
+
+/// The disposition of a verified warning, with what each way needs.
+#[derive(Debug, Deserialize)]
+pub struct DispositionRequest {
+    #[serde(default)]
+    pub officer: Option<String>,
+    #[serde(default)]
+    pub disposition: Option<String>,
+    /// `apply_policy`: the policy applied (e.g. `classified_addon`, `medical_premium_subsidy`).
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// `push_to_department`: the department; defaults to the one the warning names.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// `case_conference`: the joint meeting's decision.
+    #[serde(default)]
+    pub decision: Option<String>,
+    /// `case_conference`: the named county officer who approved the decision.
+    #[serde(default)]
+    pub county_approver: Option<String>,
+}
+
+fn required(
+    value: &Option<String>,
+    field: &str,
+    reason: &str,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => {
+            errors.push(FieldError::new(field, reason));
+            String::new()
+        }
+    }
+}
+
+/// Free text recorded on a warning must not carry a resident ID number (names cannot be told
+/// from other words; staff are asked to write ids, not names).
+fn no_id_number(field: &str, value: &Option<String>, errors: &mut Vec<FieldError>) {
+    let Some(text) = value.as_deref() else {
+        return;
+    };
+    let carries_id = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word.len() == 18 && policy::ResidentId::parse(word).is_ok());
+    if carries_id {
+        errors.push(FieldError::new(
+            field,
+            "must not contain an ID number: name the person by member id",
+        ));
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub township: Option<String>,
+    pub county: Option<String>,
+    pub status: Option<String>,
+    pub overdue: Option<String>,
+    pub escalated: Option<String>,
+    pub kind: Option<String>,
+    pub household_id: Option<String>,
+    pub as_of: Option<String>,
+    pub limit: Option<String>,
+}
+
+fn region_prefix(
+    value: &Option<String>,
+    field: &str,
+    lens: &[usize],
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let v = value.as_deref()?.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if !lens.contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
+        errors.push(FieldError::new(
+            field,
+            format!("a region code of {lens:?} digits"),
+        ));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+fn boolean(value: &Option<String>, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+    match value.as_deref()? {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            errors.push(FieldError::new(field, "true or false"));
+            None
+        }
+    }
+}
+
+/// `as_of` as a date, or `today`.
+pub(crate) fn as_of(
+    value: &Option<String>,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) -> NaiveDate {
+    match value.as_deref() {
+        None => today,
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            errors.push(FieldError::new("as_of", "a date, YYYY-MM-DD"));
+            today
+        }),
+    }
+}
+
+async fn list_warnings(
+    AxState(state): AxState<State>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<WarningView>>, ApiError> {
+    let mut errors = Vec::new();
+    let township = region_prefix(&q.township, "township", &[6, 9, 12], &mut errors);
+    let county = region_prefix(&q.county, "county", &[6], &mut errors);
+    let status = q.status.as_deref().and_then(|s| {
+        let parsed = WarningStatus::parse(s);
+        if parsed.is_none() {
+            errors.push(FieldError::new("status", "open, verified or disposed"));
+        }
+        parsed
+    });
+    // A kind no warning has selects nothing.
+    let kind = q.kind.as_deref().map(WarningKind::parse);
+    let household_id = match q.household_id.as_deref() {
+        None => None,
+        Some(s) => match s.parse::<Uuid>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new("household_id", "a UUID"));
+                None
+            }
+        },
+    };
+    let limit = match q.limit.as_deref() {
+        None => 500,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=5000).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new("limit", "a number from 1 to 5000"));
+                0
+            }
+        },
+    };
+    let filter = Filter {
+        township: township.or(county),
+        status,
+        overdue: boolean(&q.overdue, "overdue", &mut errors),
+        escalated: boolean(&q.escalated, "escalated", &mut errors),
+        kind: kind.flatten(),
+        household_id,
+        as_of: as_of(&q.as_of, state.mesh.today(), &mut errors),
+        limit,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if kind == Some(None) {
+        return Ok(Json(Vec::new()));
+    }
+    Ok(Json(store::list(&state.mesh.db, &filter).await?))
+}
+
+async fn one_warning(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<WarningView>, ApiError> {
+    store::get(&state.mesh.db, id, state.mesh.today())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+}
+
+async fn verification(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+    JsonBody(req): JsonBody<VerificationRequest>,
+) -> Result<Json<WarningView>, ApiError> {
+    let (officer, finding) = valid_verification(&req)?;
+    ops::verify(&state.mesh.db, &state.mesh.clock, id, &officer, &finding)
+        .await
+        .map(Json)
+}
+
+async fn disposition(
+    AxState(state): AxState<State>,
+    Path(id): Path<Uuid>,
+    JsonBody(req): JsonBody<DispositionRequest>,
+) -> Result<Json<WarningView>, ApiError> {
+    let (officer, disposal) = valid_disposition(&req)?;
+    ops::dispose(&state, id, &officer, &disposal)
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SweepRequest {
+    /// "Today" for the sweep; the real date when absent.
+    #[serde(default)]
+    pub as_of: Option<String>,
+}
+
+/// Runs a sweep now, as of `as_of`: for operators (a sweep after an outage) and for tests
+/// that move time.
+async fn run_sweep(
+    AxState(state): AxState<State>,
+    JsonBody(req): JsonBody<SweepRequest>,
+) -> Result<Json<SweepReport>, ApiError> {
+    let mut errors = Vec::new();
+    let on = as_of(&req.as_of, state.mesh.today(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(Json(ops::sweep(&state, on).await?))
+}
+
+/// Checks the verification; the officer and the finding, trimmed.
+fn valid_verification(req: &VerificationRequest) -> Result<(String, String), ApiError> {
+    let mut errors = Vec::new();
+    let officer = required(
+        &req.officer,
+        "officer",
+        "the township officer who verified on site is required",
+        &mut errors,
+    );
+    let finding = required(
+        &req.finding,
+        "finding",
+        "what was found on site is required",
+        &mut errors,
+    );
+    no_id_number("finding", &req.finding, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok((officer, finding))
+}
+
+/// Checks the disposition and what its way needs; the officer and the disposal.
+fn valid_disposition(req: &DispositionRequest) -> Result<(String, Disposal), ApiError> {
+    let mut errors = Vec::new();
+    let officer = required(
+        &req.officer,
+        "officer",
+        "the township officer disposing of the warning is required",
+        &mut errors,
+    );
+    let names = Disposition::ALL.map(Disposition::as_str).join(", ");
+    let disposition = match req.disposition.as_deref().map(str::trim) {
+        None | Some("") => {
+            errors.push(FieldError::new(
+                "disposition",
+                format!("required: one of {names}"),
+            ));
+            None
+        }
+        Some(d) => {
+            let parsed = Disposition::parse(d);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "disposition",
+                    format!("unknown disposition {d:?}: one of {names}"),
+                ));
+            }
+            parsed
+        }
+    };
+    let disposal = match disposition {
+        Some(Disposition::ApplyPolicy) => Some(Disposal::ApplyPolicy {
+            policy: required(
+                &req.policy,
+                "policy",
+                "the policy applied is required",
+                &mut errors,
+            ),
+        }),
+        Some(Disposition::CaseConference) => Some(Disposal::CaseConference {
+            decision: required(
+                &req.decision,
+                "decision",
+                "the joint meeting's decision is required",
+                &mut errors,
+            ),
+            county_approver: required(
+                &req.county_approver,
+                "county_approver",
+                "the county officer who approved the decision is required",
+                &mut errors,
+            ),
+        }),
+        Some(Disposition::PushToDepartment) => {
+            let department = req.department.as_deref().and_then(|d| {
+                let parsed = Department::parse(d);
+                if parsed.is_none() {
+                    let all = Department::ALL.map(Department::as_str).join(", ");
+                    errors.push(FieldError::new(
+                        "department",
+                        format!("unknown department {d:?}: one of {all}"),
+                    ));
+                }
+                parsed
+            });
+            Some(Disposal::PushToDepartment { department })
+        }
+        Some(Disposition::ReverifyTerminate) => Some(Disposal::ReverifyTerminate),
+        None => None,
+    };
+    for (field, text) in [
+        ("policy", &req.policy),
+        ("decision", &req.decision),
+        ("county_approver", &req.county_approver),
+    ] {
+        no_id_number(field, text, &mut errors);
+    }
+    match disposal.filter(|_| errors.is_empty()) {
+        Some(d) => Ok((officer, d)),
+        None => Err(ApiError::Validation(errors)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_with_an_id_number_is_refused() {
+        let mut errors = Vec::new();
+        no_id_number(
+            "finding",
+            &Some("visited 410102198305120312 at home".into()),
+            &mut errors,
+        );
+        assert_eq!(errors.len(), 1);
+        no_id_number(
+            "finding",
+            &Some("visited member 3f0c2a8e at home, 12 m2 room".into()),
+            &mut errors,
+        );
+        assert_eq!(errors.len(), 1);
+    }
+}

@@ -1,0 +1,15 @@
+//! What monitoring does in one transaction, shared by its consumers, its routes and its
+//! sweeps: each takes the caller's transaction, decides by [`crate::domain`], writes by
+//! [`crate::store`] and sends through the outbox.
+//!
+//! - `referrals::push`: the one referral push (determination, feed rules, warnings).
+//! - `feeds::apply_rows`: feed records matched and acted on, chunk by chunk.
+//! - `discovery::open_case`: an active-discovery report's warning.
+//! - `warnings`: verification, the four dispositions and their effects, the warning sweep.
+//! - `population`: the overdue re-verification sweep.
+
+pub mod discovery;
+pub mod feeds;
+pub mod population;
+pub mod referrals;
+pub mod warnings;

@@ -1,0 +1,370 @@
+//! Warnings (预警): the one way every rule, report and deadline sweep asks a township to look.
+//!
+//! A warning is raised once per `dedupe_key`, assigned to a township, due for on-site
+//! verification by `verify_due`, then disposed of in one of the four ways the texts name; open
+//! past `verify_due` → escalated to the county by the sweep.
+
+use crate::domain::referrals::{need_of, Cause, Referral};
+use crate::domain::warnings::{circumstances_of, overlapping, DuplicateAssistance};
+use crate::domain::{Disposition, WarningKind, WarningStatus};
+use crate::state::State;
+use crate::store;
+use crate::store::warnings::{NewWarning, WarningView};
+use chrono::NaiveDate;
+use contract::{AssistanceChange, HouseholdChanged};
+use mesh::http::{ApiError, FieldError};
+use mesh::subjects::HOUSEHOLD_CHANGED;
+use mesh::ChainRef;
+use policy::{Department, Month, RegionCode};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Records the verification by `officer` of what they found on site; 409 when the warning is
+/// not open.
+pub async fn verify(
+    db: &PgPool,
+    clock: &mesh::Clock,
+    id: Uuid,
+    officer: &str,
+    finding: &str,
+) -> Result<WarningView, ApiError> {
+    let mut tx = db.begin().await?;
+    let w = store::warnings::locked(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+    if w.status != WarningStatus::Open {
+        return Err(ApiError::Conflict(format!(
+            "warning {id} is already {} (by {})",
+            w.status,
+            w.verified_by.as_deref().unwrap_or("?")
+        )));
+    }
+    store::warnings::set_verified(&mut tx, id, officer, finding, clock.now()).await?;
+    tx.commit().await?;
+    tracing::info!(warning_id = %id, kind = %w.kind, "Warning verified on site.");
+    store::warnings::get(db, id, clock.today())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+}
+
+/// A disposition with what its way needs, validated.
+#[derive(Debug, Clone)]
+pub enum Disposal {
+    ApplyPolicy {
+        policy: String,
+    },
+    /// The department given, if any.
+    PushToDepartment {
+        department: Option<Department>,
+    },
+    CaseConference {
+        decision: String,
+        county_approver: String,
+    },
+    ReverifyTerminate,
+}
+
+impl Disposal {
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Disposal::ApplyPolicy { .. } => Disposition::ApplyPolicy,
+            Disposal::PushToDepartment { .. } => Disposition::PushToDepartment,
+            Disposal::CaseConference { .. } => Disposition::CaseConference,
+            Disposal::ReverifyTerminate => Disposition::ReverifyTerminate,
+        }
+    }
+}
+
+/// Disposes of a verified warning in one of the four ways, with its effects in the same
+/// transaction (a referral pushed, a change emitted, through the outbox).
+pub async fn dispose(
+    state: &State,
+    id: Uuid,
+    officer: &str,
+    disposal: &Disposal,
+) -> Result<WarningView, ApiError> {
+    let mut tx = state.mesh.db.begin().await?;
+    let w = store::warnings::locked(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+    match w.status {
+        WarningStatus::Open => {
+            let why = format!("warning {id} has not been verified on site");
+            return Err(ApiError::Conflict(format!(
+                "{why}: POST /v1/warnings/{id}/verification first"
+            )));
+        }
+        WarningStatus::Disposed => {
+            return Err(ApiError::Conflict(format!(
+                "warning {id} was already disposed of ({})",
+                w.disposition.map(Disposition::as_str).unwrap_or("?")
+            )))
+        }
+        WarningStatus::Verified => {}
+    }
+    let today = state.mesh.today();
+    let mut detail = serde_json::Map::new();
+    match disposal {
+        Disposal::ApplyPolicy { policy } => {
+            detail.insert("policy".into(), json!(policy));
+        }
+        Disposal::CaseConference {
+            decision,
+            county_approver,
+        } => {
+            detail.insert("decision".into(), json!(decision));
+            detail.insert("county_approver".into(), json!(county_approver));
+        }
+        Disposal::PushToDepartment { department } => {
+            let dept = department
+                .or_else(|| {
+                    w.detail
+                        .get("department")
+                        .and_then(Value::as_str)
+                        .and_then(Department::parse)
+                })
+                .or_else(|| w.kind.department_for_hardship())
+                .ok_or_else(|| {
+                    ApiError::Validation(vec![FieldError::new(
+                        "department",
+                        format!(
+                            "a {} warning names no department by itself: give one",
+                            w.kind
+                        ),
+                    )])
+                })?;
+            let referral_id = push_to_department(state, &mut tx, &w, dept, today).await?;
+            detail.insert("department".into(), json!(dept.as_str()));
+            detail.insert("referral_id".into(), json!(referral_id));
+        }
+        Disposal::ReverifyTerminate => {
+            let change = reverify_terminate(state, &mut tx, &w, officer, today).await?;
+            detail.insert("change_id".into(), json!(change.change_id));
+            detail.insert("reason".into(), json!(change.reason));
+            detail.insert("stop_from_month".into(), json!(change.stop_from_month));
+        }
+    }
+    let disposition = disposal.disposition();
+    store::warnings::set_disposed(
+        &mut tx,
+        id,
+        disposition,
+        officer,
+        Value::Object(detail),
+        state.mesh.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(warning_id = %id, kind = %w.kind, disposition = disposition.as_str(), "Warning disposed of.");
+    store::warnings::get(&state.mesh.db, id, state.mesh.today())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+}
+
+/// `push_to_department`: the one referral push, for the warning's person; the referral id is
+/// stable from the warning id.
+async fn push_to_department(
+    state: &State,
+    tx: &mut PgConnection,
+    w: &WarningView,
+    dept: Department,
+    today: NaiveDate,
+) -> Result<Uuid, ApiError> {
+    let (Some(household_id), Some(member_id)) = (w.household_id, w.member_id) else {
+        return Err(ApiError::Conflict(format!(
+            "warning {} names no enrolled person to push to a department",
+            w.warning_id
+        )));
+    };
+    let to = store::households::recipient(tx, household_id, member_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "the person of warning {} is not enrolled in the population database",
+                w.warning_id
+            ))
+        })?;
+    let params = params_for(state, &to.region_code, today)?;
+    let referral = Referral {
+        cause: Cause::Warning {
+            warning_id: w.warning_id,
+        },
+        department: dept,
+        need: need_of(dept).to_owned(),
+        // A warning on an unanswered referral repeats the determination's need: no new facts.
+        circumstances: (w.kind != WarningKind::ReferralOverdue)
+            .then(|| circumstances_of(w.kind, &w.detail)),
+    };
+    let feedback_due = policy::dates::deadline(today, params.referral_feedback_days);
+    let referral_id =
+        crate::ops::referrals::push(state, tx, &to, &referral, None, feedback_due, today).await?;
+    tracing::info!(warning_id = %w.warning_id, department = %dept, "Warning pushed to a department.");
+    Ok(referral_id)
+}
+
+/// `reverify_terminate`: `monitor.household.changed` {stopped, no_longer_eligible} for the
+/// person (or the household, when the warning names no person), from next month.
+async fn reverify_terminate(
+    state: &State,
+    tx: &mut PgConnection,
+    w: &WarningView,
+    officer: &str,
+    today: NaiveDate,
+) -> Result<HouseholdChanged, ApiError> {
+    let Some(household_id) = w.household_id else {
+        return Err(ApiError::Conflict(format!(
+            "warning {} names no enrolled household to terminate",
+            w.warning_id
+        )));
+    };
+    let chain_id = store::households::chain_id(tx, household_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "the household of warning {} is not enrolled",
+                w.warning_id
+            ))
+        })?;
+    let change = HouseholdChanged {
+        change_id: Uuid::new_v5(&w.warning_id, b"reverify_terminate"),
+        member_id: w.member_id,
+        change: AssistanceChange::Stopped,
+        reason: "no_longer_eligible".into(),
+        occurred_on: today,
+        stop_from_month: Month::of(today).next().to_string(),
+        exit_months: None,
+        decided_by: format!("officer:{officer}"),
+    };
+    let chain = ChainRef {
+        household_id,
+        chain_id,
+        causation_id: None,
+    };
+    let subject = w.member_id.unwrap_or(household_id).to_string();
+    let out = state.mesh.envelope(&chain, Some(subject), change.clone());
+    mesh::outbox::enqueue(&mut *tx, &state.mesh.subjects.of(HOUSEHOLD_CHANGED), &out).await?;
+    if w.member_id.is_none() {
+        store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
+    }
+    Ok(change)
+}
+
+fn params_for<'a>(
+    state: &'a State,
+    region_code: &str,
+    on: NaiveDate,
+) -> Result<&'a policy::ParameterSet, ApiError> {
+    let region = RegionCode::parse(region_code)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored region code: {e}")))?;
+    state
+        .policy
+        .in_force(&region, on)
+        .map_err(|e| ApiError::Conflict(e.to_string()))
+}
+
+/// The duplicate assistance of every member of the household, counting grants recorded for
+/// the same person (by ID number) in other households too, by the same rule the departments
+/// refuse duplicates with (`policy::relief::duplicates`), under the household's parameter set.
+pub async fn duplicates(
+    db: &PgPool,
+    book: &policy::PolicyBook,
+    household_id: Uuid,
+    today: NaiveDate,
+) -> anyhow::Result<Vec<DuplicateAssistance>> {
+    let mut conn = db.acquire().await?;
+    let Some(region) = store::households::region_of(&mut conn, household_id).await? else {
+        return Ok(Vec::new());
+    };
+    let params = book.in_force(&RegionCode::parse(&region)?, today)?;
+    let people = store::households::members(&mut conn, household_id).await?;
+    let mut out = Vec::new();
+    for (member_id, id_number) in people {
+        let grants = store::referrals::grants_of_person(&mut conn, &id_number).await?;
+        out.extend(overlapping(member_id, &grants, params));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep: referrals past `feedback_due` raise warnings; warnings open past `verify_due`
+// escalate to the county.
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepReport {
+    pub as_of: NaiveDate,
+    /// Warnings raised for referrals with no feedback past their deadline (new ones only).
+    pub referral_overdue_raised: usize,
+    /// Warnings newly escalated to the county.
+    pub escalated: usize,
+}
+
+/// One sweep as of `as_of` ("today"): idempotent, safe with several replicas.
+pub async fn sweep(state: &State, as_of: NaiveDate) -> anyhow::Result<SweepReport> {
+    let mut report = SweepReport {
+        as_of,
+        ..Default::default()
+    };
+    let mut tx = state.mesh.db.begin().await?;
+    let overdue = store::referrals::overdue_unwarned(&mut tx, as_of).await?;
+    for r in overdue {
+        let region = RegionCode::parse(&r.region_code)?;
+        let params = state.policy.in_force(&region, as_of)?;
+        let (_, new) = store::warnings::raise(
+            &mut tx,
+            &NewWarning {
+                dedupe_key: format!("referral-overdue:{}", r.referral_id),
+                kind: WarningKind::ReferralOverdue,
+                household_id: Some(r.household_id),
+                member_id: Some(r.member_id),
+                township_code: r.region_code,
+                detail: json!({
+                    "referral_id": r.referral_id,
+                    "department": r.department,
+                    "feedback_due": r.feedback_due,
+                }),
+                verify_due: policy::dates::deadline(as_of, params.warning_verify_days),
+                raised_at: state.mesh.clock.now(),
+            },
+        )
+        .await?;
+        report.referral_overdue_raised += usize::from(new);
+    }
+    let escalated =
+        store::warnings::escalate_overdue(&mut tx, as_of, state.mesh.clock.now()).await?;
+    report.escalated = escalated as usize;
+    tx.commit().await?;
+    if report.referral_overdue_raised > 0 || report.escalated > 0 {
+        tracing::info!(
+            %as_of,
+            raised = report.referral_overdue_raised,
+            escalated = report.escalated,
+            "Warning sweep."
+        );
+    }
+    Ok(report)
+}
+
+/// The periodic sweep, as of the real date, every `interval`, until the service stops. A failed
+/// sweep is logged and tried again on the next tick.
+pub async fn run(state: State, interval: std::time::Duration) -> anyhow::Result<()> {
+    let stop = state.mesh.stopping.clone();
+    let mut tick = tokio::time::interval(interval.max(std::time::Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = sweep(&state, state.mesh.today()).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "Warning sweep failed; it is tried again on the next tick."
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Table `discovery_reports`: active-discovery reports, with the personal data they carry
+//! (never copied into warnings).
+
+use crate::domain::Via;
+use contract::DiscoveryReport;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Records a valid report (its ID number normalised, or none); `false` when the report id was
+/// received before.
+pub async fn insert(
+    tx: &mut PgConnection,
+    r: &DiscoveryReport,
+    id_number: Option<&str>,
+    region_code: &str,
+    via: Via,
+    warning_id: Uuid,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO discovery_reports (report_id, reporter_kind, reporter_name, organisation, name, id_number, region_code, hardship, description, reported_on, via, warning_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (report_id) DO NOTHING",
+    )
+    .bind(r.report_id)
+    .bind(r.reporter.kind.as_str())
+    .bind(r.reporter.name.trim())
+    .bind(r.reporter.organisation.as_deref().map(str::trim))
+    .bind(r.name.trim())
+    .bind(id_number)
+    .bind(region_code)
+    .bind(r.hardship.as_str())
+    .bind(r.description.trim())
+    .bind(r.reported_on)
+    .bind(via)
+    .bind(warning_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1)
+}

@@ -1,0 +1,46 @@
+//! Table `feed_records`: every departmental feed record compared, once per (source, record id).
+
+use crate::domain::Via;
+use contract::FeedSource;
+use sqlx::PgConnection;
+use std::collections::HashSet;
+
+/// Claims the records of `ids` not seen before, in the caller's transaction; returns those.
+pub async fn claim(
+    tx: &mut PgConnection,
+    source: FeedSource,
+    ids: &[&str],
+    via: Via,
+) -> sqlx::Result<HashSet<String>> {
+    let fresh: Vec<(String,)> = sqlx::query_as(
+        "INSERT INTO feed_records (source, record_id, via, matched)
+         SELECT $1, r, $3, false FROM UNNEST($2::text[]) AS r
+         ON CONFLICT DO NOTHING RETURNING record_id",
+    )
+    .bind(source.as_str())
+    .bind(ids)
+    .bind(via)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(fresh.into_iter().map(|(r,)| r).collect())
+}
+
+/// What the rules did with each record (`actions` has `matched`).
+pub async fn record_actions(
+    tx: &mut PgConnection,
+    source: FeedSource,
+    record_ids: &[String],
+    actions: &[serde_json::Value],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE feed_records f SET matched = (a.actions->>'matched')::boolean, actions = a.actions
+         FROM UNNEST($2::text[], $3::jsonb[]) AS a(record_id, actions)
+         WHERE f.source = $1 AND f.record_id = a.record_id",
+    )
+    .bind(source.as_str())
+    .bind(record_ids)
+    .bind(actions)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
