@@ -22,7 +22,8 @@ macro_rules! channels {
             kind: $kind:literal,
             stream: $stream:expr,
             producers: [$($producer:literal),* $(,)?],
-            consumers: [$($consumer:literal),* $(,)?] $(,)?
+            consumers: [$($consumer:literal),* $(,)?],
+            chain: $chain:literal $(,)?
         }
     )*) => {
         $(
@@ -33,6 +34,7 @@ macro_rules! channels {
                 $stream,
                 &[$($producer),*],
                 &[$($consumer),*],
+                $chain,
                 stringify!($payload),
                 concat!($($doc, "\n"),*),
             );
@@ -76,6 +78,7 @@ channels! {
         stream: Some(Stream::Intake),
         producers: ["intake"],
         consumers: ["verification", "monitoring"],
+        chain: true,
     }
     /// Verification could not complete automatically: a source gave no answer; a person must verify.
     APPLICATION_MANUAL_REVIEW: ManualReview {
@@ -84,6 +87,7 @@ channels! {
         stream: Some(Stream::Intake),
         producers: ["intake"],
         consumers: ["monitoring"],
+        chain: true,
     }
     /// A county officer rejected an application (near relatives of staff need a county decision).
     APPLICATION_REJECTED: ApplicationRejected {
@@ -92,6 +96,7 @@ channels! {
         stream: Some(Stream::Intake),
         producers: ["intake"],
         consumers: ["monitoring"],
+        chain: true,
     }
     /// Request/reply to a departmental data holder (core NATS, kept in no stream); the reply is a
     /// `SourceAnswer` on the request's reply subject.
@@ -101,6 +106,7 @@ channels! {
         stream: None,
         producers: ["verification"],
         consumers: ["data-holder"],
+        chain: false,
     }
     /// A household's economic verification report, with per-source provenance and gaps.
     HOUSEHOLD_VERIFIED: HouseholdVerified {
@@ -109,6 +115,7 @@ channels! {
         stream: Some(Stream::Verify),
         producers: ["verification"],
         consumers: ["intake", "monitoring"],
+        chain: true,
     }
     /// A periodic re-verification of an assisted household, with the same provenance and gaps.
     HOUSEHOLD_REVERIFIED: HouseholdReverified {
@@ -117,6 +124,7 @@ channels! {
         stream: Some(Stream::Verify),
         producers: ["verification"],
         consumers: ["monitoring"],
+        chain: true,
     }
     /// One application, classified determination: tier, monthly amount, relief lines.
     HOUSEHOLD_DETERMINED: HouseholdDetermined {
@@ -125,6 +133,7 @@ channels! {
         stream: Some(Stream::Eligibility),
         producers: ["intake"],
         consumers: ["monitoring", "payment"],
+        chain: true,
     }
     /// Emergency temporary assistance granted (act first, or after a county case conference), in
     /// one or more scheduled stages.
@@ -134,6 +143,7 @@ channels! {
         stream: Some(Stream::Eligibility),
         producers: ["intake"],
         consumers: ["payment", "monitoring"],
+        chain: true,
     }
     /// Monitoring enrolled the household in the low-income population database.
     HOUSEHOLD_ENROLLED: HouseholdEnrolled {
@@ -142,6 +152,7 @@ channels! {
         stream: Some(Stream::Monitor),
         producers: ["monitoring"],
         consumers: ["verification", "monitoring"],
+        chain: true,
     }
     /// A person's or a household's assistance stops (a death, a termination) or winds down
     /// (gradual exit); payment acts on it.
@@ -151,6 +162,7 @@ channels! {
         stream: Some(Stream::Monitor),
         producers: ["monitoring"],
         consumers: ["payment", "monitoring"],
+        chain: true,
     }
     /// One record of a departmental feed (death, unemployment, serious illness, severe
     /// disability, student hardship, return to poverty, disaster victims) for data comparison.
@@ -160,6 +172,7 @@ channels! {
         stream: Some(Stream::Monitor),
         producers: ["data-holder"],
         consumers: ["monitoring"],
+        chain: false,
     }
     /// A person in hardship reported for active discovery (grid worker, 12345 hotline, village
     /// assistant, social organisation).
@@ -169,6 +182,7 @@ channels! {
         stream: Some(Stream::Monitor),
         producers: ["reporter"],
         consumers: ["monitoring"],
+        chain: false,
     }
     /// A person referred to a department.
     REFERRAL_PUSH: ReferralPush {
@@ -177,6 +191,7 @@ channels! {
         stream: Some(Stream::Referral),
         producers: ["monitoring"],
         consumers: ["relief", "department", "monitoring"],
+        chain: true,
     }
     /// A department's answer to a referral.
     REFERRAL_FEEDBACK: ReferralFeedback {
@@ -185,6 +200,7 @@ channels! {
         stream: Some(Stream::Referral),
         producers: ["relief", "department"],
         consumers: ["monitoring"],
+        chain: true,
     }
     /// Payment recorded a payment instruction.
     PAYMENT_INSTRUCTION_CREATED: InstructionCreated {
@@ -193,6 +209,7 @@ channels! {
         stream: Some(Stream::Payment),
         producers: ["payment"],
         consumers: ["monitoring"],
+        chain: true,
     }
     /// An instruction moved forward (sent, accepted, settled, rejected, returned).
     PAYMENT_INSTRUCTION_STATUS: InstructionStatusChanged {
@@ -201,6 +218,7 @@ channels! {
         stream: Some(Stream::Payment),
         producers: ["payment"],
         consumers: ["monitoring"],
+        chain: true,
     }
     /// A pain.002 status report from the bank (the XML document), taken in once per report MsgId.
     PAYMENT_BANK_STATUS: BankStatusReport {
@@ -209,6 +227,7 @@ channels! {
         stream: Some(Stream::Payment),
         producers: ["bank"],
         consumers: ["payment", "monitoring"],
+        chain: false,
     }
     /// Payment's monthly run for a month went through every enrolled household.
     PAYMENT_RUN_COMPLETED: RunCompleted {
@@ -217,6 +236,7 @@ channels! {
         stream: Some(Stream::Payment),
         producers: ["payment"],
         consumers: ["operator", "monitoring"],
+        chain: false,
     }
     /// Payment's monthly run for a month failed, or was not completed by its deadline day.
     PAYMENT_RUN_ALERT: RunAlert {
@@ -225,6 +245,7 @@ channels! {
         stream: Some(Stream::Payment),
         producers: ["payment"],
         consumers: ["operator", "monitoring"],
+        chain: false,
     }
     /// Payment opened a recovery case for money instructed after the entitlement stopped.
     PAYMENT_RECOVERY_OPENED: RecoveryOpened {
@@ -233,6 +254,7 @@ channels! {
         stream: Some(Stream::Payment),
         producers: ["payment"],
         consumers: ["monitoring"],
+        chain: true,
     }
 }
 
@@ -244,21 +266,39 @@ pub const DEAD_LETTER: ChannelInfo = ChannelInfo {
     stream: Some(Stream::DeadLetter),
     producers: ["every service"].as_slice(),
     consumers: ["operator"].as_slice(),
+    chain: false,
     payload: "the original message",
     doc: "Messages a service gave up on, with the reason in headers.",
 };
 
-/// The stored channels whose events belong to a household's chain, by stream: what monitoring's
-/// chain recorder reads (every stream but the dead letters).
-pub fn chain_streams() -> Vec<Stream> {
-    let mut streams: Vec<Stream> = CATALOG
-        .iter()
-        .filter(|c| c.subject != DEAD_LETTER.subject)
-        .filter_map(|c| c.stream)
-        .collect();
-    streams.sort();
-    streams.dedup();
-    streams
+/// What monitoring's chain recorder reads: for each stream that keeps chain channels, one filter
+/// (before the prefix) covering them — the stream's own when every channel it keeps is a chain
+/// channel, else the tokens the chain channels share (`monitor.household.>` leaves out feed
+/// records and discovery reports). Consumers on NATS 2.9 take one filter each.
+pub fn chain_filters() -> Vec<(Stream, String)> {
+    let mut out = Vec::new();
+    for stream in Stream::ALL {
+        let kept: Vec<&ChannelInfo> = CATALOG.iter().filter(|c| c.stream == Some(stream)).collect();
+        let chain: Vec<&str> = kept.iter().filter(|c| c.chain).map(|c| c.subject).collect();
+        let Some(first) = chain.first() else {
+            continue;
+        };
+        if chain.len() == kept.len() {
+            if let Some(f) = stream.filters().first() {
+                out.push((stream, (*f).to_owned()));
+            }
+            continue;
+        }
+        let mut shared: Vec<&str> = first.split('.').collect();
+        for s in &chain[1..] {
+            let tokens: Vec<&str> = s.split('.').collect();
+            let n = shared.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+            shared.truncate(n);
+        }
+        shared.push(">");
+        out.push((stream, shared.join(".")));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -280,6 +320,23 @@ mod tests {
                 c.subject
             );
         }
+    }
+
+    #[test]
+    fn the_chain_recorder_reads_every_household_event_and_no_feed_record() {
+        let filters: Vec<(Stream, String)> = chain_filters();
+        let expected = [
+            (Stream::Intake, "intake.>"),
+            (Stream::Verify, "verify.household.>"),
+            (Stream::Eligibility, "eligibility.>"),
+            (Stream::Monitor, "monitor.household.>"),
+            (Stream::Referral, "referral.>"),
+            (Stream::Payment, "payment.>"),
+        ];
+        assert_eq!(
+            filters,
+            expected.map(|(s, f)| (s, f.to_owned())).to_vec()
+        );
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub struct Channel<T> {
     pub producers: &'static [&'static str],
     /// Who consumes it.
     pub consumers: &'static [&'static str],
+    /// Whether its messages are steps of a household's chain (monitoring records them).
+    pub chain: bool,
     /// The payload type's name, for the catalogue's readers.
     pub payload: &'static str,
     /// What a message on it means.
@@ -115,6 +117,7 @@ pub struct ChannelInfo {
     pub stream: Option<Stream>,
     pub producers: &'static [&'static str],
     pub consumers: &'static [&'static str],
+    pub chain: bool,
     pub payload: &'static str,
     pub doc: &'static str,
 }
@@ -127,6 +130,7 @@ impl<T> Channel<T> {
         stream: Option<Stream>,
         producers: &'static [&'static str],
         consumers: &'static [&'static str],
+        chain: bool,
         payload: &'static str,
         doc: &'static str,
     ) -> Self {
@@ -136,6 +140,7 @@ impl<T> Channel<T> {
             stream,
             producers,
             consumers,
+            chain,
             payload,
             doc,
             _payload: PhantomData,
@@ -149,6 +154,7 @@ impl<T> Channel<T> {
             stream: self.stream,
             producers: self.producers,
             consumers: self.consumers,
+            chain: self.chain,
             payload: self.payload,
             doc: self.doc,
         }
@@ -195,6 +201,7 @@ mod tests {
         Some(Stream::Referral),
         &["monitoring"],
         &["relief"],
+        true,
         "Ping",
         "",
     );
