@@ -63,18 +63,18 @@ impl AccountInput {
         if self.officer.trim().is_empty() {
             errors.push(FieldError::new("officer", "the officer's name is required"));
         }
-        match holder_kind {
-            Some(holder_kind) if errors.is_empty() => Ok(NewAccount {
-                holder_name: self.holder_name.trim(),
-                account_number: &self.account_number,
-                bank_code: &self.bank_code,
-                region_code: &self.region_code,
-                holder_kind,
-                officer: self.officer.trim(),
-                reason: &self.reason,
-            }),
-            _ => Err(ApiError::Validation(errors)),
-        }
+        let (Some(holder_kind), true) = (holder_kind, errors.is_empty()) else {
+            return Err(ApiError::Validation(errors));
+        };
+        Ok(NewAccount {
+            holder_name: self.holder_name.trim(),
+            account_number: &self.account_number,
+            bank_code: &self.bank_code,
+            region_code: &self.region_code,
+            holder_kind,
+            officer: self.officer.trim(),
+            reason: &self.reason,
+        })
     }
 }
 
