@@ -1,32 +1,12 @@
-//! Wiring: payment's consumers, routes and the monthly run's scheduler.
+//! Wiring: payment's consumers, routes and the monthly run's tasks.
 
-use crate::config::PaymentSettings;
-use crate::{bank, handlers, http, run, Settings, MIGRATOR};
+use crate::state::State;
+use crate::{handlers, http, runs, Settings, MIGRATOR};
 use mesh::subjects::{
     EMERGENCY_GRANTED, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, PAYMENT_BANK_STATUS,
 };
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
-
-#[derive(Clone)]
-pub struct State {
-    pub mesh: Mesh,
-    pub policy: Arc<policy::PolicyBook>,
-    /// District → the dedicated fund account that pays (configuration).
-    pub fund_accounts: Arc<std::collections::BTreeMap<String, crate::config::FundAccount>>,
-    pub initiating_party: String,
-    pub bank_url: Option<String>,
-    pub http: reqwest::Client,
-    pub settings: Arc<PaymentSettings>,
-    pub runner: Arc<run::Runner>,
-}
-
-impl State {
-    /// The bureau's calendar day now, by the service's clock.
-    pub fn today(&self) -> chrono::NaiveDate {
-        self.mesh.today()
-    }
-}
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
@@ -47,19 +27,21 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?,
-        runner: Arc::new(run::Runner::new(
+        runner: Arc::new(runs::Runner::new(
             settings.payment.run.fail_after_chunks,
             mesh.metrics.registry(),
         )),
         settings: Arc::new(settings.payment),
     };
-    let s = state.clone();
     ServiceBuilder::new(mesh.clone())
         .consume(
             "determinations",
             "ELIGIBILITY",
             mesh.subjects.of(HOUSEHOLD_DETERMINED),
-            move |d| handlers::on_determined(s.clone(), d),
+            {
+                let s = state.clone();
+                move |d| handlers::on_determined(s.clone(), d)
+            },
         )
         .consume(
             "emergencies",
@@ -76,16 +58,16 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
             mesh.subjects.of(PAYMENT_BANK_STATUS),
             {
                 let s = state.clone();
-                move |d| bank::on_status_report(s.clone(), d)
+                move |d| handlers::on_status_report(s.clone(), d)
             },
         )
         .consume("changes", "MONITOR", mesh.subjects.of(HOUSEHOLD_CHANGED), {
             let s = state.clone();
             move |d| handlers::on_changed(s.clone(), d)
         })
-        .task("monthly-runs", run::work(state.clone()))
-        .task("monthly-run-scheduler", run::schedule(state.clone()))
-        .routes(http::routes(state.clone()).merge(bank::routes(state)))
+        .task("monthly-runs", runs::work(state.clone()))
+        .task("monthly-run-scheduler", runs::schedule(state.clone()))
+        .routes(http::routes(state))
         .build()
         .await
 }

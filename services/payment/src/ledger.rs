@@ -17,95 +17,43 @@
 //! checks `instructed = settled + rejected + returned + pending` and compares the ledger, payment
 //! by payment, with the instructions' statuses: each difference is listed.
 
+use crate::domain::LedgerEvent;
+use crate::store;
+use crate::store::ledger::Entry;
+use chrono::{DateTime, Utc};
+use mesh::http::{ApiError, FieldError};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool, Row};
-use std::collections::BTreeMap;
+use sqlx::{PgConnection, PgPool};
+use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Instructed,
-    Settled,
-    Rejected,
-    Returned,
-    Recovered,
-}
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Instructed => "instructed",
-            Event::Settled => "settled",
-            Event::Rejected => "rejected",
-            Event::Returned => "returned",
-            Event::Recovered => "recovered",
-        }
-    }
-
-    /// (debit, credit) ledger accounts.
-    pub fn accounts(self) -> (&'static str, &'static str) {
-        match self {
-            Event::Instructed => ("expenditure", "in_transit"),
-            Event::Settled => ("in_transit", "bank"),
-            Event::Rejected => ("in_transit", "expenditure"),
-            Event::Returned => ("bank", "expenditure"),
-            Event::Recovered => ("bank", "recoveries"),
-        }
-    }
-}
-
-pub struct Entry<'a> {
-    pub fund_account: &'a str,
-    pub district: &'a str,
-    pub month: &'a str,
-    pub instruction_id: Option<Uuid>,
-    pub event: Event,
-    pub amount_fen: i64,
-    pub reference: &'a str,
-}
-
 /// Posts one balanced entry; `false` when this instruction already has an entry for the event.
-pub async fn post(tx: &mut PgConnection, e: &Entry<'_>) -> sqlx::Result<bool> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO journal (fund_account, district, month, instruction_id, event, amount_fen, reference)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (instruction_id, event) WHERE event <> 'recovered' DO NOTHING RETURNING journal_id",
-    )
-    .bind(e.fund_account)
-    .bind(e.district)
-    .bind(e.month)
-    .bind(e.instruction_id)
-    .bind(e.event.as_str())
-    .bind(e.amount_fen)
-    .bind(e.reference)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(id) = id else {
+pub async fn post(tx: &mut PgConnection, e: &Entry<'_>, at: DateTime<Utc>) -> sqlx::Result<bool> {
+    let Some(id) = store::ledger::insert_journal(tx, e, at).await? else {
         return Ok(false);
     };
     let (debit, credit) = e.event.accounts();
-    sqlx::query(
-        "INSERT INTO postings (journal_id, account, debit_fen, credit_fen)
-         VALUES ($1, $2, $4, 0), ($1, $3, 0, $4)",
+    store::ledger::insert_postings(
+        tx,
+        id,
+        &format!("{}:{debit}", e.fund_account),
+        &format!("{}:{credit}", e.fund_account),
+        e.amount_fen,
     )
-    .bind(id)
-    .bind(format!("{}:{debit}", e.fund_account))
-    .bind(format!("{}:{credit}", e.fund_account))
-    .bind(e.amount_fen)
-    .execute(&mut *tx)
     .await?;
     Ok(true)
 }
 
 /// Posts money recovered for an instruction (fraud, overpayment) into its fund account. The
-/// recoveries themselves are opened by the monthly run; this records the money coming back.
+/// recoveries themselves are opened by a stop ([`crate::recoveries`]); this records the money
+/// coming back.
 pub async fn post_recovery(
     db: &PgPool,
     instruction_id: Uuid,
     amount_fen: i64,
     reference: &str,
-) -> Result<bool, mesh::http::ApiError> {
-    use mesh::http::{ApiError, FieldError};
+    at: DateTime<Utc>,
+) -> Result<bool, ApiError> {
     if amount_fen <= 0 {
         return Err(ApiError::Validation(vec![FieldError::new(
             "amount_fen",
@@ -119,31 +67,16 @@ pub async fn post_recovery(
         )]));
     }
     let mut tx = db.begin().await?;
-    let r = sqlx::query(
-        "SELECT j.fund_account, j.district, j.month FROM journal j
-         WHERE j.instruction_id = $1 AND j.event = 'instructed'",
-    )
-    .bind(instruction_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "instruction {instruction_id} was never paid from a fund account"
-        ))
-    })?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM journal WHERE instruction_id = $1 AND event = 'recovered' AND reference = $2)",
-    )
-    .bind(instruction_id)
-    .bind(reference)
-    .fetch_one(&mut *tx)
-    .await?;
-    if exists {
+    let (fund, district, month) = store::ledger::paid_from(&mut tx, instruction_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "instruction {instruction_id} was never paid from a fund account"
+            ))
+        })?;
+    if store::ledger::recovery_posted(&mut tx, instruction_id, reference).await? {
         return Ok(false);
     }
-    let fund: String = r.get("fund_account");
-    let district: String = r.get("district");
-    let month: String = r.get("month");
     post(
         &mut tx,
         &Entry {
@@ -151,10 +84,11 @@ pub async fn post_recovery(
             district: &district,
             month: &month,
             instruction_id: Some(instruction_id),
-            event: Event::Recovered,
+            event: LedgerEvent::Recovered,
             amount_fen,
             reference,
         },
+        at,
     )
     .await?;
     tx.commit().await?;
@@ -203,17 +137,6 @@ pub struct Reconciliation {
     pub balanced: bool,
 }
 
-/// The ledger events an instruction in `status` must have, in order.
-fn expected(status: &str) -> &'static [&'static str] {
-    match status {
-        "sent" | "accepted" => &["instructed"],
-        "settled" => &["instructed", "settled"],
-        "rejected" => &["instructed", "rejected"],
-        "returned" => &["instructed", "settled", "returned"],
-        _ => &[],
-    }
-}
-
 pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result<Reconciliation> {
     let mut rec = Reconciliation {
         district: district.to_owned(),
@@ -229,28 +152,18 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
         balanced: true,
     };
     // The ledger, per instruction.
-    let mut ledger: BTreeMap<Uuid, Vec<(String, i64)>> = BTreeMap::new();
-    for r in sqlx::query(
-        "SELECT instruction_id, event, amount_fen FROM journal
-         WHERE district = $1 AND month = $2 ORDER BY journal_id",
-    )
-    .bind(district)
-    .bind(month)
-    .fetch_all(db)
-    .await?
-    {
-        let event: String = r.get("event");
-        let amount: i64 = r.get("amount_fen");
-        match event.as_str() {
-            "instructed" => rec.instructed.add(amount),
-            "settled" => rec.settled.add(amount),
-            "rejected" => rec.rejected.add(amount),
-            "returned" => rec.returned.add(amount),
-            "recovered" => rec.recovered.add(amount),
-            _ => {}
-        }
-        if event != "recovered" {
-            if let Some(id) = r.get::<Option<Uuid>, _>("instruction_id") {
+    let mut ledger: BTreeMap<Uuid, Vec<(LedgerEvent, i64)>> = BTreeMap::new();
+    for (instruction_id, event, amount) in store::ledger::entries(db, district, month).await? {
+        let line = match event {
+            LedgerEvent::Instructed => &mut rec.instructed,
+            LedgerEvent::Settled => &mut rec.settled,
+            LedgerEvent::Rejected => &mut rec.rejected,
+            LedgerEvent::Returned => &mut rec.returned,
+            LedgerEvent::Recovered => &mut rec.recovered,
+        };
+        line.add(amount);
+        if event != LedgerEvent::Recovered {
+            if let Some(id) = instruction_id {
                 ledger.entry(id).or_default().push((event, amount));
             }
         }
@@ -258,56 +171,32 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
     // Settled and later returned counts as returned.
     rec.settled.count -= rec.returned.count;
     rec.settled.amount_fen -= rec.returned.amount_fen;
-    let (debits, credits): (i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(p.debit_fen), 0)::bigint, coalesce(sum(p.credit_fen), 0)::bigint
-         FROM postings p JOIN journal j USING (journal_id) WHERE j.district = $1 AND j.month = $2",
-    )
-    .bind(district)
-    .bind(month)
-    .fetch_one(db)
-    .await?;
+    let (debits, credits) = store::ledger::totals(db, district, month).await?;
     rec.balanced = debits == credits;
-    let (transit_debit, transit_credit): (i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(p.debit_fen), 0)::bigint, coalesce(sum(p.credit_fen), 0)::bigint
-         FROM postings p JOIN journal j USING (journal_id)
-         WHERE j.district = $1 AND j.month = $2 AND p.account LIKE '%:in_transit'",
-    )
-    .bind(district)
-    .bind(month)
-    .fetch_one(db)
-    .await?;
+    let (transit_debit, transit_credit) = store::ledger::in_transit(db, district, month).await?;
     rec.pending.amount_fen = transit_credit - transit_debit;
 
     // The payments of the district's files for the month, by status.
-    let rows = sqlx::query(
-        "SELECT i.instruction_id, i.status, b.amount_fen
-         FROM batch_items b JOIN batches f USING (batch_id) JOIN instructions i USING (instruction_id)
-         WHERE f.district = $1 AND f.month = $2 AND b.live ORDER BY i.instruction_id",
-    )
-    .bind(district)
-    .bind(month)
-    .fetch_all(db)
-    .await?;
-    let mut in_files = std::collections::HashSet::new();
-    for r in rows {
-        let id: Uuid = r.get("instruction_id");
-        let status: String = r.get("status");
-        let amount: i64 = r.get("amount_fen");
+    let mut in_files = HashSet::new();
+    for (id, status, amount) in store::ledger::in_files(db, district, month).await? {
         in_files.insert(id);
-        if matches!(status.as_str(), "sent" | "accepted") {
+        if status.in_transit() {
             rec.pending.count += 1;
         }
         let have = ledger.get(&id).cloned().unwrap_or_default();
-        let events: Vec<String> = have.iter().map(|(e, _)| e.clone()).collect();
-        let want = expected(&status);
+        let events: Vec<LedgerEvent> = have.iter().map(|(e, _)| *e).collect();
+        let want = status.expected_entries();
         let amounts_ok = have.iter().all(|(_, a)| *a == amount);
         if events != want || !amounts_ok {
             rec.unexplained.push(Difference {
                 instruction_id: id,
-                status: status.clone(),
-                ledger_events: events,
+                status: status.as_str().to_owned(),
+                ledger_events: names(&events),
                 explanation: if amounts_ok {
-                    format!("a {status} payment should have the entries {want:?}")
+                    format!(
+                        "a {status} payment should have the entries {:?}",
+                        names(want)
+                    )
                 } else {
                     format!("an entry's amount differs from the payment's {amount} fen")
                 },
@@ -316,10 +205,11 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
     }
     for (id, have) in &ledger {
         if !in_files.contains(id) {
+            let events: Vec<LedgerEvent> = have.iter().map(|(e, _)| *e).collect();
             rec.unexplained.push(Difference {
                 instruction_id: *id,
                 status: "in no file".into(),
-                ledger_events: have.iter().map(|(e, _)| e.clone()).collect(),
+                ledger_events: names(&events),
                 explanation: "ledger entries for a payment in no live file of this district and month"
                     .into(),
             });
@@ -331,6 +221,10 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
             + rec.returned.amount_fen
             + rec.pending.amount_fen);
     Ok(rec)
+}
+
+fn names(events: &[LedgerEvent]) -> Vec<String> {
+    events.iter().map(|e| e.as_str().to_owned()).collect()
 }
 
 /// The reconciliation as CSV: one line per figure, then one per unexplained difference.
@@ -374,33 +268,4 @@ pub fn to_csv(r: &Reconciliation) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_event_moves_money_between_two_different_accounts() {
-        for e in [
-            Event::Instructed,
-            Event::Settled,
-            Event::Rejected,
-            Event::Returned,
-            Event::Recovered,
-        ] {
-            let (d, c) = e.accounts();
-            assert_ne!(d, c, "{e:?}");
-        }
-        // instructed − settled − rejected leaves in_transit at zero for a settled payment.
-        assert_eq!(Event::Instructed.accounts().1, Event::Settled.accounts().0);
-        assert_eq!(Event::Instructed.accounts().1, Event::Rejected.accounts().0);
-    }
-
-    #[test]
-    fn each_status_has_its_expected_entries() {
-        assert_eq!(expected("settled"), ["instructed", "settled"]);
-        assert_eq!(expected("returned"), ["instructed", "settled", "returned"]);
-        assert!(expected("instructed").is_empty());
-    }
 }

@@ -1,38 +1,65 @@
 //! Payment: money out on time, once.
 //!
-//! - Consumes `eligibility.household.determined`: a dibao or destitute household with an amount
-//!   gets its first monthly payment instruction; emits `payment.instruction.created`.
-//! - One instruction per (beneficiary, month, kind), with a stable id derived from those three:
-//!   a redelivery, a duplicate or a rerun can never create a second one.
-//! - The due date is the policy's payment day (by the 10th) of the month paid for, or today when
-//!   the determination comes after it.
-//! - Tables: `instructions`.
-//! - The bank side ([`bank`], [`iso20022`], [`ledger`]): beneficiaries' accounts, pain.001 files
-//!   per dedicated fund account, pain.002 status reports (HTTP or `payment.bank.status`),
-//!   corrections and re-payment under a new instruction, the fund accounts' double-entry ledger
-//!   and the monthly reconciliation. Tables: `accounts`, `account_history`, `batches`,
-//!   `batch_items`, `status_reports`, `instruction_status_history`, `corrections`, `journal`,
-//!   `postings`.
-//! - Keeps an entitlements register (`entitlements`, `assistance_changes`, `emergency_stages`)
-//!   from determinations, `monitor.household.changed` and emergency grants; the monthly run
-//!   (`payment_runs`, [`run`]) instructs every household for a month from the parameter set in
-//!   force for that month, resumably, in chunks; a stop opens recovery cases (`recoveries`) for
-//!   months already instructed. See [`entitlements`] and [`run`].
-//! - Tables: `instructions`, `entitlements`, `assistance_changes`, `emergency_stages`,
-//!   `payment_runs`, `run_alerts`, `recoveries`.
+//! - Consumes `eligibility.household.determined`: a dibao, destitute or single-person dibao
+//!   household enters the entitlements register and is instructed at once for its effective
+//!   month and any month whose run has begun; emits `payment.instruction.created`.
+//! - Consumes `eligibility.emergency.granted`: each stage of the grant is instructed, due on
+//!   its date.
+//! - Consumes `monitor.household.changed`: a stop (or the end of a gradual exit) for a person or
+//!   the household; what was already instructed for those months opens recovery cases
+//!   (`payment.recovery.opened`).
+//! - Consumes `payment.bank.status` (and takes `POST /v1/bank/status-reports`): pain.002 status
+//!   reports, once per MsgId; each move emits `payment.instruction.status`.
+//! - The monthly run (`POST /v1/runs`, and the scheduler on `payment_run_day`) instructs every
+//!   household of the register for a month, resumably, in chunks; emits
+//!   `payment.run.completed`, and `payment.run.alert` when a run failed or is not completed by
+//!   `payment_run_deadline_day`.
+//! - HTTP: a household's instructions, the runs, the recovery cases, beneficiaries' accounts,
+//!   pain.001 files (`POST /v1/batches`, fetched or transmitted to the bank), corrections, the
+//!   monthly reconciliation and recovered money posted to the ledger.
+//! - Tables: `instructions`, `instruction_status_history`, `entitlements`,
+//!   `assistance_changes`, `emergency_stages`, `payment_runs`, `run_alerts`, `recoveries`,
+//!   `accounts`, `account_history`, `batches`, `batch_items`, `status_reports`, `corrections`,
+//!   `journal`, `postings`.
+//! - Rules:
+//!   - one instruction per (beneficiary, month, kind, reference), with a stable id derived from
+//!     those four: a redelivery, a duplicate or a rerun never creates a second one;
+//!   - a month's amounts are `policy::determine` with the parameter set in force for that
+//!     month ([`entitlements`]); nothing is paid from a stop's month on;
+//!   - due by `policy::dates::pay_by` (the `payment_due_day` of the month, or today when that
+//!     day has passed); the scheduler's days are `policy::dates::runs_due` and `run_is_late`;
+//!   - an instruction's status only moves forward ([`domain::InstructionStatus::after`]); an
+//!     instruction is in at most one live file; a rejected or returned payment is paid again
+//!     only under a new instruction, once the township corrects the account;
+//!   - every ledger entry balances; the reconciliation checks
+//!     `instructed = settled + rejected + returned + pending` ([`ledger`]);
+//!   - account numbers and names never reach logs ([`domain::mask`]).
+//!
+//! Layout: [`config`], [`app`] (wiring), [`state`], [`http`] (routes by area), [`handlers`]
+//! (one per consumed channel), [`domain`] and [`iso20022`] (pure), the work by what it is —
+//! [`entitlements`], [`instructions`], [`runs`], [`recoveries`], [`accounts`], [`batches`],
+//! [`status_reports`], [`corrections`], [`ledger`] — and [`store`], which holds all the SQL.
 
+pub mod accounts;
 pub mod app;
-pub mod bank;
+pub mod batches;
 pub mod config;
+pub mod corrections;
+pub mod domain;
 pub mod entitlements;
 pub mod handlers;
 pub mod http;
+pub mod instructions;
 pub mod iso20022;
 pub mod ledger;
-pub mod run;
+pub mod recoveries;
+pub mod runs;
+pub mod state;
+pub mod status_reports;
 pub mod store;
 
 pub use app::build;
 pub use config::Settings;
+pub use state::State;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -4,7 +4,7 @@
 //! Seeds the households straight into a fresh payment database (COPY into `entitlements`: 85 %
 //! three-person dibao households with varied income and add-ons, 10 % destitute persons, half of
 //! them in a care institution, 5 % single-person dibao members), then runs one month through the
-//! real run code (`payment::run::start`: keyset-ordered chunks, each one transaction with its
+//! real run code (`payment::runs::start`: keyset-ordered chunks, each one transaction with its
 //! instructions, outbox rows and progress) and prints elapsed time, households/s, instructions
 //! and the peak resident memory of this process (VmHWM). The outbox relay does not run: the
 //! rows stay in `mesh_outbox`, as they would until the relay publishes them. The database and
@@ -143,8 +143,8 @@ async fn main() -> anyhow::Result<()> {
     )?);
     let clock = mesh::Clock::from_settings(&settings.mesh.clock)?;
     let mesh = mesh::Mesh::connect(settings.mesh, &payment::MIGRATOR, clock).await?;
-    let state = payment::app::State {
-        runner: Arc::new(payment::run::Runner::new(None, mesh.metrics.registry())),
+    let state = payment::State {
+        runner: Arc::new(payment::runs::Runner::new(None, mesh.metrics.registry())),
         mesh: mesh.clone(),
         policy,
         fund_accounts: Arc::new(settings.payment.fund_accounts()?),
@@ -153,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
         http: reqwest::Client::new(),
         settings: Arc::new(settings.payment),
     };
-    tokio::spawn(payment::run::work(state.clone()));
+    tokio::spawn(payment::runs::work(state.clone()));
     let month = Month::of(mesh.today()).next();
     let effective = Month::of(mesh.today()).to_string();
 
@@ -194,13 +194,16 @@ async fn main() -> anyhow::Result<()> {
 
     println!("Running {month} in chunks of {chunk} ...");
     let started = Instant::now();
-    payment::run::start(&state, month).await?;
+    payment::runs::start(&state, month).await?;
     let run = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let run = payment::run::get(&state, month)
+        let run = payment::runs::get(&state, month)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the run vanished"))?;
-        if run.status == "completed" || run.status == "failed" {
+        if matches!(
+            run.status,
+            payment::domain::RunStatus::Completed | payment::domain::RunStatus::Failed
+        ) {
             break run;
         }
     };

@@ -210,8 +210,12 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
     assert_eq!(made.len(), 5);
     for (_, _, members) in &enrolled {
         let head = members["head"];
-        let id =
-            payment::entitlements::instruction_id(head, &month.to_string(), "dibao_monthly", "");
+        let id = payment::entitlements::instruction_id(
+            head,
+            &month.to_string(),
+            payment::domain::InstructionKind::DibaoMonthly,
+            "",
+        );
         assert_eq!(
             made.get(&id.to_string()),
             Some(&(head.to_string(), "dibao_monthly".to_owned(), each)),
@@ -397,10 +401,13 @@ async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovere
     assert_eq!(cases[0]["amount_fen"], json!(full - without_spouse));
     assert_eq!(
         cases[0]["instruction_id"],
-        json!(
-            payment::entitlements::instruction_id(head, &m1.to_string(), "dibao_monthly", "")
-                .to_string()
+        json!(payment::entitlements::instruction_id(
+            head,
+            &m1.to_string(),
+            payment::domain::InstructionKind::DibaoMonthly,
+            ""
         )
+        .to_string())
     );
     let opened = messages(
         &mesh,
@@ -510,7 +517,7 @@ async fn the_scheduler_starts_the_next_month_and_alerts_once_when_a_month_is_lat
     // The 26th: past the run day (25) and this month's deadline day (5) of the built-in sets.
     let today: NaiveDate = "2027-03-26".parse().unwrap();
     let book = PolicyBook::builtin();
-    let (run_day, deadline_day, _) = payment::run::schedule_days(&book, today).unwrap();
+    let (run_day, deadline_day, _) = payment::runs::schedule_days(&book, today).unwrap();
     assert!(run_day <= 26 && deadline_day <= 26);
     let mesh = TestMesh::start(Options {
         departments: vec![],

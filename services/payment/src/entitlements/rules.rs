@@ -1,5 +1,5 @@
-//! The entitlements register: what payment keeps of each household it may pay, and what a
-//! household is owed for any month.
+//! The rules of the entitlements register (pure): what payment keeps of each household it may
+//! pay, and what a household is owed for any month.
 //!
 //! From `eligibility.household.determined` payment keeps the facts the monthly amount depends on
 //! ([`Facts`]): urban or rural, the tier paid, the per-capita counted income, and per member the
@@ -32,17 +32,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub const DIBAO_MONTHLY: &str = "dibao_monthly";
-pub const DESTITUTE_MONTHLY: &str = "destitute_monthly";
-pub const SINGLE_PERSON_DIBAO_MONTHLY: &str = "single_person_dibao_monthly";
-pub const EMERGENCY_GRANT: &str = "emergency_grant";
+use crate::domain::InstructionKind;
 
 /// Namespace of instruction ids: v5 of "beneficiary/month/kind[/reference]".
 const INSTRUCTION_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b1e_51b4_4c71_9a0e_3d5e_8a1f_0c42);
 
 /// The stable id of what is paid to `beneficiary` for `month`, `kind` and `reference`: the
 /// determination, every run of the month and every rerun derive the same one.
-pub fn instruction_id(beneficiary: Uuid, month: &str, kind: &str, reference: &str) -> Uuid {
+pub fn instruction_id(
+    beneficiary: Uuid,
+    month: &str,
+    kind: InstructionKind,
+    reference: &str,
+) -> Uuid {
     let name = if reference.is_empty() {
         format!("{beneficiary}/{month}/{kind}")
     } else {
@@ -190,7 +192,7 @@ impl Stops {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub beneficiary: Uuid,
-    pub kind: &'static str,
+    pub kind: InstructionKind,
     pub amount: Fen,
     pub payee: Payee,
     pub reference: String,
@@ -209,7 +211,7 @@ impl Payment {
 }
 
 /// A stage of an emergency grant, paid on its date.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Stage {
     pub emergency_id: Uuid,
     pub stage: i32,
@@ -336,7 +338,7 @@ pub fn stages_due(stages: &[Stage], month: Month, stops: &Stops) -> Vec<Payment>
         .filter(|s| Month::of(s.pay_on) == month && !stops.stopped(s.member_id, month))
         .map(|s| Payment {
             beneficiary: s.member_id,
-            kind: EMERGENCY_GRANT,
+            kind: InstructionKind::EmergencyGrant,
             amount: Fen(s.amount_fen),
             payee: Payee::Person,
             reference: s.reference(),
@@ -357,7 +359,7 @@ fn pay(d: &policy::Determination, members: &[&Member], out: &mut Vec<Payment>) {
                 .unwrap_or(0);
             out.push(Payment {
                 beneficiary: of(head).member_id,
-                kind: DIBAO_MONTHLY,
+                kind: InstructionKind::DibaoMonthly,
                 amount: d.monthly_amount,
                 payee: Payee::Person,
                 reference: String::new(),
@@ -367,9 +369,9 @@ fn pay(d: &policy::Determination, members: &[&Member], out: &mut Vec<Payment>) {
         Tier::Destitute | Tier::SinglePersonDibao => {
             for (i, md) in d.members.iter().enumerate() {
                 let kind = if md.tiers.contains(&Tier::Destitute) {
-                    DESTITUTE_MONTHLY
+                    InstructionKind::DestituteMonthly
                 } else if md.tiers.contains(&Tier::SinglePersonDibao) {
-                    SINGLE_PERSON_DIBAO_MONTHLY
+                    InstructionKind::SinglePersonDibaoMonthly
                 } else {
                     continue;
                 };
@@ -385,7 +387,8 @@ fn pay(d: &policy::Determination, members: &[&Member], out: &mut Vec<Payment>) {
                 }
             }
         }
-        _ => {}
+        // A dibao household with nothing to pay; the tiers without a cash benefit.
+        Tier::Dibao | Tier::RigidExpenditure | Tier::Marginal | Tier::None => {}
     }
 }
 

@@ -1,0 +1,173 @@
+//! The entitlements register: what payment keeps of each household it may pay
+//! (`entitlements`, `emergency_stages`, `assistance_changes`), and what a household is owed for
+//! any month ([`rules`]).
+//!
+//! - A determination's facts enter the register; a paid tier is instructed at once for its
+//!   effective month and any month whose run has already begun: the same instructions, with
+//!   the same ids, as that month's run makes.
+//! - An emergency grant's stages enter the register and are instructed for their months.
+//! - A stop or the end of a gradual exit is kept as a stop; what was already instructed for
+//!   the months it covers opens recovery cases ([`crate::recoveries`]).
+
+pub mod rules;
+
+pub use rules::{instruction_id, monthly, stages_due, Facts, Member, Payment, Stage, Stops};
+
+use crate::domain::ChangeKind;
+use crate::instructions;
+use crate::recoveries;
+use crate::state::State;
+use crate::store;
+use crate::store::entitlements::{Determined, Household, NewChange, NewStage};
+use contract::{EmergencyGranted, HouseholdChanged, HouseholdDetermined};
+use mesh::{ChainRef, Envelope, HandlerError};
+use policy::{Month, Tier};
+use sqlx::PgConnection;
+
+/// Records a determination and instructs a paid household for the months already due.
+pub async fn determined(
+    state: &State,
+    tx: &mut PgConnection,
+    e: &Envelope<HouseholdDetermined>,
+    effective: Month,
+    facts: &Facts,
+) -> Result<(), HandlerError> {
+    let det = &e.data;
+    store::entitlements::lock_household(tx, e.household_id).await?;
+    let household = store::entitlements::upsert_determined(
+        tx,
+        &Determined {
+            household_id: e.household_id,
+            chain_id: e.chain_id,
+            region_code: &det.region_code,
+            effective_month: &effective.to_string(),
+            facts,
+            policy_version: &det.policy_version,
+            source_event_id: &e.id,
+        },
+        state.mesh.clock.now(),
+    )
+    .await?;
+    let paid = match det.tier {
+        Tier::Dibao | Tier::Destitute | Tier::SinglePersonDibao => true,
+        Tier::RigidExpenditure | Tier::Marginal | Tier::None => false,
+    };
+    if !paid {
+        return Ok(());
+    }
+    let today = state.mesh.today();
+    for month in instructions::months_to_instruct(tx, effective).await? {
+        let t = instructions::instruct(state, tx, std::slice::from_ref(&household), month, today)
+            .await?;
+        if t.skipped > 0 {
+            return Err(HandlerError::Poison(format!(
+                "the payments for {month} could not be computed"
+            )));
+        }
+        if month == effective && t.total_fen != det.monthly_amount_fen {
+            tracing::warn!(
+                %month,
+                determined_fen = det.monthly_amount_fen,
+                computed_fen = t.total_fen,
+                "The month's payments differ from the determination's amount: payment's parameter sets differ from the determining service's."
+            );
+        }
+        tracing::info!(%month, created = t.created, total_fen = t.total_fen, "Determined household instructed.");
+    }
+    Ok(())
+}
+
+/// Records an emergency grant's stages and instructs each stage's month (the stages only: the
+/// household's monthly benefit, if any, is not this grant's to instruct).
+pub async fn granted(
+    state: &State,
+    tx: &mut PgConnection,
+    e: &Envelope<EmergencyGranted>,
+) -> anyhow::Result<()> {
+    let g = &e.data;
+    store::entitlements::lock_household(tx, e.household_id).await?;
+    let household = store::entitlements::upsert_granted(
+        tx,
+        e.household_id,
+        e.chain_id,
+        &g.region_code,
+        &e.id,
+        state.mesh.clock.now(),
+    )
+    .await?;
+    let mut months = Vec::new();
+    for stage in &g.stages {
+        store::entitlements::insert_stage(
+            tx,
+            &NewStage {
+                emergency_id: g.emergency_id,
+                stage: stage.stage as i32,
+                household_id: e.household_id,
+                member_id: g.member_id,
+                amount_fen: stage.amount_fen,
+                pay_on: stage.pay_on,
+                policy_version: &g.policy_version,
+            },
+        )
+        .await?;
+        let m = Month::of(stage.pay_on);
+        if !months.contains(&m) {
+            months.push(m);
+        }
+    }
+    // The stages' instructions answer the grant.
+    let only_stages = Household {
+        source_event_id: e.id.clone(),
+        facts: None,
+        ..household
+    };
+    let today = state.mesh.today();
+    for month in months {
+        instructions::instruct(state, tx, std::slice::from_ref(&only_stages), month, today).await?;
+    }
+    Ok(())
+}
+
+/// Records a stop (or the end of a gradual exit) from `from`; a new one opens the recovery
+/// cases of what was already instructed for those months. Returns the cases opened.
+pub async fn changed(
+    state: &State,
+    tx: &mut PgConnection,
+    e: &Envelope<HouseholdChanged>,
+    from: Month,
+) -> anyhow::Result<usize> {
+    let c = &e.data;
+    store::entitlements::lock_household(tx, e.household_id).await?;
+    // The run's chunk holding this household finishes first (its rows are locked for share).
+    store::entitlements::lock_entitlement(tx, e.household_id).await?;
+    let fresh = store::entitlements::insert_change(
+        tx,
+        &NewChange {
+            change_id: c.change_id,
+            household_id: e.household_id,
+            member_id: c.member_id,
+            change: ChangeKind::from(c.change),
+            reason: &c.reason,
+            occurred_on: c.occurred_on,
+            stop_from_month: &from.to_string(),
+            exit_months: c.exit_months.map(|m| m as i32),
+            decided_by: &c.decided_by,
+            source_event_id: &e.id,
+        },
+        state.mesh.clock.now(),
+    )
+    .await?;
+    if !fresh {
+        return Ok(0);
+    }
+    recoveries::open(
+        state,
+        tx,
+        e.household_id,
+        from,
+        &c.reason,
+        c.change_id,
+        &ChainRef::answering(e),
+    )
+    .await
+}

@@ -1,0 +1,85 @@
+//! `GET /v1/reconciliation` (JSON or CSV) and `POST /v1/ledger/recoveries`.
+
+use crate::domain::is_district;
+use crate::ledger;
+use crate::state::State;
+use axum::extract::{Query, State as AxState};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mesh::http::{ApiError, FieldError, JsonBody};
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ReconciliationQuery {
+    district: String,
+    month: String,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub(super) async fn reconciliation(
+    AxState(state): AxState<State>,
+    headers: HeaderMap,
+    Query(q): Query<ReconciliationQuery>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    if !is_district(&q.district) {
+        errors.push(FieldError::new("district", "a 6-digit district code"));
+    }
+    if let Err(e) = policy::Month::parse(&q.month) {
+        errors.push(FieldError::new("month", e.to_string()));
+    }
+    let csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            errors.push(FieldError::new("format", format!("{other:?}: json or csv")));
+            false
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv")),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rec = ledger::reconcile(&state.mesh.db, &q.district, &q.month).await?;
+    Ok(if csv {
+        ([(header::CONTENT_TYPE, "text/csv")], ledger::to_csv(&rec)).into_response()
+    } else {
+        Json(rec).into_response()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RecoveryInput {
+    instruction_id: Uuid,
+    amount_fen: i64,
+    reference: String,
+}
+
+pub(super) async fn recovery(
+    AxState(state): AxState<State>,
+    JsonBody(r): JsonBody<RecoveryInput>,
+) -> Result<Response, ApiError> {
+    let posted = ledger::post_recovery(
+        &state.mesh.db,
+        r.instruction_id,
+        r.amount_fen,
+        &r.reference,
+        state.mesh.clock.now(),
+    )
+    .await?;
+    Ok(if posted {
+        (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"posted": true})),
+        )
+            .into_response()
+    } else {
+        (StatusCode::OK, Json(serde_json::json!({"posted": false}))).into_response()
+    })
+}

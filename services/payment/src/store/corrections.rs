@@ -1,0 +1,117 @@
+//! `corrections`: rejected or returned payments waiting for a corrected account.
+
+use crate::domain::{CorrectionStatus, InstructionKind, PayeeKind};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Opens (or updates) the correction of a rejected or returned instruction.
+pub async fn open(
+    tx: &mut PgConnection,
+    instruction_id: Uuid,
+    member_id: Uuid,
+    status: CorrectionStatus,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO corrections (instruction_id, member_id, status, reason, opened_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instruction_id) DO UPDATE
+         SET status = EXCLUDED.status, reason = EXCLUDED.reason",
+    )
+    .bind(instruction_id)
+    .bind(member_id)
+    .bind(status)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// An open correction's original instruction, as a new instruction repeats it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OpenCorrection {
+    pub instruction_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub beneficiary_member_id: Uuid,
+    pub month: String,
+    pub kind: InstructionKind,
+    pub amount_fen: i64,
+    pub due_date: NaiveDate,
+    pub policy_version: String,
+    pub payee: PayeeKind,
+}
+
+/// The member's open corrections, oldest first, locked.
+pub async fn lock_open_of(
+    tx: &mut PgConnection,
+    member_id: Uuid,
+) -> sqlx::Result<Vec<OpenCorrection>> {
+    sqlx::query_as(
+        "SELECT i.instruction_id, i.household_id, i.chain_id, i.beneficiary_member_id, i.month, i.kind,
+                i.amount_fen, i.due_date, i.policy_version, i.payee
+         FROM corrections c JOIN instructions i USING (instruction_id)
+         WHERE c.member_id = $1 AND c.resolved_at IS NULL
+         ORDER BY c.opened_at FOR UPDATE OF c",
+    )
+    .bind(member_id)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+pub async fn resolve(
+    tx: &mut PgConnection,
+    instruction_id: Uuid,
+    officer: &str,
+    new_instruction_id: Uuid,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE corrections SET resolved_at = $4, resolved_by = $2, new_instruction_id = $3
+         WHERE instruction_id = $1",
+    )
+    .bind(instruction_id)
+    .bind(officer)
+    .bind(new_instruction_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Correction {
+    pub instruction_id: Uuid,
+    pub member_id: Uuid,
+    pub household_id: Uuid,
+    pub month: String,
+    pub kind: InstructionKind,
+    pub amount_fen: i64,
+    /// `rejected` or `returned`.
+    pub status: CorrectionStatus,
+    /// The bank's reason code (AC01 incorrect account number, AC04 closed account, …).
+    pub reason: String,
+    pub opened_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_instruction_id: Option<Uuid>,
+}
+
+/// The open corrections, or all of them.
+pub async fn list(db: &PgPool, all: bool) -> sqlx::Result<Vec<Correction>> {
+    sqlx::query_as(
+        "SELECT c.instruction_id, c.member_id, i.household_id, i.month, i.kind, i.amount_fen, c.status, c.reason,
+                c.opened_at, c.resolved_at, c.resolved_by, c.new_instruction_id
+         FROM corrections c JOIN instructions i USING (instruction_id)
+         WHERE $1 OR c.resolved_at IS NULL ORDER BY c.opened_at, c.instruction_id",
+    )
+    .bind(all)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,255 @@
+//! `instructions` and `instruction_status_history`.
+
+use crate::domain::{InstructionKind, InstructionStatus, PayeeKind};
+use chrono::{DateTime, NaiveDate, Utc};
+use contract::InstructionCreated;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// Records the instruction; `false` when one for the same beneficiary, month and kind exists.
+pub async fn insert_instruction(
+    tx: &mut PgConnection,
+    household_id: &Uuid,
+    chain_id: &Uuid,
+    source_event_id: &str,
+    i: &InstructionCreated,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind, amount_fen, due_date,
+             policy_version, status, source_event_id, payee, reference, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+    )
+    .bind(i.instruction_id)
+    .bind(household_id)
+    .bind(chain_id)
+    .bind(i.beneficiary_member_id)
+    .bind(&i.month)
+    .bind(&i.kind)
+    .bind(i.amount_fen)
+    .bind(i.due_date)
+    .bind(&i.policy_version)
+    .bind(InstructionStatus::Instructed)
+    .bind(source_event_id)
+    .bind(PayeeKind::from(i.payee))
+    .bind(&i.reference)
+    .bind(at)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Many instructions of one month, column by column (one statement for a run's chunk).
+#[derive(Debug, Default)]
+pub struct NewInstructions {
+    pub instruction_id: Vec<Uuid>,
+    pub household_id: Vec<Uuid>,
+    pub chain_id: Vec<Uuid>,
+    pub beneficiary: Vec<Uuid>,
+    pub kind: Vec<String>,
+    pub amount_fen: Vec<i64>,
+    pub due_date: Vec<NaiveDate>,
+    pub policy_version: Vec<String>,
+    pub source_event_id: Vec<String>,
+    pub payee: Vec<String>,
+    pub reference: Vec<String>,
+}
+
+impl NewInstructions {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            instruction_id: Vec::with_capacity(n),
+            household_id: Vec::with_capacity(n),
+            chain_id: Vec::with_capacity(n),
+            beneficiary: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            amount_fen: Vec::with_capacity(n),
+            due_date: Vec::with_capacity(n),
+            policy_version: Vec::with_capacity(n),
+            source_event_id: Vec::with_capacity(n),
+            payee: Vec::with_capacity(n),
+            reference: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// Records the month's instructions; returns the ids of those that were new.
+pub async fn insert_instructions(
+    tx: &mut PgConnection,
+    month: &str,
+    rows: &NewInstructions,
+    at: DateTime<Utc>,
+) -> sqlx::Result<HashSet<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind,
+             amount_fen, due_date, policy_version, status, source_event_id, payee, reference, created_at)
+         SELECT i, h, c, b, $5, k, a, d, v, $13, s, p, r, $14
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $6::text[], $7::bigint[],
+                     $8::date[], $9::text[], $10::text[], $11::text[], $12::text[])
+              AS t(i, h, c, b, k, a, d, v, s, p, r)
+         ON CONFLICT DO NOTHING
+         RETURNING instruction_id",
+    )
+    .bind(&rows.instruction_id)
+    .bind(&rows.household_id)
+    .bind(&rows.chain_id)
+    .bind(&rows.beneficiary)
+    .bind(month)
+    .bind(&rows.kind)
+    .bind(&rows.amount_fen)
+    .bind(&rows.due_date)
+    .bind(&rows.policy_version)
+    .bind(&rows.source_event_id)
+    .bind(&rows.payee)
+    .bind(&rows.reference)
+    .bind(InstructionStatus::Instructed)
+    .bind(at)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect())
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct InstructionView {
+    pub instruction_id: Uuid,
+    pub beneficiary_member_id: Uuid,
+    pub month: String,
+    pub kind: InstructionKind,
+    pub amount_fen: i64,
+    pub due_date: NaiveDate,
+    pub policy_version: String,
+    pub payee: PayeeKind,
+    pub reference: String,
+    pub status: InstructionStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn by_household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<InstructionView>> {
+    sqlx::query_as(
+        "SELECT instruction_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, payee, reference, status, created_at
+         FROM instructions WHERE household_id = $1 ORDER BY month, kind, instruction_id",
+    )
+    .bind(household_id)
+    .fetch_all(db)
+    .await
+}
+
+/// An instruction as the bank side needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Paid {
+    pub instruction_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    #[sqlx(rename = "beneficiary_member_id")]
+    pub member_id: Uuid,
+    pub status: InstructionStatus,
+    pub amount_fen: i64,
+    pub month: String,
+    pub kind: InstructionKind,
+}
+
+/// Locks the instructions among `ids` that are still instructed (a concurrent file took the
+/// others).
+pub async fn lock_instructed(tx: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Paid>> {
+    sqlx::query_as(
+        "SELECT instruction_id, household_id, chain_id, beneficiary_member_id, status, amount_fen, month, kind
+         FROM instructions WHERE instruction_id = ANY($1) AND status = $2
+         ORDER BY instruction_id FOR UPDATE",
+    )
+    .bind(ids)
+    .bind(InstructionStatus::Instructed)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// Moves the instruction to `to`, with its history row.
+pub async fn set_status(
+    tx: &mut PgConnection,
+    instruction_id: Uuid,
+    to: InstructionStatus,
+    reason: Option<&str>,
+    report_msg_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE instructions SET status = $2 WHERE instruction_id = $1")
+        .bind(instruction_id)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO instruction_status_history (instruction_id, status, reason, report_msg_id, at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(instruction_id)
+    .bind(to)
+    .bind(reason)
+    .bind(report_msg_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// An instructed payment of a month that is in no live file, with the beneficiary's account
+/// (if any) and its district.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Unbatched {
+    pub instruction_id: Uuid,
+    pub amount_fen: i64,
+    pub kind: InstructionKind,
+    pub holder_name: Option<String>,
+    pub account_number: Option<String>,
+    pub bank_code: Option<String>,
+    pub district: Option<String>,
+}
+
+pub async fn unbatched(
+    db: &PgPool,
+    month: &str,
+    district: Option<&str>,
+) -> sqlx::Result<Vec<Unbatched>> {
+    sqlx::query_as(
+        "SELECT i.instruction_id, i.amount_fen, i.kind, a.holder_name, a.account_number, a.bank_code,
+                left(a.region_code, 6) AS district
+         FROM instructions i LEFT JOIN accounts a ON a.member_id = i.beneficiary_member_id
+         WHERE i.status = $3 AND i.month = $1
+           AND NOT EXISTS (SELECT 1 FROM batch_items b WHERE b.instruction_id = i.instruction_id AND b.live)
+           AND ($2::text IS NULL OR a.region_code IS NULL OR left(a.region_code, 6) = $2)
+         ORDER BY i.instruction_id",
+    )
+    .bind(month)
+    .bind(district)
+    .bind(InstructionStatus::Instructed)
+    .fetch_all(db)
+    .await
+}
+
+/// An instruction made for a household, as a stop compares it with what is still owed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Made {
+    pub instruction_id: Uuid,
+    pub beneficiary_member_id: Uuid,
+    pub month: String,
+    pub kind: InstructionKind,
+    pub amount_fen: i64,
+}
+
+/// The household's instructions for `from` and later months.
+pub async fn made_since(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    from: &str,
+) -> sqlx::Result<Vec<Made>> {
+    sqlx::query_as(
+        "SELECT instruction_id, beneficiary_member_id, month, kind, amount_fen FROM instructions
+         WHERE household_id = $1 AND month >= $2 ORDER BY month, instruction_id",
+    )
+    .bind(household_id)
+    .bind(from)
+    .fetch_all(&mut *tx)
+    .await
+}
