@@ -2,22 +2,12 @@
 
 use crate::state::State;
 use crate::{handlers, http, ops, Settings, MIGRATOR};
-use mesh::subjects::{
+use contract::channels::{
     DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, HOUSEHOLD_REVERIFIED,
     REFERRAL_FEEDBACK,
 };
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
-
-/// The streams whose events make up a household's chain, and the filter of each.
-pub const CHAIN_SOURCES: &[(&str, &str)] = &[
-    ("INTAKE", "intake.>"),
-    ("VERIFY", "verify.household.>"),
-    ("ELIGIBILITY", "eligibility.>"),
-    ("MONITOR", "monitor.household.>"),
-    ("REFERRAL", "referral.>"),
-    ("PAYMENT", "payment.>"),
-];
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
     let policy = Arc::new(mesh::settings::policy_book(
@@ -33,54 +23,41 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         mesh: mesh.clone(),
         policy,
     };
-    let (s1, s2) = (state.clone(), state.clone());
     let mut builder = ServiceBuilder::new(mesh.clone())
-        .consume(
-            "determinations",
-            "ELIGIBILITY",
-            mesh.subjects.of(HOUSEHOLD_DETERMINED),
-            move |d| handlers::on_determined(s1.clone(), d),
-        )
-        .consume(
-            "feedback",
-            "REFERRAL",
-            mesh.subjects.fill(REFERRAL_FEEDBACK, "*"),
-            move |d| handlers::on_feedback(s2.clone(), d),
-        );
-    let (s3, s4, s5, s6) = (state.clone(), state.clone(), state.clone(), state.clone());
-    builder = builder
-        .consume(
-            "feed-records",
-            "MONITOR",
-            mesh.subjects.fill(FEED_RECORD, "*"),
-            move |d| handlers::on_feed_record(s3.clone(), d),
-        )
-        .consume(
-            "discoveries",
-            "MONITOR",
-            mesh.subjects.of(DISCOVERY_REPORTED),
-            move |d| handlers::on_reported(s4.clone(), d),
-        )
-        .consume(
-            "population-changes",
-            "MONITOR",
-            mesh.subjects.of(HOUSEHOLD_CHANGED),
-            move |d| handlers::on_changed(s5.clone(), d),
-        )
-        .consume(
-            "reverifications",
-            "VERIFY",
-            mesh.subjects.of(HOUSEHOLD_REVERIFIED),
-            move |d| handlers::on_reverified(s6.clone(), d),
-        )
+        .on("determinations", HOUSEHOLD_DETERMINED, {
+            let s = state.clone();
+            move |e, d| handlers::on_determined(s.clone(), e, d)
+        })
+        .on("feedback", REFERRAL_FEEDBACK, {
+            let s = state.clone();
+            move |e, d| handlers::on_feedback(s.clone(), e, d)
+        })
+        .on("feed-records", FEED_RECORD, {
+            let s = state.clone();
+            move |e, d| handlers::on_feed_record(s.clone(), e, d)
+        })
+        .on("discoveries", DISCOVERY_REPORTED, {
+            let s = state.clone();
+            move |e, d| handlers::on_reported(s.clone(), e, d)
+        })
+        .on("population-changes", HOUSEHOLD_CHANGED, {
+            let s = state.clone();
+            move |e, d| handlers::on_changed(s.clone(), e, d)
+        })
+        .on("reverifications", HOUSEHOLD_REVERIFIED, {
+            let s = state.clone();
+            move |e, d| handlers::on_reverified(s.clone(), e, d)
+        })
         .task(
             "reverification-overdue",
             ops::population::sweep_overdue(state.clone(), sweep_every),
         );
-    for (stream, filter) in CHAIN_SOURCES {
+    // The chain records every event of every channel the catalogue marks as a household's,
+    // whatever its payload: one consumer per stream.
+    for (stream, filter) in contract::channels::chain_filters() {
         let s = state.clone();
-        let purpose = format!("chain-{}", stream.to_ascii_lowercase());
-        builder = builder.consume(&purpose, stream, mesh.subjects.of(filter), move |d| {
+        let purpose = format!("chain-{}", stream.base().to_ascii_lowercase());
+        builder = builder.consume_stream(&purpose, stream, mesh.subjects.of(&filter), move |d| {
             handlers::record_chain(s.clone(), d)
         });
     }

@@ -7,13 +7,13 @@ use crate::domain::{rules, Via};
 use crate::ops;
 use crate::state::State;
 use crate::store;
+use contract::channels::{FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_ENROLLED, REFERRAL_FEEDBACK};
 use contract::{
     AssistanceChange, DiscoveryReport, FeedRecord, FeedSource, HouseholdChanged,
     HouseholdDetermined, HouseholdEnrolled, HouseholdReverified, ReferralFeedback,
 };
 use mesh::consumer::Outcome;
 use mesh::envelope::service_of;
-use mesh::subjects::{FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_ENROLLED, REFERRAL_FEEDBACK};
 use mesh::{ChainRef, Delivery, Envelope, HandlerError};
 use policy::{Department, Fen, RegionCode};
 use serde_json::json;
@@ -21,8 +21,11 @@ use uuid::Uuid;
 
 /// `eligibility.household.determined` → enrolment, `referral.<dept>.push` per relief line,
 /// `monitor.household.enrolled`.
-pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdDetermined>()?;
+pub async fn on_determined(
+    state: State,
+    e: mesh::Envelope<HouseholdDetermined>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
@@ -89,7 +92,7 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
     let out = state
         .mesh
         .envelope(&chain, Some(e.household_id.to_string()), enrolled);
-    mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_ENROLLED), &out).await?;
+    mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, HOUSEHOLD_ENROLLED, &out).await?;
     tx.commit().await?;
     tracing::info!(
         tier = det.tier.as_str(),
@@ -100,12 +103,13 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
 }
 
 /// `referral.<dept>.feedback` → the referral's status.
-pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<ReferralFeedback>()?;
-    let dept = state
-        .mesh
-        .subjects
-        .token(REFERRAL_FEEDBACK, &d.subject)
+pub async fn on_feedback(
+    state: State,
+    e: mesh::Envelope<ReferralFeedback>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let dept = REFERRAL_FEEDBACK
+        .token(&state.mesh.subjects, &d.subject)
         .and_then(Department::parse)
         .ok_or_else(|| {
             HandlerError::Poison(format!(
@@ -193,13 +197,17 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
         // the steps it causes carry their households.
         return Ok(Outcome::Applied);
     }
-    let summary: serde_json::Map<String, serde_json::Value> = match &e.data {
-        serde_json::Value::Object(map) => SUMMARY_KEYS
-            .iter()
-            .filter_map(|k| map.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-            .collect(),
-        _ => serde_json::Map::new(),
-    };
+    // A payload that is no object has nothing to summarise.
+    let summary: serde_json::Map<String, serde_json::Value> = e
+        .data
+        .as_object()
+        .map(|map| {
+            SUMMARY_KEYS
+                .iter()
+                .filter_map(|k| map.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
     let trace_id = d
         .header("traceparent")
         .and_then(mesh::telemetry::trace_id_of_traceparent);
@@ -229,8 +237,11 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
 
 /// `monitor.household.changed` → the population database (a no-op for changes this service's
 /// rules applied in the transaction that emitted them).
-pub async fn on_changed(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdChanged>()?;
+pub async fn on_changed(
+    state: State,
+    e: mesh::Envelope<HouseholdChanged>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
@@ -246,8 +257,11 @@ pub async fn on_changed(state: State, d: Delivery) -> Result<Outcome, HandlerErr
 /// `verify.household.reverified` → the household's last verification date; a dibao household
 /// whose complete re-verification puts its per-capita income at or above the standard in force
 /// begins its gradual exit (`monitor.household.changed`, `gradual_exit`).
-pub async fn on_reverified(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdReverified>()?;
+pub async fn on_reverified(
+    state: State,
+    e: mesh::Envelope<HouseholdReverified>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
@@ -317,7 +331,7 @@ pub async fn on_reverified(state: State, d: Delivery) -> Result<Outcome, Handler
             let out = state
                 .mesh
                 .envelope(&chain, Some(change.change_id.to_string()), change);
-            mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(HOUSEHOLD_CHANGED), &out)
+            mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out)
                 .await?;
             exits = true;
         }
@@ -333,16 +347,17 @@ pub async fn on_reverified(state: State, d: Delivery) -> Result<Outcome, Handler
 }
 
 /// `monitor.feed.{source}` → the record compared and acted on, once.
-pub async fn on_feed_record(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let source = state
-        .mesh
-        .subjects
-        .token(FEED_RECORD, &d.subject)
+pub async fn on_feed_record(
+    state: State,
+    e: mesh::Envelope<FeedRecord>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let source = FEED_RECORD
+        .token(&state.mesh.subjects, &d.subject)
         .and_then(FeedSource::parse)
         .ok_or_else(|| {
             HandlerError::Poison(format!("{} is not the subject of a known feed", d.subject))
         })?;
-    let e = d.envelope::<FeedRecord>()?;
     let today = state.mesh.today();
     let record = crate::domain::feeds::validate(source, &e.data, &state.policy, today)
         .map_err(HandlerError::Poison)?;
@@ -374,8 +389,11 @@ pub async fn on_feed_record(state: State, d: Delivery) -> Result<Outcome, Handle
 }
 
 /// `monitor.discovery.reported` → the same case as over HTTP.
-pub async fn on_reported(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<DiscoveryReport>()?;
+pub async fn on_reported(
+    state: State,
+    e: mesh::Envelope<DiscoveryReport>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let today = state.mesh.today();
     let errors = crate::domain::discovery::validate(&e.data, &state.policy, today);
     if !errors.is_empty() {

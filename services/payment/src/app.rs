@@ -2,7 +2,7 @@
 
 use crate::state::State;
 use crate::{handlers, http, runs, Settings, MIGRATOR};
-use mesh::subjects::{
+use contract::channels::{
     EMERGENCY_GRANTED, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, PAYMENT_BANK_STATUS,
 };
 use mesh::{Application, Mesh, ServiceBuilder};
@@ -34,36 +34,21 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         settings: Arc::new(settings.payment),
     };
     ServiceBuilder::new(mesh.clone())
-        .consume(
-            "determinations",
-            "ELIGIBILITY",
-            mesh.subjects.of(HOUSEHOLD_DETERMINED),
-            {
-                let s = state.clone();
-                move |d| handlers::on_determined(s.clone(), d)
-            },
-        )
-        .consume(
-            "emergencies",
-            "ELIGIBILITY",
-            mesh.subjects.of(EMERGENCY_GRANTED),
-            {
-                let s = state.clone();
-                move |d| handlers::on_emergency(s.clone(), d)
-            },
-        )
-        .consume(
-            "bank-status",
-            "PAYMENT",
-            mesh.subjects.of(PAYMENT_BANK_STATUS),
-            {
-                let s = state.clone();
-                move |d| handlers::on_status_report(s.clone(), d)
-            },
-        )
-        .consume("changes", "MONITOR", mesh.subjects.of(HOUSEHOLD_CHANGED), {
-            let s = state.clone();
-            move |d| handlers::on_changed(s.clone(), d)
+        .on("determinations", HOUSEHOLD_DETERMINED, {
+            let st = state.clone();
+            move |e, d| handlers::on_determined(st.clone(), e, d)
+        })
+        .on("emergencies", EMERGENCY_GRANTED, {
+            let st = state.clone();
+            move |e, d| handlers::on_emergency(st.clone(), e, d)
+        })
+        .on("bank-status", PAYMENT_BANK_STATUS, {
+            let st = state.clone();
+            move |e, d| handlers::on_status_report(st.clone(), e, d)
+        })
+        .on("changes", HOUSEHOLD_CHANGED, {
+            let st = state.clone();
+            move |e, d| handlers::on_changed(st.clone(), e, d)
         })
         .task("monthly-runs", runs::work(state.clone()))
         .task("monthly-run-scheduler", runs::schedule(state.clone()))

@@ -7,8 +7,8 @@ use crate::entitlements::instruction_id;
 use crate::state::State;
 use crate::store;
 use crate::store::corrections::Correction;
+use contract::channels::PAYMENT_INSTRUCTION_CREATED;
 use contract::InstructionCreated;
-use mesh::subjects::PAYMENT_INSTRUCTION_CREATED;
 use mesh::ChainRef;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -53,9 +53,10 @@ pub async fn resolve(
                 Some(created.instruction_id.to_string()),
                 created.clone(),
             );
-            mesh::outbox::enqueue(
+            mesh::outbox::enqueue_on(
                 &mut *tx,
-                &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
+                &state.mesh.subjects,
+                PAYMENT_INSTRUCTION_CREATED,
                 &out,
             )
             .await?;

@@ -13,8 +13,11 @@ use policy::Month;
 /// `eligibility.household.determined` → the household's facts in the register, and its
 /// instructions (`payment.instruction.created`) for its effective month and any month whose run
 /// has already begun: the same instructions, with the same ids, as that month's run makes.
-pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdDetermined>()?;
+pub async fn on_determined(
+    state: State,
+    e: mesh::Envelope<HouseholdDetermined>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let effective =
         Month::parse(&e.data.effective_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
     let facts = Facts::of(&e.data, &state.policy).map_err(HandlerError::Poison)?;
@@ -29,8 +32,11 @@ pub async fn on_determined(state: State, d: Delivery) -> Result<Outcome, Handler
 /// `eligibility.emergency.granted` → the stages in the register, and one
 /// `payment.instruction.created` per stage, due on the stage's date (the first, for an act-first
 /// grant, at once). The run of a stage's month finds it instructed already.
-pub async fn on_emergency(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<EmergencyGranted>()?;
+pub async fn on_emergency(
+    state: State,
+    e: mesh::Envelope<EmergencyGranted>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
@@ -45,8 +51,11 @@ pub async fn on_emergency(state: State, d: Delivery) -> Result<Outcome, HandlerE
 }
 
 /// `payment.bank.status` → the report taken in, once per envelope and once per report MsgId.
-pub async fn on_status_report(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<BankStatusReport>()?;
+pub async fn on_status_report(
+    state: State,
+    e: mesh::Envelope<BankStatusReport>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let report = iso20022::parse_pain002(&e.data.xml)
         .map_err(|why| HandlerError::Poison(format!("not a valid pain.002: {why}")))?;
     if report.msg_id != e.data.msg_id {
@@ -71,8 +80,11 @@ pub async fn on_status_report(state: State, d: Delivery) -> Result<Outcome, Hand
 /// `monitor.household.changed` → a stop (or the end of a gradual exit) for a person or the whole
 /// household from `stop_from_month`: later runs pay nothing for it, and what was already
 /// instructed for those months is opened as recovery cases (`payment.recovery.opened`).
-pub async fn on_changed(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e = d.envelope::<HouseholdChanged>()?;
+pub async fn on_changed(
+    state: State,
+    e: mesh::Envelope<HouseholdChanged>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
     let c = &e.data;
     let from = Month::parse(&c.stop_from_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {

@@ -9,8 +9,8 @@ use crate::store;
 use crate::store::entitlements::Household;
 use crate::store::instructions::NewInstructions;
 use chrono::NaiveDate;
+use contract::channels::PAYMENT_INSTRUCTION_CREATED;
 use contract::InstructionCreated;
-use mesh::subjects::PAYMENT_INSTRUCTION_CREATED;
 use mesh::{ChainRef, Envelope};
 use policy::{Month, ParameterSet, RegionCode};
 use sqlx::PgConnection;
@@ -22,6 +22,10 @@ pub use crate::domain::Totals;
 /// Instructs what `households` are owed for `month` in `tx`: one instruction per payment, made
 /// once, each new one with its `payment.instruction.created` in the outbox. A household whose
 /// payments cannot be computed is logged (by id) and counted as skipped.
+#[allow(
+    clippy::too_many_lines,
+    reason = "recomputes, dedupes and writes a whole chunk in set operations; to be split into compute and store"
+)]
 pub async fn instruct(
     state: &State,
     tx: &mut PgConnection,
@@ -155,9 +159,10 @@ pub async fn instruct(
             },
         ));
     }
-    mesh::outbox::enqueue_many(
+    mesh::outbox::enqueue_many_on(
         tx,
-        &state.mesh.subjects.of(PAYMENT_INSTRUCTION_CREATED),
+        &state.mesh.subjects,
+        PAYMENT_INSTRUCTION_CREATED,
         &envelopes,
     )
     .await?;

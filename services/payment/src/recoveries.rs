@@ -9,8 +9,8 @@ use crate::instructions::stops_of;
 use crate::state::State;
 use crate::store;
 use crate::store::recoveries::{NewRecovery, RecoveryView};
+use contract::channels::PAYMENT_RECOVERY_OPENED;
 use contract::RecoveryOpened;
-use mesh::subjects::PAYMENT_RECOVERY_OPENED;
 use mesh::ChainRef;
 use policy::{Month, RegionCode};
 use sqlx::PgConnection;
@@ -132,12 +132,8 @@ pub async fn open(
                 change_id,
             },
         );
-        mesh::outbox::enqueue(
-            &mut *tx,
-            &state.mesh.subjects.of(PAYMENT_RECOVERY_OPENED),
-            &e,
-        )
-        .await?;
+        mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, PAYMENT_RECOVERY_OPENED, &e)
+            .await?;
     }
     Ok(opened)
 }

@@ -21,8 +21,8 @@ use crate::instructions::instruct;
 use crate::state::State;
 use crate::store;
 use chrono::NaiveDate;
+use contract::channels::{PAYMENT_RUN_ALERT, PAYMENT_RUN_COMPLETED};
 use contract::{RunAlert, RunCompleted};
-use mesh::subjects::{PAYMENT_RUN_ALERT, PAYMENT_RUN_COMPLETED};
 use mesh::ChainRef;
 use policy::{Month, RegionCode};
 use std::collections::HashSet;
@@ -45,6 +45,10 @@ pub struct Runner {
 }
 
 impl Runner {
+    #[allow(
+        clippy::expect_used,
+        reason = "a fixed metric name and label set: it cannot fail at run time"
+    )]
     pub fn new(fail_after_chunks: Option<u32>, registry: &prometheus::Registry) -> Self {
         let alerts = prometheus::IntCounterVec::new(
             prometheus::Opts::new(
@@ -88,14 +92,14 @@ pub async fn start(state: &State, month: Month) -> anyhow::Result<RunView> {
         .runner
         .active
         .lock()
-        .expect("runner lock")
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(month);
     if fresh && state.runner.queue.send(month).is_err() {
         state
             .runner
             .active
             .lock()
-            .expect("runner lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&month);
         anyhow::bail!("the service is stopping; the run for {month} is not started");
     }
@@ -110,7 +114,7 @@ pub async fn work(state: State) -> anyhow::Result<()> {
         .runner
         .inbox
         .lock()
-        .expect("runner lock")
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .ok_or_else(|| anyhow::anyhow!("the runs are worked by one task"))?;
     let stop = state.mesh.stopping.clone();
@@ -149,7 +153,11 @@ async fn run_one(s: State, month: Month) {
             tracing::error!(%month, error = format!("{e:#}"), "The alert could not be raised.");
         }
     }
-    s.runner.active.lock().expect("runner lock").remove(&month);
+    s.runner
+        .active
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&month);
 }
 
 /// Runs `month` chunk by chunk until every household is done.
@@ -166,7 +174,11 @@ pub async fn execute(state: &State, month: Month) -> anyhow::Result<()> {
             return Ok(());
         }
         let fail = {
-            let mut left = state.runner.fail_after_chunks.lock().expect("fault lock");
+            let mut left = state
+                .runner
+                .fail_after_chunks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match left.as_mut() {
                 Some(0) | Some(1) => {
                     *left = None;
@@ -219,7 +231,7 @@ async fn chunk(state: &State, month: Month) -> anyhow::Result<bool> {
         let e = state
             .mesh
             .envelope(&run_chain(month), Some(done.month.clone()), completed);
-        mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(PAYMENT_RUN_COMPLETED), &e).await?;
+        mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, PAYMENT_RUN_COMPLETED, &e).await?;
         tx.commit().await?;
         tracing::info!(
             %month,
@@ -327,7 +339,7 @@ pub async fn look(state: &State) -> anyhow::Result<()> {
             .runner
             .active
             .lock()
-            .expect("runner lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&month);
         let status = get(state, month).await?.map(|r| r.status);
         if idle && status != Some(RunStatus::Completed) {
@@ -387,7 +399,7 @@ pub async fn alert(
     let e = state
         .mesh
         .envelope(&run_chain(month), Some(month.to_string()), data);
-    mesh::outbox::enqueue(&mut tx, &state.mesh.subjects.of(PAYMENT_RUN_ALERT), &e).await?;
+    mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, PAYMENT_RUN_ALERT, &e).await?;
     tx.commit().await?;
     state
         .runner

@@ -12,8 +12,8 @@ use crate::state::State;
 use crate::store;
 use crate::store::ledger::Entry;
 use crate::store::Paid;
+use contract::channels::PAYMENT_INSTRUCTION_STATUS;
 use contract::InstructionStatusChanged;
-use mesh::subjects::PAYMENT_INSTRUCTION_STATUS;
 use mesh::ChainRef;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -84,9 +84,10 @@ pub async fn move_to(
     let out = state
         .mesh
         .envelope(&chain, Some(p.instruction_id.to_string()), changed);
-    mesh::outbox::enqueue(
+    mesh::outbox::enqueue_on(
         &mut *tx,
-        &state.mesh.subjects.of(PAYMENT_INSTRUCTION_STATUS),
+        &state.mesh.subjects,
+        PAYMENT_INSTRUCTION_STATUS,
         &out,
     )
     .await?;

@@ -278,7 +278,10 @@ pub const DEAD_LETTER: ChannelInfo = ChannelInfo {
 pub fn chain_filters() -> Vec<(Stream, String)> {
     let mut out = Vec::new();
     for stream in Stream::ALL {
-        let kept: Vec<&ChannelInfo> = CATALOG.iter().filter(|c| c.stream == Some(stream)).collect();
+        let kept: Vec<&ChannelInfo> = CATALOG
+            .iter()
+            .filter(|c| c.stream == Some(stream))
+            .collect();
         let chain: Vec<&str> = kept.iter().filter(|c| c.chain).map(|c| c.subject).collect();
         let Some(first) = chain.first() else {
             continue;
@@ -292,7 +295,11 @@ pub fn chain_filters() -> Vec<(Stream, String)> {
         let mut shared: Vec<&str> = first.split('.').collect();
         for s in &chain[1..] {
             let tokens: Vec<&str> = s.split('.').collect();
-            let n = shared.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+            let n = shared
+                .iter()
+                .zip(&tokens)
+                .take_while(|(a, b)| a == b)
+                .count();
             shared.truncate(n);
         }
         shared.push(">");
@@ -333,10 +340,7 @@ mod tests {
             (Stream::Referral, "referral.>"),
             (Stream::Payment, "payment.>"),
         ];
-        assert_eq!(
-            filters,
-            expected.map(|(s, f)| (s, f.to_owned())).to_vec()
-        );
+        assert_eq!(filters, expected.map(|(s, f)| (s, f.to_owned())).to_vec());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! | [`clock`] | now and today in the bureau's time zone: the system clock, or one a test sets |
 //! | [`settings`] | layered configuration: defaults → file (`RELIEF_CONFIG_FILE`) → `RELIEF_…` variables |
 //! | [`envelope`] | the CloudEvents-style envelope every message travels in |
-//! | [`subjects`] | every subject of the contract, in one catalogue (the AsyncAPI test reads it) |
+//! | [`subjects`] | subjects under the deployment's prefix; the subjects themselves are `contract::channels` |
 //! | [`streams`] | JetStream streams and durable consumers, declared in code, created idempotently |
 //! | [`outbox`] | the transactional outbox and its relay; the inbox that makes handling idempotent |
 //! | [`consumer`] | the consumer loop: trace extraction, ack after commit, Nak with backoff, dead letters |

@@ -64,6 +64,16 @@ pub async fn enqueue_to<T: EventKind>(
     enqueue(conn, &channel.subject_for(subjects, token), envelope).await
 }
 
+/// Writes many envelopes for `channel` (one without a variable token) in one statement.
+pub async fn enqueue_many_on<T: EventKind>(
+    conn: &mut PgConnection,
+    subjects: &crate::Subjects,
+    channel: crate::Channel<T>,
+    envelopes: &[Envelope<T>],
+) -> anyhow::Result<()> {
+    enqueue_many(conn, &channel.subject(subjects), envelopes).await
+}
+
 /// Writes many envelopes for one `subject` in one statement, in order, each carrying the current
 /// span's trace context: what [`enqueue`] does, for a batch (a chunk of a monthly run).
 pub async fn enqueue_many<T: EventKind>(

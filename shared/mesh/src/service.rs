@@ -213,13 +213,14 @@ impl ServiceBuilder {
         self
     }
 
-    /// Adds a durable consumer named `<service>-<purpose>` on the stream named `stream`,
-    /// filtered to `filter`, whose handler decodes the message itself. Prefer
-    /// [`ServiceBuilder::on`], which names a channel of the catalogue.
-    pub fn consume<F, Fut>(
+    /// Adds a durable consumer named `<service>-<purpose>` on `stream`, filtered to `filter`
+    /// (full, prefixed), whose handler takes any message as it comes: for a reader of every
+    /// channel of a stream (monitoring's chain). A consumer of one channel uses
+    /// [`ServiceBuilder::on`].
+    pub fn consume_stream<F, Fut>(
         mut self,
         purpose: &str,
-        stream: &'static str,
+        stream: Stream,
         filter: String,
         handler: F,
     ) -> Self
@@ -227,10 +228,6 @@ impl ServiceBuilder {
         F: Fn(Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
     {
-        let Some(stream) = Stream::ALL.into_iter().find(|s| s.base() == stream) else {
-            self.errors.push(format!("no stream is called {stream}"));
-            return self;
-        };
         let spec = ConsumerSpec {
             name: self.mesh.consumer_name(purpose),
             stream,

@@ -90,18 +90,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_stored_subject_of_the_catalog_has_a_stream() {
-        for t in crate::subjects::CATALOG {
-            if *t == crate::subjects::SOURCE_QUERY {
-                assert_eq!(stream_for("verify.source.bank.query"), None);
-                continue;
-            }
-            let concrete = t
-                .replace("{dept}", "medical")
-                .replace("{service}", "intake");
-            assert!(stream_for(&concrete).is_some(), "{t}");
-        }
+    fn stream_names_carry_the_prefix() {
         assert_eq!(stream_name(&Subjects::new("t-1a"), "INTAKE"), "T_1A_INTAKE");
         assert_eq!(stream_name(&Subjects::new(""), "INTAKE"), "RELIEF_INTAKE");
+        assert_eq!(stream_for("verify.source.bank.query"), None);
     }
 }

@@ -42,10 +42,18 @@ impl Quarter {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a quarter 1-4 of a four-digit year starts on a date"
+    )]
     pub fn first_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, (self.q - 1) * 3 + 1, 1).expect("valid quarter")
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a quarter 1-4 of a four-digit year ends on a date"
+    )]
     pub fn last_day(self) -> NaiveDate {
         let next = if self.q == 4 {
             NaiveDate::from_ymd_opt(self.year + 1, 1, 1)

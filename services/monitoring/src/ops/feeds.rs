@@ -12,8 +12,8 @@ use crate::store;
 use crate::store::households::Found;
 use crate::store::warnings::NewWarning;
 use chrono::NaiveDate;
+use contract::channels::HOUSEHOLD_CHANGED;
 use contract::{AssistanceChange, FeedRecord, FeedSource, HouseholdChanged};
-use mesh::subjects::HOUSEHOLD_CHANGED;
 use mesh::{ChainRef, HandlerError};
 use policy::RegionCode;
 use serde::Serialize;
@@ -117,6 +117,10 @@ pub async fn apply_rows(
 
 /// Applies one record's actions.
 #[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per action the rules can take on a record; to be split into one function per action"
+)]
 async fn act(
     state: &State,
     tx: &mut PgConnection,
@@ -168,7 +172,7 @@ async fn act(
                     Some(change.change_id.to_string()),
                     change,
                 );
-                mesh::outbox::enqueue(tx, &state.mesh.subjects.of(HOUSEHOLD_CHANGED), &out).await?;
+                mesh::outbox::enqueue_on(tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
                 done.household_changed += 1;
             }
             Action::Refer {

@@ -5,7 +5,7 @@ use crate::domain::referrals::{self, Recipient, Referral};
 use crate::state::State;
 use crate::store;
 use chrono::NaiveDate;
-use mesh::subjects::REFERRAL_PUSH;
+use contract::channels::REFERRAL_PUSH;
 use mesh::ChainRef;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -34,12 +34,11 @@ pub async fn push(
         .mesh
         .envelope(&chain, Some(referral_id.to_string()), push);
     store::referrals::insert_referral(tx, &out, r.cause.warning_id()).await?;
-    mesh::outbox::enqueue(
+    mesh::outbox::enqueue_to(
         tx,
-        &state
-            .mesh
-            .subjects
-            .fill(REFERRAL_PUSH, r.department.as_str()),
+        &state.mesh.subjects,
+        REFERRAL_PUSH,
+        r.department.as_str(),
         &out,
     )
     .await?;

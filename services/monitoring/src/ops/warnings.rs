@@ -11,9 +11,9 @@ use crate::state::State;
 use crate::store;
 use crate::store::warnings::{NewWarning, WarningView};
 use chrono::NaiveDate;
+use contract::channels::HOUSEHOLD_CHANGED;
 use contract::{AssistanceChange, HouseholdChanged};
 use mesh::http::{ApiError, FieldError};
-use mesh::subjects::HOUSEHOLD_CHANGED;
 use mesh::ChainRef;
 use policy::{Department, Month, RegionCode};
 use serde::Serialize;
@@ -244,7 +244,7 @@ async fn reverify_terminate(
     };
     let subject = w.member_id.unwrap_or(household_id).to_string();
     let out = state.mesh.envelope(&chain, Some(subject), change.clone());
-    mesh::outbox::enqueue(&mut *tx, &state.mesh.subjects.of(HOUSEHOLD_CHANGED), &out).await?;
+    mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
     if w.member_id.is_none() {
         store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
     }
