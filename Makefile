@@ -1,5 +1,8 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
+# SQL checked at compile time reads the committed services/<svc>/.sqlx, never a database
+# (`make sqlx-prepare` regenerates it). .cargo/config.toml sets the same for plain cargo.
+export SQLX_OFFLINE := true
 
 BENCH_ARGS ?=
 
@@ -56,6 +59,13 @@ bench-feeds: infra ## Compare a 1,000,000-record feed with a 1,000,000-person da
 lint: ## cargo fmt --check and clippy with warnings denied
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: sqlx-prepare sqlx-check
+sqlx-prepare: infra ## Regenerate services/<svc>/.sqlx (the offline data of the compile-time checked SQL) from scratch databases
+	bash deploy/scripts/sqlx-prepare.sh
+
+sqlx-check: infra ## Fail if a committed services/<svc>/.sqlx does not match the service's SQL and migrations
+	bash deploy/scripts/sqlx-prepare.sh --check
 
 check-deploy: ## Lint the Dockerfile, check the NATS/collector configs, render and validate every k8s overlay (offline)
 	bash deploy/scripts/check-k8s.sh

@@ -8,7 +8,7 @@
 //! One approval may pay in stages.
 
 use crate::state::State;
-use crate::store::{self, Emergency, StageRequest};
+use crate::store::{self, Emergency, EmergencyStatus, StageRequest};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::Json;
@@ -140,9 +140,9 @@ pub async fn report(
         total_amount_fen: total,
         stages: sqlx::types::Json(req.stages.clone()),
         status: if act_first {
-            "granted".into()
+            EmergencyStatus::Granted
         } else {
-            "awaiting_case_conference".into()
+            EmergencyStatus::AwaitingCaseConference
         },
         act_first,
         limit_fen: limit.0,
@@ -255,14 +255,18 @@ pub async fn decide(
     let mut e = store::lock_emergency(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no emergency {id}")))?;
-    if e.status != "awaiting_case_conference" {
+    if e.status != EmergencyStatus::AwaitingCaseConference {
         return Err(ApiError::Conflict(format!(
             "the emergency is {}, not awaiting a case conference",
             e.status
         )));
     }
     let by = format!("county:{approver}");
-    let status = if req.approve { "granted" } else { "refused" };
+    let status = if req.approve {
+        EmergencyStatus::Granted
+    } else {
+        EmergencyStatus::Refused
+    };
     store::decide_emergency(
         &mut tx,
         id,
@@ -272,14 +276,17 @@ pub async fn decide(
         state.mesh.clock.now(),
     )
     .await?;
-    e.status = status.into();
+    e.status = status;
     e.decided_by = Some(by);
     e.decision_reason = Some(req.reason.trim().to_owned());
     if req.approve {
         emit_granted(&state, &mut tx, &e).await?;
     }
     tx.commit().await?;
-    tracing::info!(status, "Emergency case conference decided.");
+    tracing::info!(
+        status = status.as_str(),
+        "Emergency case conference decided."
+    );
     Ok(Json(e))
 }
 

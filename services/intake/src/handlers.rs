@@ -2,7 +2,7 @@
 //! verification) in, a classified determination out.
 
 use crate::state::State;
-use crate::store::{self, ApplicationRow, MemberRow};
+use crate::store::{self, AppStatus, ApplicationRow, MemberRow, ProposalDecision};
 use axum::extract::{Path, State as AxState};
 use axum::Json;
 use contract::channels::{APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED, HOUSEHOLD_DETERMINED};
@@ -46,12 +46,12 @@ pub async fn on_verified(
         ));
     }
     let chain = ChainRef::answering(&e);
-    if app.status != store::VERIFYING {
+    if app.status != AppStatus::Verifying {
         // A second report for a decided application changes nothing; it is kept in the history.
         store::history(
             &mut tx,
             app.application_id,
-            &app.status,
+            app.status,
             "verification",
             "a further report arrived after the decision; ignored",
         )
@@ -64,14 +64,14 @@ pub async fn on_verified(
         store::set_status(
             &mut tx,
             app.application_id,
-            store::MANUAL_VERIFICATION,
+            AppStatus::ManualVerification,
             state.mesh.clock.now(),
         )
         .await?;
         store::history(
             &mut tx,
             app.application_id,
-            store::MANUAL_VERIFICATION,
+            AppStatus::ManualVerification,
             "verification",
             &note,
         )
@@ -220,14 +220,14 @@ async fn determine_and_emit(
         store::set_status(
             tx,
             app.application_id,
-            store::AWAITING_COUNTY_DECISION,
+            AppStatus::AwaitingCountyDecision,
             state.mesh.clock.now(),
         )
         .await?;
         store::history(
             tx,
             app.application_id,
-            store::AWAITING_COUNTY_DECISION,
+            AppStatus::AwaitingCountyDecision,
             &decided_by,
             &note,
         )
@@ -254,14 +254,14 @@ async fn record_and_emit(
     store::set_status(
         tx,
         application_id,
-        store::DETERMINED,
+        AppStatus::Determined,
         state.mesh.clock.now(),
     )
     .await?;
     store::history(
         tx,
         application_id,
-        store::DETERMINED,
+        AppStatus::Determined,
         &determined.decided_by,
         &determined.rule,
     )
@@ -333,7 +333,7 @@ pub async fn complete_manual_verification(
     let app = store::lock(&mut tx, application_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
-    if app.status != store::MANUAL_VERIFICATION {
+    if app.status != AppStatus::ManualVerification {
         return Err(ApiError::Conflict(format!(
             "the application is {}, not awaiting manual verification",
             app.status
@@ -397,7 +397,7 @@ pub async fn complete_manual_verification(
     store::history(
         &mut tx,
         application_id,
-        store::MANUAL_VERIFICATION,
+        AppStatus::ManualVerification,
         &officer_actor,
         req.note.trim(),
     )
@@ -455,7 +455,7 @@ pub async fn county_decision(
     let app = store::lock(&mut tx, application_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
-    if app.status != store::AWAITING_COUNTY_DECISION {
+    if app.status != AppStatus::AwaitingCountyDecision {
         return Err(ApiError::Conflict(format!(
             "the application is {}, not awaiting a county decision",
             app.status
@@ -476,16 +476,21 @@ pub async fn county_decision(
         causation_id: cause,
     };
     let reason = req.reason.trim();
+    let decision = if req.decision == "approve" {
+        ProposalDecision::Approved
+    } else {
+        ProposalDecision::Rejected
+    };
     store::decide_proposal(
         &mut tx,
         application_id,
         &author,
-        &req.decision,
+        decision,
         reason,
         state.mesh.clock.now(),
     )
     .await?;
-    if req.decision == "approve" {
+    if decision == ProposalDecision::Approved {
         determined.rule = format!("{}; approved by {author}: {reason}", determined.rule);
         determined.decided_by = author;
         record_and_emit(&state, &mut tx, determined, &chain)
@@ -498,11 +503,18 @@ pub async fn county_decision(
         store::set_status(
             &mut tx,
             application_id,
-            store::REJECTED,
+            AppStatus::Rejected,
             state.mesh.clock.now(),
         )
         .await?;
-        store::history(&mut tx, application_id, store::REJECTED, &author, reason).await?;
+        store::history(
+            &mut tx,
+            application_id,
+            AppStatus::Rejected,
+            &author,
+            reason,
+        )
+        .await?;
         let out = state.mesh.envelope(
             &chain,
             Some(application_id.to_string()),

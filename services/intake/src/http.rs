@@ -85,7 +85,7 @@ pub struct Accepted {
     pub application_id: Uuid,
     pub household_id: Uuid,
     pub chain_id: Uuid,
-    pub status: String,
+    pub status: store::AppStatus,
     pub trace_id: Option<String>,
 }
 
@@ -264,7 +264,7 @@ async fn submit(
             application_id,
             household_id: chain.household_id,
             chain_id: chain.chain_id,
-            status: store::VERIFYING.to_owned(),
+            status: store::AppStatus::Verifying,
             trace_id: mesh::telemetry::current_trace_id(),
         }),
     ))

@@ -29,14 +29,6 @@ const DECIDED_BY: &str = "rule:charity-matching";
 pub const OFFER_KINDS: [&str; 3] = ["care_visit", "home_care", "social_work"];
 const MAX_CAPACITY: i32 = 10_000;
 
-fn self_care_str(s: SelfCare) -> &'static str {
-    match s {
-        SelfCare::Full => "full",
-        SelfCare::Partial => "partial",
-        SelfCare::None => "none",
-    }
-}
-
 /// After a medical push is decided: a care service order for a person who cannot fully look
 /// after themselves, and the matching it allows. Each becomes a feedback caused by `main`.
 pub async fn after_push(
@@ -55,7 +47,7 @@ pub async fn after_push(
     // The matching is one at a time, so an offer's capacity is never used twice.
     store::lock_key(tx, "charity-matching").await?;
     let order_id = Uuid::new_v4();
-    if !store::insert_service_order(tx, order_id, e, self_care_str(level)).await? {
+    if !store::insert_service_order(tx, order_id, e, level).await? {
         return Ok(0);
     }
     let today = state.mesh.today();
@@ -285,15 +277,11 @@ pub async fn list_orders(
     if let Some(e) = not_medical(&state) {
         return Err(e);
     }
-    if let Some(s) = q.status.as_deref() {
-        if !["open", "matched"].contains(&s) {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "status",
-                "must be open or matched",
-            )]));
-        }
-    }
-    Ok(Json(
-        store::service_orders(&state.mesh.db, q.status.as_deref()).await?,
-    ))
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(store::OrderStatus::parse(s).ok_or_else(|| {
+            ApiError::Validation(vec![FieldError::new("status", "must be open or matched")])
+        })?),
+    };
+    Ok(Json(store::service_orders(&state.mesh.db, status).await?))
 }

@@ -214,8 +214,7 @@ pub async fn post_claim(
             )]));
         }
     }
-    let tier: Tier =
-        serde_json::from_value(serde_json::Value::String(case.tier.clone())).unwrap_or(Tier::None);
+    let tier: Tier = case.tier.0;
     let region = case
         .region_code
         .as_deref()

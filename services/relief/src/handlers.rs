@@ -405,7 +405,7 @@ pub async fn decide_review(
     let case = store::lock_case(&mut tx, referral_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case for referral {referral_id}")))?;
-    if case.outcome != store::IN_REVIEW {
+    if case.outcome != store::CaseOutcome::InReview {
         return Err(ApiError::Conflict(format!(
             "the case is {}, not in review",
             case.outcome

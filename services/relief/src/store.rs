@@ -1,24 +1,92 @@
 //! Relief's SQL.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use contract::{Grant, ReferralFeedback, ReferralPush};
+use contract::{FeedbackOutcome, Grant, ReferralFeedback, ReferralPush};
+use mesh::db::Text;
 use mesh::Envelope;
+use policy::determination::SelfCare;
+use policy::{Department, Tier};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
+use std::fmt;
 use uuid::Uuid;
 
-#[derive(Debug, sqlx::FromRow)]
+/// Where a case stands (`cases.outcome`): the outcome of the feedback sent, or in_review while
+/// a named officer of the department has still to decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum CaseOutcome {
+    Accepted,
+    Rejected,
+    Granted,
+    Closed,
+    InReview,
+}
+
+impl CaseOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseOutcome::Accepted => "accepted",
+            CaseOutcome::Rejected => "rejected",
+            CaseOutcome::Granted => "granted",
+            CaseOutcome::Closed => "closed",
+            CaseOutcome::InReview => "in_review",
+        }
+    }
+}
+
+impl From<FeedbackOutcome> for CaseOutcome {
+    fn from(o: FeedbackOutcome) -> Self {
+        match o {
+            FeedbackOutcome::Accepted => CaseOutcome::Accepted,
+            FeedbackOutcome::Rejected => CaseOutcome::Rejected,
+            FeedbackOutcome::Granted => CaseOutcome::Granted,
+            FeedbackOutcome::Closed => CaseOutcome::Closed,
+        }
+    }
+}
+
+impl fmt::Display for CaseOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a care service order stands (`service_orders.status`): open, then matched with an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Open,
+    Matched,
+}
+
+impl OrderStatus {
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        match s {
+            "open" => Some(OrderStatus::Open),
+            "matched" => Some(OrderStatus::Matched),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct CaseRow {
     pub push_digest: String,
     pub feedback: Json<ReferralFeedback>,
 }
 
 pub async fn case(tx: &mut PgConnection, referral_id: Uuid) -> sqlx::Result<Option<CaseRow>> {
-    sqlx::query_as("SELECT push_digest, feedback FROM cases WHERE referral_id = $1 FOR UPDATE")
-        .bind(referral_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as!(
+        CaseRow,
+        r#"SELECT push_digest, feedback AS "feedback: Json<ReferralFeedback>" FROM cases WHERE referral_id = $1 FOR UPDATE"#,
+        referral_id,
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn insert_case(
@@ -30,34 +98,34 @@ pub async fn insert_case(
 ) -> sqlx::Result<()> {
     let p = &e.data;
     let outcome = if review_reason.is_some() {
-        IN_REVIEW.to_owned()
+        CaseOutcome::InReview
     } else {
-        outcome_of(f)
+        CaseOutcome::from(f.outcome)
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO cases (referral_id, department, household_id, chain_id, member_id, tier, push_event_id, push_digest, outcome, feedback, decided_by, review_reason, region_code)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        p.referral_id,
+        Text(p.department) as Text<Department>,
+        e.household_id,
+        e.chain_id,
+        p.member_id,
+        Text(p.tier) as Text<Tier>,
+        e.id,
+        digest,
+        outcome as CaseOutcome,
+        Json(f) as _,
+        f.decided_by,
+        review_reason,
+        p.region_code,
     )
-    .bind(p.referral_id)
-    .bind(p.department.as_str())
-    .bind(e.household_id)
-    .bind(e.chain_id)
-    .bind(p.member_id)
-    .bind(p.tier.as_str())
-    .bind(&e.id)
-    .bind(digest)
-    .bind(outcome)
-    .bind(Json(f))
-    .bind(&f.decided_by)
-    .bind(review_reason)
-    .bind(&p.region_code)
     .execute(tx)
     .await?;
     Ok(())
 }
 
 /// A grant on record, as far as duplicates go.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct GrantRow {
     pub referral_id: Uuid,
     pub kind: String,
@@ -69,19 +137,22 @@ pub struct GrantRow {
 /// Serialises the decisions for one household (once-per-household grants, a person's own
 /// earlier grants) until the transaction ends.
 pub async fn lock_household(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
-        .bind(household_id)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))",
+        household_id,
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
 /// The grants this department made to a person.
 pub async fn member_grants(tx: &mut PgConnection, member_id: Uuid) -> sqlx::Result<Vec<GrantRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        GrantRow,
         "SELECT referral_id, kind, amount_fen, from_date, to_date FROM grants WHERE member_id = $1 ORDER BY created_at",
+        member_id,
     )
-    .bind(member_id)
     .fetch_all(tx)
     .await
 }
@@ -92,11 +163,12 @@ pub async fn household_grants(
     household_id: Uuid,
     kind: &str,
 ) -> sqlx::Result<Vec<GrantRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        GrantRow,
         "SELECT referral_id, kind, amount_fen, from_date, to_date FROM grants WHERE household_id = $1 AND kind = $2 ORDER BY created_at",
+        household_id,
+        kind,
     )
-    .bind(household_id)
-    .bind(kind)
     .fetch_all(tx)
     .await
 }
@@ -109,71 +181,67 @@ pub async fn insert_grant(
     f: &ReferralFeedback,
     g: &Grant,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO grants (feedback_event_id, referral_id, household_id, member_id, kind, amount_fen, from_date, to_date, decided_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        event_id,
+        f.referral_id,
+        household_id,
+        f.member_id,
+        g.kind,
+        g.amount_fen,
+        g.from,
+        g.to,
+        f.decided_by,
     )
-    .bind(event_id)
-    .bind(f.referral_id)
-    .bind(household_id)
-    .bind(f.member_id)
-    .bind(&g.kind)
-    .bind(g.amount_fen)
-    .bind(g.from)
-    .bind(g.to)
-    .bind(&f.decided_by)
     .execute(tx)
     .await?;
     Ok(())
 }
 
-pub const IN_REVIEW: &str = "in_review";
-
-fn outcome_of(f: &ReferralFeedback) -> String {
-    serde_json::to_value(f.outcome)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// A case waiting for an officer.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct PendingReview {
     pub referral_id: Uuid,
     pub household_id: Uuid,
     pub member_id: Uuid,
-    pub tier: String,
+    pub tier: Text<Tier>,
     pub review_reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 pub async fn pending_reviews(db: &PgPool) -> sqlx::Result<Vec<PendingReview>> {
-    sqlx::query_as(
-        "SELECT referral_id, household_id, member_id, tier, review_reason, created_at FROM cases
-         WHERE outcome = 'in_review' AND reviewed_at IS NULL ORDER BY created_at LIMIT 500",
+    sqlx::query_as!(
+        PendingReview,
+        r#"SELECT referral_id, household_id, member_id, tier AS "tier: Text<Tier>", review_reason, created_at FROM cases
+         WHERE outcome = 'in_review' AND reviewed_at IS NULL ORDER BY created_at LIMIT 500"#,
     )
     .fetch_all(db)
     .await
 }
 
 /// The case in review, locked: its chain and the push it answers.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct ReviewCase {
     pub household_id: Uuid,
     pub chain_id: Uuid,
     pub member_id: Uuid,
     pub push_event_id: String,
-    pub outcome: String,
+    pub outcome: CaseOutcome,
 }
 
 pub async fn lock_case(
     tx: &mut PgConnection,
     referral_id: Uuid,
 ) -> sqlx::Result<Option<ReviewCase>> {
-    sqlx::query_as("SELECT household_id, chain_id, member_id, push_event_id, outcome FROM cases WHERE referral_id = $1 FOR UPDATE")
-        .bind(referral_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as!(
+        ReviewCase,
+        r#"SELECT household_id, chain_id, member_id, push_event_id, outcome AS "outcome: CaseOutcome"
+         FROM cases WHERE referral_id = $1 FOR UPDATE"#,
+        referral_id,
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 /// Records the officer's decision; a repeated push is answered with it from now on.
@@ -183,47 +251,52 @@ pub async fn record_review(
     f: &ReferralFeedback,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = $5 WHERE referral_id = $1",
+        referral_id,
+        CaseOutcome::from(f.outcome) as CaseOutcome,
+        Json(f) as _,
+        f.decided_by,
+        at,
     )
-    .bind(referral_id)
-    .bind(outcome_of(f))
-    .bind(Json(f))
-    .bind(&f.decided_by)
-    .bind(at)
     .execute(tx)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct CaseView {
     pub referral_id: Uuid,
-    pub department: String,
+    pub department: Text<Department>,
     pub household_id: Uuid,
     pub member_id: Uuid,
-    pub tier: String,
-    pub outcome: String,
+    pub tier: Text<Tier>,
+    pub outcome: CaseOutcome,
     pub feedback: Json<ReferralFeedback>,
     pub decided_by: String,
     pub created_at: DateTime<Utc>,
 }
 
 pub async fn view(db: &PgPool, referral_id: Uuid) -> sqlx::Result<Option<CaseView>> {
-    sqlx::query_as(
-        "SELECT referral_id, department, household_id, member_id, tier, outcome, feedback, decided_by, created_at FROM cases WHERE referral_id = $1",
+    sqlx::query_as!(
+        CaseView,
+        r#"SELECT referral_id, department AS "department: Text<Department>", household_id, member_id, tier AS "tier: Text<Tier>",
+                outcome AS "outcome: CaseOutcome", feedback AS "feedback: Json<ReferralFeedback>", decided_by, created_at
+         FROM cases WHERE referral_id = $1"#,
+        referral_id,
     )
-    .bind(referral_id)
     .fetch_optional(db)
     .await
 }
 
 /// Serialises work on one key (a claim id) until the transaction ends.
 pub async fn lock_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))")
-        .bind(key)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+        key
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -232,20 +305,23 @@ pub async fn claim(
     tx: &mut PgConnection,
     claim_id: Uuid,
 ) -> sqlx::Result<Option<(String, Json<crate::claims::ClaimAnswer>)>> {
-    sqlx::query_as("SELECT request_digest, answer FROM medical_claims WHERE claim_id = $1")
-        .bind(claim_id)
-        .fetch_optional(tx)
-        .await
+    let row = sqlx::query!(
+        r#"SELECT request_digest, answer AS "answer: Json<crate::claims::ClaimAnswer>" FROM medical_claims WHERE claim_id = $1"#,
+        claim_id,
+    )
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.map(|r| (r.request_digest, r.answer)))
 }
 
 /// The medical case a bill belongs to: by referral, or the person's latest.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct MedicalCase {
     pub referral_id: Uuid,
     pub household_id: Uuid,
     pub chain_id: Uuid,
     pub member_id: Uuid,
-    pub tier: String,
+    pub tier: Text<Tier>,
     pub region_code: Option<String>,
 }
 
@@ -254,13 +330,14 @@ pub async fn medical_case(
     referral_id: Option<Uuid>,
     member_id: Option<Uuid>,
 ) -> sqlx::Result<Option<MedicalCase>> {
-    sqlx::query_as(
-        "SELECT referral_id, household_id, chain_id, member_id, tier, region_code FROM cases
+    sqlx::query_as!(
+        MedicalCase,
+        r#"SELECT referral_id, household_id, chain_id, member_id, tier AS "tier: Text<Tier>", region_code FROM cases
          WHERE department = 'medical' AND ($1::uuid IS NULL OR referral_id = $1) AND ($2::uuid IS NULL OR member_id = $2 OR $1::uuid IS NOT NULL)
-         ORDER BY created_at DESC LIMIT 1",
+         ORDER BY created_at DESC LIMIT 1"#,
+        referral_id,
+        member_id,
     )
-    .bind(referral_id)
-    .bind(member_id)
     .fetch_optional(tx)
     .await
 }
@@ -271,20 +348,21 @@ pub async fn lock_medical_year(
     member_id: Uuid,
     year: i32,
 ) -> sqlx::Result<(i64, i64)> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO medical_years (member_id, year) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        member_id,
+        year,
     )
-    .bind(member_id)
-    .bind(year)
     .execute(&mut *tx)
     .await?;
-    sqlx::query_as(
+    let r = sqlx::query!(
         "SELECT deductible_used_fen, assisted_fen FROM medical_years WHERE member_id = $1 AND year = $2 FOR UPDATE",
+        member_id,
+        year,
     )
-    .bind(member_id)
-    .bind(year)
     .fetch_one(&mut *tx)
-    .await
+    .await?;
+    Ok((r.deductible_used_fen, r.assisted_fen))
 }
 
 pub async fn record_medical_year(
@@ -293,13 +371,13 @@ pub async fn record_medical_year(
     year: i32,
     after: policy::relief::YearSoFar,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE medical_years SET deductible_used_fen = $3, assisted_fen = $4 WHERE member_id = $1 AND year = $2",
+        member_id,
+        year,
+        after.deductible_used.0,
+        after.assisted.0,
     )
-    .bind(member_id)
-    .bind(year)
-    .bind(after.deductible_used.0)
-    .bind(after.assisted.0)
     .execute(tx)
     .await?;
     Ok(())
@@ -311,25 +389,25 @@ pub async fn insert_claim(
     req: &crate::claims::ClaimRequest,
     a: &crate::claims::ClaimAnswer,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO medical_claims (claim_id, request_digest, referral_id, member_id, kind, bill_date, total_fen, insurance_paid_fen, critical_illness_paid_fen, out_of_scope_fen, eligible_fen, to_deductible_fen, assisted_fen, policy_version, answer)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        a.claim_id,
+        digest,
+        a.referral_id,
+        a.member_id,
+        a.kind,
+        a.date,
+        req.total_fen.unwrap_or(0),
+        req.insurance_paid_fen.unwrap_or(0),
+        req.critical_illness_paid_fen.unwrap_or(0),
+        req.out_of_scope_fen.unwrap_or(0),
+        a.eligible_fen,
+        a.to_deductible_fen,
+        a.assisted_fen,
+        a.policy_version,
+        Json(a) as _,
     )
-    .bind(a.claim_id)
-    .bind(digest)
-    .bind(a.referral_id)
-    .bind(a.member_id)
-    .bind(&a.kind)
-    .bind(a.date)
-    .bind(req.total_fen.unwrap_or(0))
-    .bind(req.insurance_paid_fen.unwrap_or(0))
-    .bind(req.critical_illness_paid_fen.unwrap_or(0))
-    .bind(req.out_of_scope_fen.unwrap_or(0))
-    .bind(a.eligible_fen)
-    .bind(a.to_deductible_fen)
-    .bind(a.assisted_fen)
-    .bind(&a.policy_version)
-    .bind(Json(a))
     .execute(tx)
     .await?;
     Ok(())
@@ -340,27 +418,27 @@ pub async fn insert_service_order(
     tx: &mut PgConnection,
     order_id: Uuid,
     e: &Envelope<ReferralPush>,
-    self_care: &str,
+    self_care: SelfCare,
 ) -> sqlx::Result<bool> {
     let p = &e.data;
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO service_orders (order_id, referral_id, household_id, chain_id, member_id, region_code, self_care)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (member_id) DO NOTHING",
+        order_id,
+        p.referral_id,
+        e.household_id,
+        e.chain_id,
+        p.member_id,
+        p.region_code,
+        Text(self_care) as Text<SelfCare>,
     )
-    .bind(order_id)
-    .bind(p.referral_id)
-    .bind(e.household_id)
-    .bind(e.chain_id)
-    .bind(p.member_id)
-    .bind(&p.region_code)
-    .bind(self_care)
     .execute(tx)
     .await?
     .rows_affected();
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct OpenOrder {
     pub order_id: Uuid,
     pub referral_id: Uuid,
@@ -370,7 +448,7 @@ pub struct OpenOrder {
     pub region_code: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct OfferLeft {
     pub offer_id: Uuid,
     pub organisation: String,
@@ -383,15 +461,17 @@ pub struct OfferLeft {
 pub async fn matching_inputs(
     tx: &mut PgConnection,
 ) -> sqlx::Result<(Vec<OpenOrder>, Vec<OfferLeft>)> {
-    let orders = sqlx::query_as(
+    let orders = sqlx::query_as!(
+        OpenOrder,
         "SELECT order_id, referral_id, household_id, chain_id, member_id, region_code FROM service_orders
          WHERE status = 'open' ORDER BY created_at, order_id LIMIT 10000 FOR UPDATE",
     )
     .fetch_all(&mut *tx)
     .await?;
-    let offers = sqlx::query_as(
-        "SELECT offer_id, organisation, kind, area, capacity - matched AS left FROM charity_offers
-         WHERE matched < capacity ORDER BY created_at, offer_id FOR UPDATE",
+    let offers = sqlx::query_as!(
+        OfferLeft,
+        r#"SELECT offer_id, organisation, kind, area, capacity - matched AS "left!" FROM charity_offers
+         WHERE matched < capacity ORDER BY created_at, offer_id FOR UPDATE"#,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -404,29 +484,34 @@ pub async fn record_match(
     offer_id: Uuid,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE service_orders SET status = 'matched', offer_id = $2, matched_at = $3 WHERE order_id = $1")
-        .bind(order_id)
-        .bind(offer_id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE charity_offers SET matched = matched + 1 WHERE offer_id = $1")
-        .bind(offer_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE service_orders SET status = $4, offer_id = $2, matched_at = $3 WHERE order_id = $1",
+        order_id,
+        offer_id,
+        at,
+        OrderStatus::Matched as OrderStatus,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE charity_offers SET matched = matched + 1 WHERE offer_id = $1",
+        offer_id,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
 /// A service order as `GET /v1/service-orders` shows it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct ServiceOrderView {
     pub order_id: Uuid,
     pub referral_id: Uuid,
     pub household_id: Uuid,
     pub member_id: Uuid,
     pub region_code: String,
-    pub self_care: String,
-    pub status: String,
+    pub self_care: Text<SelfCare>,
+    pub status: OrderStatus,
     pub offer_id: Option<Uuid>,
     pub organisation: Option<String>,
     pub matched_at: Option<DateTime<Utc>>,
@@ -435,25 +520,29 @@ pub struct ServiceOrderView {
 
 pub async fn service_orders(
     db: &PgPool,
-    status: Option<&str>,
+    status: Option<OrderStatus>,
 ) -> sqlx::Result<Vec<ServiceOrderView>> {
-    sqlx::query_as(
-        "SELECT o.order_id, o.referral_id, o.household_id, o.member_id, o.region_code, o.self_care, o.status,
-                o.offer_id, c.organisation, o.matched_at, o.created_at
+    sqlx::query_as!(
+        ServiceOrderView,
+        r#"SELECT o.order_id, o.referral_id, o.household_id, o.member_id, o.region_code,
+                o.self_care AS "self_care: Text<SelfCare>", o.status AS "status: OrderStatus",
+                o.offer_id, c.organisation AS "organisation?", o.matched_at, o.created_at
          FROM service_orders o LEFT JOIN charity_offers c ON c.offer_id = o.offer_id
-         WHERE ($1::text IS NULL OR o.status = $1) ORDER BY o.created_at, o.order_id LIMIT 500",
+         WHERE ($1::text IS NULL OR o.status = $1) ORDER BY o.created_at, o.order_id LIMIT 500"#,
+        status as Option<OrderStatus>,
     )
-    .bind(status)
     .fetch_all(db)
     .await
 }
 
 /// An offer registered before: its request digest and the answer given.
 pub async fn offer(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT request_digest FROM charity_offers WHERE offer_id = $1")
-        .bind(offer_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT request_digest FROM charity_offers WHERE offer_id = $1",
+        offer_id,
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn insert_offer(
@@ -465,15 +554,15 @@ pub async fn insert_offer(
     area: &str,
     capacity: i32,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO charity_offers (offer_id, request_digest, organisation, kind, area, capacity) VALUES ($1, $2, $3, $4, $5, $6)",
+        offer_id,
+        digest,
+        organisation,
+        kind,
+        area,
+        capacity,
     )
-    .bind(offer_id)
-    .bind(digest)
-    .bind(organisation)
-    .bind(kind)
-    .bind(area)
-    .bind(capacity)
     .execute(tx)
     .await?;
     Ok(())
@@ -481,16 +570,16 @@ pub async fn insert_offer(
 
 /// The orders an offer was matched with.
 pub async fn offer_orders(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT order_id FROM service_orders WHERE offer_id = $1 ORDER BY matched_at, order_id",
+        offer_id,
     )
-    .bind(offer_id)
     .fetch_all(tx)
     .await
 }
 
 /// An offer as answered: its figures and capacity used.
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct OfferView {
     pub offer_id: Uuid,
     pub organisation: String,
@@ -502,8 +591,11 @@ pub struct OfferView {
 }
 
 pub async fn offer_view(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<OfferView> {
-    sqlx::query_as("SELECT offer_id, organisation, kind, area, capacity, matched, created_at FROM charity_offers WHERE offer_id = $1")
-        .bind(offer_id)
-        .fetch_one(tx)
-        .await
+    sqlx::query_as!(
+        OfferView,
+        "SELECT offer_id, organisation, kind, area, capacity, matched, created_at FROM charity_offers WHERE offer_id = $1",
+        offer_id,
+    )
+    .fetch_one(tx)
+    .await
 }

@@ -3,7 +3,7 @@
 use crate::sources::Asked;
 use chrono::{DateTime, NaiveDate, Utc};
 use contract::{QueryMember, VerifiedMember};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -17,11 +17,20 @@ pub enum Purpose {
     Reverification { due_on: NaiveDate },
 }
 
+/// `reports.purpose` as stored (CHECK application | reverification); the due date is `due_on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ReportPurpose {
+    Application,
+    Reverification,
+}
+
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    fn kind(self) -> ReportPurpose {
         match self {
-            Purpose::Application => "application",
-            Purpose::Reverification { .. } => "reverification",
+            Purpose::Application => ReportPurpose::Application,
+            Purpose::Reverification { .. } => ReportPurpose::Reverification,
         }
     }
 
@@ -49,32 +58,36 @@ pub async fn insert_report(
     r: &NewReport<'_>,
     asked: &[Asked],
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(r.report_id)
-        .bind(r.application_id)
-        .bind(r.household_id)
-        .bind(r.complete)
-        .bind(Json(r.gaps))
-        .bind(Json(r.members))
-        .bind(r.purpose.as_str())
-        .bind(r.purpose.due_on())
+    sqlx::query!(
+        "INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        r.report_id,
+        r.application_id,
+        r.household_id,
+        r.complete,
+        Json(r.gaps) as _,
+        Json(r.members) as _,
+        r.purpose.kind() as ReportPurpose,
+        r.purpose.due_on(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    for a in asked {
+        sqlx::query!(
+            "INSERT INTO report_sources (report_id, source, outcome, detail, answer, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            r.report_id,
+            a.provenance.source,
+            a.provenance.outcome,
+            a.provenance.detail,
+            a.answer.as_ref().map(Json) as _,
+            a.provenance.at,
+        )
         .execute(&mut *tx)
         .await?;
-    for a in asked {
-        sqlx::query("INSERT INTO report_sources (report_id, source, outcome, detail, answer, at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(r.report_id)
-            .bind(&a.provenance.source)
-            .bind(&a.provenance.outcome)
-            .bind(&a.provenance.detail)
-            .bind(a.answer.as_ref().map(Json))
-            .bind(a.provenance.at)
-            .execute(&mut *tx)
-            .await?;
     }
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct ReportView {
     pub report_id: Uuid,
     pub application_id: Uuid,
@@ -82,11 +95,10 @@ pub struct ReportView {
     pub complete: bool,
     pub gaps: Json<Vec<String>>,
     pub created_at: DateTime<Utc>,
-    #[sqlx(skip)]
     pub sources: Vec<SourceView>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct SourceView {
     pub source: String,
     pub outcome: String,
@@ -96,19 +108,33 @@ pub struct SourceView {
 
 /// The report of an application (not its household's later re-verifications).
 pub async fn report(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<ReportView>> {
-    let Some(mut r): Option<ReportView> =
-        sqlx::query_as("SELECT report_id, application_id, household_id, complete, gaps, created_at FROM reports WHERE application_id = $1 AND purpose = 'application'")
-            .bind(application_id)
-            .fetch_optional(db)
-            .await?
+    let Some(r) = sqlx::query!(
+        r#"SELECT report_id, application_id, household_id, complete, gaps AS "gaps: Json<Vec<String>>", created_at
+         FROM reports WHERE application_id = $1 AND purpose = $2"#,
+        application_id,
+        ReportPurpose::Application as ReportPurpose,
+    )
+    .fetch_optional(db)
+    .await?
     else {
         return Ok(None);
     };
-    r.sources = sqlx::query_as("SELECT source, outcome, detail, at FROM report_sources WHERE report_id = $1 ORDER BY source")
-        .bind(r.report_id)
-        .fetch_all(db)
-        .await?;
-    Ok(Some(r))
+    let sources = sqlx::query_as!(
+        SourceView,
+        "SELECT source, outcome, detail, at FROM report_sources WHERE report_id = $1 ORDER BY source",
+        r.report_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Some(ReportView {
+        report_id: r.report_id,
+        application_id: r.application_id,
+        household_id: r.household_id,
+        complete: r.complete,
+        gaps: r.gaps,
+        created_at: r.created_at,
+        sources,
+    }))
 }
 
 /// A household as its application describes it.
@@ -123,24 +149,24 @@ pub struct Registration<'a> {
 /// Enters the household in the register, or refreshes what its latest application says of it;
 /// an enrolment and its schedule are left as they are.
 pub async fn upsert_register(tx: &mut PgConnection, r: &Registration<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO register (household_id, chain_id, application_id, region_code, members)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (household_id) DO UPDATE SET chain_id = EXCLUDED.chain_id,
              application_id = EXCLUDED.application_id, region_code = EXCLUDED.region_code,
              members = EXCLUDED.members",
+        r.household_id,
+        r.chain_id,
+        r.application_id,
+        r.region_code,
+        Json(r.members) as _,
     )
-    .bind(r.household_id)
-    .bind(r.chain_id)
-    .bind(r.application_id)
-    .bind(r.region_code)
-    .bind(Json(r.members))
     .execute(tx)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct RegisterEntry {
     pub region_code: String,
     pub enrolled: bool,
@@ -151,10 +177,13 @@ pub async fn register_entry_for_update(
     tx: &mut PgConnection,
     household_id: Uuid,
 ) -> sqlx::Result<Option<RegisterEntry>> {
-    sqlx::query_as("SELECT region_code, enrolled FROM register WHERE household_id = $1 FOR UPDATE")
-        .bind(household_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_as!(
+        RegisterEntry,
+        "SELECT region_code, enrolled FROM register WHERE household_id = $1 FOR UPDATE",
+        household_id,
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn enrol(
@@ -164,22 +193,22 @@ pub async fn enrol(
     home_visit_due: NaiveDate,
     enrolment_event_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE register SET enrolled = true, next_reverification_due = $2,
              next_home_visit_due = $3, enrolment_event_id = $4
          WHERE household_id = $1",
+        household_id,
+        reverification_due,
+        home_visit_due,
+        enrolment_event_id,
     )
-    .bind(household_id)
-    .bind(reverification_due)
-    .bind(home_visit_due)
-    .bind(enrolment_event_id)
     .execute(tx)
     .await?;
     Ok(())
 }
 
 /// An enrolled household leased for re-verification.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Leased {
     pub household_id: Uuid,
     pub chain_id: Uuid,
@@ -201,8 +230,9 @@ pub async fn lease_due(
     batch: i64,
     lease_seconds: f64,
 ) -> sqlx::Result<Vec<Leased>> {
-    sqlx::query_as(
-        "WITH due AS (
+    sqlx::query_as!(
+        Leased,
+        r#"WITH due AS (
              SELECT household_id FROM register
              WHERE enrolled AND next_reverification_due <= $1
                AND (lease_until IS NULL OR lease_until < now())
@@ -211,12 +241,13 @@ pub async fn lease_due(
              FOR UPDATE SKIP LOCKED)
          UPDATE register r SET lease_until = now() + make_interval(secs => $3)
          FROM due WHERE r.household_id = due.household_id
-         RETURNING r.household_id, r.chain_id, r.application_id, r.region_code, r.members,
-                   r.next_reverification_due AS due_on, r.lease_until, r.enrolment_event_id",
+         RETURNING r.household_id, r.chain_id, r.application_id, r.region_code,
+                   r.members AS "members: Json<Vec<QueryMember>>",
+                   r.next_reverification_due AS "due_on!", r.lease_until AS "lease_until!", r.enrolment_event_id"#,
+        today,
+        batch,
+        lease_seconds,
     )
-    .bind(today)
-    .bind(batch)
-    .bind(lease_seconds)
     .fetch_all(db)
     .await
 }
@@ -224,11 +255,11 @@ pub async fn lease_due(
 /// Gives back leases that were not used (at shutdown), so another replica need not wait.
 pub async fn release(db: &PgPool, leased: &[Leased]) -> sqlx::Result<()> {
     for l in leased {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE register SET lease_until = NULL WHERE household_id = $1 AND lease_until = $2",
+            l.household_id,
+            l.lease_until,
         )
-        .bind(l.household_id)
-        .bind(l.lease_until)
         .execute(db)
         .await?;
     }
@@ -243,13 +274,13 @@ pub async fn complete_reverification(
     lease: &Leased,
     next_due: NaiveDate,
 ) -> sqlx::Result<bool> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE register SET next_reverification_due = $3, lease_until = NULL
          WHERE household_id = $1 AND lease_until = $2",
+        lease.household_id,
+        lease.lease_until,
+        next_due,
     )
-    .bind(lease.household_id)
-    .bind(lease.lease_until)
-    .bind(next_due)
     .execute(tx)
     .await?
     .rows_affected();
@@ -257,7 +288,7 @@ pub async fn complete_reverification(
 }
 
 /// One line of a due list.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct Due {
     pub household_id: Uuid,
     pub application_id: Uuid,
@@ -267,30 +298,32 @@ pub struct Due {
 
 /// Enrolled households whose re-verification is due on or before `on`, earliest first.
 pub async fn reverifications_due(db: &PgPool, on: NaiveDate) -> sqlx::Result<Vec<Due>> {
-    sqlx::query_as(
-        "SELECT household_id, application_id, region_code, next_reverification_due AS due_on
+    sqlx::query_as!(
+        Due,
+        r#"SELECT household_id, application_id, region_code, next_reverification_due AS "due_on!"
          FROM register WHERE enrolled AND next_reverification_due <= $1
-         ORDER BY next_reverification_due, household_id",
+         ORDER BY next_reverification_due, household_id"#,
+        on,
     )
-    .bind(on)
     .fetch_all(db)
     .await
 }
 
 /// Enrolled households whose home visit is due on or before `on`, earliest first.
 pub async fn home_visits_due(db: &PgPool, on: NaiveDate) -> sqlx::Result<Vec<Due>> {
-    sqlx::query_as(
-        "SELECT household_id, application_id, region_code, next_home_visit_due AS due_on
+    sqlx::query_as!(
+        Due,
+        r#"SELECT household_id, application_id, region_code, next_home_visit_due AS "due_on!"
          FROM register WHERE enrolled AND next_home_visit_due <= $1
-         ORDER BY next_home_visit_due, household_id",
+         ORDER BY next_home_visit_due, household_id"#,
+        on,
     )
-    .bind(on)
     .fetch_all(db)
     .await
 }
 
 /// A home visit as recorded.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct Visit {
     pub visit_id: Uuid,
     pub household_id: Uuid,
@@ -307,16 +340,17 @@ pub async fn insert_visit(
     visitor: &str,
     note: &str,
 ) -> sqlx::Result<Visit> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Visit,
         "INSERT INTO home_visits (visit_id, household_id, visited_on, visitor, note)
          VALUES ($1, $2, $3, $4, $5)
          RETURNING visit_id, household_id, visited_on, visitor, note, recorded_at",
+        Uuid::new_v4(),
+        household_id,
+        visited_on,
+        visitor,
+        note,
     )
-    .bind(Uuid::new_v4())
-    .bind(household_id)
-    .bind(visited_on)
-    .bind(visitor)
-    .bind(note)
     .fetch_one(tx)
     .await
 }
@@ -326,10 +360,12 @@ pub async fn latest_visit(
     tx: &mut PgConnection,
     household_id: Uuid,
 ) -> sqlx::Result<Option<NaiveDate>> {
-    sqlx::query_scalar("SELECT max(visited_on) FROM home_visits WHERE household_id = $1")
-        .bind(household_id)
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT max(visited_on) FROM home_visits WHERE household_id = $1",
+        household_id,
+    )
+    .fetch_one(tx)
+    .await
 }
 
 pub async fn set_next_home_visit(
@@ -337,10 +373,12 @@ pub async fn set_next_home_visit(
     household_id: Uuid,
     due: NaiveDate,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE register SET next_home_visit_due = $2 WHERE household_id = $1")
-        .bind(household_id)
-        .bind(due)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE register SET next_home_visit_due = $2 WHERE household_id = $1",
+        household_id,
+        due,
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }

@@ -69,3 +69,71 @@ pub async fn migrate(pool: &PgPool, service: &Migrator) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A unit-variant enum of a crate without SQL (`policy::Tier`, `contract::FeedbackOutcome`)
+/// stored as text under its serde name: the same string as in the JSON. Reading a value the
+/// enum does not name is a decode error, never a default. Services' own enums derive
+/// `sqlx::Type` instead; this is for types the orphan rule keeps a service from deriving on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Text<T>(pub T);
+
+impl<T> sqlx::Type<sqlx::Postgres> for Text<T> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r, T: serde::de::DeserializeOwned> sqlx::Decode<'r, sqlx::Postgres> for Text<T> {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let s = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        serde_json::from_value(serde_json::Value::String(s.to_owned()))
+            .map(Text)
+            .map_err(|e| {
+                format!("{s:?} is not a stored {}: {e}", std::any::type_name::<T>()).into()
+            })
+    }
+}
+
+impl<T: serde::Serialize> sqlx::Encode<'_, sqlx::Postgres> for Text<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        let serde_json::Value::String(s) = serde_json::to_value(&self.0)? else {
+            return Err(format!(
+                "{} is stored as text, but does not serialise to a string",
+                std::any::type_name::<T>()
+            )
+            .into());
+        };
+        <String as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&s, buf)
+    }
+}
+
+impl<T> std::ops::Deref for Text<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Text;
+
+    #[test]
+    fn text_uses_the_serde_name() {
+        let t: Text<policy::Tier> = serde_json::from_str("\"single_person_dibao\"").unwrap();
+        assert_eq!(t.0, policy::Tier::SinglePersonDibao);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"single_person_dibao\""
+        );
+    }
+}
