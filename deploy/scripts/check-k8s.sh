@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (`make check-deploy`):
+#   0. the per-department parts of k8s/ match deploy/departments.txt
+#      (deploy/scripts/gen-departments.sh --check)
 #   1. hadolint deploy/Dockerfile (deploy/.hadolint.yaml)
 #   2. the NATS and collector configurations: deploy/nats/auth.conf is the link to the one users
 #      file, the collector's Kubernetes copy is identical to deploy/'s, nats-server -t accepts
@@ -29,6 +31,11 @@ K8S_VERSIONS=(1.30.0 1.37.0)
 START=$SECONDS
 step() { echo "== $* ($((SECONDS - START)) s)"; }
 die() { echo "check-k8s: error: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ 0. departments
+step "departments: gen-departments.sh --check"
+bash deploy/scripts/gen-departments.sh --check \
+    || die "k8s/ is stale against deploy/departments.txt: run deploy/scripts/gen-departments.sh"
 
 # ------------------------------------------------------------------ tools
 if ! cmp -s "$REQS" "$VENV/.requirements" 2>/dev/null; then

@@ -5,6 +5,7 @@
 #   run-local.sh stop    SIGTERM everything, SIGKILL leftovers after 20 s
 #   run-local.sh status  one line per instance
 # State lives in .run/ at the repo root (logs in .run/logs, pids in .run/pids).
+# The relief instances, one per department, come from deploy/departments.txt (name and port).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,7 +25,8 @@ STOP_TIMEOUT=20
 
 BANK_URL=http://127.0.0.1:8090
 
-# name|binary|port|extra args|extra environment (KEY=VALUE …)|readiness path (default /readyz)
+# name|binary|port|extra args|extra environment (KEY=VALUE …)|readiness path (default /readyz);
+# the departments' relief instances are added from deploy/departments.txt below.
 INSTANCES=(
     "intake|intake|8081|"
     "verification|verification|8082|"
@@ -32,14 +34,31 @@ INSTANCES=(
     "payment|payment|8084||RELIEF_PAYMENT__FUND_ACCOUNTS_FILE=$ROOT/deploy/config/fund-accounts.toml RELIEF_PAYMENT__BANK_URL=$BANK_URL"
     "source-simulator|source-simulator|8089|"
     "bank-simulator|bank-simulator|8090|||/healthz"
-    "relief-medical|relief|8091|--department medical"
-    "relief-education|relief|8092|--department education"
-    "relief-housing|relief|8093|--department housing"
-    "relief-employment|relief|8094|--department employment"
-    "relief-disaster|relief|8095|--department disaster"
 )
 
 die() { echo "run-local: error: $*" >&2; exit 1; }
+
+# One relief instance per department of deploy/departments.txt (`<name> <local port>` a line;
+# `#` starts a comment).
+DEPARTMENTS=$ROOT/deploy/departments.txt
+[[ -r $DEPARTMENTS ]] || die "$DEPARTMENTS is missing"
+while read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    read -r dept port extra <<<"$line" || true
+    [[ -z ${dept:-} ]] && continue
+    [[ $dept =~ ^[a-z][a-z0-9-]*$ && $port =~ ^[0-9]+$ && -z ${extra:-} ]] \
+        || die "deploy/departments.txt: expected \`<name> <local port>\`, got: $line"
+    INSTANCES+=("relief-$dept|relief|$port|--department $dept")
+done <"$DEPARTMENTS"
+
+# Two instances on one port would not both come up.
+declare -A PORT_OWNER=()
+for line in "${INSTANCES[@]}"; do
+    IFS='|' read -r name _ port _ <<<"$line"
+    [[ -z ${PORT_OWNER[$port]:-} ]] || die "port $port is both ${PORT_OWNER[$port]}'s and $name's (deploy/departments.txt)"
+    PORT_OWNER[$port]=$name
+done
+unset PORT_OWNER
 
 # split_instance LINE -> sets NAME BIN PORT ARGS ENVS PROBE
 split_instance() {
