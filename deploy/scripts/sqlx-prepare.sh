@@ -8,7 +8,7 @@
 # For each service: a scratch database sqlx_prepare_<svc> on the local PostgreSQL, the mesh's
 # migrations then the service's applied to it (as mesh::db::migrate does), `cargo sqlx prepare`
 # in the service's directory against it, and the database dropped again. sqlx-cli 0.8 installs
-# into .tools/ on first use. PostgreSQL: SQLX_PREPARE_PG (default postgres://postgres@127.0.0.1:5432).
+# into ~/.cache/relief-mesh/tools on first use. PostgreSQL: SQLX_PREPARE_PG (default postgres://postgres@127.0.0.1:5432).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -25,12 +25,15 @@ if [[ ${#services[@]} -eq 0 ]]; then
 fi
 server="${SQLX_PREPARE_PG:-postgres://postgres@127.0.0.1:5432}"
 
-tools="$root/.tools"
+# sqlx-cli is kept per machine, outside the checkout (RELIEF_TOOLS overrides), so that a fresh
+# clone (CI) does not build it again: installing it takes minutes on two cores.
+SQLX_CLI_VERSION=0.8.6
+tools="${RELIEF_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/relief-mesh/tools}/sqlx-cli-$SQLX_CLI_VERSION"
 if [[ ! -x "$tools/bin/cargo-sqlx" ]]; then
-    echo "== installing sqlx-cli 0.8 into .tools/"
+    echo "== installing sqlx-cli $SQLX_CLI_VERSION into $tools"
     # Its own build directory, not the workspace's target/.
     env -u CARGO_TARGET_DIR cargo install --locked --root "$tools" sqlx-cli \
-        --version '^0.8' --no-default-features --features postgres,rustls
+        --version "=$SQLX_CLI_VERSION" --no-default-features --features postgres,rustls
 fi
 export PATH="$tools/bin:$PATH"
 
