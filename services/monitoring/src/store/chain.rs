@@ -21,31 +21,30 @@ pub struct Step {
 
 /// Records a step; `false` when it was recorded before.
 pub async fn record_step(db: &PgPool, s: &Step) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING",
+        s.event_id,
+        s.household_id,
+        s.chain_id,
+        s.kind,
+        s.subject,
+        s.service,
+        s.time,
+        s.trace_id.as_deref(),
+        s.causation_id.as_deref(),
+        s.summary,
     )
-    .bind(&s.event_id)
-    .bind(s.household_id)
-    .bind(s.chain_id)
-    .bind(&s.kind)
-    .bind(&s.subject)
-    .bind(&s.service)
-    .bind(s.time)
-    .bind(&s.trace_id)
-    .bind(&s.causation_id)
-    .bind(&s.summary)
     .execute(db)
     .await?
     .rows_affected();
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StepView {
     pub event_id: String,
     #[serde(rename = "type")]
-    #[sqlx(rename = "type")]
     pub kind: String,
     pub subject: String,
     pub service: String,
@@ -58,11 +57,12 @@ pub struct StepView {
 }
 
 pub async fn steps(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<StepView>> {
-    sqlx::query_as(
-        "SELECT event_id, type, subject, service, time, trace_id, causation_id, summary, chain_id
-         FROM chain_events WHERE household_id = $1 ORDER BY time, seq",
+    sqlx::query_as!(
+        StepView,
+        r#"SELECT event_id, type AS kind, subject, service, time, trace_id, causation_id, summary, chain_id
+         FROM chain_events WHERE household_id = $1 ORDER BY time, seq"#,
+        household_id,
     )
-    .bind(household_id)
     .fetch_all(db)
     .await
 }

@@ -16,22 +16,22 @@ pub async fn insert(
     via: Via,
     warning_id: Uuid,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "INSERT INTO discovery_reports (report_id, reporter_kind, reporter_name, organisation, name, id_number, region_code, hardship, description, reported_on, via, warning_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (report_id) DO NOTHING",
+        r.report_id,
+        r.reporter.kind.as_str(),
+        r.reporter.name.trim(),
+        r.reporter.organisation.as_deref().map(str::trim),
+        r.name.trim(),
+        id_number,
+        region_code,
+        r.hardship.as_str(),
+        r.description.trim(),
+        r.reported_on,
+        via as Via,
+        warning_id,
     )
-    .bind(r.report_id)
-    .bind(r.reporter.kind.as_str())
-    .bind(r.reporter.name.trim())
-    .bind(r.reporter.organisation.as_deref().map(str::trim))
-    .bind(r.name.trim())
-    .bind(id_number)
-    .bind(region_code)
-    .bind(r.hardship.as_str())
-    .bind(r.description.trim())
-    .bind(r.reported_on)
-    .bind(via)
-    .bind(warning_id)
     .execute(&mut *tx)
     .await?
     .rows_affected()

@@ -12,17 +12,17 @@ pub async fn claim(
     ids: &[&str],
     via: Via,
 ) -> sqlx::Result<HashSet<String>> {
-    let fresh: Vec<(String,)> = sqlx::query_as(
+    let fresh: Vec<String> = sqlx::query_scalar!(
         "INSERT INTO feed_records (source, record_id, via, matched)
          SELECT $1, r, $3, false FROM UNNEST($2::text[]) AS r
          ON CONFLICT DO NOTHING RETURNING record_id",
+        source.as_str(),
+        ids as &[&str],
+        via as Via,
     )
-    .bind(source.as_str())
-    .bind(ids)
-    .bind(via)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(fresh.into_iter().map(|(r,)| r).collect())
+    Ok(fresh.into_iter().collect())
 }
 
 /// What the rules did with each record (`actions` has `matched`).
@@ -32,14 +32,14 @@ pub async fn record_actions(
     record_ids: &[String],
     actions: &[serde_json::Value],
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE feed_records f SET matched = (a.actions->>'matched')::boolean, actions = a.actions
          FROM UNNEST($2::text[], $3::jsonb[]) AS a(record_id, actions)
          WHERE f.source = $1 AND f.record_id = a.record_id",
+        source.as_str(),
+        record_ids,
+        actions,
     )
-    .bind(source.as_str())
-    .bind(record_ids)
-    .bind(actions)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -23,23 +23,23 @@ pub async fn enrol(
     today: NaiveDate,
 ) -> sqlx::Result<bool> {
     let d = &e.data;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO households (household_id, chain_id, application_id, region_code, urban, tier, status, monthly_amount_fen, policy_version, effective_month, enrolled_at, updated_at, last_verified_on, zero_employment_household)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) ON CONFLICT (household_id) DO NOTHING",
+        e.household_id,
+        e.chain_id,
+        d.application_id,
+        d.region_code,
+        d.urban,
+        d.tier.as_str(),
+        Status::Active as Status,
+        d.monthly_amount_fen,
+        d.policy_version,
+        d.effective_month,
+        e.time,
+        today,
+        d.zero_employment_household,
     )
-    .bind(e.household_id)
-    .bind(e.chain_id)
-    .bind(d.application_id)
-    .bind(&d.region_code)
-    .bind(d.urban)
-    .bind(d.tier.as_str())
-    .bind(Status::Active)
-    .bind(d.monthly_amount_fen)
-    .bind(&d.policy_version)
-    .bind(&d.effective_month)
-    .bind(e.time)
-    .bind(today)
-    .bind(d.zero_employment_household)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -47,18 +47,21 @@ pub async fn enrol(
         return Ok(false);
     }
     for m in &d.members {
-        sqlx::query("INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason, enrolled_at, school_stage, self_care) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(m.member_id)
-            .bind(e.household_id)
-            .bind(&m.id_number)
-            .bind(&m.name)
-            .bind(&m.relation)
-            .bind(&m.addon_reason)
-            .bind(e.time)
-            .bind(to_text(&m.school_stage))
-            .bind(to_text(&m.self_care))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason, enrolled_at, school_stage, self_care)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            m.member_id,
+            e.household_id,
+            m.id_number,
+            m.name,
+            m.relation,
+            m.addon_reason.as_deref(),
+            e.time,
+            to_text(&m.school_stage),
+            to_text(&m.self_care),
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(true)
 }
@@ -76,19 +79,19 @@ async fn history(
     cause: &str,
     detail: serde_json::Value,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO population_history (household_id, member_id, change, from_status, to_status, tier, effective_month, cause, detail)
          SELECT $1, $2, $3, $4, $5, h.tier, $6, $7, $8 FROM households h WHERE h.household_id = $1
          ON CONFLICT DO NOTHING",
+        household_id,
+        member_id,
+        change,
+        from_status as Option<Status>,
+        to_status as Option<Status>,
+        effective_month,
+        cause,
+        detail,
     )
-    .bind(household_id)
-    .bind(member_id)
-    .bind(change)
-    .bind(from_status)
-    .bind(to_status)
-    .bind(effective_month)
-    .bind(cause)
-    .bind(detail)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -101,11 +104,11 @@ pub async fn record_enrolment(
     e: &Envelope<HouseholdDetermined>,
 ) -> sqlx::Result<()> {
     let d = &e.data;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE persons SET active_from_month = $2 WHERE household_id = $1 AND active_from_month IS NULL",
+        e.household_id,
+        d.effective_month,
     )
-    .bind(e.household_id)
-    .bind(&d.effective_month)
     .execute(&mut *tx)
     .await?;
     history(
@@ -121,11 +124,13 @@ pub async fn record_enrolment(
     )
     .await?;
     for m in &d.members {
-        sqlx::query("UPDATE persons SET tier = $2 WHERE member_id = $1")
-            .bind(m.member_id)
-            .bind(m.tiers.first().copied().unwrap_or(d.tier).as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE persons SET tier = $2 WHERE member_id = $1",
+            m.member_id,
+            m.tiers.first().copied().unwrap_or(d.tier).as_str(),
+        )
+        .execute(&mut *tx)
+        .await?;
         history(
             tx,
             e.household_id,
@@ -180,12 +185,14 @@ pub async fn record_fact(
     occurred_on: NaiveDate,
     cause: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE persons SET facts = facts || jsonb_build_object($2::text, $3::text) WHERE member_id = $1")
-        .bind(member_id)
-        .bind(fact)
-        .bind(occurred_on.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE persons SET facts = facts || jsonb_build_object($2::text, $3::text) WHERE member_id = $1",
+        member_id,
+        fact,
+        occurred_on.to_string(),
+    )
+    .execute(&mut *tx)
+    .await?;
     history(
         tx,
         household_id,
@@ -211,25 +218,26 @@ pub async fn apply_change(
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let cause = c.change_id.to_string();
-    let h: Option<(Status,)> =
-        sqlx::query_as("SELECT status FROM households WHERE household_id = $1 FOR UPDATE")
-            .bind(household_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((household_status,)) = h else {
+    let h = sqlx::query_scalar!(
+        r#"SELECT status AS "status: Status" FROM households WHERE household_id = $1 FOR UPDATE"#,
+        household_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(household_status) = h else {
         return Ok(false);
     };
     let detail = json!({"reason": c.reason, "occurred_on": c.occurred_on, "exit_months": c.exit_months, "decided_by": c.decided_by});
     match (c.change, c.member_id) {
         (AssistanceChange::Stopped, Some(member)) => {
-            let p: Option<(Status,)> = sqlx::query_as(
-                "SELECT status FROM persons WHERE member_id = $1 AND household_id = $2 FOR UPDATE",
+            let p = sqlx::query_scalar!(
+                r#"SELECT status AS "status: Status" FROM persons WHERE member_id = $1 AND household_id = $2 FOR UPDATE"#,
+                member,
+                household_id,
             )
-            .bind(member)
-            .bind(household_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((person_status,)) = p else {
+            let Some(person_status) = p else {
                 return Ok(false);
             };
             if person_status == Status::Stopped
@@ -248,19 +256,19 @@ pub async fn apply_change(
             {
                 return Ok(false);
             }
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE persons SET status = $3, stop_from_month = $2 WHERE member_id = $1",
+                member,
+                c.stop_from_month,
+                Status::Stopped as Status,
             )
-            .bind(member)
-            .bind(&c.stop_from_month)
-            .bind(Status::Stopped)
             .execute(&mut *tx)
             .await?;
-            let (left,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM persons WHERE household_id = $1 AND status <> $2",
+            let left = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "left!" FROM persons WHERE household_id = $1 AND status <> $2"#,
+                household_id,
+                Status::Stopped as Status,
             )
-            .bind(household_id)
-            .bind(Status::Stopped)
             .fetch_one(&mut *tx)
             .await?;
             if left == 0 && household_status != Status::Stopped {
@@ -275,12 +283,14 @@ pub async fn apply_change(
             let changed =
                 stop_household(tx, household_id, household_status, c, &cause, detail, at).await?;
             if changed {
-                sqlx::query("UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status <> $3")
-                    .bind(household_id)
-                    .bind(&c.stop_from_month)
-                    .bind(Status::Stopped)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query!(
+                    "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status <> $3",
+                    household_id,
+                    c.stop_from_month,
+                    Status::Stopped as Status,
+                )
+                .execute(&mut *tx)
+                .await?;
             }
             Ok(changed)
         }
@@ -301,21 +311,23 @@ pub async fn apply_change(
             {
                 return Ok(false);
             }
-            sqlx::query("UPDATE households SET status = $4, exit_months = $2, stop_from_month = $3, updated_at = $5 WHERE household_id = $1")
-                .bind(household_id)
-                .bind(c.exit_months.map(|m| m as i32))
-                .bind(&c.stop_from_month)
-                .bind(Status::Exiting)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status = $4",
+            sqlx::query!(
+                "UPDATE households SET status = $4, exit_months = $2, stop_from_month = $3, updated_at = $5 WHERE household_id = $1",
+                household_id,
+                c.exit_months.map(|m| m as i32),
+                c.stop_from_month,
+                Status::Exiting as Status,
+                at,
             )
-            .bind(household_id)
-            .bind(&c.stop_from_month)
-            .bind(Status::Exiting)
-            .bind(Status::Active)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status = $4",
+                household_id,
+                c.stop_from_month,
+                Status::Exiting as Status,
+                Status::Active as Status,
+            )
             .execute(&mut *tx)
             .await?;
             Ok(true)
@@ -347,13 +359,15 @@ async fn stop_household(
     {
         return Ok(false);
     }
-    sqlx::query("UPDATE households SET status = $3, stop_from_month = $2, updated_at = $4 WHERE household_id = $1")
-        .bind(household_id)
-        .bind(&c.stop_from_month)
-        .bind(Status::Stopped)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE households SET status = $3, stop_from_month = $2, updated_at = $4 WHERE household_id = $1",
+        household_id,
+        c.stop_from_month,
+        Status::Stopped as Status,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(true)
 }
 
@@ -364,12 +378,14 @@ pub async fn set_stopped(
     household_id: Uuid,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE households SET status = $2, updated_at = $3 WHERE household_id = $1")
-        .bind(household_id)
-        .bind(Status::Stopped)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE households SET status = $2, updated_at = $3 WHERE household_id = $1",
+        household_id,
+        Status::Stopped as Status,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -386,19 +402,19 @@ pub async fn lock_for_reverification(
     tx: &mut PgConnection,
     household_id: Uuid,
 ) -> sqlx::Result<Option<ReverifyRow>> {
-    let row: Option<(String, bool, String, Status, Uuid)> = sqlx::query_as(
-        "SELECT region_code, urban, tier, status, chain_id FROM households WHERE household_id = $1 FOR UPDATE",
+    let row = sqlx::query!(
+        r#"SELECT region_code, urban, tier, status AS "status: Status", chain_id FROM households WHERE household_id = $1 FOR UPDATE"#,
+        household_id,
     )
-    .bind(household_id)
     .fetch_optional(&mut *tx)
     .await?;
-    row.map(|(region_code, urban, t, status, chain_id)| {
+    row.map(|r| {
         Ok(ReverifyRow {
-            region_code,
-            urban,
-            tier: tier(&t)?,
-            status,
-            chain_id,
+            region_code: r.region_code,
+            urban: r.urban,
+            tier: tier(&r.tier)?,
+            status: r.status,
+            chain_id: r.chain_id,
         })
     })
     .transpose()
@@ -411,12 +427,14 @@ pub async fn set_verified_on(
     on: NaiveDate,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE households SET last_verified_on = GREATEST(last_verified_on, $2), updated_at = $3 WHERE household_id = $1")
-        .bind(household_id)
-        .bind(on)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE households SET last_verified_on = GREATEST(last_verified_on, $2), updated_at = $3 WHERE household_id = $1",
+        household_id,
+        on,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -444,13 +462,13 @@ pub async fn record_reverified(
 
 /// The regions with households still assisted.
 pub async fn assisted_regions(db: &PgPool) -> sqlx::Result<Vec<String>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT DISTINCT region_code FROM households WHERE status IN ($1, $2)")
-            .bind(Status::Active)
-            .bind(Status::Exiting)
-            .fetch_all(db)
-            .await?;
-    Ok(rows.into_iter().map(|(r,)| r).collect())
+    sqlx::query_scalar!(
+        "SELECT DISTINCT region_code FROM households WHERE status IN ($1, $2)",
+        Status::Active as Status,
+        Status::Exiting as Status,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Up to `limit` assisted households of the region last verified before `cutoff` and not yet
@@ -461,19 +479,23 @@ pub async fn reverification_overdue(
     cutoff: NaiveDate,
     limit: i64,
 ) -> sqlx::Result<Vec<(Uuid, NaiveDate)>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT h.household_id, h.last_verified_on FROM households h
          WHERE h.region_code = $1 AND h.status IN ($4, $5) AND h.last_verified_on < $2
            AND NOT EXISTS (SELECT 1 FROM warnings w WHERE w.dedupe_key = 'reverification-overdue:' || h.household_id || ':' || h.last_verified_on)
          ORDER BY h.last_verified_on LIMIT $3",
+        region_code,
+        cutoff,
+        limit,
+        Status::Active as Status,
+        Status::Exiting as Status,
     )
-    .bind(region_code)
-    .bind(cutoff)
-    .bind(limit)
-    .bind(Status::Active)
-    .bind(Status::Exiting)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.household_id, r.last_verified_on))
+        .collect())
 }
 
 /// A person a feed names, as the database holds them.
@@ -488,12 +510,16 @@ pub async fn lookup(
     tx: &mut PgConnection,
     id_numbers: &[&str],
 ) -> sqlx::Result<HashMap<String, Found>> {
-    let rows: Vec<PersonRow> = sqlx::query_as(&format!(
-        "SELECT {PERSON_COLUMNS}, p.status, p.addon_reason, (p.facts ? 'severe_disability') AS disability_fact, h.status AS household_status
+    let rows = sqlx::query_as!(
+        PersonRow,
+        r#"SELECT p.household_id, h.chain_id, p.member_id, p.id_number, p.name, h.region_code, h.urban,
+                COALESCE(p.tier, h.tier) AS "tier!", p.school_stage, p.self_care, h.zero_employment_household,
+                p.status AS "status: Status", p.addon_reason, (p.facts ? 'severe_disability') AS "disability_fact!",
+                h.status AS "household_status: Status"
          FROM persons p JOIN households h ON h.household_id = p.household_id
-         WHERE p.id_number = ANY($1)"
-    ))
-    .bind(id_numbers)
+         WHERE p.id_number = ANY($1)"#,
+        id_numbers as &[&str],
+    )
     .fetch_all(&mut *tx)
     .await?;
     let mut out: HashMap<String, Found> = HashMap::new();
@@ -505,7 +531,20 @@ pub async fn lookup(
                 || row.addon_reason.as_deref() == Some("severe disability"),
         };
         let f = Found {
-            recipient: row.recipient.into_recipient()?,
+            recipient: RecipientRow {
+                household_id: row.household_id,
+                chain_id: row.chain_id,
+                member_id: row.member_id,
+                id_number: row.id_number,
+                name: row.name,
+                region_code: row.region_code,
+                urban: row.urban,
+                tier: row.tier,
+                school_stage: row.school_stage,
+                self_care: row.self_care,
+                zero_employment_household: row.zero_employment_household,
+            }
+            .into_recipient()?,
             enrolled,
         };
         let better = |old: &Found| f.enrolled.assisted() && !old.enrolled.assisted();
@@ -519,9 +558,6 @@ pub async fn lookup(
     Ok(out)
 }
 
-const PERSON_COLUMNS: &str = "p.household_id, h.chain_id, p.member_id, p.id_number, p.name, h.region_code, h.urban, COALESCE(p.tier, h.tier) AS tier, p.school_stage, p.self_care, h.zero_employment_household";
-
-#[derive(sqlx::FromRow)]
 struct RecipientRow {
     household_id: Uuid,
     chain_id: Uuid,
@@ -554,10 +590,19 @@ impl RecipientRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
+/// The columns of [`RecipientRow`], then the person's and household's state.
 struct PersonRow {
-    #[sqlx(flatten)]
-    recipient: RecipientRow,
+    household_id: Uuid,
+    chain_id: Uuid,
+    member_id: Uuid,
+    id_number: String,
+    name: String,
+    region_code: String,
+    urban: bool,
+    tier: String,
+    school_stage: Option<String>,
+    self_care: Option<String>,
+    zero_employment_household: bool,
     status: Status,
     addon_reason: Option<String>,
     disability_fact: bool,
@@ -570,13 +615,15 @@ pub async fn recipient(
     household_id: Uuid,
     member_id: Uuid,
 ) -> sqlx::Result<Option<Recipient>> {
-    let row: Option<RecipientRow> = sqlx::query_as(&format!(
-        "SELECT {PERSON_COLUMNS}
+    let row = sqlx::query_as!(
+        RecipientRow,
+        r#"SELECT p.household_id, h.chain_id, p.member_id, p.id_number, p.name, h.region_code, h.urban,
+                COALESCE(p.tier, h.tier) AS "tier!", p.school_stage, p.self_care, h.zero_employment_household
          FROM persons p JOIN households h USING (household_id)
-         WHERE p.member_id = $1 AND p.household_id = $2"
-    ))
-    .bind(member_id)
-    .bind(household_id)
+         WHERE p.member_id = $1 AND p.household_id = $2"#,
+        member_id,
+        household_id,
+    )
     .fetch_optional(&mut *tx)
     .await?;
     row.map(RecipientRow::into_recipient).transpose()
@@ -584,18 +631,22 @@ pub async fn recipient(
 
 /// The chain of an enrolled household.
 pub async fn chain_id(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("SELECT chain_id FROM households WHERE household_id = $1")
-        .bind(household_id)
-        .fetch_optional(&mut *tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT chain_id FROM households WHERE household_id = $1",
+        household_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// The household's region code, when it is enrolled.
 pub async fn region_of(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT region_code FROM households WHERE household_id = $1")
-        .bind(household_id)
-        .fetch_optional(&mut *tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT region_code FROM households WHERE household_id = $1",
+        household_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// The household's members: (member id, ID number), by member id.
@@ -603,12 +654,16 @@ pub async fn members(
     tx: &mut PgConnection,
     household_id: Uuid,
 ) -> sqlx::Result<Vec<(Uuid, String)>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT member_id, id_number FROM persons WHERE household_id = $1 ORDER BY member_id",
+        household_id,
     )
-    .bind(household_id)
     .fetch_all(&mut *tx)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.member_id, r.id_number))
+        .collect())
 }
 
 /// An assisted person with this ID number, in any household: (household, member).
@@ -616,17 +671,18 @@ pub async fn assisted_person(
     tx: &mut PgConnection,
     id_number: &str,
 ) -> sqlx::Result<Option<(Uuid, Uuid)>> {
-    sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT p.household_id, p.member_id FROM persons p JOIN households h ON h.household_id = p.household_id
          WHERE p.id_number = $1 AND p.status <> $2 AND h.status <> $2 LIMIT 1",
+        id_number,
+        Status::Stopped as Status,
     )
-    .bind(id_number)
-    .bind(Status::Stopped)
     .fetch_optional(&mut *tx)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.household_id, r.member_id)))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct HouseholdView {
     pub household_id: Uuid,
     pub chain_id: Uuid,
@@ -638,7 +694,6 @@ pub struct HouseholdView {
     pub policy_version: String,
     pub effective_month: String,
     pub enrolled_at: DateTime<Utc>,
-    #[sqlx(skip)]
     pub members: Vec<PersonView>,
 }
 
@@ -651,29 +706,43 @@ pub struct PersonView {
 }
 
 pub async fn household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Option<HouseholdView>> {
-    let Some(mut h): Option<HouseholdView> = sqlx::query_as(
-        "SELECT household_id, chain_id, region_code, urban, tier, status, monthly_amount_fen, policy_version, effective_month, enrolled_at
-         FROM households WHERE household_id = $1",
+    let Some(h) = sqlx::query!(
+        r#"SELECT household_id, chain_id, region_code, urban, tier, status AS "status: Status", monthly_amount_fen,
+                policy_version, effective_month, enrolled_at
+         FROM households WHERE household_id = $1"#,
+        household_id,
     )
-    .bind(household_id)
     .fetch_optional(db)
     .await?
     else {
         return Ok(None);
     };
-    let rows: Vec<(Uuid, String, String, Option<String>)> =
-        sqlx::query_as("SELECT member_id, relation, id_number, addon_reason FROM persons WHERE household_id = $1 ORDER BY enrolled_at, member_id")
-            .bind(household_id)
-            .fetch_all(db)
-            .await?;
-    h.members = rows
+    let rows = sqlx::query!(
+        "SELECT member_id, relation, id_number, addon_reason FROM persons WHERE household_id = $1 ORDER BY enrolled_at, member_id",
+        household_id,
+    )
+    .fetch_all(db)
+    .await?;
+    let members = rows
         .into_iter()
-        .map(|(member_id, relation, id, addon_reason)| PersonView {
-            member_id,
-            relation,
-            id_number_masked: policy::id::mask(&id),
-            addon_reason,
+        .map(|r| PersonView {
+            member_id: r.member_id,
+            relation: r.relation,
+            id_number_masked: policy::id::mask(&r.id_number),
+            addon_reason: r.addon_reason,
         })
         .collect();
-    Ok(Some(h))
+    Ok(Some(HouseholdView {
+        household_id: h.household_id,
+        chain_id: h.chain_id,
+        region_code: h.region_code,
+        urban: h.urban,
+        tier: h.tier,
+        status: h.status,
+        monthly_amount_fen: h.monthly_amount_fen,
+        policy_version: h.policy_version,
+        effective_month: h.effective_month,
+        enrolled_at: h.enrolled_at,
+        members,
+    }))
 }

@@ -31,19 +31,19 @@ pub fn warning_id(dedupe_key: &str) -> Uuid {
 /// with the same `dedupe_key` already existed (its id is returned unchanged).
 pub async fn raise(tx: &mut PgConnection, w: &NewWarning) -> sqlx::Result<(Uuid, bool)> {
     let id = warning_id(&w.dedupe_key);
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO warnings (warning_id, dedupe_key, kind, household_id, member_id, township_code, detail, verify_due, raised_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING",
+        id,
+        w.dedupe_key,
+        w.kind as WarningKind,
+        w.household_id,
+        w.member_id,
+        w.township_code,
+        w.detail,
+        w.verify_due,
+        w.raised_at,
     )
-    .bind(id)
-    .bind(&w.dedupe_key)
-    .bind(w.kind)
-    .bind(w.household_id)
-    .bind(w.member_id)
-    .bind(&w.township_code)
-    .bind(&w.detail)
-    .bind(w.verify_due)
-    .bind(w.raised_at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -51,7 +51,7 @@ pub async fn raise(tx: &mut PgConnection, w: &NewWarning) -> sqlx::Result<(Uuid,
 }
 
 /// A warning as staff see it: who verified and disposed of it, and when.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct WarningView {
     pub warning_id: Uuid,
     pub kind: WarningKind,
@@ -61,8 +61,7 @@ pub struct WarningView {
     pub detail: Value,
     pub status: WarningStatus,
     pub verify_due: NaiveDate,
-    /// Open past `verify_due` (as of today).
-    #[sqlx(skip)]
+    /// Open past `verify_due` (as of today); the queries select `false`, `with_overdue` sets it.
     pub overdue: bool,
     pub raised_at: DateTime<Utc>,
     pub escalated_at: Option<DateTime<Utc>>,
@@ -76,8 +75,6 @@ pub struct WarningView {
     pub disposed_at: Option<DateTime<Utc>>,
     pub disposal_detail: Option<Value>,
 }
-
-const COLUMNS: &str = "warning_id, kind, household_id, member_id, township_code, detail, status, verify_due, raised_at, escalated_at, escalated_to, verified_by, verified_at, finding, disposition, disposed_by, disposed_at, disposal_detail";
 
 fn with_overdue(mut w: WarningView, today: NaiveDate) -> WarningView {
     w.overdue = w.status == WarningStatus::Open && w.verify_due < today;
@@ -100,45 +97,56 @@ pub struct Filter {
 }
 
 pub async fn list(db: &PgPool, f: &Filter) -> sqlx::Result<Vec<WarningView>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM warnings
+    let rows: Vec<WarningView> = sqlx::query_as!(
+        WarningView,
+        r#"SELECT warning_id, kind AS "kind: WarningKind", household_id, member_id, township_code, detail,
+                status AS "status: WarningStatus", verify_due, false AS "overdue!", raised_at, escalated_at, escalated_to,
+                verified_by, verified_at, finding, disposition AS "disposition: Disposition", disposed_by, disposed_at, disposal_detail
+         FROM warnings
          WHERE ($1::text IS NULL OR township_code LIKE $1 || '%')
            AND ($2::text IS NULL OR status = $2)
            AND ($3::bool IS NULL OR $3 = (status = 'open' AND verify_due < $4))
            AND ($5::bool IS NULL OR $5 = (escalated_at IS NOT NULL))
            AND ($6::text IS NULL OR kind = $6)
            AND ($7::uuid IS NULL OR household_id = $7)
-         ORDER BY raised_at, warning_id LIMIT $8"
-    );
-    let rows: Vec<WarningView> = sqlx::query_as(&sql)
-        .bind(&f.township)
-        .bind(f.status)
-        .bind(f.overdue)
-        .bind(f.as_of)
-        .bind(f.escalated)
-        .bind(f.kind)
-        .bind(f.household_id)
-        .bind(f.limit)
-        .fetch_all(db)
-        .await?;
+         ORDER BY raised_at, warning_id LIMIT $8"#,
+        f.township.as_deref(),
+        f.status as Option<WarningStatus>,
+        f.overdue,
+        f.as_of,
+        f.escalated,
+        f.kind as Option<WarningKind>,
+        f.household_id,
+        f.limit,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(|w| with_overdue(w, f.as_of)).collect())
 }
 
 pub async fn get(db: &PgPool, id: Uuid, today: NaiveDate) -> sqlx::Result<Option<WarningView>> {
-    let row: Option<WarningView> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM warnings WHERE warning_id = $1"
-    ))
-    .bind(id)
+    let row: Option<WarningView> = sqlx::query_as!(
+        WarningView,
+        r#"SELECT warning_id, kind AS "kind: WarningKind", household_id, member_id, township_code, detail,
+                status AS "status: WarningStatus", verify_due, false AS "overdue!", raised_at, escalated_at, escalated_to,
+                verified_by, verified_at, finding, disposition AS "disposition: Disposition", disposed_by, disposed_at, disposal_detail
+         FROM warnings WHERE warning_id = $1"#,
+        id,
+    )
     .fetch_optional(db)
     .await?;
     Ok(row.map(|w| with_overdue(w, today)))
 }
 
 pub async fn locked(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<WarningView>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM warnings WHERE warning_id = $1 FOR UPDATE"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        WarningView,
+        r#"SELECT warning_id, kind AS "kind: WarningKind", household_id, member_id, township_code, detail,
+                status AS "status: WarningStatus", verify_due, false AS "overdue!", raised_at, escalated_at, escalated_to,
+                verified_by, verified_at, finding, disposition AS "disposition: Disposition", disposed_by, disposed_at, disposal_detail
+         FROM warnings WHERE warning_id = $1 FOR UPDATE"#,
+        id,
+    )
     .fetch_optional(&mut *tx)
     .await
 }
@@ -151,14 +159,14 @@ pub async fn set_verified(
     finding: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE warnings SET status = $5, verified_by = $2, verified_at = $4, finding = $3 WHERE warning_id = $1",
+        id,
+        officer,
+        finding,
+        at,
+        WarningStatus::Verified as WarningStatus,
     )
-    .bind(id)
-    .bind(officer)
-    .bind(finding)
-    .bind(at)
-    .bind(WarningStatus::Verified)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -173,16 +181,16 @@ pub async fn set_disposed(
     detail: Value,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE warnings SET status = $6, disposition = $2, disposed_by = $3, disposed_at = $5, disposal_detail = $4
          WHERE warning_id = $1",
+        id,
+        disposition as Disposition,
+        officer,
+        detail,
+        at,
+        WarningStatus::Disposed as WarningStatus,
     )
-    .bind(id)
-    .bind(disposition)
-    .bind(officer)
-    .bind(detail)
-    .bind(at)
-    .bind(WarningStatus::Disposed)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -195,12 +203,12 @@ pub async fn escalate_overdue(
     as_of: NaiveDate,
     at: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "UPDATE warnings SET escalated_at = $2, escalated_to = left(township_code, 6)
          WHERE status = 'open' AND escalated_at IS NULL AND verify_due < $1",
+        as_of,
+        at,
     )
-    .bind(as_of)
-    .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected())
