@@ -21,7 +21,7 @@ if [[ "${1:-}" == "--check" ]]; then
 fi
 services=("$@")
 if [[ ${#services[@]} -eq 0 ]]; then
-    services=(intake verification relief monitoring)
+    services=(intake verification relief monitoring payment)
 fi
 server="${SQLX_PREPARE_PG:-postgres://postgres@127.0.0.1:5432}"
 

@@ -25,7 +25,7 @@ pub async fn set(
     a: &NewAccount<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<i32> {
-    let version: i32 = sqlx::query_scalar(
+    let version: i32 = sqlx::query_scalar!(
         "INSERT INTO accounts (member_id, holder_name, account_number, bank_code, region_code, holder_kind, version, updated_by, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)
          ON CONFLICT (member_id) DO UPDATE SET holder_name = EXCLUDED.holder_name,
@@ -33,37 +33,37 @@ pub async fn set(
              region_code = EXCLUDED.region_code, holder_kind = EXCLUDED.holder_kind,
              version = accounts.version + 1, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
          RETURNING version",
+        member_id,
+        a.holder_name,
+        a.account_number,
+        a.bank_code,
+        a.region_code,
+        a.holder_kind as PayeeKind,
+        a.officer,
+        at,
     )
-    .bind(member_id)
-    .bind(a.holder_name)
-    .bind(a.account_number)
-    .bind(a.bank_code)
-    .bind(a.region_code)
-    .bind(a.holder_kind)
-    .bind(a.officer)
-    .bind(at)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO account_history (member_id, version, holder_name, account_number, bank_code, region_code, holder_kind, officer, reason, changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        member_id,
+        version,
+        a.holder_name,
+        a.account_number,
+        a.bank_code,
+        a.region_code,
+        a.holder_kind as PayeeKind,
+        a.officer,
+        a.reason,
+        at,
     )
-    .bind(member_id)
-    .bind(version)
-    .bind(a.holder_name)
-    .bind(a.account_number)
-    .bind(a.bank_code)
-    .bind(a.region_code)
-    .bind(a.holder_kind)
-    .bind(a.officer)
-    .bind(a.reason)
-    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(version)
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct AccountRow {
     pub holder_name: String,
     pub account_number: String,
@@ -76,16 +76,18 @@ pub struct AccountRow {
 }
 
 pub async fn get(db: &PgPool, member_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as(
-        "SELECT holder_name, account_number, bank_code, region_code, holder_kind, version, updated_by, updated_at
-         FROM accounts WHERE member_id = $1",
+    sqlx::query_as!(
+        AccountRow,
+        r#"SELECT holder_name, account_number, bank_code, region_code, holder_kind AS "holder_kind: PayeeKind",
+                version, updated_by, updated_at
+         FROM accounts WHERE member_id = $1"#,
+        member_id,
     )
-    .bind(member_id)
     .fetch_optional(db)
     .await
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct HistoryRow {
     pub version: i32,
     pub account_number: String,
@@ -96,11 +98,12 @@ pub struct HistoryRow {
 }
 
 pub async fn history(db: &PgPool, member_id: Uuid) -> sqlx::Result<Vec<HistoryRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        HistoryRow,
         "SELECT version, account_number, bank_code, officer, reason, changed_at
          FROM account_history WHERE member_id = $1 ORDER BY version",
+        member_id,
     )
-    .bind(member_id)
     .fetch_all(db)
     .await
 }

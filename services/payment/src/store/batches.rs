@@ -1,7 +1,7 @@
 //! `batches` (pain.001 files) and `batch_items`.
 
 use super::Paid;
-use crate::domain::InstructionStatus;
+use crate::domain::{InstructionKind, InstructionStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -25,19 +25,19 @@ pub async fn insert(
     b: &NewBatch<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO batches (batch_id, msg_id, month, district, debtor_account, nb_of_txs, ctrl_sum_fen, xml, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        b.batch_id,
+        b.msg_id,
+        b.month,
+        b.district,
+        b.debtor_account,
+        b.nb_of_txs,
+        b.ctrl_sum_fen,
+        b.xml,
+        at,
     )
-    .bind(b.batch_id)
-    .bind(b.msg_id)
-    .bind(b.month)
-    .bind(b.district)
-    .bind(b.debtor_account)
-    .bind(b.nb_of_txs)
-    .bind(b.ctrl_sum_fen)
-    .bind(b.xml)
-    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -51,19 +51,19 @@ pub async fn insert_item(
     end_to_end_id: &str,
     amount_fen: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO batch_items (batch_id, instruction_id, end_to_end_id, amount_fen) VALUES ($1, $2, $3, $4)",
+        batch_id,
+        instruction_id,
+        end_to_end_id,
+        amount_fen,
     )
-    .bind(batch_id)
-    .bind(instruction_id)
-    .bind(end_to_end_id)
-    .bind(amount_fen)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct BatchRow {
     pub msg_id: String,
     pub month: String,
@@ -75,15 +75,16 @@ pub struct BatchRow {
 }
 
 pub async fn get(db: &PgPool, batch_id: Uuid) -> sqlx::Result<Option<BatchRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        BatchRow,
         "SELECT msg_id, month, district, debtor_account, nb_of_txs, ctrl_sum_fen, transmitted_at FROM batches WHERE batch_id = $1",
+        batch_id,
     )
-    .bind(batch_id)
     .fetch_optional(db)
     .await
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct BatchItemView {
     pub instruction_id: Uuid,
     pub end_to_end_id: String,
@@ -92,37 +93,37 @@ pub struct BatchItemView {
 }
 
 pub async fn items(db: &PgPool, batch_id: Uuid) -> sqlx::Result<Vec<BatchItemView>> {
-    sqlx::query_as(
-        "SELECT b.instruction_id, b.end_to_end_id, b.amount_fen, i.status
+    sqlx::query_as!(
+        BatchItemView,
+        r#"SELECT b.instruction_id, b.end_to_end_id, b.amount_fen, i.status AS "status: InstructionStatus"
          FROM batch_items b JOIN instructions i USING (instruction_id)
-         WHERE b.batch_id = $1 ORDER BY b.end_to_end_id",
+         WHERE b.batch_id = $1 ORDER BY b.end_to_end_id"#,
+        batch_id,
     )
-    .bind(batch_id)
     .fetch_all(db)
     .await
 }
 
 pub async fn xml(db: &PgPool, batch_id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT xml FROM batches WHERE batch_id = $1")
-        .bind(batch_id)
+    sqlx::query_scalar!("SELECT xml FROM batches WHERE batch_id = $1", batch_id)
         .fetch_optional(db)
         .await
 }
 
 /// The first time the file was sent to the bank.
 pub async fn mark_transmitted(db: &PgPool, batch_id: Uuid, at: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE batches SET transmitted_at = coalesce(transmitted_at, $2) WHERE batch_id = $1",
+        batch_id,
+        at,
     )
-    .bind(batch_id)
-    .bind(at)
     .execute(db)
     .await?;
     Ok(())
 }
 
 /// The file a report answers, by its MsgId.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct FileRow {
     pub batch_id: Uuid,
     pub district: String,
@@ -130,10 +131,13 @@ pub struct FileRow {
 }
 
 pub async fn by_msg_id(tx: &mut PgConnection, msg_id: &str) -> sqlx::Result<Option<FileRow>> {
-    sqlx::query_as("SELECT batch_id, district, debtor_account FROM batches WHERE msg_id = $1")
-        .bind(msg_id)
-        .fetch_optional(&mut *tx)
-        .await
+    sqlx::query_as!(
+        FileRow,
+        "SELECT batch_id, district, debtor_account FROM batches WHERE msg_id = $1",
+        msg_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// The end-to-end ids of the file's live payments.
@@ -141,10 +145,10 @@ pub async fn live_end_to_end_ids(
     tx: &mut PgConnection,
     batch_id: Uuid,
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT end_to_end_id FROM batch_items WHERE batch_id = $1 AND live ORDER BY end_to_end_id",
+        batch_id,
     )
-    .bind(batch_id)
     .fetch_all(&mut *tx)
     .await
 }
@@ -155,13 +159,15 @@ pub async fn lock_live_item(
     batch_id: Uuid,
     end_to_end_id: &str,
 ) -> sqlx::Result<Option<Paid>> {
-    sqlx::query_as(
-        "SELECT i.instruction_id, i.household_id, i.chain_id, i.beneficiary_member_id, i.status, i.amount_fen, i.month, i.kind
+    sqlx::query_as!(
+        Paid,
+        r#"SELECT i.instruction_id, i.household_id, i.chain_id, i.beneficiary_member_id AS member_id,
+                i.status AS "status: InstructionStatus", i.amount_fen, i.month, i.kind AS "kind: InstructionKind"
          FROM batch_items b JOIN instructions i USING (instruction_id)
-         WHERE b.batch_id = $1 AND b.end_to_end_id = $2 AND b.live FOR UPDATE OF i",
+         WHERE b.batch_id = $1 AND b.end_to_end_id = $2 AND b.live FOR UPDATE OF i"#,
+        batch_id,
+        end_to_end_id,
     )
-    .bind(batch_id)
-    .bind(end_to_end_id)
     .fetch_optional(&mut *tx)
     .await
 }

@@ -15,23 +15,23 @@ pub async fn open(
     reason: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO corrections (instruction_id, member_id, status, reason, opened_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instruction_id) DO UPDATE
          SET status = EXCLUDED.status, reason = EXCLUDED.reason",
+        instruction_id,
+        member_id,
+        status as CorrectionStatus,
+        reason,
+        at,
     )
-    .bind(instruction_id)
-    .bind(member_id)
-    .bind(status)
-    .bind(reason)
-    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// An open correction's original instruction, as a new instruction repeats it.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct OpenCorrection {
     pub instruction_id: Uuid,
     pub household_id: Uuid,
@@ -50,14 +50,16 @@ pub async fn lock_open_of(
     tx: &mut PgConnection,
     member_id: Uuid,
 ) -> sqlx::Result<Vec<OpenCorrection>> {
-    sqlx::query_as(
-        "SELECT i.instruction_id, i.household_id, i.chain_id, i.beneficiary_member_id, i.month, i.kind,
-                i.amount_fen, i.due_date, i.policy_version, i.payee
+    sqlx::query_as!(
+        OpenCorrection,
+        r#"SELECT i.instruction_id, i.household_id, i.chain_id, i.beneficiary_member_id, i.month,
+                i.kind AS "kind: InstructionKind", i.amount_fen, i.due_date, i.policy_version,
+                i.payee AS "payee: PayeeKind"
          FROM corrections c JOIN instructions i USING (instruction_id)
          WHERE c.member_id = $1 AND c.resolved_at IS NULL
-         ORDER BY c.opened_at FOR UPDATE OF c",
+         ORDER BY c.opened_at FOR UPDATE OF c"#,
+        member_id,
     )
-    .bind(member_id)
     .fetch_all(&mut *tx)
     .await
 }
@@ -69,20 +71,20 @@ pub async fn resolve(
     new_instruction_id: Uuid,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE corrections SET resolved_at = $4, resolved_by = $2, new_instruction_id = $3
          WHERE instruction_id = $1",
+        instruction_id,
+        officer,
+        new_instruction_id,
+        at,
     )
-    .bind(instruction_id)
-    .bind(officer)
-    .bind(new_instruction_id)
-    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct Correction {
     pub instruction_id: Uuid,
     pub member_id: Uuid,
@@ -105,13 +107,15 @@ pub struct Correction {
 
 /// The open corrections, or all of them.
 pub async fn list(db: &PgPool, all: bool) -> sqlx::Result<Vec<Correction>> {
-    sqlx::query_as(
-        "SELECT c.instruction_id, c.member_id, i.household_id, i.month, i.kind, i.amount_fen, c.status, c.reason,
+    sqlx::query_as!(
+        Correction,
+        r#"SELECT c.instruction_id, c.member_id, i.household_id, i.month, i.kind AS "kind: InstructionKind",
+                i.amount_fen, c.status AS "status: CorrectionStatus", c.reason,
                 c.opened_at, c.resolved_at, c.resolved_by, c.new_instruction_id
          FROM corrections c JOIN instructions i USING (instruction_id)
-         WHERE $1 OR c.resolved_at IS NULL ORDER BY c.opened_at, c.instruction_id",
+         WHERE $1 OR c.resolved_at IS NULL ORDER BY c.opened_at, c.instruction_id"#,
+        all,
     )
-    .bind(all)
     .fetch_all(db)
     .await
 }

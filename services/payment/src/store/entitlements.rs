@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// A household as the register holds it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Household {
     pub household_id: Uuid,
     pub chain_id: Uuid,
@@ -18,25 +18,26 @@ pub struct Household {
     pub source_event_id: String,
 }
 
-const HOUSEHOLD_COLUMNS: &str =
-    "household_id, chain_id, region_code, effective_month, facts, source_event_id";
-
 /// Serialises a household's changes: its determination, its stops and the run's chunk that
 /// holds it never interleave.
 pub async fn lock_household(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
-        .bind(household_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))",
+        household_id,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
 /// Waits for the run's chunk holding the household (its row is locked for share) to finish.
 pub async fn lock_entitlement(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("SELECT 1 FROM entitlements WHERE household_id = $1 FOR UPDATE")
-        .bind(household_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT 1 AS one FROM entitlements WHERE household_id = $1 FOR UPDATE",
+        household_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -57,23 +58,24 @@ pub async fn upsert_determined(
     d: &Determined<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<Household> {
-    sqlx::query_as(&format!(
-        "INSERT INTO entitlements (household_id, chain_id, region_code, effective_month, facts, policy_version, source_event_id, updated_at)
+    sqlx::query_as!(
+        Household,
+        r#"INSERT INTO entitlements (household_id, chain_id, region_code, effective_month, facts, policy_version, source_event_id, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (household_id) DO UPDATE SET chain_id = EXCLUDED.chain_id, region_code = EXCLUDED.region_code,
              effective_month = LEAST(entitlements.effective_month, EXCLUDED.effective_month),
              facts = EXCLUDED.facts, policy_version = EXCLUDED.policy_version,
              source_event_id = EXCLUDED.source_event_id, updated_at = EXCLUDED.updated_at
-         RETURNING {HOUSEHOLD_COLUMNS}"
-    ))
-    .bind(d.household_id)
-    .bind(d.chain_id)
-    .bind(d.region_code)
-    .bind(d.effective_month)
-    .bind(Json(d.facts))
-    .bind(d.policy_version)
-    .bind(d.source_event_id)
-    .bind(at)
+         RETURNING household_id, chain_id, region_code, effective_month, facts AS "facts: Json<Facts>", source_event_id"#,
+        d.household_id,
+        d.chain_id,
+        d.region_code,
+        d.effective_month,
+        Json(d.facts) as _,
+        d.policy_version,
+        d.source_event_id,
+        at,
+    )
     .fetch_one(&mut *tx)
     .await
 }
@@ -87,17 +89,18 @@ pub async fn upsert_granted(
     source_event_id: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<Household> {
-    sqlx::query_as(&format!(
-        "INSERT INTO entitlements (household_id, chain_id, region_code, source_event_id, updated_at)
+    sqlx::query_as!(
+        Household,
+        r#"INSERT INTO entitlements (household_id, chain_id, region_code, source_event_id, updated_at)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (household_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
-         RETURNING {HOUSEHOLD_COLUMNS}"
-    ))
-    .bind(household_id)
-    .bind(chain_id)
-    .bind(region_code)
-    .bind(source_event_id)
-    .bind(at)
+         RETURNING household_id, chain_id, region_code, effective_month, facts AS "facts: Json<Facts>", source_event_id"#,
+        household_id,
+        chain_id,
+        region_code,
+        source_event_id,
+        at,
+    )
     .fetch_one(&mut *tx)
     .await
 }
@@ -106,10 +109,12 @@ pub async fn household(
     tx: &mut PgConnection,
     household_id: Uuid,
 ) -> sqlx::Result<Option<Household>> {
-    sqlx::query_as(&format!(
-        "SELECT {HOUSEHOLD_COLUMNS} FROM entitlements WHERE household_id = $1"
-    ))
-    .bind(household_id)
+    sqlx::query_as!(
+        Household,
+        r#"SELECT household_id, chain_id, region_code, effective_month, facts AS "facts: Json<Facts>", source_event_id
+         FROM entitlements WHERE household_id = $1"#,
+        household_id,
+    )
     .fetch_optional(&mut *tx)
     .await
 }
@@ -120,12 +125,13 @@ pub async fn chunk_after(
     after: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<Household>> {
-    sqlx::query_as(&format!(
-        "SELECT {HOUSEHOLD_COLUMNS}
-         FROM entitlements WHERE household_id > $1 ORDER BY household_id LIMIT $2 FOR SHARE"
-    ))
-    .bind(after)
-    .bind(limit)
+    sqlx::query_as!(
+        Household,
+        r#"SELECT household_id, chain_id, region_code, effective_month, facts AS "facts: Json<Facts>", source_event_id
+         FROM entitlements WHERE household_id > $1 ORDER BY household_id LIMIT $2 FOR SHARE"#,
+        after,
+        limit,
+    )
     .fetch_all(&mut *tx)
     .await
 }
@@ -142,23 +148,22 @@ pub struct NewStage<'a> {
 }
 
 pub async fn insert_stage(tx: &mut PgConnection, s: &NewStage<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO emergency_stages (emergency_id, stage, household_id, member_id, amount_fen, pay_on, policy_version)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        s.emergency_id,
+        s.stage,
+        s.household_id,
+        s.member_id,
+        s.amount_fen,
+        s.pay_on,
+        s.policy_version,
     )
-    .bind(s.emergency_id)
-    .bind(s.stage)
-    .bind(s.household_id)
-    .bind(s.member_id)
-    .bind(s.amount_fen)
-    .bind(s.pay_on)
-    .bind(s.policy_version)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct StageRow {
     household_id: Uuid,
     emergency_id: Uuid,
@@ -192,13 +197,14 @@ pub async fn stages_between(
     from: NaiveDate,
     until: NaiveDate,
 ) -> sqlx::Result<Vec<(Uuid, Stage)>> {
-    Ok(sqlx::query_as::<_, StageRow>(
+    Ok(sqlx::query_as!(
+        StageRow,
         "SELECT household_id, emergency_id, stage, member_id, amount_fen, pay_on, policy_version
          FROM emergency_stages WHERE household_id = ANY($1) AND pay_on >= $2 AND pay_on < $3",
+        households,
+        from,
+        until,
     )
-    .bind(households)
-    .bind(from)
-    .bind(until)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
@@ -208,11 +214,12 @@ pub async fn stages_between(
 
 /// Every stage of the household's emergency grants.
 pub async fn stages_of(tx: &mut PgConnection, household_id: Uuid) -> sqlx::Result<Vec<Stage>> {
-    Ok(sqlx::query_as::<_, StageRow>(
+    Ok(sqlx::query_as!(
+        StageRow,
         "SELECT household_id, emergency_id, stage, member_id, amount_fen, pay_on, policy_version
          FROM emergency_stages WHERE household_id = $1",
+        household_id,
     )
-    .bind(household_id)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
@@ -225,12 +232,15 @@ pub async fn stops(
     tx: &mut PgConnection,
     households: &[Uuid],
 ) -> sqlx::Result<Vec<(Uuid, Option<Uuid>, String)>> {
-    sqlx::query_as(
+    Ok(sqlx::query!(
         "SELECT household_id, member_id, stop_from_month FROM assistance_changes WHERE household_id = ANY($1)",
+        households,
     )
-    .bind(households)
     .fetch_all(&mut *tx)
-    .await
+    .await?
+    .into_iter()
+    .map(|r| (r.household_id, r.member_id, r.stop_from_month))
+    .collect())
 }
 
 /// A change of assistance to record.
@@ -253,22 +263,22 @@ pub async fn insert_change(
     c: &NewChange<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO assistance_changes (change_id, household_id, member_id, change, reason, occurred_on,
              stop_from_month, exit_months, decided_by, source_event_id, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+        c.change_id,
+        c.household_id,
+        c.member_id,
+        c.change as ChangeKind,
+        c.reason,
+        c.occurred_on,
+        c.stop_from_month,
+        c.exit_months,
+        c.decided_by,
+        c.source_event_id,
+        at,
     )
-    .bind(c.change_id)
-    .bind(c.household_id)
-    .bind(c.member_id)
-    .bind(c.change)
-    .bind(c.reason)
-    .bind(c.occurred_on)
-    .bind(c.stop_from_month)
-    .bind(c.exit_months)
-    .bind(c.decided_by)
-    .bind(c.source_event_id)
-    .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -17,25 +17,25 @@ pub async fn insert_instruction(
     i: &InstructionCreated,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind, amount_fen, due_date,
              policy_version, status, source_event_id, payee, reference, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+        i.instruction_id,
+        household_id,
+        chain_id,
+        i.beneficiary_member_id,
+        i.month,
+        i.kind,
+        i.amount_fen,
+        i.due_date,
+        i.policy_version,
+        InstructionStatus::Instructed as InstructionStatus,
+        source_event_id,
+        PayeeKind::from(i.payee) as PayeeKind,
+        i.reference,
+        at,
     )
-    .bind(i.instruction_id)
-    .bind(household_id)
-    .bind(chain_id)
-    .bind(i.beneficiary_member_id)
-    .bind(&i.month)
-    .bind(&i.kind)
-    .bind(i.amount_fen)
-    .bind(i.due_date)
-    .bind(&i.policy_version)
-    .bind(InstructionStatus::Instructed)
-    .bind(source_event_id)
-    .bind(PayeeKind::from(i.payee))
-    .bind(&i.reference)
-    .bind(at)
     .execute(tx)
     .await?
     .rows_affected();
@@ -83,7 +83,7 @@ pub async fn insert_instructions(
     rows: &NewInstructions,
     at: DateTime<Utc>,
 ) -> sqlx::Result<HashSet<Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind,
              amount_fen, due_date, policy_version, status, source_event_id, payee, reference, created_at)
          SELECT i, h, c, b, $5, k, a, d, v, $13, s, p, r, $14
@@ -92,28 +92,28 @@ pub async fn insert_instructions(
               AS t(i, h, c, b, k, a, d, v, s, p, r)
          ON CONFLICT DO NOTHING
          RETURNING instruction_id",
+        &rows.instruction_id[..],
+        &rows.household_id[..],
+        &rows.chain_id[..],
+        &rows.beneficiary[..],
+        month,
+        &rows.kind[..],
+        &rows.amount_fen[..],
+        &rows.due_date[..],
+        &rows.policy_version[..],
+        &rows.source_event_id[..],
+        &rows.payee[..],
+        &rows.reference[..],
+        InstructionStatus::Instructed as InstructionStatus,
+        at,
     )
-    .bind(&rows.instruction_id)
-    .bind(&rows.household_id)
-    .bind(&rows.chain_id)
-    .bind(&rows.beneficiary)
-    .bind(month)
-    .bind(&rows.kind)
-    .bind(&rows.amount_fen)
-    .bind(&rows.due_date)
-    .bind(&rows.policy_version)
-    .bind(&rows.source_event_id)
-    .bind(&rows.payee)
-    .bind(&rows.reference)
-    .bind(InstructionStatus::Instructed)
-    .bind(at)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
     .collect())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct InstructionView {
     pub instruction_id: Uuid,
     pub beneficiary_member_id: Uuid,
@@ -129,22 +129,24 @@ pub struct InstructionView {
 }
 
 pub async fn by_household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<InstructionView>> {
-    sqlx::query_as(
-        "SELECT instruction_id, beneficiary_member_id, month, kind, amount_fen, due_date, policy_version, payee, reference, status, created_at
-         FROM instructions WHERE household_id = $1 ORDER BY month, kind, instruction_id",
+    sqlx::query_as!(
+        InstructionView,
+        r#"SELECT instruction_id, beneficiary_member_id, month, kind AS "kind: InstructionKind", amount_fen, due_date,
+                policy_version, payee AS "payee: PayeeKind", reference, status AS "status: InstructionStatus", created_at
+         FROM instructions WHERE household_id = $1 ORDER BY month, kind, instruction_id"#,
+        household_id,
     )
-    .bind(household_id)
     .fetch_all(db)
     .await
 }
 
 /// An instruction as the bank side needs it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Paid {
     pub instruction_id: Uuid,
     pub household_id: Uuid,
     pub chain_id: Uuid,
-    #[sqlx(rename = "beneficiary_member_id")]
+    /// `beneficiary_member_id`.
     pub member_id: Uuid,
     pub status: InstructionStatus,
     pub amount_fen: i64,
@@ -155,13 +157,15 @@ pub struct Paid {
 /// Locks the instructions among `ids` that are still instructed (a concurrent file took the
 /// others).
 pub async fn lock_instructed(tx: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Paid>> {
-    sqlx::query_as(
-        "SELECT instruction_id, household_id, chain_id, beneficiary_member_id, status, amount_fen, month, kind
+    sqlx::query_as!(
+        Paid,
+        r#"SELECT instruction_id, household_id, chain_id, beneficiary_member_id AS member_id,
+                status AS "status: InstructionStatus", amount_fen, month, kind AS "kind: InstructionKind"
          FROM instructions WHERE instruction_id = ANY($1) AND status = $2
-         ORDER BY instruction_id FOR UPDATE",
+         ORDER BY instruction_id FOR UPDATE"#,
+        ids,
+        InstructionStatus::Instructed as InstructionStatus,
     )
-    .bind(ids)
-    .bind(InstructionStatus::Instructed)
     .fetch_all(&mut *tx)
     .await
 }
@@ -175,20 +179,22 @@ pub async fn set_status(
     report_msg_id: Option<&str>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE instructions SET status = $2 WHERE instruction_id = $1")
-        .bind(instruction_id)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
+        "UPDATE instructions SET status = $2 WHERE instruction_id = $1",
+        instruction_id,
+        to as InstructionStatus,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
         "INSERT INTO instruction_status_history (instruction_id, status, reason, report_msg_id, at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        instruction_id,
+        to as InstructionStatus,
+        reason,
+        report_msg_id,
+        at,
     )
-    .bind(instruction_id)
-    .bind(to)
-    .bind(reason)
-    .bind(report_msg_id)
-    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -196,7 +202,7 @@ pub async fn set_status(
 
 /// An instructed payment of a month that is in no live file, with the beneficiary's account
 /// (if any) and its district.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Unbatched {
     pub instruction_id: Uuid,
     pub amount_fen: i64,
@@ -212,24 +218,26 @@ pub async fn unbatched(
     month: &str,
     district: Option<&str>,
 ) -> sqlx::Result<Vec<Unbatched>> {
-    sqlx::query_as(
-        "SELECT i.instruction_id, i.amount_fen, i.kind, a.holder_name, a.account_number, a.bank_code,
-                left(a.region_code, 6) AS district
+    sqlx::query_as!(
+        Unbatched,
+        r#"SELECT i.instruction_id, i.amount_fen, i.kind AS "kind: InstructionKind", a.holder_name AS "holder_name?",
+                a.account_number AS "account_number?", a.bank_code AS "bank_code?",
+                left(a.region_code, 6) AS "district?"
          FROM instructions i LEFT JOIN accounts a ON a.member_id = i.beneficiary_member_id
          WHERE i.status = $3 AND i.month = $1
            AND NOT EXISTS (SELECT 1 FROM batch_items b WHERE b.instruction_id = i.instruction_id AND b.live)
            AND ($2::text IS NULL OR a.region_code IS NULL OR left(a.region_code, 6) = $2)
-         ORDER BY i.instruction_id",
+         ORDER BY i.instruction_id"#,
+        month,
+        district,
+        InstructionStatus::Instructed as InstructionStatus,
     )
-    .bind(month)
-    .bind(district)
-    .bind(InstructionStatus::Instructed)
     .fetch_all(db)
     .await
 }
 
 /// An instruction made for a household, as a stop compares it with what is still owed.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Made {
     pub instruction_id: Uuid,
     pub beneficiary_member_id: Uuid,
@@ -244,12 +252,13 @@ pub async fn made_since(
     household_id: Uuid,
     from: &str,
 ) -> sqlx::Result<Vec<Made>> {
-    sqlx::query_as(
-        "SELECT instruction_id, beneficiary_member_id, month, kind, amount_fen FROM instructions
-         WHERE household_id = $1 AND month >= $2 ORDER BY month, instruction_id",
+    sqlx::query_as!(
+        Made,
+        r#"SELECT instruction_id, beneficiary_member_id, month, kind AS "kind: InstructionKind", amount_fen FROM instructions
+         WHERE household_id = $1 AND month >= $2 ORDER BY month, instruction_id"#,
+        household_id,
+        from,
     )
-    .bind(household_id)
-    .bind(from)
     .fetch_all(&mut *tx)
     .await
 }

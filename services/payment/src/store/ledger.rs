@@ -22,19 +22,19 @@ pub async fn insert_journal(
     e: &Entry<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO journal (fund_account, district, month, instruction_id, event, amount_fen, reference, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (instruction_id, event) WHERE event <> 'recovered' DO NOTHING RETURNING journal_id",
+        e.fund_account,
+        e.district,
+        e.month,
+        e.instruction_id,
+        e.event as LedgerEvent,
+        e.amount_fen,
+        e.reference,
+        at,
     )
-    .bind(e.fund_account)
-    .bind(e.district)
-    .bind(e.month)
-    .bind(e.instruction_id)
-    .bind(e.event)
-    .bind(e.amount_fen)
-    .bind(e.reference)
-    .bind(at)
     .fetch_optional(&mut *tx)
     .await
 }
@@ -47,14 +47,14 @@ pub async fn insert_postings(
     credit: &str,
     amount_fen: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO postings (journal_id, account, debit_fen, credit_fen)
          VALUES ($1, $2, $4, 0), ($1, $3, 0, $4)",
+        journal_id,
+        debit,
+        credit,
+        amount_fen,
     )
-    .bind(journal_id)
-    .bind(debit)
-    .bind(credit)
-    .bind(amount_fen)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -65,14 +65,15 @@ pub async fn paid_from(
     tx: &mut PgConnection,
     instruction_id: Uuid,
 ) -> sqlx::Result<Option<(String, String, String)>> {
-    sqlx::query_as(
+    Ok(sqlx::query!(
         "SELECT j.fund_account, j.district, j.month FROM journal j
          WHERE j.instruction_id = $1 AND j.event = $2",
+        instruction_id,
+        LedgerEvent::Instructed as LedgerEvent,
     )
-    .bind(instruction_id)
-    .bind(LedgerEvent::Instructed)
     .fetch_optional(&mut *tx)
-    .await
+    .await?
+    .map(|r| (r.fund_account, r.district, r.month)))
 }
 
 /// Whether a recovery with this reference was posted for the instruction.
@@ -81,12 +82,12 @@ pub async fn recovery_posted(
     instruction_id: Uuid,
     reference: &str,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM journal WHERE instruction_id = $1 AND event = $3 AND reference = $2)",
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM journal WHERE instruction_id = $1 AND event = $3 AND reference = $2) AS "posted!""#,
+        instruction_id,
+        reference,
+        LedgerEvent::Recovered as LedgerEvent,
     )
-    .bind(instruction_id)
-    .bind(reference)
-    .bind(LedgerEvent::Recovered)
     .fetch_one(&mut *tx)
     .await
 }
@@ -97,39 +98,44 @@ pub async fn entries(
     district: &str,
     month: &str,
 ) -> sqlx::Result<Vec<(Option<Uuid>, LedgerEvent, i64)>> {
-    sqlx::query_as(
-        "SELECT instruction_id, event, amount_fen FROM journal
-         WHERE district = $1 AND month = $2 ORDER BY journal_id",
+    Ok(sqlx::query!(
+        r#"SELECT instruction_id, event AS "event: LedgerEvent", amount_fen FROM journal
+         WHERE district = $1 AND month = $2 ORDER BY journal_id"#,
+        district,
+        month,
     )
-    .bind(district)
-    .bind(month)
     .fetch_all(db)
-    .await
+    .await?
+    .into_iter()
+    .map(|r| (r.instruction_id, r.event, r.amount_fen))
+    .collect())
 }
 
 /// (debits, credits) over every posting of the district and month.
 pub async fn totals(db: &PgPool, district: &str, month: &str) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "SELECT coalesce(sum(p.debit_fen), 0)::bigint, coalesce(sum(p.credit_fen), 0)::bigint
-         FROM postings p JOIN journal j USING (journal_id) WHERE j.district = $1 AND j.month = $2",
+    let r = sqlx::query!(
+        r#"SELECT coalesce(sum(p.debit_fen), 0)::bigint AS "debits!", coalesce(sum(p.credit_fen), 0)::bigint AS "credits!"
+         FROM postings p JOIN journal j USING (journal_id) WHERE j.district = $1 AND j.month = $2"#,
+        district,
+        month,
     )
-    .bind(district)
-    .bind(month)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((r.debits, r.credits))
 }
 
 /// (debits, credits) of the `in_transit` accounts of the district and month.
 pub async fn in_transit(db: &PgPool, district: &str, month: &str) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "SELECT coalesce(sum(p.debit_fen), 0)::bigint, coalesce(sum(p.credit_fen), 0)::bigint
+    let r = sqlx::query!(
+        r#"SELECT coalesce(sum(p.debit_fen), 0)::bigint AS "debits!", coalesce(sum(p.credit_fen), 0)::bigint AS "credits!"
          FROM postings p JOIN journal j USING (journal_id)
-         WHERE j.district = $1 AND j.month = $2 AND p.account LIKE '%:in_transit'",
+         WHERE j.district = $1 AND j.month = $2 AND p.account LIKE '%:in_transit'"#,
+        district,
+        month,
     )
-    .bind(district)
-    .bind(month)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((r.debits, r.credits))
 }
 
 /// The payments of the district's live files for the month: (instruction, status, amount).
@@ -138,13 +144,16 @@ pub async fn in_files(
     district: &str,
     month: &str,
 ) -> sqlx::Result<Vec<(Uuid, InstructionStatus, i64)>> {
-    sqlx::query_as(
-        "SELECT i.instruction_id, i.status, b.amount_fen
+    Ok(sqlx::query!(
+        r#"SELECT i.instruction_id, i.status AS "status: InstructionStatus", b.amount_fen
          FROM batch_items b JOIN batches f USING (batch_id) JOIN instructions i USING (instruction_id)
-         WHERE f.district = $1 AND f.month = $2 AND b.live ORDER BY i.instruction_id",
+         WHERE f.district = $1 AND f.month = $2 AND b.live ORDER BY i.instruction_id"#,
+        district,
+        month,
     )
-    .bind(district)
-    .bind(month)
     .fetch_all(db)
-    .await
+    .await?
+    .into_iter()
+    .map(|r| (r.instruction_id, r.status, r.amount_fen))
+    .collect())
 }

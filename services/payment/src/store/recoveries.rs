@@ -26,28 +26,28 @@ pub async fn insert(
     r: &NewRecovery<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO recoveries (recovery_id, instruction_id, household_id, beneficiary_member_id, month, kind,
              amount_fen, reason, change_id, opened_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        r.recovery_id,
+        r.instruction_id,
+        r.household_id,
+        r.beneficiary_member_id,
+        r.month,
+        r.kind as InstructionKind,
+        r.amount_fen,
+        r.reason,
+        r.change_id,
+        at,
     )
-    .bind(r.recovery_id)
-    .bind(r.instruction_id)
-    .bind(r.household_id)
-    .bind(r.beneficiary_member_id)
-    .bind(r.month)
-    .bind(r.kind)
-    .bind(r.amount_fen)
-    .bind(r.reason)
-    .bind(r.change_id)
-    .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RecoveryView {
     pub recovery_id: Uuid,
     pub instruction_id: Uuid,
@@ -63,13 +63,14 @@ pub struct RecoveryView {
 }
 
 pub async fn list(db: &PgPool, household_id: Option<Uuid>) -> sqlx::Result<Vec<RecoveryView>> {
-    sqlx::query_as(
-        "SELECT recovery_id, instruction_id, household_id, beneficiary_member_id, month, kind, amount_fen,
-                reason, change_id, status, opened_at
+    sqlx::query_as!(
+        RecoveryView,
+        r#"SELECT recovery_id, instruction_id, household_id, beneficiary_member_id, month, kind AS "kind: InstructionKind",
+                amount_fen, reason, change_id, status AS "status: RecoveryStatus", opened_at
          FROM recoveries WHERE $1::uuid IS NULL OR household_id = $1
-         ORDER BY opened_at, month, instruction_id LIMIT 1000",
+         ORDER BY opened_at, month, instruction_id LIMIT 1000"#,
+        household_id,
     )
-    .bind(household_id)
     .fetch_all(db)
     .await
 }

@@ -11,16 +11,14 @@ use uuid::Uuid;
 const RUN_LOCK: i64 = 0x7061_796d_656e_7431;
 
 pub async fn lock_runs(tx: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(RUN_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", RUN_LOCK)
         .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 pub async fn lock_runs_shared(tx: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
-        .bind(RUN_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock_shared($1)", RUN_LOCK)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -28,12 +26,12 @@ pub async fn lock_runs_shared(tx: &mut PgConnection) -> sqlx::Result<()> {
 
 /// The latest month that has a run.
 pub async fn latest_month(tx: &mut PgConnection) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT max(month) FROM payment_runs")
+    sqlx::query_scalar!("SELECT max(month) FROM payment_runs")
         .fetch_one(&mut *tx)
         .await
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunView {
     pub month: String,
     pub status: RunStatus,
@@ -51,27 +49,26 @@ pub struct RunView {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const RUN_COLUMNS: &str =
-    "month, status, cursor, chunks, households, households_skipped, instructions_created,
-    instructions_existing, total_fen, created_fen, error, attempts, started_at, finished_at";
-
 pub async fn get(db: &PgPool, month: &str) -> sqlx::Result<Option<RunView>> {
-    sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM payment_runs WHERE month = $1"
-    ))
-    .bind(month)
+    sqlx::query_as!(
+        RunView,
+        r#"SELECT month, status AS "status: RunStatus", cursor, chunks, households, households_skipped,
+             instructions_created, instructions_existing, total_fen, created_fen, error, attempts, started_at, finished_at
+         FROM payment_runs WHERE month = $1"#,
+        month,
+    )
     .fetch_optional(db)
     .await
 }
 
 /// Plans the month's run unless it has one.
 pub async fn plan(tx: &mut PgConnection, month: &str, at: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO payment_runs (month, status, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        month,
+        RunStatus::Planned as RunStatus,
+        at,
     )
-    .bind(month)
-    .bind(RunStatus::Planned)
-    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -79,13 +76,13 @@ pub async fn plan(tx: &mut PgConnection, month: &str, at: DateTime<Utc>) -> sqlx
 
 /// The run (not completed) is running, one more attempt.
 pub async fn mark_running(db: &PgPool, month: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE payment_runs SET status = $2, error = NULL, attempts = attempts + 1
          WHERE month = $1 AND status <> $3",
+        month,
+        RunStatus::Running as RunStatus,
+        RunStatus::Completed as RunStatus,
     )
-    .bind(month)
-    .bind(RunStatus::Running)
-    .bind(RunStatus::Completed)
     .execute(db)
     .await?;
     Ok(())
@@ -93,13 +90,13 @@ pub async fn mark_running(db: &PgPool, month: &str) -> sqlx::Result<()> {
 
 /// The run (not completed) failed with `error`.
 pub async fn mark_failed(db: &PgPool, month: &str, error: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE payment_runs SET status = $3, error = $2 WHERE month = $1 AND status <> $4",
+        month,
+        error,
+        RunStatus::Failed as RunStatus,
+        RunStatus::Completed as RunStatus,
     )
-    .bind(month)
-    .bind(error)
-    .bind(RunStatus::Failed)
-    .bind(RunStatus::Completed)
     .execute(db)
     .await?;
     Ok(())
@@ -110,10 +107,13 @@ pub async fn lock(
     tx: &mut PgConnection,
     month: &str,
 ) -> sqlx::Result<Option<(RunStatus, Option<Uuid>)>> {
-    sqlx::query_as("SELECT status, cursor FROM payment_runs WHERE month = $1 FOR UPDATE")
-        .bind(month)
-        .fetch_optional(&mut *tx)
-        .await
+    Ok(sqlx::query!(
+        r#"SELECT status AS "status: RunStatus", cursor FROM payment_runs WHERE month = $1 FOR UPDATE"#,
+        month,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| (r.status, r.cursor)))
 }
 
 pub async fn complete(
@@ -121,13 +121,15 @@ pub async fn complete(
     month: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<RunView> {
-    sqlx::query_as(&format!(
-        "UPDATE payment_runs SET status = $2, finished_at = $3 WHERE month = $1
-         RETURNING {RUN_COLUMNS}"
-    ))
-    .bind(month)
-    .bind(RunStatus::Completed)
-    .bind(at)
+    sqlx::query_as!(
+        RunView,
+        r#"UPDATE payment_runs SET status = $2, finished_at = $3 WHERE month = $1
+         RETURNING month, status AS "status: RunStatus", cursor, chunks, households, households_skipped,
+             instructions_created, instructions_existing, total_fen, created_fen, error, attempts, started_at, finished_at"#,
+        month,
+        RunStatus::Completed as RunStatus,
+        at,
+    )
     .fetch_one(&mut *tx)
     .await
 }
@@ -139,21 +141,21 @@ pub async fn advance(
     last: Uuid,
     t: &Totals,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE payment_runs SET cursor = $2, chunks = chunks + 1, households = households + $3,
              households_skipped = households_skipped + $4, instructions_created = instructions_created + $5,
              instructions_existing = instructions_existing + $6, total_fen = total_fen + $7,
              created_fen = created_fen + $8
          WHERE month = $1",
+        month,
+        last,
+        t.households,
+        t.skipped,
+        t.created,
+        t.existing,
+        t.total_fen,
+        t.created_fen,
     )
-    .bind(month)
-    .bind(last)
-    .bind(t.households)
-    .bind(t.skipped)
-    .bind(t.created)
-    .bind(t.existing)
-    .bind(t.total_fen)
-    .bind(t.created_fen)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -161,10 +163,15 @@ pub async fn advance(
 
 /// The failed runs: (month, error).
 pub async fn failed(db: &PgPool) -> sqlx::Result<Vec<(String, Option<String>)>> {
-    sqlx::query_as("SELECT month, error FROM payment_runs WHERE status = $1")
-        .bind(RunStatus::Failed)
-        .fetch_all(db)
-        .await
+    Ok(sqlx::query!(
+        "SELECT month, error FROM payment_runs WHERE status = $1",
+        RunStatus::Failed as RunStatus,
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.month, r.error))
+    .collect())
 }
 
 /// Records the alert; `false` when it was raised before for the month and reason.
@@ -174,12 +181,12 @@ pub async fn insert_alert(
     reason: AlertReason,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO run_alerts (month, reason, raised_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        month,
+        reason as AlertReason,
+        at,
     )
-    .bind(month)
-    .bind(reason)
-    .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -13,17 +13,17 @@ pub async fn claim(
     via: ReceivedVia,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "INSERT INTO status_reports (msg_id, original_msg_id, group_status, transactions, changes, xml, received_via, received_at)
          VALUES ($1, $2, $3, $4, 0, $5, $6, $7) ON CONFLICT (msg_id) DO NOTHING",
+        report.msg_id,
+        report.original_msg_id,
+        report.group_status.as_deref(),
+        report.transactions.len() as i32,
+        xml,
+        via as ReceivedVia,
+        at,
     )
-    .bind(&report.msg_id)
-    .bind(&report.original_msg_id)
-    .bind(&report.group_status)
-    .bind(report.transactions.len() as i32)
-    .bind(xml)
-    .bind(via)
-    .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -31,10 +31,12 @@ pub async fn claim(
 }
 
 pub async fn set_changes(tx: &mut PgConnection, msg_id: &str, changes: u32) -> sqlx::Result<()> {
-    sqlx::query("UPDATE status_reports SET changes = $2 WHERE msg_id = $1")
-        .bind(msg_id)
-        .bind(changes as i32)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE status_reports SET changes = $2 WHERE msg_id = $1",
+        msg_id,
+        changes as i32,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
