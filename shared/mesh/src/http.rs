@@ -249,3 +249,84 @@ async fn json_client_error(response: Response) -> Response {
     )
         .into_response()
 }
+
+/// The error mapping and the JSON rejections, through a router with `oneshot`: no NATS, no
+/// database, no port.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::post;
+    use tower::ServiceExt as _;
+
+    #[derive(serde::Deserialize)]
+    struct Thing {
+        name: String,
+    }
+
+    async fn create(JsonBody(t): JsonBody<Thing>) -> Result<StatusCode, ApiError> {
+        if t.name.trim().is_empty() {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "name",
+                "must not be empty",
+            )]));
+        }
+        Ok(StatusCode::CREATED)
+    }
+
+    async fn broken() -> Result<StatusCode, ApiError> {
+        Err(ApiError::Internal(anyhow::anyhow!(
+            "connection to postgres://relief:s3cret@db failed"
+        )))
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/things", post(create))
+            .route("/broken", get(broken))
+    }
+
+    async fn call(req: Request) -> (StatusCode, serde_json::Value) {
+        let response = app().oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    fn post_json(body: &str) -> Request {
+        Request::builder()
+            .method("POST")
+            .uri("/things")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn bad_json_is_a_400_and_a_bad_field_a_422_naming_it() {
+        let (status, body) = call(post_json("{not json")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "bad_request");
+
+        let (status, body) = call(post_json(r#"{"name": " "}"#)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["fields"][0]["field"], "name");
+
+        let (status, _) = call(post_json(r#"{"name": "a"}"#)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_a_500_that_does_not_tell_its_cause() {
+        let req = Request::builder()
+            .uri("/broken")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = call(req).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("s3cret"), "{body}");
+    }
+}
