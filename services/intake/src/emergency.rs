@@ -193,7 +193,8 @@ async fn emit_granted(state: &State, tx: &mut PgConnection, e: &Emergency) -> Re
         member_id: e.member_id,
         id_number: e.id_number.clone(),
         name: e.name.clone(),
-        region_code: e.region_code.clone(),
+        region_code: RegionCode::parse(&e.region_code)
+            .map_err(|err| anyhow::anyhow!("stored region code {:?}: {err}", e.region_code))?,
         hardship: e.hardship.clone(),
         total_amount_fen: e.total_amount_fen,
         stages: e

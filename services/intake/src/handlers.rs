@@ -175,7 +175,8 @@ async fn determine_and_emit(
     };
     let determined = HouseholdDetermined {
         application_id: app.application_id,
-        region_code: app.region_code.clone(),
+        region_code: RegionCode::parse(&app.region_code)
+            .map_err(|e| anyhow::anyhow!("stored region code {:?}: {e}", app.region_code))?,
         urban: app.urban,
         tier: decision.tier,
         classifications: decision.classifications.clone(),
@@ -185,7 +186,7 @@ async fn determine_and_emit(
         standard_fen: decision.standard.0,
         policy_version: decision.policy_version.clone(),
         rule: decision.rule.clone(),
-        effective_month: Month::of(today).to_string(),
+        effective_month: Month::of(today),
         decided_by: decided_by.clone(),
         integrity_flags: app.integrity_flags.0.clone(),
         zero_employment_household: decision.zero_employment_household,

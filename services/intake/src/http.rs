@@ -199,7 +199,7 @@ async fn submit(
         .collect();
     let event = ApplicationSubmitted {
         application_id,
-        region_code: region.to_string(),
+        region_code: region.clone(),
         urban: req.urban,
         members,
     };

@@ -34,8 +34,7 @@ pub async fn on_determined(
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
-    let region =
-        RegionCode::parse(&det.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let region = det.region_code.clone();
     let today = state.mesh.today();
     let params = state
         .policy
@@ -85,7 +84,7 @@ pub async fn on_determined(
     let enrolled = HouseholdEnrolled {
         application_id: det.application_id,
         tier: det.tier,
-        effective_month: det.effective_month.clone(),
+        effective_month: det.effective_month,
         members: det.members.len(),
         referrals: referrals.clone(),
     };
@@ -317,7 +316,7 @@ pub async fn on_reverified(
             change: AssistanceChange::GradualExit,
             reason: "income_above_standard".into(),
             occurred_on: on,
-            stop_from_month: exit.stop_from_month.to_string(),
+            stop_from_month: exit.stop_from_month,
             exit_months: Some(exit.exit_months),
             decided_by: format!("rule:{}", params.version),
         };

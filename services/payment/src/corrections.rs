@@ -10,6 +10,7 @@ use crate::store::corrections::Correction;
 use contract::channels::PAYMENT_INSTRUCTION_CREATED;
 use contract::InstructionCreated;
 use mesh::ChainRef;
+use policy::Month;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -30,7 +31,8 @@ pub async fn resolve(
         let created = InstructionCreated {
             instruction_id: instruction_id(member_id, &r.month, r.kind, &reference),
             beneficiary_member_id: member_id,
-            month: r.month,
+            month: Month::parse(&r.month)
+                .map_err(|e| anyhow::anyhow!("stored month {:?}: {e}", r.month))?,
             kind: r.kind.as_str().to_owned(),
             amount_fen: r.amount_fen,
             due_date: r.due_date.max(today),

@@ -8,7 +8,6 @@ use crate::{iso20022, status_reports};
 use contract::{BankStatusReport, EmergencyGranted, HouseholdChanged, HouseholdDetermined};
 use mesh::consumer::Outcome;
 use mesh::{Delivery, HandlerError};
-use policy::Month;
 
 /// `eligibility.household.determined` → the household's facts in the register, and its
 /// instructions (`payment.instruction.created`) for its effective month and any month whose run
@@ -18,8 +17,7 @@ pub async fn on_determined(
     e: mesh::Envelope<HouseholdDetermined>,
     d: Delivery,
 ) -> Result<Outcome, HandlerError> {
-    let effective =
-        Month::parse(&e.data.effective_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let effective = e.data.effective_month;
     let facts = Facts::of(&e.data, &state.policy).map_err(HandlerError::Poison)?;
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
@@ -86,7 +84,7 @@ pub async fn on_changed(
     d: Delivery,
 ) -> Result<Outcome, HandlerError> {
     let c = &e.data;
-    let from = Month::parse(&c.stop_from_month).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let from = c.stop_from_month;
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };

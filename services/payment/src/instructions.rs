@@ -149,7 +149,7 @@ pub async fn instruct(
             InstructionCreated {
                 instruction_id: iid[i],
                 beneficiary_member_id: p.beneficiary,
-                month: month_text.clone(),
+                month,
                 kind: p.kind.as_str().to_owned(),
                 amount_fen: p.amount.0,
                 due_date: *d,

@@ -125,7 +125,7 @@ pub async fn open(
                 recovery_id,
                 instruction_id,
                 beneficiary_member_id: m.beneficiary_member_id,
-                month: month_text.clone(),
+                month,
                 kind: m.kind.as_str().to_owned(),
                 amount_fen: over,
                 reason: reason.to_owned(),

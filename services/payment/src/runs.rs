@@ -219,7 +219,7 @@ async fn chunk(state: &State, month: Month) -> anyhow::Result<bool> {
         let done =
             store::runs::complete(&mut tx, &month.to_string(), state.mesh.clock.now()).await?;
         let completed = RunCompleted {
-            month: done.month.clone(),
+            month,
             households: done.households,
             instructions_created: done.instructions_created,
             instructions_existing: done.instructions_existing,
@@ -381,7 +381,7 @@ pub async fn alert(
         return Ok(false);
     }
     let data = RunAlert {
-        month: month.to_string(),
+        month,
         reason: reason.as_str().to_owned(),
         status: status.to_owned(),
         deadline: month.day(deadline_day),

@@ -15,6 +15,7 @@ use crate::store::Paid;
 use contract::channels::PAYMENT_INSTRUCTION_STATUS;
 use contract::InstructionStatusChanged;
 use mesh::ChainRef;
+use policy::Month;
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -70,7 +71,8 @@ pub async fn move_to(
         previous_status: p.status.as_str().to_owned(),
         reason: reason.map(str::to_owned),
         amount_fen: p.amount_fen,
-        month: p.month.clone(),
+        month: Month::parse(&p.month)
+            .map_err(|e| anyhow::anyhow!("stored month {:?}: {e}", p.month))?,
         kind: p.kind.as_str().to_owned(),
         file_msg_id: Some(file.msg_id.clone()),
         report_msg_id: report_msg_id.map(str::to_owned),

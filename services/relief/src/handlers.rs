@@ -12,7 +12,7 @@ use policy::relief::{
     decide_all, duplicates, once_per_household, period, Decision, DisasterFacts, Help,
     ReferralFacts,
 };
-use policy::{Department, RegionCode};
+use policy::Department;
 use sha2::{Digest, Sha256};
 
 /// A digest of the push body: the same referral pushed again has the same digest.
@@ -85,8 +85,8 @@ pub async fn on_push(
         return Ok(Outcome::Applied);
     }
 
-    let region =
-        RegionCode::parse(&push.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    // Checked when the push was decoded.
+    let region = push.region_code.clone();
     let today = state.mesh.today();
     let params = state
         .policy

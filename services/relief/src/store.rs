@@ -117,7 +117,7 @@ pub async fn insert_case(
         Json(f) as _,
         f.decided_by,
         review_reason,
-        p.region_code,
+        p.region_code.as_str(),
     )
     .execute(tx)
     .await?;
@@ -429,7 +429,7 @@ pub async fn insert_service_order(
         e.household_id,
         e.chain_id,
         p.member_id,
-        p.region_code,
+        p.region_code.as_str(),
         Text(self_care) as Text<SelfCare>,
     )
     .execute(tx)

@@ -36,7 +36,7 @@ pub async fn on_submitted(
             household_id: e.household_id,
             chain_id: e.chain_id,
             application_id: e.data.application_id,
-            region_code: &e.data.region_code,
+            region_code: e.data.region_code.as_str(),
             members: &members,
         },
     )

@@ -1,6 +1,7 @@
 //! Payloads of payment's bank side: status reports from the bank, instruction status changes.
 
 use chrono::{DateTime, Utc};
+use policy::Month;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ pub struct InstructionStatusChanged {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub amount_fen: i64,
-    pub month: String,
+    pub month: Month,
     pub kind: String,
     /// The pain.001 file (`MsgId`) that carries the payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use policy::determination::{MemberFlags, Payee, SchoolStage, SelfCare};
-use policy::{Department, Tier};
+use policy::{Department, Month, RegionCode, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ pub use payment::*;
 pub struct ApplicationSubmitted {
     pub application_id: Uuid,
     /// County-level (or lower) administrative division code.
-    pub region_code: String,
+    pub region_code: RegionCode,
     pub urban: bool,
     pub members: Vec<ApplicantMember>,
 }
@@ -164,7 +164,7 @@ pub struct ApplicationRejected {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HouseholdDetermined {
     pub application_id: Uuid,
-    pub region_code: String,
+    pub region_code: RegionCode,
     pub urban: bool,
     /// The tier paid: the first of `classifications`.
     pub tier: Tier,
@@ -179,7 +179,7 @@ pub struct HouseholdDetermined {
     pub policy_version: String,
     pub rule: String,
     /// First month the benefit is paid for, `YYYY-MM`.
-    pub effective_month: String,
+    pub effective_month: Month,
     /// Who decided: `rule:<parameter set version>`, `officer:<name>` after a township
     /// officer's manual verification, or `county:<name>` for a county decision.
     #[serde(default)]
@@ -232,7 +232,7 @@ pub struct EmergencyGranted {
     pub id_number: String,
     pub name: String,
     /// Where the emergency happened (not necessarily where the person is registered).
-    pub region_code: String,
+    pub region_code: RegionCode,
     pub hardship: String,
     pub total_amount_fen: i64,
     /// One approval, staged assistance: each stage is paid on its date.
@@ -260,7 +260,7 @@ pub struct EmergencyStage {
 pub struct HouseholdEnrolled {
     pub application_id: Uuid,
     pub tier: Tier,
-    pub effective_month: String,
+    pub effective_month: Month,
     pub members: usize,
     pub referrals: Vec<Uuid>,
 }
@@ -273,7 +273,7 @@ pub struct ReferralPush {
     pub member_id: Uuid,
     pub id_number: String,
     pub name: String,
-    pub region_code: String,
+    pub region_code: RegionCode,
     pub urban: bool,
     pub tier: Tier,
     /// Why the person is referred, in words.
@@ -391,7 +391,7 @@ pub struct HouseholdChanged {
     pub occurred_on: NaiveDate,
     /// The first month (`YYYY-MM`) with no payment. For a gradual exit, the month after the
     /// last month of the exit period.
-    pub stop_from_month: String,
+    pub stop_from_month: Month,
     /// A gradual exit: the months still paid at the current amount before the stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_months: Option<u32>,
@@ -414,7 +414,7 @@ pub struct InstructionCreated {
     /// Stable: the same (beneficiary, month, kind) always has the same id.
     pub instruction_id: Uuid,
     pub beneficiary_member_id: Uuid,
-    pub month: String,
+    pub month: Month,
     pub kind: String,
     pub amount_fen: i64,
     pub due_date: NaiveDate,

@@ -6,6 +6,7 @@
 
 use crate::HouseDamage;
 use chrono::NaiveDate;
+use policy::RegionCode;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -83,7 +84,7 @@ pub struct FeedRecord {
     pub id_number: String,
     /// Where the person lives: a township (9 digits) or village (12 digits) code, so that the
     /// township that must look is known.
-    pub region_code: String,
+    pub region_code: RegionCode,
     /// When it happened: the date of death, of diagnosis, of registration, of the disaster, …
     pub occurred_on: NaiveDate,
     /// `serious_illness`: the diagnosis group as the health system names it.
@@ -178,6 +179,8 @@ pub struct DiscoveryReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
     /// Where the person lives: a township (9 digits) or village (12 digits) code.
+    /// Kept as written, not as a `RegionCode`: the same shape is the body of
+    /// `POST /v1/discoveries`, whose every field is checked and answered with a 422 naming it.
     pub region_code: String,
     pub hardship: Hardship,
     /// What the reporter saw, in words (at most 2,000 characters).

@@ -1,6 +1,7 @@
 //! Payloads of payment's monthly run and its recovery cases.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use policy::Month;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -9,7 +10,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunCompleted {
     /// `YYYY-MM`.
-    pub month: String,
+    pub month: Month,
     /// Households looked at.
     pub households: i64,
     /// Instructions the run created.
@@ -29,7 +30,7 @@ pub struct RunCompleted {
 /// people may not be paid by `pay_by`. Carries the nil household id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunAlert {
-    pub month: String,
+    pub month: Month,
     /// `failed` or `not_completed_by_deadline`.
     pub reason: String,
     /// The run's status when the alert was raised (`missing` when it never started).
@@ -51,7 +52,7 @@ pub struct RecoveryOpened {
     pub recovery_id: Uuid,
     pub instruction_id: Uuid,
     pub beneficiary_member_id: Uuid,
-    pub month: String,
+    pub month: Month,
     pub kind: String,
     /// Overpaid: the instruction's amount less what is still due for that month.
     pub amount_fen: i64,

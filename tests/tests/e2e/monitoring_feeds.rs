@@ -226,10 +226,7 @@ async fn a_death_stops_assistance_from_the_next_month_and_warns_once_however_oft
     assert_eq!(e.data.change, AssistanceChange::Stopped);
     assert_eq!(e.data.reason, "death");
     assert_eq!(e.data.occurred_on, died_on);
-    assert_eq!(
-        e.data.stop_from_month,
-        Month::of(died_on).next().to_string()
-    );
+    assert_eq!(e.data.stop_from_month, Month::of(died_on).next());
     assert!(
         e.data.decided_by.starts_with("rule:"),
         "{}",
@@ -266,7 +263,7 @@ async fn a_death_stops_assistance_from_the_next_month_and_warns_once_however_oft
     assert_eq!(status, "stopped");
     assert_eq!(tier.as_deref(), Some("dibao"));
     assert!(active_from.is_some());
-    assert_eq!(stop_from, Some(e.data.stop_from_month.clone()));
+    assert_eq!(stop_from, Some(e.data.stop_from_month.to_string()));
     let (household_status,): (String,) =
         sqlx::query_as("SELECT status FROM households WHERE household_id = $1")
             .bind(h.household_id)
@@ -632,7 +629,7 @@ async fn a_household_reverified_above_the_standard_begins_its_gradual_exit() {
     for _ in 0..params.gradual_exit_months {
         stop = stop.next();
     }
-    assert_eq!(e.data.stop_from_month, stop.to_string());
+    assert_eq!(e.data.stop_from_month, stop);
     assert_eq!(e.data.decided_by, format!("rule:{}", params.version));
 
     let (status, exit_months, stop_from, last_verified): (String, Option<i32>, Option<String>, NaiveDate) =

@@ -310,7 +310,7 @@ fn change(
             change,
             reason: reason.into(),
             occurred_on: stop_from.first_day() - chrono::Days::new(3),
-            stop_from_month: stop_from.to_string(),
+            stop_from_month: stop_from,
             exit_months,
             decided_by: "rule:test".into(),
         },

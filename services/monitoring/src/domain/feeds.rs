@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use contract::{FeedRecord, FeedSource};
-use policy::{PolicyBook, RegionCode, ResidentId};
+use policy::{PolicyBook, ResidentId};
 
 /// Checks what serde cannot; the reason names the field.
 pub fn validate(
@@ -16,7 +16,7 @@ pub fn validate(
         return Err("record_id: must be 1 to 64 printable characters".into());
     }
     let person = ResidentId::parse(&r.id_number).map_err(|e| format!("id_number: {e}"))?;
-    let region = RegionCode::parse(&r.region_code).map_err(|e| format!("region_code: {e}"))?;
+    let region = r.region_code.clone();
     if region.as_str().len() < 9 {
         return Err(
             "region_code: must name the township (9 digits) or village (12 digits) where the person lives"
@@ -64,7 +64,6 @@ pub fn validate(
     Ok(FeedRecord {
         record_id: id.to_owned(),
         id_number: person.as_str().to_owned(),
-        region_code: region.as_str().to_owned(),
         illness: r.illness.as_ref().map(|s| s.trim().to_owned()),
         ..r.clone()
     })
@@ -82,7 +81,7 @@ mod tests {
         let good = FeedRecord {
             record_id: "d-1".into(),
             id_number: id.as_str().to_owned(),
-            region_code: "410102001001".into(),
+            region_code: policy::RegionCode::parse("410102001001").unwrap(),
             occurred_on: "2026-10-01".parse().unwrap(),
             illness: None,
             house_damage: None,
@@ -102,7 +101,7 @@ mod tests {
             (
                 FeedSource::Death,
                 FeedRecord {
-                    region_code: "410102".into(),
+                    region_code: policy::RegionCode::parse("410102").unwrap(),
                     ..good.clone()
                 },
                 "region_code: must name the township",
@@ -110,7 +109,7 @@ mod tests {
             (
                 FeedSource::Death,
                 FeedRecord {
-                    region_code: "990102001".into(),
+                    region_code: policy::RegionCode::parse("990102001").unwrap(),
                     ..good.clone()
                 },
                 "no parameter set",

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use contract::{Circumstances, FeedSource, PriorAssistance, ReferralPush};
 use policy::determination::{SchoolStage, SelfCare};
-use policy::{Department, Tier};
+use policy::{Department, RegionCode, Tier};
 use uuid::Uuid;
 
 /// The need a relief line answers, in words, for the push.
@@ -73,7 +73,7 @@ pub struct Recipient {
     pub id_number: String,
     pub name: String,
     /// The household's region code.
-    pub region_code: String,
+    pub region_code: RegionCode,
     pub urban: bool,
     /// The member's own tier (a member may be single-person dibao in a marginal household).
     pub tier: Tier,
@@ -135,7 +135,7 @@ mod tests {
             member_id: Uuid::from_u128(3),
             id_number: "410102198001010011".into(),
             name: "Wang".into(),
-            region_code: "410102001001".into(),
+            region_code: RegionCode::parse("410102001001").unwrap(),
             urban: true,
             tier: Tier::SinglePersonDibao,
             school_stage: Some(SchoolStage::SeniorSecondary),

@@ -190,7 +190,7 @@ mod tests {
         FeedRecord {
             record_id: "r1".into(),
             id_number: "410102198001010011".into(),
-            region_code: "410102001001".into(),
+            region_code: policy::RegionCode::parse("410102001001").unwrap(),
             occurred_on: date("2026-03-31"),
             illness: Some("malignant tumour".into()),
             house_damage: Some(HouseDamage::Collapsed),

@@ -18,6 +18,7 @@ use contract::{FeedRecord, FeedSource, HouseDamage};
 use futures::{Stream, StreamExt};
 use mesh::http::ApiError;
 use mesh::Mesh;
+use policy::RegionCode;
 use serde::Serialize;
 use serde_json::json;
 
@@ -284,10 +285,21 @@ impl Columns {
                 self.index.len()
             ));
         }
-        let mut r = FeedRecord {
+        /// The record as its fields are read; the region is parsed where its field is read.
+        struct Draft {
+            record_id: String,
+            id_number: String,
+            region_code: Option<RegionCode>,
+            occurred_on: NaiveDate,
+            illness: Option<String>,
+            house_damage: Option<HouseDamage>,
+            displaced: bool,
+            disability_grade: Option<u8>,
+        }
+        let mut r = Draft {
             record_id: String::new(),
             id_number: String::new(),
-            region_code: String::new(),
+            region_code: None,
             occurred_on: NaiveDate::MIN,
             illness: None,
             house_damage: None,
@@ -299,7 +311,10 @@ impl Columns {
             match f {
                 Field::RecordId => r.record_id = v.to_owned(),
                 Field::IdNumber => r.id_number = v.to_owned(),
-                Field::RegionCode => r.region_code = v.to_owned(),
+                Field::RegionCode => {
+                    r.region_code =
+                        Some(RegionCode::parse(v).map_err(|e| format!("region_code: {e}"))?)
+                }
                 Field::OccurredOn => {
                     r.occurred_on = v
                         .parse()
@@ -330,7 +345,18 @@ impl Columns {
                 }
             }
         }
-        Ok(r)
+        Ok(FeedRecord {
+            record_id: r.record_id,
+            id_number: r.id_number,
+            region_code: r
+                .region_code
+                .ok_or_else(|| "region_code: is required".to_owned())?,
+            occurred_on: r.occurred_on,
+            illness: r.illness,
+            house_damage: r.house_damage,
+            displaced: r.displaced,
+            disability_grade: r.disability_grade,
+        })
     }
 }
 

@@ -15,7 +15,6 @@ use chrono::NaiveDate;
 use contract::channels::HOUSEHOLD_CHANGED;
 use contract::{AssistanceChange, FeedRecord, FeedSource, HouseholdChanged};
 use mesh::{ChainRef, HandlerError};
-use policy::RegionCode;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -135,8 +134,7 @@ async fn act(
     let cause = format!("feed:{source}:{}", r.record_id);
     let mut done = ActionCounts::default();
     let poison = |e: policy::PolicyError| HandlerError::Poison(e.to_string());
-    let here =
-        RegionCode::parse(&r.region_code).map_err(|e| HandlerError::Poison(e.to_string()))?;
+    let here = r.region_code.clone();
     let local = state.policy.in_force(&here, today).map_err(poison)?;
     // Set when a stop was already applied by another record: its warning is not raised twice.
     let mut already_stopped = false;
@@ -149,8 +147,7 @@ async fn act(
                 let Some(Found { recipient: p, .. }) = person else {
                     continue;
                 };
-                let region = RegionCode::parse(&p.region_code)
-                    .map_err(|e| HandlerError::Poison(e.to_string()))?;
+                let region = p.region_code.clone();
                 let params = state.policy.in_force(&region, today).map_err(poison)?;
                 let change = HouseholdChanged {
                     change_id: Uuid::new_v5(&p.household_id, format!("{cause}/stop").as_bytes()),
@@ -158,7 +155,7 @@ async fn act(
                     change: AssistanceChange::Stopped,
                     reason: (*reason).to_owned(),
                     occurred_on: r.occurred_on,
-                    stop_from_month: stop_from_month.to_string(),
+                    stop_from_month: *stop_from_month,
                     exit_months: None,
                     decided_by: format!("rule:{}", params.version),
                 };
@@ -183,8 +180,7 @@ async fn act(
                 let Some(Found { recipient: p, .. }) = person else {
                     continue;
                 };
-                let region = RegionCode::parse(&p.region_code)
-                    .map_err(|e| HandlerError::Poison(e.to_string()))?;
+                let region = p.region_code.clone();
                 let params = state.policy.in_force(&region, today).map_err(poison)?;
                 let referral = Referral {
                     cause: Cause::Feed {
@@ -232,7 +228,7 @@ async fn act(
                         kind: *kind,
                         household_id: person.map(|p| p.recipient.household_id),
                         member_id: person.map(|p| p.recipient.member_id),
-                        township_code: township_of(&r.region_code),
+                        township_code: township_of(r.region_code.as_str()),
                         detail,
                         verify_due: policy::dates::deadline(today, local.warning_verify_days),
                         raised_at: state.mesh.clock.now(),

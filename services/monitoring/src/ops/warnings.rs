@@ -186,7 +186,7 @@ async fn push_to_department(
                 w.warning_id
             ))
         })?;
-    let params = params_for(state, &to.region_code, today)?;
+    let params = params_for(state, to.region_code.as_str(), today)?;
     let referral = Referral {
         cause: Cause::Warning {
             warning_id: w.warning_id,
@@ -233,7 +233,7 @@ async fn reverify_terminate(
         change: AssistanceChange::Stopped,
         reason: "no_longer_eligible".into(),
         occurred_on: today,
-        stop_from_month: Month::of(today).next().to_string(),
+        stop_from_month: Month::of(today).next(),
         exit_months: None,
         decided_by: format!("officer:{officer}"),
     };

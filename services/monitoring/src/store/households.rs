@@ -29,13 +29,13 @@ pub async fn enrol(
         e.household_id,
         e.chain_id,
         d.application_id,
-        d.region_code,
+        d.region_code.as_str(),
         d.urban,
         d.tier.as_str(),
         Status::Active as Status,
         d.monthly_amount_fen,
         d.policy_version,
-        d.effective_month,
+        d.effective_month.to_string(),
         e.time,
         today,
         d.zero_employment_household,
@@ -107,7 +107,7 @@ pub async fn record_enrolment(
     sqlx::query!(
         "UPDATE persons SET active_from_month = $2 WHERE household_id = $1 AND active_from_month IS NULL",
         e.household_id,
-        d.effective_month,
+        d.effective_month.to_string(),
     )
     .execute(&mut *tx)
     .await?;
@@ -118,7 +118,7 @@ pub async fn record_enrolment(
         "enrolled",
         None,
         Some(Status::Active),
-        Some(&d.effective_month),
+        Some(&d.effective_month.to_string()),
         &e.id,
         json!({"application_id": d.application_id, "monthly_amount_fen": d.monthly_amount_fen, "policy_version": d.policy_version}),
     )
@@ -138,7 +138,7 @@ pub async fn record_enrolment(
             "enrolled",
             None,
             Some(Status::Active),
-            Some(&d.effective_month),
+            Some(&d.effective_month.to_string()),
             &e.id,
             json!({"tiers": m.tiers, "relief_lines": m.relief_lines}),
         )
@@ -248,7 +248,7 @@ pub async fn apply_change(
                     "stopped",
                     Some(person_status),
                     Some(Status::Stopped),
-                    Some(&c.stop_from_month),
+                    Some(&c.stop_from_month.to_string()),
                     &cause,
                     detail.clone(),
                 )
@@ -259,7 +259,7 @@ pub async fn apply_change(
             sqlx::query!(
                 "UPDATE persons SET status = $3, stop_from_month = $2 WHERE member_id = $1",
                 member,
-                c.stop_from_month,
+                c.stop_from_month.to_string(),
                 Status::Stopped as Status,
             )
             .execute(&mut *tx)
@@ -286,7 +286,7 @@ pub async fn apply_change(
                 sqlx::query!(
                     "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status <> $3",
                     household_id,
-                    c.stop_from_month,
+                    c.stop_from_month.to_string(),
                     Status::Stopped as Status,
                 )
                 .execute(&mut *tx)
@@ -303,7 +303,7 @@ pub async fn apply_change(
                     "gradual_exit",
                     Some(household_status),
                     Some(Status::Exiting),
-                    Some(&c.stop_from_month),
+                    Some(&c.stop_from_month.to_string()),
                     &cause,
                     detail,
                 )
@@ -315,7 +315,7 @@ pub async fn apply_change(
                 "UPDATE households SET status = $4, exit_months = $2, stop_from_month = $3, updated_at = $5 WHERE household_id = $1",
                 household_id,
                 c.exit_months.map(|m| m as i32),
-                c.stop_from_month,
+                c.stop_from_month.to_string(),
                 Status::Exiting as Status,
                 at,
             )
@@ -324,7 +324,7 @@ pub async fn apply_change(
             sqlx::query!(
                 "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status = $4",
                 household_id,
-                c.stop_from_month,
+                c.stop_from_month.to_string(),
                 Status::Exiting as Status,
                 Status::Active as Status,
             )
@@ -351,7 +351,7 @@ async fn stop_household(
         "stopped",
         Some(from),
         Some(Status::Stopped),
-        Some(&c.stop_from_month),
+        Some(&c.stop_from_month.to_string()),
         cause,
         detail,
     )
@@ -362,7 +362,7 @@ async fn stop_household(
     sqlx::query!(
         "UPDATE households SET status = $3, stop_from_month = $2, updated_at = $4 WHERE household_id = $1",
         household_id,
-        c.stop_from_month,
+        c.stop_from_month.to_string(),
         Status::Stopped as Status,
         at,
     )
@@ -580,7 +580,11 @@ impl RecipientRow {
             member_id: self.member_id,
             id_number: self.id_number,
             name: self.name,
-            region_code: self.region_code,
+            region_code: policy::RegionCode::parse(&self.region_code).map_err(|e| {
+                sqlx::Error::Decode(
+                    format!("stored region code {:?}: {e}", self.region_code).into(),
+                )
+            })?,
             urban: self.urban,
             tier: tier(&self.tier)?,
             school_stage: from_text(self.school_stage)?,

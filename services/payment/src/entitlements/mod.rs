@@ -39,7 +39,7 @@ pub async fn determined(
         &Determined {
             household_id: e.household_id,
             chain_id: e.chain_id,
-            region_code: &det.region_code,
+            region_code: det.region_code.as_str(),
             effective_month: &effective.to_string(),
             facts,
             policy_version: &det.policy_version,
@@ -90,7 +90,7 @@ pub async fn granted(
         tx,
         e.household_id,
         e.chain_id,
-        &g.region_code,
+        g.region_code.as_str(),
         &e.id,
         state.mesh.clock.now(),
     )

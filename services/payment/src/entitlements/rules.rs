@@ -25,9 +25,7 @@
 use chrono::{Datelike, NaiveDate};
 use contract::HouseholdDetermined;
 use policy::determination::{MemberFlags, Payee, SelfCare};
-use policy::{
-    Fen, HouseholdFacts, MemberFacts, Month, ParameterSet, PolicyBook, RegionCode, ResidentId, Tier,
-};
+use policy::{Fen, HouseholdFacts, MemberFacts, Month, ParameterSet, PolicyBook, ResidentId, Tier};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -92,8 +90,8 @@ impl Facts {
     /// (by its version), from which a destitute person's self-care ability and a single-person
     /// member's own income are read back out of their benefit.
     pub fn of(det: &HouseholdDetermined, book: &PolicyBook) -> Result<Facts, String> {
-        let month = Month::parse(&det.effective_month).map_err(|e| e.to_string())?;
-        let region = RegionCode::parse(&det.region_code).map_err(|e| e.to_string())?;
+        let month = det.effective_month;
+        let region = det.region_code.clone();
         let used = match book.by_version(&det.policy_version) {
             Some(p) => p,
             None => book
@@ -433,6 +431,7 @@ fn member_facts(
 mod tests {
     use super::*;
     use contract::DeterminedMember;
+    use policy::RegionCode;
 
     fn book() -> PolicyBook {
         PolicyBook::builtin()
@@ -458,7 +457,7 @@ mod tests {
         );
         HouseholdDetermined {
             application_id: Uuid::new_v4(),
-            region_code: "410102".into(),
+            region_code: RegionCode::parse("410102").unwrap(),
             urban,
             tier: d.tier,
             classifications: d.classifications.clone(),
@@ -468,7 +467,7 @@ mod tests {
             standard_fen: d.standard.0,
             policy_version: d.policy_version.clone(),
             rule: d.rule.clone(),
-            effective_month: Month::of(on).to_string(),
+            effective_month: Month::of(on),
             decided_by: String::new(),
             integrity_flags: Vec::new(),
             zero_employment_household: false,
@@ -515,7 +514,7 @@ mod tests {
     fn same_as_determined(det: &HouseholdDetermined) {
         let book = book();
         let facts = Facts::of(det, &book).unwrap();
-        let month = Month::parse(&det.effective_month).unwrap();
+        let month = det.effective_month;
         let p = book
             .in_force(&RegionCode::parse("410102").unwrap(), month.first_day())
             .unwrap();

@@ -25,7 +25,7 @@ pub async fn insert_instruction(
         household_id,
         chain_id,
         i.beneficiary_member_id,
-        i.month,
+        i.month.to_string(),
         i.kind,
         i.amount_fen,
         i.due_date,
