@@ -2,7 +2,7 @@
 //!
 //! Business dates (a feedback deadline, the month a stop takes effect, the day a payment run is
 //! due) are days of the bureau's own calendar: `clock.timezone`, Asia/Shanghai by default. A UTC
-//! date is wrong for eight hours of every day there, so no code takes `Utc::now().date_naive()`;
+//! date is wrong for eight hours of every day there, so no code takes the machine's UTC date;
 //! it asks the service's [`Clock`], which it reaches through `Mesh::clock`.
 //!
 //! - [`Clock::system`]: the machine's time (production).
@@ -88,7 +88,7 @@ impl Clock {
 
     /// The current instant.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.offset()
+        machine_now() + self.offset()
     }
 
     /// The bureau's calendar day now.
@@ -103,7 +103,7 @@ impl Clock {
 
     /// From now on the clock reads `at`, and runs on from there.
     pub fn set(&self, at: DateTime<Utc>) {
-        let offset = at - Utc::now();
+        let offset = at - machine_now();
         match self.offset.write() {
             Ok(mut o) => *o = offset,
             Err(poisoned) => *poisoned.into_inner() = offset,
@@ -129,6 +129,11 @@ impl Clock {
             Err(poisoned) => *poisoned.into_inner(),
         }
     }
+}
+
+/// The machine's time: the one wall-clock read of the mesh, which every clock adds its offset to.
+fn machine_now() -> DateTime<Utc> {
+    Utc::now()
 }
 
 /// The time zone named `name` (IANA), or why not.
