@@ -60,13 +60,26 @@ impl ChainRef {
 }
 
 impl<T: EventKind> Envelope<T> {
+    /// An envelope timed by the machine's clock: for parties outside the mesh (the simulators,
+    /// a department's system in tests). A service's own come from `Mesh::envelope`, timed by its clock.
     pub fn new(service: &str, chain: &ChainRef, subject: Option<String>, data: T) -> Self {
+        Self::timed(service, chain, subject, data, Utc::now())
+    }
+
+    /// An envelope made at `time`.
+    pub fn timed(
+        service: &str,
+        chain: &ChainRef,
+        subject: Option<String>,
+        data: T,
+        time: DateTime<Utc>,
+    ) -> Self {
         Self {
             specversion: SPEC_VERSION.to_owned(),
             id: Uuid::new_v4().to_string(),
             source: source_of(service),
             kind: T::TYPE.to_owned(),
-            time: Utc::now(),
+            time,
             subject,
             datacontenttype: CONTENT_TYPE.to_owned(),
             household_id: chain.household_id,
@@ -75,12 +88,6 @@ impl<T: EventKind> Envelope<T> {
             schema_version: T::SCHEMA_VERSION,
             data,
         }
-    }
-
-    /// The same envelope, timed `at` (the service clock's now).
-    pub fn at(mut self, at: chrono::DateTime<Utc>) -> Self {
-        self.time = at;
-        self
     }
 }
 

@@ -100,7 +100,13 @@ impl Mesh {
         subject: Option<String>,
         data: T,
     ) -> Envelope<T> {
-        Envelope::new(&self.settings.service, chain, subject, data).at(self.clock.now())
+        Envelope::timed(
+            &self.settings.service,
+            chain,
+            subject,
+            data,
+            self.clock.now(),
+        )
     }
 
     /// The bureau's calendar day now.
