@@ -201,7 +201,7 @@ pub async fn execute(state: &State, month: Month) -> anyhow::Result<()> {
 
 /// Does one chunk; `false` when there was none left and the run is now completed.
 async fn chunk(state: &State, month: Month) -> anyhow::Result<bool> {
-    let today = state.today();
+    let today = state.mesh.today();
     let mut tx = state.mesh.db.begin().await?;
     let Some((status, cursor)) = store::runs::lock(&mut tx, &month.to_string()).await? else {
         anyhow::bail!("no run for {month}");
@@ -309,7 +309,7 @@ pub async fn schedule(state: State) -> anyhow::Result<()> {
 
 /// One look at the calendar: start what is due, alert on what is late or failed.
 pub async fn look(state: &State) -> anyhow::Result<()> {
-    let today = state.today();
+    let today = state.mesh.today();
     let Some((run_day, deadline_day, _)) = schedule_days(&state.policy, today) else {
         return Ok(());
     };

@@ -18,10 +18,3 @@ pub struct State {
     pub settings: Arc<PaymentSettings>,
     pub runner: Arc<Runner>,
 }
-
-impl State {
-    /// The bureau's calendar day now, by the service's clock.
-    pub fn today(&self) -> chrono::NaiveDate {
-        self.mesh.today()
-    }
-}

@@ -218,6 +218,8 @@ pub async fn apply_change(
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let cause = c.change_id.to_string();
+    // Written as text, once, for every table the change touches.
+    let stop_from = c.stop_from_month.to_string();
     let h = sqlx::query_scalar!(
         r#"SELECT status AS "status: Status" FROM households WHERE household_id = $1 FOR UPDATE"#,
         household_id,
@@ -248,7 +250,7 @@ pub async fn apply_change(
                     "stopped",
                     Some(person_status),
                     Some(Status::Stopped),
-                    Some(&c.stop_from_month.to_string()),
+                    Some(&stop_from),
                     &cause,
                     detail.clone(),
                 )
@@ -259,7 +261,7 @@ pub async fn apply_change(
             sqlx::query!(
                 "UPDATE persons SET status = $3, stop_from_month = $2 WHERE member_id = $1",
                 member,
-                c.stop_from_month.to_string(),
+                &stop_from,
                 Status::Stopped as Status,
             )
             .execute(&mut *tx)
@@ -286,7 +288,7 @@ pub async fn apply_change(
                 sqlx::query!(
                     "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status <> $3",
                     household_id,
-                    c.stop_from_month.to_string(),
+                    &stop_from,
                     Status::Stopped as Status,
                 )
                 .execute(&mut *tx)
@@ -303,7 +305,7 @@ pub async fn apply_change(
                     "gradual_exit",
                     Some(household_status),
                     Some(Status::Exiting),
-                    Some(&c.stop_from_month.to_string()),
+                    Some(&stop_from),
                     &cause,
                     detail,
                 )
@@ -315,7 +317,7 @@ pub async fn apply_change(
                 "UPDATE households SET status = $4, exit_months = $2, stop_from_month = $3, updated_at = $5 WHERE household_id = $1",
                 household_id,
                 c.exit_months.map(|m| m as i32),
-                c.stop_from_month.to_string(),
+                &stop_from,
                 Status::Exiting as Status,
                 at,
             )
@@ -324,7 +326,7 @@ pub async fn apply_change(
             sqlx::query!(
                 "UPDATE persons SET status = $3, stop_from_month = $2 WHERE household_id = $1 AND status = $4",
                 household_id,
-                c.stop_from_month.to_string(),
+                &stop_from,
                 Status::Exiting as Status,
                 Status::Active as Status,
             )
