@@ -212,6 +212,18 @@ impl TestMesh {
         load_with(defaults, &o)
     }
 
+    /// The settings of a service `service` of this mesh (its prefix, database, test timings),
+    /// with `extra` applied last: for a test's own service built on `mesh::ServiceBuilder`.
+    pub fn mesh_settings(
+        &self,
+        service: &str,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<MeshSettings> {
+        let mut m: MeshSettings = self.settings("", service, extra)?;
+        Self::tune(&mut m);
+        Ok(m)
+    }
+
     fn tune(m: &mut MeshSettings) {
         m.nats.backoff_ms = vec![100, 300, 600];
     }

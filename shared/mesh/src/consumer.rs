@@ -3,8 +3,10 @@
 //! For each message: extract the trace context from the headers and open a consumer span;
 //! call the handler; acknowledge only after it returns (its transaction is committed by then).
 //! A transient failure is `Nak`ed with the configured backoff until `max_deliver`, then
-//! dead-lettered; a poison message (it can never succeed) is dead-lettered at once. Either way
-//! the message is then terminated and the consumer goes on with the next one.
+//! dead-lettered; a poison message (it can never succeed) is dead-lettered at once. A handler
+//! that panics fails transiently (the panic is caught and named); a message whose handler never
+//! settled it on any delivery is dead-lettered on the one extra delivery JetStream makes. Either
+//! way the message is then terminated and the consumer goes on with the next one.
 
 use crate::envelope::{Envelope, EventKind};
 use crate::service::Mesh;
@@ -228,13 +230,24 @@ async fn handle_one(
     {
         span.record("household_id", tracing::field::display(h));
     }
+    let max = mesh.settings.nats.max_deliver;
     let started = Instant::now();
-    let result = (handler)(delivery.clone()).instrument(span.clone()).await;
+    let result = if delivered > max {
+        // JetStream delivers once more than the handler is given (`streams::durable`): a message
+        // whose handler never settled it (the process died, or it outran `ack_wait`, on every
+        // delivery) is parked here instead of being dropped by the server unseen.
+        Err(HandlerError::Poison(format!(
+            "delivered {delivered} times and never settled: the handler crashed or ran past ack_wait on each delivery"
+        )))
+    } else {
+        run_handler(handler, delivery.clone())
+            .instrument(span.clone())
+            .await
+    };
     mesh.metrics
         .handler_seconds
         .with_label_values(&[&spec.name])
         .observe(started.elapsed().as_secs_f64());
-    let max = mesh.settings.nats.max_deliver;
     let settle = async {
         match result {
             Ok(Outcome::Applied) => ack(&msg, AckKind::Ack, "ack").await,
@@ -261,6 +274,32 @@ async fn handle_one(
         .messages
         .with_label_values(&[&spec.name, outcome])
         .inc();
+}
+
+/// Calls the handler; a panic is caught and becomes a transient failure naming it, so the
+/// message is retried and then dead-lettered like any other, and the consumer goes on.
+pub(crate) async fn run_handler(
+    handler: &Handler,
+    delivery: Delivery,
+) -> Result<Outcome, HandlerError> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe((handler)(delivery))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            tracing::error!(panic = %what, "Handler panicked.");
+            Err(HandlerError::Transient(anyhow::anyhow!(
+                "the handler panicked: {what}"
+            )))
+        }
+    }
 }
 
 async fn dead_letter(

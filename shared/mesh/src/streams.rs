@@ -78,7 +78,9 @@ pub fn durable(name: &str, filter_subject: String, nats: &NatsSettings) -> pull:
         filter_subject,
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
         ack_wait: Duration::from_millis(nats.ack_wait_ms),
-        max_deliver: nats.max_deliver,
+        // One delivery more than handlers get: on it, a message no handler ever settled is
+        // dead-lettered (`consumer::handle_one`) rather than dropped by the server.
+        max_deliver: nats.max_deliver + 1,
         deliver_policy: jetstream::consumer::DeliverPolicy::All,
         max_ack_pending: 1000,
         ..Default::default()

@@ -7,6 +7,7 @@
 
 mod bank;
 mod chain;
+mod consumer;
 mod departments;
 mod determination;
 mod docs;
