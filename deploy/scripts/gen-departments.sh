@@ -110,7 +110,7 @@ def relief_users():
         out.append(
             f"{{ user: relief-{d}, password: $RELIEF_NATS_RELIEF_{upper(d)}_PASSWORD, "
             f"permissions: {{\n"
-            f"    publish: {{ allow: [\"referral.{d}.feedback\", \"referral.{d}.push\", "
+            f"    publish: {{ allow: [\"referral.{d}.feedback\", "
             f"\"deadletter.relief-{d}\", \"$JS.API.>\", \"$JS.ACK.>\"] }}\n"
             f"    subscribe: {{ allow: [\"_INBOX.>\"] }}\n"
             f"}} }}\n"

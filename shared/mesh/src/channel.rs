@@ -122,6 +122,41 @@ pub struct ChannelInfo {
     pub doc: &'static str,
 }
 
+/// The mesh's own services (a `relief-<dept>` instance is of the family `relief`). A channel whose
+/// producers are all among them carries only events these services published; its consumers
+/// refuse an envelope whose `source` names another (NATS permissions refuse the publish itself
+/// in production: `deploy/nats/auth.conf`).
+pub const INTERNAL_SERVICES: &[&str] =
+    &["intake", "verification", "monitoring", "payment", "relief"];
+
+impl ChannelInfo {
+    /// Whether only the mesh's own services produce on this channel.
+    pub fn is_internal(&self) -> bool {
+        self.producers.iter().all(|p| INTERNAL_SERVICES.contains(p))
+    }
+
+    /// Checks that `source` (an envelope's, `/relief-mesh/<service>`) may have published on
+    /// this channel: for an internal channel, its service (or family) must be a producer. A
+    /// channel an outside party produces on (a department, a data holder, the bank) is guarded by
+    /// the party's NATS permissions alone.
+    pub fn check_source(&self, source: &str) -> Result<(), String> {
+        if !self.is_internal() {
+            return Ok(());
+        }
+        let service = crate::envelope::service_of(source);
+        let family = service.split('-').next().unwrap_or_default();
+        if self.producers.iter().any(|p| *p == service || *p == family) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} is published by {} only; this event's source is {source:?}",
+                self.subject,
+                self.producers.join(", ")
+            ))
+        }
+    }
+}
+
 impl<T> Channel<T> {
     #[allow(clippy::too_many_arguments)]
     pub const fn new(
@@ -218,5 +253,26 @@ mod tests {
             Some(Stream::Referral)
         );
         assert_eq!(Stream::storing("verify.source.bank.query"), None);
+    }
+
+    #[test]
+    fn an_internal_channel_takes_only_its_producers_events() {
+        let push = PUSH.info();
+        assert!(push.is_internal());
+        assert!(push.check_source("/relief-mesh/monitoring").is_ok());
+        let forged = push.check_source("/relief-mesh/intake").unwrap_err();
+        assert!(forged.contains("monitoring"), "{forged}");
+        assert!(push.check_source("anyone").is_err());
+        let feedback = ChannelInfo {
+            producers: &["relief", "department"],
+            ..push
+        };
+        assert!(!feedback.is_internal());
+        assert!(feedback.check_source("/departments/housing").is_ok());
+        let relief = ChannelInfo {
+            producers: &["relief"],
+            ..push
+        };
+        assert!(relief.check_source("/relief-mesh/relief-housing").is_ok());
     }
 }

@@ -4,7 +4,7 @@
 //! Each service parks its dead letters on `deadletter.<service>`; the original payload is the
 //! body and the headers say where it came from and why it stopped.
 
-use crate::consumer::Delivery;
+use crate::consumer::{Delivery, HandlerError, Outcome};
 use crate::http::ApiError;
 use crate::service::Mesh;
 use anyhow::Context as _;
@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 /// The dead-letter subject of a service: `deadletter.<service>` (the catalogue lists it).
 pub const SUBJECT: &str = "deadletter.{service}";
@@ -148,15 +149,29 @@ fn to_dead_letter(m: &async_nats::jetstream::message::StreamMessage) -> DeadLett
 #[derive(Debug, Serialize)]
 pub struct Replayed {
     pub sequence: u64,
-    pub replayed_to: String,
+    /// The consumer that handled it again: the one that gave up on it.
+    pub consumer: String,
+    /// `applied`, or `duplicate` when the consumer had applied it meanwhile.
+    pub outcome: &'static str,
 }
 
-/// Publishes the dead letter's payload to its original subject again and removes it from the
-/// dead-letter stream. The consumer's inbox still protects against applying it twice.
+/// Hands the dead letter back to the consumer that gave up on it (its handler, in this process,
+/// with the original subject, payload, `Nats-Msg-Id` and trace context) and removes it from the
+/// dead-letter stream once the handler has committed. Nothing is published: no other consumer of
+/// the subject sees it again, and no service needs the right to publish another's subject. When
+/// the handler refuses it again, the dead letter stays where it is and the answer says why.
 async fn replay(
     State(mesh): State<Mesh>,
     Path(sequence): Path<u64>,
-) -> Result<(axum::http::StatusCode, Json<Replayed>), ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
+    let missing = || {
+        ApiError::NotFound(format!(
+            "no dead letter of this service with sequence {sequence}"
+        ))
+    };
+    if sequence == 0 {
+        return Err(missing());
+    }
     let stream = mesh
         .js
         .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
@@ -164,11 +179,7 @@ async fn replay(
         .context("dead-letter stream is unavailable")?;
     let m = match stream.direct_get(sequence).await {
         Ok(m) => m,
-        Err(e) if e.kind() == DirectGetErrorKind::NotFound => {
-            return Err(ApiError::NotFound(format!(
-                "no dead letter with sequence {sequence}"
-            )))
-        }
+        Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Err(missing()),
         Err(e) => {
             return Err(anyhow::Error::new(e)
                 .context("dead letter could not be read")
@@ -176,41 +187,62 @@ async fn replay(
         }
     };
     if m.subject.as_str() != subject(&mesh) {
-        return Err(ApiError::NotFound(format!(
-            "no dead letter of this service with sequence {sequence}"
-        )));
+        return Err(missing());
     }
     let dl = to_dead_letter(&m);
+    let Some(handler) = mesh.handler(&dl.consumer) else {
+        return Err(ApiError::Conflict(format!(
+            "consumer {} is not one of this service's consumers any more; the dead letter stays",
+            dl.consumer
+        )));
+    };
     let mut headers = HeaderMap::new();
-    let original_id = dl
-        .original_msg_id
-        .clone()
-        .unwrap_or_else(|| format!("seq-{sequence}"));
-    headers.insert(
-        "Nats-Msg-Id",
-        format!("{original_id}-replay-{sequence}").as_str(),
-    );
+    if let Some(id) = &dl.original_msg_id {
+        headers.insert("Nats-Msg-Id", id.as_str());
+    }
     for key in ["traceparent", "tracestate"] {
         if let Some(v) = m.headers.get(key) {
             headers.insert(key, v.as_str());
         }
     }
-    mesh.js
-        .publish_with_headers(dl.original_subject.clone(), headers, m.payload.clone())
-        .await
-        .context("replay publish failed")?
-        .await
-        .context("replay publish was not acknowledged")?;
+    let delivery = Delivery {
+        subject: dl.original_subject.clone(),
+        payload: m.payload.clone(),
+        headers: Some(headers),
+        delivered: 1,
+        stream_sequence: sequence,
+        consumer: dl.consumer.clone(),
+    };
+    let span = tracing::info_span!("replay", otel.name = format!("replay {}", dl.original_subject), consumer = %dl.consumer, sequence);
+    crate::telemetry::set_parent(
+        &span,
+        crate::telemetry::extract_nats(delivery.headers.as_ref()),
+    );
+    let outcome = crate::consumer::run_handler(&handler, delivery)
+        .instrument(span)
+        .await;
+    let outcome = match outcome {
+        Ok(Outcome::Applied) => "applied",
+        Ok(Outcome::Duplicate) => "duplicate",
+        Err(HandlerError::Poison(reason)) => {
+            return Err(ApiError::Conflict(format!(
+                "the consumer refused it again, and the dead letter stays: {reason}"
+            )))
+        }
+        Err(HandlerError::Transient(error)) => {
+            return Err(ApiError::Unavailable(format!(
+                "the consumer could not handle it now, and the dead letter stays: {error:#}"
+            )))
+        }
+    };
     stream
         .delete_message(sequence)
         .await
         .context("replayed dead letter could not be removed")?;
-    tracing::info!(sequence, subject = %dl.original_subject, "Dead letter replayed.");
-    Ok((
-        axum::http::StatusCode::ACCEPTED,
-        Json(Replayed {
-            sequence,
-            replayed_to: dl.original_subject,
-        }),
-    ))
+    tracing::info!(sequence, consumer = %dl.consumer, outcome, "Dead letter replayed.");
+    Ok(Json(Replayed {
+        sequence,
+        consumer: dl.consumer,
+        outcome,
+    }))
 }

@@ -27,6 +27,7 @@ use axum::Router;
 use futures::future::BoxFuture;
 use sqlx::migrate::Migrator;
 use sqlx::PgPool;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,9 @@ pub struct Mesh {
     pub clock: Clock,
     /// Cancelled when shutdown begins.
     pub stopping: CancellationToken,
+    /// Each consumer's handler by durable name, set when the service is built: a dead letter is
+    /// replayed to the consumer that gave up on it, and to no other.
+    pub(crate) handlers: Arc<std::sync::OnceLock<BTreeMap<String, Handler>>>,
 }
 
 impl Mesh {
@@ -86,6 +90,7 @@ impl Mesh {
             js,
             db: pool,
             stopping: CancellationToken::new(),
+            handlers: Arc::default(),
         })
     }
 
@@ -112,6 +117,11 @@ impl Mesh {
     /// The bureau's calendar day now.
     pub fn today(&self) -> chrono::NaiveDate {
         self.clock.today()
+    }
+
+    /// The handler of this service's consumer `name`, once the service is built.
+    pub(crate) fn handler(&self, name: &str) -> Option<Handler> {
+        self.handlers.get()?.get(name).cloned()
     }
 
     /// The durable consumer name for `purpose`, unique per service instance.
@@ -142,7 +152,9 @@ impl ServiceBuilder {
 
     /// Consumes every message of `channel` with a durable consumer named `<service>-<purpose>`.
     /// The message is decoded as the channel's payload before `handler` sees it: a message that
-    /// is not one goes to the dead letters, and a handler for another payload does not compile.
+    /// is not one, or one on an internal channel whose `source` is not among the channel's
+    /// producers (a forged event), goes to the dead letters; a handler for another payload does
+    /// not compile.
     pub fn on<T, F, Fut>(self, purpose: &str, channel: Channel<T>, handler: F) -> Self
     where
         T: EventKind + Send + 'static,
@@ -208,10 +220,12 @@ impl ServiceBuilder {
             filter,
         };
         let handler = Arc::new(handler);
+        let info = channel.info();
         let handler: Handler = Arc::new(move |d: Delivery| {
             let handler = handler.clone();
             Box::pin(async move {
                 let e = d.envelope::<T>()?;
+                info.check_source(&e.source).map_err(HandlerError::Poison)?;
                 handler(e, d).await
             })
         });
@@ -267,6 +281,16 @@ impl ServiceBuilder {
             "the service is wired wrongly: {}",
             self.errors.join("; ")
         );
+        let by_name: BTreeMap<String, Handler> = self
+            .consumers
+            .iter()
+            .map(|(spec, h)| (spec.name.clone(), h.clone()))
+            .collect();
+        anyhow::ensure!(
+            by_name.len() == self.consumers.len(),
+            "the service is wired wrongly: two consumers share a durable name"
+        );
+        let _ = self.mesh.handlers.set(by_name);
         let mut consumers = Vec::new();
         for (spec, handler) in self.consumers {
             let c = consumer::create(&self.mesh, &spec).await?;

@@ -145,7 +145,7 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     // Other services have none.
     assert!(mesh.dead_letters("payment").await.unwrap().is_empty());
 
-    // Replay: it goes back to its subject, fails again, and is parked again with a new sequence.
+    // Replay: the consumer that gave up refuses it again, says why, and the letter stays.
     let seq = letters[0]["sequence"].as_u64().unwrap();
     let r = mesh
         .http
@@ -153,23 +153,40 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
-    let replayed = mesh_tests::eventually(WITHIN, || async {
-        let l = mesh.dead_letters("verification").await.unwrap();
-        l.len() == 1 && l[0]["sequence"].as_u64() != Some(seq)
-    })
-    .await;
-    assert!(replayed, "the replayed message was dead-lettered again");
+    assert_eq!(r.status().as_u16(), 409);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("refused it again") && message.contains("not a valid"),
+        "{body}"
+    );
+    let again = mesh.dead_letters("verification").await.unwrap();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(
+        again[0]["sequence"].as_u64(),
+        Some(seq),
+        "the letter keeps its sequence"
+    );
+    // No sequence 0, no sequence of another service, and nothing past the end.
+    for bad in [0, seq + 1000] {
+        let r = mesh
+            .http
+            .post(mesh.url("verification", &format!("/v1/dead-letters/{bad}/replay")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "sequence {bad}");
+    }
     let r = mesh
         .http
-        .post(mesh.url("verification", &format!("/v1/dead-letters/{seq}/replay")))
+        .post(mesh.url("payment", &format!("/v1/dead-letters/{seq}/replay")))
         .send()
         .await
         .unwrap();
     assert_eq!(
         r.status().as_u16(),
         404,
-        "a replayed letter is gone from the stream"
+        "verification's letter is not payment's"
     );
     mesh.teardown().await.unwrap();
 }
@@ -223,5 +240,69 @@ async fn health_readiness_and_metrics_answer_on_every_service() {
             "{base:?}"
         );
     }
+    mesh.teardown().await.unwrap();
+}
+
+/// Issue finding: any client of a NATS without permissions could publish
+/// `eligibility.household.determined`; one such event enrolled a made-up household reusing an
+/// enrolled person's ID number, and payment instructed it. Only intake produces determinations:
+/// its consumers refuse one whose `source` is another, with the reason, and nothing is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_determination_is_refused_by_every_consumer_and_nothing_is_paid() {
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    mesh.complete_chain(&household, WITHIN).await.unwrap();
+    let subjects = mesh::Subjects::new(&mesh.prefix);
+    let channel = contract::channels::HOUSEHOLD_DETERMINED;
+    let stream = mesh
+        .js
+        .get_stream(mesh::Stream::Eligibility.name(&subjects))
+        .await
+        .unwrap();
+    let real = stream
+        .direct_get_last_for_subject(subjects.of(channel.subject))
+        .await
+        .unwrap();
+    let mut forged: serde_json::Value = serde_json::from_slice(&real.payload).unwrap();
+    let made_up = uuid::Uuid::new_v4();
+    forged["id"] = json!(uuid::Uuid::new_v4().to_string());
+    forged["source"] = json!("/relief-mesh/monitoring");
+    forged["household_id"] = json!(made_up);
+    forged["chain_id"] = json!(uuid::Uuid::new_v4());
+    forged["data"]["application_id"] = json!(uuid::Uuid::new_v4());
+    let id = forged["id"].as_str().unwrap().to_owned();
+    mesh.publish_raw(channel.subject, &id, serde_json::to_vec(&forged).unwrap())
+        .await
+        .unwrap();
+
+    for service in ["payment", "monitoring"] {
+        let refused = mesh_tests::eventually(WITHIN, || async {
+            mesh.dead_letters(service)
+                .await
+                .map(|l| l.iter().any(|d| d["original_msg_id"] == json!(id)))
+                .unwrap_or(false)
+        })
+        .await;
+        assert!(refused, "{service} did not refuse the forged determination");
+        let letters = mesh.dead_letters(service).await.unwrap();
+        let letter = letters
+            .iter()
+            .find(|d| d["original_msg_id"] == json!(id))
+            .unwrap();
+        let reason = letter["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("published by intake only") && reason.contains("monitoring"),
+            "{service}: {reason}"
+        );
+    }
+    mesh.settle(WITHIN).await.unwrap();
+    let instructions = mesh.instructions(&made_up.to_string()).await.unwrap();
+    assert!(instructions.is_empty(), "{instructions:?}");
     mesh.teardown().await.unwrap();
 }

@@ -119,7 +119,10 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    assert_eq!(r.status().as_u16(), 200);
+    let replayed: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(replayed["outcome"], "applied", "{replayed}");
+    assert_eq!(replayed["consumer"], letter["consumer"], "{replayed}");
     mesh.complete_chain(&household, WITHIN).await.unwrap();
     let instructions = mesh.instructions(&household).await.unwrap();
     assert_eq!(instructions.len(), 1);

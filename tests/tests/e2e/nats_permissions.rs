@@ -593,6 +593,7 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     for subject in [
         "referral.housing.feedback",
         "referral.housing.push",
+        "referral.medical.push",
         "payment.instruction.created",
         "deadletter.intake",
     ] {
@@ -615,25 +616,51 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     );
 
     // ---------------------------------------------------------------- internal services
-    // Every subject of the code's catalogue may be published by the internal services: the
-    // configuration keeps up with new subjects.
+    // Each internal service may publish exactly the channels the code's catalogue names it a
+    // producer of, and its own dead letters; every other channel of the catalogue is refused. So
+    // the configuration keeps up with the catalogue, and no service can forge another's event.
     for user in INTERNAL {
         let mut conn = server.connect(user).await?;
-        for channel in contract::channels::CATALOG {
-            let subject = channel
-                .subject
+        let concrete = |subject: &str| {
+            subject
                 .replace("{dept}", "medical")
                 .replace("{source}", "bank")
-                .replace("{service}", user);
-            conn.publish(&subject, "{}").await;
+                .replace("{service}", user)
+        };
+        let own = |c: &mesh::ChannelInfo| {
+            c.producers.contains(user) || c.subject == mesh::deadletter::SUBJECT
+        };
+        for channel in contract::channels::CATALOG.iter().filter(|c| own(c)) {
+            conn.publish(&concrete(channel.subject), "{}").await;
         }
         conn.expect_all_allowed().await;
+        for channel in contract::channels::CATALOG.iter().filter(|c| !own(c)) {
+            let subject = concrete(channel.subject);
+            conn.publish(&subject, "forged").await;
+            conn.expect_refused("Publish", &subject).await;
+        }
+        // Nor another service's dead letters.
+        let other = INTERNAL.iter().find(|o| *o != user).unwrap();
+        let subject = format!("deadletter.{other}");
+        conn.publish(&subject, "forged").await;
+        conn.expect_refused("Publish", &subject).await;
         // They read through JetStream (pull requests answered on their inbox), not core
         // subscriptions to the mesh's subjects.
         let _ = conn.subscribe("referral.medical.push").await;
         conn.expect_refused("Subscription", "referral.medical.push")
             .await;
     }
+    // The forged determination of the issue: monitoring (or anyone but intake) cannot publish it.
+    let determined = "eligibility.household.determined";
+    let before = stored_on(&intake_js, "RELIEF_ELIGIBILITY", determined).await?;
+    let mut monitoring = server.connect("monitoring").await?;
+    monitoring.publish(determined, "forged").await;
+    monitoring.expect_refused("Publish", determined).await;
+    assert_eq!(
+        stored_on(&intake_js, "RELIEF_ELIGIBILITY", determined).await?,
+        before,
+        "the refused publish was not stored"
+    );
     Ok(())
 }
 
