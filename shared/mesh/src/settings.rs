@@ -13,7 +13,8 @@ pub const MESH_DEFAULTS: &str = r#"
 service = "unnamed"
 
 [http]
-host = "0.0.0.0"
+# Loopback unless told otherwise: a pod sets RELIEF_HTTP__HOST=0.0.0.0 (k8s/base).
+host = "127.0.0.1"
 port = 8080
 
 [nats]
@@ -216,15 +217,20 @@ pub fn load_with<T: DeserializeOwned>(
     if let Ok(path) = std::env::var("RELIEF_CONFIG_FILE") {
         builder = builder.add_source(File::with_name(&path).format(FileFormat::Toml));
     }
-    builder = builder.add_source(
-        Environment::with_prefix("RELIEF")
-            .prefix_separator("_")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("nats.backoff_ms")
-            .with_list_parse_key("verification.sources"),
-    );
+    // Every setting whose default is a list reads a comma-separated environment variable as one
+    // (`RELIEF_SIMULATOR__SILENT_SOURCES=tax,bank`); no other value is split.
+    let mut env = Environment::with_prefix("RELIEF")
+        .prefix_separator("_")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",");
+    for key in list_keys(MESH_DEFAULTS)
+        .into_iter()
+        .chain(list_keys(service_defaults))
+    {
+        env = env.with_list_parse_key(&key);
+    }
+    builder = builder.add_source(env);
     for (key, value) in overrides {
         // Typed as the environment source types its values: `flatten` does not coerce strings.
         let v: config::ValueKind = if let Ok(i) = value.parse::<i64>() {
@@ -241,6 +247,34 @@ pub fn load_with<T: DeserializeOwned>(
         .context("configuration sources could not be read")?
         .try_deserialize()
         .context("configuration is invalid")
+}
+
+/// The dotted keys of every list in a TOML text (`nats.backoff_ms`), lower case as the
+/// environment source names them.
+pub fn list_keys(defaults: &str) -> Vec<String> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.to_ascii_lowercase()
+            } else {
+                format!("{prefix}.{}", k.to_ascii_lowercase())
+            };
+            match v {
+                toml::Value::Array(_) => out.push(key),
+                toml::Value::Table(t) => walk(&key, t, out),
+                toml::Value::String(_)
+                | toml::Value::Integer(_)
+                | toml::Value::Float(_)
+                | toml::Value::Boolean(_)
+                | toml::Value::Datetime(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(table) = defaults.parse::<toml::Table>() {
+        walk("", &table, &mut out);
+    }
+    out
 }
 
 /// The policy parameter sets a service decides with: the file at `path` when given, else the
@@ -298,6 +332,29 @@ mod tests {
         s.nats.stream_max_age_days = 30;
         s.outbox.inbox_retain_days = 30;
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn a_list_setting_reads_a_comma_separated_environment_variable_and_nothing_else_is_split() {
+        #[derive(Deserialize)]
+        struct S {
+            listcheck: L,
+        }
+        #[derive(Deserialize)]
+        struct L {
+            names: Vec<String>,
+            filter: String,
+        }
+        let defaults = "[listcheck]\nnames = []\nfilter = \"info\"\n";
+        assert_eq!(list_keys(defaults), ["listcheck.names"]);
+        assert!(list_keys(MESH_DEFAULTS).contains(&"nats.backoff_ms".to_owned()));
+        std::env::set_var("RELIEF_LISTCHECK__NAMES", "tax,bank");
+        std::env::set_var("RELIEF_LISTCHECK__FILTER", "info,sqlx=warn");
+        let s: S = load_with(defaults, &[]).unwrap();
+        std::env::remove_var("RELIEF_LISTCHECK__NAMES");
+        std::env::remove_var("RELIEF_LISTCHECK__FILTER");
+        assert_eq!(s.listcheck.names, ["tax", "bank"]);
+        assert_eq!(s.listcheck.filter, "info,sqlx=warn");
     }
 
     #[test]
