@@ -67,5 +67,9 @@ sqlx-prepare: infra ## Regenerate services/<svc>/.sqlx (the offline data of the 
 sqlx-check: infra ## Fail if a committed services/<svc>/.sqlx does not match the service's SQL and migrations
 	bash deploy/scripts/sqlx-prepare.sh --check
 
+.PHONY: check-docs
+check-docs: ## Validate docs/openapi.yaml (openapi-spec-validator) and docs/asyncapi.yaml (@asyncapi/parser) with their ecosystems' own tools
+	bash deploy/scripts/check-docs.sh
+
 check-deploy: ## Lint the Dockerfile, check the NATS/collector configs, render and validate every k8s overlay (offline)
 	bash deploy/scripts/check-k8s.sh
