@@ -276,6 +276,15 @@ async fn handle_one(
         .inc();
 }
 
+/// What a caught panic said.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// Calls the handler; a panic is caught and becomes a transient failure naming it, so the
 /// message is retried and then dead-lettered like any other, and the consumer goes on.
 pub(crate) async fn run_handler(
@@ -289,11 +298,7 @@ pub(crate) async fn run_handler(
     {
         Ok(result) => result,
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_owned());
+            let what = panic_message(panic.as_ref());
             tracing::error!(panic = %what, "Handler panicked.");
             Err(HandlerError::Transient(anyhow::anyhow!(
                 "the handler panicked: {what}"
