@@ -217,6 +217,12 @@ ensure_python_client() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check 'xmlschema==4.3.2' ||
             die "pip could not install xmlschema into $venv"
     fi
+    # Schemathesis generates requests from docs/openapi.yaml against every service
+    # (tests/tests/e2e/http_fuzz.rs).
+    if [[ ! -x $venv/bin/schemathesis ]]; then
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5' ||
+            die "pip could not install schemathesis into $venv"
+    fi
     echo "python: ok ($venv, nats-py $("$venv/bin/python3" -c 'import importlib.metadata as m; print(m.version("nats-py"))'))"
 }
 
