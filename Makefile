@@ -67,6 +67,10 @@ sqlx-prepare: infra ## Regenerate services/<svc>/.sqlx (the offline data of the 
 sqlx-check: infra ## Fail if a committed services/<svc>/.sqlx does not match the service's SQL and migrations
 	bash deploy/scripts/sqlx-prepare.sh --check
 
+.PHONY: fuzz
+fuzz: ## Fuzz the ID-number, CSV-feed and pain.002 parsers, FUZZ_SECONDS (30) each; a crash fails
+	bash deploy/scripts/fuzz.sh
+
 .PHONY: check-docs
 check-docs: ## Validate docs/openapi.yaml (openapi-spec-validator) and docs/asyncapi.yaml (@asyncapi/parser) with their ecosystems' own tools
 	bash deploy/scripts/check-docs.sh

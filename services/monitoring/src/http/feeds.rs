@@ -360,6 +360,47 @@ impl Columns {
     }
 }
 
+/// A data line of a feed body: its number, and its record or why it is refused.
+pub type ReadLine = (u64, Result<FeedRecord, String>);
+
+/// Reads a feed CSV `body` as `POST /v1/feeds/{source}` does, arriving in pieces of `chunk`
+/// bytes, without comparing it with anything: the header's error, or each data line's record or
+/// the reason it is refused, by line number. For the fuzz target (`tests/fuzz`) and tests; it
+/// must answer every input without panicking.
+pub fn read_csv(body: &[u8], chunk: usize) -> Result<Vec<ReadLine>, String> {
+    use futures::FutureExt as _;
+    let pieces: Vec<Result<Bytes, std::convert::Infallible>> = body
+        .chunks(chunk.max(1))
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let mut lines = Lines::new(futures::stream::iter(pieces));
+    let read = async {
+        let columns = loop {
+            match lines.next().await.map_err(|e| e.to_string())? {
+                None => return Err("the CSV body is empty".to_owned()),
+                Some((_, Line::Text(t))) if t.trim().is_empty() => continue,
+                Some((_, Line::Text(t))) => {
+                    break Columns::parse(t.trim_start_matches('\u{feff}'))
+                        .map_err(|e| e.to_string())?
+                }
+                Some((_, Line::Bad(reason))) => return Err(format!("the header row {reason}")),
+            }
+        };
+        let mut out = Vec::new();
+        while let Some((line, text)) = lines.next().await.map_err(|e| e.to_string())? {
+            match text {
+                Line::Text(t) if t.trim().is_empty() => continue,
+                Line::Text(t) => out.push((line, columns.record(&t))),
+                Line::Bad(reason) => out.push((line, Err(reason))),
+            }
+        }
+        Ok(out)
+    };
+    // Every piece is at hand, so the reading never waits.
+    read.now_or_never()
+        .unwrap_or_else(|| Err("the body could not be read at once".to_owned()))
+}
+
 /// Fields of one CSV line (RFC 4180 quoting, no line breaks inside a field).
 fn split_csv(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -597,6 +638,31 @@ mod tests {
         );
         assert!(split_csv("a,\"b").is_err());
         assert!(split_csv("a,b\"c").is_err());
+    }
+
+    #[test]
+    fn a_body_reads_the_same_in_pieces_of_any_size() {
+        let body = "\u{feff}record_id,id_number,region_code,occurred_on\r\nr-1,410102198001010011,410102001,2026-01-02\n\nr-2,x,4101,2026-01-02\n";
+        let whole = read_csv(body.as_bytes(), body.len()).unwrap();
+        assert_eq!(whole.len(), 2, "{whole:?}");
+        assert_eq!(whole[0].0, 2);
+        assert!(whole[0].1.is_ok(), "{whole:?}");
+        assert!(
+            whole[1].1.as_ref().unwrap_err().contains("region_code"),
+            "{whole:?}"
+        );
+        for chunk in 1..body.len() {
+            let pieces = read_csv(body.as_bytes(), chunk).unwrap();
+            assert_eq!(
+                format!("{pieces:?}"),
+                format!("{whole:?}"),
+                "pieces of {chunk}"
+            );
+        }
+        assert!(read_csv(b"", 7).is_err());
+        assert!(read_csv(b"record_id,bogus\n", 7)
+            .unwrap_err()
+            .contains("unknown column"));
     }
 
     #[test]
