@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(id) = policy::ResidentId::parse(text) {
-        let again = policy::ResidentId::parse(id.as_str()).expect("an accepted number parses again");
+        let again =
+            policy::ResidentId::parse(id.as_str()).expect("an accepted number parses again");
         assert_eq!(again.as_str(), id.as_str());
         assert_eq!(id.as_str().len(), 18);
     }
