@@ -16,6 +16,7 @@ mod faults;
 mod foreign_department;
 mod monitoring_feeds;
 mod nats_permissions;
+mod outages;
 mod payment_run;
 mod relief_rules;
 mod reverification;
