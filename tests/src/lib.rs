@@ -37,6 +37,9 @@ pub struct Options {
     /// Payment's settings (`payment.run.chunk_size`, `payment.policy_file`, …). The monthly
     /// run's scheduler is off unless `payment.run.schedule_interval_ms` is given here.
     pub payment: Vec<(String, String)>,
+    /// Verification's settings beyond timeout and attempts (`verification.source_hold_seconds`,
+    /// …), applied after the harness's own.
+    pub verification: Vec<(String, String)>,
     /// The bureau's calendar day the mesh starts on (its clock reads 10:00 Beijing time that
     /// day and runs on); every service of the mesh shares the clock, [`TestMesh::clock`].
     pub business_date: chrono::NaiveDate,
@@ -61,6 +64,7 @@ impl Default for Options {
             log: "warn".into(),
             bank: None,
             payment: Vec::new(),
+            verification: Vec::new(),
             business_date: business_date(),
         }
     }
@@ -240,17 +244,21 @@ impl TestMesh {
             "verification" => {
                 let timeout = self.opts.verification_timeout_ms.to_string();
                 let attempts = self.opts.verification_attempts.to_string();
-                let mut s: verification::Settings = self.settings(
-                    verification::config::DEFAULTS,
-                    name,
-                    &[
-                        ("verification.timeout_ms", &timeout),
-                        ("verification.attempts", &attempts),
-                        ("verification.retry_delay_ms", "50"),
-                        // Due re-verifications are found within a fifth of a second.
-                        ("verification.schedule_interval_ms", "200"),
-                    ],
-                )?;
+                let mut extra = vec![
+                    ("verification.timeout_ms", timeout.as_str()),
+                    ("verification.attempts", attempts.as_str()),
+                    ("verification.retry_delay_ms", "50"),
+                    // Due re-verifications are found within a fifth of a second.
+                    ("verification.schedule_interval_ms", "200"),
+                ];
+                extra.extend(
+                    self.opts
+                        .verification
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+                let mut s: verification::Settings =
+                    self.settings(verification::config::DEFAULTS, name, &extra)?;
                 Self::tune(&mut s.mesh);
                 let app = verification::build(s, self.clock.clone()).await?;
                 Running::spawn(app.port(), |sig| app.run_until_stopped(sig))
@@ -348,6 +356,49 @@ impl TestMesh {
             Some(r) => r.stop().await,
             None => Ok(()),
         }
+    }
+
+    /// Restarts the data-holder simulator with `sources` silent (they take queries and never
+    /// answer) and every other source answering: a data holder goes down, or comes back.
+    pub async fn silence_sources(&mut self, sources: &[&str]) -> anyhow::Result<()> {
+        self.stop("source-simulator").await?;
+        self.opts.silent_sources = sources.iter().map(|s| (*s).to_owned()).collect();
+        self.launch("source-simulator").await?;
+        Ok(())
+    }
+
+    /// Starts recording every query sent to a data holder of this mesh, as the data holders see
+    /// them on the wire (a plain subscriber beside the simulator's queue group; it never answers).
+    pub async fn watch_queries(&self) -> anyhow::Result<QueryLog> {
+        use futures::StreamExt;
+        let subjects = mesh::Subjects::new(&self.prefix);
+        let mut sub = self
+            .nats
+            .subscribe(contract::channels::SOURCE_QUERY.filter(&subjects))
+            .await?;
+        // The subscription is registered with the server before this returns.
+        self.nats.flush().await?;
+        let log = QueryLog::default();
+        let seen = log.seen.clone();
+        let handle = tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let source = subjects
+                    .token(contract::channels::SOURCE_QUERY.subject, &msg.subject)
+                    .unwrap_or_default()
+                    .to_owned();
+                let members =
+                    serde_json::from_slice::<mesh::Envelope<contract::SourceQuery>>(&msg.payload)
+                        .map(|e| e.data.members.iter().map(|m| m.member_id).collect())
+                        .unwrap_or_default();
+                if let Ok(mut s) = seen.lock() {
+                    s.push(Query { source, members });
+                }
+            }
+        });
+        Ok(QueryLog {
+            seen: log.seen,
+            _task: Some(std::sync::Arc::new(AbortOnDrop(handle))),
+        })
     }
 
     /// Submits an application; returns the status code and body.
@@ -526,6 +577,51 @@ impl TestMesh {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// One query a data holder received: its source and the members asked about.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub source: String,
+    pub members: Vec<uuid::Uuid>,
+}
+
+/// The queries seen since [`TestMesh::watch_queries`]; recording stops when the last clone is
+/// dropped.
+#[derive(Clone, Default)]
+pub struct QueryLog {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Query>>>,
+    _task: Option<std::sync::Arc<AbortOnDrop>>,
+}
+
+impl QueryLog {
+    pub fn all(&self) -> Vec<Query> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// How many queries went to `source` (every source when `None`).
+    pub fn count(&self, source: Option<&str>) -> usize {
+        self.all()
+            .iter()
+            .filter(|q| source.is_none_or(|s| q.source == s))
+            .count()
+    }
+
+    /// How many queries to `source` asked about `member`.
+    pub fn about(&self, source: &str, member: uuid::Uuid) -> usize {
+        self.all()
+            .iter()
+            .filter(|q| q.source == source && q.members.contains(&member))
+            .count()
+    }
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -5,9 +5,13 @@ use crate::state::State;
 use crate::store::{self, AppStatus, ApplicationRow, MemberRow, ProposalDecision};
 use axum::extract::{Path, State as AxState};
 use axum::Json;
-use contract::channels::{APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED, HOUSEHOLD_DETERMINED};
+use contract::channels::{
+    APPLICATION_MANUALLY_VERIFIED, APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED,
+    HOUSEHOLD_DETERMINED,
+};
 use contract::{
     ApplicationRejected, DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview,
+    ManuallyVerified,
 };
 use mesh::consumer::Outcome;
 use mesh::http::{ApiError, FieldError, JsonBody};
@@ -27,7 +31,10 @@ pub struct Verified {
 }
 
 /// `verify.household.verified` → `eligibility.household.determined` or
-/// `intake.application.manual_review`.
+/// `intake.application.manual_review`. A complete report for an application in manual
+/// verification (a source that had not answered answered later) supersedes the manual
+/// verification no officer has completed: the application is determined from it by rule. The
+/// officer's completion and this report lock the application, so only the first counts.
 pub async fn on_verified(
     state: State,
     e: mesh::Envelope<HouseholdVerified>,
@@ -46,18 +53,33 @@ pub async fn on_verified(
         ));
     }
     let chain = ChainRef::answering(&e);
-    if app.status != AppStatus::Verifying {
-        // A second report for a decided application changes nothing; it is kept in the history.
+    let supersedes_manual = app.status == AppStatus::ManualVerification && report.complete;
+    if app.status != AppStatus::Verifying && !supersedes_manual {
+        // A further report for a decided application (or one an officer is to verify, with gaps
+        // still) changes nothing; it is kept in the history.
         store::history(
             &mut tx,
             app.application_id,
             app.status,
             "verification",
-            "a further report arrived after the decision; ignored",
+            &format!(
+                "a further report arrived while the application is {}; ignored",
+                app.status
+            ),
         )
         .await?;
         tx.commit().await?;
         return Ok(Outcome::Applied);
+    }
+    if supersedes_manual {
+        store::history(
+            &mut tx,
+            app.application_id,
+            AppStatus::ManualVerification,
+            "verification",
+            "a complete report (the sources that had not answered answered later) supersedes the manual verification, which no officer had completed",
+        )
+        .await?;
     }
     if !report.complete {
         let note = format!("sources without an answer: {}", report.gaps.join(", "));
@@ -408,6 +430,23 @@ pub async fn complete_manual_verification(
         chain_id: app.chain_id,
         causation_id: app.manual_review_event_id.clone(),
     };
+    // Verification stops asking the sources that had not answered.
+    let done = state.mesh.envelope(
+        &chain,
+        Some(application_id.to_string()),
+        ManuallyVerified {
+            application_id,
+            verified_by: officer_actor.clone(),
+        },
+    );
+    mesh::outbox::enqueue_on(
+        &mut tx,
+        &state.mesh.subjects,
+        APPLICATION_MANUALLY_VERIFIED,
+        &done,
+    )
+    .await
+    .map_err(ApiError::Internal)?;
     determine_and_emit(&state, &mut tx, &app, &chain, &verified, Some(officer))
         .await
         .map_err(|e| match e {

@@ -150,8 +150,10 @@ pub async fn on_feedback(
 const SUMMARY_KEYS: &[&str] = &[
     "application_id",
     "report_id",
+    "supersedes_report_id",
     "complete",
     "gaps",
+    "verified_by",
     "tier",
     "classifications",
     "monthly_amount_fen",

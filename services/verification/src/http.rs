@@ -1,8 +1,9 @@
-//! Verification's HTTP API: a report with its provenance; the re-verification and home-visit due
-//! lists; recording a home visit.
+//! Verification's HTTP API: a report with its provenance; where an application's verification
+//! stands (held for a source, reported, verified by an officer); the re-verification and
+//! home-visit due lists; recording a home visit.
 
 use crate::state::State;
-use crate::{schedule, store};
+use crate::{held, schedule, store};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -16,6 +17,7 @@ use uuid::Uuid;
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
         .route("/v1/reports/{application_id}", get(report))
+        .route("/v1/verifications/{application_id}", get(verification))
         .route("/v1/reverifications/due", get(reverifications_due))
         .route("/v1/home-visits/due", get(home_visits_due))
         .route("/v1/home-visits", post(record_visit))
@@ -30,6 +32,18 @@ async fn report(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no report for application {application_id}")))
+}
+
+async fn verification(
+    AxState(state): AxState<State>,
+    Path(application_id): Path<Uuid>,
+) -> Result<Json<held::VerificationView>, ApiError> {
+    held::view(&state.mesh.db, application_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no verification of application {application_id}"))
+        })
 }
 
 #[derive(Debug, Deserialize)]

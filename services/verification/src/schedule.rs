@@ -8,9 +8,9 @@
 //! replica whose lease ran out while it waited for the sources records nothing. A replica that
 //! dies holding leases delays those households by at most [`LEASE`].
 
-use crate::sources;
 use crate::state::State;
 use crate::store::{self, Leased, NewReport, Purpose};
+use crate::{hold, sources};
 use chrono::NaiveDate;
 use contract::channels::HOUSEHOLD_REVERIFIED;
 use contract::HouseholdReverified;
@@ -166,10 +166,13 @@ async fn reverify(state: &State, lease: &Leased) -> anyhow::Result<()> {
                 complete: report.complete,
                 gaps: &report.gaps,
                 members: &report.members,
+                supersedes: None,
             },
             &asked,
         )
         .await?;
+        // A source that answers here is up again for the applications waiting for it.
+        hold::note_health(state, &mut tx, &asked.iter().collect::<Vec<_>>()).await?;
         let out = state
             .mesh
             .envelope(&chain, Some(lease.application_id.to_string()), report);

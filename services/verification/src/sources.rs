@@ -13,7 +13,16 @@ use std::time::Duration;
 use tracing::Instrument;
 use uuid::Uuid;
 
+/// `SourceProvenance::outcome` of a source that answered.
+pub const ANSWERED: &str = "answered";
+/// … of one that answered with an error: a gap that asking again does not fill.
+pub const ERROR: &str = "error";
+/// … of one that gave no answer (timed out, or nobody listens): asked again while the
+/// application is held.
+pub const NO_ANSWER: &str = "no_answer";
+
 /// One source's part of the report.
+#[derive(Debug, Clone)]
 pub struct Asked {
     pub provenance: SourceProvenance,
     pub answer: Option<SourceAnswer>,
@@ -31,18 +40,42 @@ pub struct Findings {
 
 /// Asks every configured source about `members`, all at once.
 pub async fn ask_all(state: &State, chain: &ChainRef, members: Vec<QueryMember>) -> Vec<Asked> {
+    ask_some(state, chain, &members, &state.settings.sources).await
+}
+
+/// Asks `sources` about `members`, all at once.
+pub async fn ask_some(
+    state: &State,
+    chain: &ChainRef,
+    members: &[QueryMember],
+    sources: &[String],
+) -> Vec<Asked> {
+    if sources.is_empty() {
+        return Vec::new();
+    }
     let query = SourceQuery {
         request_id: Uuid::new_v4(),
-        members,
+        members: members.to_vec(),
     };
     futures::future::join_all(
-        state
-            .settings
-            .sources
+        sources
             .iter()
             .map(|source| ask(state, source, chain, &query)),
     )
     .await
+}
+
+/// The part of a source that is down and was not asked: it has no answer yet; its probe asks.
+pub fn not_asked(source: &str, at: chrono::DateTime<chrono::Utc>) -> Asked {
+    Asked {
+        provenance: SourceProvenance {
+            source: source.to_owned(),
+            outcome: NO_ANSWER.into(),
+            detail: Some("not asked: the source has not answered since an earlier query".into()),
+            at,
+        },
+        answer: None,
+    }
 }
 
 /// Incomes and assets of `members` summed over the sources that answered. A source that did not
@@ -59,7 +92,7 @@ pub fn assemble(members: &[Uuid], asked: &[Asked]) -> Findings {
     }
     let gaps: Vec<String> = asked
         .iter()
-        .filter(|a| a.provenance.outcome != "answered")
+        .filter(|a| a.provenance.outcome != ANSWERED)
         .map(|a| a.provenance.source.clone())
         .collect();
     Findings {
@@ -109,7 +142,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
                     return Asked {
                         provenance: SourceProvenance {
                             source: source.to_owned(),
-                            outcome: "answered".into(),
+                            outcome: ANSWERED.into(),
                             detail: None,
                             at: state.mesh.clock.now(),
                         },
@@ -125,7 +158,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
                     return Asked {
                         provenance: SourceProvenance {
                             source: source.to_owned(),
-                            outcome: "error".into(),
+                            outcome: ERROR.into(),
                             detail: Some(detail),
                             at: state.mesh.clock.now(),
                         },
@@ -145,7 +178,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
         Asked {
             provenance: SourceProvenance {
                 source: source.to_owned(),
-                outcome: "no_answer".into(),
+                outcome: NO_ANSWER.into(),
                 detail: Some(format!("{} attempts: {last}", cfg.attempts)),
                 at: state.mesh.clock.now(),
             },

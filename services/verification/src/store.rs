@@ -50,6 +50,19 @@ pub struct NewReport<'a> {
     pub complete: bool,
     pub gaps: &'a [String],
     pub members: &'a [VerifiedMember],
+    /// The report with gaps this complete one replaces.
+    pub supersedes: Option<Uuid>,
+}
+
+/// The application report `report_id` is replaced by a later one: it is kept, no longer current.
+pub async fn supersede(tx: &mut PgConnection, report_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE reports SET superseded = true WHERE report_id = $1",
+        report_id
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Stores a report with its provenance: which source said what, and when.
@@ -59,7 +72,7 @@ pub async fn insert_report(
     asked: &[Asked],
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on, supersedes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         r.report_id,
         r.application_id,
         r.household_id,
@@ -68,6 +81,7 @@ pub async fn insert_report(
         Json(r.members) as _,
         r.purpose.kind() as ReportPurpose,
         r.purpose.due_on(),
+        r.supersedes,
     )
     .execute(&mut *tx)
     .await?;
@@ -94,6 +108,8 @@ pub struct ReportView {
     pub household_id: Uuid,
     pub complete: bool,
     pub gaps: Json<Vec<String>>,
+    /// The report with gaps this complete one replaced.
+    pub supersedes: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub sources: Vec<SourceView>,
 }
@@ -106,11 +122,12 @@ pub struct SourceView {
     pub at: DateTime<Utc>,
 }
 
-/// The report of an application (not its household's later re-verifications).
+/// The current report of an application (not one it superseded, nor its household's later
+/// re-verifications).
 pub async fn report(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<ReportView>> {
     let Some(r) = sqlx::query!(
-        r#"SELECT report_id, application_id, household_id, complete, gaps AS "gaps: Json<Vec<String>>", created_at
-         FROM reports WHERE application_id = $1 AND purpose = $2"#,
+        r#"SELECT report_id, application_id, household_id, complete, gaps AS "gaps: Json<Vec<String>>", supersedes, created_at
+         FROM reports WHERE application_id = $1 AND purpose = $2 AND NOT superseded"#,
         application_id,
         ReportPurpose::Application as ReportPurpose,
     )
@@ -132,6 +149,7 @@ pub async fn report(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Re
         household_id: r.household_id,
         complete: r.complete,
         gaps: r.gaps,
+        supersedes: r.supersedes,
         created_at: r.created_at,
         sources,
     }))

@@ -89,6 +89,16 @@ channels! {
         consumers: ["monitoring"],
         chain: true,
     }
+    /// A named officer completed the verification of an application in manual verification by
+    /// hand; verification stops waiting for its sources.
+    APPLICATION_MANUALLY_VERIFIED: ManuallyVerified {
+        subject: "intake.application.manually_verified",
+        kind: "intake.application.manually_verified",
+        stream: Some(Stream::Intake),
+        producers: ["intake"],
+        consumers: ["verification", "monitoring"],
+        chain: true,
+    }
     /// A county officer rejected an application (near relatives of staff need a county decision).
     APPLICATION_REJECTED: ApplicationRejected {
         subject: "intake.application.rejected",

@@ -107,6 +107,10 @@ pub struct HouseholdVerified {
     pub gaps: Vec<String>,
     pub sources: Vec<SourceProvenance>,
     pub members: Vec<VerifiedMember>,
+    /// On a complete report that replaces one with gaps (a source that had not answered
+    /// answered later): the report it supersedes. Absent on an application's first report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes_report_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,6 +153,15 @@ pub struct ManualReview {
     pub application_id: Uuid,
     pub reason: String,
     pub gaps: Vec<String>,
+}
+
+/// `intake.application.manually_verified`: a named officer completed the verification of an
+/// application in manual verification; verification stops asking the sources for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManuallyVerified {
+    pub application_id: Uuid,
+    /// `officer:<name>`.
+    pub verified_by: String,
 }
 
 /// `intake.application.rejected`: a county officer's decision against the rule's proposal.

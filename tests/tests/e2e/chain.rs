@@ -362,6 +362,9 @@ async fn a_source_that_does_not_answer_sends_the_application_to_manual_verificat
         silent_sources: vec!["bank".into()],
         verification_timeout_ms: 300,
         verification_attempts: 2,
+        // No hold: the gap goes to manual verification at once (tests/tests/e2e/outages.rs
+        // holds for the source).
+        verification: vec![("verification.source_hold_seconds".into(), "0".into())],
         ..Default::default()
     })
     .await

@@ -176,6 +176,9 @@ async fn a_named_officer_completes_a_verification_with_gaps_and_the_chain_goes_o
         silent_sources: vec!["bank".into()],
         verification_timeout_ms: 300,
         verification_attempts: 1,
+        // No hold: the gap goes to manual verification at once (tests/tests/e2e/outages.rs
+        // holds for the source).
+        verification: vec![("verification.source_hold_seconds".into(), "0".into())],
         ..Default::default()
     })
     .await
@@ -467,6 +470,9 @@ async fn a_township_officer_cannot_decide_a_flagged_application_alone() {
         silent_sources: vec!["tax".into()],
         verification_timeout_ms: 300,
         verification_attempts: 1,
+        // No hold: the gap goes to manual verification at once (tests/tests/e2e/outages.rs
+        // holds for the source).
+        verification: vec![("verification.source_hold_seconds".into(), "0".into())],
         ..Default::default()
     })
     .await

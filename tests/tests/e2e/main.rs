@@ -18,6 +18,7 @@ mod foreign_department;
 mod http_fuzz;
 mod monitoring_feeds;
 mod nats_permissions;
+mod outages;
 mod payment_run;
 mod poison;
 mod relief_rules;
