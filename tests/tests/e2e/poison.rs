@@ -28,6 +28,7 @@ fn consumers() -> Vec<(&'static str, &'static str, &'static str)> {
             "verification",
             "verification-applications",
         ),
+        ("intake.application.manually_verified", "verification", "verification-manual"),
         ("verify.household.verified", "intake", "intake-verified"),
         (
             "verify.household.reverified",
