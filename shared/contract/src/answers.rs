@@ -168,6 +168,18 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
+    pub const ALL: [RefusalCode; 9] = [
+        RefusalCode::MissingMsgId,
+        RefusalCode::Invalid,
+        RefusalCode::WrongDepartment,
+        RefusalCode::UnknownReferral,
+        RefusalCode::Mismatch,
+        RefusalCode::AlreadyAnswered,
+        RefusalCode::NoGrantInForce,
+        RefusalCode::ReferralClosed,
+        RefusalCode::NotInForce,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefusalCode::MissingMsgId => "missing_msg_id",
@@ -388,6 +400,13 @@ mod tests {
         }
         for bad in ["officer Wang Fang", "officer:", "rule: ", "wang", ""] {
             assert!(check_decider(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refusal_codes_are_their_names_on_the_wire() {
+        for c in RefusalCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }
 
