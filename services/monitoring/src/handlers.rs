@@ -131,7 +131,7 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
         Ok((e, checked)) => {
             ops::answers::judge_and_apply(&state, &mut tx, &e, checked, &d, &read).await?
         }
-        Err(refusal) => ops::answers::Judged::Refused(refusal),
+        Err(refusal) => ops::answers::Judged::Refused(*refusal),
     };
     let refusal = match judged {
         ops::answers::Judged::Applied(outcome) => {

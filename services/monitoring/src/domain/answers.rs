@@ -104,7 +104,9 @@ pub fn judge(s: &Standing<'_>, f: &ReferralFeedback, digest: &str, time: DateTim
         match status {
             // The grant may still be on its way.
             S::Pushed | S::Accepted => Verdict::Wait(RefusalCode::NoGrantInForce, why),
-            _ => Verdict::Refuse(RefusalCode::NoGrantInForce, why),
+            S::Granted | S::Rejected | S::Closed | S::Revoked => {
+                Verdict::Refuse(RefusalCode::NoGrantInForce, why)
+            }
         }
     };
     match f.outcome {
@@ -120,26 +122,23 @@ pub fn judge(s: &Standing<'_>, f: &ReferralFeedback, digest: &str, time: DateTim
                 Some(status) => Verdict::Apply(Effect::Final(status)),
                 None => answered(),
             },
-            _ => answered(),
+            S::Granted | S::Rejected | S::Closed => answered(),
         },
-        O::Supplemented => match s.status {
-            S::Granted => Verdict::Apply(Effect::Supplement),
-            other => no_grant(other),
-        },
-        O::Closed => match s.status {
-            S::Granted => Verdict::Apply(Effect::Close),
-            other => no_grant(other),
-        },
+        O::Supplemented | O::Closed if s.status != S::Granted => no_grant(s.status),
+        O::Supplemented => Verdict::Apply(Effect::Supplement),
+        O::Closed => Verdict::Apply(Effect::Close),
         O::Corrected | O::Revoked => {
             let replaces = f.replaces.as_deref().unwrap_or_default();
             match s.in_force {
-                Some((id, _)) if id == replaces => Verdict::Apply(match f.outcome {
-                    O::Revoked => Effect::Revoke,
-                    _ => match f.corrected_to.and_then(ReferralStatus::after) {
-                        Some(status) => Effect::Final(status),
-                        None => return answered(),
-                    },
-                }),
+                Some((id, _)) if id == replaces && f.outcome == O::Revoked => {
+                    Verdict::Apply(Effect::Revoke)
+                }
+                Some((id, _)) if id == replaces => {
+                    match f.corrected_to.and_then(ReferralStatus::after) {
+                        Some(status) => Verdict::Apply(Effect::Final(status)),
+                        None => answered(),
+                    }
+                }
                 _ if s.applied.iter().any(|a| a.event_id == replaces) || s.replaces_refused => {
                     Verdict::Refuse(
                         RefusalCode::NotInForce,

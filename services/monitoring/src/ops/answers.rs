@@ -89,30 +89,31 @@ pub fn check(
     d: &Delivery,
     department: Department,
     read: &Read,
-) -> Result<(Envelope<ReferralFeedback>, ReferralFeedback), Refusal> {
+) -> Result<(Envelope<ReferralFeedback>, ReferralFeedback), Box<Refusal>> {
     if read.msg_id.is_none() {
-        return Err(read.refusal(
+        return Err(Box::new(read.refusal(
             RefusalCode::MissingMsgId,
             "the message has no Nats-Msg-Id header: publish it to JetStream with Nats-Msg-Id = the envelope id".into(),
-        ));
+        )));
     }
     let e = d.envelope::<ReferralFeedback>().map_err(|e| {
         let why = match e {
             HandlerError::Poison(why) => why,
             other => other.to_string(),
         };
-        read.refusal(RefusalCode::Invalid, without_quoted(&why))
+        Box::new(read.refusal(RefusalCode::Invalid, without_quoted(&why)))
     })?;
     if e.data.department != department {
-        return Err(read.refusal(
+        return Err(Box::new(read.refusal(
             RefusalCode::WrongDepartment,
             format!(
                 "feedback on the {department} subject names department {}",
                 e.data.department
             ),
-        ));
+        )));
     }
-    let grant = check_feedback(&e.data).map_err(|why| read.refusal(RefusalCode::Invalid, why))?;
+    let grant =
+        check_feedback(&e.data).map_err(|why| Box::new(read.refusal(RefusalCode::Invalid, why)))?;
     let checked = ReferralFeedback {
         grant,
         ..e.data.clone()

@@ -56,7 +56,7 @@ fn canonical(v: &serde_json::Value) -> String {
             let parts: Vec<String> = items.iter().map(canonical).collect();
             format!("[{}]", parts.join(","))
         }
-        other => other.to_string(),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => v.to_string(),
     }
 }
 

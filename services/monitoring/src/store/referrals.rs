@@ -120,9 +120,10 @@ pub async fn apply_answer(
             .await?;
         }
         Effect::Supplement | Effect::Close => {
-            let status = match effect {
-                Effect::Close => ReferralStatus::Closed,
-                _ => ReferralStatus::Granted,
+            let status = if effect == Effect::Close {
+                ReferralStatus::Closed
+            } else {
+                ReferralStatus::Granted
             };
             sqlx::query!(
                 "UPDATE referrals SET status = $2, feedback_event_id = $3 WHERE referral_id = $1",
