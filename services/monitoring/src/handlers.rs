@@ -299,10 +299,11 @@ pub async fn on_reverified(
     let total: Fen = r.members.iter().map(|m| Fen(m.monthly_income_fen)).sum();
     let per_capita = total.per(r.members.len().max(1) as u32);
     let standard = params.standard(urban);
+    // Once per report (its business key), whatever the event id it came under.
     store::households::record_reverified(
         &mut tx,
         e.household_id,
-        &e.id,
+        &format!("report:{}", r.report_id),
         json!({"report_id": r.report_id, "complete": r.complete, "gaps": r.gaps, "per_capita_income_fen": per_capita.0, "standard_fen": standard.0, "policy_version": params.version}),
     )
     .await?;

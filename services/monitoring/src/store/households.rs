@@ -442,11 +442,11 @@ pub async fn set_verified_on(
     Ok(())
 }
 
-/// The history row of a re-verification.
+/// The history row of a re-verification, once per `cause` (`report:<report id>`).
 pub async fn record_reverified(
     tx: &mut PgConnection,
     household_id: Uuid,
-    event_id: &str,
+    cause: &str,
     detail: serde_json::Value,
 ) -> sqlx::Result<()> {
     history(
@@ -457,7 +457,7 @@ pub async fn record_reverified(
         None,
         None,
         None,
-        event_id,
+        cause,
         detail,
     )
     .await?;
