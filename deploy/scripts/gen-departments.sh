@@ -98,7 +98,7 @@ def department_users():
             f"      \"$JS.API.CONSUMER.MSG.NEXT.RELIEF_REFERRAL.department-{d}\"\n"
             f"      \"$JS.ACK.RELIEF_REFERRAL.department-{d}.>\"\n"
             f"    ] }}\n"
-            f"    subscribe: {{ allow: [\"referral.{d}.push\", \"_INBOX_{d}.>\"] }}\n"
+            f"    subscribe: {{ allow: [\"referral.{d}.push\", \"referral.{d}.refused\", \"_INBOX_{d}.>\"] }}\n"
             f"}} }}\n"
         )
     return "".join(out)

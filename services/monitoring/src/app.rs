@@ -6,7 +6,7 @@ use contract::channels::{
     DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, HOUSEHOLD_REVERIFIED,
     REFERRAL_FEEDBACK,
 };
-use mesh::{Application, Mesh, ServiceBuilder};
+use mesh::{Application, Mesh, ServiceBuilder, Stream};
 use std::sync::Arc;
 
 pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<Application> {
@@ -28,10 +28,6 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
             let s = state.clone();
             move |e, d| handlers::on_determined(s.clone(), e, d)
         })
-        .on("feedback", REFERRAL_FEEDBACK, {
-            let s = state.clone();
-            move |e, d| handlers::on_feedback(s.clone(), e, d)
-        })
         .on("feed-records", FEED_RECORD, {
             let s = state.clone();
             move |e, d| handlers::on_feed_record(s.clone(), e, d)
@@ -52,6 +48,12 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
             "reverification-overdue",
             ops::population::sweep_overdue(state.clone(), sweep_every),
         );
+    // Every feedback is answered for, whatever it holds: read as it comes, not decoded first.
+    let feedback = REFERRAL_FEEDBACK.filter(&mesh.subjects);
+    builder = builder.consume_stream("feedback", Stream::Referral, feedback, {
+        let s = state.clone();
+        move |d| handlers::on_feedback(s.clone(), d)
+    });
     // The chain records every event of every channel the catalogue marks as a household's,
     // whatever its payload: one consumer per stream.
     for (stream, filter) in contract::channels::chain_filters() {

@@ -7,13 +7,15 @@ use crate::domain::{rules, Via};
 use crate::ops;
 use crate::state::State;
 use crate::store;
-use contract::channels::{FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_ENROLLED, REFERRAL_FEEDBACK};
+use contract::channels::{
+    APPLICATION_SUBMITTED, EMERGENCY_GRANTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_ENROLLED,
+    REFERRAL_FEEDBACK, REFERRAL_PUSH,
+};
 use contract::{
     AssistanceChange, DiscoveryReport, FeedRecord, FeedSource, HouseholdChanged,
-    HouseholdDetermined, HouseholdEnrolled, HouseholdReverified, ReferralFeedback,
+    HouseholdDetermined, HouseholdEnrolled, HouseholdReverified,
 };
 use mesh::consumer::Outcome;
-use mesh::envelope::service_of;
 use mesh::{ChainRef, Delivery, Envelope, HandlerError};
 use policy::{Department, Fen, RegionCode};
 use serde_json::json;
@@ -101,12 +103,11 @@ pub async fn on_determined(
     Ok(Outcome::Applied)
 }
 
-/// `referral.<dept>.feedback` → the referral's status.
-pub async fn on_feedback(
-    state: State,
-    e: mesh::Envelope<ReferralFeedback>,
-    d: Delivery,
-) -> Result<Outcome, HandlerError> {
+/// `referral.<dept>.feedback` → the referral's answer under the department answer protocol,
+/// with its chain step, in one transaction; or a refusal, recorded for operators and told to
+/// the department on `referral.<dept>.refused`. Read as it comes (not decoded first), so that
+/// whatever a department sends is answered for.
+pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
     let dept = REFERRAL_FEEDBACK
         .token(&state.mesh.subjects, &d.subject)
         .and_then(Department::parse)
@@ -116,119 +117,135 @@ pub async fn on_feedback(
                 d.subject
             ))
         })?;
-    if dept != e.data.department {
-        return Err(HandlerError::Poison(format!(
-            "feedback on the {dept} subject names department {}",
-            e.data.department
-        )));
+    let read = ops::answers::Read::of(&d);
+    // An answer applied is handled once by its event id; a refusal by the message's place in
+    // the stream, so that the same id sent again (now with its header, say) is judged afresh.
+    let (applied_key, refused_key) = read.keys(&d);
+    for key in [&applied_key, &refused_key] {
+        if mesh::outbox::handled(&state.mesh.db, &d.consumer, key).await? {
+            return Ok(Outcome::Duplicate);
+        }
     }
-    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
-        return Ok(Outcome::Duplicate);
+    let mut tx = state.mesh.db.begin().await?;
+    let judged = match ops::answers::check(&d, dept, &read) {
+        Ok((e, checked)) => {
+            ops::answers::judge_and_apply(&state, &mut tx, &e, checked, &d, &read).await?
+        }
+        Err(refusal) => ops::answers::Judged::Refused(*refusal),
     };
-    match store::referrals::answer_referral(&mut tx, &e, state.mesh.clock.now()).await? {
-        store::Answered::Updated => store::households::record_feedback(&mut tx, &e).await?,
-        store::Answered::NotOurs => {
-            tx.commit().await?;
-            tracing::info!(department = %dept, "Feedback answers a push monitoring did not send; the referral keeps its answer.");
-            return Ok(Outcome::Applied);
+    let refusal = match judged {
+        ops::answers::Judged::Applied(outcome) => {
+            return applied(tx, &d, &applied_key, Some(outcome), dept).await
         }
-        store::Answered::Unknown => {
-            return Err(HandlerError::Poison(format!(
-                "no referral {} for department {dept}",
-                e.data.referral_id
-            )))
+        ops::answers::Judged::Duplicate => return applied(tx, &d, &applied_key, None, dept).await,
+        // What it builds on may still be on its way: again later, refused at the last delivery.
+        ops::answers::Judged::Wait(r) if d.delivered < state.mesh.settings.nats.max_deliver => {
+            return Err(HandlerError::Transient(anyhow::anyhow!(r.reason)));
         }
-        store::Answered::Mismatch(why) => return Err(HandlerError::Poison(why)),
+        ops::answers::Judged::Wait(r) | ops::answers::Judged::Refused(r) => r,
+    };
+    if !mesh::outbox::claim(&mut tx, &d.consumer, &refused_key, &d.subject).await? {
+        return Ok(Outcome::Duplicate);
     }
+    ops::answers::refuse(&state, &mut tx, &d, dept, &refusal).await?;
     tx.commit().await?;
-    tracing::info!(department = %dept, outcome = ?e.data.outcome, "Referral answered.");
+    tracing::warn!(department = %dept, code = refusal.code.as_str(), reason = %refusal.reason, "Feedback refused; the department is told.");
     Ok(Outcome::Applied)
 }
 
-/// Keys of an event's `data` that the chain keeps: ids, amounts, outcomes. Never names or
-/// ID numbers.
-const SUMMARY_KEYS: &[&str] = &[
-    "application_id",
-    "report_id",
-    "supersedes_report_id",
-    "complete",
-    "gaps",
-    "verified_by",
-    "tier",
-    "classifications",
-    "monthly_amount_fen",
-    "integrity_flags",
-    "payee",
-    "policy_version",
-    "rule",
-    "effective_month",
-    "referrals",
-    "referral_id",
-    "department",
-    "need",
-    "feedback_due",
-    "outcome",
-    "reason",
-    "grant",
-    "decided_by",
-    "instruction_id",
-    "beneficiary_member_id",
-    "month",
-    "kind",
-    "amount_fen",
-    "emergency_id",
-    "total_amount_fen",
-    "stages",
-    "act_first",
-    "papers_due",
-    "reference",
-    "due_date",
-    "status",
-];
-
-/// Any event of a household → a step of its chain. Idempotent on the event id.
-pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
-    let e: Envelope<serde_json::Value> = serde_json::from_slice(&d.payload)
-        .map_err(|err| HandlerError::Poison(format!("payload is not a valid envelope: {err}")))?;
-    if e.id.trim().is_empty() {
-        return Err(HandlerError::Poison("the envelope has no id".into()));
+/// Claims the inbox for a feedback applied (`outcome`) or found the same as one applied, and
+/// commits.
+async fn applied(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    d: &Delivery,
+    key: &str,
+    outcome: Option<contract::FeedbackOutcome>,
+    dept: Department,
+) -> Result<Outcome, HandlerError> {
+    if !mesh::outbox::claim(&mut tx, &d.consumer, key, &d.subject).await? {
+        // Handled meanwhile by another delivery of the same event.
+        return Ok(Outcome::Duplicate);
     }
-    if e.household_id.is_nil() {
-        // Not a household's event (a bank's status report for a whole file, a run's totals):
-        // the steps it causes carry their households.
+    tx.commit().await?;
+    match outcome {
+        Some(outcome) => {
+            tracing::info!(department = %dept, outcome = outcome.as_str(), "Referral answered.");
+            Ok(Outcome::Applied)
+        }
+        None => {
+            tracing::info!(department = %dept, "The same answer again; nothing changed.");
+            Ok(Outcome::Duplicate)
+        }
+    }
+}
+
+/// Events that open a household's chain: an application, an emergency grant. Any other event
+/// of a household whose chain is not open is not recorded.
+const OPENS_A_CHAIN: [&str; 2] = [APPLICATION_SUBMITTED.subject, EMERGENCY_GRANTED.subject];
+
+/// An event of a chain channel → a step of its household's chain, once per fact (the same
+/// event under a new id adds nothing). Not recorded: events of channels that are not chain
+/// channels or of a `type` not their channel's, feedback (its consumer records what it
+/// applies), a push that is not monitoring's own, and any event of a household whose chain was
+/// never opened (a chain opens with an application or an emergency grant).
+pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+    let bare = state.mesh.subjects.strip(&d.subject).unwrap_or(&d.subject);
+    let skip = |why: &str| {
+        tracing::info!(subject = bare, why, "Not a step of a chain; not recorded.");
+        Ok(Outcome::Applied)
+    };
+    let Some(channel) = contract::channels::channel_of(bare).filter(|c| c.chain) else {
+        return skip("no chain channel carries this subject");
+    };
+    if channel.subject == REFERRAL_FEEDBACK.subject {
+        // Recorded by the feedback consumer, in the transaction that applies it.
         return Ok(Outcome::Applied);
     }
-    // A payload that is no object has nothing to summarise.
-    let summary: serde_json::Map<String, serde_json::Value> = e
-        .data
-        .as_object()
-        .map(|map| {
-            SUMMARY_KEYS
-                .iter()
-                .filter_map(|k| map.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let trace_id = d
-        .header("traceparent")
-        .and_then(mesh::telemetry::trace_id_of_traceparent);
-    let step = store::Step {
-        event_id: e.id.clone(),
-        household_id: e.household_id,
-        chain_id: e.chain_id,
-        kind: e.kind.clone(),
-        subject: state
-            .mesh
-            .subjects
-            .strip(&d.subject)
-            .unwrap_or(&d.subject)
-            .to_owned(),
-        service: service_of(&e.source).to_owned(),
-        time: e.time,
-        trace_id,
-        causation_id: e.causation_id.clone(),
-        summary: serde_json::Value::Object(summary),
+    let Ok(e) = serde_json::from_slice::<Envelope<serde_json::Value>>(&d.payload) else {
+        // Its channel's consumer dead-letters it.
+        return skip("not an envelope");
     };
+    if e.kind != channel.kind || e.id.trim().is_empty() {
+        return skip("not the type of its channel");
+    }
+    if channel.check_source(&e.source).is_err() {
+        // Its channel's consumers dead-letter it as forged.
+        return skip("not from a producer of its channel");
+    }
+    let whole: serde_json::Value = serde_json::from_slice(&d.payload).unwrap_or_default();
+    if contract::channels::check_envelope(&whole).is_err() {
+        // Its channel's consumers dead-letter it: its data is not the channel's payload.
+        return skip("its data is not its channel's payload");
+    }
+    if e.household_id.is_nil() {
+        // Not a household's event (a run's totals): the steps it causes carry their households.
+        return Ok(Outcome::Applied);
+    }
+    if channel.subject == REFERRAL_PUSH.subject {
+        let referral = e.data["referral_id"]
+            .as_str()
+            .and_then(|r| Uuid::parse_str(r).ok());
+        let own = match referral {
+            Some(r) => store::referrals::is_own_push(&state.mesh.db, r, &e.id).await?,
+            None => false,
+        };
+        if !own {
+            return skip("not a push monitoring made");
+        }
+    }
+    match store::chain::chain_of(&state.mesh.db, e.household_id).await? {
+        Some(chain) if chain != e.chain_id => return skip("another chain than the household's"),
+        Some(_) => {}
+        None if OPENS_A_CHAIN.contains(&channel.subject) => {}
+        // The event that opens it may still be on its way (another stream's recorder).
+        None if d.delivered < state.mesh.settings.nats.max_deliver => {
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "the household's chain is not open"
+            )));
+        }
+        None => return skip("no chain is open for this household"),
+    }
+    let step = ops::chain::step(&state, &d, &e, e.chain_id);
     if store::record_step(&state.mesh.db, &step).await? {
         Ok(Outcome::Applied)
     } else {
@@ -291,10 +308,11 @@ pub async fn on_reverified(
     let total: Fen = r.members.iter().map(|m| Fen(m.monthly_income_fen)).sum();
     let per_capita = total.per(r.members.len().max(1) as u32);
     let standard = params.standard(urban);
+    // Once per report (its business key), whatever the event id it came under.
     store::households::record_reverified(
         &mut tx,
         e.household_id,
-        &e.id,
+        &format!("report:{}", r.report_id),
         json!({"report_id": r.report_id, "complete": r.complete, "gaps": r.gaps, "per_capita_income_fen": per_capita.0, "standard_fen": standard.0, "policy_version": params.version}),
     )
     .await?;

@@ -3,7 +3,10 @@
 //!
 //! - Consumes `eligibility.household.determined`: enrols a low-income household and its members,
 //!   pushes each member's relief lines on `referral.<dept>.push`, emits `monitor.household.enrolled`.
-//! - Consumes `referral.<dept>.feedback`: records each department's answer on its referral.
+//! - Consumes `referral.<dept>.feedback` under the department answer protocol
+//!   (`domain::answers`, `contract::answers`): applies an answer to its referral with its chain
+//!   step in one transaction, or refuses it (`refused_feedback`, `GET /v1/refused-feedback`) and
+//!   tells the department on `referral.<dept>.refused`.
 //! - Consumes `verify.household.reverified` (the last verification date; a gradual exit when a
 //!   dibao household's income reaches the standard, emitting `monitor.household.changed`) and
 //!   `monitor.household.changed` (statuses with the months they hold from); sweeps for overdue
@@ -12,17 +15,19 @@
 //!   `POST /v1/feeds/{source}`) and turns matches into actions: `monitor.household.changed`,
 //!   `referral.<dept>.push`, warnings. Opens active-discovery cases from reports
 //!   (`monitor.discovery.reported` and `POST /v1/discoveries`).
-//! - Records every event of every stream that concerns a household (`chain-*` consumers on
+//! - Records every event of a chain channel that concerns a household (`chain-*` consumers on
 //!   `intake.>`, `verify.household.>`, `eligibility.>`, `monitor.household.>`, `referral.>`,
-//!   `payment.>`), with its trace id, and serves `GET /v1/households/{id}/chain`: every step in
+//!   `payment.>`), with its trace id, once per fact, for a household whose chain its application
+//!   or emergency grant opened (feedback is recorded by its consumer, as applied), and serves
+//!   `GET /v1/households/{id}/chain`: every step in
 //!   order, referrals with their deadlines, the omissions (referrals never answered past their
 //!   deadline), duplicate assistance and the household's warnings.
 //! - Warnings (`/v1/warnings`): verified on site by a township officer, disposed of in one of four
 //!   ways, escalated to the county when overdue; a periodic sweep (also `POST /v1/sweeps`) raises
 //!   warnings for referrals unanswered past their deadline. Supervision reports
 //!   (`/v1/reports/monthly`, `/v1/reports/quarterly`). The staff page (`/staff`).
-//! - Tables: `households`, `persons`, `population_history`, `referrals`, `chain_events`,
-//!   `warnings`, `feed_records`, `discovery_reports`.
+//! - Tables: `households`, `persons`, `population_history`, `referrals`, `referral_answers`,
+//!   `refused_feedback`, `chain_events`, `warnings`, `feed_records`, `discovery_reports`.
 //! - Rules it owns: the feed rules (`domain::rules::decide`), the gradual exit after a
 //!   re-verification (`domain::rules::after_reverification`), the department of a hardship
 //!   (`domain::WarningKind::department_for_hardship`), the one referral push and its id

@@ -3,8 +3,8 @@
 //! themselves (`self_care` `partial` or `none` on the medical push) gets a care service order;
 //! charity offers (`POST /v1/charity/offers`) are matched to open orders in their area within
 //! their capacity, oldest first. The order and each match go out as `referral.medical.feedback`
-//! (`granted`, kinds `care_service_order` and `charity_match`, amount 0: help in kind), so the
-//! household's chain shows them.
+//! (`supplemented` under the granted medical referral, kinds `care_service_order` and
+//! `charity_match`, amount 0: help in kind), so the household's chain shows them.
 
 use crate::state::State;
 use crate::store;
@@ -53,21 +53,18 @@ pub async fn after_push(
     let today = state.mesh.today();
     let feedback =
         ReferralFeedback {
-            referral_id: e.data.referral_id,
-            department: state.department,
-            member_id: e.data.member_id,
-            outcome: FeedbackOutcome::Granted,
             reason: Some(format!(
             "service-type assistance: care service order {order_id} for a person with {} self-care",
             if level == SelfCare::None { "no" } else { "partial" }
         )),
-            grant: Some(Grant {
-                kind: SERVICE_ORDER.into(),
-                amount_fen: 0,
-                from: today,
-                to: None,
-            }),
-            decided_by: DECIDED_BY.into(),
+            grant: Some(in_kind(SERVICE_ORDER, today)),
+            ..ReferralFeedback::new(
+                e.data.referral_id,
+                state.department,
+                e.data.member_id,
+                FeedbackOutcome::Supplemented,
+                DECIDED_BY,
+            )
         };
     let chain = ChainRef {
         household_id: e.household_id,
@@ -80,6 +77,17 @@ pub async fn after_push(
     send(tx, state, e.household_id, &out).await?;
     let matched = run_matching(tx, state, Some(out.id.clone())).await?;
     Ok(1 + matched.len())
+}
+
+/// Help in kind under a granted medical referral: amount 0, once.
+fn in_kind(kind: &str, today: chrono::NaiveDate) -> Grant {
+    Grant {
+        kind: kind.into(),
+        amount_fen: 0,
+        from: today,
+        to: None,
+        period: Some(contract::GrantPeriod::Once),
+    }
 }
 
 async fn send(
@@ -119,21 +127,18 @@ async fn run_matching(
         let (order, offer) = (&orders[n], &offers[o]);
         store::record_match(tx, order.order_id, offer.offer_id, state.mesh.clock.now()).await?;
         let feedback = ReferralFeedback {
-            referral_id: order.referral_id,
-            department: state.department,
-            member_id: order.member_id,
-            outcome: FeedbackOutcome::Granted,
             reason: Some(format!(
                 "charity matching: {} offers {} for care service order {} (offer {})",
                 offer.organisation, offer.kind, order.order_id, offer.offer_id
             )),
-            grant: Some(Grant {
-                kind: CHARITY_MATCH.into(),
-                amount_fen: 0,
-                from: today,
-                to: None,
-            }),
-            decided_by: DECIDED_BY.into(),
+            grant: Some(in_kind(CHARITY_MATCH, today)),
+            ..ReferralFeedback::new(
+                order.referral_id,
+                state.department,
+                order.member_id,
+                FeedbackOutcome::Supplemented,
+                DECIDED_BY,
+            )
         };
         let chain = ChainRef {
             household_id: order.household_id,

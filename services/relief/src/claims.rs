@@ -75,8 +75,10 @@ pub struct ClaimAnswer {
     pub annual_cap_fen: i64,
     pub policy_version: String,
     pub reason: String,
-    /// The `referral.medical.feedback` event that carries the answer to the chain.
-    pub feedback_event_id: String,
+    /// The `referral.medical.feedback` event (`supplemented`) that carries the assistance to the
+    /// chain; absent when nothing was assisted (no help, no feedback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_event_id: Option<String>,
 }
 
 const KINDS: [(&str, &str, &str); 2] = [
@@ -214,6 +216,12 @@ pub async fn post_claim(
             )]));
         }
     }
+    if case.outcome != store::CaseOutcome::Granted {
+        return Err(ApiError::Conflict(format!(
+            "the medical referral {} is {}: bills are assisted under a granted referral",
+            case.referral_id, case.outcome
+        )));
+    }
     let tier: Tier = case.tier.0;
     let region = case
         .region_code
@@ -269,6 +277,7 @@ pub async fn post_claim(
                 amount_fen: a.amount.0,
                 from: date,
                 to: None,
+                period: Some(contract::GrantPeriod::Once),
             }),
         )
     } else {
@@ -281,25 +290,30 @@ pub async fn post_claim(
             None,
         )
     };
-    let feedback = ReferralFeedback {
-        referral_id: case.referral_id,
-        department: Department::Medical,
-        member_id: case.member_id,
-        outcome,
-        reason: Some(reason.clone()),
-        grant,
-        decided_by: format!("rule:{}", params.version),
-    };
-    // Caused by a bill, not by an event: the referral keeps the answer to its push, the chain
-    // shows this one besides.
-    let chain = ChainRef {
-        household_id: case.household_id,
-        chain_id: case.chain_id,
-        causation_id: None,
-    };
-    let out = state
-        .mesh
-        .envelope(&chain, Some(case.referral_id.to_string()), feedback);
+    // Help given on a bill is more help under the granted referral (`supplemented`); a bill
+    // with nothing assisted gives nothing, and the chain has no step for it. Caused by a bill,
+    // not by an event.
+    let out = grant.map(|g| {
+        let feedback = ReferralFeedback {
+            reason: Some(reason.clone()),
+            grant: Some(g),
+            ..ReferralFeedback::new(
+                case.referral_id,
+                Department::Medical,
+                case.member_id,
+                FeedbackOutcome::Supplemented,
+                format!("rule:{}", params.version),
+            )
+        };
+        let chain = ChainRef {
+            household_id: case.household_id,
+            chain_id: case.chain_id,
+            causation_id: None,
+        };
+        state
+            .mesh
+            .envelope(&chain, Some(case.referral_id.to_string()), feedback)
+    });
     let answer = ClaimAnswer {
         claim_id,
         referral_id: case.referral_id,
@@ -319,21 +333,23 @@ pub async fn post_claim(
         annual_cap_fen: figures.annual_cap.0,
         policy_version: params.version.clone(),
         reason,
-        feedback_event_id: out.id.clone(),
+        feedback_event_id: out.as_ref().map(|o| o.id.clone()),
     };
     store::record_medical_year(&mut tx, case.member_id, year, a.year).await?;
     store::insert_claim(&mut tx, &digest, &req, &answer).await?;
-    if let Some(g) = &out.data.grant {
-        store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;
+    if let Some(out) = &out {
+        if let Some(g) = &out.data.grant {
+            store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;
+        }
+        mesh::outbox::enqueue_to(
+            &mut tx,
+            &state.mesh.subjects,
+            REFERRAL_FEEDBACK,
+            Department::Medical.as_str(),
+            out,
+        )
+        .await?;
     }
-    mesh::outbox::enqueue_to(
-        &mut tx,
-        &state.mesh.subjects,
-        REFERRAL_FEEDBACK,
-        Department::Medical.as_str(),
-        &out,
-    )
-    .await?;
     tx.commit().await?;
     tracing::info!(outcome = ?outcome, assisted_fen = a.amount.0, "Medical bill settled.");
     Ok((StatusCode::CREATED, Json(answer)))

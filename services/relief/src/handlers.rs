@@ -54,35 +54,18 @@ pub async fn on_push(
     let chain = ChainRef::answering(&e);
     let digest = digest(push, &care);
 
+    // A referral is answered once (its business key is the referral id, not the push's event
+    // id): pushed again, it gets no second answer; the first stands in the mesh.
     if let Some(case) = store::case(&mut tx, push.referral_id).await? {
-        let feedback = if case.push_digest == digest {
-            // The same referral again: the same answer again.
-            case.feedback.0
-        } else {
-            ReferralFeedback {
-                referral_id: push.referral_id,
-                department: state.department,
-                member_id: push.member_id,
-                outcome: FeedbackOutcome::Rejected,
-                reason: Some("modified request: this referral id was pushed before with a different body; the first is kept".into()),
-                grant: None,
-                decided_by: "rule:modified-request".into(),
-            }
-        };
-        let out = state
-            .mesh
-            .envelope(&chain, Some(push.referral_id.to_string()), feedback);
-        mesh::outbox::enqueue_to(
-            &mut tx,
-            &state.mesh.subjects,
-            REFERRAL_FEEDBACK,
-            state.department.as_str(),
-            &out,
-        )
-        .await?;
+        if case.push_digest != digest {
+            return Err(HandlerError::Poison(format!(
+                "modified request: referral {} was pushed before with another body and answered ({}); the first is kept",
+                push.referral_id, case.feedback.0.outcome.as_str()
+            )));
+        }
         tx.commit().await?;
-        tracing::info!(department = %state.department, "Repeated referral answered.");
-        return Ok(Outcome::Applied);
+        tracing::info!(department = %state.department, "Referral pushed again; answered before, not again.");
+        return Ok(Outcome::Duplicate);
     }
 
     // Checked when the push was decoded.
@@ -109,13 +92,15 @@ pub async fn on_push(
         params,
     );
     let feedback = |outcome, reason: String, grant| ReferralFeedback {
-        referral_id: push.referral_id,
-        department: state.department,
-        member_id: push.member_id,
-        outcome,
         reason: Some(reason),
         grant,
-        decided_by: decided_by.clone(),
+        ..ReferralFeedback::new(
+            push.referral_id,
+            state.department,
+            push.member_id,
+            outcome,
+            decided_by.clone(),
+        )
     };
     let mut grants = Vec::new();
     let mut review = None;
@@ -129,6 +114,7 @@ pub async fn on_push(
                 rule,
             } => grants.push((
                 Grant {
+                    period: grant_period(state.department, &kind),
                     kind,
                     amount_fen: amount.0,
                     from: today,
@@ -199,8 +185,8 @@ pub async fn on_push(
         &out,
     )
     .await?;
-    // Further grants of the same decision (disaster aid of several kinds): one feedback each,
-    // caused by the first, so the chain shows every grant and the referral keeps its answer.
+    // Further grants of the same decision (disaster aid of several kinds): one `supplemented`
+    // each, caused by the first, so the chain shows every grant and the referral keeps its answer.
     let mut extras = 0;
     for (grant, rule) in kept {
         let follow = ChainRef {
@@ -211,7 +197,7 @@ pub async fn on_push(
         let more = state.mesh.envelope(
             &follow,
             Some(push.referral_id.to_string()),
-            feedback(FeedbackOutcome::Granted, rule, Some(grant.clone())),
+            feedback(FeedbackOutcome::Supplemented, rule, Some(grant.clone())),
         );
         store::insert_grant(&mut tx, &more.id, e.household_id, &more.data, &grant).await?;
         mesh::outbox::enqueue_to(
@@ -224,11 +210,19 @@ pub async fn on_push(
         .await?;
         extras += 1;
     }
-    // Service-type assistance: a care service order, and charity matching.
-    extras += crate::care::after_push(&mut tx, &state, &e, care.self_care, &out).await?;
+    // Service-type assistance under a granted referral: a care service order, and charity
+    // matching.
+    if out.data.outcome == FeedbackOutcome::Granted {
+        extras += crate::care::after_push(&mut tx, &state, &e, care.self_care, &out).await?;
+    }
     tx.commit().await?;
     tracing::info!(department = %state.department, outcome = ?out.data.outcome, further_grants = extras, "Referral decided.");
     Ok(Outcome::Applied)
+}
+
+/// What a grant of `kind` counts, as the contract fixes it for the department.
+pub fn grant_period(department: Department, kind: &str) -> Option<contract::GrantPeriod> {
+    contract::answers::grant_kind(department, kind).map(|k| k.period)
 }
 
 /// The disaster facts of a referral's circumstances.
@@ -384,7 +378,18 @@ pub async fn decide_review(
                 ));
             }
             let today = state.mesh.today();
+            if grant_period(state.department, kind).is_none() && !kind.is_empty() {
+                let allowed: Vec<&str> = contract::answers::grant_kinds(state.department)
+                    .iter()
+                    .map(|k| k.kind)
+                    .collect();
+                errors.push(FieldError::new(
+                    "kind",
+                    format!("one of {}", allowed.join(", ")),
+                ));
+            }
             Some(Grant {
+                period: grant_period(state.department, kind),
                 kind: kind.to_owned(),
                 amount_fen: amount,
                 from: today,
@@ -401,6 +406,7 @@ pub async fn decide_review(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let grant_given = grant.is_some();
     let mut tx = state.mesh.db.begin().await?;
     let case = store::lock_case(&mut tx, referral_id)
         .await?
@@ -412,17 +418,19 @@ pub async fn decide_review(
         )));
     }
     let feedback = ReferralFeedback {
-        referral_id,
-        department: state.department,
-        member_id: case.member_id,
-        outcome: if grant.is_some() {
-            FeedbackOutcome::Granted
-        } else {
-            FeedbackOutcome::Rejected
-        },
         reason: Some(req.reason.trim().to_owned()),
         grant,
-        decided_by: format!("officer:{officer}"),
+        ..ReferralFeedback::new(
+            referral_id,
+            state.department,
+            case.member_id,
+            if grant_given {
+                FeedbackOutcome::Granted
+            } else {
+                FeedbackOutcome::Rejected
+            },
+            format!("officer:{officer}"),
+        )
     };
     store::record_review(&mut tx, referral_id, &feedback, state.mesh.clock.now()).await?;
     let chain = ChainRef {

@@ -37,12 +37,17 @@ impl CaseOutcome {
     }
 }
 
+/// A case holds the department's answer in force: further help (`supplemented`) and a
+/// correction leave it granted; a revocation leaves it without a grant. (Relief itself sends
+/// only `accepted`, `granted`, `rejected` and `supplemented`.)
 impl From<FeedbackOutcome> for CaseOutcome {
     fn from(o: FeedbackOutcome) -> Self {
         match o {
             FeedbackOutcome::Accepted => CaseOutcome::Accepted,
-            FeedbackOutcome::Rejected => CaseOutcome::Rejected,
-            FeedbackOutcome::Granted => CaseOutcome::Granted,
+            FeedbackOutcome::Rejected | FeedbackOutcome::Revoked => CaseOutcome::Rejected,
+            FeedbackOutcome::Granted
+            | FeedbackOutcome::Supplemented
+            | FeedbackOutcome::Corrected => CaseOutcome::Granted,
             FeedbackOutcome::Closed => CaseOutcome::Closed,
         }
     }
@@ -314,7 +319,7 @@ pub async fn claim(
     Ok(row.map(|r| (r.request_digest, r.answer)))
 }
 
-/// The medical case a bill belongs to: by referral, or the person's latest.
+/// A medical case, as a bill needs it.
 #[derive(Debug)]
 pub struct MedicalCase {
     pub referral_id: Uuid,
@@ -323,8 +328,11 @@ pub struct MedicalCase {
     pub member_id: Uuid,
     pub tier: Text<Tier>,
     pub region_code: Option<String>,
+    pub outcome: CaseOutcome,
 }
 
+/// The medical case a bill belongs to: the referral's, or the person's latest granted one (the
+/// latest of any outcome when none is granted).
 pub async fn medical_case(
     tx: &mut PgConnection,
     referral_id: Option<Uuid>,
@@ -332,9 +340,9 @@ pub async fn medical_case(
 ) -> sqlx::Result<Option<MedicalCase>> {
     sqlx::query_as!(
         MedicalCase,
-        r#"SELECT referral_id, household_id, chain_id, member_id, tier AS "tier: Text<Tier>", region_code FROM cases
+        r#"SELECT referral_id, household_id, chain_id, member_id, tier AS "tier: Text<Tier>", region_code, outcome AS "outcome: CaseOutcome" FROM cases
          WHERE department = 'medical' AND ($1::uuid IS NULL OR referral_id = $1) AND ($2::uuid IS NULL OR member_id = $2 OR $1::uuid IS NOT NULL)
-         ORDER BY created_at DESC LIMIT 1"#,
+         ORDER BY (outcome = 'granted') DESC, created_at DESC LIMIT 1"#,
         referral_id,
         member_id,
     )

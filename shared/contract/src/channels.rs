@@ -212,6 +212,16 @@ channels! {
         consumers: ["monitoring"],
         chain: true,
     }
+    /// Monitoring did not apply a department's feedback: why, for the department's system
+    /// (the department answer protocol).
+    REFERRAL_REFUSED: ReferralRefused {
+        subject: "referral.{dept}.refused",
+        kind: "referral.refused",
+        stream: Some(Stream::Referral),
+        producers: ["monitoring"],
+        consumers: ["department"],
+        chain: false,
+    }
     /// Payment recorded a payment instruction.
     PAYMENT_INSTRUCTION_CREATED: InstructionCreated {
         subject: "payment.instruction.created",
@@ -281,10 +291,25 @@ pub const DEAD_LETTER: ChannelInfo = ChannelInfo {
     doc: "Messages a service gave up on, with the reason in headers.",
 };
 
+/// The channel of `subject` (a full subject without the deployment's prefix): its template's
+/// variable token stands for any one token.
+pub fn channel_of(subject: &str) -> Option<&'static ChannelInfo> {
+    CATALOG.iter().find(|c| {
+        let template: Vec<&str> = c.subject.split('.').collect();
+        let tokens: Vec<&str> = subject.split('.').collect();
+        template.len() == tokens.len()
+            && template
+                .iter()
+                .zip(&tokens)
+                .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    })
+}
+
 /// What monitoring's chain recorder reads: for each stream that keeps chain channels, one filter
 /// (before the prefix) covering them — the stream's own when every channel it keeps is a chain
-/// channel, else the tokens the chain channels share (`monitor.household.>` leaves out feed
-/// records and discovery reports). Consumers on NATS 2.9 take one filter each.
+/// channel, else the tokens the chain channels share up to a variable token
+/// (`monitor.household.>` leaves out feed records and discovery reports; `referral.>` also
+/// covers the refusals, which the recorder does not record). Consumers on NATS 2.9 take one filter each.
 pub fn chain_filters() -> Vec<(Stream, String)> {
     let mut out = Vec::new();
     for stream in Stream::ALL {
@@ -311,6 +336,10 @@ pub fn chain_filters() -> Vec<(Stream, String)> {
                 .take_while(|(a, b)| a == b)
                 .count();
             shared.truncate(n);
+        }
+        // A variable token ends the filter: `>` covers every value of it.
+        if let Some(at) = shared.iter().position(|t| t.starts_with('{')) {
+            shared.truncate(at);
         }
         shared.push(">");
         out.push((stream, shared.join(".")));
@@ -351,6 +380,20 @@ mod tests {
             (Stream::Payment, "payment.>"),
         ];
         assert_eq!(filters, expected.map(|(s, f)| (s, f.to_owned())).to_vec());
+    }
+
+    #[test]
+    fn a_subject_finds_its_channel() {
+        assert_eq!(
+            channel_of("referral.housing.feedback").map(|c| c.kind),
+            Some("referral.feedback")
+        );
+        assert_eq!(
+            channel_of("referral.housing.refused").map(|c| c.chain),
+            Some(false)
+        );
+        assert_eq!(channel_of("referral.push"), None);
+        assert_eq!(channel_of("referral.housing.push.x"), None);
     }
 
     #[test]

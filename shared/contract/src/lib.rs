@@ -10,12 +10,14 @@ use policy::{Department, Month, RegionCode, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod answers;
 pub mod channels;
 mod relief;
 pub use relief::*;
 mod bank;
 pub use bank::*;
 mod payment;
+pub use answers::{ReferralRefused, RefusalCode};
 pub use payment::*;
 
 /// `intake.application.submitted`
@@ -324,6 +326,9 @@ pub struct PriorAssistance {
     pub from: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<NaiveDate>,
+    /// What `amount_fen` counts (as the grant's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<GrantPeriod>,
 }
 
 /// What happened to the person, as the feed or report that raised the referral said it.
@@ -354,38 +359,139 @@ pub enum HouseDamage {
     Collapsed,
 }
 
-/// `referral.{dept}.feedback`
+/// `referral.{dept}.feedback`: one message of the department answer protocol
+/// ([`answers`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReferralFeedback {
     pub referral_id: Uuid,
     pub department: Department,
     pub member_id: Uuid,
     pub outcome: FeedbackOutcome,
+    /// Why; required with `rejected`, `closed`, `corrected` and `revoked`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What is given: with `granted`, `supplemented`, and `corrected` to `granted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<Grant>,
-    /// Who decided: a rule (`rule:<version>`) or a named officer.
+    /// Who decided: `rule:<version>`, `officer:<name>` or `system:<name>`.
     pub decided_by: String,
+    /// `corrected` and `revoked`: the envelope `id` of the answer in force that this one
+    /// replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// `corrected`: the final outcome that stands from now on, `granted` (with `grant`) or
+    /// `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_to: Option<FeedbackOutcome>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+impl ReferralFeedback {
+    /// A feedback of `outcome` with no reason, grant or replaced answer yet.
+    pub fn new(
+        referral_id: Uuid,
+        department: Department,
+        member_id: Uuid,
+        outcome: FeedbackOutcome,
+        decided_by: impl Into<String>,
+    ) -> Self {
+        Self {
+            referral_id,
+            department,
+            member_id,
+            outcome,
+            reason: None,
+            grant: None,
+            decided_by: decided_by.into(),
+            replaces: None,
+            corrected_to: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackOutcome {
+    /// Received and being decided (at most once, before the final answer).
     Accepted,
+    /// The final answer: nothing is granted (with a reason).
     Rejected,
+    /// The final answer: `grant` is given.
     Granted,
+    /// After `granted`: all help under the referral has ended (the last day covered has passed
+    /// or the department stopped it); nothing more is given under it.
     Closed,
+    /// Further help under a granted referral (a bill assisted, a service order, a match).
+    Supplemented,
+    /// Replaces the final answer in force (`replaces`) with `corrected_to` (and `grant`).
+    Corrected,
+    /// Withdraws the final answer in force (`replaces`): the referral waits for a final answer
+    /// again.
+    Revoked,
+}
+
+impl FeedbackOutcome {
+    pub const ALL: [FeedbackOutcome; 7] = [
+        FeedbackOutcome::Accepted,
+        FeedbackOutcome::Rejected,
+        FeedbackOutcome::Granted,
+        FeedbackOutcome::Closed,
+        FeedbackOutcome::Supplemented,
+        FeedbackOutcome::Corrected,
+        FeedbackOutcome::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackOutcome::Accepted => "accepted",
+            FeedbackOutcome::Rejected => "rejected",
+            FeedbackOutcome::Granted => "granted",
+            FeedbackOutcome::Closed => "closed",
+            FeedbackOutcome::Supplemented => "supplemented",
+            FeedbackOutcome::Corrected => "corrected",
+            FeedbackOutcome::Revoked => "revoked",
+        }
+    }
+
+    /// `granted` or `rejected`: the one final answer of a referral.
+    pub fn is_final(self) -> bool {
+        matches!(self, FeedbackOutcome::Granted | FeedbackOutcome::Rejected)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Grant {
+    /// One of the kinds the department may grant ([`answers::grant_kinds`]).
     pub kind: String,
+    /// Integer fen, 0 or more (0: help in kind). `period` says what it counts.
     pub amount_fen: i64,
+    /// First day covered.
     pub from: NaiveDate,
-    /// Last day covered; absent for a one-off grant.
+    /// Last day covered; absent for a one-off grant, or a monthly one that runs until `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<NaiveDate>,
+    /// `monthly`: `amount_fen` is paid for each calendar month from `from` to `to`; `once`: it
+    /// is the whole grant. Fixed per kind; when left out it is the kind's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<GrantPeriod>,
+}
+
+/// What a grant's `amount_fen` counts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantPeriod {
+    /// An amount for each calendar month the grant covers.
+    Monthly,
+    /// The amount of the whole grant, whatever its period.
+    Once,
+}
+
+impl GrantPeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantPeriod::Monthly => "monthly",
+            GrantPeriod::Once => "once",
+        }
+    }
 }
 
 /// `monitor.household.changed`: a person's or a household's assistance stops, or winds down

@@ -133,6 +133,9 @@ impl Mesh {
 pub struct ServiceBuilder {
     mesh: Mesh,
     consumers: Vec<(ConsumerSpec, Handler)>,
+    /// Consumers on a durable the contract names ([`ServiceBuilder::on_durable`]), with the
+    /// configuration each is created with when missing.
+    named_durables: Vec<(String, async_nats::jetstream::consumer::pull::Config)>,
     router: Router<Mesh>,
     tasks: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
     /// Wiring mistakes found while building; [`ServiceBuilder::build`] reports them.
@@ -145,6 +148,7 @@ impl ServiceBuilder {
             mesh,
             errors: Vec::new(),
             consumers: Vec::new(),
+            named_durables: Vec::new(),
             router: Router::new(),
             tasks: Vec::new(),
         }
@@ -181,6 +185,33 @@ impl ServiceBuilder {
     {
         let filter = channel.subject_for(&self.mesh.subjects, token);
         self.on_filter(purpose, channel, filter, handler)
+    }
+
+    /// As [`ServiceBuilder::on_token`], on the durable consumer `durable` that the contract
+    /// names, not `<service>-<purpose>`: a consumer shared with a system outside the mesh (a
+    /// department's own system reads `department-<dept>`), so that either continues from the
+    /// other's cursor. At start-up it is bound as it is when it exists (whoever created it),
+    /// and created from `config` (with this name and filter) when it does not.
+    pub fn on_durable<T, F, Fut>(
+        mut self,
+        durable: &str,
+        config: async_nats::jetstream::consumer::pull::Config,
+        channel: Channel<T>,
+        token: &str,
+        handler: F,
+    ) -> Self
+    where
+        T: EventKind + Send + 'static,
+        F: Fn(Envelope<T>, Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
+    {
+        let at = self.consumers.len();
+        self = self.on_token(durable, channel, token, handler);
+        if let Some((spec, _)) = self.consumers.get_mut(at) {
+            spec.name = durable.to_owned();
+            self.named_durables.push((durable.to_owned(), config));
+        }
+        self
     }
 
     fn on_filter<T, F, Fut>(
@@ -293,7 +324,10 @@ impl ServiceBuilder {
         let _ = self.mesh.handlers.set(by_name);
         let mut consumers = Vec::new();
         for (spec, handler) in self.consumers {
-            let c = consumer::create(&self.mesh, &spec).await?;
+            let c = match self.named_durables.iter().find(|(n, _)| *n == spec.name) {
+                Some((_, config)) => bind_durable(&self.mesh, &spec, config.clone()).await?,
+                None => consumer::create(&self.mesh, &spec).await?,
+            };
             consumers.push((spec, c, handler));
         }
         let http = &self.mesh.settings.http;
@@ -415,6 +449,38 @@ impl Application {
             None => Ok(()),
         }
     }
+}
+
+/// Binds the named durable as it is, or creates it from `config` when it is missing; a durable
+/// of that name on another filter is a wiring mistake.
+async fn bind_durable(
+    mesh: &Mesh,
+    spec: &ConsumerSpec,
+    config: async_nats::jetstream::consumer::pull::Config,
+) -> anyhow::Result<jetstream::consumer::PullConsumer> {
+    let stream_name = spec.stream.name(&mesh.subjects);
+    let stream = mesh
+        .js
+        .get_stream(&stream_name)
+        .await
+        .with_context(|| format!("stream {stream_name} is missing"))?;
+    let config = async_nats::jetstream::consumer::pull::Config {
+        durable_name: Some(spec.name.clone()),
+        filter_subject: spec.filter.clone(),
+        ..config
+    };
+    let mut c: jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(&spec.name, config)
+        .await
+        .with_context(|| format!("durable {} could not be bound", spec.name))?;
+    let filter = c.info().await?.config.filter_subject.clone();
+    anyhow::ensure!(
+        filter == spec.filter,
+        "durable {} reads {filter}, not {}",
+        spec.name,
+        spec.filter
+    );
+    Ok(c)
 }
 
 fn task_error(r: Result<anyhow::Result<()>, tokio::task::JoinError>, what: &str) -> anyhow::Error {

@@ -103,10 +103,11 @@ pub fn init_with(
     })
 }
 
-/// W3C `traceparent` (and `tracestate`) of a context.
+/// W3C `traceparent` (and `tracestate`, when it is not empty) of a context.
 pub fn trace_headers(cx: &Context) -> HashMap<String, String> {
     let mut map = HashMap::new();
     TraceContextPropagator::new().inject_context(cx, &mut map);
+    map.retain(|_, v| !v.is_empty());
     map
 }
 
@@ -149,12 +150,14 @@ pub fn context_from(traceparent: Option<&str>, tracestate: Option<&str>) -> Cont
     TraceContextPropagator::new().extract(&map)
 }
 
-/// Writes the context into NATS headers.
+/// Writes the context into NATS headers; an empty `tracestate` is left out, not sent empty.
 pub fn inject_nats(cx: &Context, headers: &mut HeaderMap) {
     struct Inj<'a>(&'a mut HeaderMap);
     impl Injector for Inj<'_> {
         fn set(&mut self, key: &str, value: String) {
-            self.0.insert(key, value.as_str());
+            if !value.is_empty() {
+                self.0.insert(key, value.as_str());
+            }
         }
     }
     TraceContextPropagator::new().inject_context(cx, &mut Inj(headers));
@@ -201,4 +204,36 @@ pub use opentelemetry::Context as OtelContext;
 /// The OpenTelemetry context of the current `tracing` span.
 pub fn current_context() -> Context {
     tracing::Span::current().context()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+    fn context(state: TraceState) -> Context {
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from_hex("df6ec66d87505aa279cafb7093bc8250").unwrap(),
+            SpanId::from_hex("4a6a493a9f0edd6d").unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            state,
+        ))
+    }
+
+    #[test]
+    fn an_empty_tracestate_is_left_out_and_a_real_one_is_sent() {
+        let mut headers = HeaderMap::new();
+        inject_nats(&context(TraceState::default()), &mut headers);
+        assert!(headers.get("traceparent").is_some());
+        assert!(headers.get("tracestate").is_none());
+        assert!(!trace_headers(&context(TraceState::default())).contains_key("tracestate"));
+        let state = TraceState::from_key_value([("vendor", "v1")]).unwrap();
+        let mut headers = HeaderMap::new();
+        inject_nats(&context(state), &mut headers);
+        assert_eq!(
+            headers.get("tracestate").map(|v| v.as_str()),
+            Some("vendor=v1")
+        );
+    }
 }

@@ -172,7 +172,8 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
             .unwrap()
     ));
 
-    // Every subject on the wire is one of the contract's.
+    // Every subject on the wire is one of the contract's; no message carries an empty
+    // tracestate.
     let mut seen = Vec::new();
     while let Ok(Some(msg)) = tokio::time::timeout(
         Duration::from_millis(200),
@@ -180,6 +181,12 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
     )
     .await
     {
+        let tracestate = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("tracestate"))
+            .map(|v| v.as_str().to_owned());
+        assert_ne!(tracestate.as_deref(), Some(""), "{}", msg.subject);
         let bare = msg
             .subject
             .as_str()

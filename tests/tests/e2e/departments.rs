@@ -1,5 +1,6 @@
 //! The departments: a case the rules cannot settle waits for a named officer; a referral pushed
-//! again gets the same answer; the same referral id with another body is refused as modified.
+//! again (a new event id) is not answered again; the same referral id with another body is
+//! parked as modified, its first answer standing.
 
 use mesh_tests::{another_household, silent_fixtures, Options, TestMesh};
 use policy::{Department, PolicyBook, RegionCode};
@@ -139,7 +140,7 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused() {
+async fn a_referral_pushed_again_is_not_answered_again_and_a_modified_one_is_parked() {
     let mut h = another_household();
     h["members"][1]["flags"] = json!({"serious_illness": true});
     let mesh = TestMesh::start(Options {
@@ -152,6 +153,7 @@ async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused(
     let (_, accepted) = mesh.submit(&h).await.unwrap();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     mesh.complete_chain(&household, WITHIN).await.unwrap();
+    mesh.settle(WITHIN).await.unwrap();
 
     // The push as it sits in the stream, sent again as a new event (a department asked for it
     // again): same referral id, same body.
@@ -196,26 +198,24 @@ async fn a_repeated_referral_gets_the_same_answer_and_a_modified_one_is_refused(
         .get("monitoring", &format!("/v1/households/{household}/chain"))
         .await
         .unwrap();
-    // The two copies are handled concurrently, in either order: one answered as before, one
-    // refused as modified.
-    let mut outcomes = feedback_outcomes(&chain, "medical");
-    outcomes.sort();
-    assert_eq!(outcomes, ["granted", "granted", "rejected"]);
-    let refused = chain["steps"]
+    // One answer, given once: the copy is not answered again, the modified one is parked.
+    assert_eq!(feedback_outcomes(&chain, "medical"), ["granted"]);
+    let pushes = chain["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| {
-            s["summary"]["department"] == json!("medical")
-                && s["summary"]["outcome"] == json!("rejected")
+        .filter(|s| {
+            s["type"] == json!("referral.push") && s["summary"]["department"] == json!("medical")
         })
-        .unwrap()
-        .clone();
-    assert!(refused["summary"]["reason"]
+        .count();
+    assert_eq!(pushes, 1, "the copies are not monitoring's pushes");
+    let parked = mesh.dead_letters("relief-medical").await.unwrap();
+    assert_eq!(parked.len(), 1, "{parked:#?}");
+    assert!(parked[0]["reason"]
         .as_str()
         .unwrap()
         .starts_with("modified request"));
-    // Monitoring's referral keeps the answer to its own push.
+    // Monitoring's referral keeps its answer.
     let row = chain["referrals"]
         .as_array()
         .unwrap()

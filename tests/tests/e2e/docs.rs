@@ -177,3 +177,98 @@ fn the_openapi_application_example_is_the_demo_household_and_is_accepted_by_the_
         policy::ResidentId::parse(m["id_number"].as_str().unwrap()).unwrap();
     }
 }
+
+/// The strings of an `enum` in the document at `path` (keys separated by `/`).
+fn enum_at(doc: &Value, path: &str) -> BTreeSet<String> {
+    let mut v = doc;
+    for key in path.split('/') {
+        v = &v[key];
+    }
+    v["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no enum at {path}"))
+        .iter()
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_envelope_type_enum_lists_every_type_the_mesh_publishes() {
+    let doc = yaml("docs/asyncapi.yaml");
+    let documented = enum_at(&doc, "components/schemas/Envelope/properties/type");
+    let mut published: BTreeSet<String> = contract::channels::CATALOG
+        .iter()
+        .map(|c| c.kind.to_owned())
+        .filter(|k| !k.is_empty())
+        .collect();
+    published.insert(<SourceAnswer as EventKind>::TYPE.to_owned());
+    assert_eq!(documented, published);
+}
+
+#[test]
+fn the_answer_protocol_of_the_document_is_the_contracts() {
+    let doc = yaml("docs/asyncapi.yaml");
+    let schemas = "components/schemas";
+    let outcomes: BTreeSet<String> = FeedbackOutcome::ALL
+        .iter()
+        .map(|o| o.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        enum_at(&doc, &format!("{schemas}/FeedbackOutcome")),
+        outcomes
+    );
+    let codes: BTreeSet<String> = RefusalCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        enum_at(&doc, &format!("{schemas}/ReferralRefused/properties/code")),
+        codes
+    );
+    let kinds: BTreeSet<String> = policy::Department::ALL
+        .iter()
+        .flat_map(|d| contract::answers::grant_kinds(*d))
+        .map(|k| k.kind.to_owned())
+        .collect();
+    assert_eq!(
+        enum_at(&doc, &format!("{schemas}/Grant/properties/kind")),
+        kinds
+    );
+    // The document's table names each kind with its department and period.
+    let description = doc["info"]["description"].as_str().unwrap();
+    for d in policy::Department::ALL {
+        for k in contract::answers::grant_kinds(d) {
+            let row = description
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!("| {d} |")) && l.contains(&format!("`{}`", k.kind))
+                })
+                .unwrap_or_else(|| panic!("no row of the grant table names {d} {}", k.kind));
+            assert!(row.contains(k.period.as_str()), "{row}");
+        }
+    }
+}
+
+/// The platform creates each department's durable with the contract's settings.
+#[test]
+fn the_bootstrap_job_creates_the_departments_durables_as_the_contract_sets_them() {
+    let job = std::fs::read_to_string(format!(
+        "{}/../k8s/components/nats/bootstrap-job.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let d = contract::answers::DEPARTMENT_DURABLE;
+    let medical = contract::answers::department_durable(policy::Department::Medical);
+    assert_eq!(medical, "department-medical");
+    for flag in [
+        "nats consumer add RELIEF_REFERRAL \"department-$dept\" --pull".to_owned(),
+        "--filter \"referral.$dept.push\"".to_owned(),
+        "--ack explicit".to_owned(),
+        "--deliver all".to_owned(),
+        format!("--max-deliver={}", d.max_deliver),
+        format!("--max-pending {}", d.max_ack_pending),
+        format!("--wait {}s", d.ack_wait_seconds),
+    ] {
+        assert!(job.contains(&flag), "the bootstrap job lacks {flag}");
+    }
+}

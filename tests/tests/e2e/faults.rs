@@ -1,4 +1,5 @@
-//! Faults: a crash with work in flight, a store that keeps failing, feedback nobody asked for.
+//! Faults: a crash with work in flight, a store that keeps failing, feedback nobody asked for
+//! (refused, and told to the department).
 
 use mesh_tests::{demo_household, Options, TestMesh};
 use serde_json::json;
@@ -131,7 +132,7 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
+async fn feedback_for_an_unknown_referral_is_refused_with_the_reason() {
     let mesh = TestMesh::start(Options {
         departments: vec![],
         ..Default::default()
@@ -144,13 +145,14 @@ async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
         causation_id: Some("push-1".into()),
     };
     let feedback = contract::ReferralFeedback {
-        referral_id: uuid::Uuid::new_v4(),
-        department: policy::Department::Housing,
-        member_id: uuid::Uuid::new_v4(),
-        outcome: contract::FeedbackOutcome::Granted,
-        reason: None,
-        grant: None,
-        decided_by: "officer:wang".into(),
+        reason: Some("on the waiting list".into()),
+        ..contract::ReferralFeedback::new(
+            uuid::Uuid::new_v4(),
+            policy::Department::Housing,
+            uuid::Uuid::new_v4(),
+            contract::FeedbackOutcome::Accepted,
+            "officer:wang",
+        )
     };
     let e = mesh::Envelope::new("housing-bureau", &chain, None, feedback);
     mesh.publish_raw(
@@ -160,13 +162,21 @@ async fn feedback_for_an_unknown_referral_is_dead_lettered_with_the_reason() {
     )
     .await
     .unwrap();
-    let parked = mesh_tests::eventually(WITHIN, || async {
-        let letters = mesh.dead_letters("monitoring").await.unwrap();
-        letters
-            .iter()
-            .any(|d| d["reason"].as_str().unwrap_or("").contains("no referral"))
+    let refused = mesh_tests::eventually(WITHIN, || async {
+        let (_, list) = mesh
+            .get("monitoring", "/v1/refused-feedback?department=housing")
+            .await
+            .unwrap();
+        list.as_array().is_some_and(|l| {
+            l.iter().any(|r| {
+                r["event_id"] == json!(e.id)
+                    && r["code"] == json!("unknown_referral")
+                    && r["reason"].as_str().unwrap_or("").contains("no referral")
+            })
+        })
     })
     .await;
-    assert!(parked);
+    assert!(refused);
+    assert!(mesh.dead_letters("monitoring").await.unwrap().is_empty());
     mesh.teardown().await.unwrap();
 }

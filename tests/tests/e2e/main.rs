@@ -5,6 +5,7 @@
 //!
 //! Run one area with a filter: `cargo test -p mesh-tests --test e2e payment_run::`.
 
+mod answers;
 mod bank;
 mod chain;
 mod consumer;

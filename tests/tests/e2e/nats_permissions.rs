@@ -498,13 +498,22 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     for dept in DEPARTMENTS {
         let mut conn = server.department(dept).await?;
         let _own = conn.subscribe(&format!("referral.{dept}.push")).await;
+        // Monitoring's word on a feedback it did not apply (the answer protocol).
+        let _refused = conn.subscribe(&format!("referral.{dept}.refused")).await;
         conn.publish(&format!("referral.{dept}.feedback"), "feedback")
             .await;
         conn.expect_all_allowed().await;
+        // It reads its refusals; it does not write them.
+        let own_refused = format!("referral.{dept}.refused");
+        conn.publish(&own_refused, "forged").await;
+        conn.expect_refused("Publish", &own_refused).await;
         for other in DEPARTMENTS.iter().filter(|o| *o != dept) {
             let push = format!("referral.{other}.push");
             let _ = conn.subscribe(&push).await;
             conn.expect_refused("Subscription", &push).await;
+            let refused = format!("referral.{other}.refused");
+            let _ = conn.subscribe(&refused).await;
+            conn.expect_refused("Subscription", &refused).await;
             let feedback = format!("referral.{other}.feedback");
             conn.publish(&feedback, "forged").await;
             conn.expect_refused("Publish", &feedback).await;

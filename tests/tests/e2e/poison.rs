@@ -1,8 +1,9 @@
 //! A poison corpus on every consumed subject: messages that can never be applied (not JSON, JSON
 //! that is no envelope, an envelope of another channel's type, an envelope whose data is not the
 //! payload, an internal event from a source that is not its producer). Each consumer of each
-//! subject dead-letters every one of them, with a reason; no consumer stops (a household
-//! submitted afterwards goes through its whole chain).
+//! subject dead-letters every one of them, with a reason — department feedback is refused
+//! instead, and the department told (the answer protocol) —; none opens a chain; no consumer
+//! stops (a household submitted afterwards goes through its whole chain).
 
 use mesh_tests::{demo_household, Options, TestMesh};
 use policy::Department;
@@ -74,12 +75,7 @@ fn consumers() -> Vec<(&'static str, &'static str, &'static str)> {
         (
             "referral.housing.push",
             "relief-housing",
-            "relief-housing-push",
-        ),
-        (
-            "referral.housing.feedback",
-            "monitoring",
-            "monitoring-feedback",
+            "department-housing",
         ),
         ("payment.bank.status", "payment", "payment-bank-status"),
     ]
@@ -157,10 +153,17 @@ async fn every_consumer_dead_letters_every_poison_message_and_goes_on() {
     .await
     .unwrap();
     let mut injected: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut households: BTreeMap<String, String> = BTreeMap::new();
     let mut subjects: Vec<&str> = consumers().iter().map(|(s, _, _)| *s).collect();
+    subjects.push("referral.housing.feedback");
     subjects.dedup();
     for (n, subject) in subjects.iter().enumerate() {
         for (id, payload) in corpus(subject, n) {
+            if let Ok(e) = serde_json::from_slice::<Value>(&payload) {
+                if let Some(h) = e["household_id"].as_str() {
+                    households.insert(id.clone(), h.to_owned());
+                }
+            }
             mesh.publish_raw(subject, &id, payload).await.unwrap();
             injected.entry(subject).or_default().push(id);
         }
@@ -193,6 +196,33 @@ async fn every_consumer_dead_letters_every_poison_message_and_goes_on() {
         );
         for l in &mine {
             assert!(!l["reason"].as_str().unwrap_or_default().is_empty(), "{l}");
+        }
+    }
+    // Department feedback that cannot be applied is refused, each message once, with a code.
+    let feedback = &injected["referral.housing.feedback"];
+    let refused = mesh_tests::eventually(WITHIN, || async {
+        let (_, v) = mesh
+            .get("monitoring", "/v1/refused-feedback?department=housing&limit=1000")
+            .await
+            .unwrap_or_default();
+        let list = v.as_array().cloned().unwrap_or_default();
+        feedback
+            .iter()
+            .all(|id| list.iter().any(|r| r["msg_id"] == json!(id)))
+    })
+    .await;
+    assert!(refused, "not every poison feedback was refused");
+    // Nothing of it opened a chain: none of the made-up households has one.
+    for ids in injected.values() {
+        for id in ids {
+            let Some(household) = households.get(id) else {
+                continue;
+            };
+            let (status, body) = mesh
+                .get("monitoring", &format!("/v1/households/{household}/chain"))
+                .await
+                .unwrap();
+            assert_eq!(status, 404, "{id} opened a chain: {body}");
         }
     }
     // No consumer stopped: a household goes through the whole chain.

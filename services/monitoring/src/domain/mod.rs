@@ -2,6 +2,7 @@
 //! tables hold are enums here, mapped to the strings of the migrations' columns and CHECK
 //! constraints (and serialised as the same strings on HTTP and NATS).
 
+pub mod answers;
 pub mod discovery;
 pub mod feeds;
 pub mod referrals;
@@ -41,7 +42,9 @@ impl Status {
     }
 }
 
-/// Where a referral stands (`referrals.status`): pushed → accepted → granted | rejected | closed.
+/// Where a referral stands (`referrals.status`), under the department answer protocol
+/// ([`answers`]): pushed → accepted → granted | rejected; granted → closed; revoked when the
+/// final answer was withdrawn (a final answer is expected again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -51,17 +54,17 @@ pub enum ReferralStatus {
     Granted,
     Rejected,
     Closed,
+    Revoked,
 }
 
 impl ReferralStatus {
-    /// The status a department's answer moves the referral to.
-    pub fn of(outcome: contract::FeedbackOutcome) -> ReferralStatus {
+    /// The status a final outcome (`granted`, `rejected`) puts the referral in.
+    pub fn after(outcome: contract::FeedbackOutcome) -> Option<ReferralStatus> {
         use contract::FeedbackOutcome as O;
         match outcome {
-            O::Accepted => ReferralStatus::Accepted,
-            O::Rejected => ReferralStatus::Rejected,
-            O::Granted => ReferralStatus::Granted,
-            O::Closed => ReferralStatus::Closed,
+            O::Granted => Some(ReferralStatus::Granted),
+            O::Rejected => Some(ReferralStatus::Rejected),
+            O::Accepted | O::Closed | O::Supplemented | O::Corrected | O::Revoked => None,
         }
     }
 
@@ -72,6 +75,7 @@ impl ReferralStatus {
             ReferralStatus::Granted => "granted",
             ReferralStatus::Rejected => "rejected",
             ReferralStatus::Closed => "closed",
+            ReferralStatus::Revoked => "revoked",
         }
     }
 }
@@ -127,19 +131,15 @@ mod tests {
             ReferralStatus::Granted,
             ReferralStatus::Rejected,
             ReferralStatus::Closed,
+            ReferralStatus::Revoked,
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
-        for o in [
-            contract::FeedbackOutcome::Accepted,
-            contract::FeedbackOutcome::Rejected,
-            contract::FeedbackOutcome::Granted,
-            contract::FeedbackOutcome::Closed,
-        ] {
-            assert_eq!(
-                serde_json::to_value(o).unwrap(),
-                ReferralStatus::of(o).as_str()
-            );
+        for o in contract::FeedbackOutcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+            if let Some(s) = ReferralStatus::after(o) {
+                assert_eq!(s.as_str(), o.as_str());
+            }
         }
         for v in [Via::Subject, Via::Csv, Via::Http] {
             assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());

@@ -223,6 +223,7 @@ pub fn running(grants: Vec<RecordedGrant>, today: NaiveDate) -> Vec<contract::Pr
             amount_fen: g.grant.amount_fen,
             from: g.grant.from,
             to: g.grant.to,
+            period: g.grant.period,
         })
         .collect()
 }
@@ -284,6 +285,7 @@ mod tests {
                 amount_fen: 20000,
                 from: d(from),
                 to: to.map(d),
+                period: None,
             },
         }
     }

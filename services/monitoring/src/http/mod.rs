@@ -11,18 +11,19 @@ pub mod warnings;
 use crate::state::State;
 use crate::store::warnings::{Filter, WarningView};
 use crate::store::{self, ReferralView, StepView};
-use axum::extract::{Path, State as AxState};
+use axum::extract::{Path, Query, State as AxState};
 use axum::routing::get;
 use axum::{Json, Router};
-use mesh::http::ApiError;
+use mesh::http::{ApiError, FieldError};
 use mesh::Mesh;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
         .route("/staff", get(staff_page))
         .route("/v1/referrals/{referral_id}", get(referral))
+        .route("/v1/refused-feedback", get(refused_feedback))
         .route("/v1/households/{household_id}", get(household))
         .route("/v1/households/{household_id}/chain", get(chain))
         .with_state(state.clone())
@@ -205,4 +206,59 @@ async fn referral(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefusedQuery {
+    pub department: Option<String>,
+    pub referral_id: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// Department feedback monitoring refused (the department answer protocol), newest first:
+/// what each department was told on `referral.<dept>.refused`. Refused feedback is in no
+/// household's chain.
+async fn refused_feedback(
+    AxState(state): AxState<State>,
+    Query(q): Query<RefusedQuery>,
+) -> Result<Json<Vec<store::refused::Refused>>, ApiError> {
+    let mut errors = Vec::new();
+    let department = q.department.as_deref().and_then(|d| {
+        let parsed = policy::Department::parse(d);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "department",
+                "medical, education, housing, employment or disaster",
+            ));
+        }
+        parsed
+    });
+    let referral_id = q.referral_id.as_deref().and_then(|r| {
+        let parsed = r.parse::<Uuid>().ok();
+        if parsed.is_none() {
+            errors.push(FieldError::new("referral_id", "a UUID"));
+        }
+        parsed
+    });
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new("limit", "a number from 1 to 1000"));
+                0
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let list = store::refused::list(
+        &state.mesh.db,
+        department.map(|d| d.as_str()),
+        referral_id,
+        limit,
+    )
+    .await?;
+    Ok(Json(list))
 }

@@ -7,7 +7,12 @@
 //! - `discovery::open_case`: an active-discovery report's warning.
 //! - `warnings`: verification, the four dispositions and their effects, the warning sweep.
 //! - `population`: the overdue re-verification sweep.
+//! - `answers`: a department's feedback under the answer protocol, applied with its chain step
+//!   or refused and told to the department.
+//! - `chain`: a chain step from a delivered event.
 
+pub mod answers;
+pub mod chain;
 pub mod discovery;
 pub mod feeds;
 pub mod population;

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 pub struct Step {
@@ -17,13 +18,60 @@ pub struct Step {
     pub trace_id: Option<String>,
     pub causation_id: Option<String>,
     pub summary: serde_json::Value,
+    /// The fact's business key ([`digest`]): a step is recorded once per household and digest.
+    pub digest: String,
 }
 
-/// Records a step; `false` when it was recorded before.
+/// SHA-256 of an event's type, household, envelope subject and data (its keys in order): the
+/// same fact under another event id has the same digest.
+pub fn digest(
+    kind: &str,
+    household_id: Uuid,
+    subject: Option<&str>,
+    data: &serde_json::Value,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [kind, &household_id.to_string(), subject.unwrap_or_default()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(canonical(data).as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// JSON text with every object's keys sorted.
+fn canonical(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", parts.join(","))
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => v.to_string(),
+    }
+}
+
+/// Records a step; `false` when it (or the same fact under another event id) was recorded
+/// before.
 pub async fn record_step(db: &PgPool, s: &Step) -> sqlx::Result<bool> {
+    let mut conn = db.acquire().await?;
+    record_step_in(&mut conn, s).await
+}
+
+/// As [`record_step`], in the caller's transaction (a consumer that applies what it records).
+pub async fn record_step_in(conn: &mut PgConnection, s: &Step) -> sqlx::Result<bool> {
     let n = sqlx::query!(
-        "INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         s.event_id,
         s.household_id,
         s.chain_id,
@@ -34,11 +82,22 @@ pub async fn record_step(db: &PgPool, s: &Step) -> sqlx::Result<bool> {
         s.trace_id.as_deref(),
         s.causation_id.as_deref(),
         s.summary,
+        s.digest,
     )
-    .execute(db)
+    .execute(conn)
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+/// The chain a household's events belong to, when it has been opened.
+pub async fn chain_of(db: &PgPool, household_id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "SELECT chain_id FROM chain_events WHERE household_id = $1 ORDER BY seq LIMIT 1",
+        household_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,4 +124,50 @@ pub async fn steps(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<StepView
     )
     .fetch_all(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_same_fact_has_one_digest_whatever_its_key_order() {
+        let h = Uuid::nil();
+        let a = digest(
+            "t",
+            h,
+            Some("s"),
+            &json!({"a": 1, "b": {"c": [1, 2], "d": null}}),
+        );
+        let b = digest(
+            "t",
+            h,
+            Some("s"),
+            &json!({"b": {"d": null, "c": [1, 2]}, "a": 1}),
+        );
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            digest(
+                "t",
+                h,
+                None,
+                &json!({"a": 1, "b": {"c": [1, 2], "d": null}})
+            )
+        );
+        assert_ne!(
+            a,
+            digest(
+                "t",
+                h,
+                Some("s"),
+                &json!({"a": 2, "b": {"c": [1, 2], "d": null}})
+            )
+        );
+        assert_ne!(
+            digest("ab", h, Some("c"), &json!(1)),
+            digest("a", h, Some("bc"), &json!(1))
+        );
+    }
 }

@@ -153,12 +153,11 @@ pub async fn record_feedback(
     e: &Envelope<ReferralFeedback>,
 ) -> sqlx::Result<()> {
     let f = &e.data;
-    let outcome = crate::domain::ReferralStatus::of(f.outcome).as_str();
     history(
         tx,
         e.household_id,
         Some(f.member_id),
-        &format!("referral_{outcome}"),
+        &format!("referral_{}", f.outcome.as_str()),
         None,
         None,
         None,
@@ -170,6 +169,9 @@ pub async fn record_feedback(
             "amount_fen": f.grant.as_ref().map(|g| g.amount_fen),
             "from": f.grant.as_ref().map(|g| g.from),
             "to": f.grant.as_ref().and_then(|g| g.to),
+            "period": f.grant.as_ref().and_then(|g| g.period),
+            "replaces": f.replaces,
+            "corrected_to": f.corrected_to,
         }),
     )
     .await?;
@@ -440,11 +442,11 @@ pub async fn set_verified_on(
     Ok(())
 }
 
-/// The history row of a re-verification.
+/// The history row of a re-verification, once per `cause` (`report:<report id>`).
 pub async fn record_reverified(
     tx: &mut PgConnection,
     household_id: Uuid,
-    event_id: &str,
+    cause: &str,
     detail: serde_json::Value,
 ) -> sqlx::Result<()> {
     history(
@@ -455,7 +457,7 @@ pub async fn record_reverified(
         None,
         None,
         None,
-        event_id,
+        cause,
         detail,
     )
     .await?;

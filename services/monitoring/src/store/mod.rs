@@ -8,12 +8,13 @@ pub mod discovery;
 pub mod feeds;
 pub mod households;
 pub mod referrals;
+pub mod refused;
 pub mod reports;
 pub mod warnings;
 
 pub use chain::{record_step, steps, Step, StepView};
 pub use households::{household, HouseholdView, PersonView};
-pub use referrals::{referral, referrals, Answered, ReferralOf, ReferralView};
+pub use referrals::{referral, referrals, ReferralOf, ReferralView};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -1,12 +1,14 @@
 //! Table `referrals`: pushes to departments and what each answered.
 
 use super::department;
+use crate::domain::answers::{AppliedAnswer, Effect};
 use crate::domain::warnings::RecordedGrant;
 use crate::domain::ReferralStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use contract::{Grant, ReferralFeedback, ReferralPush};
 use mesh::Envelope;
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -36,64 +38,141 @@ pub async fn insert_referral(
     Ok(())
 }
 
-pub enum Answered {
-    Updated,
-    NotOurs,
-    Unknown,
-    Mismatch(String),
+/// A referral as the answer protocol reads it, locked until the transaction ends.
+pub struct Locked {
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub department: String,
+    pub member_id: Uuid,
+    pub status: ReferralStatus,
+    pub answer_event_id: Option<String>,
+    pub answer_time: Option<DateTime<Utc>>,
 }
 
-pub async fn answer_referral(
+pub async fn lock_referral(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+) -> sqlx::Result<Option<Locked>> {
+    sqlx::query_as!(
+        Locked,
+        r#"SELECT r.household_id, h.chain_id, r.department, r.member_id, r.status AS "status: ReferralStatus",
+                r.answer_event_id, r.answer_time
+         FROM referrals r JOIN households h USING (household_id)
+         WHERE r.referral_id = $1 FOR UPDATE OF r"#,
+        referral_id,
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// The answers applied to a referral, oldest first.
+pub async fn answers_of(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+) -> sqlx::Result<Vec<AppliedAnswer>> {
+    sqlx::query_as!(
+        AppliedAnswer,
+        "SELECT event_id, digest FROM referral_answers WHERE referral_id = $1 ORDER BY applied_at, event_id",
+        referral_id,
+    )
+    .fetch_all(tx)
+    .await
+}
+
+/// Applies an answer the protocol accepted (`f` as checked, its grant's period filled in):
+/// the referral's status and answer in force, and the answer itself.
+pub async fn apply_answer(
     tx: &mut PgConnection,
     e: &Envelope<ReferralFeedback>,
+    f: &ReferralFeedback,
+    effect: Effect,
+    digest: &str,
     at: DateTime<Utc>,
-) -> sqlx::Result<Answered> {
-    let f = &e.data;
-    let row = sqlx::query!(
-        "SELECT household_id, department, member_id, push_event_id FROM referrals WHERE referral_id = $1 FOR UPDATE",
-        f.referral_id,
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(Answered::Unknown);
-    };
-    let (household_id, dept, member_id, push_event_id) = (
-        row.household_id,
-        row.department,
-        row.member_id,
-        row.push_event_id,
-    );
-    if dept != f.department.as_str() {
-        return Ok(Answered::Unknown);
+) -> sqlx::Result<()> {
+    let grant = f.grant.as_ref().map(Json);
+    match effect {
+        Effect::History => {}
+        Effect::Accept => {
+            sqlx::query!(
+                "UPDATE referrals SET status = $2, feedback_event_id = $3, answered_at = COALESCE(answered_at, $4)
+                 WHERE referral_id = $1",
+                f.referral_id,
+                ReferralStatus::Accepted as ReferralStatus,
+                e.id,
+                at,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Effect::Final(status) => {
+            sqlx::query!(
+                "UPDATE referrals SET status = $2, feedback_event_id = $3, answer_event_id = $3, answer_time = $4,
+                        grant_detail = $5, answered_at = COALESCE(answered_at, $6)
+                 WHERE referral_id = $1",
+                f.referral_id,
+                status as ReferralStatus,
+                e.id,
+                e.time,
+                grant as _,
+                at,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Effect::Supplement | Effect::Close => {
+            let status = if effect == Effect::Close {
+                ReferralStatus::Closed
+            } else {
+                ReferralStatus::Granted
+            };
+            sqlx::query!(
+                "UPDATE referrals SET status = $2, feedback_event_id = $3 WHERE referral_id = $1",
+                f.referral_id,
+                status as ReferralStatus,
+                e.id,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Effect::Revoke => {
+            sqlx::query!(
+                "UPDATE referrals SET status = $2, feedback_event_id = $3, answer_event_id = NULL, answer_time = NULL,
+                        grant_detail = NULL, answered_at = NULL
+                 WHERE referral_id = $1",
+                f.referral_id,
+                ReferralStatus::Revoked as ReferralStatus,
+                e.id,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
     }
-    if household_id != e.household_id || member_id != f.member_id {
-        return Ok(Answered::Mismatch(format!(
-            "feedback for referral {} names another household or member than the referral",
-            f.referral_id
-        )));
-    }
-    if e.causation_id.as_deref() != Some(push_event_id.as_str()) {
-        // An answer to a push this service did not send (a repeat, or a modified copy): the
-        // chain records it, the referral keeps the answer to its own push.
-        return Ok(Answered::NotOurs);
-    }
-    // A referral only moves forward (pushed → accepted → granted | rejected | closed): an
-    // `accepted` handled after the final answer does not undo it.
     sqlx::query!(
-        "UPDATE referrals SET status = $2, feedback_event_id = $3, grant_detail = $4, answered_at = $5
-         WHERE referral_id = $1
-           AND (CASE status WHEN 'pushed' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)
-               <= (CASE $2 WHEN 'pushed' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END)",
-        f.referral_id,
-        ReferralStatus::of(f.outcome) as ReferralStatus,
+        "INSERT INTO referral_answers (event_id, referral_id, outcome, digest, replaces, data, time, applied_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         e.id,
-        f.grant.as_ref().map(sqlx::types::Json) as _,
+        f.referral_id,
+        f.outcome.as_str(),
+        digest,
+        f.replaces.as_deref(),
+        Json(f) as _,
+        e.time,
         at,
     )
     .execute(&mut *tx)
     .await?;
-    Ok(Answered::Updated)
+    Ok(())
+}
+
+/// Whether monitoring's own push of `referral_id` is the event `event_id`.
+pub async fn is_own_push(db: &PgPool, referral_id: Uuid, event_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM referrals WHERE referral_id = $1 AND push_event_id = $2) AS "own!""#,
+        referral_id,
+        event_id,
+    )
+    .fetch_one(db)
+    .await
 }
 
 #[derive(Debug, Clone, Serialize)]
