@@ -393,8 +393,8 @@ pub async fn decide_review(
                 kind: kind.to_owned(),
                 amount_fen: amount,
                 from: today,
-                to: (months > 0)
-                    .then(|| today + chrono::Months::new(months) - chrono::Days::new(1)),
+                // Checked date arithmetic: an out-of-range `months` is refused above.
+                to: period(today, months),
             })
         }
         "reject" => None,

@@ -29,7 +29,11 @@ fn consumers() -> Vec<(&'static str, &'static str, &'static str)> {
             "verification",
             "verification-applications",
         ),
-        ("intake.application.manually_verified", "verification", "verification-manual"),
+        (
+            "intake.application.manually_verified",
+            "verification",
+            "verification-manual",
+        ),
         ("verify.household.verified", "intake", "intake-verified"),
         (
             "verify.household.reverified",
@@ -202,7 +206,10 @@ async fn every_consumer_dead_letters_every_poison_message_and_goes_on() {
     let feedback = &injected["referral.housing.feedback"];
     let refused = mesh_tests::eventually(WITHIN, || async {
         let (_, v) = mesh
-            .get("monitoring", "/v1/refused-feedback?department=housing&limit=1000")
+            .get(
+                "monitoring",
+                "/v1/refused-feedback?department=housing&limit=1000",
+            )
             .await
             .unwrap_or_default();
         let list = v.as_array().cloned().unwrap_or_default();
