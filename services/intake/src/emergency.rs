@@ -122,10 +122,17 @@ pub async fn report(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let total: i64 = req.stages.iter().map(|s| s.amount_fen).sum();
+    let Ok(total) = Fen::checked_sum(req.stages.iter().map(|s| Fen(s.amount_fen))) else {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "stages",
+            "the stages' total is out of range",
+        )]));
+    };
+    let total = total.0;
     let limit = params
         .standard(req.urban)
-        .times_permille(params.act_first_multiple_permille);
+        .times_permille(params.act_first_multiple_permille)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the act-first limit: {e}")))?;
     let act_first = Fen(total) <= limit;
     let officer = req.reported_by.trim().to_owned();
     let mut e = Emergency {

@@ -190,7 +190,8 @@ async fn determine_and_emit(
             members: facts,
         },
         params,
-    );
+    )
+    .map_err(|e| DetermineError::Poison(e.to_string()))?;
     let decided_by = match officer {
         Some(name) => format!("officer:{name}"),
         None => format!("rule:{}", decision.policy_version),

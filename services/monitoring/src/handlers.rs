@@ -305,7 +305,9 @@ pub async fn on_reverified(
         .in_force(&region, on)
         .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let r = &e.data;
-    let total: Fen = r.members.iter().map(|m| Fen(m.monthly_income_fen)).sum();
+    // Bounded on decoding (bounds.max_amount_fen, bounds.max_members); checked all the same.
+    let total = Fen::checked_sum(r.members.iter().map(|m| Fen(m.monthly_income_fen)))
+        .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let per_capita = total.per(r.members.len().max(1) as u32);
     let standard = params.standard(urban);
     // Once per report (its business key), whatever the event id it came under.

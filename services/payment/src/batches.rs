@@ -150,7 +150,9 @@ async fn write(
     let today = state.mesh.today();
     let msg_id = new_msg_id(district, today);
     let nb = items.len() as u64;
-    let sum: i64 = items.iter().map(|c| c.amount_fen).sum();
+    let sum = policy::Fen::checked_sum(items.iter().map(|c| policy::Fen(c.amount_fen)))
+        .map_err(|e| anyhow::anyhow!("the file's control sum: {e}"))?
+        .0;
     let created = state.mesh.clock.now();
     let header = FileHeader {
         msg_id: &msg_id,

@@ -130,14 +130,18 @@ pub async fn instruct(
 
     let iid = &rows.instruction_id;
     let mut envelopes: Vec<Envelope<InstructionCreated>> = Vec::with_capacity(created.len());
+    let add = |sum: i64, fen: i64| {
+        sum.checked_add(fen)
+            .ok_or_else(|| anyhow::anyhow!("the month's total for {month} is out of range"))
+    };
     for (i, (h, p, d)) in owed.iter().enumerate() {
-        totals.total_fen += p.amount.0;
+        totals.total_fen = add(totals.total_fen, p.amount.0)?;
         if !created.contains(&iid[i]) {
             totals.existing += 1;
             continue;
         }
         totals.created += 1;
-        totals.created_fen += p.amount.0;
+        totals.created_fen = add(totals.created_fen, p.amount.0)?;
         let chain = ChainRef {
             household_id: h.household_id,
             chain_id: h.chain_id,

@@ -102,10 +102,23 @@ pub struct Line {
 }
 
 impl Line {
-    fn add(&mut self, amount_fen: i64) {
+    fn add(&mut self, amount_fen: i64) -> anyhow::Result<()> {
         self.count += 1;
-        self.amount_fen += amount_fen;
+        self.amount_fen = sum(self.amount_fen, amount_fen)?;
+        Ok(())
     }
+}
+
+/// Money adds up checked: a district's month that overflows 64-bit fen is an error, not a
+/// wrong figure.
+fn sum(a: i64, b: i64) -> anyhow::Result<i64> {
+    a.checked_add(b)
+        .ok_or_else(|| anyhow::anyhow!("the reconciliation's sums are out of range"))
+}
+
+fn less(a: i64, b: i64) -> anyhow::Result<i64> {
+    a.checked_sub(b)
+        .ok_or_else(|| anyhow::anyhow!("the reconciliation's sums are out of range"))
 }
 
 #[derive(Debug, Serialize)]
@@ -137,7 +150,7 @@ pub struct Reconciliation {
     pub balanced: bool,
 }
 
-pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result<Reconciliation> {
+pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> anyhow::Result<Reconciliation> {
     let mut rec = Reconciliation {
         district: district.to_owned(),
         month: month.to_owned(),
@@ -161,7 +174,7 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
             LedgerEvent::Returned => &mut rec.returned,
             LedgerEvent::Recovered => &mut rec.recovered,
         };
-        line.add(amount);
+        line.add(amount)?;
         if event != LedgerEvent::Recovered {
             if let Some(id) = instruction_id {
                 ledger.entry(id).or_default().push((event, amount));
@@ -170,11 +183,11 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
     }
     // Settled and later returned counts as returned.
     rec.settled.count -= rec.returned.count;
-    rec.settled.amount_fen -= rec.returned.amount_fen;
+    rec.settled.amount_fen = less(rec.settled.amount_fen, rec.returned.amount_fen)?;
     let (debits, credits) = store::ledger::totals(db, district, month).await?;
     rec.balanced = debits == credits;
     let (transit_debit, transit_credit) = store::ledger::in_transit(db, district, month).await?;
-    rec.pending.amount_fen = transit_credit - transit_debit;
+    rec.pending.amount_fen = less(transit_credit, transit_debit)?;
 
     // The payments of the district's files for the month, by status.
     let mut in_files = HashSet::new();
@@ -215,11 +228,14 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> sqlx::Result
             });
         }
     }
-    rec.difference_fen = rec.instructed.amount_fen
-        - (rec.settled.amount_fen
-            + rec.rejected.amount_fen
-            + rec.returned.amount_fen
-            + rec.pending.amount_fen);
+    let explained = [
+        rec.rejected.amount_fen,
+        rec.returned.amount_fen,
+        rec.pending.amount_fen,
+    ]
+    .into_iter()
+    .try_fold(rec.settled.amount_fen, sum)?;
+    rec.difference_fen = less(rec.instructed.amount_fen, explained)?;
     Ok(rec)
 }
 

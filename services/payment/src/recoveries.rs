@@ -91,7 +91,8 @@ pub async fn open(
         }
         .copied()
         .unwrap_or(0);
-        let over = m.amount_fen - still;
+        // Both are amounts of one payment (bounded, not negative): no overflow either way.
+        let over = m.amount_fen.saturating_sub(still);
         if over <= 0 {
             continue;
         }

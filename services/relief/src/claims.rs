@@ -253,7 +253,8 @@ pub async fn post_claim(
             deductible_used: Fen(so_far.0),
             assisted: Fen(so_far.1),
         },
-    );
+    )
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bill's assistance: {e}")))?;
     let figures_text = format!(
         "eligible {} fen, {} fen to the yearly deductible of {} fen, {}‰ of the rest = {} fen, {} fen left of the yearly cap of {} fen before this bill",
         a.eligible.0,
@@ -261,7 +262,7 @@ pub async fn post_claim(
         figures.deductible.0,
         figures.ratio_permille,
         a.before_cap.0,
-        (figures.annual_cap.0 - so_far.1).max(0),
+        figures.annual_cap.0.saturating_sub(so_far.1).max(0),
         figures.annual_cap.0
     );
     let (outcome, reason, grant) = if a.amount.0 > 0 {

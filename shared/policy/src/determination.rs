@@ -6,7 +6,7 @@
 //! destitute → dibao → single-person dibao (some members only) → rigid-expenditure hardship →
 //! dibao-marginal → none.
 
-use crate::{Department, Fen, ParameterSet, ResidentId};
+use crate::{Department, Fen, MoneyOverflow, ParameterSet, ResidentId};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -155,33 +155,39 @@ pub struct Determination {
 }
 
 /// Counted monthly income of one member: pension base not counted, employment costs deducted.
-pub fn counted_income(m: &MemberFacts) -> Fen {
-    (m.monthly_income - m.pension_base - m.employment_costs).clamp_non_negative()
+pub fn counted_income(m: &MemberFacts) -> Result<Fen, MoneyOverflow> {
+    Ok(m.monthly_income
+        .checked_sub(m.pension_base)?
+        .checked_sub(m.employment_costs)?
+        .clamp_non_negative())
 }
 
 #[allow(
     clippy::too_many_lines,
     reason = "every tier and relief line of one household in one pass, in the order the texts give them"
 )]
-pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
-    let n = h.members.len().max(1) as u32;
-    let total: Fen = h.members.iter().map(counted_income).sum();
+/// Every amount is checked: a household whose figures overflow 64-bit fen (which bounded input
+/// never gives) is [`MoneyOverflow`], never a panic or a wrapped sum.
+pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Result<Determination, MoneyOverflow> {
+    let n = u32::try_from(h.members.len().max(1)).map_err(|_| MoneyOverflow)?;
+    let counted: Vec<Fen> = h
+        .members
+        .iter()
+        .map(counted_income)
+        .collect::<Result<_, _>>()?;
+    let total = Fen::checked_sum(counted.iter().copied())?;
     let per_capita = total.per(n);
     let standard = p.standard(h.urban);
-    let marginal_line = standard.times_permille(p.marginal_multiple_permille);
-    let per_capita_assets: Fen = h
-        .members
-        .iter()
-        .map(|m| m.assets.clamp_non_negative())
-        .sum::<Fen>()
-        .per(n);
-    let asset_limit = standard * p.asset_limit_months;
-    let rigid: Fen = h
-        .members
-        .iter()
-        .map(|m| m.rigid_expenditure.clamp_non_negative())
-        .sum();
-    let per_capita_after_rigid = (total - rigid).clamp_non_negative().per(n);
+    let marginal_line = standard.times_permille(p.marginal_multiple_permille)?;
+    let per_capita_assets =
+        Fen::checked_sum(h.members.iter().map(|m| m.assets.clamp_non_negative()))?.per(n);
+    let asset_limit = standard.checked_mul(p.asset_limit_months)?;
+    let rigid = Fen::checked_sum(
+        h.members
+            .iter()
+            .map(|m| m.rigid_expenditure.clamp_non_negative()),
+    )?;
+    let per_capita_after_rigid = total.checked_sub(rigid)?.clamp_non_negative().per(n);
     let mut rules = Vec::new();
 
     if per_capita_assets > asset_limit {
@@ -189,7 +195,7 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
             "assets: per-capita assets {per_capita_assets} above the limit {asset_limit} ({} months of standard {standard})",
             p.asset_limit_months
         ));
-        return Determination {
+        return Ok(Determination {
             tier: Tier::None,
             classifications: Vec::new(),
             monthly_amount: Fen::ZERO,
@@ -204,12 +210,12 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
                 .map(|m| no_decision(&m.member_id))
                 .collect(),
             zero_employment_household: zero_employment(h, p),
-        };
+        });
     }
 
     let destitute = h.members.len() == 1
-        && h.members.iter().all(|m| {
-            m.flags.no_work_ability && m.flags.no_legal_supporter && counted_income(m) == Fen::ZERO
+        && h.members.iter().zip(&counted).all(|(m, counted)| {
+            m.flags.no_work_ability && m.flags.no_legal_supporter && *counted == Fen::ZERO
         });
     let dibao = !destitute && per_capita < standard;
     let rigid_hardship =
@@ -242,7 +248,7 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
 
     let mut members = Vec::with_capacity(h.members.len());
     let mut addons = 0i64;
-    for m in &h.members {
+    for (m, own) in h.members.iter().zip(counted.iter().copied()) {
         let mut d = no_decision(&m.member_id);
         if destitute {
             let care = match m.flags.self_care {
@@ -250,8 +256,8 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
                 SelfCare::Partial => p.care_standard.partial_self_care,
                 SelfCare::None => p.care_standard.no_self_care,
             };
-            let basic = standard.times_permille(p.destitute_multiple_permille);
-            d.individual_benefit = basic + care;
+            let basic = standard.times_permille(p.destitute_multiple_permille)?;
+            d.individual_benefit = basic.checked_add(care)?;
             d.payee = if m.flags.in_care_institution {
                 Payee::CareInstitution
             } else {
@@ -283,14 +289,13 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
             }
         }
         if single {
-            let own = counted_income(m);
-            let gap = (standard - own).clamp_non_negative();
+            let gap = standard.checked_sub(own)?.clamp_non_negative();
             let addon = if d.addon_reason.is_some() {
                 p.classified_addon
             } else {
                 Fen::ZERO
             };
-            d.individual_benefit = gap + addon;
+            d.individual_benefit = gap.checked_add(addon)?;
             d.tiers.insert(0, Tier::SinglePersonDibao);
             rules.push(format!(
                 "single-person dibao for member {}: own counted income {own} below standard {standard}; gap {gap}",
@@ -316,12 +321,13 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
     let tier = household.first().copied().unwrap_or(Tier::None);
     let monthly_amount = match tier {
         Tier::Dibao => {
-            let gap = standard - per_capita;
+            let gap = standard.checked_sub(per_capita)?;
             rules.push(format!("dibao benefit: gap {gap} x {n} members"));
-            gap * i64::from(n) + p.classified_addon * addons
+            gap.checked_mul(i64::from(n))?
+                .checked_add(p.classified_addon.checked_mul(addons)?)?
         }
         Tier::Destitute | Tier::SinglePersonDibao => {
-            members.iter().map(|m| m.individual_benefit).sum()
+            Fen::checked_sum(members.iter().map(|m| m.individual_benefit))?
         }
         Tier::RigidExpenditure | Tier::Marginal | Tier::None => Fen::ZERO,
     };
@@ -336,7 +342,7 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
             "none: per-capita income {per_capita} at or above {marginal_line}"
         ));
     }
-    Determination {
+    Ok(Determination {
         tier,
         classifications: household,
         monthly_amount,
@@ -347,7 +353,7 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Determination {
         rule: rules.join("; "),
         members,
         zero_employment_household: zero_employment(h, p),
-    }
+    })
 }
 
 /// Whether the household has working-age members able to work and none of them in work.

@@ -2,7 +2,7 @@
 //!
 //! - [`id`]: resident ID numbers (GB 11643-1999) and their masked form for logs and disclosure.
 //! - [`region`]: administrative division codes.
-//! - [`money`]: integer fen; there are no floats for money anywhere in the mesh.
+//! - [`money`]: integer fen, checked arithmetic; there are no floats for money anywhere in the mesh.
 //! - [`month`]: calendar months, the unit benefits are paid in.
 //! - [`dates`]: every date rule (deadlines, re-verification, stops, gradual exit, the monthly run).
 //! - [`params`]: parameter sets per region with an effective date, loaded from TOML files.
@@ -22,7 +22,7 @@ pub mod relief;
 
 pub use determination::{determine, Determination, HouseholdFacts, MemberFacts, Tier};
 pub use id::ResidentId;
-pub use money::Fen;
+pub use money::{Fen, MoneyOverflow};
 pub use month::Month;
 pub use params::{CareStandards, ParameterSet, PolicyBook, PolicyError};
 pub use region::RegionCode;

@@ -317,7 +317,7 @@ impl ParameterSet {
         if sc.warning_points < 0
             || sc.referral_points < 0
             || sc.escalation_penalty_points < 0
-            || sc.warning_points + sc.referral_points == 0
+            || sc.warning_points.saturating_add(sc.referral_points) == 0
         {
             return bad("supervision_score points must be non-negative, with some points to score");
         }
@@ -341,6 +341,12 @@ impl ParameterSet {
             return bad(
                 "disaster_aid: transitional_months at least 1, winter-spring months 1 to 12",
             );
+        }
+        if d.transitional_monthly_per_person
+            .checked_mul(i64::from(d.transitional_months))
+            .is_err()
+        {
+            return bad("disaster_aid: transitional aid a month × its months overflows 64-bit fen");
         }
         if d.rebuild_low_income_collapsed < d.rebuild_collapsed
             || d.rebuild_low_income_severely_damaged < d.rebuild_severely_damaged

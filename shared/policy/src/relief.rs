@@ -2,7 +2,7 @@
 
 use crate::determination::SchoolStage;
 use crate::params::MedicalAssistance;
-use crate::{Fen, ParameterSet, Tier};
+use crate::{Fen, MoneyOverflow, ParameterSet, Tier};
 use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -131,10 +131,14 @@ fn disaster_aid(r: ReferralFacts, facts: DisasterFacts, p: &ParameterSet) -> Vec
         facts.house_damage,
         HouseDamage::Collapsed | HouseDamage::SeverelyDamaged
     );
-    if lost_home && facts.displaced {
+    let transitional = d
+        .transitional_monthly_per_person
+        .checked_mul(i64::from(d.transitional_months));
+    if let (true, Ok(total)) = (lost_home && facts.displaced, transitional) {
+        // The parameter sets are checked on loading so that the product fits (params.rs).
         out.push(grant(
             TRANSITIONAL_AID,
-            Fen(d.transitional_monthly_per_person.0 * i64::from(d.transitional_months)),
+            total,
             d.transitional_months,
             format!(
                 "disaster: transitional living aid, {} a month for {} months, for a displaced person whose home collapsed or was severely damaged",
@@ -333,27 +337,41 @@ pub struct Assisted {
 /// basic insurance, critical-illness insurance and what is out of scope) first fills what is
 /// left of the yearly deductible; the rest is assisted at the tier's ratio (rounded half up to
 /// the fen), up to what is left of the yearly cap.
-pub fn assist_bill(bill: Bill, m: MedicalAssistance, year: YearSoFar) -> Assisted {
-    let eligible = Fen(bill.total.0
-        - bill.insurance_paid.0
-        - bill.critical_illness_paid.0
-        - bill.out_of_scope.0)
-    .clamp_non_negative();
-    let deductible_left = Fen(m.deductible.0 - year.deductible_used.0).clamp_non_negative();
-    let to_deductible = Fen(eligible.0.min(deductible_left.0));
-    let before_cap = Fen(eligible.0 - to_deductible.0).times_permille(m.ratio_permille);
-    let cap_left = Fen(m.annual_cap.0 - year.assisted.0).clamp_non_negative();
-    let amount = Fen(before_cap.0.min(cap_left.0));
-    Assisted {
+/// Every amount is checked: figures that overflow 64-bit fen are [`MoneyOverflow`].
+pub fn assist_bill(
+    bill: Bill,
+    m: MedicalAssistance,
+    year: YearSoFar,
+) -> Result<Assisted, MoneyOverflow> {
+    let eligible = bill
+        .total
+        .checked_sub(bill.insurance_paid)?
+        .checked_sub(bill.critical_illness_paid)?
+        .checked_sub(bill.out_of_scope)?
+        .clamp_non_negative();
+    let deductible_left = m
+        .deductible
+        .checked_sub(year.deductible_used)?
+        .clamp_non_negative();
+    let to_deductible = eligible.min(deductible_left);
+    let before_cap = eligible
+        .checked_sub(to_deductible)?
+        .times_permille(m.ratio_permille)?;
+    let cap_left = m
+        .annual_cap
+        .checked_sub(year.assisted)?
+        .clamp_non_negative();
+    let amount = before_cap.min(cap_left);
+    Ok(Assisted {
         eligible,
         to_deductible,
         before_cap,
         amount,
         year: YearSoFar {
-            deductible_used: Fen(year.deductible_used.0 + to_deductible.0),
-            assisted: Fen(year.assisted.0 + amount.0),
+            deductible_used: year.deductible_used.checked_add(to_deductible)?,
+            assisted: year.assisted.checked_add(amount)?,
         },
-    }
+    })
 }
 
 /// Whether a charity offer for `area` (a region-code prefix: a province, city, county or
@@ -844,7 +862,7 @@ mod tests {
         ];
         for (i, (b, m, y, eligible, to_deductible, amount, after)) in cases.into_iter().enumerate()
         {
-            let a = assist_bill(b, m, y);
+            let a = assist_bill(b, m, y).unwrap();
             assert_eq!(
                 (a.eligible.0, a.to_deductible.0, a.amount.0, a.year),
                 (eligible, to_deductible, amount, after),

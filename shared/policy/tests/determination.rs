@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 use policy::determination::{determine, HouseholdFacts, MemberFacts, MemberFlags, Payee, SelfCare};
-use policy::{Department, Fen, ParameterSet, PolicyBook, ResidentId, Tier};
+use policy::{Department, Fen, MoneyOverflow, ParameterSet, PolicyBook, ResidentId, Tier};
 use proptest::prelude::*;
 
 /// `data/test-set.toml` as the province of Henan, standard 1000 yuan urban and 800 rural.
@@ -30,7 +30,7 @@ fn m(year: u32, income_yuan: i64, flags: MemberFlags) -> MemberFacts {
     MemberFacts {
         member_id: format!("m{seq}"),
         id: ResidentId::from_body(&format!("410102{year:04}0315{seq:03}")).unwrap(),
-        monthly_income: Fen::yuan(income_yuan),
+        monthly_income: Fen::yuan(income_yuan).unwrap(),
         pension_base: Fen::ZERO,
         employment_costs: Fen::ZERO,
         assets: Fen::ZERO,
@@ -123,7 +123,7 @@ fn every_rule_gives_the_hand_computed_tier_and_amount() {
             name: "rigid expenditure: pc 1600, after 1300 of medical spending pc 950 < 1000",
             household: urban(vec![
                 adult(3200),
-                MemberFacts { rigid_expenditure: Fen::yuan(1300), ..adult(0) },
+                MemberFacts { rigid_expenditure: Fen::yuan(1300).unwrap(), ..adult(0) },
             ]),
             tier: Tier::RigidExpenditure,
             classifications: &[Tier::RigidExpenditure],
@@ -131,14 +131,14 @@ fn every_rule_gives_the_hand_computed_tier_and_amount() {
         },
         Case {
             name: "rigid spending that leaves pc 1150 is not hardship",
-            household: urban(vec![adult(3200), MemberFacts { rigid_expenditure: Fen::yuan(900), ..adult(0) }]),
+            household: urban(vec![adult(3200), MemberFacts { rigid_expenditure: Fen::yuan(900).unwrap(), ..adult(0) }]),
             tier: Tier::None,
             classifications: &[],
             amount_yuan: 0,
         },
         Case {
             name: "marginal and rigid expenditure at once",
-            household: urban(vec![adult(2400), MemberFacts { rigid_expenditure: Fen::yuan(800), ..adult(0) }]),
+            household: urban(vec![adult(2400), MemberFacts { rigid_expenditure: Fen::yuan(800).unwrap(), ..adult(0) }]),
             tier: Tier::RigidExpenditure,
             classifications: &[Tier::RigidExpenditure, Tier::Marginal],
             amount_yuan: 0,
@@ -196,26 +196,26 @@ fn every_rule_gives_the_hand_computed_tier_and_amount() {
         },
         Case {
             name: "assets above 24 months of the standard exclude every tier",
-            household: urban(vec![MemberFacts { assets: Fen::yuan(24_001), ..adult(0) }]),
+            household: urban(vec![MemberFacts { assets: Fen::yuan(24_001).unwrap(), ..adult(0) }]),
             tier: Tier::None,
             classifications: &[],
             amount_yuan: 0,
         },
         Case {
             name: "assets of exactly 24 months of the standard are within the limit",
-            household: urban(vec![MemberFacts { assets: Fen::yuan(24_000), ..adult(0) }]),
+            household: urban(vec![MemberFacts { assets: Fen::yuan(24_000).unwrap(), ..adult(0) }]),
             tier: Tier::Dibao,
             classifications: &[Tier::Dibao],
             amount_yuan: 1000,
         },
     ];
     for c in cases {
-        let d = determine(&c.household, &p);
+        let d = determine(&c.household, &p).unwrap();
         assert_eq!(d.tier, c.tier, "{}: {}", c.name, d.rule);
         assert_eq!(d.classifications, c.classifications, "{}", c.name);
         assert_eq!(
             d.monthly_amount,
-            Fen::yuan(c.amount_yuan),
+            Fen::yuan(c.amount_yuan).unwrap(),
             "{}: {}",
             c.name,
             d.rule
@@ -225,18 +225,50 @@ fn every_rule_gives_the_hand_computed_tier_and_amount() {
     }
 }
 
+/// Two members declaring 2^62 fen each: their incomes add up past i64. The sum panicked (and
+/// stalled intake's consumer); it is an error now, which the consumer turns into a dead letter.
+#[test]
+fn a_household_whose_figures_overflow_is_an_error_not_a_panic() {
+    let p = params();
+    let rich = || MemberFacts {
+        monthly_income: Fen(4_611_686_018_427_387_904),
+        ..adult(0)
+    };
+    assert_eq!(
+        determine(&urban(vec![rich(), rich()]), &p).unwrap_err(),
+        MoneyOverflow
+    );
+    let hoarder = || MemberFacts {
+        assets: Fen(i64::MAX),
+        ..adult(0)
+    };
+    assert_eq!(
+        determine(&urban(vec![hoarder(), hoarder()]), &p).unwrap_err(),
+        MoneyOverflow
+    );
+    let costs = MemberFacts {
+        employment_costs: Fen(i64::MAX),
+        monthly_income: Fen(-2),
+        ..adult(0)
+    };
+    assert_eq!(
+        determine(&urban(vec![costs]), &p).unwrap_err(),
+        MoneyOverflow
+    );
+}
+
 #[test]
 fn the_pension_base_is_not_counted_and_employment_costs_are_deducted() {
     let p = params();
     let member = MemberFacts {
-        pension_base: Fen::yuan(150),
-        employment_costs: Fen::yuan(100),
+        pension_base: Fen::yuan(150).unwrap(),
+        employment_costs: Fen::yuan(100).unwrap(),
         ..adult(1200)
     };
-    let d = determine(&urban(vec![member]), &p);
-    assert_eq!(d.per_capita_income, Fen::yuan(950));
+    let d = determine(&urban(vec![member]), &p).unwrap();
+    assert_eq!(d.per_capita_income, Fen::yuan(950).unwrap());
     assert_eq!(d.tier, Tier::Dibao);
-    assert_eq!(d.monthly_amount, Fen::yuan(50));
+    assert_eq!(d.monthly_amount, Fen::yuan(50).unwrap());
 }
 
 #[test]
@@ -252,9 +284,9 @@ fn a_destitute_person_in_a_care_institution_is_paid_to_the_institution() {
             f.in_care_institution = true;
         }),
     );
-    let d = determine(&urban(vec![person]), &p);
+    let d = determine(&urban(vec![person]), &p).unwrap();
     assert_eq!(d.tier, Tier::Destitute);
-    assert_eq!(d.monthly_amount, Fen::yuan(1600 + 600));
+    assert_eq!(d.monthly_amount, Fen::yuan(1600 + 600).unwrap());
     assert_eq!(d.members[0].payee, Payee::CareInstitution);
     assert_eq!(d.members[0].individual_benefit, d.monthly_amount);
     assert!(d.rule.contains("care institution"));
@@ -270,20 +302,22 @@ fn each_member_is_classified_with_the_household_and_gets_their_relief_lines() {
             m(2012, 0, flags(|f| f.in_school = true)),
         ]),
         &p,
-    );
+    )
+    .unwrap();
     // pc 800: dibao for all; the ill member and the minor get the add-on.
     assert_eq!(d.tier, Tier::Dibao);
     assert!(d.members.iter().all(|x| x.tiers == vec![Tier::Dibao]));
     assert_eq!(d.members[1].relief_lines, vec![Department::Medical]);
     assert_eq!(d.members[2].relief_lines, vec![Department::Education]);
     assert_eq!(d.members[2].addon_reason.as_deref(), Some("minor"));
-    assert_eq!(d.monthly_amount, Fen::yuan(200 * 3 + 200));
+    assert_eq!(d.monthly_amount, Fen::yuan(200 * 3 + 200).unwrap());
 
     // Above every line, nobody is referred.
     let d = determine(
         &urban(vec![m(1980, 9000, flags(|f| f.serious_illness = true))]),
         &p,
-    );
+    )
+    .unwrap();
     assert_eq!(d.tier, Tier::None);
     assert!(d.members[0].relief_lines.is_empty());
 }
@@ -297,13 +331,14 @@ fn a_single_person_dibao_member_is_classified_apart_from_the_household() {
             m(1980, 0, flags(|f| f.severe_disability = true)),
         ]),
         &p,
-    );
+    )
+    .unwrap();
     assert_eq!(d.members[0].tiers, vec![Tier::Marginal]);
     assert_eq!(
         d.members[1].tiers,
         vec![Tier::SinglePersonDibao, Tier::Marginal]
     );
-    assert_eq!(d.members[1].individual_benefit, Fen::yuan(1100));
+    assert_eq!(d.members[1].individual_benefit, Fen::yuan(1100).unwrap());
     assert_eq!(d.members[0].individual_benefit, Fen::ZERO);
 }
 
@@ -352,7 +387,7 @@ proptest! {
     #[test]
     fn a_benefit_is_never_negative(members in proptest::collection::vec(arb_member(), 1..6), is_urban: bool) {
         let p = params();
-        let d = determine(&HouseholdFacts { urban: is_urban, ..urban(members) }, &p);
+        let d = determine(&HouseholdFacts { urban: is_urban, ..urban(members) }, &p).unwrap();
         prop_assert!(d.monthly_amount >= Fen::ZERO);
         prop_assert!(d.members.iter().all(|m| m.individual_benefit >= Fen::ZERO));
         prop_assert_eq!(d.tier == Tier::None, d.classifications.is_empty());
@@ -368,8 +403,8 @@ proptest! {
         let before = urban(members);
         let mut after = before.clone();
         let i = who % after.members.len();
-        after.members[i].monthly_income += Fen(extra);
-        let (a, b) = (determine(&before, &p), determine(&after, &p));
+        after.members[i].monthly_income = after.members[i].monthly_income.checked_add(Fen(extra)).unwrap();
+        let (a, b) = (determine(&before, &p).unwrap(), determine(&after, &p).unwrap());
         if a.tier == Tier::Dibao && b.tier == Tier::Dibao {
             prop_assert!(b.monthly_amount <= a.monthly_amount, "{} then {}", a.monthly_amount, b.monthly_amount);
         }
@@ -384,9 +419,9 @@ proptest! {
     fn the_dibao_benefit_never_exceeds_the_standard_plus_add_on_per_member(members in proptest::collection::vec(arb_member(), 1..6)) {
         let p = params();
         let n = members.len() as i64;
-        let d = determine(&urban(members), &p);
+        let d = determine(&urban(members), &p).unwrap();
         if d.tier == Tier::Dibao {
-            prop_assert!(d.monthly_amount <= (p.dibao_standard.urban + p.classified_addon) * n);
+            prop_assert!(d.monthly_amount <= p.dibao_standard.urban.checked_add(p.classified_addon).unwrap().checked_mul(n).unwrap());
         }
     }
 }
@@ -402,13 +437,23 @@ fn a_household_whose_working_age_members_are_all_unemployed_is_zero_employment()
         m(2015, 0, MemberFlags::default()),
         m(1950, 0, MemberFlags::default()),
     ]);
-    assert!(determine(&h, &p).zero_employment_household);
+    assert!(determine(&h, &p).unwrap().zero_employment_household);
     // One adult in work breaks it; an adult unable to work does not count.
-    assert!(!determine(&urban(vec![unemployed(), adult(3000)]), &p).zero_employment_household);
+    assert!(
+        !determine(&urban(vec![unemployed(), adult(3000)]), &p)
+            .unwrap()
+            .zero_employment_household
+    );
     let unable = m(1985, 0, flags(|f| f.no_work_ability = true));
-    assert!(determine(&urban(vec![unemployed(), unable]), &p).zero_employment_household);
+    assert!(
+        determine(&urban(vec![unemployed(), unable]), &p)
+            .unwrap()
+            .zero_employment_household
+    );
     // Nobody of working age: not a zero-employment household.
     assert!(
-        !determine(&urban(vec![m(1950, 0, MemberFlags::default())]), &p).zero_employment_household
+        !determine(&urban(vec![m(1950, 0, MemberFlags::default())]), &p)
+            .unwrap()
+            .zero_employment_household
     );
 }

@@ -346,7 +346,8 @@ async fn a_destitute_person_in_a_care_institution_is_paid_to_the_institution() {
         .dibao_standard
         .urban
         .times_permille(p.destitute_multiple_permille)
-        + p.care_standard.no_self_care;
+        .and_then(|basic| basic.checked_add(p.care_standard.no_self_care))
+        .unwrap();
     let instructions = mesh.instructions(&household).await.unwrap();
     assert_eq!(instructions.len(), 1, "{instructions:?}");
     assert_eq!(instructions[0]["kind"], json!("destitute_monthly"));
@@ -394,7 +395,7 @@ async fn a_seriously_ill_member_of_a_marginal_household_is_paid_single_person_di
     );
     assert_eq!(
         instructions[0]["amount_fen"],
-        json!((p.dibao_standard.urban + p.classified_addon).0)
+        json!(p.dibao_standard.urban.0 + p.classified_addon.0)
     );
     let (_, app) = mesh
         .get(

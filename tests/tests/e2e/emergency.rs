@@ -19,6 +19,7 @@ fn limit_fen() -> i64 {
     p.dibao_standard
         .urban
         .times_permille(p.act_first_multiple_permille)
+        .unwrap()
         .0
 }
 

@@ -118,8 +118,12 @@ impl Facts {
                 own_income_fen: 0,
             };
             if m.tiers.contains(&Tier::Destitute) {
-                let basic = standard.times_permille(used.destitute_multiple_permille);
-                let care = Fen(m.individual_benefit_fen) - basic;
+                let basic = standard
+                    .times_permille(used.destitute_multiple_permille)
+                    .map_err(|e| e.to_string())?;
+                let care = Fen(m.individual_benefit_fen)
+                    .checked_sub(basic)
+                    .map_err(|e| e.to_string())?;
                 let c = &used.care_standard;
                 member.self_care = [
                     (SelfCare::Full, c.full_self_care),
@@ -142,9 +146,11 @@ impl Facts {
                 } else {
                     Fen::ZERO
                 };
-                member.own_income_fen = (standard - (Fen(m.individual_benefit_fen) - addon))
-                    .clamp_non_negative()
-                    .0;
+                let gap = Fen(m.individual_benefit_fen)
+                    .checked_sub(addon)
+                    .and_then(|gap| standard.checked_sub(gap))
+                    .map_err(|e| e.to_string())?;
+                member.own_income_fen = gap.clamp_non_negative().0;
             }
             members.push(member);
         }
@@ -264,7 +270,8 @@ pub fn monthly(
                     members: people,
                 },
                 p,
-            );
+            )
+            .map_err(|e| e.to_string())?;
             pay(&d, &active, &mut out);
         }
         Tier::Destitute => {
@@ -283,7 +290,8 @@ pub fn monthly(
                         members: vec![member_facts(m, region_code, 0, Fen::ZERO, f)?],
                     },
                     p,
-                );
+                )
+                .map_err(|e| e.to_string())?;
                 pay(&d, &[*m], &mut out);
             }
         }
@@ -309,7 +317,12 @@ pub fn monthly(
                     in_care_institution: false,
                     own_income_fen: 0,
                 };
-                let rest = (p.standard(facts.urban) * 2 - own).clamp_non_negative();
+                let rest = p
+                    .standard(facts.urban)
+                    .checked_mul(2)
+                    .and_then(|two| two.checked_sub(own))
+                    .map_err(|e| e.to_string())?
+                    .clamp_non_negative();
                 let d = policy::determine(
                     &HouseholdFacts {
                         urban: facts.urban,
@@ -320,7 +333,8 @@ pub fn monthly(
                         ],
                     },
                     p,
-                );
+                )
+                .map_err(|e| e.to_string())?;
                 pay(&d, &[*m, &other], &mut out);
             }
         }
@@ -454,7 +468,8 @@ mod tests {
                 members: facts.to_vec(),
             },
             p,
-        );
+        )
+        .unwrap();
         HouseholdDetermined {
             application_id: Uuid::new_v4(),
             region_code: RegionCode::parse("410102").unwrap(),
