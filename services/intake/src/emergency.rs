@@ -14,16 +14,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use contract::channels::EMERGENCY_GRANTED;
 use contract::{EmergencyGranted, EmergencyStage};
-use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::ChainRef;
-use policy::{Fen, RegionCode, ResidentId};
+use policy::{Fen, RegionCode};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
-
-/// Most stages one approval may pay in, and the latest a stage may fall.
-const MAX_STAGES: usize = 12;
-const MAX_STAGE_DAYS: u32 = 366;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +62,10 @@ pub async fn report(
             return Ok((StatusCode::OK, Json(existing)));
         }
     }
+    let bounds = &state.mesh.settings.bounds;
+    if let Err(rule) = bounds.stages(req.stages.len()) {
+        return Err(ApiError::Validation(vec![FieldError::new("stages", rule)]));
+    }
     let mut errors = Vec::new();
     let today = state.mesh.today();
     let params = match RegionCode::parse(&req.region_code) {
@@ -81,52 +81,35 @@ pub async fn report(
             None
         }
     };
-    let id = ResidentId::parse(&req.person.id_number)
-        .map_err(|e| errors.push(FieldError::new("person.id_number", e.to_string())))
+    let id = crate::http::person_id(&req.person.id_number, today)
+        .map_err(|rule| errors.push(FieldError::new("person.id_number", rule)))
         .ok();
-    for (field, value, max) in [
-        ("person.name", &req.person.name, 64),
-        ("hardship", &req.hardship, 500),
-        ("reported_by", &req.reported_by, 64),
-    ] {
-        if value.trim().is_empty() || value.chars().count() > max {
-            errors.push(FieldError::new(
-                field,
-                format!("must be 1 to {max} characters"),
-            ));
-        }
-    }
-    if req.stages.is_empty() || req.stages.len() > MAX_STAGES {
-        errors.push(FieldError::new(
-            "stages",
-            format!("1 to {MAX_STAGES} stages"),
-        ));
+    errors.extend(check_text("person.name", &req.person.name, 64));
+    errors.extend(check_text("reported_by", &req.reported_by, 64));
+    if req.hardship.trim().is_empty() || req.hardship.chars().count() > 500 {
+        errors.push(FieldError::new("hardship", "must be 1 to 500 characters"));
     }
     for (i, s) in req.stages.iter().enumerate() {
-        if s.amount_fen <= 0 {
-            errors.push(FieldError::new(
-                format!("stages[{i}].amount_fen"),
-                "must be positive",
-            ));
+        if let Err(rule) = bounds.positive_amount(s.amount_fen) {
+            errors.push(FieldError::new(format!("stages[{i}].amount_fen"), rule));
         }
-        if s.pay_after_days > MAX_STAGE_DAYS {
-            errors.push(FieldError::new(
-                format!("stages[{i}].pay_after_days"),
-                format!("at most {MAX_STAGE_DAYS}"),
-            ));
+        if let Err(rule) = bounds.stage_days(s.pay_after_days) {
+            errors.push(FieldError::new(format!("stages[{i}].pay_after_days"), rule));
         }
     }
-    let (Some(params), Some(id)) = (params, id) else {
-        return Err(ApiError::Validation(errors));
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+    // The stages together are one amount too.
+    let total = Fen::checked_sum(req.stages.iter().map(|s| Fen(s.amount_fen)));
+    match total {
+        Ok(t) if errors.is_empty() && bounds.positive_amount(t.0).is_err() => {
+            errors.push(FieldError::new(
+                "stages",
+                format!("together {}", bounds.amount_rule()),
+            ));
+        }
+        Ok(_) | Err(_) => {}
     }
-    let Ok(total) = Fen::checked_sum(req.stages.iter().map(|s| Fen(s.amount_fen))) else {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "stages",
-            "the stages' total is out of range",
-        )]));
+    let (Some(params), Some(id), Ok(total), true) = (params, id, total, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
     };
     let total = total.0;
     let limit = params
@@ -250,9 +233,7 @@ pub async fn decide(
 ) -> Result<Json<Emergency>, ApiError> {
     let approver = req.approver.trim();
     let mut errors = Vec::new();
-    if approver.is_empty() || approver.chars().count() > 64 {
-        errors.push(FieldError::new("approver", "must be 1 to 64 characters"));
-    }
+    errors.extend(check_text("approver", &req.approver, 64));
     if req.reason.trim().is_empty() {
         errors.push(FieldError::new("reason", "a decision says why"));
     }
@@ -310,11 +291,8 @@ pub async fn papers(
     Path(id): Path<Uuid>,
     JsonBody(req): JsonBody<Papers>,
 ) -> Result<StatusCode, ApiError> {
-    if req.officer.trim().is_empty() {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "officer",
-            "must not be empty",
-        )]));
+    if let Some(e) = check_text("officer", &req.officer, 64) {
+        return Err(ApiError::Validation(vec![e]));
     }
     if store::complete_papers(
         &state.mesh.db,

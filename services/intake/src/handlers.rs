@@ -14,7 +14,7 @@ use contract::{
     ManuallyVerified,
 };
 use mesh::consumer::Outcome;
-use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::{ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts, SelfCare};
 use policy::{Fen, Month, RegionCode, ResidentId};
@@ -364,13 +364,17 @@ pub async fn complete_manual_verification(
         )));
     }
     let members = store::members(&mut tx, application_id).await?;
+    let bounds = &state.mesh.settings.bounds;
+    if let Err(rule) = bounds.members(req.members.len()) {
+        return Err(ApiError::Validation(vec![FieldError::new("members", rule)]));
+    }
     let mut errors = Vec::new();
     let officer = req.officer.trim();
-    if officer.is_empty() || officer.chars().count() > 64 {
-        errors.push(FieldError::new("officer", "must be 1 to 64 characters"));
-    }
+    errors.extend(check_text("officer", &req.officer, 64));
     if req.note.trim().is_empty() {
         errors.push(FieldError::new("note", "say what was verified and how"));
+    } else if req.note.chars().count() > 2000 {
+        errors.push(FieldError::new("note", "at most 2000 characters"));
     }
     let mut verified = HashMap::new();
     for (i, m) in req.members.iter().enumerate() {
@@ -380,17 +384,13 @@ pub async fn complete_manual_verification(
                 "not a member of this application",
             ));
         }
-        if m.monthly_income_fen < 0 {
-            errors.push(FieldError::new(
-                format!("members[{i}].monthly_income_fen"),
-                "must not be negative",
-            ));
-        }
-        if m.assets_fen < 0 {
-            errors.push(FieldError::new(
-                format!("members[{i}].assets_fen"),
-                "must not be negative",
-            ));
+        for (field, fen) in [
+            ("monthly_income_fen", m.monthly_income_fen),
+            ("assets_fen", m.assets_fen),
+        ] {
+            if let Err(rule) = bounds.amount(fen) {
+                errors.push(FieldError::new(format!("members[{i}].{field}"), rule));
+            }
         }
         if verified
             .insert(
@@ -480,9 +480,7 @@ pub async fn county_decision(
 ) -> Result<Json<store::ApplicationView>, ApiError> {
     let mut errors = Vec::new();
     let officer = req.officer.trim();
-    if officer.is_empty() || officer.chars().count() > 64 {
-        errors.push(FieldError::new("officer", "must be 1 to 64 characters"));
-    }
+    errors.extend(check_text("officer", &req.officer, 64));
     if req.decision != "approve" && req.decision != "reject" {
         errors.push(FieldError::new("decision", "must be approve or reject"));
     }

@@ -8,11 +8,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use contract::channels::APPLICATION_SUBMITTED;
 use contract::{ApplicantMember, ApplicationSubmitted};
-use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::{ChainRef, Mesh};
 use policy::determination::MemberFlags;
 use policy::{RegionCode, ResidentId};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 pub fn routes(state: State) -> Router<Mesh> {
@@ -44,9 +45,6 @@ pub fn routes(state: State) -> Router<Mesh> {
         .route("/v1/disclosures", get(disclosures))
         .with_state(state)
 }
-
-/// Most members one application may list.
-const MAX_MEMBERS: usize = 30;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,11 +87,27 @@ pub struct Accepted {
     pub trace_id: Option<String>,
 }
 
-/// Everything wrong with the request at once, each with the field it concerns.
+/// A resident ID number of a person born by `today`; the rule when it is not one.
+pub fn person_id(raw: &str, today: chrono::NaiveDate) -> Result<ResidentId, String> {
+    let id = ResidentId::parse(raw).map_err(|e| e.to_string())?;
+    if id.birth_date() > today {
+        return Err("the birth date in characters 7 to 14 is in the future".into());
+    }
+    Ok(id)
+}
+
+/// Everything wrong with the request at once, each with the field it concerns. The number of
+/// members is checked first: a list over `bounds.max_members` is refused before any member is
+/// looked at.
 fn validate(
     req: &ApplicationRequest,
     state: &State,
 ) -> Result<(RegionCode, Vec<ResidentId>), ApiError> {
+    let bounds = &state.mesh.settings.bounds;
+    if let Err(rule) = bounds.members(req.members.len()) {
+        return Err(ApiError::Validation(vec![FieldError::new("members", rule)]));
+    }
+    let today = state.mesh.today();
     let mut errors = Vec::new();
     let region = match RegionCode::parse(&req.region_code) {
         Ok(r) => {
@@ -107,30 +121,19 @@ fn validate(
             None
         }
     };
-    if req.members.is_empty() {
-        errors.push(FieldError::new(
-            "members",
-            "at least one member is required",
-        ));
+    if let Some(e) = req
+        .address
+        .as_deref()
+        .and_then(|a| check_text("address", a, 200))
+    {
+        errors.push(e);
     }
-    if req.members.len() > MAX_MEMBERS {
-        errors.push(FieldError::new(
-            "members",
-            format!("at most {MAX_MEMBERS} members"),
-        ));
-    }
-    let mut ids = Vec::new();
+    let mut ids = Vec::with_capacity(req.members.len());
+    let mut seen = HashSet::with_capacity(req.members.len());
     for (i, m) in req.members.iter().enumerate() {
         let at = |f: &str| format!("members[{i}].{f}");
-        if m.name.trim().is_empty() || m.name.chars().count() > 64 {
-            errors.push(FieldError::new(at("name"), "must be 1 to 64 characters"));
-        }
-        if m.relation.trim().is_empty() || m.relation.chars().count() > 32 {
-            errors.push(FieldError::new(
-                at("relation"),
-                "must be 1 to 32 characters",
-            ));
-        }
+        errors.extend(check_text(at("name"), &m.name, 64));
+        errors.extend(check_text(at("relation"), &m.relation, 32));
         for (field, value) in [
             ("declared_monthly_income_fen", m.declared_monthly_income_fen),
             ("pension_base_fen", m.pension_base_fen),
@@ -138,17 +141,17 @@ fn validate(
             ("rigid_expenditure_fen", m.rigid_expenditure_fen),
             ("declared_assets_fen", m.declared_assets_fen),
         ] {
-            if value < 0 {
-                errors.push(FieldError::new(at(field), "must not be negative"));
+            if let Err(rule) = bounds.amount(value) {
+                errors.push(FieldError::new(at(field), rule));
             }
         }
-        match ResidentId::parse(&m.id_number) {
-            Ok(id) if ids.contains(&id) => errors.push(FieldError::new(
+        match person_id(&m.id_number, today) {
+            Ok(id) if !seen.insert(id.clone()) => errors.push(FieldError::new(
                 at("id_number"),
                 "the same person is listed twice",
             )),
             Ok(id) => ids.push(id),
-            Err(e) => errors.push(FieldError::new(at("id_number"), e.to_string())),
+            Err(rule) => errors.push(FieldError::new(at("id_number"), rule)),
         }
     }
     match region {
@@ -308,10 +311,10 @@ async fn register_relative(
     JsonBody(req): JsonBody<RelativeRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let mut errors = Vec::new();
-    let id = match ResidentId::parse(&req.id_number) {
+    let id = match person_id(&req.id_number, state.mesh.today()) {
         Ok(id) => Some(id),
-        Err(e) => {
-            errors.push(FieldError::new("id_number", e.to_string()));
+        Err(rule) => {
+            errors.push(FieldError::new("id_number", rule));
             None
         }
     };
@@ -320,9 +323,7 @@ async fn register_relative(
         ("relation", &req.relation),
         ("registered_by", &req.registered_by),
     ] {
-        if value.trim().is_empty() || value.chars().count() > 64 {
-            errors.push(FieldError::new(field, "must be 1 to 64 characters"));
-        }
+        errors.extend(check_text(field, value, 64));
     }
     let Some(id) = id.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));

@@ -105,6 +105,7 @@ pub async fn post_claim(
         )));
     }
     let today = state.mesh.today();
+    let bounds = &state.mesh.settings.bounds;
     let mut errors = Vec::new();
     if req.claim_id.is_none() {
         errors.push(FieldError::new(
@@ -128,12 +129,24 @@ pub async fn post_claim(
         ));
     }
     let total = req.total_fen.unwrap_or(-1);
-    if total <= 0 {
-        errors.push(FieldError::new(
-            "total_fen",
-            "required: the bill's total in fen, more than 0",
-        ));
-    }
+    let total_ok = match req.total_fen {
+        None => {
+            errors.push(FieldError::new(
+                "total_fen",
+                "required: the bill's total in fen, more than 0",
+            ));
+            false
+        }
+        Some(t) => match bounds.positive_amount(t) {
+            Ok(()) => true,
+            Err(rule) => {
+                errors.push(FieldError::new("total_fen", rule));
+                false
+            }
+        },
+    };
+    // Each part within the bounds, so their sum (at most three of them) cannot overflow.
+    let mut parts_ok = true;
     let mut paid = 0i64;
     for (field, v) in [
         ("insurance_paid_fen", req.insurance_paid_fen),
@@ -141,12 +154,15 @@ pub async fn post_claim(
         ("out_of_scope_fen", req.out_of_scope_fen),
     ] {
         let v = v.unwrap_or(0);
-        if v < 0 {
-            errors.push(FieldError::new(field, "must not be negative"));
+        match bounds.amount(v) {
+            Ok(()) => paid = paid.saturating_add(v),
+            Err(rule) => {
+                errors.push(FieldError::new(field, rule));
+                parts_ok = false;
+            }
         }
-        paid = paid.saturating_add(v.max(0));
     }
-    if total > 0 && paid > total {
+    if total_ok && parts_ok && paid > total {
         errors.push(FieldError::new(
             "total_fen",
             "insurance, critical-illness insurance and the out-of-scope amount together exceed the total",

@@ -351,12 +351,11 @@ pub async fn decide_review(
     use mesh::http::{ApiError, FieldError};
     let mut errors = Vec::new();
     let officer = req.officer.trim();
-    if officer.is_empty() || officer.chars().count() > 64 {
-        errors.push(FieldError::new("officer", "must be 1 to 64 characters"));
-    }
+    errors.extend(mesh::http::check_text("officer", &req.officer, 64));
     if req.reason.trim().is_empty() {
         errors.push(FieldError::new("reason", "a decision says why"));
     }
+    let bounds = &state.mesh.settings.bounds;
     let grant = match req.outcome.as_str() {
         "grant" => {
             let kind = req.kind.as_deref().map(str::trim).unwrap_or_default();
@@ -364,10 +363,10 @@ pub async fn decide_review(
                 errors.push(FieldError::new("kind", "a grant says what is given"));
             }
             let amount = req.amount_fen.unwrap_or(-1);
-            if amount < 0 {
+            if let Err(rule) = bounds.amount(amount) {
                 errors.push(FieldError::new(
                     "amount_fen",
-                    "a grant needs an amount of 0 or more",
+                    format!("a grant needs an amount: {rule}"),
                 ));
             }
             let months = req.months.unwrap_or(0);

@@ -65,7 +65,11 @@ pub async fn publish_report(
     supersedes: Option<Uuid>,
 ) -> anyhow::Result<HouseholdVerified> {
     let member_ids: Vec<Uuid> = of.members.iter().map(|m| m.member_id).collect();
-    let f = sources::assemble(&member_ids, parts);
+    let f = sources::assemble(
+        &member_ids,
+        parts,
+        state.mesh.settings.bounds.max_amount_fen,
+    );
     let report = HouseholdVerified {
         application_id: of.application_id,
         report_id: Uuid::new_v4(),

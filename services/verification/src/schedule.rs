@@ -129,7 +129,11 @@ async fn reverify(state: &State, lease: &Leased) -> anyhow::Result<()> {
         };
         let asked = sources::ask_all(state, &chain, lease.members.0.clone()).await;
         let member_ids: Vec<Uuid> = lease.members.iter().map(|m| m.member_id).collect();
-        let f = sources::assemble(&member_ids, &asked);
+        let f = sources::assemble(
+            &member_ids,
+            &asked,
+            state.mesh.settings.bounds.max_amount_fen,
+        );
         // The interval is counted from the due date, not from when the scheduler got to it, so
         // a late re-verification does not push every later one back. An incomplete report moves
         // the date on too: its gaps are in the event for a caseworker, and asking again at every

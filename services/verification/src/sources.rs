@@ -79,14 +79,21 @@ pub fn not_asked(source: &str, at: chrono::DateTime<chrono::Utc>) -> Asked {
 }
 
 /// Incomes and assets of `members` summed over the sources that answered. A source that did not
-/// answer is a gap, never a zero.
-pub fn assemble(members: &[Uuid], asked: &[Asked]) -> Findings {
+/// answer is a gap, never a zero. Each source's figures are within `max_amount_fen` (an answer
+/// out of range is an error of its source); a member's sum over several sources is kept at
+/// `max_amount_fen` at most: the report stays within the bounds intake checks, and a figure
+/// that high is far above any standard, so it decides the same.
+pub fn assemble(members: &[Uuid], asked: &[Asked], max_amount_fen: i64) -> Findings {
     let mut totals: BTreeMap<Uuid, (i64, i64)> = members.iter().map(|m| (*m, (0, 0))).collect();
+    let add = |sum: i64, fen: Option<i64>| {
+        sum.saturating_add(fen.unwrap_or(0).max(0))
+            .min(max_amount_fen)
+    };
     for answer in asked.iter().filter_map(|a| a.answer.as_ref()) {
         for r in &answer.records {
             if let Some(t) = totals.get_mut(&r.member_id) {
-                t.0 += r.monthly_income_fen.unwrap_or(0).max(0);
-                t.1 += r.assets_fen.unwrap_or(0).max(0);
+                t.0 = add(t.0, r.monthly_income_fen);
+                t.1 = add(t.1, r.assets_fen);
             }
         }
     }
@@ -139,6 +146,20 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
             .await
             {
                 Ok(answer) if answer.status == AnswerStatus::Ok => {
+                    let bounds = &state.mesh.settings.bounds;
+                    if let Err(why) = mesh::EventKind::check_bounds(&answer, bounds) {
+                        // Figures out of range are the source's error: a gap, not a zero.
+                        tracing::warn!(source, %why, "Data source answered out of range.");
+                        return Asked {
+                            provenance: SourceProvenance {
+                                source: source.to_owned(),
+                                outcome: "error".into(),
+                                detail: Some(format!("the answer is out of range: {why}")),
+                                at: state.mesh.clock.now(),
+                            },
+                            answer: None,
+                        };
+                    }
                     return Asked {
                         provenance: SourceProvenance {
                             source: source.to_owned(),
@@ -147,7 +168,7 @@ async fn ask(state: &State, source: &str, chain: &ChainRef, query: &SourceQuery)
                             at: state.mesh.clock.now(),
                         },
                         answer: Some(answer),
-                    }
+                    };
                 }
                 Ok(answer) => {
                     // The source answered, with an error: asking again will not change its mind.
@@ -279,7 +300,7 @@ mod tests {
                 answer: None,
             },
         ];
-        let f = assemble(&[a, b], &asked);
+        let f = assemble(&[a, b], &asked, 100_000_000_000);
         assert!(!f.complete);
         assert_eq!(f.gaps, vec!["vehicle".to_owned()]);
         assert_eq!(f.sources.len(), 3);
@@ -287,5 +308,23 @@ mod tests {
         assert_eq!(f.members[0].monthly_income_fen, 70_500);
         assert_eq!(f.members[0].assets_fen, 1_000_000);
         assert_eq!(f.members[1].monthly_income_fen, 0);
+    }
+
+    #[test]
+    fn a_members_sum_over_the_sources_stays_within_the_bound() {
+        let a = Uuid::new_v4();
+        let rich = |source: &str| {
+            answered(
+                source,
+                vec![SourceRecord {
+                    member_id: a,
+                    monthly_income_fen: Some(60),
+                    assets_fen: Some(i64::MAX),
+                }],
+            )
+        };
+        let f = assemble(&[a], &[rich("tax"), rich("bank")], 100);
+        assert_eq!(f.members[0].monthly_income_fen, 100);
+        assert_eq!(f.members[0].assets_fen, 100);
     }
 }

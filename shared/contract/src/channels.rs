@@ -41,6 +41,10 @@ macro_rules! channels {
 
             impl mesh::EventKind for $payload {
                 const TYPE: &'static str = $kind;
+
+                fn check_bounds(&self, bounds: &policy::Bounds) -> Result<(), String> {
+                    crate::Bounded::check(self, bounds)
+                }
             }
         )*
 

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod answers;
+mod bounds;
+pub use bounds::Bounded;
 pub mod channels;
 mod relief;
 pub use relief::*;
@@ -97,6 +99,10 @@ pub struct SourceRecord {
 
 impl mesh::EventKind for SourceAnswer {
     const TYPE: &'static str = "verify.source.answer";
+
+    fn check_bounds(&self, bounds: &policy::Bounds) -> Result<(), String> {
+        Bounded::check(self, bounds)
+    }
 }
 
 /// `verify.household.verified`

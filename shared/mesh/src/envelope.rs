@@ -14,6 +14,14 @@ pub const CONTENT_TYPE: &str = "application/json";
 pub trait EventKind: Serialize + DeserializeOwned {
     const TYPE: &'static str;
     const SCHEMA_VERSION: u32 = 1;
+
+    /// Every amount, count and list of the payload within `bounds`; otherwise `field: rule` of
+    /// the first that is not. A consumer dead-letters a message out of range before its handler
+    /// sees it. The contract's payloads each say their ranges (`contract::Bounded`).
+    fn check_bounds(&self, bounds: &policy::Bounds) -> Result<(), String> {
+        let _ = bounds;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

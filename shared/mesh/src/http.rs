@@ -1,7 +1,12 @@
 //! HTTP basics of every service: health, readiness, metrics, JSON errors, request spans.
+//!
+//! Error bodies name the field and the rule, never the value sent: a value may be a person's ID
+//! number or name, and an error body ends up in logs and screenshots. The rejections of serde,
+//! serde_json and axum quote the offending value; [`redact`] takes it out.
 
 use crate::service::Mesh;
 use crate::telemetry;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -34,8 +39,15 @@ impl FieldError {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A JSON body of the wrong shape (a field of the wrong type, a field missing or unknown):
+    /// 400, with the field and the rule.
+    #[error("the request body does not have the expected shape")]
+    Malformed(Vec<FieldError>),
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// A body over `http.body_limit_bytes`.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -71,8 +83,11 @@ struct ErrorDetail<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::BadRequest(_) | ApiError::Malformed(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
@@ -85,15 +100,20 @@ impl IntoResponse for ApiError {
                 "internal error; the cause is in the service log".to_owned()
             }
             other @ (ApiError::BadRequest(_)
+            | ApiError::Malformed(_)
             | ApiError::Validation(_)
+            | ApiError::PayloadTooLarge(_)
             | ApiError::NotFound(_)
             | ApiError::Conflict(_)
             | ApiError::Duplicate(_)
             | ApiError::Unavailable(_)) => other.to_string(),
         };
         let fields = match &self {
-            ApiError::Validation(f) | ApiError::Duplicate(f) => Some(f.as_slice()),
+            ApiError::Validation(f) | ApiError::Duplicate(f) | ApiError::Malformed(f) => {
+                Some(f.as_slice())
+            }
             ApiError::BadRequest(_)
+            | ApiError::PayloadTooLarge(_)
             | ApiError::NotFound(_)
             | ApiError::Conflict(_)
             | ApiError::Unavailable(_)
@@ -113,19 +133,238 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections (malformed JSON, wrong content type, wrong shape) become a 400
-/// with the reason, in the same JSON error shape as everything else.
+/// A JSON body, in the same JSON error shape as everything else when it is not one: a wrong
+/// content type or malformed JSON is a 400; a field of the wrong type, missing or unknown a 400
+/// naming the field ([`ApiError::Malformed`]); a control character in any text (a NUL, which
+/// the database cannot store) a 422 naming the field; a body over `http.body_limit_bytes` a 413.
+/// No message repeats the value sent.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|essence| {
+                essence == "application/json"
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::BadRequest(
+                "expected a request body of content type application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(
+                    "the request body is larger than this service takes".into(),
+                )
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })?;
+        decode_json(&bytes).map(JsonBody)
+    }
+}
+
+/// `bytes` as a `T`, checked as [`JsonBody`] checks a body.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON: {}",
+            redact(&e.to_string())
+        ))
+    })?;
+    let mut controls = Vec::new();
+    control_characters(&value, "", &mut controls);
+    if !controls.is_empty() {
+        return Err(ApiError::Validation(controls));
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let message = e.inner().to_string();
+        // An unknown field's path ends with the unknown key, which the client wrote: it is left
+        // out, and the field named is the object that does not take it.
+        let at = field_path(e.path(), message.starts_with("unknown field"));
+        // A missing field is named by the error, not by the path (which ends at its parent).
+        let field = match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(name) if at.is_empty() => name.to_owned(),
+            Some(name) => format!("{at}.{name}"),
+            None if at.is_empty() => "body".to_owned(),
+            None => at,
+        };
+        ApiError::Malformed(vec![FieldError::new(field, redact(&message))])
+    })
+}
+
+/// The JSON path of a deserialisation error (`members[1].declared_assets_fen`), without its last
+/// segment when `parent`; a key that is not a plain name (it comes from the client, not from the
+/// schema) is shown as `?`.
+fn field_path(path: &serde_path_to_error::Path, parent: bool) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let keep = if parent {
+        segments.len().saturating_sub(1)
+    } else {
+        segments.len()
+    };
+    let mut out = String::new();
+    for segment in segments.into_iter().take(keep) {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(if is_name(key) { key } else { "?" });
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
         }
     }
+    out
+}
+
+fn is_name(key: &str) -> bool {
+    key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Every text of `value` (and every key) that holds a control character other than a tab or a
+/// line break, as a field error.
+fn control_characters(value: &serde_json::Value, at: &str, out: &mut Vec<FieldError>) {
+    const RULE: &str = "must not contain control characters (NUL and the like)";
+    let bad = |s: &str| {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    };
+    match value {
+        serde_json::Value::String(s) if bad(s) => {
+            out.push(FieldError::new(
+                if at.is_empty() { "body" } else { at },
+                RULE,
+            ));
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                control_characters(item, &format!("{at}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let name = if is_name(key) { key.as_str() } else { "?" };
+                let path = if at.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{at}.{name}")
+                };
+                if bad(key) {
+                    out.push(FieldError::new(path.clone(), RULE));
+                }
+                control_characters(item, &path, out);
+            }
+        }
+        serde_json::Value::String(_)
+        | serde_json::Value::Null
+        | serde_json::Value::Bool(_)
+        | serde_json::Value::Number(_) => {}
+    }
+}
+
+/// A rejection's message without the values it quotes: serde writes the value it could not
+/// take in quotes or backticks (`invalid type: string "…", expected i64`, ``unknown field `…` ``,
+/// ``found `…` ``). What the schema expects (after `expected`, a missing or duplicate field's
+/// name) is ours and stays; what the client sent goes.
+pub fn redact(message: &str) -> String {
+    let (head, tail) = match message.find("expected") {
+        Some(i) => message.split_at(i),
+        None => (message, ""),
+    };
+    let keep_head = head.starts_with("missing field") || head.starts_with("duplicate field");
+    let mut out = if keep_head {
+        head.to_owned()
+    } else {
+        without_quoted(head, |_| false)
+    };
+    out.push_str(&without_quoted(tail, |before| {
+        !before.trim_end().ends_with("found")
+    }));
+    // `invalid type: string , expected` → `invalid type: string, expected`.
+    out.replace(" ,", ",").replace("  ", " ").trim().to_owned()
+}
+
+/// `text` with its quoted and backticked parts left out, except those `keep` (given the text
+/// before the part) keeps.
+fn without_quoted(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        let (before, after) = rest.split_at(open);
+        out.push_str(before);
+        let body = &after[1..];
+        // The closing quote; `\"` inside a double-quoted value does not close it.
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && quote == '"' {
+                escaped = true;
+            } else if c == quote {
+                close = Some(i);
+                break;
+            }
+        }
+        let Some(close) = close else {
+            // An unclosed quote: everything after it may be the value.
+            return out;
+        };
+        if keep(&out) {
+            out.push_str(&after[..close + 2]);
+        }
+        rest = &body[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A text field: 1 to `max` characters once trimmed, and no control characters (a name, an
+/// officer, a relation: one line).
+pub fn check_text(field: impl Into<String>, value: &str, max: usize) -> Option<FieldError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max {
+        return Some(FieldError::new(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Some(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    None
 }
 
 /// `/healthz`, `/readyz`, `/metrics` and the dead-letter endpoints.
@@ -241,7 +480,8 @@ async fn json_client_error(response: Response) -> Response {
     let body = axum::body::to_bytes(response.into_body(), 4096)
         .await
         .unwrap_or_default();
-    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    // Path and query rejections quote the value that did not parse: it is left out.
+    let text = redact(String::from_utf8_lossy(&body).trim());
     let message = if text.is_empty() {
         status
             .canonical_reason()
@@ -273,11 +513,24 @@ mod tests {
     use tower::ServiceExt as _;
 
     #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Thing {
         name: String,
+        #[serde(default)]
+        count: i64,
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Item {
+        #[allow(dead_code, reason = "read by serde only")]
+        amount_fen: u32,
     }
 
     async fn create(JsonBody(t): JsonBody<Thing>) -> Result<StatusCode, ApiError> {
+        let _ = (t.count, t.items.len());
         if t.name.trim().is_empty() {
             return Err(ApiError::Validation(vec![FieldError::new(
                 "name",
@@ -301,6 +554,7 @@ mod tests {
         Router::new()
             .route(THINGS, post(create))
             .route(BROKEN, get(broken))
+            .layer(axum::extract::DefaultBodyLimit::max(1024))
     }
 
     async fn call(req: Request) -> (StatusCode, serde_json::Value) {
@@ -333,6 +587,109 @@ mod tests {
 
         let (status, _) = call(post_json(r#"{"name": "a"}"#)).await;
         assert_eq!(status, StatusCode::CREATED);
+    }
+
+    /// The value sent never comes back: it may be an ID number or a name.
+    const SECRET: &str = "410102198305120312";
+
+    #[tokio::test]
+    async fn a_body_of_the_wrong_shape_names_the_field_and_the_rule_never_the_value() {
+        for (body, field, rule) in [
+            (
+                format!(r#"{{"name": "a", "count": "{SECRET}"}}"#),
+                "count",
+                "invalid type: string, expected i64",
+            ),
+            (
+                format!(
+                    r#"{{"name": "a", "items": [{{"amount_fen": 1}}, {{"amount_fen": -{SECRET}}}]}}"#
+                ),
+                "items[1].amount_fen",
+                "invalid value: integer, expected u32",
+            ),
+            (
+                format!(r#"{{"name": "a", "{SECRET}": 1}}"#),
+                "body",
+                "unknown field, expected one of `name`, `count`, `items`",
+            ),
+            (r#"{"count": 1}"#.to_owned(), "name", "missing field `name`"),
+        ] {
+            let (status, body) = call(post_json(&body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(body["error"]["code"], "bad_request");
+            assert_eq!(body["error"]["fields"][0]["field"], field, "{body}");
+            assert_eq!(body["error"]["fields"][0]["reason"], rule, "{body}");
+            assert!(!body.to_string().contains(SECRET), "{body}");
+        }
+        let (status, body) = call(post_json(&format!(r#"{{"name": "{SECRET}"#))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(!body.to_string().contains(SECRET), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_control_character_is_a_422_naming_the_field_and_a_large_body_a_413() {
+        let (status, body) = call(post_json(r#"{"name": "Li\u0000Na"}"#)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["fields"][0]["field"], "name");
+        let (status, body) = call(post_json(r#"{"name": "two\nlines\tare text"}"#)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2000));
+        let (status, body) = call(post_json(&big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["error"]["code"], "payload_too_large");
+
+        let req = Request::builder()
+            .method("POST")
+            .uri("/things")
+            .header("content-type", "text/plain")
+            .body(Body::from(r#"{"name": "a"}"#))
+            .unwrap();
+        let (status, body) = call(req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+
+    #[test]
+    fn redact_keeps_the_rule_and_drops_the_value() {
+        for (message, redacted) in [
+            (
+                r#"invalid type: string "Zhang \"Wei\"", expected i64 at line 1 column 9"#,
+                "invalid type: string, expected i64 at line 1 column 9",
+            ),
+            (
+                "invalid value: integer `-5`, expected u32",
+                "invalid value: integer, expected u32",
+            ),
+            (
+                "unknown variant `sometimes`, expected `full` or `partial`",
+                "unknown variant, expected `full` or `partial`",
+            ),
+            (
+                "Invalid URL: Cannot parse `not-a-uuid` to a `u64`",
+                "Invalid URL: Cannot parse to a",
+            ),
+            (
+                "UUID parsing failed: invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `z` at 1",
+                "UUID parsing failed: invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], found at 1",
+            ),
+            ("missing field `name`", "missing field `name`"),
+            ("EOF while parsing a string at line 1 column 3", "EOF while parsing a string at line 1 column 3"),
+            (r#"invalid type: string "unterminated"#, "invalid type: string"),
+        ] {
+            assert_eq!(redact(message), redacted, "{message}");
+        }
+    }
+
+    #[test]
+    fn a_text_is_one_line_of_bounded_length() {
+        assert!(check_text("name", " Li Na ", 64).is_none());
+        assert!(check_text("name", "  ", 64).is_some());
+        assert!(check_text("name", &"x".repeat(65), 64).is_some());
+        assert_eq!(
+            check_text("name", "Li\u{0}Na", 64).map(|e| e.field),
+            Some("name".to_owned())
+        );
+        assert!(check_text("name", "Li\nNa", 64).is_some());
     }
 
     #[tokio::test]

@@ -155,10 +155,11 @@ impl ServiceBuilder {
     }
 
     /// Consumes every message of `channel` with a durable consumer named `<service>-<purpose>`.
-    /// The message is decoded as the channel's payload before `handler` sees it: a message that
-    /// is not one, or one on an internal channel whose `source` is not among the channel's
-    /// producers (a forged event), goes to the dead letters; a handler for another payload does
-    /// not compile.
+    /// The message is decoded as the channel's payload and its amounts and lists are checked
+    /// against `bounds` ([`EventKind::check_bounds`]) before `handler` sees it: a message that is
+    /// not one, is out of range, or is on an internal channel whose `source` is not among the
+    /// channel's producers (a forged event), goes to the dead letters with the reason; a handler
+    /// for another payload does not compile.
     pub fn on<T, F, Fut>(self, purpose: &str, channel: Channel<T>, handler: F) -> Self
     where
         T: EventKind + Send + 'static,
@@ -252,11 +253,17 @@ impl ServiceBuilder {
         };
         let handler = Arc::new(handler);
         let info = channel.info();
+        let settings = self.mesh.settings.clone();
         let handler: Handler = Arc::new(move |d: Delivery| {
             let handler = handler.clone();
+            let settings = settings.clone();
             Box::pin(async move {
                 let e = d.envelope::<T>()?;
                 info.check_source(&e.source).map_err(HandlerError::Poison)?;
+                // Out of range is poison: no handler sees an amount or a list it cannot bound.
+                e.data
+                    .check_bounds(&settings.bounds)
+                    .map_err(|why| HandlerError::Poison(format!("out of range: {why}")))?;
                 handler(e, d).await
             })
         });
@@ -331,12 +338,14 @@ impl ServiceBuilder {
             consumers.push((spec, c, handler));
         }
         let http = &self.mesh.settings.http;
+        let body_limit = axum::extract::DefaultBodyLimit::max(http.body_limit_bytes);
         let listener = TcpListener::bind((http.host.as_str(), http.port))
             .await
             .with_context(|| format!("port {} could not be bound", http.port))?;
         let router = self
             .router
             .merge(crate::http::base_routes())
+            .layer(body_limit)
             .layer(axum::middleware::from_fn_with_state(
                 self.mesh.clone(),
                 crate::http::track,

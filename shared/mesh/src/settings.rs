@@ -16,6 +16,8 @@ service = "unnamed"
 # Loopback unless told otherwise: a pod sets RELIEF_HTTP__HOST=0.0.0.0 (k8s/base).
 host = "127.0.0.1"
 port = 8080
+# Largest request body any route takes (a bulk feed, a pain.002); larger bodies get 413.
+body_limit_bytes = 2097152
 
 [nats]
 url = "nats://127.0.0.1:4222"
@@ -51,6 +53,15 @@ grace_seconds = 25
 [clock]
 timezone = "Asia/Shanghai"
 start_at = ""
+
+# The ranges of what enters the mesh (policy::bounds); the same for every service, so what one
+# accepts the next does too. Out of range is a 422 naming the field, or a dead letter.
+[bounds]
+# Any one amount: a member's income or assets, a benefit, a stage, a bill, a grant (1e9 yuan).
+max_amount_fen = 100000000000
+max_members = 30
+max_stages = 12
+max_stage_days = 366
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +77,8 @@ pub struct MeshSettings {
     pub shutdown: ShutdownSettings,
     /// The bureau's time zone, and an optional start instant (see [`crate::clock`]).
     pub clock: crate::clock::ClockSettings,
+    /// The ranges of every amount, count and list of a body or a message ([`policy::bounds`]).
+    pub bounds: policy::Bounds,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +86,8 @@ pub struct HttpSettings {
     pub host: String,
     /// 0 picks a free port (tests).
     pub port: u16,
+    /// Largest request body, in bytes; a larger one is refused with 413.
+    pub body_limit_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +195,11 @@ impl MeshSettings {
             self.nats.max_deliver >= 1,
             "nats.max_deliver must be at least 1"
         );
+        anyhow::ensure!(
+            self.http.body_limit_bytes >= 1024,
+            "http.body_limit_bytes must be at least 1024"
+        );
+        self.bounds.validate().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 }

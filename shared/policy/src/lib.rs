@@ -3,6 +3,7 @@
 //! - [`id`]: resident ID numbers (GB 11643-1999) and their masked form for logs and disclosure.
 //! - [`region`]: administrative division codes.
 //! - [`money`]: integer fen, checked arithmetic; there are no floats for money anywhere in the mesh.
+//! - [`bounds`]: the ranges of every amount, count and list that enters the mesh.
 //! - [`month`]: calendar months, the unit benefits are paid in.
 //! - [`dates`]: every date rule (deadlines, re-verification, stops, gradual exit, the monthly run).
 //! - [`params`]: parameter sets per region with an effective date, loaded from TOML files.
@@ -11,6 +12,7 @@
 //!
 //! Every policy number comes from a [`params::ParameterSet`]; the code holds none.
 
+pub mod bounds;
 pub mod dates;
 pub mod determination;
 pub mod id;
@@ -20,6 +22,7 @@ pub mod params;
 pub mod region;
 pub mod relief;
 
+pub use bounds::Bounds;
 pub use determination::{determine, Determination, HouseholdFacts, MemberFacts, Tier};
 pub use id::ResidentId;
 pub use money::{Fen, MoneyOverflow};

@@ -7,6 +7,7 @@
 
 mod answers;
 mod bank;
+mod bounds;
 mod chain;
 mod consumer;
 mod departments;

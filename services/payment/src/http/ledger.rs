@@ -65,6 +65,15 @@ pub(super) async fn recovery(
     AxState(state): AxState<State>,
     JsonBody(r): JsonBody<RecoveryInput>,
 ) -> Result<Response, ApiError> {
+    if let Err(rule) = state.mesh.settings.bounds.positive_amount(r.amount_fen) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "amount_fen",
+            rule,
+        )]));
+    }
+    if let Some(e) = mesh::http::check_text("reference", &r.reference, 128) {
+        return Err(ApiError::Validation(vec![e]));
+    }
     let posted = ledger::post_recovery(
         &state.mesh.db,
         r.instruction_id,
