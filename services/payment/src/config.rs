@@ -13,6 +13,11 @@ url = "postgres://postgres@127.0.0.1:5432/relief_payment"
 [payment.run]
 chunk_size = 500
 schedule_interval_ms = 60000
+# The window of months payment runs, instructs and sends files for, around the bureau's today:
+# next month at most (its run starts on the parameter sets' payment_run_day of this month, and it
+# is paid by their payment_due_day, "by the 10th"), and twelve months back for late runs.
+months_ahead = 1
+months_back = 12
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +108,10 @@ pub struct RunSettings {
     /// chunks were committed.
     #[serde(default)]
     pub fail_after_chunks: Option<u32>,
+    /// The last month payment runs, instructs or sends, in months after today's month.
+    pub months_ahead: u32,
+    /// The first month payment runs, instructs or sends, in months before today's month.
+    pub months_back: u32,
 }
 
 impl Settings {

@@ -4,7 +4,7 @@
 //! instruction (the stable id of beneficiary, month, kind and reference).
 
 use crate::entitlements::{self, Payment, Stage, Stops};
-use crate::state::State;
+use crate::state::{State, Window};
 use crate::store;
 use crate::store::entitlements::Household;
 use crate::store::instructions::NewInstructions;
@@ -21,7 +21,8 @@ pub use crate::domain::Totals;
 
 /// Instructs what `households` are owed for `month` in `tx`: one instruction per payment, made
 /// once, each new one with its `payment.instruction.created` in the outbox. A household whose
-/// payments cannot be computed is logged (by id) and counted as skipped.
+/// payments cannot be computed is logged (by id) and counted as skipped. A month outside
+/// payment's window ([`State::window`]) is refused: nothing is instructed for it.
 #[allow(
     clippy::too_many_lines,
     reason = "recomputes, dedupes and writes a whole chunk in set operations; to be split into compute and store"
@@ -37,6 +38,12 @@ pub async fn instruct(
         households: households.len() as i64,
         ..Totals::default()
     };
+    let window = state.window();
+    anyhow::ensure!(
+        window.contains(month),
+        "nothing is instructed for {month}: the month {}",
+        window.rule()
+    );
     if households.is_empty() {
         return Ok(totals);
     }
@@ -186,22 +193,67 @@ pub async fn stops_of(tx: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<HashM
 
 /// The months a newly determined household must be instructed for at once: from its effective
 /// month to the latest month whose run exists (a run past the household's place in the order,
-/// or already completed, will not come back to it). Takes the run lock shared.
+/// or already completed, will not come back to it), within payment's `window` only: a run
+/// recorded for a month past it instructs nothing, and months before it are left to a run.
+/// Takes the run lock shared.
 pub async fn months_to_instruct(
     tx: &mut PgConnection,
     effective: Month,
+    window: Window,
 ) -> sqlx::Result<Vec<Month>> {
     store::runs::lock_runs_shared(tx).await?;
     let latest = store::runs::latest_month(tx).await?;
-    let last = latest
-        .and_then(|m| Month::parse(&m).ok())
+    Ok(months_between(
+        effective,
+        latest.and_then(|m| Month::parse(&m).ok()),
+        window,
+    ))
+}
+
+/// The months from `effective` to `latest_run` (at least `effective`), within `window`.
+pub fn months_between(effective: Month, latest_run: Option<Month>, window: Window) -> Vec<Month> {
+    let last = latest_run
         .filter(|m| *m > effective)
-        .unwrap_or(effective);
-    let mut out = vec![effective];
-    let mut m = effective;
-    while m < last {
-        m = m.next();
+        .unwrap_or(effective)
+        .min(window.last);
+    let mut out = Vec::new();
+    let mut m = effective.max(window.first);
+    while m <= last {
         out.push(m);
+        m = m.next();
     }
-    Ok(out)
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> Month {
+        Month::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_determination_instructs_the_months_already_run_within_the_window_only() {
+        let window = Window {
+            first: m("2025-11"),
+            last: m("2026-12"),
+        };
+        assert_eq!(months_between(m("2026-11"), None, window), [m("2026-11")]);
+        assert_eq!(
+            months_between(m("2026-11"), Some(m("2026-12")), window),
+            [m("2026-11"), m("2026-12")]
+        );
+        // A run recorded for 4450-09 made every month up to it due: the window ends in 2026-12.
+        assert_eq!(
+            months_between(m("2026-11"), Some(m("4450-09")), window),
+            [m("2026-11"), m("2026-12")]
+        );
+        // An effective month past the window instructs nothing; one before it starts at its start.
+        assert!(months_between(m("2027-03"), Some(m("2027-03")), window).is_empty());
+        assert_eq!(
+            months_between(m("2025-01"), Some(m("2025-12")), window),
+            [m("2025-11"), m("2025-12")]
+        );
+    }
 }

@@ -160,8 +160,16 @@ async fn run_one(s: State, month: Month) {
         .remove(&month);
 }
 
-/// Runs `month` chunk by chunk until every household is done.
+/// Runs `month` chunk by chunk until every household is done. A month outside payment's window
+/// ([`State::window`]: a run recorded before there was one, or resumed long after) fails with
+/// the reason and instructs nothing.
 pub async fn execute(state: &State, month: Month) -> anyhow::Result<()> {
+    let window = state.window();
+    anyhow::ensure!(
+        window.contains(month),
+        "the run for {month} is outside payment's window: the month {}",
+        window.rule()
+    );
     store::runs::mark_running(&state.mesh.db, &month.to_string()).await?;
     tracing::info!(%month, "Monthly payment run started.");
     loop {
@@ -334,7 +342,12 @@ pub async fn look(state: &State) -> anyhow::Result<()> {
     // This month's run if it is not completed (late is better than never), and the next
     // month's from the run day on; a run left by a stopped or failed process is resumed (a
     // chunk locks the run's row: two processes on one run never do a chunk twice).
+    let window = state.window();
     for month in policy::dates::runs_due(today, run_day) {
+        if !window.contains(month) {
+            // `payment.run.months_ahead` = 0: next month is run once it has begun.
+            continue;
+        }
         let idle = !state
             .runner
             .active

@@ -10,6 +10,7 @@
 //! | nothing paid from the month after a death ([`stop_from_after_death`]) | — | monitoring's feed rules |
 //! | a gradual exit pays `months` more months after the re-verification's month ([`gradual_exit_stop`]) | `gradual_exit_months` | monitoring, payment |
 //! | the month's payment run, its deadline and its pay-by day ([`runs_due`], [`run_is_late`], [`pay_by`]) | `payment_run_day`, `payment_run_deadline_day`, `payment_due_day` | payment's scheduler and instructions |
+//! | the months payment runs, instructs and sends ([`payment_window`]) | `payment.run.months_back`, `payment.run.months_ahead` (payment's settings) | payment's runs, instructions and files |
 //!
 //! `tests/dates.rs` holds each rule to an independent statement of it for every day of 2024–2028.
 
@@ -118,6 +119,23 @@ pub fn pay_by(month: Month, due_day: u32, today: NaiveDate) -> NaiveDate {
     month.day(due_day).max(today)
 }
 
+/// The first and the last month payment may run, instruct or send on `today`: `back` months
+/// before today's month to `ahead` months after it. With `ahead` = 1 the next month's run can
+/// start on this month's `payment_run_day` ([`runs_due`]), and no month further ahead exists for
+/// payment: nothing is paid early.
+pub fn payment_window(today: NaiveDate, back: u32, ahead: u32) -> (Month, Month) {
+    let this = Month::of(today);
+    let first = i32::try_from(back)
+        .ok()
+        .and_then(|b| this.offset(-b))
+        .unwrap_or(this);
+    let last = i32::try_from(ahead)
+        .ok()
+        .and_then(|a| this.offset(a))
+        .unwrap_or(this);
+    (first, last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +222,19 @@ mod tests {
         assert_eq!(
             pay_by(m("2027-02"), 10, date("2027-02-11")),
             date("2027-02-11")
+        );
+    }
+
+    #[test]
+    fn the_payment_window_runs_from_months_back_to_months_ahead_of_today() {
+        let m = |s: &str| Month::parse(s).unwrap();
+        assert_eq!(
+            payment_window(date("2026-11-16"), 12, 1),
+            (m("2025-11"), m("2026-12"))
+        );
+        assert_eq!(
+            payment_window(date("2026-12-31"), 0, 1),
+            (m("2026-12"), m("2027-01"))
         );
     }
 }

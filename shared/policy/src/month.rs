@@ -52,6 +52,14 @@ impl Month {
         NaiveDate::from_ymd_opt(self.year, self.month, day.clamp(1, last.day())).unwrap_or(last)
     }
 
+    /// The month `months` later (earlier when negative); `None` past the four-digit years.
+    pub fn offset(self, months: i32) -> Option<Self> {
+        let index = i64::from(self.year) * 12 + i64::from(self.month) - 1 + i64::from(months);
+        let year = i32::try_from(index.div_euclid(12)).ok()?;
+        let month = u32::try_from(index.rem_euclid(12) + 1).ok()?;
+        (0..=9999).contains(&year).then_some(Self { year, month })
+    }
+
     pub fn next(self) -> Self {
         if self.month == 12 {
             Self {
@@ -105,6 +113,17 @@ mod tests {
             "2026-02-28"
         );
         assert!(Month::parse("2026-13").is_err());
+        assert_eq!(m.offset(1), Some(m.next()));
+        assert_eq!(
+            m.offset(-12).map(|m| m.to_string()).as_deref(),
+            Some("2025-12")
+        );
+        assert_eq!(
+            m.offset(-24 - 11).map(|m| m.to_string()).as_deref(),
+            Some("2024-01")
+        );
+        assert_eq!(Month::parse("9999-12").unwrap().offset(1), None);
+        assert_eq!(Month::parse("0000-01").unwrap().offset(-1), None);
         assert!(Month::parse("26-01").is_err());
     }
 }

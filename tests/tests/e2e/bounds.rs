@@ -1,6 +1,7 @@
 //! Bounded input: every amount, count, date and month a body or a message carries has a range,
 //! and what is out of it is refused with the field and the rule (never the value) — a 422 over
 //! HTTP, a dead letter with the reason on a subject — before any arithmetic can overflow.
+//! Payment instructs and runs only the months of its window around the bureau's today.
 
 use mesh_tests::{
     another_household, demo_household, id_number, silent_fixtures, Options, TestMesh,
@@ -321,5 +322,110 @@ async fn names_dates_sizes_and_counts_are_refused_with_the_field_and_the_rule() 
     .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], json!("payload_too_large"));
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_runs_and_instructs_only_the_months_of_its_window() {
+    let h = another_household();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Today is 2026-11-16: the window is 2025-11 (twelve months back) to 2026-12 (next month).
+    for month in ["4450-09", "2027-01", "2025-10"] {
+        let (status, body) = mesh
+            .post("payment", "/v1/runs", &json!({ "month": month }))
+            .await
+            .unwrap();
+        assert_eq!(status, 422, "{month}: {body}");
+        assert_eq!(fields(&body), ["month"]);
+        let rule = reason_of(&body, "month");
+        assert!(
+            rule.contains("2025-11") && rule.contains("2026-12"),
+            "{rule}"
+        );
+        let (status, body) = mesh
+            .post("payment", "/v1/batches", &json!({ "month": month }))
+            .await
+            .unwrap();
+        assert_eq!(status, 422, "{month}: {body}");
+        assert_eq!(fields(&body), ["month"]);
+    }
+    let (status, body) = mesh
+        .post("payment", "/v1/runs", &json!({"month": "2026-12"}))
+        .await
+        .unwrap();
+    assert!(status == 202 || status == 200, "{status} {body}");
+    assert!(
+        mesh.status_becomes("payment", "/v1/runs/2026-12", "completed", WITHIN)
+            .await
+    );
+
+    // A run recorded far ahead (as one could be before the window existed) does not make a new
+    // household's determination instruct every month up to it.
+    let db = sqlx::PgPool::connect(&mesh.database_url("payment"))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO payment_runs (month, status) VALUES ('2027-06', 'completed')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let (status, accepted) = mesh.submit(&h).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            mesh.instructions(&household).await.unwrap().len() >= 2
+        })
+        .await
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    let months: Vec<String> = mesh
+        .instructions(&household)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i["month"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(months, ["2026-11", "2026-12"]);
+
+    // An emergency grant instructs the stages of its window's months; a later stage waits for
+    // its month's run.
+    let (status, e) = mesh
+        .post(
+            "intake",
+            "/v1/emergencies",
+            &json!({
+                "region_code": "410102",
+                "person": {"name": "Wang Fang", "id_number": id_number("41010219800101078")},
+                "hardship": "house fire",
+                "stages": [{"amount_fen": 20_000}, {"amount_fen": 20_000, "pay_after_days": 200}],
+                "reported_by": "Ma Qiang",
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{e}");
+    let person = e["household_id"].as_str().unwrap().to_owned();
+    assert!(
+        mesh_tests::eventually(WITHIN, || async {
+            !mesh.instructions(&person).await.unwrap().is_empty()
+        })
+        .await
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    let staged: Vec<String> = mesh
+        .instructions(&person)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i["month"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(staged, ["2026-11"]);
+    assert!(mesh.dead_letters("payment").await.unwrap().is_empty());
     mesh.teardown().await.unwrap();
 }

@@ -323,6 +323,8 @@ async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovere
     let (hs, fixtures) = households(3);
     let mesh = TestMesh::start(Options {
         fixtures,
+        // Three months ahead are run from today (the window is one month ahead by default).
+        payment: vec![("payment.run.months_ahead".into(), "3".into())],
         ..Default::default()
     })
     .await
@@ -480,10 +482,13 @@ async fn a_new_parameter_set_changes_the_months_from_its_date_only() {
     let (hs, fixtures) = households(1);
     let mesh = TestMesh::start(Options {
         fixtures,
-        payment: vec![(
-            "payment.policy_file".into(),
-            file.to_string_lossy().into_owned(),
-        )],
+        payment: vec![
+            (
+                "payment.policy_file".into(),
+                file.to_string_lossy().into_owned(),
+            ),
+            ("payment.run.months_ahead".into(), "2".into()),
+        ],
         ..Default::default()
     })
     .await

@@ -33,6 +33,15 @@ pub async fn determined(
     facts: &Facts,
 ) -> Result<(), HandlerError> {
     let det = &e.data;
+    let window = state.window();
+    if effective > window.last {
+        // Intake determines for its today's month: one later than payment's window is forged
+        // or from a clock gone wrong, and would pay a future month early.
+        return Err(HandlerError::Poison(format!(
+            "effective_month {effective}: the month {}",
+            window.rule()
+        )));
+    }
     store::entitlements::lock_household(tx, e.household_id).await?;
     let household = store::entitlements::upsert_determined(
         tx,
@@ -56,7 +65,7 @@ pub async fn determined(
         return Ok(());
     }
     let today = state.mesh.today();
-    for month in instructions::months_to_instruct(tx, effective).await? {
+    for month in instructions::months_to_instruct(tx, effective, window).await? {
         let t = instructions::instruct(state, tx, std::slice::from_ref(&household), month, today)
             .await?;
         if t.skipped > 0 {
@@ -115,14 +124,16 @@ pub async fn granted(
             months.push(m);
         }
     }
-    // The stages' instructions answer the grant.
+    // The stages' instructions answer the grant. A stage of a month after payment's window is
+    // instructed by that month's run, not now: nothing is paid early.
     let only_stages = Household {
         source_event_id: e.id.clone(),
         facts: None,
         ..household
     };
     let today = state.mesh.today();
-    for month in months {
+    let window = state.window();
+    for month in months.into_iter().filter(|m| window.contains(*m)) {
         instructions::instruct(state, tx, std::slice::from_ref(&only_stages), month, today).await?;
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! `POST /v1/batches`, `GET /v1/batches/{batch_id}`, `GET /v1/batches/{batch_id}/file`,
 //! `POST /v1/batches/{batch_id}/transmit`: pain.001 files.
 
-use super::month_of;
+use super::month_in_window;
 use crate::batches::{self, BatchSummary};
 use crate::domain::is_district;
 use crate::state::State;
@@ -26,7 +26,7 @@ pub(super) async fn make(
     AxState(state): AxState<State>,
     JsonBody(req): JsonBody<BatchRequest>,
 ) -> Result<Response, ApiError> {
-    let month = month_of("month", &req.month)?;
+    let month = month_in_window(&state, "month", &req.month)?;
     if let Some(d) = &req.district {
         if !is_district(d) {
             return Err(ApiError::Validation(vec![FieldError::new(

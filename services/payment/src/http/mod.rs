@@ -49,3 +49,17 @@ pub fn routes(state: State) -> Router<Mesh> {
 fn month_of(field: &str, raw: &str) -> Result<Month, ApiError> {
     Month::parse(raw).map_err(|e| ApiError::Validation(vec![FieldError::new(field, e.to_string())]))
 }
+
+/// A `YYYY-MM` month of the request within payment's window of months ([`State::window`]):
+/// what payment may run, instruct or send.
+fn month_in_window(state: &State, field: &str, raw: &str) -> Result<Month, ApiError> {
+    let month = month_of(field, raw)?;
+    let window = state.window();
+    if !window.contains(month) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            field,
+            window.rule(),
+        )]));
+    }
+    Ok(month)
+}

@@ -1,6 +1,6 @@
 //! `POST /v1/runs`, `GET /v1/runs/{month}`: the monthly runs.
 
-use super::month_of;
+use super::{month_in_window, month_of};
 use crate::domain::RunStatus;
 use crate::runs::{self, RunView};
 use crate::state::State;
@@ -21,7 +21,7 @@ pub(super) async fn start(
     AxState(state): AxState<State>,
     JsonBody(body): JsonBody<RunRequest>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
-    let month = month_of("month", &body.month)?;
+    let month = month_in_window(&state, "month", &body.month)?;
     let view = runs::start(&state, month).await?;
     let code = if view.status == RunStatus::Completed {
         StatusCode::OK
