@@ -1,6 +1,10 @@
-//! pain.001 files (`batches`, `batch_items`): one file per paying (dedicated fund) account for a
-//! month's instructed payments that are in no live file and have an account.
+//! pain.001 files (`batches`, `batch_items`): one file per paying (dedicated fund) account and
+//! execution day for a month's instructed payments that are in no live file and have an account.
 //!
+//! - A file's `ReqdExctnDt` is never before its payments are due ([`policy::dates::execution_date`]):
+//!   a month's benefit is executed on the month's pay-by day (`payment_due_day`, "by the 10th")
+//!   or the day the file is made if that has passed; an emergency stage on its own day. A file
+//!   made in November for December is executed in December.
 //! - An instruction goes into at most one live file (`batch_items_once`); it is `sent` then.
 //! - A file never carries the same payment twice ([`check_once`]).
 //! - A file is fetched (`GET /v1/batches/{id}/file`) or sent to the bank (`payment.bank_url`).
@@ -14,7 +18,7 @@ use crate::store;
 use crate::store::batches::{BatchItemView, NewBatch};
 use chrono::{DateTime, NaiveDate, Utc};
 use mesh::http::ApiError;
-use policy::Month;
+use policy::{Month, RegionCode};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
@@ -75,17 +79,19 @@ fn new_msg_id(district: &str, today: NaiveDate) -> String {
     format!("RM{}-{district}-{}", today.format("%Y%m%d"), &id[..12])
 }
 
-/// One pain.001 file per paying account for the month's instructed payments that are in no
-/// live file and have an account (of `district`, when given).
+/// One pain.001 file per paying account and execution day for the month's instructed payments
+/// that are in no live file and have an account (of `district`, when given).
 pub async fn make(
     state: &State,
     month: Month,
     district: Option<&str>,
 ) -> Result<BatchesMade, ApiError> {
-    let month = month.to_string();
-    let rows = store::instructions::unbatched(&state.mesh.db, &month, district).await?;
+    let today = state.mesh.today();
+    let month_text = month.to_string();
+    let rows = store::instructions::unbatched(&state.mesh.db, &month_text, district).await?;
     let mut blocked = Vec::new();
-    let mut groups: BTreeMap<String, (String, FundAccount, Vec<Candidate>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, NaiveDate), (String, FundAccount, Vec<Candidate>)> =
+        BTreeMap::new();
     for r in rows {
         let instruction_id = r.instruction_id;
         let Some(account_number) = r.account_number else {
@@ -103,8 +109,26 @@ pub async fn make(
             });
             continue;
         };
+        // A month's benefit is paid by the pay-by day of the district's parameter set.
+        let due_day = if r.kind.is_monthly() {
+            let Some(day) = RegionCode::parse(&district)
+                .ok()
+                .and_then(|region| state.policy.in_force(&region, month.first_day()).ok())
+                .map(|p| p.payment_due_day)
+            else {
+                blocked.push(Blocked {
+                    instruction_id,
+                    reason: format!("no parameter set gives district {district}'s pay-by day"),
+                });
+                continue;
+            };
+            Some(day)
+        } else {
+            None
+        };
+        let execution_date = policy::dates::execution_date(month, r.due_date, due_day, today);
         groups
-            .entry(fund.account.clone())
+            .entry((fund.account.clone(), execution_date))
             .or_insert_with(|| (district.clone(), fund.clone(), Vec::new()))
             .2
             .push(Candidate {
@@ -117,21 +141,34 @@ pub async fn make(
             });
     }
     let mut batches = Vec::new();
-    for (_, (district, fund, items)) in groups {
-        if let Some(b) = write(state, &month, &district, &fund, items).await? {
+    for ((_, execution_date), (district, fund, items)) in groups {
+        let file = FileOf {
+            month: &month_text,
+            district: &district,
+            fund: &fund,
+            execution_date,
+        };
+        if let Some(b) = write(state, &file, items).await? {
             batches.push(b);
         }
     }
     Ok(BatchesMade { batches, blocked })
 }
 
+/// What the payments of one file share.
+struct FileOf<'a> {
+    month: &'a str,
+    district: &'a str,
+    fund: &'a FundAccount,
+    execution_date: NaiveDate,
+}
+
 async fn write(
     state: &State,
-    month: &str,
-    district: &str,
-    fund: &FundAccount,
+    f: &FileOf<'_>,
     items: Vec<Candidate>,
 ) -> Result<Option<BatchSummary>, ApiError> {
+    let (month, district, fund) = (f.month, f.district, f.fund);
     check_once(&items)
         .map_err(|id| ApiError::Conflict(format!("the file would carry instruction {id} twice")))?;
     let mut tx = state.mesh.db.begin().await?;
@@ -161,7 +198,7 @@ async fn write(
         ctrl_sum_fen: sum,
         initiating_party: &state.initiating_party,
         payment_info_id: &format!("{msg_id}-1"),
-        execution_date: today,
+        execution_date: f.execution_date,
         debtor: Party {
             name: &fund.name,
             account: &fund.account,

@@ -11,6 +11,7 @@
 //! | a gradual exit pays `months` more months after the re-verification's month ([`gradual_exit_stop`]) | `gradual_exit_months` | monitoring, payment |
 //! | the month's payment run, its deadline and its pay-by day ([`runs_due`], [`run_is_late`], [`pay_by`]) | `payment_run_day`, `payment_run_deadline_day`, `payment_due_day` | payment's scheduler and instructions |
 //! | the months payment runs, instructs and sends ([`payment_window`]) | `payment.run.months_back`, `payment.run.months_ahead` (payment's settings) | payment's runs, instructions and files |
+//! | a file's requested execution day: never before the month's pay-by day ([`execution_date`]) | `payment_due_day` | payment's pain.001 files |
 //!
 //! `tests/dates.rs` holds each rule to an independent statement of it for every day of 2024–2028.
 
@@ -136,6 +137,20 @@ pub fn payment_window(today: NaiveDate, back: u32, ahead: u32) -> (Month, Month)
     (first, last)
 }
 
+/// The day a payment due on `due` for `month` is asked to be executed when its file is made on
+/// `today`: never in the past, never before the payment's own due day, and for a monthly benefit
+/// never before the month's pay-by day (`due_day` of the month, [`pay_by`]): a file made in
+/// November for December is executed in December.
+pub fn execution_date(
+    month: Month,
+    due: NaiveDate,
+    due_day: Option<u32>,
+    today: NaiveDate,
+) -> NaiveDate {
+    let pay_day = due_day.map(|d| month.day(d)).unwrap_or(NaiveDate::MIN);
+    today.max(due).max(pay_day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +250,36 @@ mod tests {
         assert_eq!(
             payment_window(date("2026-12-31"), 0, 1),
             (m("2026-12"), m("2027-01"))
+        );
+    }
+
+    /// DOMAIN.md, Payments: benefits are paid "by the 10th of each month" (Zhengzhou), the
+    /// parameter sets' `payment_due_day`. December's benefit in a file made on 16 November is
+    /// executed on 10 December; November's, its 10th passed, at once; a stage on its own day.
+    #[test]
+    fn a_file_is_executed_no_earlier_than_the_months_pay_by_day() {
+        let m = |s: &str| Month::parse(s).unwrap();
+        let today = date("2026-11-16");
+        assert_eq!(
+            execution_date(m("2026-12"), date("2026-12-10"), Some(10), today),
+            date("2026-12-10")
+        );
+        assert_eq!(
+            execution_date(m("2026-12"), date("2026-11-16"), Some(10), today),
+            date("2026-12-10"),
+            "a due date before the pay-by day does not pay early"
+        );
+        assert_eq!(
+            execution_date(m("2026-11"), date("2026-11-10"), Some(10), today),
+            today
+        );
+        assert_eq!(
+            execution_date(m("2026-12"), date("2026-12-20"), None, today),
+            date("2026-12-20")
+        );
+        assert_eq!(
+            execution_date(m("2026-11"), date("2026-11-16"), None, today),
+            today
         );
     }
 }

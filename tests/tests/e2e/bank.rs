@@ -600,3 +600,134 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     db.close().await;
     mesh.teardown().await.unwrap();
 }
+
+/// `<ReqdExctnDt>` of a pain.001 file.
+fn execution_date(xml: &str) -> &str {
+    let from = xml.find("<ReqdExctnDt>").expect("a ReqdExctnDt") + "<ReqdExctnDt>".len();
+    &xml[from..from + 10]
+}
+
+/// The files of a `POST /v1/batches` answer, by their execution date: (batch id, payments).
+async fn files_by_date(mesh: &TestMesh, made: &Value) -> BTreeMap<String, (String, i64)> {
+    let mut out = BTreeMap::new();
+    for b in made["batches"].as_array().unwrap() {
+        let id = b["batch_id"].as_str().unwrap().to_owned();
+        let xml = text(mesh, "payment", &format!("/v1/batches/{id}/file")).await;
+        validate(&xml, "pain.001.001.03.xsd").unwrap();
+        let prior = out.insert(
+            execution_date(&xml).to_owned(),
+            (id, b["nb_of_txs"].as_i64().unwrap()),
+        );
+        assert!(prior.is_none(), "two files of one account for one date");
+    }
+    out
+}
+
+/// DOMAIN.md, Payments: dibao money "is paid monthly … to each recipient's 'one card' bank
+/// account, by the 10th of each month (Zhengzhou)" — `payment_due_day = 10` in the parameter
+/// sets. A file made on 16 November for December is executed on 10 December, not on the day it
+/// is sent; a file for November, whose 10th has passed, on the day it is sent; an emergency
+/// stage on its own date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_never_executed_before_the_months_pay_day() {
+    let household = mesh_tests::another_household();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: mesh_tests::silent_fixtures(&household),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(mesh.today().to_string(), "2026-11-16");
+    let (status, accepted) = mesh.submit(&household).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let h = accepted["household_id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(WITHIN, || async {
+            !mesh.instructions(&h).await.unwrap().is_empty()
+        })
+        .await,
+        "the household is determined and instructed"
+    );
+    let (status, run) = mesh
+        .post("payment", "/v1/runs", &json!({"month": "2026-12"}))
+        .await
+        .unwrap();
+    assert!(status == 202 || status == 200, "{run}");
+    assert!(
+        mesh.status_becomes("payment", "/v1/runs/2026-12", "completed", WITHIN)
+            .await
+    );
+    let head = mesh.instructions(&h).await.unwrap()[0]["beneficiary_member_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = put(
+        &mesh,
+        &format!("/v1/accounts/{head}"),
+        &account("6222000000000500"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // An emergency paid in two stages, today and on 20 December; the person has no account yet.
+    let mut e = emergency(9, 50_000);
+    e["stages"] = json!([{"amount_fen": 50_000}, {"amount_fen": 30_000, "pay_after_days": 34}]);
+    let (status, e) = mesh.post("intake", "/v1/emergencies", &e).await.unwrap();
+    assert_eq!(status, 201, "{e}");
+    let person = e["household_id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(WITHIN, || async {
+            mesh.instructions(&person).await.unwrap().len() == 2
+        })
+        .await
+    );
+    let stages = mesh.instructions(&person).await.unwrap();
+    let member = stages[0]["beneficiary_member_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, nov) = mesh
+        .post("payment", "/v1/batches", &json!({"month": "2026-11"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{nov}");
+    let nov_files = files_by_date(&mesh, &nov).await;
+    assert_eq!(
+        nov_files.keys().collect::<Vec<_>>(),
+        ["2026-11-16"],
+        "November's 10th has passed: at once"
+    );
+    let (status, dec) = mesh
+        .post("payment", "/v1/batches", &json!({"month": "2026-12"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{dec}");
+    let dec_files = files_by_date(&mesh, &dec).await;
+    assert_eq!(
+        dec_files.keys().collect::<Vec<_>>(),
+        ["2026-12-10"],
+        "December's benefit is not paid in November"
+    );
+    assert_eq!(dec["blocked"].as_array().unwrap().len(), 1, "{dec}");
+
+    // With an account, the stages go out: the second on its own day.
+    let (status, body) = put(
+        &mesh,
+        &format!("/v1/accounts/{member}"),
+        &account("6222000000000600"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, dec) = mesh
+        .post("payment", "/v1/batches", &json!({"month": "2026-12"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{dec}");
+    assert_eq!(
+        files_by_date(&mesh, &dec).await.keys().collect::<Vec<_>>(),
+        ["2026-12-20"]
+    );
+    mesh.teardown().await.unwrap();
+}

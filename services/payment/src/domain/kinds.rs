@@ -28,6 +28,17 @@ impl InstructionKind {
     }
 }
 
+impl InstructionKind {
+    /// A month's benefit, paid by the month's pay-by day (`payment_due_day`); an emergency stage
+    /// is paid on its own day.
+    pub const fn is_monthly(self) -> bool {
+        match self {
+            Self::DibaoMonthly | Self::DestituteMonthly | Self::SinglePersonDibaoMonthly => true,
+            Self::EmergencyGrant => false,
+        }
+    }
+}
+
 impl std::fmt::Display for InstructionKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

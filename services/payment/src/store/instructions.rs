@@ -207,6 +207,7 @@ pub struct Unbatched {
     pub instruction_id: Uuid,
     pub amount_fen: i64,
     pub kind: InstructionKind,
+    pub due_date: NaiveDate,
     pub holder_name: Option<String>,
     pub account_number: Option<String>,
     pub bank_code: Option<String>,
@@ -220,7 +221,7 @@ pub async fn unbatched(
 ) -> sqlx::Result<Vec<Unbatched>> {
     sqlx::query_as!(
         Unbatched,
-        r#"SELECT i.instruction_id, i.amount_fen, i.kind AS "kind: InstructionKind", a.holder_name AS "holder_name?",
+        r#"SELECT i.instruction_id, i.amount_fen, i.kind AS "kind: InstructionKind", i.due_date, a.holder_name AS "holder_name?",
                 a.account_number AS "account_number?", a.bank_code AS "bank_code?",
                 left(a.region_code, 6) AS "district?"
          FROM instructions i LEFT JOIN accounts a ON a.member_id = i.beneficiary_member_id
