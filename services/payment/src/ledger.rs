@@ -15,7 +15,9 @@
 //! Every journal entry's postings balance; the database refuses a transaction that leaves one
 //! unbalanced (a deferred constraint trigger). The reconciliation of a district and month
 //! checks `instructed = settled + rejected + returned + pending` and compares the ledger, payment
-//! by payment, with the instructions' statuses: each difference is listed.
+//! by payment, with the instructions' statuses: each difference is listed. Payments instructed
+//! but in no file for want of an account are not in the ledger yet; the reconciliation counts
+//! them on a line of their own (`blocked`), so that nothing owed is out of sight.
 
 use crate::domain::LedgerEvent;
 use crate::store;
@@ -142,6 +144,9 @@ pub struct Reconciliation {
     /// In a file, not yet settled or rejected: the `in_transit` balance.
     pub pending: Line,
     pub recovered: Line,
+    /// Instructed for the month and in no file for want of an account (not in the ledger yet):
+    /// the township must set the beneficiary's account.
+    pub blocked: Line,
     /// `instructed − (settled + rejected + returned + pending)`: zero when everything is explained.
     pub difference_fen: i64,
     /// Each payment whose ledger entries do not match its status.
@@ -160,6 +165,7 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> anyhow::Resu
         returned: Line::default(),
         pending: Line::default(),
         recovered: Line::default(),
+        blocked: Line::default(),
         difference_fen: 0,
         unexplained: Vec::new(),
         balanced: true,
@@ -188,6 +194,8 @@ pub async fn reconcile(db: &PgPool, district: &str, month: &str) -> anyhow::Resu
     rec.balanced = debits == credits;
     let (transit_debit, transit_credit) = store::ledger::in_transit(db, district, month).await?;
     rec.pending.amount_fen = less(transit_credit, transit_debit)?;
+    let (count, amount_fen) = store::ledger::blocked_for_account(db, district, month).await?;
+    rec.blocked = Line { count, amount_fen };
 
     // The payments of the district's files for the month, by status.
     let mut in_files = HashSet::new();
@@ -253,6 +261,7 @@ pub fn to_csv(r: &Reconciliation) -> String {
         ("returned", r.returned),
         ("pending", r.pending),
         ("recovered", r.recovered),
+        ("blocked", r.blocked),
     ] {
         out.push_str(&format!(
             "{},{},{name},{},{},{},\n",

@@ -627,9 +627,9 @@ async fn files_by_date(mesh: &TestMesh, made: &Value) -> BTreeMap<String, (Strin
 /// account, by the 10th of each month (Zhengzhou)" — `payment_due_day = 10` in the parameter
 /// sets. A file made on 16 November for December is executed on 10 December, not on the day it
 /// is sent; a file for November, whose 10th has passed, on the day it is sent; an emergency
-/// stage on its own date.
+/// stage on its own date. What has no account is blocked, and the reconciliation says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_are_never_executed_before_the_months_pay_day() {
+async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments_are_reconciled() {
     let household = mesh_tests::another_household();
     let mesh = TestMesh::start(Options {
         departments: vec![],
@@ -712,6 +712,30 @@ async fn files_are_never_executed_before_the_months_pay_day() {
     );
     assert_eq!(dec["blocked"].as_array().unwrap().len(), 1, "{dec}");
 
+    // The reconciliation of December counts the stage blocked for want of an account.
+    let (_, rec) = mesh
+        .get(
+            "payment",
+            &format!("/v1/reconciliation?district={DISTRICT}&month=2026-12"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rec["blocked"],
+        json!({"count": 1, "amount_fen": 30_000}),
+        "{rec:#}"
+    );
+    let csv = text(
+        &mesh,
+        "payment",
+        &format!("/v1/reconciliation?district={DISTRICT}&month=2026-12&format=csv"),
+    )
+    .await;
+    assert!(
+        csv.contains(&format!("{DISTRICT},2026-12,blocked,1,30000,300.00,")),
+        "{csv}"
+    );
+
     // With an account, the stages go out: the second on its own day.
     let (status, body) = put(
         &mesh,
@@ -729,5 +753,14 @@ async fn files_are_never_executed_before_the_months_pay_day() {
         files_by_date(&mesh, &dec).await.keys().collect::<Vec<_>>(),
         ["2026-12-20"]
     );
+    let (_, rec) = mesh
+        .get(
+            "payment",
+            &format!("/v1/reconciliation?district={DISTRICT}&month=2026-12"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rec["blocked"], json!({"count": 0, "amount_fen": 0}));
+
     mesh.teardown().await.unwrap();
 }

@@ -157,3 +157,26 @@ pub async fn in_files(
     .map(|r| (r.instruction_id, r.status, r.amount_fen))
     .collect())
 }
+
+/// (count, amount) of the district's instructed payments of the month that no file can carry
+/// for want of an account: in no live file, and their beneficiary has none. The district is
+/// the household's (payment's register), as no account names one.
+pub async fn blocked_for_account(
+    db: &PgPool,
+    district: &str,
+    month: &str,
+) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"SELECT count(*) AS "count!", coalesce(sum(i.amount_fen), 0)::bigint AS "amount_fen!"
+         FROM instructions i JOIN entitlements e USING (household_id)
+         WHERE i.month = $2 AND i.status = $3 AND left(e.region_code, 6) = $1
+           AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.member_id = i.beneficiary_member_id)
+           AND NOT EXISTS (SELECT 1 FROM batch_items b WHERE b.instruction_id = i.instruction_id AND b.live)"#,
+        district,
+        month,
+        InstructionStatus::Instructed as InstructionStatus,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.count, r.amount_fen))
+}
