@@ -3,7 +3,9 @@
 //! - A report is taken in once per `MsgId`, whether it comes over HTTP or `payment.bank.status`.
 //! - An instruction only moves forward ([`InstructionStatus::after`]): sent → accepted →
 //!   settled | rejected; settled → returned. Each move writes its history row, its ledger entry,
-//!   the correction of a rejected or returned payment, and `payment.instruction.status`.
+//!   the correction of a rejected or returned payment, and `payment.instruction.status`, in the
+//!   trace the instruction was made in: a household's payment steps are in its one trace, not
+//!   in the trace of the file or report that moved them.
 
 use crate::domain::{InstructionStatus, ReceivedVia};
 use crate::iso20022::{BankStatus, StatusReport};
@@ -18,6 +20,7 @@ use mesh::ChainRef;
 use policy::Month;
 use serde::Serialize;
 use sqlx::PgConnection;
+use tracing::Instrument;
 
 /// The file a move is made for.
 pub struct FileRef {
@@ -86,12 +89,25 @@ pub async fn move_to(
     let out = state
         .mesh
         .envelope(&chain, Some(p.instruction_id.to_string()), changed);
+    let span = tracing::info_span!(
+        "instruction status",
+        otel.name = "payment.instruction.status",
+        instruction_id = %p.instruction_id,
+        status = to.as_str(),
+    );
+    if p.traceparent.is_some() {
+        mesh::telemetry::set_parent(
+            &span,
+            mesh::telemetry::context_from(p.traceparent.as_deref(), p.tracestate.as_deref()),
+        );
+    }
     mesh::outbox::enqueue_on(
         &mut *tx,
         &state.mesh.subjects,
         PAYMENT_INSTRUCTION_STATUS,
         &out,
     )
+    .instrument(span)
     .await?;
     Ok(())
 }

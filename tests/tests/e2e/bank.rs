@@ -642,6 +642,7 @@ async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments
     let (status, accepted) = mesh.submit(&household).await.unwrap();
     assert_eq!(status, 202, "{accepted}");
     let h = accepted["household_id"].as_str().unwrap().to_owned();
+    let trace_id = accepted["trace_id"].as_str().unwrap().to_owned();
     assert!(
         eventually(WITHIN, || async {
             !mesh.instructions(&h).await.unwrap().is_empty()
@@ -762,5 +763,30 @@ async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments
         .unwrap();
     assert_eq!(rec["blocked"], json!({"count": 0, "amount_fen": 0}));
 
+    // The status steps of the household's first instruction continue the household's trace.
+    mesh.settle(WITHIN).await.unwrap();
+    let first = mesh
+        .instructions(&h)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i["month"] == json!("2026-11"))
+        .unwrap();
+    let (_, chain) = mesh
+        .get("monitoring", &format!("/v1/households/{h}/chain"))
+        .await
+        .unwrap();
+    let sent: Vec<&Value> = chain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["type"] == json!("payment.instruction.status")
+                && s["summary"]["instruction_id"] == first["instruction_id"]
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "{chain:#}");
+    assert_eq!(sent[0]["summary"]["status"], json!("sent"));
+    assert_eq!(sent[0]["trace_id"], json!(trace_id), "{chain:#}");
     mesh.teardown().await.unwrap();
 }

@@ -162,7 +162,8 @@ pub async fn lock_live_item(
     sqlx::query_as!(
         Paid,
         r#"SELECT i.instruction_id, i.household_id, i.chain_id, i.beneficiary_member_id AS member_id,
-                i.status AS "status: InstructionStatus", i.amount_fen, i.month, i.kind AS "kind: InstructionKind"
+                i.status AS "status: InstructionStatus", i.amount_fen, i.month, i.kind AS "kind: InstructionKind",
+                i.traceparent, i.tracestate
          FROM batch_items b JOIN instructions i USING (instruction_id)
          WHERE b.batch_id = $1 AND b.end_to_end_id = $2 AND b.live FOR UPDATE OF i"#,
         batch_id,

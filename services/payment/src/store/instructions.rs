@@ -8,7 +8,26 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-/// Records the instruction; `false` when one for the same beneficiary, month and kind exists.
+/// The W3C trace context an instruction is made in, kept with it: its status events continue it.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl Trace {
+    /// The current span's.
+    pub fn current() -> Self {
+        let (traceparent, tracestate) = mesh::telemetry::current_trace_headers();
+        Self {
+            traceparent,
+            tracestate,
+        }
+    }
+}
+
+/// Records the instruction, made in the current trace; `false` when one for the same
+/// beneficiary, month and kind exists.
 pub async fn insert_instruction(
     tx: &mut PgConnection,
     household_id: &Uuid,
@@ -17,10 +36,11 @@ pub async fn insert_instruction(
     i: &InstructionCreated,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
+    let trace = Trace::current();
     let n = sqlx::query!(
         "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind, amount_fen, due_date,
-             policy_version, status, source_event_id, payee, reference, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+             policy_version, status, source_event_id, payee, reference, created_at, traceparent, tracestate)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
         i.instruction_id,
         household_id,
         chain_id,
@@ -35,6 +55,8 @@ pub async fn insert_instruction(
         PayeeKind::from(i.payee) as PayeeKind,
         i.reference,
         at,
+        trace.traceparent,
+        trace.tracestate,
     )
     .execute(tx)
     .await?
@@ -76,17 +98,20 @@ impl NewInstructions {
     }
 }
 
-/// Records the month's instructions; returns the ids of those that were new.
+/// Records the month's instructions, made in the current trace; returns the ids of those that
+/// were new.
 pub async fn insert_instructions(
     tx: &mut PgConnection,
     month: &str,
     rows: &NewInstructions,
     at: DateTime<Utc>,
 ) -> sqlx::Result<HashSet<Uuid>> {
+    let trace = Trace::current();
     Ok(sqlx::query_scalar!(
         "INSERT INTO instructions (instruction_id, household_id, chain_id, beneficiary_member_id, month, kind,
-             amount_fen, due_date, policy_version, status, source_event_id, payee, reference, created_at)
-         SELECT i, h, c, b, $5, k, a, d, v, $13, s, p, r, $14
+             amount_fen, due_date, policy_version, status, source_event_id, payee, reference, created_at,
+             traceparent, tracestate)
+         SELECT i, h, c, b, $5, k, a, d, v, $13, s, p, r, $14, $15, $16
          FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $6::text[], $7::bigint[],
                      $8::date[], $9::text[], $10::text[], $11::text[], $12::text[])
               AS t(i, h, c, b, k, a, d, v, s, p, r)
@@ -106,6 +131,8 @@ pub async fn insert_instructions(
         &rows.reference[..],
         InstructionStatus::Instructed as InstructionStatus,
         at,
+        trace.traceparent,
+        trace.tracestate,
     )
     .fetch_all(&mut *tx)
     .await?
@@ -152,6 +179,9 @@ pub struct Paid {
     pub amount_fen: i64,
     pub month: String,
     pub kind: InstructionKind,
+    /// The trace the instruction was made in ([`Trace`]).
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
 }
 
 /// Locks the instructions among `ids` that are still instructed (a concurrent file took the
@@ -160,7 +190,8 @@ pub async fn lock_instructed(tx: &mut PgConnection, ids: &[Uuid]) -> sqlx::Resul
     sqlx::query_as!(
         Paid,
         r#"SELECT instruction_id, household_id, chain_id, beneficiary_member_id AS member_id,
-                status AS "status: InstructionStatus", amount_fen, month, kind AS "kind: InstructionKind"
+                status AS "status: InstructionStatus", amount_fen, month, kind AS "kind: InstructionKind",
+                traceparent, tracestate
          FROM instructions WHERE instruction_id = ANY($1) AND status = $2
          ORDER BY instruction_id FOR UPDATE"#,
         ids,
