@@ -71,7 +71,12 @@ impl Delivery {
     /// Parses and checks the envelope; anything wrong with it is poison.
     pub fn envelope<T: EventKind>(&self) -> Result<Envelope<T>, HandlerError> {
         let e: Envelope<T> = serde_json::from_slice(&self.payload).map_err(|e| {
-            HandlerError::Poison(format!("payload is not a valid {} envelope: {e}", T::TYPE))
+            // The reason names the field and the rule, never the value (it may be an ID number).
+            let why = crate::http::redact(&e.to_string());
+            HandlerError::Poison(format!(
+                "payload is not a valid {} envelope: {why}",
+                T::TYPE
+            ))
         })?;
         e.check(T::TYPE).map_err(HandlerError::Poison)?;
         Ok(e)
@@ -347,4 +352,35 @@ async fn ack(
         tracing::warn!(%error, "Acknowledgement could not be sent; the message will be redelivered and found in the inbox.");
     }
     label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    struct Person {
+        id_number: u64,
+    }
+    impl EventKind for Person {
+        const TYPE: &'static str = "test.person";
+    }
+
+    #[test]
+    fn a_refused_payload_is_named_by_field_and_rule_never_by_its_value() {
+        let payload = r#"{"specversion":"1.0","id":"1","source":"/relief-mesh/intake","type":"test.person","time":"2026-11-16T02:00:00Z","datacontenttype":"application/json","household_id":"5d2c8d6e-6a8e-4f53-9a43-4f6f1f7d2b10","chain_id":"5d2c8d6e-6a8e-4f53-9a43-4f6f1f7d2b11","data":{"id_number":"410102198305120313"}}"#;
+        let d = Delivery {
+            subject: "t.intake.test".into(),
+            payload: Bytes::from(payload),
+            headers: None,
+            delivered: 1,
+            stream_sequence: 1,
+            consumer: "intake-test".into(),
+        };
+        let Err(HandlerError::Poison(reason)) = d.envelope::<Person>() else {
+            panic!("a string where a number is expected is poison");
+        };
+        assert!(!reason.contains("410102198305120313"), "{reason}");
+        assert!(reason.contains("expected u64"), "{reason}");
+    }
 }
