@@ -368,6 +368,15 @@ pub async fn decide_review(
                     "amount_fen",
                     format!("a grant needs an amount: {rule}"),
                 ));
+            } else if amount > contract::answers::MAX_GRANT_FEN {
+                // The contract's bound of one grant, which monitoring holds every answer to.
+                errors.push(FieldError::new(
+                    "amount_fen",
+                    format!(
+                        "a grant is at most {} fen",
+                        contract::answers::MAX_GRANT_FEN
+                    ),
+                ));
             }
             let months = req.months.unwrap_or(0);
             if months > MAX_GRANT_MONTHS {
