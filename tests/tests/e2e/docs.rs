@@ -263,6 +263,8 @@ fn the_bootstrap_job_creates_the_departments_durables_as_the_contract_sets_them(
     for flag in [
         "nats consumer add RELIEF_REFERRAL \"department-$dept\" --pull".to_owned(),
         "--filter \"referral.$dept.push\"".to_owned(),
+        "nats consumer add RELIEF_REFERRAL \"department-$dept-refused\" --pull".to_owned(),
+        "--filter \"referral.$dept.refused\"".to_owned(),
         "--ack explicit".to_owned(),
         "--deliver all".to_owned(),
         format!("--max-deliver={}", d.max_deliver),

@@ -389,6 +389,17 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
             "RELIEF_REFERRAL",
         )
         .await?;
+    jetstream::new(platform.client.clone())
+        .create_consumer_on_stream(
+            pull::Config {
+                durable_name: Some("department-medical-refused".into()),
+                filter_subject: "referral.medical.refused".into(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ..Default::default()
+            },
+            "RELIEF_REFERRAL",
+        )
+        .await?;
     platform.expect_all_allowed().await;
     // The platform user publishes no event.
     platform.publish("referral.medical.push", "forged").await;
@@ -447,6 +458,41 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     assert_eq!(ack.stream, "RELIEF_REFERRAL");
     medical.expect_all_allowed().await;
 
+    // A refusal of its feedback, sent while it is not listening, waits on its own durable.
+    monitoring_js
+        .publish("referral.medical.refused", "refused-1".into())
+        .await?
+        .await
+        .context("monitoring's refusal was not stored")?;
+    monitoring.expect_all_allowed().await;
+    let refusals = medical_js
+        .get_consumer_from_stream::<pull::Config, _, _>(
+            "department-medical-refused",
+            "RELIEF_REFERRAL",
+        )
+        .await
+        .context("medical may read its refusals consumer's info")?;
+    let mut batch = refusals
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await?;
+    let refusal = {
+        use futures::StreamExt as _;
+        batch
+            .next()
+            .await
+            .context("medical's pull of refusals returned nothing")?
+            .map_err(|e| anyhow::anyhow!("medical's pull of refusals failed: {e}"))?
+    };
+    assert_eq!(&refusal.payload[..], b"refused-1");
+    refusal
+        .double_ack()
+        .await
+        .map_err(|e| anyhow::anyhow!("medical's ack of a refusal was not confirmed: {e}"))?;
+    medical.expect_all_allowed().await;
+
     // Medical may not touch another department's subjects …
     let _ = medical.subscribe("referral.housing.push").await;
     medical
@@ -477,6 +523,7 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
         "$JS.API.CONSUMER.DELETE.RELIEF_REFERRAL.department-medical",
         "$JS.API.CONSUMER.INFO.RELIEF_REFERRAL.department-housing",
         "$JS.API.CONSUMER.MSG.NEXT.RELIEF_REFERRAL.department-housing",
+        "$JS.API.CONSUMER.MSG.NEXT.RELIEF_REFERRAL.department-housing-refused",
         "$JS.API.STREAM.INFO.RELIEF_REFERRAL",
         "$JS.API.STREAM.PURGE.RELIEF_REFERRAL",
         "$JS.API.STREAM.MSG.GET.RELIEF_REFERRAL",
