@@ -325,6 +325,7 @@ mod tests {
         let s = defaults();
         s.validate().unwrap();
         assert_eq!(s.nats.stream_max_age_days, 400);
+        assert_eq!(s.http.host, "127.0.0.1", "loopback unless told otherwise");
         let s: MeshSettings = load_with(
             "",
             &[("nats.concurrency", "3"), ("database.migrate", "false")],
