@@ -79,6 +79,24 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
         422,
         "a grant without kind and amount is refused"
     );
+    // Above the contract's bound of one grant, or for more months than a grant covers (once a
+    // date overflow that closed the connection): refused field by field, nothing sent.
+    let too_much = mesh
+        .http
+        .post(&url)
+        .json(&json!({"officer": "Guo Hua", "outcome": "grant", "kind": "housing_renovation_grant", "amount_fen": 2_000_000_000i64, "months": 11_164_818, "reason": "roof collapsed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_much.status().as_u16(), 422);
+    let body: Value = too_much.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["amount_fen", "months"], "{body}");
     let r = mesh
         .http
         .post(&url)
