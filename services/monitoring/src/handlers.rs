@@ -121,17 +121,24 @@ pub async fn on_feedback(state: State, d: Delivery) -> Result<Outcome, HandlerEr
     // An answer applied is handled once by its event id; a refusal by the message's place in
     // the stream, so that the same id sent again (now with its header, say) is judged afresh.
     let (applied_key, refused_key) = read.keys(&d);
-    for key in [&applied_key, &refused_key] {
-        if mesh::outbox::handled(&state.mesh.db, &d.consumer, key).await? {
-            return Ok(Outcome::Duplicate);
+    if mesh::outbox::handled(&state.mesh.db, &d.consumer, &refused_key).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    // An id applied before: the same answer again, or another message under its id.
+    let mut reused = None;
+    if mesh::outbox::handled(&state.mesh.db, &d.consumer, &applied_key).await? {
+        match ops::answers::reused_id(&state, &d, dept, &read, &applied_key).await? {
+            None => return Ok(Outcome::Duplicate),
+            Some(refusal) => reused = Some(refusal),
         }
     }
     let mut tx = state.mesh.db.begin().await?;
-    let judged = match ops::answers::check(&d, dept, &read) {
-        Ok((e, checked)) => {
+    let judged = match (reused, ops::answers::check(&d, dept, &read)) {
+        (Some(refusal), _) => ops::answers::Judged::Refused(refusal),
+        (None, Ok((e, checked))) => {
             ops::answers::judge_and_apply(&state, &mut tx, &e, checked, &d, &read).await?
         }
-        Err(refusal) => ops::answers::Judged::Refused(*refusal),
+        (None, Err(refusal)) => ops::answers::Judged::Refused(*refusal),
     };
     let refusal = match judged {
         ops::answers::Judged::Applied(outcome) => {

@@ -543,3 +543,73 @@ async fn an_event_sent_again_under_a_new_id_adds_no_step_and_no_second_answer() 
     );
     mesh.teardown().await.unwrap();
 }
+
+/// An envelope id is one message: another answer under an id already applied (from this
+/// department or another) is refused and the department told, not taken for the first and
+/// dropped unseen; the same answer again under its id changes nothing and is not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_answer_under_an_id_already_applied_is_refused_not_dropped() {
+    let h = another_household();
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let household = enrolled(&mesh, &h).await;
+    let push = push_for(&mesh, "medical", &household).await;
+    let referral = push["data"]["referral_id"].clone();
+    let subject = "referral.medical.feedback";
+    let mut refusals = mesh
+        .nats
+        .subscribe(format!("{}.referral.medical.refused", mesh.prefix))
+        .await
+        .unwrap();
+    let granted = feedback(
+        &push,
+        "med-1",
+        json!({"outcome": "granted", "grant": premium_subsidy()}),
+    );
+    send(&mesh, subject, &granted).await;
+    assert!(becomes(&mesh, &referral, "granted").await);
+    // The same message again, under another Nats-Msg-Id (as after JetStream's window): nothing.
+    mesh.publish_raw(
+        subject,
+        "med-1-sent-again",
+        serde_json::to_vec(&granted).unwrap(),
+    )
+    .await
+    .unwrap();
+    // Another answer under the envelope id already applied.
+    let rejected = feedback(
+        &push,
+        "med-1",
+        json!({"outcome": "rejected", "reason": "another answer, same id"}),
+    );
+    mesh.publish_raw(
+        subject,
+        "med-1-other",
+        serde_json::to_vec(&rejected).unwrap(),
+    )
+    .await
+    .unwrap();
+    let r = told(&mut refusals).await;
+    assert_eq!(r["event_id"], json!("med-1"), "{r}");
+    assert_eq!(r["code"], json!("invalid"), "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already the id of another answer"),
+        "{r}"
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    assert_eq!(referral_status(&mesh, &referral).await, "granted");
+    let list = refused_list(&mesh, "department=medical").await;
+    assert_eq!(list.len(), 1, "only the other answer is refused: {list:#?}");
+    assert_eq!(list[0]["msg_id"], json!("med-1-other"));
+    let (_, c) = chain(&mesh, &household).await;
+    assert_eq!(feedback_steps(&c).len(), 1, "{c:#}");
+    mesh.teardown().await.unwrap();
+}

@@ -139,6 +139,37 @@ fn without_quoted(why: &str) -> String {
     out
 }
 
+/// For a message whose event id an applied answer already has: `None` when it is that answer
+/// again (a redelivery, a re-send: nothing to do), else the refusal of another message under the
+/// same id — another department's, or another answer of the same department — which would
+/// otherwise be taken for the first and dropped unseen. Ids are unique per event (the contract).
+pub async fn reused_id(
+    state: &State,
+    d: &Delivery,
+    department: Department,
+    read: &Read,
+    event_id: &str,
+) -> Result<Option<Refusal>, HandlerError> {
+    let Some((referral_id, prior)) =
+        store::referrals::answer_by_id(&state.mesh.db, event_id).await?
+    else {
+        return Ok(None);
+    };
+    let same = match check(d, department, read) {
+        Ok((_, f)) => digest(&f) == prior,
+        Err(_) => false,
+    };
+    if same {
+        return Ok(None);
+    }
+    Ok(Some(read.refusal(
+        RefusalCode::Invalid,
+        format!(
+            "event id {event_id} is already the id of another answer (to referral {referral_id}): every message needs its own id; derive it from the referral id"
+        ),
+    )))
+}
+
 /// What became of a checked feedback.
 #[derive(Debug)]
 pub enum Judged {

@@ -79,6 +79,17 @@ pub async fn answers_of(
     .await
 }
 
+/// The referral and digest of the answer applied under event id `event_id`, if one was.
+pub async fn answer_by_id(db: &PgPool, event_id: &str) -> sqlx::Result<Option<(Uuid, String)>> {
+    let row = sqlx::query!(
+        "SELECT referral_id, digest FROM referral_answers WHERE event_id = $1",
+        event_id,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.referral_id, r.digest)))
+}
+
 /// Applies an answer the protocol accepted (`f` as checked, its grant's period filled in):
 /// the referral's status and answer in force, and the answer itself.
 pub async fn apply_answer(
