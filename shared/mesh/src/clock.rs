@@ -131,8 +131,9 @@ impl Clock {
     }
 }
 
-/// The machine's time: the one wall-clock read of the mesh, which every clock adds its offset to.
-fn machine_now() -> DateTime<Utc> {
+/// The machine's time: the one wall-clock read of the mesh, which every clock adds its offset to
+/// (and [`crate::Envelope::new`] reads, for a party outside the mesh without a clock).
+pub(crate) fn machine_now() -> DateTime<Utc> {
     Utc::now()
 }
 

@@ -71,7 +71,7 @@ impl<T: EventKind> Envelope<T> {
     /// An envelope timed by the machine's clock: for parties outside the mesh (the simulators,
     /// a department's system in tests). A service's own come from `Mesh::envelope`, timed by its clock.
     pub fn new(service: &str, chain: &ChainRef, subject: Option<String>, data: T) -> Self {
-        Self::timed(service, chain, subject, data, Utc::now())
+        Self::timed(service, chain, subject, data, crate::clock::machine_now())
     }
 
     /// An envelope made at `time`.
