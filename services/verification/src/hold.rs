@@ -240,34 +240,10 @@ pub fn backoff(initial_ms: u64, max_ms: u64, failed: u32) -> u64 {
 /// the sources that are down and settles the held applications that are due. A failed round is
 /// logged and tried again on the next tick.
 pub async fn run(state: State) -> anyhow::Result<()> {
+    let every = Duration::from_millis(state.settings.hold_poll_interval_ms);
+    let batch = usize::try_from(state.settings.hold_batch).unwrap_or(usize::MAX);
     let stop = state.mesh.stopping.clone();
-    let mut tick = tokio::time::interval(Duration::from_millis(
-        state.settings.hold_poll_interval_ms.max(1),
-    ));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        // Full batches mean more may be due: go on without waiting for the next tick.
-        loop {
-            match round(&state).await {
-                Ok(n) if n as i64 >= state.settings.hold_batch && !stop.is_cancelled() => {}
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "Held verifications round failed; it is tried again on the next tick."
-                    );
-                    break;
-                }
-            }
-        }
-    }
-    tracing::info!("Held verifications task stopped.");
-    Ok(())
+    mesh::rounds::run("held verifications", stop, every, batch, || round(&state)).await
 }
 
 /// Probes the sources whose probe is due, then settles one batch of due applications; returns

@@ -44,34 +44,13 @@ pub fn months_after(date: NaiveDate, months: u32) -> Result<NaiveDate, String> {
 /// Runs until `mesh.stopping` is cancelled. A failed round is logged and tried again on the next
 /// tick: a database that is away must not stop the service.
 pub async fn run(state: State) -> anyhow::Result<()> {
+    let every = Duration::from_millis(state.settings.schedule_interval_ms);
+    let batch = usize::try_from(state.settings.schedule_batch).unwrap_or(usize::MAX);
     let stop = state.mesh.stopping.clone();
-    let mut tick = tokio::time::interval(Duration::from_millis(
-        state.settings.schedule_interval_ms.max(1),
-    ));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        // Full batches mean more may be due: go on without waiting for the next tick.
-        loop {
-            match round(&state).await {
-                Ok(n) if n as i64 >= state.settings.schedule_batch && !stop.is_cancelled() => {}
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "Re-verification round failed; it is tried again on the next tick."
-                    );
-                    break;
-                }
-            }
-        }
-    }
-    tracing::info!("Re-verification scheduler stopped.");
-    Ok(())
+    mesh::rounds::run("re-verification scheduler", stop, every, batch, || {
+        round(&state)
+    })
+    .await
 }
 
 /// Leases one batch and re-verifies it; returns how many households it leased.

@@ -26,6 +26,7 @@ pub mod envelope;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod rounds;
 pub mod service;
 pub mod settings;
 pub mod streams;
