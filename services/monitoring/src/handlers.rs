@@ -208,8 +208,14 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
         // Recorded by the feedback consumer, in the transaction that applies it.
         return Ok(Outcome::Applied);
     }
-    let Ok(e) = serde_json::from_slice::<Envelope<serde_json::Value>>(&d.payload) else {
-        // Its channel's consumer dead-letters it.
+    // Read once; its channel's consumers dead-letter what is not an event of its type.
+    let Ok(whole) = serde_json::from_slice::<serde_json::Value>(&d.payload) else {
+        return skip("not JSON");
+    };
+    if contract::channels::check_envelope(&whole).is_err() {
+        return skip("not a valid event of its type");
+    }
+    let Ok(e) = serde_json::from_value::<Envelope<serde_json::Value>>(whole) else {
         return skip("not an envelope");
     };
     if e.kind != channel.kind || e.id.trim().is_empty() {
@@ -218,11 +224,6 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
     if channel.check_source(&e.source).is_err() {
         // Its channel's consumers dead-letter it as forged.
         return skip("not from a producer of its channel");
-    }
-    let whole: serde_json::Value = serde_json::from_slice(&d.payload).unwrap_or_default();
-    if contract::channels::check_envelope(&whole).is_err() {
-        // Its channel's consumers dead-letter it: its data is not the channel's payload.
-        return skip("its data is not its channel's payload");
     }
     if e.household_id.is_nil() {
         // Not a household's event (a run's totals): the steps it causes carry their households.
