@@ -87,9 +87,7 @@ fn consumers() -> Vec<(&'static str, &'static str, &'static str)> {
 
 /// The envelope `type` the catalogue gives `subject`.
 fn kind_of(subject: &str) -> &'static str {
-    contract::channels::CATALOG
-        .iter()
-        .find(|c| mesh::subjects::matches_template(c.subject, subject))
+    contract::channels::channel_of(subject)
         .map(|c| c.kind)
         .unwrap_or_default()
 }
