@@ -20,10 +20,12 @@ pub enum Stream {
     Referral,
     Payment,
     DeadLetter,
+    /// Every service's audit records, `audit.<service>.recorded` ([`crate::audit`]).
+    Audit,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 7] = [
+    pub const ALL: [Stream; 8] = [
         Stream::Intake,
         Stream::Verify,
         Stream::Eligibility,
@@ -31,6 +33,7 @@ impl Stream {
         Stream::Referral,
         Stream::Payment,
         Stream::DeadLetter,
+        Stream::Audit,
     ];
 
     /// The stream's name before the deployment's prefix (`RELIEF_INTAKE` in production).
@@ -43,6 +46,7 @@ impl Stream {
             Stream::Referral => "REFERRAL",
             Stream::Payment => "PAYMENT",
             Stream::DeadLetter => "DEADLETTER",
+            Stream::Audit => "AUDIT",
         }
     }
 
@@ -57,6 +61,7 @@ impl Stream {
             Stream::Referral => &["referral.>"],
             Stream::Payment => &["payment.>"],
             Stream::DeadLetter => &["deadletter.>"],
+            Stream::Audit => &["audit.>"],
         }
     }
 

@@ -4,6 +4,7 @@
 //! Each service parks its dead letters on `deadletter.<service>`; the original payload is the
 //! body and the headers say where it came from and why it stopped.
 
+use crate::auth::{allow, Acting, Role};
 use crate::consumer::{Delivery, HandlerError, Outcome};
 use crate::http::ApiError;
 use crate::service::Mesh;
@@ -15,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
+use uuid::Uuid;
 
 /// The dead-letter subject of a service: `deadletter.<service>` (the catalogue lists it).
 pub const SUBJECT: &str = "deadletter.{service}";
@@ -83,6 +85,9 @@ pub struct DeadLetter {
 pub struct ListQuery {
     #[serde(default = "default_limit")]
     pub limit: usize,
+    /// Payloads as they are (needs the right `unmask`; audited).
+    #[serde(default)]
+    pub unmask: bool,
 }
 
 fn default_limit() -> usize {
@@ -91,14 +96,30 @@ fn default_limit() -> usize {
 
 pub fn routes() -> Router<Mesh> {
     Router::new()
-        .route("/v1/dead-letters", get(list))
-        .route("/v1/dead-letters/{sequence}/replay", post(replay))
+        .route(
+            "/v1/dead-letters",
+            get(list).layer(allow(&[Role::PlatformOperator, Role::Auditor])),
+        )
+        .route(
+            "/v1/dead-letters/{sequence}/replay",
+            post(replay).layer(allow(&[Role::PlatformOperator])),
+        )
 }
 
+/// The dead letters, for the platform's operators (and auditors). Payloads are masked
+/// ([`mask_payload`]): every text but ids, codes and times is `***`. With `unmask=true` and the
+/// token's right `unmask` the payloads come as they are, and that read is in the audit trail.
 async fn list(
     State(mesh): State<Mesh>,
+    acting: Acting,
+    headers: axum::http::HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+    if q.unmask && !acting.caller.has_right(crate::auth::RIGHT_UNMASK) {
+        return Err(ApiError::Forbidden(
+            "unmask=true needs the right unmask in the token".into(),
+        ));
+    }
     let stream = mesh
         .js
         .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
@@ -114,7 +135,11 @@ async fn list(
         {
             Ok(m) => {
                 next = m.sequence + 1;
-                out.push(to_dead_letter(&m));
+                let mut dl = to_dead_letter(&m);
+                if !q.unmask {
+                    dl.payload = mask_payload(&dl.payload);
+                }
+                out.push(dl);
             }
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
             Err(e) => {
@@ -124,7 +149,70 @@ async fn list(
             }
         }
     }
+    if q.unmask {
+        let sequences: Vec<u64> = out.iter().map(|d| d.sequence).collect();
+        crate::audit::record(
+            &mesh,
+            &acting.actor(),
+            crate::audit::Entry::new("dead_letters.read_unmasked", "dead_letter", subject)
+                .purpose_from(&headers)
+                .detail(serde_json::json!({ "sequences": sequences })),
+        )
+        .await?;
+    }
     Ok(Json(out))
+}
+
+/// Keys of an envelope that carry no personal data and stay readable in a masked payload.
+const STRUCTURAL_KEYS: &[&str] = &[
+    "specversion",
+    "type",
+    "source",
+    "datacontenttype",
+    "schema_version",
+    "time",
+    "kind",
+    "status",
+    "state",
+    "outcome",
+    "department",
+    "tier",
+    "reason_code",
+    "period",
+];
+
+/// `payload` with every text masked (`***`) but UUIDs, times and dates and the values of
+/// [`STRUCTURAL_KEYS`]: what an operator needs to see what a message was, without the names, ID
+/// numbers, accounts or health facts in it. Numbers and booleans stay. A payload that is not
+/// JSON is replaced by its size.
+pub fn mask_payload(payload: &str) -> String {
+    fn mask(v: &mut serde_json::Value, key: Option<&str>) {
+        match v {
+            serde_json::Value::String(s) => {
+                let keep = key.is_some_and(|k| STRUCTURAL_KEYS.contains(&k))
+                    || Uuid::parse_str(s).is_ok()
+                    || chrono::DateTime::parse_from_rfc3339(s).is_ok()
+                    || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
+                if !keep {
+                    *s = "***".to_owned();
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| mask(i, key)),
+            serde_json::Value::Object(map) => {
+                for (k, item) in map.iter_mut() {
+                    mask(item, Some(k.as_str()));
+                }
+            }
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(mut v) => {
+            mask(&mut v, None);
+            v.to_string()
+        }
+        Err(_) => format!("({} bytes, not JSON; masked)", payload.len()),
+    }
 }
 
 fn to_dead_letter(m: &async_nats::jetstream::message::StreamMessage) -> DeadLetter {
@@ -162,6 +250,7 @@ pub struct Replayed {
 /// the handler refuses it again, the dead letter stays where it is and the answer says why.
 async fn replay(
     State(mesh): State<Mesh>,
+    acting: Acting,
     Path(sequence): Path<u64>,
 ) -> Result<Json<Replayed>, ApiError> {
     let missing = || {
@@ -240,6 +329,14 @@ async fn replay(
         .await
         .context("replayed dead letter could not be removed")?;
     tracing::info!(sequence, consumer = %dl.consumer, outcome, "Dead letter replayed.");
+    crate::audit::record(
+        &mesh,
+        &acting.actor(),
+        crate::audit::Entry::new("dead_letter.replay", "dead_letter", sequence).detail(
+            serde_json::json!({ "consumer": dl.consumer, "outcome": outcome }),
+        ),
+    )
+    .await?;
     Ok(Json(Replayed {
         sequence,
         consumer: dl.consumer,

@@ -48,6 +48,13 @@ pub enum ApiError {
     /// A body over `http.body_limit_bytes`.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// No token, or a token that is not valid (expired, another issuer or audience, a bad
+    /// signature): 401 with the reason and a `WWW-Authenticate: Bearer` challenge.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid token whose roles or areas do not allow the operation.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -88,6 +95,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
@@ -103,6 +112,8 @@ impl IntoResponse for ApiError {
             | ApiError::Malformed(_)
             | ApiError::Validation(_)
             | ApiError::PayloadTooLarge(_)
+            | ApiError::Unauthenticated(_)
+            | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
             | ApiError::Conflict(_)
             | ApiError::Duplicate(_)
@@ -114,12 +125,21 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(_)
             | ApiError::PayloadTooLarge(_)
+            | ApiError::Unauthenticated(_)
+            | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
             | ApiError::Conflict(_)
             | ApiError::Unavailable(_)
             | ApiError::Internal(_) => None,
         };
-        (
+        let challenge = match &self {
+            ApiError::Unauthenticated(why) => Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                why.replace('"', "'")
+            )),
+            _ => None,
+        };
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: ErrorDetail {
@@ -129,7 +149,13 @@ impl IntoResponse for ApiError {
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(value) = challenge.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
     }
 }
 
@@ -367,7 +393,8 @@ pub fn check_text(field: impl Into<String>, value: &str, max: usize) -> Option<F
     None
 }
 
-/// `/healthz`, `/readyz`, `/metrics` and the dead-letter endpoints.
+/// `/healthz`, `/readyz` and `/metrics`: open, with no token. (The dead-letter endpoints, which
+/// every service has too, take one.)
 pub fn base_routes() -> Router<Mesh> {
     Router::new()
         .route(
@@ -376,7 +403,6 @@ pub fn base_routes() -> Router<Mesh> {
         )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(crate::deadletter::routes())
 }
 
 async fn readyz(State(mesh): State<Mesh>) -> Response {
@@ -422,6 +448,7 @@ pub async fn track(State(mesh): State<Mesh>, req: Request, next: Next) -> Respon
         http.request.method = %method,
         http.route = %route,
         http.response.status_code = tracing::field::Empty,
+        enduser.id = tracing::field::Empty,
     );
     telemetry::set_parent(&span, telemetry::extract_http(req.headers()));
     let started = Instant::now();

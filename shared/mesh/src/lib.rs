@@ -2,6 +2,8 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`audit`] | the hash-chained audit trail of decisions, changes and reads of personal data |
+//! | [`auth`] | OpenID Connect access tokens: the caller, its roles and areas, the actor of a step |
 //! | [`channel`] | a channel's type: subject template, payload, stream, producers, consumers (the catalogue is `contract::channels`) |
 //! | [`clock`] | now and today in the bureau's time zone: the system clock, or one a test sets |
 //! | [`settings`] | layered configuration: defaults → file (`RELIEF_CONFIG_FILE`) → `RELIEF_…` variables |
@@ -17,6 +19,8 @@
 //! | [`db`] | connecting, creating the service's database when missing, migrations |
 //! | [`service`] | [`service::ServiceBuilder`] → [`service::Application`]: build, run until stopped, shut down |
 
+pub mod audit;
+pub mod auth;
 pub mod channel;
 pub mod clock;
 pub mod consumer;
@@ -33,6 +37,7 @@ pub mod streams;
 pub mod subjects;
 pub mod telemetry;
 
+pub use auth::{Acting, Actor, Caller, Role};
 pub use channel::{Channel, ChannelInfo, Stream};
 pub use clock::Clock;
 pub use consumer::{Delivery, HandlerError};

@@ -48,6 +48,8 @@ pub struct Mesh {
     pub clock: Clock,
     /// Cancelled when shutdown begins.
     pub stopping: CancellationToken,
+    /// Checks the access token of every request but the open ones ([`crate::auth`]).
+    pub auth: crate::auth::Verifier,
     /// Each consumer's handler by durable name, set when the service is built: a dead letter is
     /// replayed to the consumer that gave up on it, and to no other.
     pub(crate) handlers: Arc<std::sync::OnceLock<BTreeMap<String, Handler>>>,
@@ -81,7 +83,9 @@ impl Mesh {
         )
         .await
         .context("JetStream did not answer within 30 s: is the server started with -js?")??;
+        let auth = crate::auth::Verifier::new(&settings.auth, &settings.service)?;
         Ok(Mesh {
+            auth,
             metrics: Metrics::new(&settings.service),
             clock,
             settings: Arc::new(settings),
@@ -137,6 +141,8 @@ pub struct ServiceBuilder {
     /// configuration each is created with when missing.
     named_durables: Vec<(String, async_nats::jetstream::consumer::pull::Config)>,
     router: Router<Mesh>,
+    /// Routes that take no token (a public disclosure list).
+    public: Router<Mesh>,
     tasks: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
     /// Wiring mistakes found while building; [`ServiceBuilder::build`] reports them.
     errors: Vec<String>,
@@ -150,6 +156,7 @@ impl ServiceBuilder {
             consumers: Vec::new(),
             named_durables: Vec::new(),
             router: Router::new(),
+            public: Router::new(),
             tasks: Vec::new(),
         }
     }
@@ -296,9 +303,17 @@ impl ServiceBuilder {
         self
     }
 
-    /// The service's own routes, merged with the base routes.
+    /// The service's own routes. Each takes a valid access token ([`crate::auth`]); its
+    /// handler names the roles it is for.
     pub fn routes(mut self, router: Router<Mesh>) -> Self {
         self.router = self.router.merge(router);
+        self
+    }
+
+    /// Routes anyone may call without a token: only what the policy makes public (the
+    /// disclosure list). Everything else goes through [`ServiceBuilder::routes`].
+    pub fn public_routes(mut self, router: Router<Mesh>) -> Self {
+        self.public = self.public.merge(router);
         self
     }
 
@@ -342,8 +357,16 @@ impl ServiceBuilder {
         let listener = TcpListener::bind((http.host.as_str(), http.port))
             .await
             .with_context(|| format!("port {} could not be bound", http.port))?;
-        let router = self
+        let signed_in = self
             .router
+            .merge(crate::deadletter::routes())
+            .merge(crate::audit::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                self.mesh.clone(),
+                crate::auth::authenticate,
+            ));
+        let router = signed_in
+            .merge(self.public)
             .merge(crate::http::base_routes())
             .layer(body_limit)
             .layer(axum::middleware::from_fn_with_state(
@@ -552,11 +575,35 @@ where
     let settings: S = crate::settings::load(defaults)?;
     let m = mesh_of(&settings);
     let _guard = crate::telemetry::init(&m.service, &m.telemetry)?;
-    if wants_migrate(&std::env::args().collect::<Vec<_>>()) {
+    let args: Vec<String> = std::env::args().collect();
+    if wants_migrate(&args) {
         return migrate_only(m, migrator).await;
+    }
+    if args.iter().skip(1).map(String::as_str).eq(["audit", "verify"]) {
+        return verify_audit(m).await;
     }
     let clock = Clock::from_settings(&m.clock)?;
     let app = build(settings, clock).await?;
     tracing::info!(port = app.port(), "Listening.");
     app.run_until_stopped(shutdown_signal()).await
+}
+
+/// `<service> audit verify`: walks the service's audit trail, prints the outcome as JSON and
+/// fails (exit status 1) at a broken link.
+async fn verify_audit(settings: &MeshSettings) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database).await?;
+    let outcome = crate::audit::verify(&pool, &settings.service).await?;
+    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    if outcome.intact {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the audit trail of {} is broken: {}",
+            settings.service,
+            outcome
+                .first_broken
+                .map(|b| b.reason)
+                .unwrap_or_default()
+        )
+    }
 }

@@ -54,6 +54,26 @@ grace_seconds = 25
 timezone = "Asia/Shanghai"
 start_at = ""
 
+# Sign-in: every route but health, metrics and the public ones takes a bearer access token (a
+# JWT) of this OpenID Provider (mesh::auth). Dev and test: deploy/oidc on 127.0.0.1:8100;
+# production: Keycloak (k8s/components/keycloak).
+[auth]
+issuer = "http://127.0.0.1:8100"
+# Empty: urn:relief-mesh:<family> (intake, verification, monitoring, relief, payment).
+audience = ""
+leeway_seconds = 30
+jwks_refresh_min_seconds = 10
+jwks_max_age_seconds = 3600
+fetch_timeout_ms = 5000
+algorithms = ["RS256", "PS256", "ES256"]
+
+[auth.claims]
+name = "name"
+roles = "roles"
+areas = "areas"
+department = "department"
+rights = "rights"
+
 # The ranges of what enters the mesh (policy::bounds); the same for every service, so what one
 # accepts the next does too. Out of range is a 422 naming the field, or a dead letter.
 [bounds]
@@ -79,6 +99,8 @@ pub struct MeshSettings {
     pub clock: crate::clock::ClockSettings,
     /// The ranges of every amount, count and list of a body or a message ([`policy::bounds`]).
     pub bounds: policy::Bounds,
+    /// The OpenID Provider whose tokens the service takes, and their claim names.
+    pub auth: crate::auth::AuthSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
