@@ -133,7 +133,9 @@ for d in docs:
 # the database secrets CloudNativePG generates for each Cluster (<cluster>-app).
 # (Where the render generates a secret, e.g. dev's relief-nats-users, kustomize has rewritten the
 # references to its hashed name, which must then be in the render.)
-external_secrets = {"relief-nats-users"} | {c + "-app" for c in have.get("Cluster", set())}
+# Keycloak's temporary administrator, keycloak-bootstrap-admin, is created by hand too.
+external_secrets = ({"relief-nats-users", "keycloak-bootstrap-admin"}
+                    | {c + "-app" for c in have.get("Cluster", set())})
 errors = []
 
 def need(kind, name, where):
