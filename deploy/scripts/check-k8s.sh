@@ -5,7 +5,9 @@
 #   1. hadolint deploy/Dockerfile (deploy/.hadolint.yaml)
 #   2. the NATS and collector configurations: deploy/nats/auth.conf is the link to the one users
 #      file, the collector's Kubernetes copy is identical to deploy/'s, nats-server -t accepts
-#      both NATS configurations, the collector's pipeline is complete
+#      both NATS configurations, the collector's pipeline is complete; Keycloak's realm
+#      (k8s/components/keycloak/relief-realm.json) type-checks against the representation types
+#      of Keycloak's admin client (deploy/realm-check, npm, installed on first use)
 #   3. every overlay in k8s/overlays rendered with `kubectl kustomize`, then
 #      - kubernetes-validate --strict against the oldest and newest Kubernetes we support,
 #      - references inside the render resolve (config maps, secrets, service accounts,
@@ -14,10 +16,16 @@
 #        and password key in auth.conf, its durable consumer in nats-bootstrap, its own
 #        network policy, whose peers exist (e.g. its database's pods); a NATS password secret
 #        in the render (dev) holds every password auth.conf reads,
+#      - sign-in: every overlay names an issuer (RELIEF_AUTH__ISSUER) and the contract's claim
+#        names; where Keycloak is rendered, the issuer is its KC_HOSTNAME's realm relief, and
+#        the realm holds the contract: its roles, an audience scope per service family, the
+#        claims' mappers under the configured names, the workbench's PKCE, one client
+#        dept-<dept> per department rendered, no user and no secret,
 #      - checkov --framework kubernetes --skip-download (k8s/.checkov.yaml lists each skipped
 #        check with its reason).
-# The tools live in .venv-k8s/ (deploy/requirements-check.txt); the first run installs them
-# from PyPI, later runs need no network.
+# The tools live in .venv-k8s/ (deploy/requirements-check.txt) and deploy/realm-check/node_modules
+# (deploy/realm-check/package-lock.json); the first run installs them from PyPI and npm, later
+# runs need no network.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -78,6 +86,18 @@ else
     echo "nats-server not installed: NATS configurations not parsed (make infra installs it)"
 fi
 
+REALM=k8s/components/keycloak/relief-realm.json
+if command -v npm >/dev/null; then
+    if [[ ! -d deploy/realm-check/node_modules/@keycloak/keycloak-admin-client ]]; then
+        step "installing deploy/realm-check (needs npm's registry once)"
+        (cd deploy/realm-check && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    step "Keycloak realm: Keycloak's representation types"
+    node deploy/realm-check/check-realm.mjs "$REALM"
+else
+    echo "npm not installed: $REALM not type-checked against Keycloak's representations"
+fi
+
 step "collector pipeline"
 "$PY" - deploy/otel/collector.yaml <<'PYEOF'
 import sys, yaml
@@ -133,7 +153,9 @@ for d in docs:
 # the database secrets CloudNativePG generates for each Cluster (<cluster>-app).
 # (Where the render generates a secret, e.g. dev's relief-nats-users, kustomize has rewritten the
 # references to its hashed name, which must then be in the render.)
-external_secrets = {"relief-nats-users"} | {c + "-app" for c in have.get("Cluster", set())}
+# Keycloak's temporary administrator, keycloak-bootstrap-admin, is created by hand too.
+external_secrets = ({"relief-nats-users", "keycloak-bootstrap-admin"}
+                    | {c + "-app" for c in have.get("Cluster", set())})
 errors = []
 
 def need(kind, name, where):
@@ -297,6 +319,207 @@ for p in policies:
 if errors:
     sys.exit("\n".join(errors))
 print(f"{len(departments)} departments complete, {len(policies)} network policies with existing peers")
+PYEOF
+
+    step "overlay $name: sign-in (issuer, claims, Keycloak's realm)"
+    "$PY" - "$OUT/$name.yaml" <<'PYEOF'
+import json, re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+errors = []
+# The identity contract (issue 13): roles, service families (audience urn:relief-mesh:<family>),
+# and the settings naming the claims, with the names every provider of ours issues.
+ROLES = {"township_officer", "county_officer", "county_approver", "city_supervisor",
+         "department_officer", "department_system", "auditor", "platform_operator"}
+FAMILIES = ["intake", "verification", "monitoring", "relief", "payment"]
+CLAIMS = {"ROLES": "roles", "AREAS": "areas", "DEPARTMENT": "department", "NAME": "name",
+          "RIGHTS": "rights"}
+
+def configmap(prefix):
+    found = [d for d in docs if d["kind"] == "ConfigMap"
+             and re.fullmatch(re.escape(prefix) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])]
+    return (found[0].get("data") or {}) if found else None
+
+mesh = configmap("relief-mesh-config")
+if mesh is None:
+    sys.exit("no ConfigMap relief-mesh-config in the render")
+issuer = mesh.get("RELIEF_AUTH__ISSUER")
+if not issuer:
+    errors.append("relief-mesh-config: no RELIEF_AUTH__ISSUER (the OpenID Provider the services trust)")
+if "RELIEF_AUTH__AUDIENCE" in mesh:
+    errors.append("relief-mesh-config: RELIEF_AUTH__AUDIENCE is per service (its family's), not shared")
+claims = {}
+for key, default in CLAIMS.items():
+    claims[key] = mesh.get(f"RELIEF_AUTH__CLAIMS__{key}", default)
+    if claims[key] != default:
+        errors.append(f"relief-mesh-config: RELIEF_AUTH__CLAIMS__{key}={claims[key]}, but the "
+                      f"identity contract's claim is {default}")
+
+keycloak = next((d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "keycloak"), None)
+departments = sorted(
+    c["args"][c["args"].index("--department") + 1]
+    for d in docs if d["kind"] == "Deployment"
+    for c in d["spec"]["template"]["spec"]["containers"] if "--department" in c.get("args", []))
+
+if keycloak is None:
+    print(f"issuer {issuer}; no Keycloak in this render")
+    if errors:
+        sys.exit("\n".join(errors))
+    sys.exit(0)
+
+# Keycloak's settings: what the container reads from its ConfigMaps and env.
+pod = keycloak["spec"]["template"]["spec"]
+container = pod["containers"][0]
+env = {}
+for ef in container.get("envFrom", []):
+    name = ef.get("configMapRef", {}).get("name", "")
+    cm = next((d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name), None)
+    env.update((cm or {}).get("data") or {})
+for e in container.get("env", []):
+    env[e["name"]] = e.get("value", "<from " + next(iter(e.get("valueFrom", {"?": 0}))) + ">")
+hostname = env.get("KC_HOSTNAME", "")
+if not re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?", hostname):
+    errors.append(f"Keycloak: KC_HOSTNAME `{hostname}` is not an https:// origin (scheme and host, no path)")
+elif issuer != hostname + "/realms/relief":
+    errors.append(f"RELIEF_AUTH__ISSUER {issuer} is not Keycloak's realm relief, {hostname}/realms/relief")
+if "start" not in container.get("args", []) or "--import-realm" not in container.get("args", []):
+    errors.append("Keycloak: not `start --import-realm`")
+m = re.fullmatch(r"jdbc:postgresql://([a-z0-9-]+)-rw:5432/(\w+)", env.get("KC_DB_URL", ""))
+clusters = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Cluster"}
+if not m or m.group(1) not in clusters:
+    errors.append(f"Keycloak: KC_DB_URL {env.get('KC_DB_URL')} names no rendered Cluster's -rw service")
+else:
+    cluster = clusters[m.group(1)]
+    if cluster["spec"]["bootstrap"]["initdb"]["database"] != m.group(2):
+        errors.append(f"Keycloak: KC_DB_URL's database {m.group(2)} is not Cluster {m.group(1)}'s")
+    for e in container.get("env", []):
+        ref = e.get("valueFrom", {}).get("secretKeyRef", {})
+        if e["name"] in ("KC_DB_USERNAME", "KC_DB_PASSWORD") and ref.get("name") != m.group(1) + "-app":
+            errors.append(f"Keycloak: {e['name']} is not read from {m.group(1)}-app")
+
+# The realm, as mounted at /opt/keycloak/data/import.
+mounts = {v["mountPath"]: v["name"] for v in container.get("volumeMounts", [])}
+volume = next((v for v in pod.get("volumes", []) if v["name"] == mounts.get("/opt/keycloak/data/import")), None)
+cm = next((d for d in docs if d["kind"] == "ConfigMap" and volume
+           and d["metadata"]["name"] == volume.get("configMap", {}).get("name")), None)
+text = ((cm or {}).get("data") or {}).get("relief-realm.json")
+if text is None:
+    sys.exit("\n".join(errors + ["Keycloak: no relief-realm.json mounted at /opt/keycloak/data/import"]))
+realm = json.loads(text)
+if realm.get("realm") != "relief" or not realm.get("enabled"):
+    errors.append("realm: not the enabled realm `relief`")
+if realm.get("users") or realm.get("federatedUsers"):
+    errors.append("realm: holds users (production has none; the dev users are deploy/oidc's)")
+for var in sorted(set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}", text))):
+    if var not in env:
+        errors.append(f"realm: placeholder ${{{var}}}, but the Keycloak container has no {var}")
+roles = {r["name"] for r in (realm.get("roles") or {}).get("realm", [])}
+if roles != ROLES:
+    errors.append(f"realm roles {sorted(roles)} are not the contract's {sorted(ROLES)}")
+
+scopes = {s["name"]: s for s in realm.get("clientScopes", [])}
+def mappers(scope_names, client=None):
+    out = [m for n in scope_names for m in scopes.get(n, {}).get("protocolMappers", [])]
+    return out + ((client or {}).get("protocolMappers") or [])
+def in_access_token(m):
+    return m.get("config", {}).get("access.token.claim") == "true"
+audience_scopes = []
+for f in FAMILIES:
+    name = f"relief-{f}"
+    auds = [m for m in scopes.get(name, {}).get("protocolMappers", [])
+            if m.get("protocolMapper") == "oidc-audience-mapper" and in_access_token(m)]
+    if [m["config"].get("included.custom.audience") for m in auds] != [f"urn:relief-mesh:{f}"]:
+        errors.append(f"realm: client scope {name} does not put urn:relief-mesh:{f} into access tokens")
+    audience_scopes.append(name)
+if not any(m.get("protocolMapper") == "oidc-sub-mapper" for m in scopes.get("basic", {}).get("protocolMappers", [])):
+    errors.append("realm: no client scope basic with the sub mapper (declared scopes replace Keycloak's own)")
+
+def claim_mappers(ms):
+    # claim name -> mapper, for the mappers that write an access token claim
+    out = {}
+    for m in ms:
+        if not in_access_token(m):
+            continue
+        if m.get("protocolMapper") == "oidc-full-name-mapper":
+            out["name"] = m
+        elif "claim.name" in m.get("config", {}):
+            out[m["config"]["claim.name"]] = m
+    return out
+
+clients = {c["clientId"]: c for c in realm.get("clients", [])}
+for c in clients.values():
+    if c.get("secret"):
+        errors.append(f"realm: client {c['clientId']} carries a secret (Keycloak makes it; never committed)")
+    missing = [s for s in c.get("defaultClientScopes", []) if s not in scopes]
+    if missing:
+        errors.append(f"realm: client {c['clientId']}: default scopes {missing} are not declared")
+    if not set(["basic"] + audience_scopes) <= set(c.get("defaultClientScopes", [])):
+        errors.append(f"realm: client {c['clientId']}: its tokens lack `sub` or a family's audience "
+                      "(default scopes basic and relief-<family>)")
+
+wb = clients.get("relief-workbench")
+if wb is None:
+    errors.append("realm: no client relief-workbench")
+else:
+    if not (wb.get("publicClient") and wb.get("standardFlowEnabled")) or wb.get("implicitFlowEnabled") \
+            or wb.get("directAccessGrantsEnabled") or wb.get("serviceAccountsEnabled"):
+        errors.append("realm: relief-workbench is not a public client of the authorization code flow only")
+    if (wb.get("attributes") or {}).get("pkce.code.challenge.method") != "S256":
+        errors.append("realm: relief-workbench does not require PKCE S256")
+    if wb.get("fullScopeAllowed", True):
+        errors.append("realm: relief-workbench has full scope: its tokens' roles would not be limited to the contract's")
+    got = claim_mappers(mappers(wb.get("defaultClientScopes", []), wb))
+    for key, claim in claims.items():
+        m = got.get(claim)
+        if m is None:
+            errors.append(f"realm: relief-workbench's access tokens have no claim {claim} (RELIEF_AUTH__CLAIMS__{key})")
+            continue
+        want = {"ROLES": ("oidc-usermodel-realm-role-mapper", "true"),
+                "AREAS": ("oidc-usermodel-attribute-mapper", "true"),
+                "DEPARTMENT": ("oidc-usermodel-attribute-mapper", None),
+                "RIGHTS": ("oidc-usermodel-attribute-mapper", "true"),
+                "NAME": ("oidc-full-name-mapper", None)}[key]
+        if m.get("protocolMapper") != want[0] or (want[1] and m["config"].get("multivalued") != want[1]):
+            errors.append(f"realm: claim {claim} is not written by a{' multivalued' if want[1] else ''} {want[0]}")
+    scoped = {r for sm in realm.get("scopeMappings", []) if sm.get("clientScope") in wb.get("defaultClientScopes", [])
+              for r in sm.get("roles", [])}
+    if scoped != ROLES - {"department_system"}:
+        errors.append(f"realm: the roles a person's token may carry are {sorted(scoped)}, not the "
+                      "contract's roles but department_system")
+
+want_depts = [f"dept-{d}" for d in departments]
+have_depts = sorted(c for c in clients if c.startswith("dept-"))
+if have_depts != sorted(want_depts):
+    errors.append(f"realm: department clients {have_depts}, but the render's departments make {sorted(want_depts)}")
+for d in departments:
+    c = clients.get(f"dept-{d}")
+    if c is None:
+        continue
+    if c.get("publicClient") or not c.get("serviceAccountsEnabled") or c.get("standardFlowEnabled", True) \
+            or c.get("directAccessGrantsEnabled"):
+        errors.append(f"realm: dept-{d} is not a confidential client of client credentials only")
+    got = claim_mappers(c.get("protocolMappers") or [])
+    r, dep = got.get(claims["ROLES"]), got.get(claims["DEPARTMENT"])
+    if not r or r["protocolMapper"] != "oidc-hardcoded-claim-mapper" or r["config"].get("jsonType.label") != "JSON" \
+            or json.loads(r["config"].get("claim.value", "null")) != ["department_system"]:
+        errors.append(f"realm: dept-{d}'s tokens do not carry {claims['ROLES']}: [\"department_system\"]")
+    if not dep or dep["protocolMapper"] != "oidc-hardcoded-claim-mapper" or dep["config"].get("claim.value") != d:
+        errors.append(f"realm: dept-{d}'s tokens do not carry {claims['DEPARTMENT']}: \"{d}\"")
+
+profiles = [json.loads(t) for c in (realm.get("components") or {}).get("org.keycloak.userprofile.UserProfileProvider", [])
+            for t in (c.get("config") or {}).get("kc.user.profile.config", [])]
+attrs = {a["name"]: a for p in profiles for a in p.get("attributes", [])}
+for name, multi in (("areas", True), ("department", False), ("rights", True)):
+    a = attrs.get(name)
+    if a is None:
+        errors.append(f"realm: the user profile does not declare the attribute {name} (undeclared attributes are dropped)")
+    elif bool(a.get("multivalued")) != multi:
+        errors.append(f"realm: user attribute {name} should {'' if multi else 'not '}be multivalued")
+    elif (a.get("permissions") or {}).get("edit") != ["admin"]:
+        errors.append(f"realm: user attribute {name} must be editable by administrators only")
+if errors:
+    sys.exit("\n".join(errors))
+print(f"issuer {issuer} is Keycloak's; realm relief: {len(roles)} roles, {len(audience_scopes)} audiences, "
+      f"claims {', '.join(sorted(claims.values()))}, {len(have_depts)} department clients")
 PYEOF
 
     step "overlay $name: checkov"
