@@ -45,6 +45,11 @@ pub struct Envelope<T> {
     #[serde(default)]
     pub causation_id: Option<String>,
     pub schema_version: u32,
+    /// The person (or department system) whose act this event records, from the access token
+    /// of the request that made it (`sub`, `name`, `role`); absent on events a rule or a
+    /// scheduled task makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<crate::auth::Actor>,
     pub data: T,
 }
 
@@ -94,8 +99,15 @@ impl<T: EventKind> Envelope<T> {
             chain_id: chain.chain_id,
             causation_id: chain.causation_id.clone(),
             schema_version: T::SCHEMA_VERSION,
+            actor: None,
             data,
         }
+    }
+
+    /// The envelope, recording `actor` as the one who acted.
+    pub fn by(mut self, actor: crate::auth::Actor) -> Self {
+        self.actor = Some(actor);
+        self
     }
 }
 

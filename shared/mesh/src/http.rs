@@ -162,7 +162,8 @@ impl IntoResponse for ApiError {
 /// A JSON body, in the same JSON error shape as everything else when it is not one: a wrong
 /// content type or malformed JSON is a 400; a field of the wrong type, missing or unknown a 400
 /// naming the field ([`ApiError::Malformed`]); a control character in any text (a NUL, which
-/// the database cannot store) a 422 naming the field; a body over `http.body_limit_bytes` a 413.
+/// the database cannot store) a 422 naming the field; a top-level field that names an officer
+/// ([`ACTOR_FIELDS`]) a 422; a body over `http.body_limit_bytes` a 413.
 /// No message repeats the value sent.
 pub struct JsonBody<T>(pub T);
 
@@ -203,6 +204,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Fields by which a body used to name the officer who acts. The actor is the access token's
+/// ([`crate::auth`]); a body that still names one is refused with 422, so that no record can
+/// carry a name the token does not.
+pub const ACTOR_FIELDS: &[&str] = &[
+    "officer",
+    "officer_name",
+    "officer_id",
+    "approved_by",
+    "approver",
+    "decided_by",
+    "set_by",
+    "confirmed_by",
+    "proposed_by",
+    "registered_by",
+    "recorded_by",
+    "reported_by",
+    "verified_by",
+    "disposed_by",
+    "visitor",
+    "settled_by",
+];
+
 /// `bytes` as a `T`, checked as [`JsonBody`] checks a body.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
@@ -215,6 +238,21 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     control_characters(&value, "", &mut controls);
     if !controls.is_empty() {
         return Err(ApiError::Validation(controls));
+    }
+    let named: Vec<FieldError> = value
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .filter(|k| ACTOR_FIELDS.contains(&k.as_str()))
+        .map(|k| {
+            FieldError::new(
+                k.as_str(),
+                "must not be sent: the person who acts is the one the access token names",
+            )
+        })
+        .collect();
+    if !named.is_empty() {
+        return Err(ApiError::Validation(named));
     }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let message = e.inner().to_string();

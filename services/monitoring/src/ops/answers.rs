@@ -262,6 +262,7 @@ pub async fn judge_and_apply(
         chain_id: e.chain_id,
         causation_id: e.causation_id.clone(),
         schema_version: e.schema_version,
+        actor: e.actor.clone(),
         data: serde_json::to_value(&applied_e.data).map_err(anyhow::Error::from)?,
     };
     let step = crate::ops::chain::step(state, d, &value, r.chain_id);
