@@ -3,6 +3,7 @@
 #   - NATS with JetStream on 127.0.0.1:4222
 #   - PostgreSQL on 127.0.0.1:5432, user postgres reachable without a password,
 #     max_connections >= 200 (tests run many services in parallel, each with a pool)
+#   - the dev/test OpenID Provider on 127.0.0.1:8100 (deploy/oidc, Node.js)
 # Runs as root, or through sudo when not root. Only ever touches loopback.
 set -euo pipefail
 
@@ -227,6 +228,84 @@ ensure_python_client() {
 }
 
 ensure_python_client
+
+# ---------------------------------------------------------------- OpenID Provider
+# The dev/test OpenID Provider (deploy/oidc: npm oidc-provider with our accounts and clients) on
+# 127.0.0.1:8100, run as the invoking user from this checkout. Its dependencies are installed with
+# `npm ci` when node_modules is missing or was installed from another package-lock.json. Only
+# needs node (>= 20.19) and npm. Log .run/logs/oidc.log, pid .run/oidc.pid; `make stop` leaves it
+# running, like NATS (stop it with: kill "$(cat .run/oidc.pid)").
+OIDC_PORT=8100
+OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
+OIDC_START_TIMEOUT=30
+
+# oidc_answers: true when the discovery document of $OIDC_ISSUER names that issuer.
+oidc_answers() {
+    node -e '
+        const [issuer] = process.argv.slice(1);
+        fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2000) })
+            .then((r) => (r.ok ? r.json() : {}))
+            .then((d) => process.exit(d.issuer === issuer ? 0 : 1), () => process.exit(1));
+    ' "$OIDC_ISSUER" 2>/dev/null
+}
+
+ensure_oidc() {
+    local root dir run pidfile logfile
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    dir=$root/deploy/oidc
+    run=$root/.run
+    pidfile=$run/oidc.pid
+    logfile=$run/logs/oidc.log
+
+    command -v node >/dev/null 2>&1 || die "node not found: the OpenID Provider needs Node.js >= 20.19 and npm"
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+        die "node $(node --version) is too old: the OpenID Provider needs Node.js >= 20.19"
+
+    if oidc_answers; then
+        echo "oidc: ok ($OIDC_ISSUER)"
+        return 0
+    fi
+    if reachable 127.0.0.1 "$OIDC_PORT"; then
+        die "something listens on 127.0.0.1:$OIDC_PORT but is not the OpenID Provider with issuer $OIDC_ISSUER"
+    fi
+
+    # node_modules is current when it was installed from this package-lock.json.
+    local want have=""
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    [[ -f $dir/node_modules/.relief-lock-sha256 ]] && have=$(<"$dir/node_modules/.relief-lock-sha256")
+    if [[ $want != "$have" ]]; then
+        command -v npm >/dev/null 2>&1 || die "npm not found: needed to install deploy/oidc's dependencies"
+        log "installing the OpenID Provider's dependencies (npm ci in deploy/oidc)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $dir"
+        echo "$want" >"$dir/node_modules/.relief-lock-sha256"
+    fi
+
+    mkdir -p "$run/logs"
+    log "starting the OpenID Provider on $OIDC_ISSUER (log $logfile)"
+    OIDC_PORT=$OIDC_PORT OIDC_ISSUER=$OIDC_ISSUER \
+        setsid nohup node "$dir/server.js" >>"$logfile" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+
+    local pid i
+    pid=$(<"$pidfile")
+    for ((i = 0; i < OIDC_START_TIMEOUT * 4; i++)); do
+        oidc_answers && break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "--- last lines of $logfile" >&2
+            tail -n 20 "$logfile" >&2 || true
+            die "the OpenID Provider exited while starting"
+        fi
+        sleep 0.25
+    done
+    if ! oidc_answers; then
+        echo "--- last lines of $logfile" >&2
+        tail -n 20 "$logfile" >&2 || true
+        die "the OpenID Provider did not answer $OIDC_ISSUER/.well-known/openid-configuration within $OIDC_START_TIMEOUT s"
+    fi
+    echo "oidc: ok ($OIDC_ISSUER, started, pid $pid)"
+}
+
+ensure_oidc
 
 # The staff page's end-to-end test drives Debian's Chromium, headless.
 ensure_chromium() {

@@ -3,7 +3,7 @@
 #   run-local.sh start   start every instance (skips ones already running), wait for /readyz
 #                      (the bank simulator: /healthz)
 #   run-local.sh stop    SIGTERM everything, SIGKILL leftovers after 20 s
-#   run-local.sh status  one line per instance
+#   run-local.sh status  one line per instance, and one for the OpenID Provider (ensure-infra.sh)
 # State lives in .run/ at the repo root (logs in .run/logs, pids in .run/pids).
 # The relief instances, one per department, come from deploy/departments.txt (name and port).
 set -euo pipefail
@@ -210,6 +210,20 @@ cmd_status() {
         esac
         printf '%-20s %-6s %-8s %-5s %s\n' "$NAME" "$PORT" "$pid" "$state" "$code"
     done
+    # The dev/test OpenID Provider: started by ensure-infra.sh, left running by stop.
+    pid=$(cat "$RUN_DIR/oidc.pid" 2>/dev/null) || pid=-
+    if [[ $pid =~ ^[0-9]+$ ]] && alive "$pid"; then
+        state=up
+    else
+        state=down
+        [[ $pid != - ]] && pid="$pid(dead)"
+    fi
+    case $(ready_code 8100 /.well-known/openid-configuration) in
+        200) code="200 discovery" ;;
+        000 | "") code="unreachable" ;;
+        *) code="not answering discovery" ;;
+    esac
+    printf '%-20s %-6s %-8s %-5s %s\n' oidc 8100 "$pid" "$state" "$code"
 }
 
 case ${1:-} in
