@@ -5,6 +5,11 @@
 //! port 0. Any service can be stopped gracefully, crashed (its tasks aborted mid-flight) and
 //! restarted on the same database, to show that nothing is lost.
 
+pub mod oidc;
+pub mod roles;
+
+pub use roles::Who;
+
 use anyhow::Context as _;
 use mesh::settings::{load_with, MeshSettings, TelemetrySettings};
 use policy::Department;
@@ -401,20 +406,67 @@ impl TestMesh {
         })
     }
 
-    /// Submits an application; returns the status code and body.
+    /// The bearer access token of `who` for `service`'s audience, by a real flow against the
+    /// dev provider (cached while valid).
+    pub async fn token_of(&self, who: &Who, service: &str) -> anyhow::Result<String> {
+        let audience = oidc::audience(roles::family(service));
+        let token = match who {
+            Who::Person(login) => oidc::Tokens::shared().user(login, &audience).await?,
+            Who::System(dept) => oidc::Tokens::shared().department(dept, &audience).await?,
+        };
+        Ok(token.access_token)
+    }
+
+    /// A request to `service` as `who` (no token when `None`).
+    pub async fn request_as(
+        &self,
+        who: Option<&Who>,
+        method: reqwest::Method,
+        service: &str,
+        path: &str,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        let mut req = self.http.request(method, self.url(service, path));
+        if let Some(who) = who {
+            req = req.bearer_auth(self.token_of(who, service).await?);
+        }
+        Ok(req)
+    }
+
+    /// A request to `service` as the demo person the operation's `x-roles` name first
+    /// ([`roles::default_caller`]): what a test that is not about sign-in uses.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        service: &str,
+        path: &str,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        let who = roles::default_caller(service, method.as_str(), path);
+        self.request_as(who.as_ref(), method, service, path).await
+    }
+
+    /// Submits an application (as the township officer of 410102001); returns the status code
+    /// and body.
     pub async fn submit(&self, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let r = self
-            .http
-            .post(self.url("intake", "/v1/applications"))
-            .json(body)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        Ok((status, r.json().await?))
+        self.post("intake", "/v1/applications", body).await
     }
 
     pub async fn get(&self, service: &str, path: &str) -> anyhow::Result<(u16, Value)> {
-        let r = self.http.get(self.url(service, path)).send().await?;
+        let who = roles::default_caller(service, "GET", path);
+        self.get_as(who.as_ref(), service, path).await
+    }
+
+    /// GETs as `who` (no token when `None`); the body as JSON, or as a string when it is not.
+    pub async fn get_as(
+        &self,
+        who: Option<&Who>,
+        service: &str,
+        path: &str,
+    ) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .request_as(who, reqwest::Method::GET, service, path)
+            .await?
+            .send()
+            .await?;
         let status = r.status().as_u16();
         let text = r.text().await?;
         Ok((
@@ -430,9 +482,35 @@ impl TestMesh {
         path: &str,
         body: &Value,
     ) -> anyhow::Result<(u16, Value)> {
+        let who = roles::default_caller(service, "POST", path);
+        self.send_as(who.as_ref(), reqwest::Method::POST, service, path, body)
+            .await
+    }
+
+    /// POSTs JSON as `who`.
+    pub async fn post_as(
+        &self,
+        who: Option<&Who>,
+        service: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        self.send_as(who, reqwest::Method::POST, service, path, body)
+            .await
+    }
+
+    /// Sends JSON with `method` as `who`; the status code and the body (`Null` when empty).
+    pub async fn send_as(
+        &self,
+        who: Option<&Who>,
+        method: reqwest::Method,
+        service: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
         let r = self
-            .http
-            .post(self.url(service, path))
+            .request_as(who, method, service, path)
+            .await?
             .json(body)
             .send()
             .await?;
@@ -651,7 +729,8 @@ pub fn id_number(body17: &str) -> String {
         .to_owned()
 }
 
-/// The demo household of `deploy/demo/household.json`, region Zhengzhou (410102).
+/// The demo household of `deploy/demo/household.json`, township 410102001 of Zhongyuan district
+/// (410102), Zhengzhou: the area of the demo township officer wang.fang.
 pub fn demo_household() -> Value {
     serde_json::from_str(include_str!("../../deploy/demo/household.json"))
         .expect("demo household is JSON")
