@@ -20,6 +20,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         .on("verified", HOUSEHOLD_VERIFIED, move |e, d| {
             handlers::on_verified(s.clone(), e, d)
         })
+        .public_routes(http::public_routes(state.clone()))
         .routes(http::routes(state))
         .build()
         .await

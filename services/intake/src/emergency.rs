@@ -4,20 +4,24 @@
 //! total is at most `act_first_multiple_permille` × the local monthly dibao standard (3 ×), the
 //! township grants it at once and `eligibility.emergency.granted` goes out for payment; the
 //! papers are completed afterwards, by `emergency_papers_days`, and overdue papers are listed
-//! for reminders. Larger amounts wait for a county case conference decided by a named approver.
-//! One approval may pay in stages.
+//! for reminders. Larger amounts wait for a county case conference decided by a county approver,
+//! never the officer who reported it. One approval may pay in stages. The officer is the access
+//! token's person; a staff member registered as a near relative of the person helped neither
+//! grants it act first nor decides it.
 
 use crate::state::State;
 use crate::store::{self, Emergency, EmergencyStatus, StageRequest};
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use contract::channels::EMERGENCY_GRANTED;
 use contract::{EmergencyGranted, EmergencyStage};
+use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
-use mesh::ChainRef;
+use mesh::{Acting, Actor, ChainRef};
 use policy::{Fen, RegionCode};
 use serde::Deserialize;
+use sqlx::types::Json as Stored;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -31,8 +35,6 @@ pub struct EmergencyRequest {
     pub person: Person,
     pub hardship: String,
     pub stages: Vec<StageRequest>,
-    /// The township officer reporting it.
-    pub reported_by: String,
 }
 
 fn yes() -> bool {
@@ -53,7 +55,8 @@ pub struct Person {
 )]
 pub async fn report(
     AxState(state): AxState<State>,
-    headers: axum::http::HeaderMap,
+    acting: Acting,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<EmergencyRequest>,
 ) -> Result<(StatusCode, Json<Emergency>), ApiError> {
     let key = crate::http::idempotency_key(&headers)?;
@@ -85,7 +88,6 @@ pub async fn report(
         .map_err(|rule| errors.push(FieldError::new("person.id_number", rule)))
         .ok();
     errors.extend(check_text("person.name", &req.person.name, 64));
-    errors.extend(check_text("reported_by", &req.reported_by, 64));
     if req.hardship.trim().is_empty() || req.hardship.chars().count() > 500 {
         errors.push(FieldError::new("hardship", "must be 1 to 500 characters"));
     }
@@ -111,13 +113,16 @@ pub async fn report(
     let (Some(params), Some(id), Ok(total), true) = (params, id, total, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
+    // A township officer reports what happens in the townships of their token.
+    acting.require_area("region_code", &req.region_code)?;
     let total = total.0;
     let limit = params
         .standard(req.urban)
         .times_permille(params.act_first_multiple_permille)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the act-first limit: {e}")))?;
     let act_first = Fen(total) <= limit;
-    let officer = req.reported_by.trim().to_owned();
+    let actor = acting.actor();
+    let officer = actor.name.clone();
     let mut e = Emergency {
         emergency_id: Uuid::new_v4(),
         household_id: Uuid::new_v4(),
@@ -138,7 +143,9 @@ pub async fn report(
         limit_fen: limit.0,
         policy_version: params.version.clone(),
         reported_by: officer.clone(),
+        reported_by_actor: Some(Stored(actor.clone())),
         decided_by: act_first.then(|| format!("township:{officer}")),
+        decided_by_actor: act_first.then(|| Stored(actor.clone())),
         decision_reason: act_first.then(|| {
             format!(
                 "act first: {} within {limit} ({}‰ of the monthly standard)",
@@ -149,9 +156,16 @@ pub async fn report(
         papers_due: act_first
             .then(|| today + chrono::Days::new(u64::from(params.emergency_papers_days))),
         papers_completed_by: None,
+        papers_completed_by_actor: None,
         created_at: state.mesh.clock.now(),
     };
     let mut tx = state.mesh.db.begin().await?;
+    if act_first && store::is_near_relative(&mut tx, &actor.sub, &[e.id_number.clone()]).await? {
+        // Act first is the township's own grant: not one of a relative's.
+        return Err(ApiError::Forbidden(
+            "you are registered as a near relative of this person (近亲属回避): another officer must report and grant it".into(),
+        ));
+    }
     store::insert_emergency(&mut tx, &e).await?;
     if let Some(k) = &key {
         match store::set_emergency_key(&mut tx, e.emergency_id, k).await {
@@ -167,8 +181,24 @@ pub async fn report(
             Err(err) => return Err(err.into()),
         }
     }
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new("emergency.report", "emergency", e.emergency_id)
+            .household(e.household_id)
+            .person(e.member_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({
+                "region_code": e.region_code,
+                "total_amount_fen": e.total_amount_fen,
+                "act_first": act_first,
+                "status": e.status.as_str(),
+            })),
+    )
+    .await?;
     if act_first {
-        emit_granted(&state, &mut tx, &e).await?;
+        emit_granted(&state, &mut tx, &e, &actor).await?;
     }
     tx.commit().await?;
     e.created_at = state.mesh.clock.now();
@@ -176,7 +206,13 @@ pub async fn report(
     Ok((StatusCode::CREATED, Json(e)))
 }
 
-async fn emit_granted(state: &State, tx: &mut PgConnection, e: &Emergency) -> Result<(), ApiError> {
+/// Enqueues `eligibility.emergency.granted`, carrying the officer or approver who granted it.
+async fn emit_granted(
+    state: &State,
+    tx: &mut PgConnection,
+    e: &Emergency,
+    by: &Actor,
+) -> Result<(), ApiError> {
     let today = state.mesh.today();
     let granted = EmergencyGranted {
         emergency_id: e.emergency_id,
@@ -211,7 +247,8 @@ async fn emit_granted(state: &State, tx: &mut PgConnection, e: &Emergency) -> Re
     };
     let out = state
         .mesh
-        .envelope(&chain, Some(e.emergency_id.to_string()), granted);
+        .envelope(&chain, Some(e.emergency_id.to_string()), granted)
+        .by(by.clone());
     mesh::outbox::enqueue_on(tx, &state.mesh.subjects, EMERGENCY_GRANTED, &out).await?;
     Ok(())
 }
@@ -219,38 +256,55 @@ async fn emit_granted(state: &State, tx: &mut PgConnection, e: &Emergency) -> Re
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConferenceDecision {
-    /// The county approver; recorded as the decision's author.
-    pub approver: String,
     pub approve: bool,
     pub reason: String,
 }
 
-/// `POST /v1/emergencies/{id}/decision`: the county case conference (一事一议) on a large amount.
+fn no_emergency(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no emergency {id}"))
+}
+
+/// `POST /v1/emergencies/{id}/decision`: the county case conference (一事一议) on a large amount,
+/// decided by the county approver of the token: not the officer who reported it, nor a staff
+/// member registered as a near relative of the person.
 pub async fn decide(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
     JsonBody(req): JsonBody<ConferenceDecision>,
 ) -> Result<Json<Emergency>, ApiError> {
-    let approver = req.approver.trim();
-    let mut errors = Vec::new();
-    errors.extend(check_text("approver", &req.approver, 64));
     if req.reason.trim().is_empty() {
-        errors.push(FieldError::new("reason", "a decision says why"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "reason",
+            "a decision says why",
+        )]));
     }
     let mut tx = state.mesh.db.begin().await?;
-    let mut e = store::lock_emergency(&mut tx, id)
+    let mut e = store::lock_emergency(&mut tx, id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no emergency {id}")))?;
+        .ok_or_else(|| no_emergency(id))?;
+    let actor = acting.actor();
+    if store::is_near_relative(&mut tx, &actor.sub, &[e.id_number.clone()]).await? {
+        return Err(ApiError::Forbidden(
+            "you are registered as a near relative of this person (近亲属回避): another county approver must decide".into(),
+        ));
+    }
+    if e.reported_by_actor
+        .as_ref()
+        .is_some_and(|r| r.0.sub == actor.sub)
+    {
+        return Err(ApiError::Forbidden(
+            "you reported this emergency; another county approver must decide (maker-checker: the proposer does not approve)".into(),
+        ));
+    }
     if e.status != EmergencyStatus::AwaitingCaseConference {
         return Err(ApiError::Conflict(format!(
             "the emergency is {}, not awaiting a case conference",
             e.status
         )));
     }
-    let by = format!("county:{approver}");
+    let by = format!("county:{}", actor.name);
     let status = if req.approve {
         EmergencyStatus::Granted
     } else {
@@ -261,15 +315,30 @@ pub async fn decide(
         id,
         status,
         &by,
+        &actor,
         req.reason.trim(),
         state.mesh.clock.now(),
     )
     .await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new("emergency.decide", "emergency", id)
+            .household(e.household_id)
+            .person(e.member_id)
+            .purpose_from(&headers)
+            .detail(
+                serde_json::json!({"approve": req.approve, "total_amount_fen": e.total_amount_fen}),
+            ),
+    )
+    .await?;
     e.status = status;
     e.decided_by = Some(by);
+    e.decided_by_actor = Some(Stored(actor.clone()));
     e.decision_reason = Some(req.reason.trim().to_owned());
     if req.approve {
-        emit_granted(&state, &mut tx, &e).await?;
+        emit_granted(&state, &mut tx, &e, &actor).await?;
     }
     tx.commit().await?;
     tracing::info!(
@@ -279,35 +348,46 @@ pub async fn decide(
     Ok(Json(e))
 }
 
+/// The body of `POST /v1/emergencies/{id}/papers`: an empty object (the officer is the token's).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Papers {
-    pub officer: String,
-}
+pub struct Papers {}
 
-/// `POST /v1/emergencies/{id}/papers`: the papers of an act-first grant are complete.
+/// `POST /v1/emergencies/{id}/papers`: the papers of an act-first grant in the officer's
+/// townships are complete, by the officer of the token.
 pub async fn papers(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
-    JsonBody(req): JsonBody<Papers>,
+    JsonBody(Papers {}): JsonBody<Papers>,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(e) = check_text("officer", &req.officer, 64) {
-        return Err(ApiError::Validation(vec![e]));
-    }
-    if store::complete_papers(
-        &state.mesh.db,
+    let actor = acting.actor();
+    let mut tx = state.mesh.db.begin().await?;
+    let Some(household_id) = store::complete_papers(
+        &mut tx,
         id,
-        req.officer.trim(),
+        &actor,
+        &acting.region_patterns(),
         state.mesh.clock.now(),
     )
     .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!(
+    else {
+        return Err(ApiError::NotFound(format!(
             "no act-first emergency {id} with papers open"
-        )))
-    }
+        )));
+    };
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new("emergency.papers", "emergency", id)
+            .household(household_id)
+            .purpose_from(&headers),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,11 +396,23 @@ pub struct OnQuery {
     pub on: Option<chrono::NaiveDate>,
 }
 
-/// `GET /v1/emergencies/papers-overdue?on=YYYY-MM-DD`: act-first grants whose papers are late.
+/// `GET /v1/emergencies/papers-overdue?on=YYYY-MM-DD`: act-first grants in the caller's areas
+/// whose papers are late; the list is in the audit trail before it leaves.
 pub async fn overdue(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Query(q): Query<OnQuery>,
 ) -> Result<Json<Vec<Emergency>>, ApiError> {
     let on = q.on.unwrap_or_else(|| state.mesh.today());
-    Ok(Json(store::papers_overdue(&state.mesh.db, on).await?))
+    let list = store::papers_overdue(&state.mesh.db, on, &acting.region_patterns()).await?;
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new("emergency.list_overdue", "emergency_list", on)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({"on": on, "count": list.len()})),
+    )
+    .await?;
+    Ok(Json(list))
 }

@@ -4,6 +4,7 @@
 use crate::state::State;
 use crate::store::{self, AppStatus, ApplicationRow, MemberRow, ProposalDecision};
 use axum::extract::{Path, State as AxState};
+use axum::http::HeaderMap;
 use axum::Json;
 use contract::channels::{
     APPLICATION_MANUALLY_VERIFIED, APPLICATION_MANUAL_REVIEW, APPLICATION_REJECTED,
@@ -13,9 +14,10 @@ use contract::{
     ApplicationRejected, DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview,
     ManuallyVerified,
 };
+use mesh::audit::{self, Entry};
 use mesh::consumer::Outcome;
-use mesh::http::{check_text, ApiError, FieldError, JsonBody};
-use mesh::{ChainRef, Delivery, HandlerError};
+use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::{Acting, Actor, ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts, SelfCare};
 use policy::{Fen, Month, RegionCode, ResidentId};
 use serde::Deserialize;
@@ -66,6 +68,7 @@ pub async fn on_verified(
                 "a further report arrived while the application is {}; ignored",
                 app.status
             ),
+            None,
         )
         .await?;
         tx.commit().await?;
@@ -78,6 +81,7 @@ pub async fn on_verified(
             AppStatus::ManualVerification,
             "verification",
             "a complete report (the sources that had not answered answered later) supersedes the manual verification, which no officer had completed",
+            None,
         )
         .await?;
     }
@@ -96,6 +100,7 @@ pub async fn on_verified(
             AppStatus::ManualVerification,
             "verification",
             &note,
+            None,
         )
         .await?;
         let out = state.mesh.envelope(
@@ -165,14 +170,15 @@ impl From<anyhow::Error> for DetermineError {
 }
 
 /// Determines the application from what was verified, records the decision and its author, and
-/// enqueues `eligibility.household.determined`. `officer` is `None` for a decision by rule.
+/// enqueues `eligibility.household.determined`. `officer` is the township officer of a manual
+/// verification (from the access token), `None` for a decision by rule.
 async fn determine_and_emit(
     state: &State,
     tx: &mut PgConnection,
     app: &ApplicationRow,
     chain: &ChainRef,
     verified: &HashMap<Uuid, Verified>,
-    officer: Option<&str>,
+    officer: Option<&Actor>,
 ) -> Result<String, DetermineError> {
     let region =
         RegionCode::parse(&app.region_code).map_err(|e| DetermineError::Poison(e.to_string()))?;
@@ -193,7 +199,7 @@ async fn determine_and_emit(
     )
     .map_err(|e| DetermineError::Poison(e.to_string()))?;
     let decided_by = match officer {
-        Some(name) => format!("officer:{name}"),
+        Some(a) => format!("officer:{}", a.name),
         None => format!("rule:{}", decision.policy_version),
     };
     let determined = HouseholdDetermined {
@@ -233,14 +239,14 @@ async fn determine_and_emit(
     };
     if !app.integrity_flags.0.is_empty() {
         // No favour-based assistance: for a flagged application neither the rule nor the
-        // township officer decides; they propose, and a named county officer decides.
+        // township officer decides; they propose, and a county approver decides.
         let note = format!(
             "{decided_by} proposes {} ({}); a county decision is required: {}",
             decision.tier.as_str(),
             decision.monthly_amount,
             app.integrity_flags.0.join("; ")
         );
-        store::insert_proposal(tx, &determined, chain.causation_id.as_deref()).await?;
+        store::insert_proposal(tx, &determined, chain.causation_id.as_deref(), officer).await?;
         store::set_status(
             tx,
             app.application_id,
@@ -254,6 +260,22 @@ async fn determine_and_emit(
             AppStatus::AwaitingCountyDecision,
             &decided_by,
             &note,
+            officer,
+        )
+        .await?;
+        let by = officer.cloned().unwrap_or_else(|| Actor::system("intake"));
+        audit::append(
+            tx,
+            &state.mesh,
+            &by,
+            Entry::new("application.propose", "application", app.application_id)
+                .household(app.household_id)
+                .detail(serde_json::json!({
+                    "tier": decision.tier.as_str(),
+                    "monthly_amount_fen": decision.monthly_amount.0,
+                    "decided_by": decided_by,
+                    "integrity_flags": app.integrity_flags.0.len(),
+                })),
         )
         .await?;
         tracing::info!(
@@ -262,19 +284,23 @@ async fn determine_and_emit(
         );
         return Ok(decision.policy_version);
     }
-    record_and_emit(state, tx, determined, chain).await?;
+    record_and_emit(state, tx, determined, chain, officer).await?;
     Ok(decision.policy_version)
 }
 
-/// Records the determination as final and enqueues `eligibility.household.determined`.
+/// Records the determination as final, in the audit trail too, and enqueues
+/// `eligibility.household.determined`, carrying `by` (the officer or approver from the access
+/// token; `None` for a decision by rule).
 async fn record_and_emit(
     state: &State,
     tx: &mut PgConnection,
     determined: HouseholdDetermined,
     chain: &ChainRef,
+    by: Option<&Actor>,
 ) -> Result<(), DetermineError> {
     let application_id = determined.application_id;
-    store::insert_determination(tx, &determined, &determined.decided_by).await?;
+    let actor = by.cloned().unwrap_or_else(|| Actor::system("intake"));
+    store::insert_determination(tx, &determined, &determined.decided_by, &actor).await?;
     store::set_status(
         tx,
         application_id,
@@ -288,6 +314,21 @@ async fn record_and_emit(
         AppStatus::Determined,
         &determined.decided_by,
         &determined.rule,
+        by,
+    )
+    .await?;
+    audit::append(
+        tx,
+        &state.mesh,
+        &actor,
+        Entry::new("application.determine", "application", application_id)
+            .household(chain.household_id)
+            .detail(serde_json::json!({
+                "tier": determined.tier.as_str(),
+                "monthly_amount_fen": determined.monthly_amount_fen,
+                "policy_version": determined.policy_version,
+                "decided_by": determined.decided_by,
+            })),
     )
     .await?;
     tracing::info!(
@@ -296,9 +337,12 @@ async fn record_and_emit(
         decided_by = %determined.decided_by,
         "Determination recorded."
     );
-    let out = state
+    let mut out = state
         .mesh
         .envelope(chain, Some(application_id.to_string()), determined);
+    if let Some(a) = by {
+        out = out.by(a.clone());
+    }
     mesh::outbox::enqueue_on(tx, &state.mesh.subjects, HOUSEHOLD_DETERMINED, &out).await?;
     Ok(())
 }
@@ -331,8 +375,6 @@ fn facts_of(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManualVerification {
-    /// The township officer who verified on site; recorded as the decision's author.
-    pub officer: String,
     pub note: String,
     /// Every member's verified figures.
     pub members: Vec<ManualMember>,
@@ -346,31 +388,60 @@ pub struct ManualMember {
     pub assets_fen: i64,
 }
 
-/// `POST /v1/applications/{id}/manual-verification`: an officer completes a verification that
-/// had gaps; the application is then determined from the officer's figures.
+fn no_application(application_id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no application {application_id}"))
+}
+
+fn internal(e: DetermineError) -> ApiError {
+    match e {
+        DetermineError::Poison(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
+        DetermineError::Store(e) => ApiError::Internal(e),
+    }
+}
+
+/// 403 when the officer acting is registered as a near relative (近亲属备案) of a member of the
+/// application: they may not verify or decide the case of a relative.
+async fn refuse_near_relative(
+    tx: &mut PgConnection,
+    acting: &Acting,
+    members: &[MemberRow],
+) -> Result<(), ApiError> {
+    let numbers: Vec<String> = members.iter().map(|m| m.id_number.clone()).collect();
+    if store::is_near_relative(tx, &acting.caller.sub, &numbers).await? {
+        return Err(ApiError::Forbidden(
+            "you are registered as a near relative of a member of this application (近亲属回避): another officer must act on it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/applications/{id}/manual-verification`: the township officer of the token completes
+/// a verification that had gaps; the application is then determined from the officer's figures.
 pub async fn complete_manual_verification(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(application_id): Path<Uuid>,
     JsonBody(req): JsonBody<ManualVerification>,
 ) -> Result<Json<store::ApplicationView>, ApiError> {
+    let areas = acting.region_patterns();
     let mut tx = state.mesh.db.begin().await?;
-    let app = store::lock(&mut tx, application_id)
+    let app = store::lock_in_area(&mut tx, application_id, &areas)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+        .ok_or_else(|| no_application(application_id))?;
+    let members = store::members(&mut tx, application_id).await?;
+    refuse_near_relative(&mut tx, &acting, &members).await?;
     if app.status != AppStatus::ManualVerification {
         return Err(ApiError::Conflict(format!(
             "the application is {}, not awaiting manual verification",
             app.status
         )));
     }
-    let members = store::members(&mut tx, application_id).await?;
     let bounds = &state.mesh.settings.bounds;
     if let Err(rule) = bounds.members(req.members.len()) {
         return Err(ApiError::Validation(vec![FieldError::new("members", rule)]));
     }
     let mut errors = Vec::new();
-    let officer = req.officer.trim();
-    errors.extend(check_text("officer", &req.officer, 64));
     if req.note.trim().is_empty() {
         errors.push(FieldError::new("note", "say what was verified and how"));
     } else if req.note.chars().count() > 2000 {
@@ -417,13 +488,29 @@ pub async fn complete_manual_verification(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let officer_actor = format!("officer:{officer}");
+    let actor = acting.actor();
+    let officer_actor = format!("officer:{}", actor.name);
     store::history(
         &mut tx,
         application_id,
         AppStatus::ManualVerification,
         &officer_actor,
         req.note.trim(),
+        Some(&actor),
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new(
+            "application.manual_verification",
+            "application",
+            application_id,
+        )
+        .household(app.household_id)
+        .purpose_from(&headers)
+        .detail(serde_json::json!({"members": verified.len()})),
     )
     .await?;
     let chain = ChainRef {
@@ -432,14 +519,17 @@ pub async fn complete_manual_verification(
         causation_id: app.manual_review_event_id.clone(),
     };
     // Verification stops asking the sources that had not answered.
-    let done = state.mesh.envelope(
-        &chain,
-        Some(application_id.to_string()),
-        ManuallyVerified {
-            application_id,
-            verified_by: officer_actor.clone(),
-        },
-    );
+    let done = state
+        .mesh
+        .envelope(
+            &chain,
+            Some(application_id.to_string()),
+            ManuallyVerified {
+                application_id,
+                verified_by: officer_actor.clone(),
+            },
+        )
+        .by(actor.clone());
     mesh::outbox::enqueue_on(
         &mut tx,
         &state.mesh.subjects,
@@ -448,39 +538,46 @@ pub async fn complete_manual_verification(
     )
     .await
     .map_err(ApiError::Internal)?;
-    determine_and_emit(&state, &mut tx, &app, &chain, &verified, Some(officer))
+    determine_and_emit(&state, &mut tx, &app, &chain, &verified, Some(&actor))
         .await
-        .map_err(|e| match e {
-            DetermineError::Poison(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
-            DetermineError::Store(e) => ApiError::Internal(e),
-        })?;
+        .map_err(internal)?;
     tx.commit().await?;
-    store::view(&state.mesh.db, application_id)
+    store::view(&state.mesh.db, application_id, &areas)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
+        .ok_or_else(|| no_application(application_id))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CountyDecision {
-    /// The county officer deciding; recorded as the decision's author.
-    pub officer: String,
     /// `approve` the rule's proposal, or `reject` the application.
     pub decision: String,
     pub reason: String,
 }
 
-/// `POST /v1/applications/{id}/county-decision`: a named county officer approves the rule's
-/// proposal (the determination goes out under their name) or rejects the application.
+/// Maker-checker: 403 when the approver is the one who proposed what they would decide.
+fn refuse_own(acting: &Acting, proposer: Option<&Actor>, what: &str) -> Result<(), ApiError> {
+    match proposer {
+        Some(p) if p.sub == acting.caller.sub => Err(ApiError::Forbidden(format!(
+            "you {what}; another county approver must decide (maker-checker: the proposer does not approve)"
+        ))),
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// `POST /v1/applications/{id}/county-decision`: the county approver of the token approves the
+/// rule's proposal (the determination goes out under their name) or rejects the application.
+/// Nobody decides an application they submitted or whose figures they verified, nor one naming
+/// their registered near relative.
 pub async fn county_decision(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(application_id): Path<Uuid>,
     JsonBody(req): JsonBody<CountyDecision>,
 ) -> Result<Json<store::ApplicationView>, ApiError> {
     let mut errors = Vec::new();
-    let officer = req.officer.trim();
-    errors.extend(check_text("officer", &req.officer, 64));
     if req.decision != "approve" && req.decision != "reject" {
         errors.push(FieldError::new("decision", "must be approve or reject"));
     }
@@ -490,29 +587,43 @@ pub async fn county_decision(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let areas = acting.region_patterns();
     let mut tx = state.mesh.db.begin().await?;
-    let app = store::lock(&mut tx, application_id)
+    let app = store::lock_in_area(&mut tx, application_id, &areas)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+        .ok_or_else(|| no_application(application_id))?;
+    let members = store::members(&mut tx, application_id).await?;
+    refuse_near_relative(&mut tx, &acting, &members).await?;
+    refuse_own(
+        &acting,
+        app.submitted_by.as_ref().map(|a| &a.0),
+        "submitted this application",
+    )?;
     if app.status != AppStatus::AwaitingCountyDecision {
         return Err(ApiError::Conflict(format!(
             "the application is {}, not awaiting a county decision",
             app.status
         )));
     }
-    let (mut determined, cause) =
-        store::proposal(&mut tx, application_id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!(
-                    "application {application_id} awaits a decision without a proposal"
-                ))
-            })?;
-    let author = format!("county:{officer}");
+    let proposal = store::proposal(&mut tx, application_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "application {application_id} awaits a decision without a proposal"
+            ))
+        })?;
+    refuse_own(
+        &acting,
+        proposal.proposed_by.as_ref(),
+        "verified the figures this proposal rests on",
+    )?;
+    let mut determined = proposal.determination;
+    let actor = acting.actor();
+    let author = format!("county:{}", actor.name);
     let chain = ChainRef {
         household_id: app.household_id,
         chain_id: app.chain_id,
-        causation_id: cause,
+        causation_id: proposal.cause_event_id,
     };
     let reason = req.reason.trim();
     let decision = if req.decision == "approve" {
@@ -524,20 +635,28 @@ pub async fn county_decision(
         &mut tx,
         application_id,
         &author,
+        &actor,
         decision,
         reason,
         state.mesh.clock.now(),
     )
     .await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new("application.county_decision", "application", application_id)
+            .household(app.household_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({"decision": req.decision})),
+    )
+    .await?;
     if decision == ProposalDecision::Approved {
         determined.rule = format!("{}; approved by {author}: {reason}", determined.rule);
         determined.decided_by = author;
-        record_and_emit(&state, &mut tx, determined, &chain)
+        record_and_emit(&state, &mut tx, determined, &chain, Some(&actor))
             .await
-            .map_err(|e| match e {
-                DetermineError::Poison(reason) => ApiError::Internal(anyhow::anyhow!(reason)),
-                DetermineError::Store(e) => ApiError::Internal(e),
-            })?;
+            .map_err(internal)?;
     } else {
         store::set_status(
             &mut tx,
@@ -552,23 +671,67 @@ pub async fn county_decision(
             AppStatus::Rejected,
             &author,
             reason,
+            Some(&actor),
         )
         .await?;
-        let out = state.mesh.envelope(
-            &chain,
-            Some(application_id.to_string()),
-            ApplicationRejected {
-                application_id,
-                decided_by: author,
-                reason: reason.to_owned(),
-            },
-        );
+        let out = state
+            .mesh
+            .envelope(
+                &chain,
+                Some(application_id.to_string()),
+                ApplicationRejected {
+                    application_id,
+                    decided_by: author,
+                    reason: reason.to_owned(),
+                },
+            )
+            .by(actor.clone());
         mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, APPLICATION_REJECTED, &out).await?;
     }
     tx.commit().await?;
     tracing::info!(decision = %req.decision, "County decision recorded.");
-    store::view(&state.mesh.db, application_id)
+    store::view(&state.mesh.db, application_id, &areas)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
+        .ok_or_else(|| no_application(application_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesh::{Caller, Role};
+
+    fn approver(sub: &str) -> Acting {
+        Caller {
+            sub: sub.into(),
+            name: "陈静".into(),
+            roles: vec![Role::CountyApprover],
+            areas: vec!["410102".into()],
+            department: None,
+            rights: Vec::new(),
+        }
+        .acting_as(&[Role::CountyApprover])
+        .unwrap()
+    }
+
+    #[test]
+    fn the_proposer_does_not_approve_their_own() {
+        let proposer = Actor {
+            sub: "chen.jing".into(),
+            name: "陈静".into(),
+            role: "township_officer".into(),
+        };
+        let err = refuse_own(
+            &approver("chen.jing"),
+            Some(&proposer),
+            "submitted this application",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ApiError::Forbidden(ref m) if m.contains("maker-checker") && m.contains("submitted")),
+            "{err}"
+        );
+        assert!(refuse_own(&approver("liu.yang"), Some(&proposer), "x").is_ok());
+        assert!(refuse_own(&approver("chen.jing"), None, "x").is_ok());
+    }
 }

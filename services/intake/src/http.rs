@@ -1,4 +1,9 @@
-//! Intake's HTTP API: submit an application, read one back.
+//! Intake's HTTP API: submit an application, read one back, decide, register near relatives of
+//! staff, emergencies; the public disclosure list.
+//!
+//! Every route but the disclosure list takes an access token (mesh::auth) and names its roles
+//! (the `x-roles` of docs/openapi.yaml); what a caller reads or acts on is limited in the
+//! queries to the token's areas, and a record outside them is "not found".
 
 use crate::state::State;
 use crate::store;
@@ -8,40 +13,71 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use contract::channels::APPLICATION_SUBMITTED;
 use contract::{ApplicantMember, ApplicationSubmitted};
+use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
-use mesh::{ChainRef, Mesh};
+use mesh::{Acting, Actor, ChainRef, Mesh, Role};
 use policy::determination::MemberFlags;
 use policy::{RegionCode, ResidentId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use uuid::Uuid;
 
+/// Who reads applications and emergencies: the regional roles, each in its own area.
+const REGIONAL_READ: &[Role] = &[
+    Role::TownshipOfficer,
+    Role::CountyOfficer,
+    Role::CountyApprover,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
+
+/// The routes that take a token, each with its roles.
 pub fn routes(state: State) -> Router<Mesh> {
+    use crate::{emergency, handlers};
+    use mesh::auth::allow;
     Router::new()
-        .route("/v1/applications", post(submit))
-        .route("/v1/applications/{application_id}", get(show))
+        .route(
+            "/v1/applications",
+            post(submit).layer(allow(&[Role::TownshipOfficer])),
+        )
+        .route(
+            "/v1/applications/{application_id}",
+            get(show).layer(allow(REGIONAL_READ)),
+        )
         .route(
             "/v1/applications/{application_id}/manual-verification",
-            post(crate::handlers::complete_manual_verification),
+            post(handlers::complete_manual_verification).layer(allow(&[Role::TownshipOfficer])),
         )
         .route(
             "/v1/applications/{application_id}/county-decision",
-            post(crate::handlers::county_decision),
+            post(handlers::county_decision).layer(allow(&[Role::CountyApprover])),
         )
-        .route("/v1/staff-relatives", post(register_relative))
-        .route("/v1/emergencies", post(crate::emergency::report))
+        .route(
+            "/v1/staff-relatives",
+            post(register_relative).layer(allow(&[Role::CountyOfficer])),
+        )
+        .route(
+            "/v1/emergencies",
+            post(emergency::report).layer(allow(&[Role::TownshipOfficer])),
+        )
         .route(
             "/v1/emergencies/papers-overdue",
-            get(crate::emergency::overdue),
+            get(emergency::overdue).layer(allow(REGIONAL_READ)),
         )
         .route(
             "/v1/emergencies/{emergency_id}/decision",
-            post(crate::emergency::decide),
+            post(emergency::decide).layer(allow(&[Role::CountyApprover])),
         )
         .route(
             "/v1/emergencies/{emergency_id}/papers",
-            post(crate::emergency::papers),
+            post(emergency::papers).layer(allow(&[Role::TownshipOfficer])),
         )
+        .with_state(state)
+}
+
+/// The routes anyone may call without a token: the public disclosure list (公示).
+pub fn public_routes(state: State) -> Router<Mesh> {
+    Router::new()
         .route("/v1/disclosures", get(disclosures))
         .with_state(state)
 }
@@ -163,10 +199,14 @@ fn validate(
 #[tracing::instrument(skip_all, fields(application_id = tracing::field::Empty, household_id = tracing::field::Empty))]
 async fn submit(
     AxState(state): AxState<State>,
+    acting: Acting,
     headers: HeaderMap,
     JsonBody(req): JsonBody<ApplicationRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let (region, ids) = validate(&req, &state)?;
+    // A township officer submits for the townships of their token only.
+    acting.require_area("region_code", region.as_str())?;
+    let actor = acting.actor();
     let key = idempotency_key(&headers)?;
     let db = &state.mesh.db;
     if let Some(k) = &key {
@@ -208,7 +248,8 @@ async fn submit(
     };
     let envelope = state
         .mesh
-        .envelope(&chain, Some(application_id.to_string()), event);
+        .envelope(&chain, Some(application_id.to_string()), event)
+        .by(actor.clone());
     let mut tx = db.begin().await?;
     // One person, one open case: serialise on each person's ID number, then look for them in
     // open applications and among the enrolled.
@@ -238,6 +279,7 @@ async fn submit(
         req.address.as_deref(),
         key.as_deref(),
         &flags,
+        &actor,
     )
     .await;
     match inserted {
@@ -252,6 +294,20 @@ async fn submit(
         }
         Err(e) => return Err(e.into()),
     }
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new("application.submit", "application", application_id)
+            .household(chain.household_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({
+                "region_code": region.as_str(),
+                "members": ids.len(),
+                "integrity_flags": flags.len(),
+            })),
+    )
+    .await?;
     mesh::outbox::enqueue_on(
         &mut tx,
         &state.mesh.subjects,
@@ -283,14 +339,26 @@ fn accepted(a: store::ApplicationRow) -> Accepted {
     }
 }
 
+/// `GET /v1/applications/{id}`: in the caller's areas only; the read is in the audit trail
+/// before the application leaves.
 async fn show(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(application_id): Path<Uuid>,
 ) -> Result<Json<store::ApplicationView>, ApiError> {
-    store::view(&state.mesh.db, application_id)
+    let view = store::view(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new("application.read", "application", application_id)
+            .household(view.household_id)
+            .purpose_from(&headers),
+    )
+    .await?;
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,18 +366,30 @@ async fn show(
 pub struct RelativeRequest {
     /// The relative's resident ID number.
     pub id_number: String,
-    /// The staff member or village cadre they are related to.
-    pub staff_name: String,
+    /// The staff member or village cadre they are related to, by the subject (`sub`) of their
+    /// access token: the officer who may then not act on the relative's case.
+    pub staff_sub: String,
     pub relation: String,
-    /// Who registered it.
-    pub registered_by: String,
 }
 
-/// Near-relative registration: later applications naming this person are flagged.
+/// What a registration answers: no staff name, the ID number masked.
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    pub id_number_masked: String,
+    pub staff_sub: String,
+    pub relation: String,
+    /// The county officer who registered it, from the access token.
+    pub registered_by: Actor,
+}
+
+/// Near-relative registration (近亲属备案) by the county officer of the token: later
+/// applications naming this person are flagged, and the staff member may not act on their case.
 async fn register_relative(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<RelativeRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
     let mut errors = Vec::new();
     let id = match person_id(&req.id_number, state.mesh.today()) {
         Ok(id) => Some(id),
@@ -318,31 +398,47 @@ async fn register_relative(
             None
         }
     };
-    for (field, value) in [
-        ("staff_name", &req.staff_name),
-        ("relation", &req.relation),
-        ("registered_by", &req.registered_by),
-    ] {
-        errors.extend(check_text(field, value, 64));
+    match check_text("staff_sub", &req.staff_sub, 128) {
+        Some(e) => errors.push(e),
+        None if req.staff_sub.trim().chars().any(char::is_whitespace) => errors.push(
+            FieldError::new("staff_sub", "a token subject has no spaces"),
+        ),
+        None => {}
     }
+    errors.extend(check_text("relation", &req.relation, 64));
     let Some(id) = id.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
+    let actor = acting.actor();
+    let mut tx = state.mesh.db.begin().await?;
     store::register_relative(
-        &state.mesh.db,
+        &mut tx,
         id.as_str(),
-        &req.staff_name,
+        &req.staff_sub,
         &req.relation,
-        &req.registered_by,
+        &actor,
         state.mesh.clock.now(),
     )
     .await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        Entry::new("staff_relative.register", "staff_relative", id.masked())
+            .purpose_from(&headers)
+            .detail(serde_json::json!({"staff_sub": req.staff_sub.trim()})),
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!("Near relative of staff registered.");
     Ok((
         StatusCode::CREATED,
-        Json(
-            serde_json::json!({"id_number_masked": id.masked(), "registered_by": req.registered_by.trim()}),
-        ),
+        Json(Registered {
+            id_number_masked: id.masked(),
+            staff_sub: req.staff_sub.trim().to_owned(),
+            relation: req.relation.trim().to_owned(),
+            registered_by: actor,
+        }),
     ))
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use contract::{ApplicationSubmitted, HouseholdDetermined};
 use mesh::db::Text;
-use mesh::Envelope;
+use mesh::{Actor, Envelope};
 use policy::determination::MemberFlags;
 use policy::Tier;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,8 @@ pub struct ApplicationRow {
     pub submitted_at: DateTime<Utc>,
     pub integrity_flags: Json<Vec<String>>,
     pub manual_review_event_id: Option<String>,
+    /// The township officer who submitted it; none for applications from before sign-in.
+    pub submitted_by: Option<Json<Actor>>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,11 +115,12 @@ pub async fn insert_application(
     address: Option<&str>,
     idempotency_key: Option<&str>,
     integrity_flags: &[String],
+    by: &Actor,
 ) -> sqlx::Result<()> {
     let a = &e.data;
     sqlx::query!(
-        "INSERT INTO applications (application_id, household_id, chain_id, region_code, urban, address, status, idempotency_key, integrity_flags)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO applications (application_id, household_id, chain_id, region_code, urban, address, status, idempotency_key, integrity_flags, submitted_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         a.application_id,
         e.household_id,
         e.chain_id,
@@ -127,6 +130,7 @@ pub async fn insert_application(
         AppStatus::Verifying as AppStatus,
         idempotency_key,
         Json(integrity_flags) as _,
+        Json(by) as _,
     )
     .execute(&mut *tx)
     .await?;
@@ -155,8 +159,9 @@ pub async fn insert_application(
         tx,
         a.application_id,
         AppStatus::Verifying,
-        "applicant",
+        &format!("officer:{}", by.name),
         "application submitted; household economic verification requested",
+        Some(by),
     )
     .await?;
     for flag in integrity_flags {
@@ -166,25 +171,31 @@ pub async fn insert_application(
             AppStatus::Verifying,
             "intake",
             &format!("flagged: {flag}"),
+            None,
         )
         .await?;
     }
     Ok(())
 }
 
+/// A step of the application's history: `actor` as the history shows it (`officer:<name>`,
+/// `rule:<version>`, `verification` …), `by` the person who acted, from the access token
+/// (none for a rule or another service).
 pub async fn history(
     tx: &mut PgConnection,
     application_id: Uuid,
     status: AppStatus,
     actor: &str,
     note: &str,
+    by: Option<&Actor>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO application_history (application_id, status, actor, note) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO application_history (application_id, status, actor, note, by_actor) VALUES ($1, $2, $3, $4, $5)",
         application_id,
         status as AppStatus,
         actor,
         note,
+        by.map(Json) as _,
     )
     .execute(tx)
     .await?;
@@ -195,7 +206,8 @@ pub async fn by_idempotency_key(db: &PgPool, key: &str) -> sqlx::Result<Option<A
     sqlx::query_as!(
         ApplicationRow,
         r#"SELECT application_id, household_id, chain_id, region_code, urban, status AS "status: AppStatus", submitted_at,
-                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id
+                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id,
+                submitted_by AS "submitted_by: Json<Actor>"
          FROM applications WHERE idempotency_key = $1"#,
         key,
     )
@@ -203,7 +215,8 @@ pub async fn by_idempotency_key(db: &PgPool, key: &str) -> sqlx::Result<Option<A
     .await
 }
 
-/// The application, locked for the rest of the transaction.
+/// The application, locked for the rest of the transaction: for the consumers, which act for
+/// the mesh and see every region.
 pub async fn lock(
     tx: &mut PgConnection,
     application_id: Uuid,
@@ -211,9 +224,31 @@ pub async fn lock(
     sqlx::query_as!(
         ApplicationRow,
         r#"SELECT application_id, household_id, chain_id, region_code, urban, status AS "status: AppStatus", submitted_at,
-                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id
+                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id,
+                submitted_by AS "submitted_by: Json<Actor>"
          FROM applications WHERE application_id = $1 FOR UPDATE"#,
         application_id,
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// The application if it lies in the caller's areas (`region_code LIKE ANY(areas)`, the
+/// patterns of `mesh::Acting::region_patterns`), locked for the rest of the transaction; `None`
+/// when it does not exist or lies outside them, alike.
+pub async fn lock_in_area(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<ApplicationRow>> {
+    sqlx::query_as!(
+        ApplicationRow,
+        r#"SELECT application_id, household_id, chain_id, region_code, urban, status AS "status: AppStatus", submitted_at,
+                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id,
+                submitted_by AS "submitted_by: Json<Actor>"
+         FROM applications WHERE application_id = $1 AND region_code LIKE ANY($2) FOR UPDATE"#,
+        application_id,
+        areas,
     )
     .fetch_optional(tx)
     .await
@@ -252,10 +287,11 @@ pub async fn insert_determination(
     tx: &mut PgConnection,
     d: &HouseholdDetermined,
     decided_by: &str,
+    actor: &Actor,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO determinations (application_id, tier, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, detail, classifications)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO determinations (application_id, tier, monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, detail, classifications, decided_by_actor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         d.application_id,
         Text(d.tier) as Text<Tier>,
         d.monthly_amount_fen,
@@ -267,6 +303,7 @@ pub async fn insert_determination(
         decided_by,
         Json(&d.members) as _,
         Json(&d.classifications) as _,
+        Json(actor) as _,
     )
     .execute(tx)
     .await?;
@@ -282,6 +319,8 @@ pub struct ApplicationView {
     pub urban: bool,
     pub status: AppStatus,
     pub submitted_at: DateTime<Utc>,
+    /// The township officer who submitted it, from the access token; null before sign-in.
+    pub submitted_by: Option<Json<Actor>>,
     pub integrity_flags: Vec<String>,
     pub members: Vec<MemberView>,
     pub determination: Option<DeterminationView>,
@@ -308,6 +347,9 @@ pub struct DeterminationView {
     pub rule: String,
     pub effective_month: String,
     pub decided_by: String,
+    /// Who decided: the officer or approver from the access token, or the intake service
+    /// (`role` `system`) for a decision by rule; null before sign-in.
+    pub decided_by_actor: Option<Json<Actor>>,
     pub decided_at: DateTime<Utc>,
 }
 
@@ -317,6 +359,8 @@ pub struct HistoryView {
     pub status: AppStatus,
     pub actor: String,
     pub note: String,
+    /// The person who acted, from the access token; null for a rule or another service.
+    pub by: Option<Json<Actor>>,
 }
 
 /// A name with all but its first character hidden, as public disclosure shows it.
@@ -328,14 +372,22 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
-pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<ApplicationView>> {
+/// The application as shown over HTTP, if it lies in `areas` (`None` when it does not exist or
+/// lies outside them, alike).
+pub async fn view(
+    db: &PgPool,
+    application_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<ApplicationView>> {
     let mut conn = db.acquire().await?;
     let Some(a) = sqlx::query_as!(
         ApplicationRow,
         r#"SELECT application_id, household_id, chain_id, region_code, urban, status AS "status: AppStatus", submitted_at,
-                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id
-         FROM applications WHERE application_id = $1"#,
+                integrity_flags AS "integrity_flags: Json<Vec<String>>", manual_review_event_id,
+                submitted_by AS "submitted_by: Json<Actor>"
+         FROM applications WHERE application_id = $1 AND region_code LIKE ANY($2)"#,
         application_id,
+        areas,
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -355,7 +407,8 @@ pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Appl
     let determination = sqlx::query_as!(
         DeterminationView,
         r#"SELECT tier AS "tier: Text<Tier>", classifications AS "classifications: Json<Vec<String>>",
-                monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by, decided_at
+                monthly_amount_fen, per_capita_income_fen, standard_fen, policy_version, rule, effective_month, decided_by,
+                decided_by_actor AS "decided_by_actor: Json<Actor>", decided_at
          FROM determinations WHERE application_id = $1"#,
         application_id,
     )
@@ -363,7 +416,8 @@ pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Appl
     .await?;
     let history = sqlx::query_as!(
         HistoryView,
-        r#"SELECT at, status AS "status: AppStatus", actor, note FROM application_history WHERE application_id = $1 ORDER BY id"#,
+        r#"SELECT at, status AS "status: AppStatus", actor, note, by_actor AS "by: Json<Actor>"
+         FROM application_history WHERE application_id = $1 ORDER BY id"#,
         application_id,
     )
     .fetch_all(&mut *conn)
@@ -376,6 +430,7 @@ pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Appl
         urban: a.urban,
         status: a.status,
         submitted_at: a.submitted_at,
+        submitted_by: a.submitted_by,
         integrity_flags: a.integrity_flags.0,
         members,
         determination,
@@ -466,26 +521,47 @@ pub async fn integrity_flags(
         .collect())
 }
 
+/// Registers `id_number` as a near relative of the staff member whose token subject is
+/// `staff_sub`; registering the same person for the same staff member again replaces it.
 pub async fn register_relative(
-    db: &PgPool,
+    tx: &mut PgConnection,
     id_number: &str,
-    staff_name: &str,
+    staff_sub: &str,
     relation: &str,
-    by: &str,
+    by: &Actor,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO staff_relatives (id_number, staff_name, relation, registered_by, registered_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id_number) DO UPDATE SET staff_name = $2, relation = $3, registered_by = $4, registered_at = $5",
+        "INSERT INTO staff_relatives (id_number, staff_sub, relation, registered_by, registered_by_actor, registered_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id_number, staff_sub) DO UPDATE SET relation = $3, registered_by = $4, registered_by_actor = $5,
+             registered_at = $6",
         id_number,
-        staff_name.trim(),
+        staff_sub.trim(),
         relation.trim(),
-        by.trim(),
+        by.name,
+        Json(by) as _,
         at,
     )
-    .execute(db)
+    .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Whether the staff member whose token subject is `staff_sub` is registered as a near
+/// relative of any of these people.
+pub async fn is_near_relative(
+    tx: &mut PgConnection,
+    staff_sub: &str,
+    id_numbers: &[String],
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM staff_relatives WHERE staff_sub = $1 AND id_number = ANY($2)) AS "near!""#,
+        staff_sub,
+        id_numbers,
+    )
+    .fetch_one(tx)
+    .await
 }
 
 /// One line of the public disclosure list: no full names or ID numbers.
@@ -546,52 +622,71 @@ pub async fn set_manual_review_event(
     Ok(())
 }
 
+/// Keeps the rule's determination as a proposal for a county decision; `proposed_by` is the
+/// officer whose manual verification it rests on, if any.
 pub async fn insert_proposal(
     tx: &mut PgConnection,
     d: &HouseholdDetermined,
     cause_event_id: Option<&str>,
+    proposed_by: Option<&Actor>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO proposals (application_id, determination, cause_event_id) VALUES ($1, $2, $3)",
+        "INSERT INTO proposals (application_id, determination, cause_event_id, proposed_by) VALUES ($1, $2, $3, $4)",
         d.application_id,
         Json(d) as _,
         cause_event_id,
+        proposed_by.map(Json) as _,
     )
     .execute(tx)
     .await?;
     Ok(())
 }
 
-/// The undecided proposal of an application, with the event it answers.
+/// An undecided proposal: the rule's determination, the event it answers, and the officer whose
+/// manual verification it rests on.
+pub struct Proposal {
+    pub determination: HouseholdDetermined,
+    pub cause_event_id: Option<String>,
+    pub proposed_by: Option<Actor>,
+}
+
+/// The undecided proposal of an application.
 pub async fn proposal(
     tx: &mut PgConnection,
     application_id: Uuid,
-) -> sqlx::Result<Option<(HouseholdDetermined, Option<String>)>> {
+) -> sqlx::Result<Option<Proposal>> {
     let row = sqlx::query!(
-        r#"SELECT determination AS "determination: Json<HouseholdDetermined>", cause_event_id
+        r#"SELECT determination AS "determination: Json<HouseholdDetermined>", cause_event_id,
+                proposed_by AS "proposed_by: Json<Actor>"
          FROM proposals WHERE application_id = $1 AND decision IS NULL FOR UPDATE"#,
         application_id,
     )
     .fetch_optional(tx)
     .await?;
-    Ok(row.map(|r| (r.determination.0, r.cause_event_id)))
+    Ok(row.map(|r| Proposal {
+        determination: r.determination.0,
+        cause_event_id: r.cause_event_id,
+        proposed_by: r.proposed_by.map(|a| a.0),
+    }))
 }
 
 pub async fn decide_proposal(
     tx: &mut PgConnection,
     application_id: Uuid,
     by: &str,
+    actor: &Actor,
     decision: ProposalDecision,
     reason: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE proposals SET decided_by = $2, decision = $3, reason = $4, decided_at = $5 WHERE application_id = $1",
+        "UPDATE proposals SET decided_by = $2, decision = $3, reason = $4, decided_at = $5, decided_by_actor = $6 WHERE application_id = $1",
         application_id,
         by,
         decision as ProposalDecision,
         reason,
         at,
+        Json(actor) as _,
     )
     .execute(tx)
     .await?;
@@ -618,11 +713,17 @@ pub struct Emergency {
     pub act_first: bool,
     pub limit_fen: i64,
     pub policy_version: String,
+    /// The reporting officer's name (from the token).
     pub reported_by: String,
+    /// The reporting officer, from the access token; null before sign-in.
+    pub reported_by_actor: Option<Json<Actor>>,
     pub decided_by: Option<String>,
+    /// The township officer (act first) or county approver who decided, from the token.
+    pub decided_by_actor: Option<Json<Actor>>,
     pub decision_reason: Option<String>,
     pub papers_due: Option<chrono::NaiveDate>,
     pub papers_completed_by: Option<String>,
+    pub papers_completed_by_actor: Option<Json<Actor>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -639,9 +740,9 @@ pub async fn insert_emergency(tx: &mut PgConnection, e: &Emergency) -> sqlx::Res
     sqlx::query!(
         "INSERT INTO emergencies (emergency_id, household_id, chain_id, member_id, id_number, name, region_code, hardship,
              total_amount_fen, stages, status, act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
-             papers_due, decided_at)
+             papers_due, decided_at, reported_by_actor, decided_by_actor)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 CASE WHEN $16::text IS NULL THEN NULL ELSE $19::timestamptz END)",
+                 CASE WHEN $16::text IS NULL THEN NULL ELSE $19::timestamptz END, $20, $21)",
         e.emergency_id,
         e.household_id,
         e.chain_id,
@@ -661,6 +762,8 @@ pub async fn insert_emergency(tx: &mut PgConnection, e: &Emergency) -> sqlx::Res
         e.decision_reason,
         e.papers_due,
         e.created_at,
+        &e.reported_by_actor as _,
+        &e.decided_by_actor as _,
     )
     .execute(tx)
     .await?;
@@ -672,8 +775,10 @@ pub async fn emergency_by_key(db: &PgPool, key: &str) -> sqlx::Result<Option<Eme
         Emergency,
         r#"SELECT emergency_id, household_id, chain_id, member_id, id_number, name, region_code, hardship,
                 total_amount_fen, stages AS "stages: Json<Vec<StageRequest>>", status AS "status: EmergencyStatus",
-                act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
-                papers_due, papers_completed_by, created_at
+                act_first, limit_fen, policy_version, reported_by, reported_by_actor AS "reported_by_actor: Json<Actor>",
+                decided_by, decided_by_actor AS "decided_by_actor: Json<Actor>", decision_reason,
+                papers_due, papers_completed_by, papers_completed_by_actor AS "papers_completed_by_actor: Json<Actor>",
+                created_at
          FROM emergencies WHERE idempotency_key = $1"#,
         key,
     )
@@ -692,15 +797,24 @@ pub async fn set_emergency_key(tx: &mut PgConnection, id: Uuid, key: &str) -> sq
     Ok(())
 }
 
-pub async fn lock_emergency(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Emergency>> {
+/// The emergency if it happened in `areas`, locked for the rest of the transaction; `None` when
+/// it does not exist or lies outside them, alike.
+pub async fn lock_emergency(
+    tx: &mut PgConnection,
+    id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<Emergency>> {
     sqlx::query_as!(
         Emergency,
         r#"SELECT emergency_id, household_id, chain_id, member_id, id_number, name, region_code, hardship,
                 total_amount_fen, stages AS "stages: Json<Vec<StageRequest>>", status AS "status: EmergencyStatus",
-                act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
-                papers_due, papers_completed_by, created_at
-         FROM emergencies WHERE emergency_id = $1 FOR UPDATE"#,
+                act_first, limit_fen, policy_version, reported_by, reported_by_actor AS "reported_by_actor: Json<Actor>",
+                decided_by, decided_by_actor AS "decided_by_actor: Json<Actor>", decision_reason,
+                papers_due, papers_completed_by, papers_completed_by_actor AS "papers_completed_by_actor: Json<Actor>",
+                created_at
+         FROM emergencies WHERE emergency_id = $1 AND region_code LIKE ANY($2) FOR UPDATE"#,
         id,
+        areas,
     )
     .fetch_optional(tx)
     .await
@@ -711,53 +825,67 @@ pub async fn decide_emergency(
     id: Uuid,
     status: EmergencyStatus,
     by: &str,
+    actor: &Actor,
     reason: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE emergencies SET status = $2, decided_by = $3, decision_reason = $4, decided_at = $5 WHERE emergency_id = $1",
+        "UPDATE emergencies SET status = $2, decided_by = $3, decision_reason = $4, decided_at = $5, decided_by_actor = $6 WHERE emergency_id = $1",
         id,
         status as EmergencyStatus,
         by,
         reason,
         at,
+        Json(actor) as _,
     )
     .execute(tx)
     .await?;
     Ok(())
 }
 
-/// Marks an act-first grant's papers complete; `false` when there were none open.
+/// Marks the papers of an act-first grant in `areas` complete; `None` when there were none open
+/// (no such emergency, none in the areas, not act first, or done already).
 pub async fn complete_papers(
-    db: &PgPool,
+    tx: &mut PgConnection,
     id: Uuid,
-    officer: &str,
+    actor: &Actor,
+    areas: &[String],
     at: chrono::DateTime<chrono::Utc>,
-) -> sqlx::Result<bool> {
-    let n = sqlx::query!(
-        "UPDATE emergencies SET papers_completed_by = $2, papers_completed_at = $3
-         WHERE emergency_id = $1 AND act_first AND papers_completed_at IS NULL",
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "UPDATE emergencies SET papers_completed_by = $2, papers_completed_at = $3, papers_completed_by_actor = $4
+         WHERE emergency_id = $1 AND act_first AND papers_completed_at IS NULL AND region_code LIKE ANY($5)
+         RETURNING household_id",
         id,
-        officer,
+        actor.name,
         at,
+        Json(actor) as _,
+        areas,
     )
-    .execute(db)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+    .fetch_optional(tx)
+    .await
 }
 
 /// Act-first grants whose papers are still open after their due date: the reminder list.
-pub async fn papers_overdue(db: &PgPool, on: chrono::NaiveDate) -> sqlx::Result<Vec<Emergency>> {
+/// Only the emergencies that happened in `areas`.
+pub async fn papers_overdue(
+    db: &PgPool,
+    on: chrono::NaiveDate,
+    areas: &[String],
+) -> sqlx::Result<Vec<Emergency>> {
     sqlx::query_as!(
         Emergency,
         r#"SELECT emergency_id, household_id, chain_id, member_id, id_number, name, region_code, hardship,
                 total_amount_fen, stages AS "stages: Json<Vec<StageRequest>>", status AS "status: EmergencyStatus",
-                act_first, limit_fen, policy_version, reported_by, decided_by, decision_reason,
-                papers_due, papers_completed_by, created_at
+                act_first, limit_fen, policy_version, reported_by, reported_by_actor AS "reported_by_actor: Json<Actor>",
+                decided_by, decided_by_actor AS "decided_by_actor: Json<Actor>", decision_reason,
+                papers_due, papers_completed_by, papers_completed_by_actor AS "papers_completed_by_actor: Json<Actor>",
+                created_at
          FROM emergencies
-         WHERE act_first AND papers_completed_at IS NULL AND papers_due < $1 ORDER BY papers_due LIMIT 1000"#,
+         WHERE act_first AND papers_completed_at IS NULL AND papers_due < $1 AND region_code LIKE ANY($2)
+         ORDER BY papers_due LIMIT 1000"#,
         on,
+        areas,
     )
     .fetch_all(db)
     .await
