@@ -87,6 +87,7 @@ pub async fn on_submitted(
             application_id: e.data.application_id,
             chain: &chain,
             members: &members,
+            region_code: Some(e.data.region_code.as_str()),
         };
         let trace = Trace {
             traceparent: d.header("traceparent"),
@@ -132,7 +133,16 @@ pub async fn on_manually_verified(
         return Ok(Outcome::Duplicate);
     };
     let application_id = e.data.application_id;
-    held::record_manual(&mut tx, application_id, &e.data.verified_by, &e.id, e.time).await?;
+    // The officer is the one intake's event names in its envelope (from their access token).
+    held::record_manual(
+        &mut tx,
+        application_id,
+        &e.data.verified_by,
+        e.actor.as_ref(),
+        &e.id,
+        e.time,
+    )
+    .await?;
     let was_held = held::remove(&mut tx, application_id).await?;
     tx.commit().await?;
     tracing::info!(

@@ -6,6 +6,7 @@
 use crate::sources::Asked;
 use chrono::{DateTime, Utc};
 use contract::{QueryMember, SourceAnswer, SourceProvenance};
+use mesh::Actor;
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -41,6 +42,8 @@ pub struct Held {
     pub tracestate: Option<String>,
     /// The claim of the replica working on it: also its token.
     pub claimed_until: Option<DateTime<Utc>>,
+    /// The household's region; none for an application held before regions were kept.
+    pub region_code: Option<String>,
 }
 
 /// A new held application.
@@ -56,14 +59,15 @@ pub struct NewHeld<'a> {
     pub report_id: Option<Uuid>,
     pub traceparent: Option<&'a str>,
     pub tracestate: Option<&'a str>,
+    pub region_code: Option<&'a str>,
 }
 
 /// Holds an application with what each source said so far.
 pub async fn insert(tx: &mut PgConnection, h: &NewHeld<'_>, parts: &[Asked]) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO held_verifications (application_id, household_id, chain_id, causation_id, members, state,
-             held_since, hold_until, report_id, traceparent, tracestate)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             held_since, hold_until, report_id, traceparent, tracestate, region_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         h.application_id,
         h.household_id,
         h.chain_id,
@@ -75,6 +79,7 @@ pub async fn insert(tx: &mut PgConnection, h: &NewHeld<'_>, parts: &[Asked]) -> 
         h.report_id,
         h.traceparent,
         h.tracestate,
+        h.region_code,
     )
     .execute(&mut *tx)
     .await?;
@@ -130,7 +135,7 @@ pub async fn claim_due(
          FROM due WHERE h.application_id = due.application_id
          RETURNING h.application_id, h.household_id, h.chain_id, h.causation_id,
                    h.members AS "members: Json<Vec<QueryMember>>", h.state AS "state: HeldState",
-                   h.hold_until, h.report_id, h.traceparent, h.tracestate, h.claimed_until"#,
+                   h.hold_until, h.report_id, h.traceparent, h.tracestate, h.claimed_until, h.region_code"#,
         now,
         batch,
         claimed_until,
@@ -150,7 +155,7 @@ pub async fn lock(
         Held,
         r#"SELECT application_id, household_id, chain_id, causation_id,
                   members AS "members: Json<Vec<QueryMember>>", state AS "state: HeldState",
-                  hold_until, report_id, traceparent, tracestate, claimed_until
+                  hold_until, report_id, traceparent, tracestate, claimed_until, region_code
          FROM held_verifications WHERE application_id = $1 FOR UPDATE"#,
         application_id,
     )
@@ -331,7 +336,7 @@ pub async fn probe_target(db: &PgPool, source: &str) -> sqlx::Result<Option<Held
         Held,
         r#"SELECT h.application_id, h.household_id, h.chain_id, h.causation_id,
                   h.members AS "members: Json<Vec<QueryMember>>", h.state AS "state: HeldState",
-                  h.hold_until, h.report_id, h.traceparent, h.tracestate, h.claimed_until
+                  h.hold_until, h.report_id, h.traceparent, h.tracestate, h.claimed_until, h.region_code
          FROM held_verifications h JOIN held_sources s ON s.application_id = h.application_id
          WHERE s.source = $1 AND s.outcome = 'no_answer'
          ORDER BY h.held_since, h.application_id LIMIT 1"#,
@@ -372,22 +377,25 @@ pub async fn forget(db: &PgPool, outage: &Outage) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Records that an officer completed the application's verification by hand; `false` when it
-/// was recorded before.
+/// Records that an officer completed the application's verification by hand (`verified_by` as
+/// the event says it, `actor` the officer its envelope names); `false` when it was recorded
+/// before.
 pub async fn record_manual(
     tx: &mut PgConnection,
     application_id: Uuid,
     verified_by: &str,
+    actor: Option<&Actor>,
     event_id: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query!(
-        "INSERT INTO manual_verifications (application_id, verified_by, event_id, at) VALUES ($1, $2, $3, $4)
+        "INSERT INTO manual_verifications (application_id, verified_by, event_id, at, verified_by_actor) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (application_id) DO NOTHING",
         application_id,
         verified_by,
         event_id,
         at,
+        actor.map(Json) as _,
     )
     .execute(tx)
     .await?
@@ -412,32 +420,50 @@ pub struct VerificationView {
     /// The current report; none while waiting.
     pub report_id: Option<Uuid>,
     pub complete: Option<bool>,
+    /// `officer:<name>` when an officer completed the verification by hand.
     pub manually_verified_by: Option<String>,
+    /// That officer, as intake's event names them (from their access token).
+    pub manually_verified_by_actor: Option<Actor>,
 }
 
-pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<VerificationView>> {
+/// Where the verification of an application stands, if its household lies in `areas` (LIKE
+/// patterns, mesh::Acting::region_patterns); `None` when unknown or outside them, alike.
+pub async fn view(
+    db: &PgPool,
+    application_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<VerificationView>> {
     let held = sqlx::query!(
         r#"SELECT household_id, state AS "state: HeldState", held_since, hold_until,
                   ARRAY(SELECT source FROM held_sources s WHERE s.application_id = h.application_id
                         AND s.outcome = 'no_answer' ORDER BY source) AS "waiting_for!"
-         FROM held_verifications h WHERE application_id = $1"#,
+         FROM held_verifications h WHERE application_id = $1 AND region_code LIKE ANY($2)"#,
         application_id,
+        areas,
     )
     .fetch_optional(db)
     .await?;
     let report = sqlx::query!(
         "SELECT report_id, household_id, complete FROM reports
-         WHERE application_id = $1 AND purpose = 'application' AND NOT superseded",
+         WHERE application_id = $1 AND purpose = 'application' AND NOT superseded AND region_code LIKE ANY($2)",
+        application_id,
+        areas,
+    )
+    .fetch_optional(db)
+    .await?;
+    if held.is_none() && report.is_none() {
+        return Ok(None);
+    }
+    let manual = sqlx::query!(
+        r#"SELECT verified_by, verified_by_actor AS "actor: Json<Actor>" FROM manual_verifications WHERE application_id = $1"#,
         application_id,
     )
     .fetch_optional(db)
     .await?;
-    let manual = sqlx::query_scalar!(
-        "SELECT verified_by FROM manual_verifications WHERE application_id = $1",
-        application_id,
-    )
-    .fetch_optional(db)
-    .await?;
+    let (manual, manual_actor) = match manual {
+        Some(m) => (Some(m.verified_by), m.actor.map(|a| a.0)),
+        None => (None, None),
+    };
     let mut view = VerificationView {
         application_id,
         household_id: Uuid::nil(),
@@ -448,6 +474,7 @@ pub async fn view(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Veri
         report_id: report.as_ref().map(|r| r.report_id),
         complete: report.as_ref().map(|r| r.complete),
         manually_verified_by: manual.clone(),
+        manually_verified_by_actor: manual_actor,
     };
     if let Some(h) = held {
         view.household_id = h.household_id;

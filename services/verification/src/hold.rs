@@ -52,6 +52,8 @@ pub struct ReportOf<'a> {
     pub application_id: Uuid,
     pub chain: &'a ChainRef,
     pub members: &'a [QueryMember],
+    /// The household's region (none for an application held before regions were kept).
+    pub region_code: Option<&'a str>,
 }
 
 /// Stores the application's report from what the sources said and enqueues
@@ -88,6 +90,7 @@ pub async fn publish_report(
             report_id: report.report_id,
             application_id: report.application_id,
             household_id: of.chain.household_id,
+            region_code: of.region_code,
             purpose: store::Purpose::Application,
             complete: report.complete,
             gaps: &report.gaps,
@@ -154,6 +157,7 @@ pub async fn report_or_hold(
         report_id,
         traceparent: trace.traceparent,
         tracestate: trace.tracestate,
+        region_code: of.region_code,
     };
     if waiting && state.settings.source_hold_seconds > 0 {
         held::insert(tx, &new(HeldState::WaitingForSource, None), parts).await?;
@@ -382,6 +386,7 @@ async fn settle(state: &State, claimed: &Held, down: &[String]) -> anyhow::Resul
             application_id: h.application_id,
             chain: &chain,
             members: &h.members,
+            region_code: h.region_code.as_deref(),
         };
         match (h.state, waiting) {
             (HeldState::WaitingForSource, false) => {

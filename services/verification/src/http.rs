@@ -1,49 +1,109 @@
 //! Verification's HTTP API: a report with its provenance; where an application's verification
 //! stands (held for a source, reported, verified by an officer); the re-verification and
 //! home-visit due lists; recording a home visit.
+//!
+//! Every route takes an access token (mesh::auth) and names its roles (the `x-roles` of
+//! docs/openapi.yaml). What a caller reads is limited in the queries to the token's areas: a
+//! report or verification of a household outside them is "not found", and the due lists hold
+//! only the caller's households. Every read is in the audit trail before the data leaves.
 
 use crate::state::State;
 use crate::{held, schedule, store};
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use mesh::audit::{self, Entry};
+use mesh::auth::allow;
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::Mesh;
+use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Who reads reports and verifications: the regional roles, each in its own area.
+const REGIONAL_READ: &[Role] = &[
+    Role::TownshipOfficer,
+    Role::CountyOfficer,
+    Role::CountyApprover,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
+
+/// Who reads the due lists.
+const DUE_LISTS: &[Role] = &[
+    Role::TownshipOfficer,
+    Role::CountyOfficer,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
+
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
-        .route("/v1/reports/{application_id}", get(report))
-        .route("/v1/verifications/{application_id}", get(verification))
-        .route("/v1/reverifications/due", get(reverifications_due))
-        .route("/v1/home-visits/due", get(home_visits_due))
-        .route("/v1/home-visits", post(record_visit))
+        .route(
+            "/v1/reports/{application_id}",
+            get(report).layer(allow(REGIONAL_READ)),
+        )
+        .route(
+            "/v1/verifications/{application_id}",
+            get(verification).layer(allow(REGIONAL_READ)),
+        )
+        .route(
+            "/v1/reverifications/due",
+            get(reverifications_due).layer(allow(DUE_LISTS)),
+        )
+        .route(
+            "/v1/home-visits/due",
+            get(home_visits_due).layer(allow(DUE_LISTS)),
+        )
+        .route(
+            "/v1/home-visits",
+            post(record_visit).layer(allow(&[Role::TownshipOfficer])),
+        )
         .with_state(state)
 }
 
 async fn report(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(application_id): Path<Uuid>,
 ) -> Result<Json<store::ReportView>, ApiError> {
-    store::report(&state.mesh.db, application_id)
+    let report = store::report(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no report for application {application_id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no report for application {application_id}")))?;
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new("report.read", "report", report.report_id)
+            .household(report.household_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({"application_id": application_id})),
+    )
+    .await?;
+    Ok(Json(report))
 }
 
 async fn verification(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(application_id): Path<Uuid>,
 ) -> Result<Json<held::VerificationView>, ApiError> {
-    held::view(&state.mesh.db, application_id)
+    let view = held::view(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .map(Json)
         .ok_or_else(|| {
             ApiError::NotFound(format!("no verification of application {application_id}"))
-        })
+        })?;
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new("verification.read", "verification", application_id)
+            .household(view.household_id)
+            .purpose_from(&headers),
+    )
+    .await?;
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,22 +123,64 @@ impl DueQuery {
     }
 }
 
+/// A list of households read, in the audit trail before it leaves.
+async fn audit_list(
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
+    action: &str,
+    on: NaiveDate,
+    count: usize,
+) -> Result<(), ApiError> {
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new(action, "household_list", on)
+            .purpose_from(headers)
+            .detail(serde_json::json!({"on": on, "count": count})),
+    )
+    .await?;
+    Ok(())
+}
+
 async fn reverifications_due(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Query(q): Query<DueQuery>,
 ) -> Result<Json<Vec<store::Due>>, ApiError> {
-    Ok(Json(
-        store::reverifications_due(&state.mesh.db, q.on(state.mesh.today())?).await?,
-    ))
+    let on = q.on(state.mesh.today())?;
+    let list = store::reverifications_due(&state.mesh.db, on, &acting.region_patterns()).await?;
+    audit_list(
+        &state,
+        &acting,
+        &headers,
+        "reverification.list_due",
+        on,
+        list.len(),
+    )
+    .await?;
+    Ok(Json(list))
 }
 
 async fn home_visits_due(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Query(q): Query<DueQuery>,
 ) -> Result<Json<Vec<store::Due>>, ApiError> {
-    Ok(Json(
-        store::home_visits_due(&state.mesh.db, q.on(state.mesh.today())?).await?,
-    ))
+    let on = q.on(state.mesh.today())?;
+    let list = store::home_visits_due(&state.mesh.db, on, &acting.region_patterns()).await?;
+    audit_list(
+        &state,
+        &acting,
+        &headers,
+        "home_visit.list_due",
+        on,
+        list.len(),
+    )
+    .await?;
+    Ok(Json(list))
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,8 +188,6 @@ async fn home_visits_due(
 struct VisitRequest {
     household_id: Uuid,
     visited_on: NaiveDate,
-    /// The officer who visited, by name: every record is traceable to a person.
-    visitor: String,
     #[serde(default)]
     note: String,
 }
@@ -99,17 +199,10 @@ struct RecordedVisit {
     next_home_visit_due: NaiveDate,
 }
 
-const MAX_VISITOR: usize = 64;
 const MAX_NOTE: usize = 4000;
 
 fn validate(req: &VisitRequest, today: NaiveDate) -> Result<(), ApiError> {
     let mut errors = Vec::new();
-    if req.visitor.trim().is_empty() || req.visitor.chars().count() > MAX_VISITOR {
-        errors.push(FieldError::new(
-            "visitor",
-            format!("must name the officer who visited, 1 to {MAX_VISITOR} characters"),
-        ));
-    }
     if req.visited_on > today {
         errors.push(FieldError::new(
             "visited_on",
@@ -129,27 +222,45 @@ fn validate(req: &VisitRequest, today: NaiveDate) -> Result<(), ApiError> {
     }
 }
 
-/// Records a home visit to an enrolled household; the next one is due `home_visit_months` after
-/// the latest visit recorded (so a visit entered late, older than one already recorded, does not
-/// bring the next one forward).
+/// Records a home visit by the township officer of the token to an enrolled household of their
+/// townships; the next one is due `home_visit_months` after the latest visit recorded (so a
+/// visit entered late, older than one already recorded, does not bring the next one forward).
 async fn record_visit(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<VisitRequest>,
 ) -> Result<(StatusCode, Json<RecordedVisit>), ApiError> {
     validate(&req, state.mesh.today())?;
     let not_found = || ApiError::NotFound(format!("no enrolled household {}", req.household_id));
+    let visitor = acting.actor();
     let mut tx = state.mesh.db.begin().await?;
-    // Locked, so two visits recorded at once agree on the next due date.
-    let entry = store::register_entry_for_update(&mut tx, req.household_id)
-        .await?
-        .filter(|e| e.enrolled)
-        .ok_or_else(not_found)?;
+    // Locked, so two visits recorded at once agree on the next due date; a household outside the
+    // officer's townships is not found.
+    let entry = store::register_entry_in_area_for_update(
+        &mut tx,
+        req.household_id,
+        &acting.region_patterns(),
+    )
+    .await?
+    .filter(|e| e.enrolled)
+    .ok_or_else(not_found)?;
     let visit = store::insert_visit(
         &mut tx,
         req.household_id,
         req.visited_on,
-        req.visitor.trim(),
+        &visitor,
         &req.note,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &visitor,
+        Entry::new("home_visit.record", "home_visit", visit.visit_id)
+            .household(req.household_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({"visited_on": req.visited_on})),
     )
     .await?;
     let latest = store::latest_visit(&mut tx, req.household_id)
@@ -175,12 +286,11 @@ async fn record_visit(
 mod tests {
     use super::*;
 
-    fn req(visitor: &str, visited_on: &str) -> VisitRequest {
+    fn req(visited_on: &str, note: &str) -> VisitRequest {
         VisitRequest {
             household_id: Uuid::nil(),
             visited_on: visited_on.parse().unwrap(),
-            visitor: visitor.into(),
-            note: String::new(),
+            note: note.into(),
         }
     }
 
@@ -193,12 +303,15 @@ mod tests {
     }
 
     #[test]
-    fn a_visit_needs_a_named_visitor_and_a_date_not_in_the_future() {
+    fn a_visit_needs_a_date_not_in_the_future_and_a_bounded_note() {
         let today: NaiveDate = "2026-11-22".parse().unwrap();
-        assert!(fields(validate(&req("Officer Wang Fang", "2026-11-22"), today)).is_empty());
+        assert!(fields(validate(&req("2026-11-22", "at home"), today)).is_empty());
         assert_eq!(
-            fields(validate(&req("  ", "2026-11-23"), today)),
-            ["visitor", "visited_on"]
+            fields(validate(
+                &req("2026-11-23", &"x".repeat(MAX_NOTE + 1)),
+                today
+            )),
+            ["visited_on", "note"]
         );
     }
 }

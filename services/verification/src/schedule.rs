@@ -143,6 +143,7 @@ async fn reverify(state: &State, lease: &Leased) -> anyhow::Result<()> {
                 report_id: report.report_id,
                 application_id: report.application_id,
                 household_id: lease.household_id,
+                region_code: Some(&lease.region_code),
                 purpose: Purpose::Reverification {
                     due_on: lease.due_on,
                 },

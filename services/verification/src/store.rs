@@ -3,6 +3,7 @@
 use crate::sources::Asked;
 use chrono::{DateTime, NaiveDate, Utc};
 use contract::{QueryMember, VerifiedMember};
+use mesh::Actor;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -46,6 +47,8 @@ pub struct NewReport<'a> {
     pub report_id: Uuid,
     pub application_id: Uuid,
     pub household_id: Uuid,
+    /// The household's region (none for an application held before regions were kept).
+    pub region_code: Option<&'a str>,
     pub purpose: Purpose,
     pub complete: bool,
     pub gaps: &'a [String],
@@ -72,7 +75,8 @@ pub async fn insert_report(
     asked: &[Asked],
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on, supersedes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO reports (report_id, application_id, household_id, complete, gaps, members, purpose, due_on, supersedes, region_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         r.report_id,
         r.application_id,
         r.household_id,
@@ -82,6 +86,7 @@ pub async fn insert_report(
         r.purpose.kind() as ReportPurpose,
         r.purpose.due_on(),
         r.supersedes,
+        r.region_code,
     )
     .execute(&mut *tx)
     .await?;
@@ -123,13 +128,18 @@ pub struct SourceView {
 }
 
 /// The current report of an application (not one it superseded, nor its household's later
-/// re-verifications).
-pub async fn report(db: &PgPool, application_id: Uuid) -> sqlx::Result<Option<ReportView>> {
+/// re-verifications), if the household lies in `areas` (LIKE patterns, mesh::Acting::region_patterns).
+pub async fn report(
+    db: &PgPool,
+    application_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<ReportView>> {
     let Some(r) = sqlx::query!(
         r#"SELECT report_id, application_id, household_id, complete, gaps AS "gaps: Json<Vec<String>>", supersedes, created_at
-         FROM reports WHERE application_id = $1 AND purpose = $2 AND NOT superseded"#,
+         FROM reports WHERE application_id = $1 AND purpose = $2 AND NOT superseded AND region_code LIKE ANY($3)"#,
         application_id,
         ReportPurpose::Application as ReportPurpose,
+        areas,
     )
     .fetch_optional(db)
     .await?
@@ -199,6 +209,22 @@ pub async fn register_entry_for_update(
         RegisterEntry,
         "SELECT region_code, enrolled FROM register WHERE household_id = $1 FOR UPDATE",
         household_id,
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// The household's register row if it lies in `areas`, locked until the transaction ends.
+pub async fn register_entry_in_area_for_update(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<RegisterEntry>> {
+    sqlx::query_as!(
+        RegisterEntry,
+        "SELECT region_code, enrolled FROM register WHERE household_id = $1 AND region_code LIKE ANY($2) FOR UPDATE",
+        household_id,
+        areas,
     )
     .fetch_optional(tx)
     .await
@@ -314,27 +340,38 @@ pub struct Due {
     pub due_on: NaiveDate,
 }
 
-/// Enrolled households whose re-verification is due on or before `on`, earliest first.
-pub async fn reverifications_due(db: &PgPool, on: NaiveDate) -> sqlx::Result<Vec<Due>> {
+/// Enrolled households in `areas` whose re-verification is due on or before `on`, earliest
+/// first.
+pub async fn reverifications_due(
+    db: &PgPool,
+    on: NaiveDate,
+    areas: &[String],
+) -> sqlx::Result<Vec<Due>> {
     sqlx::query_as!(
         Due,
         r#"SELECT household_id, application_id, region_code, next_reverification_due AS "due_on!"
-         FROM register WHERE enrolled AND next_reverification_due <= $1
+         FROM register WHERE enrolled AND next_reverification_due <= $1 AND region_code LIKE ANY($2)
          ORDER BY next_reverification_due, household_id"#,
         on,
+        areas,
     )
     .fetch_all(db)
     .await
 }
 
-/// Enrolled households whose home visit is due on or before `on`, earliest first.
-pub async fn home_visits_due(db: &PgPool, on: NaiveDate) -> sqlx::Result<Vec<Due>> {
+/// Enrolled households in `areas` whose home visit is due on or before `on`, earliest first.
+pub async fn home_visits_due(
+    db: &PgPool,
+    on: NaiveDate,
+    areas: &[String],
+) -> sqlx::Result<Vec<Due>> {
     sqlx::query_as!(
         Due,
         r#"SELECT household_id, application_id, region_code, next_home_visit_due AS "due_on!"
-         FROM register WHERE enrolled AND next_home_visit_due <= $1
+         FROM register WHERE enrolled AND next_home_visit_due <= $1 AND region_code LIKE ANY($2)
          ORDER BY next_home_visit_due, household_id"#,
         on,
+        areas,
     )
     .fetch_all(db)
     .await
@@ -346,7 +383,10 @@ pub struct Visit {
     pub visit_id: Uuid,
     pub household_id: Uuid,
     pub visited_on: NaiveDate,
+    /// The visiting officer's name, from the access token.
     pub visitor: String,
+    /// The visiting officer, from the access token; null before sign-in.
+    pub visitor_actor: Option<Json<Actor>>,
     pub note: String,
     pub recorded_at: DateTime<Utc>,
 }
@@ -355,19 +395,20 @@ pub async fn insert_visit(
     tx: &mut PgConnection,
     household_id: Uuid,
     visited_on: NaiveDate,
-    visitor: &str,
+    visitor: &Actor,
     note: &str,
 ) -> sqlx::Result<Visit> {
     sqlx::query_as!(
         Visit,
-        "INSERT INTO home_visits (visit_id, household_id, visited_on, visitor, note)
-         VALUES ($1, $2, $3, $4, $5)
-         RETURNING visit_id, household_id, visited_on, visitor, note, recorded_at",
+        r#"INSERT INTO home_visits (visit_id, household_id, visited_on, visitor, note, visitor_actor)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING visit_id, household_id, visited_on, visitor, visitor_actor AS "visitor_actor: Json<Actor>", note, recorded_at"#,
         Uuid::new_v4(),
         household_id,
         visited_on,
-        visitor,
+        visitor.name,
         note,
+        Json(visitor) as _,
     )
     .fetch_one(tx)
     .await
