@@ -15,10 +15,11 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
     .await
     .unwrap();
     let r = mesh
-        .http
-        .post(mesh.url("intake", "/v1/applications"))
+        .request(reqwest::Method::POST, "intake", "/v1/applications")
+        .await
+        .unwrap()
         .header("content-type", "application/json")
-        .body("{\"region_code\": \"410102\", \"members\": [")
+        .body("{\"region_code\": \"410102001\", \"members\": [")
         .send()
         .await
         .unwrap();
@@ -92,12 +93,14 @@ async fn an_idempotency_key_returns_the_first_application() {
     })
     .await
     .unwrap();
-    let send = || {
-        mesh.http
-            .post(mesh.url("intake", "/v1/applications"))
+    let send = || async {
+        mesh.request(reqwest::Method::POST, "intake", "/v1/applications")
+            .await
+            .unwrap()
             .header("idempotency-key", "retry-42")
             .json(&demo_household())
             .send()
+            .await
     };
     let first = send().await.unwrap();
     assert_eq!(first.status().as_u16(), 202);
@@ -141,18 +144,39 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
         "{}",
         letters[0]
     );
-    assert_eq!(letters[0]["payload"], json!("{not json"));
+    // The payload is masked for the platform operator; one who holds `unmask` reads it.
+    assert_eq!(letters[0]["payload"], json!("(9 bytes, not JSON; masked)"));
+    let (status, unmasked) = mesh
+        .get_as(
+            Some(&mesh_tests::Who::person("xu.ming")),
+            "verification",
+            "/v1/dead-letters?unmask=true",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{unmasked}");
+    assert_eq!(unmasked[0]["payload"], json!("{not json"));
     // Other services have none.
     assert!(mesh.dead_letters("payment").await.unwrap().is_empty());
 
     // Replay: the consumer that gave up refuses it again, says why, and the letter stays.
     let seq = letters[0]["sequence"].as_u64().unwrap();
-    let r = mesh
-        .http
-        .post(mesh.url("verification", &format!("/v1/dead-letters/{seq}/replay")))
-        .send()
-        .await
-        .unwrap();
+    let replay = |service: &'static str, seq: u64| {
+        let mesh = &mesh;
+        async move {
+            mesh.request(
+                reqwest::Method::POST,
+                service,
+                &format!("/v1/dead-letters/{seq}/replay"),
+            )
+            .await
+            .unwrap()
+            .send()
+            .await
+            .unwrap()
+        }
+    };
+    let r = replay("verification", seq).await;
     assert_eq!(r.status().as_u16(), 409);
     let body: serde_json::Value = r.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
@@ -169,20 +193,10 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     );
     // No sequence 0, no sequence of another service, and nothing past the end.
     for bad in [0, seq + 1000] {
-        let r = mesh
-            .http
-            .post(mesh.url("verification", &format!("/v1/dead-letters/{bad}/replay")))
-            .send()
-            .await
-            .unwrap();
+        let r = replay("verification", bad).await;
         assert_eq!(r.status().as_u16(), 404, "sequence {bad}");
     }
-    let r = mesh
-        .http
-        .post(mesh.url("payment", &format!("/v1/dead-letters/{seq}/replay")))
-        .send()
-        .await
-        .unwrap();
+    let r = replay("payment", seq).await;
     assert_eq!(
         r.status().as_u16(),
         404,

@@ -226,15 +226,18 @@ async fn after_the_hold_a_manual_verification_is_superseded_when_the_source_answ
         .post(
             "intake",
             &format!("/v1/applications/{officer_done}/manual-verification"),
-            &json!({"officer": "Li Ming", "note": "tax records checked by hand", "members": figures}),
+            &json!({"note": "tax records checked by hand", "members": figures}),
         )
         .await
         .unwrap();
     assert_eq!(code, 200, "{done}");
     verification_becomes(&mesh, &officer_done, "manually_verified").await;
+    let (_, verified) = verification_of(&mesh, &officer_done).await;
+    assert_eq!(verified["manually_verified_by"], "officer:王芳");
+    // The officer of the token, as intake's event named them.
     assert_eq!(
-        verification_of(&mesh, &officer_done).await.1["manually_verified_by"],
-        "officer:Li Ming"
+        verified["manually_verified_by_actor"],
+        json!({"sub": "wang.fang", "name": "王芳", "role": "township_officer"})
     );
 
     // The tax office answers again.
@@ -294,7 +297,7 @@ async fn after_the_hold_a_manual_verification_is_superseded_when_the_source_answ
 
     // The officer's decision stands, and nobody asked the tax office about that household again.
     let app = intake_status(&mesh, &officer_done).await;
-    assert_eq!(app["determination"]["decided_by"], "officer:Li Ming");
+    assert_eq!(app["determination"]["decided_by"], "officer:王芳");
     for m in &officer_members {
         assert_eq!(queries.about("tax", *m), 0, "tax asked about {m}");
     }

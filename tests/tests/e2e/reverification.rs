@@ -1,12 +1,13 @@
 //! Enrolled households are verified again at least every 6 months and visited at least yearly,
 //! on dates that come from the policy parameter sets: the due lists, the scheduler's
 //! re-verification into the household's chain, home visits; and the simulator's generated data
-//! set going through intake and verification.
+//! set going through intake and verification. The due lists and reports are the caller's area's
+//! only, and a visit is the token's officer's.
 
 use chrono::{Days, Months, NaiveDate, Utc};
 use contract::HouseholdReverified;
 use mesh::Envelope;
-use mesh_tests::{demo_household, Options, TestMesh};
+use mesh_tests::{demo_household, Options, TestMesh, Who};
 use policy::{ParameterSet, PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use simulator::Fixtures;
@@ -84,11 +85,20 @@ async fn enrol_demo(mesh: &TestMesh) -> Enrolled {
 
 /// A due list of verification on `on`.
 async fn due(mesh: &TestMesh, list: &str, on: NaiveDate) -> Vec<Value> {
+    due_as(mesh, "wang.fang", list, on).await
+}
+
+/// A due list on `on` as the demo person `login` sees it.
+async fn due_as(mesh: &TestMesh, login: &str, list: &str, on: NaiveDate) -> Vec<Value> {
     let (status, body) = mesh
-        .get("verification", &format!("/v1/{list}/due?on={on}"))
+        .get_as(
+            Some(&Who::person(login)),
+            "verification",
+            &format!("/v1/{list}/due?on={on}"),
+        )
         .await
         .unwrap();
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 200, "{login}: {body}");
     body.as_array().unwrap().clone()
 }
 
@@ -140,10 +150,45 @@ async fn an_enrolled_household_is_due_for_reverification_and_a_home_visit_by_the
         json!({
             "household_id": e.household,
             "application_id": e.application,
-            "region_code": "410102",
+            "region_code": "410102001",
             "due_on": reverify_on.to_string(),
         })
     );
+    // The county and the city see it; another township and another county do not.
+    for login in ["zhao.min", "sun.li", "qian.hui"] {
+        assert_eq!(
+            due_as(&mesh, login, "reverifications", reverify_on)
+                .await
+                .len(),
+            1,
+            "{login}"
+        );
+    }
+    for login in ["li.qiang", "zhou.lei"] {
+        assert!(
+            due_as(&mesh, login, "reverifications", reverify_on)
+                .await
+                .is_empty(),
+            "{login}"
+        );
+        assert!(
+            due_as(&mesh, login, "home-visits", plus_months(enrolled_on, 12))
+                .await
+                .is_empty()
+        );
+    }
+    // An approver has no due list; a department none either.
+    for login in ["chen.jing", "he.ping"] {
+        let (status, _) = mesh
+            .get_as(
+                Some(&Who::person(login)),
+                "verification",
+                "/v1/reverifications/due",
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 403, "{login}");
+    }
     assert_eq!(
         due(&mesh, "reverifications", today()).await,
         Vec::<Value>::new()
@@ -300,14 +345,44 @@ async fn a_household_due_is_reverified_by_the_scheduler_into_its_chain() {
             .await
             .unwrap();
     assert_eq!(lease, None);
-    let (status, report) = mesh
-        .get("verification", &format!("/v1/reports/{}", e.application))
-        .await
-        .unwrap();
+    let report_path = format!("/v1/reports/{}", e.application);
+    let (status, report) = mesh.get("verification", &report_path).await.unwrap();
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         report["report_id"],
         e.step("verify.household.verified")["summary"]["report_id"]
+    );
+    // Out of area is not found, as if there were no report; the read in area is audited.
+    let (status, body) = mesh
+        .get_as(Some(&Who::person("li.qiang")), "verification", &report_path)
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        json!(format!("no report for application {}", e.application))
+    );
+    let (status, _) = mesh
+        .get_as(
+            Some(&Who::person("li.qiang")),
+            "verification",
+            &format!("/v1/verifications/{}", e.application),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let (_, page) = mesh
+        .get(
+            "verification",
+            &format!("/v1/audit?household_id={}", e.household),
+        )
+        .await
+        .unwrap();
+    assert!(
+        page["records"].as_array().unwrap().iter().any(|r| r["action"]
+            == json!("report.read")
+            && r["actor"]["sub"] == json!("wang.fang")),
+        "{page:#}"
     );
     db.close().await;
     mesh.teardown().await.unwrap();
@@ -332,26 +407,47 @@ async fn a_home_visit_by_a_named_officer_moves_the_next_one_on() {
     db.close().await;
     assert!(entry(&due(&mesh, "home-visits", today()).await, &e.household).is_some());
 
-    let url = mesh.url("verification", "/v1/home-visits");
-    let post = |body: Value| {
-        let (http, url) = (mesh.http.clone(), url.clone());
-        async move {
-            let r = http.post(url).json(&body).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap())
-        }
+    let m = &mesh;
+    let post = move |body: Value| async move {
+        m.post("verification", "/v1/home-visits", &body)
+            .await
+            .unwrap()
     };
-    let (status, visit) = post(json!({
+    let visit_body = json!({
         "household_id": e.household,
         "visited_on": today(),
-        "visitor": "Officer Wang Fang",
         "note": "Household at home; circumstances as declared.",
-    }))
-    .await;
+    });
+    // Another township's officer does not see the household; a county officer does not visit.
+    let (status, body) = mesh
+        .post_as(
+            Some(&Who::person("li.qiang")),
+            "verification",
+            "/v1/home-visits",
+            &visit_body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = mesh
+        .post_as(
+            Some(&Who::person("zhao.min")),
+            "verification",
+            "/v1/home-visits",
+            &visit_body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, visit) = post(visit_body.clone()).await;
     assert_eq!(status, 201, "{visit}");
     assert_eq!(visit["household_id"], json!(e.household));
     assert_eq!(visit["visited_on"], json!(today().to_string()));
-    assert_eq!(visit["visitor"], json!("Officer Wang Fang"));
+    assert_eq!(visit["visitor"], json!("王芳"));
+    assert_eq!(
+        visit["visitor_actor"],
+        json!({"sub": "wang.fang", "name": "王芳", "role": "township_officer"})
+    );
     assert_eq!(
         visit["note"],
         json!("Household at home; circumstances as declared.")
@@ -359,6 +455,23 @@ async fn a_home_visit_by_a_named_officer_moves_the_next_one_on() {
     assert!(visit["visit_id"].is_string() && visit["recorded_at"].is_string());
     let next = plus_months(today(), months);
     assert_eq!(visit["next_home_visit_due"], json!(next.to_string()));
+    let (_, page) = mesh
+        .get(
+            "verification",
+            &format!("/v1/audit?household_id={}", e.household),
+        )
+        .await
+        .unwrap();
+    assert!(
+        page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == json!("home_visit.record")
+                && r["record_id"] == visit["visit_id"]
+                && r["actor"]["sub"] == json!("wang.fang")),
+        "{page:#}"
+    );
 
     // It leaves the list: not due today, nor on any day up to one interval from the visit.
     assert!(entry(&due(&mesh, "home-visits", today()).await, &e.household).is_none());
@@ -374,9 +487,10 @@ async fn a_home_visit_by_a_named_officer_moves_the_next_one_on() {
     // The re-verification schedule is not the home visit's.
     assert!(entry(&due(&mesh, "reverifications", today()).await, &e.household).is_none());
 
-    // Who visited must be named, and a visit cannot be recorded before it happens.
+    // Who visited is the token's officer: a body that names a visitor is refused; and a visit
+    // cannot be recorded before it happens.
     let (status, body) = post(json!({
-        "household_id": e.household, "visited_on": today(), "visitor": " ", "note": ""
+        "household_id": e.household, "visited_on": today(), "visitor": "Officer Wang Fang", "note": ""
     }))
     .await;
     assert_eq!(status, 422, "{body}");
@@ -386,7 +500,6 @@ async fn a_home_visit_by_a_named_officer_moves_the_next_one_on() {
     let (status, body) = post(json!({
         "household_id": e.household,
         "visited_on": today() + Days::new(1),
-        "visitor": "Officer Wang Fang",
         "note": ""
     }))
     .await;
@@ -397,7 +510,6 @@ async fn a_home_visit_by_a_named_officer_moves_the_next_one_on() {
     let (status, body) = post(json!({
         "household_id": uuid::Uuid::new_v4(),
         "visited_on": today(),
-        "visitor": "Officer Wang Fang",
         "note": ""
     }))
     .await;
@@ -406,8 +518,9 @@ async fn a_home_visit_by_a_named_officer_moves_the_next_one_on() {
 
     // Malformed JSON is a 400.
     let r = mesh
-        .http
-        .post(&url)
+        .request(reqwest::Method::POST, "verification", "/v1/home-visits")
+        .await
+        .unwrap()
         .header("content-type", "application/json")
         .body("{\"household_id\": ")
         .send()
@@ -444,7 +557,10 @@ async fn the_simulators_generated_applications_are_accepted_and_verified() {
     .unwrap();
     let mut applications = Vec::new();
     for body in &data.applications {
-        let (status, accepted) = mesh.submit(body).await.unwrap();
+        // Generated in the county; submitted by wang.fang, for her township.
+        let mut body = body.clone();
+        body["region_code"] = json!("410102001");
+        let (status, accepted) = mesh.submit(&body).await.unwrap();
         assert_eq!(status, 202, "{accepted} for {body}");
         applications.push(accepted["application_id"].as_str().unwrap().to_owned());
     }
