@@ -5,6 +5,8 @@
 //! port 0. Any service can be stopped gracefully, crashed (its tasks aborted mid-flight) and
 //! restarted on the same database, to show that nothing is lost.
 
+pub mod oidc;
+
 use anyhow::Context as _;
 use mesh::settings::{load_with, MeshSettings, TelemetrySettings};
 use policy::Department;
