@@ -20,6 +20,7 @@ mod foreign_department;
 mod http_fuzz;
 mod monitoring_feeds;
 mod nats_permissions;
+mod oidc;
 mod outages;
 mod payment_run;
 mod poison;
