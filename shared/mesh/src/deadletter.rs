@@ -203,7 +203,8 @@ pub fn mask_payload(payload: &str) -> String {
                     mask(item, Some(k.as_str()));
                 }
             }
-            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            }
         }
     }
     match serde_json::from_str::<serde_json::Value>(payload) {
@@ -332,9 +333,8 @@ async fn replay(
     crate::audit::record(
         &mesh,
         &acting.actor(),
-        crate::audit::Entry::new("dead_letter.replay", "dead_letter", sequence).detail(
-            serde_json::json!({ "consumer": dl.consumer, "outcome": outcome }),
-        ),
+        crate::audit::Entry::new("dead_letter.replay", "dead_letter", sequence)
+            .detail(serde_json::json!({ "consumer": dl.consumer, "outcome": outcome })),
     )
     .await?;
     Ok(Json(Replayed {

@@ -579,7 +579,12 @@ where
     if wants_migrate(&args) {
         return migrate_only(m, migrator).await;
     }
-    if args.iter().skip(1).map(String::as_str).eq(["audit", "verify"]) {
+    if args
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .eq(["audit", "verify"])
+    {
         return verify_audit(m).await;
     }
     let clock = Clock::from_settings(&m.clock)?;
@@ -600,10 +605,7 @@ async fn verify_audit(settings: &MeshSettings) -> anyhow::Result<()> {
         anyhow::bail!(
             "the audit trail of {} is broken: {}",
             settings.service,
-            outcome
-                .first_broken
-                .map(|b| b.reason)
-                .unwrap_or_default()
+            outcome.first_broken.map(|b| b.reason).unwrap_or_default()
         )
     }
 }

@@ -18,6 +18,7 @@ mod errors;
 mod faults;
 mod foreign_department;
 mod http_fuzz;
+mod identity;
 mod monitoring_feeds;
 mod nats_permissions;
 mod oidc;
