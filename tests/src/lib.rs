@@ -181,16 +181,20 @@ impl TestMesh {
             }
         };
         let js = async_nats::jetstream::new(nats.clone());
-        if opts.nats.is_some() {
-            // The platform declares the streams, as the Job nats-bootstrap does.
-            let defaults: MeshSettings = load_with("", &[])?;
-            mesh::streams::ensure_streams(
-                &js,
-                &mesh::Subjects::new(""),
-                &defaults.nats,
-                &mesh::Stream::ALL,
-            )
-            .await?;
+        if let Some(login) = &opts.nats {
+            // The platform declares the streams, as the Job nats-bootstrap does
+            // (`monitoring declare-streams` as the user platform).
+            let password = login.passwords.get("platform").cloned().unwrap_or_default();
+            let platform: MeshSettings = load_with(
+                "",
+                &[
+                    ("service", "monitoring"),
+                    ("nats.url", login.url.as_str()),
+                    ("nats.user", "platform"),
+                    ("nats.password", password.as_str()),
+                ],
+            )?;
+            mesh::service::declare_streams_only(&platform).await?;
         }
         let mut mesh = TestMesh {
             prefix,
