@@ -10,8 +10,8 @@
 //! `.venv-tests`.
 
 use mesh_tests::{roles, Options, TestMesh, Who};
-use std::collections::BTreeMap;
 use policy::Department;
+use std::collections::BTreeMap;
 
 /// Examples per operation and phase; with the seed, the run is the same each time.
 const EXAMPLES: &str = "12";
