@@ -237,7 +237,7 @@ ensure_python_client
 # running, like NATS (stop it with: kill "$(cat .run/oidc.pid)").
 OIDC_PORT=8100
 OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
-OIDC_START_TIMEOUT=30
+OIDC_START_TIMEOUT=60
 
 # oidc_answers: true when the discovery document of $OIDC_ISSUER names that issuer.
 oidc_answers() {

@@ -112,14 +112,32 @@ def department_users():
 
 
 def relief_users():
+    # The relief service of a department (the mesh's consumer of its durable): its feedback and
+    # its dead letters and audit records; STREAM.INFO of RELIEF_REFERRAL, RELIEF_DEADLETTER and
+    # RELIEF_AUDIT (the platform
+    # declares them); the durable department-<dept> (created when missing, with its filter),
+    # pulled and acked; its own dead letters, read through a consumer under its own subject; its
+    # own inbox prefix. As the internal services (the header of auth.conf).
     out = []
     for d, _ in depts:
         out.append(
             f"{{ user: relief-{d}, password: $RELIEF_NATS_RELIEF_{upper(d)}_PASSWORD, "
             f"permissions: {{\n"
-            f"    publish: {{ allow: [\"referral.{d}.feedback\", "
-            f"\"deadletter.relief-{d}\", \"$JS.API.>\", \"$JS.ACK.>\"] }}\n"
-            f"    subscribe: {{ allow: [\"_INBOX.>\"] }}\n"
+            f"    publish: {{ allow: [\n"
+            f"      \"referral.{d}.feedback\"\n"
+            f"      \"deadletter.relief-{d}\"\n"
+            f"      \"audit.relief-{d}.recorded\"\n"
+            f"      \"$JS.API.STREAM.INFO.RELIEF_REFERRAL\"\n"
+            f"      \"$JS.API.STREAM.INFO.RELIEF_DEADLETTER\"\n"
+            f"      \"$JS.API.STREAM.INFO.RELIEF_AUDIT\"\n"
+            f"      \"$JS.API.CONSUMER.CREATE.RELIEF_REFERRAL.department-{d}.referral.{d}.push\"\n"
+            f"      \"$JS.API.CONSUMER.INFO.RELIEF_REFERRAL.department-{d}\"\n"
+            f"      \"$JS.API.CONSUMER.MSG.NEXT.RELIEF_REFERRAL.department-{d}\"\n"
+            f"      \"$JS.ACK.RELIEF_REFERRAL.department-{d}.>\"\n"
+            f"      \"$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER.*.deadletter.relief-{d}\"\n"
+            f"      \"$JS.API.STREAM.MSG.DELETE.RELIEF_DEADLETTER\"\n"
+            f"    ] }}\n"
+            f"    subscribe: {{ allow: [\"_INBOX_relief-{d}.>\"] }}\n"
             f"}} }}\n"
         )
     return "".join(out)

@@ -48,6 +48,21 @@ pub struct Options {
     /// The bureau's calendar day the mesh starts on (its clock reads 10:00 Beijing time that
     /// day and runs on); every service of the mesh shares the clock, [`TestMesh::clock`].
     pub business_date: chrono::NaiveDate,
+    /// A NATS server with per-user permissions (the production configuration) instead of the
+    /// shared one on [`NATS`]: see [`NatsLogin`].
+    pub nats: Option<NatsLogin>,
+}
+
+/// A NATS server on which every party logs in as its own user (`deploy/nats/auth.conf`). The
+/// mesh then runs as in production: each service as its user, subjects and streams without a
+/// prefix (the configuration names production's, so such a server holds one mesh), the streams
+/// declared by the platform (`platform`, as the Job nats-bootstrap does) and only waited for by
+/// the services; the harness's own connection is the platform's.
+#[derive(Clone)]
+pub struct NatsLogin {
+    pub url: String,
+    /// Each user's password.
+    pub passwords: BTreeMap<String, String>,
 }
 
 /// The business date a test's mesh starts on unless it names another: a fixed day, so that no
@@ -71,6 +86,7 @@ impl Default for Options {
             payment: Vec::new(),
             verification: Vec::new(),
             business_date: business_date(),
+            nats: None,
         }
     }
 }
@@ -117,7 +133,12 @@ impl Running {
 }
 
 pub struct TestMesh {
+    /// This run's own name: its databases', and its subjects' and streams' prefix on the shared
+    /// NATS server.
     pub prefix: String,
+    /// The prefix of this run's subjects and streams: [`TestMesh::prefix`], or none on a
+    /// server of its own ([`Options::nats`]).
+    pub nats_prefix: String,
     pub opts: Options,
     pub nats: async_nats::Client,
     pub js: async_nats::jetstream::Context,
@@ -142,12 +163,47 @@ impl TestMesh {
     pub async fn start(opts: Options) -> anyhow::Result<TestMesh> {
         init_telemetry(&opts.log);
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let nats = async_nats::connect(NATS)
-            .await
-            .context("NATS is not reachable on 127.0.0.1:4222")?;
+        let (nats, nats_prefix) = match &opts.nats {
+            None => (
+                async_nats::connect(NATS)
+                    .await
+                    .context("NATS is not reachable on 127.0.0.1:4222")?,
+                prefix.clone(),
+            ),
+            Some(login) => {
+                let password = login
+                    .passwords
+                    .get("platform")
+                    .context("no password for the NATS user platform")?;
+                let client = async_nats::ConnectOptions::with_user_and_password(
+                    "platform".into(),
+                    password.clone(),
+                )
+                .connect(login.url.as_str())
+                .await
+                .with_context(|| format!("NATS is not reachable on {}", login.url))?;
+                (client, String::new())
+            }
+        };
         let js = async_nats::jetstream::new(nats.clone());
+        if let Some(login) = &opts.nats {
+            // The platform declares the streams, as the Job nats-bootstrap does
+            // (`monitoring declare-streams` as the user platform).
+            let password = login.passwords.get("platform").cloned().unwrap_or_default();
+            let platform: MeshSettings = load_with(
+                "",
+                &[
+                    ("service", "monitoring"),
+                    ("nats.url", login.url.as_str()),
+                    ("nats.user", "platform"),
+                    ("nats.password", password.as_str()),
+                ],
+            )?;
+            mesh::service::declare_streams_only(&platform).await?;
+        }
         let mut mesh = TestMesh {
             prefix,
+            nats_prefix,
             clock: mesh::Clock::on_local_date(opts.business_date, 10, chrono_tz::Asia::Shanghai),
             opts,
             nats,
@@ -188,10 +244,21 @@ impl TestMesh {
     }
 
     fn mesh_overrides(&self, service: &str) -> Vec<(String, String)> {
-        vec![
+        let mut login = Vec::new();
+        let url = match &self.opts.nats {
+            None => NATS.to_owned(),
+            Some(l) => {
+                login.push(("nats.user".into(), service.to_owned()));
+                let password = l.passwords.get(service).cloned().unwrap_or_default();
+                login.push(("nats.password".into(), password));
+                login.push(("nats.declare_streams".into(), "false".into()));
+                l.url.clone()
+            }
+        };
+        let mut o: Vec<(String, String)> = vec![
             ("service".into(), service.into()),
-            ("nats.url".into(), NATS.into()),
-            ("nats.prefix".into(), self.prefix.clone()),
+            ("nats.url".into(), url),
+            ("nats.prefix".into(), self.nats_prefix.clone()),
             ("nats.ack_wait_ms".into(), "2000".into()),
             ("nats.max_deliver".into(), "4".into()),
             ("http.host".into(), "127.0.0.1".into()),
@@ -203,7 +270,9 @@ impl TestMesh {
             ),
             ("outbox.poll_interval_ms".into(), "500".into()),
             ("shutdown.grace_seconds".into(), "5".into()),
-        ]
+        ];
+        o.extend(login);
+        o
     }
 
     fn settings<S: serde::de::DeserializeOwned>(
@@ -376,7 +445,7 @@ impl TestMesh {
     /// them on the wire (a plain subscriber beside the simulator's queue group; it never answers).
     pub async fn watch_queries(&self) -> anyhow::Result<QueryLog> {
         use futures::StreamExt;
-        let subjects = mesh::Subjects::new(&self.prefix);
+        let subjects = mesh::Subjects::new(&self.nats_prefix);
         let mut sub = self
             .nats
             .subscribe(contract::channels::SOURCE_QUERY.filter(&subjects))
@@ -563,7 +632,7 @@ impl TestMesh {
     ) -> anyhow::Result<bool> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
-        let subject = mesh::Subjects::new(&self.prefix).of(subject);
+        let subject = mesh::Subjects::new(&self.nats_prefix).of(subject);
         let ack = self
             .js
             .publish_with_headers(subject, headers, payload.into())
@@ -611,19 +680,16 @@ impl TestMesh {
 
     async fn pending(&self) -> anyhow::Result<u64> {
         let mut total = 0;
-        let subjects = mesh::Subjects::new(&self.prefix);
+        let subjects = mesh::Subjects::new(&self.nats_prefix);
         for stream in mesh::Stream::ALL {
             let mut stream = self.js.get_stream(stream.name(&subjects)).await?;
-            let names: Vec<String> = {
+            let infos: Vec<async_nats::jetstream::consumer::Info> = {
                 use futures::TryStreamExt;
-                stream.consumer_names().try_collect().await?
+                stream.consumers().try_collect().await?
             };
-            for n in names {
-                let mut c: async_nats::jetstream::consumer::PullConsumer = stream
-                    .get_consumer(&n)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                let info = c.info().await?;
+            // The durables (pull); not the short-lived push consumers a dead-letter listing
+            // reads through.
+            for info in infos.iter().filter(|i| i.config.deliver_subject.is_none()) {
                 total += info.num_pending + info.num_ack_pending as u64;
             }
             let _ = stream.info().await?;
@@ -639,7 +705,7 @@ impl TestMesh {
                 r.crash().await;
             }
         }
-        let subjects = mesh::Subjects::new(&self.prefix);
+        let subjects = mesh::Subjects::new(&self.nats_prefix);
         for stream in mesh::Stream::ALL {
             let _ = self.js.delete_stream(stream.name(&subjects)).await;
         }

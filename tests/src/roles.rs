@@ -17,6 +17,8 @@ pub struct Operation {
     pub tags: Vec<String>,
     /// `x-roles`; empty for an open operation.
     pub roles: Vec<String>,
+    /// Whether the operation has `x-roles` at all (every one must).
+    pub declared: bool,
     /// The operation's own `security` (an empty list: open).
     pub open: bool,
 }
@@ -49,6 +51,7 @@ fn load() -> anyhow::Result<Vec<Operation>> {
                 path: path.clone(),
                 tags: strings(&op["tags"]),
                 roles: strings(&op["x-roles"]),
+                declared: op.get("x-roles").is_some_and(|r| r.is_array()),
                 open: op["security"].as_array().is_some_and(|s| s.is_empty()),
             });
         }

@@ -18,7 +18,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         "monitoring.sweep_interval_ms must be at least 1"
     );
     let sweep_every = std::time::Duration::from_millis(settings.monitoring.sweep_interval_ms);
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock, contract::channels::CATALOG).await?;
     let state = State {
         mesh: mesh.clone(),
         policy,

@@ -17,7 +17,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         settings.payment.run.chunk_size > 0,
         "payment.run.chunk_size must be at least 1"
     );
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock, contract::channels::CATALOG).await?;
     let state = State {
         mesh: mesh.clone(),
         policy,

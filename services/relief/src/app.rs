@@ -22,7 +22,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     let policy = Arc::new(mesh::settings::policy_book(
         settings.relief.policy_file.as_deref(),
     )?);
-    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock).await?;
+    let mesh = Mesh::connect(settings.mesh, &MIGRATOR, clock, contract::channels::CATALOG).await?;
     let state = State {
         mesh: mesh.clone(),
         department,

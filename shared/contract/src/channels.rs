@@ -387,6 +387,27 @@ mod tests {
     }
 
     #[test]
+    fn each_service_declares_the_streams_it_publishes_to_or_consumes_from() {
+        use Stream::*;
+        let declared = |service: &str| mesh::streams::declared_by(service, CATALOG);
+        assert_eq!(
+            declared("intake"),
+            [Intake, Verify, Eligibility, DeadLetter]
+        );
+        assert_eq!(
+            declared("verification"),
+            [Intake, Verify, Monitor, DeadLetter]
+        );
+        assert_eq!(declared("monitoring"), Stream::ALL);
+        assert_eq!(
+            declared("payment"),
+            [Eligibility, Monitor, Payment, DeadLetter]
+        );
+        assert_eq!(declared("relief-medical"), [Referral, DeadLetter]);
+        assert_eq!(declared("a-test-service"), [DeadLetter]);
+    }
+
+    #[test]
     fn a_subject_finds_its_channel() {
         assert_eq!(
             channel_of("referral.housing.feedback").map(|c| c.kind),

@@ -462,7 +462,11 @@ mod tests {
     fn every_field_is_covered_by_the_hash() {
         let prev = [0u8; 32];
         let base = hash_of(&prev, &sample(1));
-        assert_eq!(base, hash_of(&prev, &sample(1)), "the hash is deterministic");
+        assert_eq!(
+            base,
+            hash_of(&prev, &sample(1)),
+            "the hash is deterministic"
+        );
         let mut changed = sample(1);
         changed.actor.name = "李强".into();
         assert_ne!(base, hash_of(&prev, &changed));

@@ -469,7 +469,12 @@ impl Verifier {
                 .fetched_at
                 .is_some_and(|t| t.elapsed() < self.inner.refresh_min);
             match keys.by_kid.get(kid) {
-                Some(k) if recent || keys.fetched_at.is_some_and(|t| t.elapsed() < self.inner.max_age) => {
+                Some(k)
+                    if recent
+                        || keys
+                            .fetched_at
+                            .is_some_and(|t| t.elapsed() < self.inner.max_age) =>
+                {
                     return Ok(k.clone())
                 }
                 None if recent => return Err(AuthError::UnknownKey),
@@ -493,9 +498,7 @@ impl Verifier {
         keys.by_kid.get(kid).cloned().ok_or(AuthError::UnknownKey)
     }
 
-    async fn fetch(
-        &self,
-    ) -> anyhow::Result<HashMap<String, (DecodingKey, Option<Algorithm>)>> {
+    async fn fetch(&self) -> anyhow::Result<HashMap<String, (DecodingKey, Option<Algorithm>)>> {
         let discovery_url = format!("{}/.well-known/openid-configuration", self.inner.issuer);
         let discovery: Discovery = self
             .inner
@@ -580,10 +583,11 @@ fn caller_of(
     roles.sort();
     roles.dedup();
     let areas = list(&names.areas)?;
-    if areas
-        .iter()
-        .any(|a| policy::RegionCode::parse(a).map(|r| r.as_str() != a).unwrap_or(true))
-    {
+    if areas.iter().any(|a| {
+        policy::RegionCode::parse(a)
+            .map(|r| r.as_str() != a)
+            .unwrap_or(true)
+    }) {
         return Err(AuthError::Claim(format!("{} (a region code)", names.areas)));
     }
     Ok(Caller {
@@ -713,7 +717,10 @@ mod tests {
         assert_eq!(township.region_patterns(), ["410102001%", "410102002%"]);
         assert!(township.covers("410102001007"));
         assert!(!township.covers("410102003"));
-        assert!(!township.covers("410102"), "a county-level record is above a township");
+        assert!(
+            !township.covers("410102"),
+            "a county-level record is above a township"
+        );
         let city = caller(&[Role::CitySupervisor], &["410100"])
             .acting_as(&[Role::CitySupervisor])
             .unwrap();
@@ -724,7 +731,10 @@ mod tests {
 
     #[test]
     fn departments_and_operators_see_no_region() {
-        let c = caller(&[Role::DepartmentOfficer, Role::PlatformOperator], &["410102"]);
+        let c = caller(
+            &[Role::DepartmentOfficer, Role::PlatformOperator],
+            &["410102"],
+        );
         let dept = c.acting_as(&[Role::DepartmentOfficer]).unwrap();
         assert!(dept.region_patterns().is_empty());
         assert!(!dept.covers("410102"));
@@ -737,7 +747,9 @@ mod tests {
     fn a_role_not_allowed_is_forbidden_and_named() {
         let c = caller(&[Role::TownshipOfficer], &["410102001"]);
         let err = c.acting_as(&[Role::CountyApprover]).unwrap_err();
-        assert!(matches!(err, ApiError::Forbidden(ref m) if m.contains("county_approver") && m.contains("township_officer")));
+        assert!(
+            matches!(err, ApiError::Forbidden(ref m) if m.contains("county_approver") && m.contains("township_officer"))
+        );
     }
 
     #[test]

@@ -134,7 +134,24 @@ pub struct ChannelInfo {
 pub const INTERNAL_SERVICES: &[&str] =
     &["intake", "verification", "monitoring", "payment", "relief"];
 
+/// Whether `service` (an instance name: `intake`, `relief-medical`) is one of `parties`, by its
+/// name or by its family (`relief`).
+pub fn is_among(parties: &[&str], service: &str) -> bool {
+    let family = service.split('-').next().unwrap_or_default();
+    parties.iter().any(|p| *p == service || *p == family)
+}
+
 impl ChannelInfo {
+    /// Whether the service `service` publishes on this channel (by name or family).
+    pub fn produced_by(&self, service: &str) -> bool {
+        is_among(self.producers, service)
+    }
+
+    /// Whether the service `service` consumes this channel (by name or family).
+    pub fn consumed_by(&self, service: &str) -> bool {
+        is_among(self.consumers, service)
+    }
+
     /// Whether only the mesh's own services produce on this channel.
     pub fn is_internal(&self) -> bool {
         self.producers.iter().all(|p| INTERNAL_SERVICES.contains(p))
@@ -148,9 +165,7 @@ impl ChannelInfo {
         if !self.is_internal() {
             return Ok(());
         }
-        let service = crate::envelope::service_of(source);
-        let family = service.split('-').next().unwrap_or_default();
-        if self.producers.iter().any(|p| *p == service || *p == family) {
+        if self.produced_by(crate::envelope::service_of(source)) {
             Ok(())
         } else {
             Err(format!(

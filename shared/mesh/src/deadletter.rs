@@ -9,12 +9,14 @@ use crate::consumer::{Delivery, HandlerError, Outcome};
 use crate::http::ApiError;
 use crate::service::Mesh;
 use anyhow::Context as _;
-use async_nats::jetstream::stream::DirectGetErrorKind;
+use async_nats::jetstream::consumer::{push, AckPolicy, DeliverPolicy, ReplayPolicy};
 use async_nats::HeaderMap;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -120,45 +122,22 @@ async fn list(
             "unmask=true needs the right unmask in the token".into(),
         ));
     }
-    let stream = mesh
-        .js
-        .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
-        .await
-        .context("dead-letter stream is unavailable")?;
-    let subject = subject(&mesh);
-    let mut out = Vec::new();
-    let mut next = 1;
-    while out.len() < q.limit.min(1000) {
-        match stream
-            .direct_get_next_for_subject(subject.clone(), Some(next))
-            .await
-        {
-            Ok(m) => {
-                next = m.sequence + 1;
-                let mut dl = to_dead_letter(&m);
-                if !q.unmask {
-                    dl.payload = mask_payload(&dl.payload);
-                }
-                out.push(dl);
-            }
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context("dead letters could not be read")
-                    .into())
-            }
-        }
-    }
+    let letters = read(&mesh, 1, q.limit.min(1000)).await?;
+    let mut out: Vec<DeadLetter> = letters.iter().map(to_dead_letter).collect();
     if q.unmask {
         let sequences: Vec<u64> = out.iter().map(|d| d.sequence).collect();
         crate::audit::record(
             &mesh,
             &acting.actor(),
-            crate::audit::Entry::new("dead_letters.read_unmasked", "dead_letter", subject)
+            crate::audit::Entry::new("dead_letters.read_unmasked", "dead_letter", subject(&mesh))
                 .purpose_from(&headers)
                 .detail(serde_json::json!({ "sequences": sequences })),
         )
         .await?;
+    } else {
+        for dl in &mut out {
+            dl.payload = mask_payload(&dl.payload);
+        }
     }
     Ok(Json(out))
 }
@@ -203,7 +182,8 @@ pub fn mask_payload(payload: &str) -> String {
                     mask(item, Some(k.as_str()));
                 }
             }
-            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            }
         }
     }
     match serde_json::from_str::<serde_json::Value>(payload) {
@@ -215,7 +195,99 @@ pub fn mask_payload(payload: &str) -> String {
     }
 }
 
-fn to_dead_letter(m: &async_nats::jetstream::message::StreamMessage) -> DeadLetter {
+/// A dead letter as the dead-letter stream keeps it.
+struct Stored {
+    sequence: u64,
+    headers: HeaderMap,
+    payload: Bytes,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How long reading one's dead letters waits for the next of them before it answers with those
+/// it has (one deleted while it was read is never delivered).
+const READ_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Up to `limit` of this service's dead letters, in order, from stream sequence `from` on.
+///
+/// Read through an ephemeral consumer filtered to the service's own dead-letter subject, which
+/// delivers to the service's own inbox: the server holds the filter of a consumer to the
+/// subject of the request that creates it, and the service's NATS user may create consumers on
+/// the dead-letter stream only under its own subject (`deploy/nats/auth.conf`). So a service reads
+/// its own dead letters and no other's; a direct get (or `STREAM.MSG.GET`) would read any message
+/// of the stream by its sequence, and is no service's right. The consumer goes by itself a few
+/// seconds after the read (no interest left).
+async fn read(mesh: &Mesh, from: u64, limit: usize) -> anyhow::Result<Vec<Stored>> {
+    use futures::StreamExt as _;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let stream = mesh
+        .js
+        .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
+        .await
+        .context("dead-letter stream is unavailable")?;
+    let inbox = mesh.nats.new_inbox();
+    let mut delivered = mesh
+        .nats
+        .subscribe(inbox.clone())
+        .await
+        .context("dead letters could not be read")?;
+    let consumer = stream
+        .create_consumer(push::Config {
+            name: Some(format!(
+                "{}-dead-letters-{}",
+                mesh.settings.service,
+                uuid::Uuid::new_v4().simple()
+            )),
+            deliver_subject: inbox,
+            filter_subject: subject(mesh),
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: from.max(1),
+            },
+            ack_policy: AckPolicy::None,
+            replay_policy: ReplayPolicy::Instant,
+            inactive_threshold: Duration::from_secs(5),
+            ..Default::default()
+        })
+        .await
+        .context("dead letters could not be read")?;
+    let info = consumer.cached_info();
+    let mut out = Vec::new();
+    if info.num_pending == 0 && info.delivered.consumer_sequence == 0 {
+        return Ok(out);
+    }
+    while out.len() < limit {
+        let Ok(Some(m)) = tokio::time::timeout(READ_PATIENCE, delivered.next()).await else {
+            break;
+        };
+        let m = async_nats::jetstream::Message {
+            message: m,
+            context: mesh.js.clone(),
+        };
+        // Where it stands in the stream, when it was stored, how many of ours follow it.
+        let Ok(meta) = m.info() else {
+            continue;
+        };
+        let (sequence, pending) = (meta.stream_sequence, meta.pending);
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(
+            meta.published.unix_timestamp(),
+            meta.published.nanosecond(),
+        );
+        out.push(Stored {
+            sequence,
+            at,
+            headers: m.headers.clone().unwrap_or_default(),
+            payload: m.payload.clone(),
+        });
+        if pending == 0 {
+            break;
+        }
+    }
+    let _ = delivered.unsubscribe().await;
+    Ok(out)
+}
+
+fn to_dead_letter(m: &Stored) -> DeadLetter {
     let h = |k: &str| m.headers.get(k).map(|v| v.as_str().to_owned());
     DeadLetter {
         sequence: m.sequence,
@@ -224,12 +296,10 @@ fn to_dead_letter(m: &async_nats::jetstream::message::StreamMessage) -> DeadLett
         consumer: h(H_CONSUMER).unwrap_or_default(),
         reason: h(H_REASON).unwrap_or_default(),
         deliveries: h(H_DELIVERIES).and_then(|d| d.parse().ok()).unwrap_or(0),
-        dead_lettered_at: chrono::DateTime::<chrono::Utc>::from_timestamp(
-            m.time.unix_timestamp(),
-            m.time.nanosecond(),
-        )
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default(),
+        dead_lettered_at: m
+            .at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default(),
         payload: String::from_utf8_lossy(&m.payload).into_owned(),
     }
 }
@@ -261,23 +331,15 @@ async fn replay(
     if sequence == 0 {
         return Err(missing());
     }
-    let stream = mesh
-        .js
-        .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
-        .await
-        .context("dead-letter stream is unavailable")?;
-    let m = match stream.direct_get(sequence).await {
-        Ok(m) => m,
-        Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Err(missing()),
-        Err(e) => {
-            return Err(anyhow::Error::new(e)
-                .context("dead letter could not be read")
-                .into())
-        }
-    };
-    if m.subject.as_str() != subject(&mesh) {
+    // The first of its dead letters from `sequence` on: this one, unless it is another
+    // service's, or gone.
+    let Some(m) = read(&mesh, sequence, 1)
+        .await?
+        .into_iter()
+        .find(|m| m.sequence == sequence)
+    else {
         return Err(missing());
-    }
+    };
     let dl = to_dead_letter(&m);
     let Some(handler) = mesh.handler(&dl.consumer) else {
         return Err(ApiError::Conflict(format!(
@@ -324,7 +386,10 @@ async fn replay(
             )))
         }
     };
-    stream
+    mesh.js
+        .get_stream(crate::Stream::DeadLetter.name(&mesh.subjects))
+        .await
+        .context("dead-letter stream is unavailable")?
         .delete_message(sequence)
         .await
         .context("replayed dead letter could not be removed")?;
@@ -332,9 +397,8 @@ async fn replay(
     crate::audit::record(
         &mesh,
         &acting.actor(),
-        crate::audit::Entry::new("dead_letter.replay", "dead_letter", sequence).detail(
-            serde_json::json!({ "consumer": dl.consumer, "outcome": outcome }),
-        ),
+        crate::audit::Entry::new("dead_letter.replay", "dead_letter", sequence)
+            .detail(serde_json::json!({ "consumer": dl.consumer, "outcome": outcome })),
     )
     .await?;
     Ok(Json(Replayed {

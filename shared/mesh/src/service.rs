@@ -1,7 +1,7 @@
 //! One shape for every service: connect, declare, build, run until stopped, shut down.
 //!
 //! ```text
-//! let mesh = Mesh::connect(settings, &MIGRATOR).await?;
+//! let mesh = Mesh::connect(settings, &MIGRATOR, clock, contract::channels::CATALOG).await?;
 //! let app = ServiceBuilder::new(mesh)
 //!     .consume("applications", "INTAKE", subject, handler)
 //!     .routes(router)
@@ -13,7 +13,7 @@
 //! messages; the message in hand finishes (its transaction commits and is acked); the outbox relay
 //! publishes what is committed; HTTP finishes in-flight requests; the NATS client drains.
 
-use crate::channel::{Channel, Stream};
+use crate::channel::{Channel, ChannelInfo, Stream};
 use crate::clock::Clock;
 use crate::consumer::{self, ConsumerSpec, Handler, HandlerError, Outcome};
 use crate::envelope::{ChainRef, Envelope, EventKind};
@@ -57,11 +57,13 @@ pub struct Mesh {
 
 impl Mesh {
     /// Connects to the service's database (creating and migrating it as configured) and to NATS,
-    /// and declares the streams.
+    /// and declares the streams the service publishes to or consumes from by `catalog` (the
+    /// channel catalogue, `contract::channels::CATALOG`), and the dead-letter stream.
     pub async fn connect(
         settings: MeshSettings,
         migrator: &'static Migrator,
         clock: Clock,
+        catalog: &[ChannelInfo],
     ) -> anyhow::Result<Mesh> {
         settings.validate()?;
         let pool = db::connect(&settings.database).await?;
@@ -77,12 +79,24 @@ impl Mesh {
             .context("NATS is not reachable")?;
         let js = jetstream::new(nats.clone());
         let subjects = Subjects::new(&settings.nats.prefix);
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            streams::ensure_streams(&js, &subjects, &settings.nats),
-        )
-        .await
-        .context("JetStream did not answer within 30 s: is the server started with -js?")??;
+        let declared = streams::declared_by(&settings.service, catalog);
+        if settings.nats.declare_streams {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                streams::ensure_streams(&js, &subjects, &settings.nats, &declared),
+            )
+            .await
+            .context("JetStream did not answer within 30 s: is the server started with -js?")??;
+        } else {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                streams::await_streams(&js, &subjects, &declared),
+            )
+            .await
+            .context(
+                "the streams were not there within 30 s: the platform declares them (`declare-streams`)",
+            )??;
+        }
         let auth = crate::auth::Verifier::new(&settings.auth, &settings.service)?;
         Ok(Mesh {
             auth,
@@ -235,12 +249,7 @@ impl ServiceBuilder {
         Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
     {
         let service = self.mesh.service().to_owned();
-        let family = service.split('-').next().unwrap_or_default();
-        if !channel
-            .consumers
-            .iter()
-            .any(|c| *c == service || *c == family)
-        {
+        if !channel.info().consumed_by(&service) {
             self.errors.push(format!(
                 "{service} consumes {} but the channel catalogue does not list it as a consumer",
                 channel.subject
@@ -560,7 +569,38 @@ pub fn wants_migrate(args: &[String]) -> bool {
     args.iter().skip(1).any(|a| a == "migrate")
 }
 
-/// The `main` of every service: telemetry, configuration, build (or `migrate`), run, flush.
+/// `<service> declare-streams`: creates or updates every stream of the mesh with these settings
+/// and exits. For the platform (the NATS user `platform`, `RELIEF_NATS__USER`), where the services
+/// may not change streams (`nats.declare_streams = false`): in Kubernetes the Job nats-bootstrap
+/// runs it. Touches no database.
+pub async fn declare_streams_only(settings: &MeshSettings) -> anyhow::Result<()> {
+    let nats = &settings.nats;
+    let user = nats.user.as_deref().filter(|u| !u.is_empty());
+    let nats_client = nats
+        .connect_options(user.unwrap_or(&settings.service))
+        .connect(nats.url.as_str())
+        .await
+        .context("NATS is not reachable")?;
+    let js = jetstream::new(nats_client.clone());
+    let subjects = Subjects::new(&nats.prefix);
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        streams::ensure_streams(&js, &subjects, nats, &Stream::ALL),
+    )
+    .await
+    .context("JetStream did not answer within 60 s")??;
+    nats_client.flush().await?;
+    tracing::info!(streams = Stream::ALL.len(), "Streams declared.");
+    Ok(())
+}
+
+/// Whether the command line asks for `declare-streams` rather than a run.
+pub fn wants_declare_streams(args: &[String]) -> bool {
+    args.iter().skip(1).any(|a| a == "declare-streams")
+}
+
+/// The `main` of every service: telemetry, configuration, build (or `migrate`, or
+/// `declare-streams`), run, flush.
 pub async fn main_with<S, F, Fut>(
     defaults: &str,
     migrator: &'static Migrator,
@@ -579,8 +619,16 @@ where
     if wants_migrate(&args) {
         return migrate_only(m, migrator).await;
     }
-    if args.iter().skip(1).map(String::as_str).eq(["audit", "verify"]) {
+    if args
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .eq(["audit", "verify"])
+    {
         return verify_audit(m).await;
+    }
+    if wants_declare_streams(&args) {
+        return declare_streams_only(m).await;
     }
     let clock = Clock::from_settings(&m.clock)?;
     let app = build(settings, clock).await?;
@@ -600,10 +648,7 @@ async fn verify_audit(settings: &MeshSettings) -> anyhow::Result<()> {
         anyhow::bail!(
             "the audit trail of {} is broken: {}",
             settings.service,
-            outcome
-                .first_broken
-                .map(|b| b.reason)
-                .unwrap_or_default()
+            outcome.first_broken.map(|b| b.reason).unwrap_or_default()
         )
     }
 }

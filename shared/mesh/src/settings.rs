@@ -30,6 +30,11 @@ ack_wait_ms = 30000
 duplicate_window_ms = 120000
 stream_max_age_days = 400
 connect_timeout_ms = 5000
+# Create or update the streams this service uses at start-up (dev, tests, `make run`). False where
+# the platform declares them (`<service> declare-streams` as the NATS user `platform`; in
+# Kubernetes the Job nats-bootstrap): the service then waits for its streams and needs no right to
+# change one (a user that may update a stream can have it republish every message to itself).
+declare_streams = true
 
 [database]
 url = "postgres://postgres@127.0.0.1:5432/relief"
@@ -134,6 +139,9 @@ pub struct NatsSettings {
     /// can be redelivered or replayed, so the inbox keeps its rows at least as long.
     pub stream_max_age_days: u64,
     pub connect_timeout_ms: u64,
+    /// Whether the service creates or updates its streams at start-up, or only waits for them
+    /// (the platform declares them: [`crate::service::declare_streams_only`]).
+    pub declare_streams: bool,
     /// Credentials for a server with per-user permissions (`deploy/nats/auth.conf`):
     /// `RELIEF_NATS__USER`, `RELIEF_NATS__PASSWORD`. Not read from the URL: the client ignores
     /// `user:password@` there.
@@ -144,10 +152,15 @@ pub struct NatsSettings {
 }
 
 impl NatsSettings {
-    /// Connection options with this deployment's name and credentials.
+    /// Connection options for the service `name`: its connection name, its credentials, and its
+    /// own inbox prefix [`inbox_prefix`]`(name)`, on which every reply to it comes (JetStream API
+    /// answers, pulled messages, publish acknowledgements, data holders' answers). A server with
+    /// per-user permissions lets each user subscribe to its own prefix only, never to the shared
+    /// `_INBOX.>` that would show it every other client's replies (`deploy/nats/auth.conf`).
     pub fn connect_options(&self, name: &str) -> async_nats::ConnectOptions {
         let options = async_nats::ConnectOptions::new()
             .name(format!("relief-mesh/{name}"))
+            .custom_inbox_prefix(inbox_prefix(name))
             .connection_timeout(Duration::from_millis(self.connect_timeout_ms));
         match (&self.user, &self.password) {
             (Some(user), Some(password)) if !user.is_empty() => {
@@ -156,6 +169,12 @@ impl NatsSettings {
             _ => options,
         }
     }
+}
+
+/// The inbox prefix of the service (and NATS user) `name`: `_INBOX_<name>`, the one a server with
+/// per-user permissions lets it subscribe to.
+pub fn inbox_prefix(name: &str) -> String {
+    format!("_INBOX_{name}")
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,7 +1,11 @@
 //! JetStream streams and durable consumers, declared in code and created or updated at start-up.
 //!
-//! Every service declares every stream, so start-up order does not matter.
+//! Each service declares the streams it publishes to or consumes from, and the dead-letter
+//! and audit streams ([`declared_by`]): whichever starts first creates a stream, so start-up order does not
+//! matter, and a service's NATS user needs the right to declare those streams only
+//! (`deploy/nats/auth.conf`).
 
+use crate::channel::ChannelInfo;
 use crate::settings::NatsSettings;
 use crate::Subjects;
 use anyhow::Context as _;
@@ -42,13 +46,31 @@ pub fn stream_for(subject: &str) -> Option<Stream> {
     Stream::storing(subject)
 }
 
-/// Creates or updates every stream of the mesh.
+/// The streams the service `service` declares: those keeping a channel of `catalog` it produces
+/// or consumes, and the dead-letter and audit streams (every service parks its own dead letters
+/// and publishes its audit records there).
+pub fn declared_by(service: &str, catalog: &[ChannelInfo]) -> Vec<Stream> {
+    Stream::ALL
+        .into_iter()
+        .filter(|s| {
+            // Every service writes dead letters and audit records.
+            *s == Stream::DeadLetter
+                || *s == Stream::Audit
+                || catalog.iter().any(|c| {
+                    c.stream == Some(*s) && (c.produced_by(service) || c.consumed_by(service))
+                })
+        })
+        .collect()
+}
+
+/// Creates or updates `streams`.
 pub async fn ensure_streams(
     js: &jetstream::Context,
     subjects: &Subjects,
     nats: &NatsSettings,
+    streams: &[Stream],
 ) -> anyhow::Result<()> {
-    for s in Stream::ALL {
+    for &s in streams {
         let config = stream::Config {
             name: s.name(subjects),
             subjects: s.filters().iter().map(|f| subjects.of(f)).collect(),
@@ -65,6 +87,26 @@ pub async fn ensure_streams(
                 s.name(subjects)
             )
         })?;
+    }
+    Ok(())
+}
+
+/// Waits until every one of `streams` exists (declared by the platform), retrying each second.
+pub async fn await_streams(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    streams: &[Stream],
+) -> anyhow::Result<()> {
+    for &s in streams {
+        let name = s.name(subjects);
+        let mut logged = false;
+        while let Err(error) = js.get_stream(&name).await {
+            if !logged {
+                tracing::warn!(stream = %name, %error, "Stream is not there yet; the platform declares the streams (`declare-streams`, the Job nats-bootstrap). Waiting.");
+                logged = true;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
     Ok(())
 }

@@ -116,7 +116,13 @@ async fn main() -> anyhow::Result<()> {
         ],
     )?;
     let clock = mesh::Clock::from_settings(&settings.mesh.clock)?;
-    let mesh = mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR, clock).await?;
+    let mesh = mesh::Mesh::connect(
+        settings.mesh,
+        &monitoring::MIGRATOR,
+        clock,
+        contract::channels::CATALOG,
+    )
+    .await?;
     let state = State {
         mesh: mesh.clone(),
         policy: Arc::new(policy::PolicyBook::builtin()),

@@ -142,7 +142,13 @@ async fn main() -> anyhow::Result<()> {
         settings.payment.policy_file.as_deref(),
     )?);
     let clock = mesh::Clock::from_settings(&settings.mesh.clock)?;
-    let mesh = mesh::Mesh::connect(settings.mesh, &payment::MIGRATOR, clock).await?;
+    let mesh = mesh::Mesh::connect(
+        settings.mesh,
+        &payment::MIGRATOR,
+        clock,
+        contract::channels::CATALOG,
+    )
+    .await?;
     let state = payment::State {
         runner: Arc::new(payment::runs::Runner::new(None, mesh.metrics.registry())),
         mesh: mesh.clone(),

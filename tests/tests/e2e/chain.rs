@@ -12,7 +12,7 @@ const WITHIN: Duration = Duration::from_secs(30);
 
 /// Fixtures where only the head of the demo household has income: 70,000 fen a month of
 /// taxable income and 500 fen of interest, more than the 60,000 fen he declared.
-fn demo_fixtures() -> Fixtures {
+pub(crate) fn demo_fixtures() -> Fixtures {
     let demo = demo_household();
     let head = demo["members"][0]["id_number"].as_str().unwrap().to_owned();
     let mut per_source = HashMap::new();

@@ -27,9 +27,14 @@ async fn start_misbehaving(
             &[("nats.max_deliver", "3"), ("nats.ack_wait_ms", ack_wait_ms)],
         )
         .unwrap();
-    let m = mesh::Mesh::connect(settings, &mesh::db::MESH_MIGRATOR, mesh.clock.clone())
-        .await
-        .unwrap();
+    let m = mesh::Mesh::connect(
+        settings,
+        &mesh::db::MESH_MIGRATOR,
+        mesh.clock.clone(),
+        contract::channels::CATALOG,
+    )
+    .await
+    .unwrap();
     let applied = Arc::new(AtomicU32::new(0));
     let counter = applied.clone();
     let filter = mesh::Subjects::new(&mesh.prefix).of("intake.test.>");

