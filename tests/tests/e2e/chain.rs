@@ -196,7 +196,10 @@ async fn an_application_runs_through_the_whole_chain_in_one_trace() {
         seen.push(bare);
     }
     assert!(seen.len() >= 10, "{seen:?}");
-    for s in &seen {
+    // The audit trail's records (`audit.<service>.recorded`, stream RELIEF_AUDIT: every read of
+    // the chain above appends one) are the mesh's own (mesh::audit), not a channel between
+    // services.
+    for s in seen.iter().filter(|s| !s.starts_with("audit.")) {
         assert!(
             contract::channels::CATALOG
                 .iter()
