@@ -238,7 +238,7 @@ async fn list_warnings(
             "households": households.len(),
             "township": filter.township,
             "status": filter.status,
-            "kind": q.kind,
+            "kind": filter.kind,
             "household_id": filter.household_id,
         }));
     let entry = match filter.household_id {
