@@ -69,6 +69,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
             ops::warnings::run(state.clone(), sweep_every),
         )
         .routes(http::routes(state))
+        .public_routes(http::public_routes())
         .build()
         .await
 }

@@ -77,9 +77,17 @@ pub async fn on_determined(
                 need: need_of(*dept).to_owned(),
                 circumstances: None,
             };
-            let referral_id =
-                ops::referrals::push(&state, &mut tx, &to, &referral, Some(&e.id), due, today)
-                    .await?;
+            let referral_id = ops::referrals::push(
+                &state,
+                &mut tx,
+                &to,
+                &referral,
+                Some(&e.id),
+                None,
+                due,
+                today,
+            )
+            .await?;
             referrals.push(referral_id);
         }
     }
@@ -401,6 +409,7 @@ pub async fn on_feed_record(
         &rows,
         Via::Subject,
         Some(&e.id),
+        &ops::feeds::By::event(e.actor.as_ref()),
         today,
     )
     .await?;
@@ -437,7 +446,8 @@ pub async fn on_reported(
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    let opened = ops::discovery::open_case(&state, &mut tx, &e.data, Via::Subject, today).await?;
+    let opened =
+        ops::discovery::open_case(&state, &mut tx, &e.data, Via::Subject, None, today).await?;
     tx.commit().await?;
     tracing::info!(
         reporter = e.data.reporter.kind.as_str(),

@@ -26,6 +26,13 @@
 //!   ways, escalated to the county when overdue; a periodic sweep (also `POST /v1/sweeps`) raises
 //!   warnings for referrals unanswered past their deadline. Supervision reports
 //!   (`/v1/reports/monthly`, `/v1/reports/quarterly`). The staff page (`/staff`).
+//! - Sign-in (`mesh::auth`): each route allows the roles of its operation (`x-roles` of
+//!   docs/openapi.yaml); households, chains, referrals, warnings and reports are filtered by the
+//!   token's areas in the queries (out of area is 404, as what does not exist), referrals also
+//!   by the token's department; who verifies, disposes of, reports or posts is the token's
+//!   officer, stored, shown and carried as the events' `actor`; every change and every read of
+//!   personal data is in the audit trail (`mesh::audit`). The staff page is open, its data calls
+//!   carry the token it is given.
 //! - Tables: `households`, `persons`, `population_history`, `referrals`, `referral_answers`,
 //!   `refused_feedback`, `chain_events`, `warnings`, `feed_records`, `discovery_reports`.
 //! - Rules it owns: the feed rules (`domain::rules::decide`), the gradual exit after a

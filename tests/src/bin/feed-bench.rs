@@ -190,10 +190,27 @@ async fn main() -> anyhow::Result<()> {
 
     let peak_before = peak_mib();
     let started = Instant::now();
-    let report =
-        monitoring::http::feeds::ingest_csv(&state, source, feed(records, persons, match_permille))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // As the city's supervisor posting the file (the route's role and areas).
+    let supervisor = mesh::Acting {
+        caller: mesh::Caller {
+            sub: "sun.li".into(),
+            name: "孙丽".into(),
+            roles: vec![mesh::Role::CitySupervisor],
+            areas: vec!["410100".into()],
+            department: None,
+            rights: Vec::new(),
+        },
+        role: mesh::Role::CitySupervisor,
+    };
+    let report = monitoring::http::feeds::ingest_csv(
+        &state,
+        source,
+        &supervisor,
+        &reqwest::header::HeaderMap::new(),
+        feed(records, persons, match_permille),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed();
     anyhow::ensure!(
         report.rows_read == records as u64 && report.rejected_count == 0,
@@ -223,10 +240,15 @@ async fn main() -> anyhow::Result<()> {
 
     // Again: every record was applied before, so every row is a duplicate.
     let started = Instant::now();
-    let again =
-        monitoring::http::feeds::ingest_csv(&state, source, feed(records, persons, match_permille))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let again = monitoring::http::feeds::ingest_csv(
+        &state,
+        source,
+        &supervisor,
+        &reqwest::header::HeaderMap::new(),
+        feed(records, persons, match_permille),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed();
     println!(
         "the same feed again: {} duplicates, {} actions, {:.1} s, {:.0} records/s; peak memory {:.1} MiB",

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use futures::StreamExt;
-use mesh_tests::{another_household, eventually, silent_fixtures, Options, TestMesh};
+use mesh_tests::{another_household, eventually, silent_fixtures, Options, TestMesh, Who};
 use policy::Department;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -309,6 +309,77 @@ async fn a_referral_has_one_final_answer_changed_only_by_a_correction_that_names
     .map(|(a, b)| (a.to_owned(), b.to_owned()));
     assert_eq!(refused, expected);
     assert!(mesh.dead_letters("monitoring").await.unwrap().is_empty());
+
+    // A department's officer and system read their own department's referrals and refusals
+    // only; another department's referral is not found, as one that does not exist.
+    let education = push_for(&mesh, "education", &household).await;
+    let education = education["data"]["referral_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let medical = referral.as_str().unwrap().to_owned();
+    let he_ping = Who::person("he.ping");
+    let medical_system = Who::System("medical".into());
+    for who in [&he_ping, &medical_system] {
+        let (status, r) = mesh
+            .get_as(Some(who), "monitoring", &format!("/v1/referrals/{medical}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, &r["department"]),
+            (200, &json!("medical")),
+            "{who:?}: {r}"
+        );
+        let (status, r) = mesh
+            .get_as(
+                Some(who),
+                "monitoring",
+                &format!("/v1/referrals/{education}"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 404, "{who:?}: {r}");
+        let (status, list) = mesh
+            .get_as(Some(who), "monitoring", "/v1/refused-feedback")
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list.as_array().unwrap().len(), 3, "{who:?}: {list}");
+        let (_, other) = mesh
+            .get_as(
+                Some(who),
+                "monitoring",
+                "/v1/refused-feedback?department=education",
+            )
+            .await
+            .unwrap();
+        assert_eq!(other, json!([]), "{who:?}");
+    }
+    let (status, list) = mesh
+        .get_as(
+            Some(&Who::person("wu.hao")),
+            "monitoring",
+            "/v1/refused-feedback",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, list),
+        (200, json!([])),
+        "education's officer sees none of medical's"
+    );
+    // A township officer reads referrals of the township only, and no refusals at all.
+    let li = Who::person("li.qiang");
+    let (status, _) = mesh
+        .get_as(Some(&li), "monitoring", &format!("/v1/referrals/{medical}"))
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let (status, _) = mesh
+        .get_as(Some(&li), "monitoring", "/v1/refused-feedback")
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
     mesh.teardown().await.unwrap();
 }
 

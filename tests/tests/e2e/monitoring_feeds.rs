@@ -1,12 +1,14 @@
 //! Data comparison and active discovery, end to end against real NATS and PostgreSQL:
 //! departmental feed records (by subject and as streamed CSV) matched with the low-income
 //! population database and turned into stops, referrals and warnings; gradual exit after a
-//! re-verification above the standard; active-discovery reports by HTTP and by subject.
+//! re-verification above the standard; active-discovery reports by HTTP and by subject. A feed
+//! file is the city supervisor's (孙丽), who is recorded with it, named in the events it causes
+//! and in the audit trail; a discovery report is entered by an officer of its area (王芳).
 
 use chrono::{Days, NaiveDate, Utc};
 use contract::{AssistanceChange, HouseholdChanged};
 use mesh::Envelope;
-use mesh_tests::{demo_household, eventually, Options, TestMesh};
+use mesh_tests::{demo_household, eventually, Options, TestMesh, Who};
 use policy::{Department, Month, PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use simulator::{Figures, Fixtures};
@@ -118,10 +120,26 @@ async fn publish_feed(mesh: &TestMesh, source: &str, record: Value) {
     assert!(!duplicate);
 }
 
+/// Posts a CSV feed file as the city's supervisor (the operation's role).
 async fn post_csv(mesh: &TestMesh, source: &str, body: String) -> (u16, Value) {
+    post_csv_as(mesh, Some(&Who::person("sun.li")), source, body).await
+}
+
+async fn post_csv_as(
+    mesh: &TestMesh,
+    who: Option<&Who>,
+    source: &str,
+    body: String,
+) -> (u16, Value) {
     let r = mesh
-        .http
-        .post(mesh.url("monitoring", &format!("/v1/feeds/{source}")))
+        .request_as(
+            who,
+            reqwest::Method::POST,
+            "monitoring",
+            &format!("/v1/feeds/{source}"),
+        )
+        .await
+        .unwrap()
         .header("content-type", "text/csv")
         .body(body)
         .send()
@@ -493,18 +511,20 @@ async fn a_feed_file_applies_its_good_rows_rejects_the_bad_ones_with_reasons_and
         "U-6,too,few".to_owned(),
         String::new(),
         format!("U-7,{outsider},{VILLAGE},{yesterday}"),
+        // Tianjin: a parameter set covers it, the supervisor's city (410100) does not.
+        format!("U-8,{outsider},120101001001,{yesterday}"),
     ]
     .join("\r\n");
     let (status, report) = post_csv(&mesh, "unemployment", csv).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["source"], json!("unemployment"));
-    assert_eq!(report["rows_read"], json!(7), "{report}");
+    assert_eq!(report["rows_read"], json!(8), "{report}");
     assert_eq!(report["applied"], json!(2), "{report}");
     assert_eq!(report["matched"], json!(1), "{report}");
     assert_eq!(report["not_covered"], json!(1), "{report}");
     assert_eq!(report["actions"]["referrals"], json!(1), "{report}");
     assert_eq!(report["actions"]["warnings"], json!(1), "{report}");
-    assert_eq!(report["rejected_count"], json!(5), "{report}");
+    assert_eq!(report["rejected_count"], json!(6), "{report}");
     let rejected: Vec<(u64, String, String)> = report["rejected"]
         .as_array()
         .unwrap()
@@ -523,6 +543,11 @@ async fn a_feed_file_applies_its_good_rows_rejects_the_bad_ones_with_reasons_and
         (5, "U-4", "occurred_on:"),
         (6, "U-5", "region_code: must name the township"),
         (7, "U-6", "has 3 fields where the header has 4"),
+        (
+            10,
+            "U-8",
+            "region_code: outside the areas of the access token",
+        ),
     ];
     assert_eq!(rejected.len(), expect.len(), "{rejected:?}");
     for ((line, id, reason), (l, i, r)) in rejected.iter().zip(expect) {
@@ -547,6 +572,67 @@ async fn a_feed_file_applies_its_good_rows_rejects_the_bad_ones_with_reasons_and
     assert_eq!(status, 200, "{referral}");
     assert_eq!(referral["department"], json!("employment"));
 
+    // The supervisor who posted the file is recorded with its records, is the actor of the push
+    // it caused (on the household's chain), and of the audit records of its chunk.
+    let sun = json!({"sub": "sun.li", "name": "孙丽", "role": "city_supervisor"});
+    let posted: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT record_id, posted_by_sub, posted_by_name FROM feed_records WHERE source = 'unemployment' ORDER BY record_id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    for (id, sub, name) in &posted {
+        assert_eq!(
+            (sub.as_deref(), name.as_deref()),
+            (Some("sun.li"), Some("孙丽")),
+            "{id}"
+        );
+    }
+    let chain_path = format!("/v1/households/{}/chain", h.household_id);
+    let pushed = eventually(WITHIN, || async {
+        let (_, c) = mesh.get("monitoring", &chain_path).await.unwrap();
+        c["steps"].as_array().is_some_and(|s| {
+            s.iter().any(|s| {
+                s["type"] == "referral.push"
+                    && s["summary"]["referral_id"] == json!(referral_id)
+                    && s["actor"] == sun
+            })
+        })
+    })
+    .await;
+    assert!(
+        pushed,
+        "the push is on the chain with the supervisor as its actor"
+    );
+    let audited: Vec<(String, String, Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+        "SELECT action, actor_sub, household_id, person_id FROM mesh_audit WHERE action LIKE 'feed.%' ORDER BY seq",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        vec![
+            (
+                "feed.act".to_owned(),
+                "sun.li".to_owned(),
+                Some(h.household_id),
+                Some(head.member_id)
+            ),
+            ("feed.compare".to_owned(), "sun.li".to_owned(), None, None),
+        ]
+    );
+    // Only the city's supervisor posts feeds.
+    let (status, err) = post_csv_as(
+        &mesh,
+        Some(&Who::person("wang.fang")),
+        "unemployment",
+        "record_id,id_number,region_code,occurred_on\n".into(),
+    )
+    .await;
+    assert_eq!(status, 403, "{err}");
+
     // The person not in the database is a case for active discovery in their township.
     let found = warning_of_kind(&db, "active_discovery").await;
     assert_eq!(found.len(), 1);
@@ -564,6 +650,8 @@ async fn a_feed_file_applies_its_good_rows_rejects_the_bad_ones_with_reasons_and
         .contains("unknown column"));
     let (status, _) = post_csv(&mesh, "deaths", "record_id\n".into()).await;
     assert_eq!(status, 404);
+    let (status, _) = post_csv_as(&mesh, None, "unemployment", "record_id\n".into()).await;
+    assert_eq!(status, 401, "a feed file without a token");
     mesh.teardown().await.unwrap();
 }
 
@@ -776,6 +864,83 @@ async fn a_discovery_report_by_http_or_by_subject_opens_one_case_each() {
             .await
             .unwrap();
     assert_eq!(via, "subject");
+
+    // The officer who entered a report over HTTP is the token's, recorded with it and in the
+    // audit trail; a report by subject names none.
+    let received: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+        "SELECT report_id, received_by_sub || '/' || received_by_name || '/' || received_by_role FROM discovery_reports",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(received.len(), 2, "{received:?}");
+    for (id, by) in &received {
+        let expected = (*id == by_http).then_some("wang.fang/王芳/township_officer");
+        assert_eq!(by.as_deref(), expected, "{id}");
+    }
+    let audited: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT action, actor_sub, record_id FROM mesh_audit WHERE action = 'discovery.report' ORDER BY seq",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        vec![
+            (
+                "discovery.report".to_owned(),
+                "wang.fang".to_owned(),
+                by_http.to_string()
+            ),
+            (
+                "discovery.report".to_owned(),
+                "wang.fang".to_owned(),
+                by_http.to_string()
+            ),
+        ],
+        "each report entered is audited, the repeated one too"
+    );
+    // An officer may enter a report only for a person of the officer's areas (李强 works in
+    // 410102002); a department's officer enters none; a body naming an officer is refused.
+    let (status, err) = mesh
+        .post_as(
+            Some(&Who::person("li.qiang")),
+            "monitoring",
+            "/v1/discoveries",
+            &discovery(Uuid::new_v4(), "grid_worker"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{err}");
+    let (status, err) = mesh
+        .post_as(
+            Some(&Who::person("he.ping")),
+            "monitoring",
+            "/v1/discoveries",
+            &discovery(Uuid::new_v4(), "grid_worker"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{err}");
+    let mut named = discovery(Uuid::new_v4(), "grid_worker");
+    named["reported_by"] = json!("王芳");
+    let (status, err) = mesh
+        .post("monitoring", "/v1/discoveries", &named)
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{err}");
+    // The county's officer enters one for a village of the county.
+    let by_county = Uuid::new_v4();
+    let (status, opened) = mesh
+        .post_as(
+            Some(&Who::person("zhao.min")),
+            "monitoring",
+            "/v1/discoveries",
+            &discovery(by_county, "village_assistant"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{opened}");
     mesh.teardown().await.unwrap();
 }
 
@@ -859,7 +1024,7 @@ async fn a_household_not_reverified_past_the_interval_and_grace_raises_one_warni
     let overdue = warning_of_kind(&db, "reverification_overdue").await;
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue[0].household_id, Some(h.household_id));
-    assert_eq!(overdue[0].township_code, "410102");
+    assert_eq!(overdue[0].township_code, TOWNSHIP);
     assert_eq!(overdue[0].detail["last_verified_on"], json!(last));
     assert_eq!(overdue[0].verify_due, today() + Days::new(verify_days()));
     // A later sweep does not raise it again; one day less overdue would not have raised it.

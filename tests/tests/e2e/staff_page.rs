@@ -1,8 +1,10 @@
 //! The staff page, served by monitoring, in Debian's headless Chromium against a running mesh:
 //! a household's chain as a timeline with its referrals and warnings, found by household id or
-//! by referral id. The screenshot is kept in `target/test-artifacts/staff-page.png`.
+//! by referral id. The page is open; its data calls carry the access token it was given (here in
+//! the URL's fragment, as a real sign-in would hand it over), and without one it asks for it.
+//! The screenshot is kept in `target/test-artifacts/staff-page.png`.
 
-use mesh_tests::{demo_household, silent_fixtures, Options, TestMesh};
+use mesh_tests::{demo_household, silent_fixtures, Options, TestMesh, Who};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -69,8 +71,22 @@ async fn staff_see_a_households_chain_as_a_timeline_in_a_browser() {
         .await
         .unwrap();
     let page = mesh.url("monitoring", "/staff");
-
+    // The page itself needs no token.
+    let r = mesh.http.get(&page).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("Access token"));
+    // Without a token the page shows nothing of the chain and asks for one.
     let dom = chromium(format!("{page}?q={household}"), vec!["--dump-dom".into()]).await;
+    assert!(!dom.contains(r#"data-loaded="true""#), "{dom}");
+    assert!(dom.contains("sign in first"), "{dom}");
+    // As the township officer of the household's township (王芳).
+    let token = mesh
+        .token_of(&Who::person("wang.fang"), "monitoring")
+        .await
+        .unwrap();
+    let signed_in = |q: &str| format!("{page}?q={q}#access_token={token}");
+
+    let dom = chromium(signed_in(&household), vec!["--dump-dom".into()]).await;
     assert!(
         dom.contains(r#"data-loaded="true""#),
         "the page rendered the chain:\n{dom}"
@@ -89,6 +105,14 @@ async fn staff_see_a_households_chain_as_a_timeline_in_a_browser() {
         );
     }
     assert!(dom.contains(&trace), "the trace id is shown");
+    assert!(
+        dom.contains("signed in as 王芳"),
+        "the page names who is signed in"
+    );
+    assert!(
+        !dom.contains(&token),
+        "the token leaves the address once the page has it"
+    );
     assert!(dom.contains("complete") && dom.contains("no open warnings"));
     assert!(
         dom.contains("2210.00 yuan a month"),
@@ -110,23 +134,37 @@ async fn staff_see_a_households_chain_as_a_timeline_in_a_browser() {
         .as_str()
         .unwrap()
         .to_owned();
-    let dom = chromium(format!("{page}?q={referral}"), vec!["--dump-dom".into()]).await;
+    let dom = chromium(signed_in(&referral), vec!["--dump-dom".into()]).await;
     assert!(
         dom.contains(&household),
         "the referral led to its household's chain"
     );
     // And an unknown id says so.
     let dom = chromium(
-        format!("{page}?q=00000000-0000-0000-0000-000000000000"),
+        signed_in("00000000-0000-0000-0000-000000000000"),
         vec!["--dump-dom".into()],
     )
     .await;
     assert!(dom.contains("Nothing found for"), "{dom}");
+    // An officer of another township (李强, 410102002) finds nothing of this household.
+    let other = mesh
+        .token_of(&Who::person("li.qiang"), "monitoring")
+        .await
+        .unwrap();
+    let dom = chromium(
+        format!("{page}?q={household}#access_token={other}"),
+        vec!["--dump-dom".into()],
+    )
+    .await;
+    assert!(
+        dom.contains("Nothing found for") && !dom.contains(r#"data-loaded="true""#),
+        "{dom}"
+    );
 
     let shot = artifacts().join("staff-page.png");
     let _ = std::fs::remove_file(&shot);
     chromium(
-        format!("{page}?q={household}"),
+        signed_in(&household),
         vec![
             format!("--screenshot={}", shot.display()),
             "--window-size=1400,1000".into(),

@@ -4,11 +4,13 @@
 //! ways, each with its effect; one left unverified escalates to the county; the chain flags the
 //! duplicate assistance a department system granted against a repeated push, and a later push
 //! carries the person's prior assistance; the supervision reports count all of it, as JSON and
-//! CSV.
+//! CSV. Who acts is the token's (王芳, the township officer of 410102001, and 赵敏 of the county);
+//! an officer of another township sees none of it; each operation refuses the roles it is not
+//! for; every verification, disposition and read is in the audit trail.
 
 use chrono::{Datelike, NaiveDate, Utc};
 use futures::StreamExt;
-use mesh_tests::{another_household, eventually, silent_fixtures, Options, TestMesh};
+use mesh_tests::{another_household, eventually, silent_fixtures, Options, TestMesh, Who};
 use policy::{PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use simulator::Fixtures;
@@ -243,7 +245,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
             .unwrap_or_else(|| panic!("a warning for referral {referral}"));
         assert_eq!(w["kind"], json!("referral_overdue"));
         assert_eq!(date(&w["verify_due"]), verify_due);
-        assert_eq!(w["township_code"], json!("410102"));
+        assert_eq!(w["township_code"], json!("410102001"));
         w["warning_id"].as_str().unwrap().to_owned()
     };
     let w_med: Vec<String> = medical.iter().map(|r| warning_of(r)).collect();
@@ -264,41 +266,118 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
 
     let verification = |w: &str| format!("/v1/warnings/{w}/verification");
     let disposition = |w: &str| format!("/v1/warnings/{w}/disposition");
-    let verified =
-        json!({"officer": "township:Wang", "finding": "visited the home; the need is real"});
+    let verified = json!({"finding": "visited the home; the need is real"});
+    let wang = json!({"sub": "wang.fang", "name": "王芳", "role": "township_officer"});
+    let zhao = json!({"sub": "zhao.min", "name": "赵敏", "role": "county_officer"});
+    let li = Who::person("li.qiang");
 
     // Wrong order and bad requests are refused with the reason.
     let (status, e) = mesh
         .post(
             "monitoring",
             &disposition(&w_edu[0]),
-            &json!({"officer": "township:Wang", "disposition": "apply_policy", "policy": "education_living_subsidy"}),
+            &json!({"disposition": "apply_policy", "policy": "education_living_subsidy"}),
         )
         .await
         .unwrap();
     assert_eq!(status, 409, "dispose before verify: {e}");
+    // The officer is the token's: a body that names one is refused, and so is one without a
+    // finding.
     let (status, e) = mesh
         .post(
             "monitoring",
             &verification(&w_edu[0]),
-            &json!({"finding": "visited"}),
+            &json!({"officer": "township:Wang", "finding": "visited"}),
         )
         .await
         .unwrap();
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["error"]["fields"][0]["field"], json!("officer"), "{e}");
+    let (status, e) = mesh
+        .post("monitoring", &verification(&w_edu[0]), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], json!("finding"), "{e}");
     // Personal data stays off the warning: a finding naming an ID number is refused.
     let id_number = households[0]["members"][1]["id_number"].as_str().unwrap();
     let (status, e) = mesh
         .post(
             "monitoring",
             &verification(&w_edu[0]),
-            &json!({"officer": "township:Wang", "finding": format!("visited {id_number}")}),
+            &json!({"finding": format!("visited {id_number}")}),
         )
         .await
         .unwrap();
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["error"]["fields"][0]["field"], json!("finding"), "{e}");
+    // An officer of another township (李强, 410102002) sees none of these warnings, verifies
+    // none (404 as for a warning that does not exist), and sees nothing of their households.
+    let (status, v) = mesh
+        .get_as(Some(&li), "monitoring", "/v1/warnings?township=410102")
+        .await
+        .unwrap();
+    assert_eq!((status, &v), (200, &json!([])), "{v}");
+    let (status, v) = mesh
+        .get_as(
+            Some(&li),
+            "monitoring",
+            &format!("/v1/warnings/{}", w_med[2]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{v}");
+    let (status, v) = mesh
+        .post_as(Some(&li), "monitoring", &verification(&w_med[2]), &verified)
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        json!(format!("no warning {}", w_med[2])),
+        "the same answer as for a warning that does not exist"
+    );
+    for path in [
+        format!("/v1/households/{}", ids[0]),
+        format!("/v1/households/{}/chain", ids[0]),
+        format!("/v1/referrals/{}", medical[0]),
+    ] {
+        let (status, v) = mesh.get_as(Some(&li), "monitoring", &path).await.unwrap();
+        assert_eq!(status, 404, "{path}: {v}");
+    }
+    // Roles an operation is not for are refused before anything is read.
+    let he_ping = Who::person("he.ping");
+    let (status, v) = mesh
+        .get_as(Some(&he_ping), "monitoring", "/v1/warnings")
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a department officer lists no warnings: {v}");
+    let (status, v) = mesh
+        .post_as(
+            Some(&Who::person("zhao.min")),
+            "monitoring",
+            &verification(&w_med[2]),
+            &verified,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "the county does not verify on site: {v}");
+    let (status, v) = mesh
+        .post_as(
+            Some(&Who::person("wang.fang")),
+            "monitoring",
+            "/v1/sweeps",
+            &json!({"as_of": as_of}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a sweep is the platform operator's: {v}");
+    let (status, v) = mesh
+        .get_as(None, "monitoring", "/v1/warnings")
+        .await
+        .unwrap();
+    assert_eq!(status, 401, "no token: {v}");
+
     // Every warning but the third medical one, which nobody verifies.
     for w in w_med[..2].iter().chain(&w_edu) {
         let (status, v) = mesh
@@ -307,7 +386,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
             .unwrap();
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["status"], json!("verified"));
-        assert_eq!(v["verified_by"], json!("township:Wang"));
+        assert_eq!(v["verified_by"], wang, "the officer of the token: {v}");
         assert!(v["verified_at"].is_string());
     }
     let (status, e) = mesh
@@ -319,7 +398,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[0]),
-            &json!({"officer": "township:Wang", "disposition": "ignore_it"}),
+            &json!({"disposition": "ignore_it"}),
         )
         .await
         .unwrap();
@@ -333,25 +412,32 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[0]),
-            &json!({"disposition": "apply_policy", "policy": "education_living_subsidy"}),
+            &json!({"disposed_by": "township:Wang", "disposition": "apply_policy", "policy": "education_living_subsidy"}),
         )
         .await
         .unwrap();
-    assert_eq!(status, 422, "no officer: {e}");
+    assert_eq!(status, 422, "an officer named in the body: {e}");
+    assert_eq!(
+        e["error"]["fields"][0]["field"],
+        json!("disposed_by"),
+        "{e}"
+    );
 
-    // 1. A policy not applied → apply it.
+    // 1. A policy not applied → apply it; by the county's officer this time.
     let (status, v) = mesh
-        .post(
+        .post_as(
+            Some(&Who::person("zhao.min")),
             "monitoring",
             &disposition(&w_edu[0]),
-            &json!({"officer": "township:Wang", "disposition": "apply_policy", "policy": "education_living_subsidy"}),
+            &json!({"disposition": "apply_policy", "policy": "education_living_subsidy"}),
         )
         .await
         .unwrap();
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], json!("disposed"));
     assert_eq!(v["disposition"], json!("apply_policy"));
-    assert_eq!(v["disposed_by"], json!("township:Wang"));
+    assert_eq!(v["disposed_by"], zhao, "{v}");
+    assert_eq!(v["verified_by"], wang, "{v}");
     assert_eq!(
         v["disposal_detail"]["policy"],
         json!("education_living_subsidy")
@@ -360,7 +446,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[0]),
-            &json!({"officer": "township:Wang", "disposition": "case_conference", "decision": "x", "county_approver": "county:Liu"}),
+            &json!({"disposition": "case_conference", "decision": "x", "county_approver": "county:Liu"}),
         )
         .await
         .unwrap();
@@ -371,7 +457,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[1]),
-            &json!({"officer": "township:Wang", "disposition": "case_conference", "decision": "grant a one-off aid"}),
+            &json!({"disposition": "case_conference", "decision": "grant a one-off aid"}),
         )
         .await
         .unwrap();
@@ -381,11 +467,12 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[1]),
-            &json!({"officer": "township:Wang", "disposition": "case_conference", "decision": "grant a one-off aid", "county_approver": "county:Liu"}),
+            &json!({"disposition": "case_conference", "decision": "grant a one-off aid", "county_approver": "county:Liu"}),
         )
         .await
         .unwrap();
     assert_eq!(status, 200, "{v}");
+    assert_eq!(v["disposed_by"], wang, "{v}");
     assert_eq!(v["disposal_detail"]["county_approver"], json!("county:Liu"));
     assert_eq!(
         v["disposal_detail"]["decision"],
@@ -402,7 +489,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[2]),
-            &json!({"officer": "township:Wang", "disposition": "reverify_terminate"}),
+            &json!({"disposition": "reverify_terminate"}),
         )
         .await
         .unwrap();
@@ -417,10 +504,8 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
     assert_eq!(changed["data"]["change"], json!("stopped"));
     assert_eq!(changed["data"]["reason"], json!("no_longer_eligible"));
     assert_eq!(changed["data"]["member_id"], v["member_id"]);
-    assert_eq!(
-        changed["data"]["decided_by"],
-        json!("officer:township:Wang")
-    );
+    assert_eq!(changed["data"]["decided_by"], json!("officer:王芳"));
+    assert_eq!(changed["actor"], wang, "the event carries its actor");
     assert_eq!(
         changed["data"]["change_id"],
         v["disposal_detail"]["change_id"]
@@ -437,13 +522,25 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .await,
         "the change is on the household's chain"
     );
+    let steps = chain(&mesh, &ids[2]).await["steps"].clone();
+    let step = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "monitor.household.changed")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        step["actor"], wang,
+        "the chain step shows its actor: {step:#}"
+    );
 
     // 4. Not covered but likely eligible → a push to the department: a referral like any other.
     let (status, v) = mesh
         .post(
             "monitoring",
             &disposition(&w_med[0]),
-            &json!({"officer": "township:Wang", "disposition": "push_to_department"}),
+            &json!({"disposition": "push_to_department"}),
         )
         .await
         .unwrap();
@@ -458,7 +555,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_med[1]),
-            &json!({"officer": "township:Wang", "disposition": "push_to_department", "department": "fishing"}),
+            &json!({"disposition": "push_to_department", "department": "fishing"}),
         )
         .await
         .unwrap();
@@ -514,7 +611,7 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_med[1]),
-            &json!({"officer": "township:Wang", "disposition": "push_to_department", "department": "medical"}),
+            &json!({"disposition": "push_to_department", "department": "medical"}),
         )
         .await
         .unwrap();
@@ -524,6 +621,10 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .unwrap()
         .to_owned();
     let push = department.push(&second).await;
+    assert_eq!(
+        push["actor"], wang,
+        "the push carries the officer who disposed: {push:#}"
+    );
     let prior = push["data"]["prior_assistance"].as_array().unwrap();
     assert_eq!(prior.len(), 1, "{push:#}");
     assert_eq!(prior[0]["referral_id"], json!(medical[1]));
@@ -593,11 +694,13 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
     });
     assert_eq!(row, &expected_monthly, "{report:#}");
     let r = mesh
-        .http
-        .get(mesh.url(
+        .request(
+            reqwest::Method::GET,
             "monitoring",
             &format!("/v1/reports/monthly?district=410102&month={month}"),
-        ))
+        )
+        .await
+        .unwrap()
         .header("Accept", "text/csv")
         .send()
         .await
@@ -673,13 +776,15 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
             .max(0);
         assert_eq!(w_row["score"], json!(expected), "{w_row:#}");
         let text = mesh
-            .http
-            .get(mesh.url(
+            .request(
+                reqwest::Method::GET,
                 "monitoring",
                 &format!(
                     "/v1/reports/quarterly?district=410102&quarter={wq}&as_of={later}&format=csv"
                 ),
-            ))
+            )
+            .await
+            .unwrap()
             .send()
             .await
             .unwrap()
@@ -698,5 +803,102 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .await
         .unwrap();
     assert_eq!(status, 422, "{bad}");
+    // The reports count only the caller's areas: another county's officer (周磊, 410105) may
+    // not ask for 410102, and counts nothing of it without a district; a township officer
+    // reads no report.
+    let zhou = Who::person("zhou.lei");
+    let (status, v) = mesh
+        .get_as(
+            Some(&zhou),
+            "monitoring",
+            &format!("/v1/reports/monthly?district=410102&month={month}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{v}");
+    let (status, v) = mesh
+        .get_as(
+            Some(&zhou),
+            "monitoring",
+            &format!("/v1/reports/monthly?month={month}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, &v["rows"]), (200, &json!([])), "{v}");
+    let (status, v) = mesh
+        .get_as(
+            Some(&Who::person("wang.fang")),
+            "monitoring",
+            &format!("/v1/reports/monthly?month={month}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{v}");
+
+    // The audit trail holds who did and read what: the auditor reads it.
+    let auditor = Who::person("qian.hui");
+    let mut records = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = mesh
+            .get_as(
+                Some(&auditor),
+                "monitoring",
+                &format!("/v1/audit?after={after}&limit=1000"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{page}");
+        let got = page["records"].as_array().unwrap().clone();
+        if got.is_empty() {
+            break;
+        }
+        after = got.last().unwrap()["seq"].as_i64().unwrap();
+        records.extend(got);
+    }
+    let count = |action: &str, sub: &str| {
+        records
+            .iter()
+            .filter(|r| r["action"] == action && r["actor"]["sub"] == sub)
+            .count()
+    };
+    assert_eq!(count("warning.verify", "wang.fang"), 5, "{records:#?}");
+    assert_eq!(count("warning.dispose", "wang.fang"), 4);
+    assert_eq!(count("warning.dispose", "zhao.min"), 1);
+    assert_eq!(count("sweep.run", "ma.chao"), 4);
+    assert!(count("chain.read", "wang.fang") > 0);
+    assert!(count("referral.read", "wang.fang") > 0);
+    assert!(count("warning.list", "wang.fang") > 0);
+    assert!(count("report.read", "chen.jing") + count("report.read", "zhao.min") > 0);
+    assert!(
+        count("report.export", "zhao.min") >= 1,
+        "the CSV export is audited"
+    );
+    let dispose = records
+        .iter()
+        .find(|r| r["action"] == "warning.dispose" && r["actor"]["sub"] == "zhao.min")
+        .unwrap();
+    assert_eq!(dispose["record_id"], json!(w_edu[0]));
+    assert!(dispose["household_id"].is_string(), "{dispose:#}");
+    // Reads out of area and refused calls leave nothing: 李强's one record is his empty list.
+    let of_li: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["actor"]["sub"] == "li.qiang")
+        .collect();
+    assert_eq!(of_li.len(), 1, "{of_li:#?}");
+    assert_eq!(of_li[0]["action"], json!("warning.list"));
+    let detail: Value = serde_json::from_str(of_li[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["count"], json!(0), "{detail}");
+    let chain_read = records
+        .iter()
+        .find(|r| r["action"] == "chain.read" && r["household_id"] == json!(ids[0]))
+        .expect("the chain's read is audited with its household");
+    assert_eq!(chain_read["actor"]["name"], json!("王芳"));
+    let (status, v) = mesh
+        .get_as(Some(&auditor), "monitoring", "/v1/audit/verify")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["intact"], json!(true), "{v}");
     mesh.teardown().await.unwrap();
 }

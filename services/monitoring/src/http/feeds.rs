@@ -5,7 +5,7 @@
 
 use crate::domain::feeds::validate;
 use crate::domain::Via;
-use crate::ops::feeds::{apply_rows, ActionCounts, ChunkOutcome, Row};
+use crate::ops::feeds::{apply_rows, ActionCounts, By, ChunkOutcome, Row};
 use crate::state::State;
 use axum::body::Body;
 use axum::extract::{Path, State as AxState};
@@ -16,8 +16,9 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use contract::{FeedRecord, FeedSource, HouseDamage};
 use futures::{Stream, StreamExt};
+use mesh::auth::allow;
 use mesh::http::ApiError;
-use mesh::Mesh;
+use mesh::{Acting, Mesh, Role};
 use policy::RegionCode;
 use serde::Serialize;
 use serde_json::json;
@@ -31,7 +32,10 @@ pub const MAX_REJECTIONS_LISTED: usize = 1000;
 
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
-        .route("/v1/feeds/{source}", post(post_feed))
+        .route(
+            "/v1/feeds/{source}",
+            post(post_feed).layer(allow(&[Role::CitySupervisor])),
+        )
         .with_state(state)
 }
 
@@ -103,8 +107,12 @@ impl FeedReport {
         self.actions.warnings += c.actions.warnings;
     }
 }
+/// A feed file posted by the city's supervisor: rows whose region lies outside the token's areas
+/// are rejected; the supervisor is recorded with every record and named in the events and the
+/// audit records the file causes.
 async fn post_feed(
     AxState(state): AxState<State>,
+    acting: Acting,
     Path(source): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -124,7 +132,7 @@ async fn post_feed(
             "the body must be CSV (Content-Type: text/csv) with a header row".into(),
         ));
     }
-    let report = ingest_csv(&state, source, body.into_data_stream()).await?;
+    let report = ingest_csv(&state, source, &acting, &headers, body.into_data_stream()).await?;
     tracing::info!(
         source = %source,
         rows_read = report.rows_read,
@@ -137,17 +145,28 @@ async fn post_feed(
     Ok(Json(report))
 }
 
-/// Reads a CSV feed as it arrives and applies it chunk by chunk. The header must come first;
-/// a header that is wrong fails the whole request before anything is applied.
+/// Reads a CSV feed as it arrives and applies it chunk by chunk, for `acting` (rows outside its
+/// areas are rejected; `headers` may state the purpose). The header must come first; a header
+/// that is wrong fails the whole request before anything is applied.
 pub async fn ingest_csv<S, E>(
     state: &State,
     source: FeedSource,
+    acting: &Acting,
+    headers: &HeaderMap,
     body: S,
 ) -> Result<FeedReport, ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let by = By::person(acting.actor(), headers);
+    let in_area = |r: FeedRecord| {
+        if acting.covers(r.region_code.as_str()) {
+            Ok(r)
+        } else {
+            Err("region_code: outside the areas of the access token".to_owned())
+        }
+    };
     let today = state.mesh.today();
     let mut report = FeedReport::new(source);
     let mut lines = Lines::new(body);
@@ -173,7 +192,10 @@ where
             Line::Bad(reason) => Err(reason),
         };
         report.rows_read += 1;
-        match parsed.and_then(|r| validate(source, &r, &state.policy, today)) {
+        match parsed
+            .and_then(|r| validate(source, &r, &state.policy, today))
+            .and_then(in_area)
+        {
             Ok(record) => chunk.push(Row { line, record }),
             Err(reason) => {
                 let record_id = columns.record_id_of(&lines.last);
@@ -181,10 +203,10 @@ where
             }
         }
         if chunk.len() >= CHUNK {
-            flush(state, source, &mut chunk, &mut report, today).await?;
+            flush(state, source, &mut chunk, &mut report, &by, today).await?;
         }
     }
-    flush(state, source, &mut chunk, &mut report, today).await?;
+    flush(state, source, &mut chunk, &mut report, &by, today).await?;
     Ok(report)
 }
 
@@ -193,13 +215,14 @@ async fn flush(
     source: FeedSource,
     chunk: &mut Vec<Row>,
     report: &mut FeedReport,
+    by: &By,
     today: NaiveDate,
 ) -> Result<(), ApiError> {
     if chunk.is_empty() {
         return Ok(());
     }
     let mut tx = state.mesh.db.begin().await?;
-    let done = apply_rows(state, &mut tx, source, chunk, Via::Csv, None, today)
+    let done = apply_rows(state, &mut tx, source, chunk, Via::Csv, None, by, today)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
     tx.commit().await?;

@@ -9,23 +9,63 @@ pub mod reports;
 pub mod warnings;
 
 use crate::state::State;
+use crate::store::refused::Scope;
 use crate::store::warnings::{Filter, WarningView};
 use crate::store::{self, ReferralView, StepView};
 use axum::extract::{Path, Query, State as AxState};
+use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
+use mesh::audit::{self, Entry};
+use mesh::auth::allow;
 use mesh::http::{ApiError, FieldError};
-use mesh::Mesh;
+use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
+/// The regional roles that read a household, its chain and its referrals.
+const REGIONAL_READ: &[Role] = &[
+    Role::TownshipOfficer,
+    Role::CountyOfficer,
+    Role::CountyApprover,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
+
+/// Every route that takes an access token, each with the roles of its operation
+/// (`x-roles` of docs/openapi.yaml).
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
-        .route("/staff", get(staff_page))
-        .route("/v1/referrals/{referral_id}", get(referral))
-        .route("/v1/refused-feedback", get(refused_feedback))
-        .route("/v1/households/{household_id}", get(household))
-        .route("/v1/households/{household_id}/chain", get(chain))
+        .route(
+            "/v1/referrals/{referral_id}",
+            get(referral).layer(allow(&[
+                Role::TownshipOfficer,
+                Role::CountyOfficer,
+                Role::CountyApprover,
+                Role::CitySupervisor,
+                Role::Auditor,
+                Role::DepartmentOfficer,
+                Role::DepartmentSystem,
+            ])),
+        )
+        .route(
+            "/v1/refused-feedback",
+            get(refused_feedback).layer(allow(&[
+                Role::DepartmentOfficer,
+                Role::DepartmentSystem,
+                Role::CitySupervisor,
+                Role::Auditor,
+            ])),
+        )
+        .route(
+            "/v1/households/{household_id}",
+            get(household).layer(allow(REGIONAL_READ)),
+        )
+        .route(
+            "/v1/households/{household_id}/chain",
+            get(chain).layer(allow(REGIONAL_READ)),
+        )
         .with_state(state.clone())
         .merge(warnings::routes(state.clone()))
         .merge(reports::routes(state.clone()))
@@ -33,14 +73,29 @@ pub fn routes(state: State) -> Router<Mesh> {
         .merge(discovery::routes(state))
 }
 
+/// The routes open without a token: the staff page (its data calls send the token the page
+/// holds).
+pub fn public_routes() -> Router<Mesh> {
+    Router::new().route("/staff", get(staff_page))
+}
+
+/// An enrolled household of the caller's areas (404 outside them, as for one not enrolled),
+/// audited (`household.read`) before it leaves.
 async fn household(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Json<store::HouseholdView>, ApiError> {
-    store::household(&state.mesh.db, id)
+    let h = store::household(&state.mesh.db, id, &acting.region_patterns())
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no enrolled household {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no enrolled household {id}")))?;
+    let entry = Entry::new("household.read", "household", id)
+        .household(id)
+        .purpose_from(&headers)
+        .detail(json!({"members": h.members.len()}));
+    audit::record(&state.mesh, &acting.actor(), entry).await?;
+    Ok(Json(h))
 }
 
 #[derive(Debug, Serialize)]
@@ -67,11 +122,16 @@ pub struct Flags {
     pub duplicates: Vec<crate::domain::warnings::DuplicateAssistance>,
 }
 
+/// The chain of a household of the caller's areas (404 outside them, as for a chain not
+/// opened), audited (`chain.read`) before it leaves.
 async fn chain(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Chain>, ApiError> {
-    let steps = store::steps(&state.mesh.db, id).await?;
+    let areas = acting.region_patterns();
+    let steps = store::steps(&state.mesh.db, id, &areas).await?;
     let Some(first) = steps.first() else {
         return Err(ApiError::NotFound(format!("no chain for household {id}")));
     };
@@ -102,6 +162,26 @@ async fn chain(
     }
     let complete =
         is_complete(&steps) && flags.omissions.is_empty() && flags.awaiting_feedback.is_empty();
+    let warnings = store::warnings::list(
+        &state.mesh.db,
+        &Filter {
+            areas,
+            household_id: Some(id),
+            as_of: today,
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let entry = Entry::new("chain.read", "chain", chain_id)
+        .household(id)
+        .purpose_from(&headers)
+        .detail(json!({
+            "steps": steps.len(),
+            "referrals": referrals.len(),
+            "warnings": warnings.len(),
+        }));
+    audit::record(&state.mesh, &acting.actor(), entry).await?;
     Ok(Json(Chain {
         household_id: id,
         chain_id,
@@ -110,16 +190,7 @@ async fn chain(
         steps,
         referrals,
         flags,
-        warnings: store::warnings::list(
-            &state.mesh.db,
-            &Filter {
-                household_id: Some(id),
-                as_of: today,
-                limit: 1000,
-                ..Default::default()
-            },
-        )
-        .await?,
+        warnings,
     }))
 }
 
@@ -197,15 +268,30 @@ async fn staff_page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("../staff.html"))
 }
 
-/// A referral and its household, so staff can find a chain from a referral id.
+/// A referral and its household, so staff can find a chain from a referral id: for a regional
+/// caller when the household lies in its areas, for a department's officer or system when the
+/// referral was pushed to its department (the token's `department`); 404 otherwise, as for a
+/// referral that does not exist. Audited (`referral.read`) before it leaves.
 async fn referral(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Json<store::ReferralOf>, ApiError> {
-    store::referral(&state.mesh.db, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))
+    let r = store::referral(
+        &state.mesh.db,
+        id,
+        &acting.region_patterns(),
+        acting.department(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))?;
+    let entry = Entry::new("referral.read", "referral", id)
+        .household(r.household_id)
+        .purpose_from(&headers)
+        .detail(json!({"department": r.department, "status": r.status}));
+    audit::record(&state.mesh, &acting.actor(), entry).await?;
+    Ok(Json(r))
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,9 +303,12 @@ pub struct RefusedQuery {
 
 /// Department feedback monitoring refused (the department answer protocol), newest first:
 /// what each department was told on `referral.<dept>.refused`. Refused feedback is in no
-/// household's chain.
+/// household's chain. A department's officer or system sees its own department's only (a
+/// `department` filter naming another selects nothing); the city's supervisor and the auditor
+/// those of referrals in their areas and those that name no referral monitoring holds.
 async fn refused_feedback(
     AxState(state): AxState<State>,
+    acting: Acting,
     Query(q): Query<RefusedQuery>,
 ) -> Result<Json<Vec<store::refused::Refused>>, ApiError> {
     let mut errors = Vec::new();
@@ -253,8 +342,23 @@ async fn refused_feedback(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let scope = match acting.role {
+        Role::DepartmentOfficer | Role::DepartmentSystem => Scope::Department(
+            acting
+                .department()
+                .ok_or_else(|| ApiError::Forbidden("the access token names no department".into()))?
+                .to_owned(),
+        ),
+        Role::TownshipOfficer
+        | Role::CountyOfficer
+        | Role::CountyApprover
+        | Role::CitySupervisor
+        | Role::Auditor
+        | Role::PlatformOperator => Scope::Areas(acting.region_patterns()),
+    };
     let list = store::refused::list(
         &state.mesh.db,
+        &scope,
         department.map(|d| d.as_str()),
         referral_id,
         limit,

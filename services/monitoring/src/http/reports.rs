@@ -11,16 +11,53 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use mesh::audit::{self, Entry};
+use mesh::auth::allow;
 use mesh::http::{ApiError, FieldError};
-use mesh::Mesh;
+use mesh::{Acting, Mesh, Role};
 use policy::{Month, RegionCode};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The roles that read the supervision reports.
+const READ: &[Role] = &[
+    Role::CountyOfficer,
+    Role::CountyApprover,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
 
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
-        .route("/v1/reports/monthly", get(monthly))
-        .route("/v1/reports/quarterly", get(quarterly))
+        .route("/v1/reports/monthly", get(monthly).layer(allow(READ)))
+        .route("/v1/reports/quarterly", get(quarterly).layer(allow(READ)))
         .with_state(state)
+}
+
+/// The audit record of a report read (`report.read`) or exported as CSV (`report.export`),
+/// appended before the report leaves.
+#[allow(clippy::too_many_arguments)]
+async fn audited(
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
+    kind: &str,
+    period: &str,
+    district: Option<&str>,
+    rows: usize,
+    as_csv: bool,
+) -> Result<(), ApiError> {
+    let action = if as_csv {
+        "report.export"
+    } else {
+        "report.read"
+    };
+    let id = format!("{}/{period}", district.unwrap_or("all"));
+    let entry = Entry::new(action, kind, id)
+        .purpose_from(headers)
+        .detail(json!({"district": district, "period": period, "rows": rows, "format": if as_csv { "csv" } else { "json" }}));
+    audit::record(&state.mesh, &acting.actor(), entry).await?;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +71,8 @@ pub struct ReportQuery {
     pub format: Option<String>,
 }
 
+/// The district asked for; 403 when it is outside the caller's areas (found by
+/// [`Acting::require_area`] after the fields are valid).
 fn district(q: &ReportQuery, errors: &mut Vec<FieldError>) -> Option<String> {
     let d = q.district.as_deref()?.trim();
     if d.len() != 6 || RegionCode::parse(d).is_err() {
@@ -84,9 +123,11 @@ pub struct MonthlyReport {
     pub rows: Vec<MonthlyRow>,
 }
 
+/// The month's rows of the districts in `areas` (`LIKE` patterns), or of `district` alone.
 pub async fn monthly_rows(
     db: &sqlx::PgPool,
     clock: &mesh::Clock,
+    areas: &[String],
     district: Option<&str>,
     month: Month,
 ) -> sqlx::Result<Vec<MonthlyRow>> {
@@ -94,13 +135,14 @@ pub async fn monthly_rows(
         midnight(month.first_day(), clock),
         midnight(month.next().first_day(), clock),
     );
-    let warnings = store::reports::monthly_warnings(db, district, from, to).await?;
-    let referrals = store::reports::monthly_referrals(db, district, from, to).await?;
+    let warnings = store::reports::monthly_warnings(db, areas, district, from, to).await?;
+    let referrals = store::reports::monthly_referrals(db, areas, district, from, to).await?;
     Ok(reports::monthly_rows(district, month, warnings, referrals))
 }
 
 async fn monthly(
     AxState(state): AxState<State>,
+    acting: Acting,
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
@@ -117,9 +159,13 @@ async fn monthly(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    if let Some(d) = &district {
+        acting.require_area("district", d)?;
+    }
     let mut rows = monthly_rows(
         &state.mesh.db,
         &state.mesh.clock,
+        &acting.region_patterns(),
         district.as_deref(),
         month,
     )
@@ -133,6 +179,18 @@ async fn monthly(
             });
         }
     }
+    let period = month.to_string();
+    audited(
+        &state,
+        &acting,
+        &headers,
+        "monthly_report",
+        &period,
+        district.as_deref(),
+        rows.len(),
+        as_csv,
+    )
+    .await?;
     if as_csv {
         let name = format!(
             "monthly-{}-{month}.csv",
@@ -156,8 +214,10 @@ pub struct QuarterlyReport {
     pub rows: Vec<QuarterlyRow>,
 }
 
+/// The quarter's rows of the districts in `areas` (`LIKE` patterns), or of `district` alone.
 pub async fn quarterly_rows(
     state: &State,
+    areas: &[String],
     district: Option<&str>,
     quarter: Quarter,
     as_of: NaiveDate,
@@ -165,8 +225,10 @@ pub async fn quarterly_rows(
     let db = &state.mesh.db;
     let (from, to) = (quarter.first_day(), quarter.last_day());
     let tz = state.mesh.clock.timezone().name();
-    let warnings = store::reports::quarterly_warnings(db, district, from, to, as_of, tz).await?;
-    let referrals = store::reports::quarterly_referrals(db, district, from, to, as_of, tz).await?;
+    let warnings =
+        store::reports::quarterly_warnings(db, areas, district, from, to, as_of, tz).await?;
+    let referrals =
+        store::reports::quarterly_referrals(db, areas, district, from, to, as_of, tz).await?;
     let rows = reports::quarterly_rows(district, quarter, warnings, referrals);
     let mut out = Vec::new();
     for (d, mut r) in rows {
@@ -189,6 +251,7 @@ pub async fn quarterly_rows(
 
 async fn quarterly(
     AxState(state): AxState<State>,
+    acting: Acting,
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
@@ -207,7 +270,29 @@ async fn quarterly(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let rows = quarterly_rows(&state, district.as_deref(), quarter, as_of).await?;
+    if let Some(d) = &district {
+        acting.require_area("district", d)?;
+    }
+    let rows = quarterly_rows(
+        &state,
+        &acting.region_patterns(),
+        district.as_deref(),
+        quarter,
+        as_of,
+    )
+    .await?;
+    let period = quarter.to_string();
+    audited(
+        &state,
+        &acting,
+        &headers,
+        "quarterly_report",
+        &period,
+        district.as_deref(),
+        rows.len(),
+        as_csv,
+    )
+    .await?;
     if as_csv {
         let name = format!(
             "quarterly-{}-{quarter}.csv",

@@ -6,40 +6,63 @@ use crate::ops::warnings::{self as ops, Disposal, SweepReport};
 use crate::state::State;
 use crate::store::warnings::{self as store, Filter, WarningView};
 use axum::extract::{Path, Query, State as AxState};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use mesh::audit::{self, Entry};
+use mesh::auth::allow;
 use mesh::http::{ApiError, FieldError, JsonBody};
-use mesh::Mesh;
+use mesh::{Acting, Mesh, Role};
 use policy::Department;
 use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
+
+/// The regional roles that read warnings (`listWarnings`, `getWarning`).
+const READ: &[Role] = &[
+    Role::TownshipOfficer,
+    Role::CountyOfficer,
+    Role::CountyApprover,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
 
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
-        .route("/v1/warnings", get(list_warnings))
-        .route("/v1/warnings/{warning_id}", get(one_warning))
-        .route("/v1/warnings/{warning_id}/verification", post(verification))
-        .route("/v1/warnings/{warning_id}/disposition", post(disposition))
-        .route("/v1/sweeps", post(run_sweep))
+        .route("/v1/warnings", get(list_warnings).layer(allow(READ)))
+        .route(
+            "/v1/warnings/{warning_id}",
+            get(one_warning).layer(allow(READ)),
+        )
+        .route(
+            "/v1/warnings/{warning_id}/verification",
+            post(verification).layer(allow(&[Role::TownshipOfficer])),
+        )
+        .route(
+            "/v1/warnings/{warning_id}/disposition",
+            post(disposition).layer(allow(&[Role::TownshipOfficer, Role::CountyOfficer])),
+        )
+        .route(
+            "/v1/sweeps",
+            post(run_sweep).layer(allow(&[Role::PlatformOperator])),
+        )
         .with_state(state)
 }
 
-/// The on-site verification of a warning by a named township officer.
+/// The on-site verification of a warning by the township officer the access token names (a
+/// body that names an officer is refused: 422).
 #[derive(Debug, Deserialize)]
 pub struct VerificationRequest {
-    #[serde(default)]
-    pub officer: Option<String>,
     /// What the officer found on site.
     #[serde(default)]
     pub finding: Option<String>,
 }
 
-/// The disposition of a verified warning, with what each way needs.
+/// The disposition of a verified warning, with what each way needs, by the officer the access
+/// token names.
 #[derive(Debug, Deserialize)]
 pub struct DispositionRequest {
-    #[serde(default)]
-    pub officer: Option<String>,
     #[serde(default)]
     pub disposition: Option<String>,
     /// `apply_policy`: the policy applied (e.g. `classified_addon`, `medical_premium_subsidy`).
@@ -147,8 +170,12 @@ pub(crate) fn as_of(
     }
 }
 
+/// The warnings of the caller's areas that the filters select; the list is audited
+/// (`warning.list`) before it leaves.
 async fn list_warnings(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<WarningView>>, ApiError> {
     let mut errors = Vec::new();
@@ -184,6 +211,7 @@ async fn list_warnings(
         },
     };
     let filter = Filter {
+        areas: acting.region_patterns(),
         township: township.or(county),
         status,
         overdue: boolean(&q.overdue, "overdue", &mut errors),
@@ -196,40 +224,78 @@ async fn list_warnings(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    if kind == Some(None) {
-        return Ok(Json(Vec::new()));
-    }
-    Ok(Json(store::list(&state.mesh.db, &filter).await?))
+    let list = if kind == Some(None) {
+        Vec::new()
+    } else {
+        store::list(&state.mesh.db, &filter).await?
+    };
+    let households: std::collections::BTreeSet<Uuid> =
+        list.iter().filter_map(|w| w.household_id).collect();
+    let entry = Entry::new("warning.list", "warning", "list")
+        .purpose_from(&headers)
+        .detail(json!({
+            "count": list.len(),
+            "households": households.len(),
+            "township": filter.township,
+            "status": filter.status,
+            "kind": filter.kind,
+            "household_id": filter.household_id,
+        }));
+    let entry = match filter.household_id {
+        Some(h) => entry.household(h),
+        None => entry,
+    };
+    audit::record(&state.mesh, &acting.actor(), entry).await?;
+    Ok(Json(list))
 }
 
+/// One warning of the caller's areas (404 for one outside them, as for one that does not
+/// exist), audited (`warning.read`) before it leaves.
 async fn one_warning(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Json<WarningView>, ApiError> {
-    store::get(&state.mesh.db, id, state.mesh.today())
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+    let w = store::get(
+        &state.mesh.db,
+        id,
+        &acting.region_patterns(),
+        state.mesh.today(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+    let mut entry = Entry::new("warning.read", "warning", id)
+        .purpose_from(&headers)
+        .detail(json!({"kind": w.kind, "township_code": w.township_code}));
+    entry.household_id = w.household_id;
+    entry.person_id = w.member_id;
+    audit::record(&state.mesh, &acting.actor(), entry).await?;
+    Ok(Json(w))
 }
 
 async fn verification(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
     JsonBody(req): JsonBody<VerificationRequest>,
 ) -> Result<Json<WarningView>, ApiError> {
-    let (officer, finding) = valid_verification(&req)?;
-    ops::verify(&state.mesh.db, &state.mesh.clock, id, &officer, &finding)
+    let finding = valid_verification(&req)?;
+    ops::verify(&state, &acting, &headers, id, &finding)
         .await
         .map(Json)
 }
 
 async fn disposition(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
     JsonBody(req): JsonBody<DispositionRequest>,
 ) -> Result<Json<WarningView>, ApiError> {
-    let (officer, disposal) = valid_disposition(&req)?;
-    ops::dispose(&state, id, &officer, &disposal)
+    let disposal = valid_disposition(&req)?;
+    ops::dispose(&state, &acting, &headers, id, &disposal)
         .await
         .map(Json)
 }
@@ -245,6 +311,7 @@ pub struct SweepRequest {
 /// that move time.
 async fn run_sweep(
     AxState(state): AxState<State>,
+    acting: Acting,
     JsonBody(req): JsonBody<SweepRequest>,
 ) -> Result<Json<SweepReport>, ApiError> {
     let mut errors = Vec::new();
@@ -252,18 +319,12 @@ async fn run_sweep(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    Ok(Json(ops::sweep(&state, on).await?))
+    Ok(Json(ops::sweep(&state, on, Some(&acting.actor())).await?))
 }
 
-/// Checks the verification; the officer and the finding, trimmed.
-fn valid_verification(req: &VerificationRequest) -> Result<(String, String), ApiError> {
+/// Checks the verification; the finding, trimmed.
+fn valid_verification(req: &VerificationRequest) -> Result<String, ApiError> {
     let mut errors = Vec::new();
-    let officer = required(
-        &req.officer,
-        "officer",
-        "the township officer who verified on site is required",
-        &mut errors,
-    );
     let finding = required(
         &req.finding,
         "finding",
@@ -274,18 +335,12 @@ fn valid_verification(req: &VerificationRequest) -> Result<(String, String), Api
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    Ok((officer, finding))
+    Ok(finding)
 }
 
-/// Checks the disposition and what its way needs; the officer and the disposal.
-fn valid_disposition(req: &DispositionRequest) -> Result<(String, Disposal), ApiError> {
+/// Checks the disposition and what its way needs.
+fn valid_disposition(req: &DispositionRequest) -> Result<Disposal, ApiError> {
     let mut errors = Vec::new();
-    let officer = required(
-        &req.officer,
-        "officer",
-        "the township officer disposing of the warning is required",
-        &mut errors,
-    );
     let names = Disposition::ALL.map(Disposition::as_str).join(", ");
     let disposition = match req.disposition.as_deref().map(str::trim) {
         None | Some("") => {
@@ -354,7 +409,7 @@ fn valid_disposition(req: &DispositionRequest) -> Result<(String, Disposal), Api
         no_id_number(field, text, &mut errors);
     }
     match disposal.filter(|_| errors.is_empty()) {
-        Some(d) => Ok((officer, d)),
+        Some(d) => Ok(d),
         None => Err(ApiError::Validation(errors)),
     }
 }

@@ -49,7 +49,8 @@ const SUMMARY_KEYS: &[&str] = &[
     "status",
 ];
 
-/// The step `e` (delivered as `d`) makes in the chain `chain_id`.
+/// The step `e` (delivered as `d`) makes in the chain `chain_id`, with the actor the event
+/// carries (`envelope.actor`) and the region its data names.
 pub fn step(
     state: &State,
     d: &Delivery,
@@ -87,5 +88,33 @@ pub fn step(
         causation_id: e.causation_id.clone(),
         summary: serde_json::Value::Object(summary),
         digest: store::chain::digest(&e.kind, e.household_id, e.subject.as_deref(), &e.data),
+        actor: e.actor.clone(),
+        region_code: region_of(&e.data),
+    }
+}
+
+/// The region an event's data names (`region_code`, when it is a region code).
+fn region_of(data: &serde_json::Value) -> Option<String> {
+    data.get("region_code")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|r| policy::RegionCode::parse(r).ok())
+        .map(|r| r.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_step_keeps_the_region_its_data_names_when_it_is_one() {
+        assert_eq!(
+            region_of(&json!({"region_code": "410102001", "urban": true})),
+            Some("410102001".to_owned())
+        );
+        assert_eq!(region_of(&json!({"region_code": "41x"})), None);
+        assert_eq!(region_of(&json!({"region_code": 410102})), None);
+        assert_eq!(region_of(&json!({"referral_id": "r"})), None);
+        assert_eq!(region_of(&json!([1, 2])), None);
     }
 }

@@ -5,8 +5,11 @@
 use crate::domain::{township_of, Via, WarningKind};
 use crate::state::State;
 use crate::store::{self, warnings::NewWarning};
+use axum::http::HeaderMap;
 use chrono::NaiveDate;
 use contract::DiscoveryReport;
+use mesh::audit::{self, Entry};
+use mesh::auth::Actor;
 use policy::{RegionCode, ResidentId};
 use serde::Serialize;
 use serde_json::json;
@@ -25,12 +28,15 @@ pub struct Opened {
     pub new: bool,
 }
 
-/// Records a valid report and raises its warning, in the caller's transaction.
+/// Records a valid report and raises its warning, in the caller's transaction; `received_by` is
+/// the officer who entered it (over HTTP), whose audit record (`discovery.report`) is appended
+/// in the same transaction.
 pub async fn open_case(
     state: &State,
     tx: &mut PgConnection,
     r: &DiscoveryReport,
     via: Via,
+    received_by: Option<(&Actor, &HeaderMap)>,
     today: NaiveDate,
 ) -> anyhow::Result<Opened> {
     let region = RegionCode::parse(&r.region_code)?;
@@ -50,6 +56,7 @@ pub async fn open_case(
         region.as_str(),
         via,
         warning_id,
+        received_by.map(|(a, _)| a),
     )
     .await?;
     // The person may already be assisted: the township sees it on the warning.
@@ -79,6 +86,20 @@ pub async fn open_case(
         },
     )
     .await?;
+    if let Some((officer, headers)) = received_by {
+        let mut entry = Entry::new("discovery.report", "discovery_report", r.report_id)
+            .purpose_from(headers)
+            .detail(json!({
+                "warning_id": warning_id,
+                "township_code": township_code,
+                "hardship": r.hardship.as_str(),
+                "reporter": r.reporter.kind.as_str(),
+                "new": inserted && raised,
+            }));
+        entry.household_id = enrolled.map(|e| e.0);
+        entry.person_id = enrolled.map(|e| e.1);
+        audit::append(tx, &state.mesh, officer, entry).await?;
+    }
     Ok(Opened {
         report_id: r.report_id,
         warning_id,

@@ -14,7 +14,8 @@ use crate::store::warnings::NewWarning;
 use chrono::NaiveDate;
 use contract::channels::HOUSEHOLD_CHANGED;
 use contract::{AssistanceChange, FeedRecord, FeedSource, HouseholdChanged};
-use mesh::{ChainRef, HandlerError};
+use mesh::audit::{self, Entry};
+use mesh::{Actor, ChainRef, HandlerError};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -34,6 +35,53 @@ pub struct ActionCounts {
     pub warnings: u64,
 }
 
+/// Whom a chunk of records is applied for.
+#[derive(Debug, Clone)]
+pub struct By {
+    /// The actor of the audit records: the person who posted the file, the person an event
+    /// names, or monitoring's rules (`system:monitoring`) for a department's record on
+    /// `monitor.feed.{source}`.
+    pub actor: Actor,
+    /// A person asked (a file posted, an event carrying its actor): the events the records
+    /// cause carry the actor, and `feed_records` the poster of a file.
+    pub person: bool,
+    /// The purpose the request stated (`X-Relief-Purpose`), for the audit records.
+    pub purpose: Option<String>,
+}
+
+impl By {
+    /// The person of an HTTP request.
+    pub fn person(actor: Actor, headers: &axum::http::HeaderMap) -> By {
+        By {
+            actor,
+            person: true,
+            purpose: Entry::new("", "", "").purpose_from(headers).purpose,
+        }
+    }
+
+    /// The actor of an event, or monitoring's rules when it names none.
+    pub fn event(actor: Option<&Actor>) -> By {
+        By {
+            actor: actor
+                .cloned()
+                .unwrap_or_else(|| Actor::system("monitoring")),
+            person: actor.is_some(),
+            purpose: None,
+        }
+    }
+
+    fn entry(&self, action: &str, kind: &str, id: impl ToString) -> Entry {
+        let mut e = Entry::new(action, kind, id);
+        e.purpose = self.purpose.clone();
+        e
+    }
+
+    /// The actor events carry, when a person asked.
+    fn on_events(&self) -> Option<&Actor> {
+        self.person.then_some(&self.actor)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ChunkOutcome {
     pub applied: u64,
@@ -43,7 +91,10 @@ pub struct ChunkOutcome {
     pub actions: ActionCounts,
 }
 
-/// Matches and applies valid rows in the caller's transaction.
+/// Matches and applies valid rows in the caller's transaction, for `by`: one audit record per
+/// person in the population database a record acted on (`feed.act`, with household and
+/// person), and one for the chunk (`feed.compare`, its counts), in the same transaction.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply_rows(
     state: &State,
     tx: &mut PgConnection,
@@ -51,6 +102,7 @@ pub async fn apply_rows(
     rows: &[Row],
     via: Via,
     causation_id: Option<&str>,
+    by: &By,
     today: NaiveDate,
 ) -> Result<ChunkOutcome, HandlerError> {
     let mut out = ChunkOutcome::default();
@@ -59,7 +111,8 @@ pub async fn apply_rows(
     }
     // The records not seen before, claimed in this transaction.
     let ids: Vec<&str> = rows.iter().map(|r| r.record.record_id.as_str()).collect();
-    let mut fresh = store::feeds::claim(tx, source, &ids, via).await?;
+    let posted_by = (via == Via::Csv && by.person).then_some(&by.actor);
+    let mut fresh = store::feeds::claim(tx, source, &ids, via, posted_by).await?;
     let todo: Vec<&Row> = rows
         .iter()
         // A record id twice in one chunk is applied for its first row.
@@ -68,6 +121,7 @@ pub async fn apply_rows(
     out.applied = todo.len() as u64;
     out.duplicates = (rows.len() - todo.len()) as u64;
     if todo.is_empty() {
+        compared(state, tx, source, rows, &out, by).await?;
         return Ok(out);
     }
     let people: Vec<&str> = todo.iter().map(|r| r.record.id_number.as_str()).collect();
@@ -94,9 +148,28 @@ pub async fn apply_rows(
             person,
             &actions,
             causation_id,
+            by.on_events(),
             today,
         )
         .await?;
+        if let Some(p) = person.filter(|_| assisted) {
+            let entry = by
+                .entry(
+                    "feed.act",
+                    "feed_record",
+                    format!("{source}:{}", row.record.record_id),
+                )
+                .household(p.recipient.household_id)
+                .person(p.recipient.member_id)
+                .detail(json!({
+                    "source": source,
+                    "record_id": row.record.record_id,
+                    "household_changed": done.household_changed,
+                    "referrals": done.referrals,
+                    "warnings": done.warnings,
+                }));
+            audit::append(tx, &state.mesh, &by.actor, entry).await?;
+        }
         out.actions.household_changed += done.household_changed;
         out.actions.referrals += done.referrals;
         out.actions.warnings += done.warnings;
@@ -111,7 +184,33 @@ pub async fn apply_rows(
     if !matched_ids.is_empty() {
         store::feeds::record_actions(tx, source, &matched_ids, &matched_actions).await?;
     }
+    compared(state, tx, source, rows, &out, by).await?;
     Ok(out)
+}
+
+/// The audit record of a chunk compared (`feed.compare`): its counts and lines, no personal
+/// data.
+async fn compared(
+    state: &State,
+    tx: &mut PgConnection,
+    source: FeedSource,
+    rows: &[Row],
+    out: &ChunkOutcome,
+    by: &By,
+) -> anyhow::Result<()> {
+    let entry = by.entry("feed.compare", "feed", source).detail(json!({
+        "source": source,
+        "rows": rows.len(),
+        "first_line": rows.first().map(|r| r.line),
+        "last_line": rows.last().map(|r| r.line),
+        "applied": out.applied,
+        "duplicates": out.duplicates,
+        "matched": out.matched,
+        "not_covered": out.not_covered,
+        "actions": out.actions,
+    }));
+    audit::append(tx, &state.mesh, &by.actor, entry).await?;
+    Ok(())
 }
 
 /// Applies one record's actions.
@@ -128,6 +227,7 @@ async fn act(
     person: Option<&Found>,
     actions: &[Action],
     causation_id: Option<&str>,
+    by: Option<&Actor>,
     today: NaiveDate,
 ) -> Result<ActionCounts, HandlerError> {
     let r = &row.record;
@@ -164,11 +264,14 @@ async fn act(
                     already_stopped = true;
                     continue;
                 }
-                let out = state.mesh.envelope(
+                let mut out = state.mesh.envelope(
                     &chain_of(p, causation_id),
                     Some(change.change_id.to_string()),
                     change,
                 );
+                if let Some(actor) = by {
+                    out = out.by(actor.clone());
+                }
                 mesh::outbox::enqueue_on(tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
                 done.household_changed += 1;
             }
@@ -198,6 +301,7 @@ async fn act(
                     p,
                     &referral,
                     causation_id,
+                    by,
                     feedback_due,
                     today,
                 )

@@ -6,19 +6,22 @@ use crate::state::State;
 use crate::store;
 use chrono::NaiveDate;
 use contract::channels::REFERRAL_PUSH;
-use mesh::ChainRef;
+use mesh::{Actor, ChainRef};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Pushes `r` for `to` in the caller's transaction, with the person's running grants (any
 /// department, any household) as `prior_assistance`; returns the referral id.
-/// `causation_id` is the event that raised it, when an event did.
+/// `causation_id` is the event that raised it, when an event did; `by` the person whose request
+/// raised it (an officer's disposition, a feed file posted), when a person's did.
+#[allow(clippy::too_many_arguments)]
 pub async fn push(
     state: &State,
     tx: &mut PgConnection,
     to: &Recipient,
     r: &Referral<'_>,
     causation_id: Option<&str>,
+    by: Option<&Actor>,
     feedback_due: NaiveDate,
     today: NaiveDate,
 ) -> anyhow::Result<Uuid> {
@@ -30,9 +33,12 @@ pub async fn push(
         chain_id: to.chain_id,
         causation_id: causation_id.map(str::to_owned),
     };
-    let out = state
+    let mut out = state
         .mesh
         .envelope(&chain, Some(referral_id.to_string()), push);
+    if let Some(actor) = by {
+        out = out.by(actor.clone());
+    }
     store::referrals::insert_referral(tx, &out, r.cause.warning_id()).await?;
     mesh::outbox::enqueue_to(
         tx,

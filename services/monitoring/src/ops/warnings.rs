@@ -6,47 +6,76 @@
 
 use crate::domain::referrals::{need_of, Cause, Referral};
 use crate::domain::warnings::{circumstances_of, overlapping, DuplicateAssistance};
-use crate::domain::{Disposition, WarningKind, WarningStatus};
+use crate::domain::{township_of, Disposition, WarningKind, WarningStatus};
 use crate::state::State;
 use crate::store;
 use crate::store::warnings::{NewWarning, WarningView};
+use axum::http::HeaderMap;
 use chrono::NaiveDate;
 use contract::channels::HOUSEHOLD_CHANGED;
 use contract::{AssistanceChange, HouseholdChanged};
+use mesh::audit::{self, Entry};
 use mesh::http::{ApiError, FieldError};
-use mesh::ChainRef;
+use mesh::{Acting, Actor, ChainRef};
 use policy::{Department, Month, RegionCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Records the verification by `officer` of what they found on site; 409 when the warning is
-/// not open.
+/// The audit entry of `action` on warning `w`, naming its household and person when it has them.
+fn entry(action: &str, w: &WarningView, headers: &HeaderMap) -> Entry {
+    let mut e = Entry::new(action, "warning", w.warning_id).purpose_from(headers);
+    e.household_id = w.household_id;
+    e.person_id = w.member_id;
+    e.detail(json!({"kind": w.kind, "township_code": w.township_code}))
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no warning {id}"))
+}
+
+/// Records the on-site verification by the acting township officer of what they found; 404
+/// for a warning outside the officer's townships (as for one that does not exist), 409 when the
+/// warning is not open. The verification and its audit record commit together.
 pub async fn verify(
-    db: &PgPool,
-    clock: &mesh::Clock,
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
     id: Uuid,
-    officer: &str,
     finding: &str,
 ) -> Result<WarningView, ApiError> {
+    let db = &state.mesh.db;
+    let areas = acting.region_patterns();
+    let today = state.mesh.today();
     let mut tx = db.begin().await?;
-    let w = store::warnings::locked(&mut tx, id)
+    let w = store::warnings::locked(&mut tx, id, &areas, today)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+        .ok_or_else(|| not_found(id))?;
     if w.status != WarningStatus::Open {
         return Err(ApiError::Conflict(format!(
             "warning {id} is already {} (by {})",
             w.status,
-            w.verified_by.as_deref().unwrap_or("?")
+            w.verified_by
+                .as_ref()
+                .map(|a| a.name.as_str())
+                .unwrap_or("?")
         )));
     }
-    store::warnings::set_verified(&mut tx, id, officer, finding, clock.now()).await?;
+    let officer = acting.actor();
+    store::warnings::set_verified(&mut tx, id, &officer, finding, state.mesh.clock.now()).await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &officer,
+        entry("warning.verify", &w, headers),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(warning_id = %id, kind = %w.kind, "Warning verified on site.");
-    store::warnings::get(db, id, clock.today())
+    store::warnings::get(db, id, &areas, today)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+        .ok_or_else(|| not_found(id))
 }
 
 /// A disposition with what its way needs, validated.
@@ -77,18 +106,23 @@ impl Disposal {
     }
 }
 
-/// Disposes of a verified warning in one of the four ways, with its effects in the same
-/// transaction (a referral pushed, a change emitted, through the outbox).
+/// Disposes of a verified warning in one of the four ways, as the acting officer, with its
+/// effects and its audit record in the same transaction (a referral pushed, a change emitted,
+/// through the outbox, each event carrying the officer as its actor). 404 for a warning outside
+/// the officer's areas.
 pub async fn dispose(
     state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
     id: Uuid,
-    officer: &str,
     disposal: &Disposal,
 ) -> Result<WarningView, ApiError> {
+    let areas = acting.region_patterns();
+    let officer = acting.actor();
     let mut tx = state.mesh.db.begin().await?;
-    let w = store::warnings::locked(&mut tx, id)
+    let w = store::warnings::locked(&mut tx, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+        .ok_or_else(|| not_found(id))?;
     match w.status {
         WarningStatus::Open => {
             let why = format!("warning {id} has not been verified on site");
@@ -135,32 +169,40 @@ pub async fn dispose(
                         ),
                     )])
                 })?;
-            let referral_id = push_to_department(state, &mut tx, &w, dept, today).await?;
+            let referral_id = push_to_department(state, &mut tx, &w, dept, &officer, today).await?;
             detail.insert("department".into(), json!(dept.as_str()));
             detail.insert("referral_id".into(), json!(referral_id));
         }
         Disposal::ReverifyTerminate => {
-            let change = reverify_terminate(state, &mut tx, &w, officer, today).await?;
+            let change = reverify_terminate(state, &mut tx, &w, &officer, today).await?;
             detail.insert("change_id".into(), json!(change.change_id));
             detail.insert("reason".into(), json!(change.reason));
             detail.insert("stop_from_month".into(), json!(change.stop_from_month));
         }
     }
     let disposition = disposal.disposition();
+    let mut record = entry("warning.dispose", &w, headers);
+    record.detail["disposition"] = json!(disposition.as_str());
+    for key in ["department", "referral_id", "change_id"] {
+        if let Some(v) = detail.get(key) {
+            record.detail[key] = v.clone();
+        }
+    }
     store::warnings::set_disposed(
         &mut tx,
         id,
         disposition,
-        officer,
+        &officer,
         Value::Object(detail),
         state.mesh.clock.now(),
     )
     .await?;
+    audit::append(&mut tx, &state.mesh, &officer, record).await?;
     tx.commit().await?;
     tracing::info!(warning_id = %id, kind = %w.kind, disposition = disposition.as_str(), "Warning disposed of.");
-    store::warnings::get(&state.mesh.db, id, state.mesh.today())
+    store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))
+        .ok_or_else(|| not_found(id))
 }
 
 /// `push_to_department`: the one referral push, for the warning's person; the referral id is
@@ -170,6 +212,7 @@ async fn push_to_department(
     tx: &mut PgConnection,
     w: &WarningView,
     dept: Department,
+    officer: &Actor,
     today: NaiveDate,
 ) -> Result<Uuid, ApiError> {
     let (Some(household_id), Some(member_id)) = (w.household_id, w.member_id) else {
@@ -198,8 +241,17 @@ async fn push_to_department(
             .then(|| circumstances_of(w.kind, &w.detail)),
     };
     let feedback_due = policy::dates::deadline(today, params.referral_feedback_days);
-    let referral_id =
-        crate::ops::referrals::push(state, tx, &to, &referral, None, feedback_due, today).await?;
+    let referral_id = crate::ops::referrals::push(
+        state,
+        tx,
+        &to,
+        &referral,
+        None,
+        Some(officer),
+        feedback_due,
+        today,
+    )
+    .await?;
     tracing::info!(warning_id = %w.warning_id, department = %dept, "Warning pushed to a department.");
     Ok(referral_id)
 }
@@ -210,7 +262,7 @@ async fn reverify_terminate(
     state: &State,
     tx: &mut PgConnection,
     w: &WarningView,
-    officer: &str,
+    officer: &Actor,
     today: NaiveDate,
 ) -> Result<HouseholdChanged, ApiError> {
     let Some(household_id) = w.household_id else {
@@ -235,7 +287,7 @@ async fn reverify_terminate(
         occurred_on: today,
         stop_from_month: Month::of(today).next(),
         exit_months: None,
-        decided_by: format!("officer:{officer}"),
+        decided_by: format!("officer:{}", officer.name),
     };
     let chain = ChainRef {
         household_id,
@@ -243,7 +295,10 @@ async fn reverify_terminate(
         causation_id: None,
     };
     let subject = w.member_id.unwrap_or(household_id).to_string();
-    let out = state.mesh.envelope(&chain, Some(subject), change.clone());
+    let out = state
+        .mesh
+        .envelope(&chain, Some(subject), change.clone())
+        .by(officer.clone());
     mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
     if w.member_id.is_none() {
         store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
@@ -301,8 +356,14 @@ pub struct SweepReport {
     pub escalated: usize,
 }
 
-/// One sweep as of `as_of` ("today"): idempotent, safe with several replicas.
-pub async fn sweep(state: &State, as_of: NaiveDate) -> anyhow::Result<SweepReport> {
+/// One sweep as of `as_of` ("today"): idempotent, safe with several replicas. `by` is the
+/// operator who asked for it (`POST /v1/sweeps`), audited with what it did; none for the
+/// periodic sweep.
+pub async fn sweep(
+    state: &State,
+    as_of: NaiveDate,
+    by: Option<&Actor>,
+) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport {
         as_of,
         ..Default::default()
@@ -319,7 +380,7 @@ pub async fn sweep(state: &State, as_of: NaiveDate) -> anyhow::Result<SweepRepor
                 kind: WarningKind::ReferralOverdue,
                 household_id: Some(r.household_id),
                 member_id: Some(r.member_id),
-                township_code: r.region_code,
+                township_code: township_of(&r.region_code),
                 detail: json!({
                     "referral_id": r.referral_id,
                     "department": r.department,
@@ -335,6 +396,14 @@ pub async fn sweep(state: &State, as_of: NaiveDate) -> anyhow::Result<SweepRepor
     let escalated =
         store::warnings::escalate_overdue(&mut tx, as_of, state.mesh.clock.now()).await?;
     report.escalated = escalated as usize;
+    if let Some(operator) = by {
+        let entry = Entry::new("sweep.run", "sweep", as_of).detail(json!({
+            "as_of": as_of,
+            "referral_overdue_raised": report.referral_overdue_raised,
+            "escalated": report.escalated,
+        }));
+        audit::append(&mut tx, &state.mesh, operator, entry).await?;
+    }
     tx.commit().await?;
     if report.referral_overdue_raised > 0 || report.escalated > 0 {
         tracing::info!(
@@ -359,7 +428,7 @@ pub async fn run(state: State, interval: std::time::Duration) -> anyhow::Result<
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        if let Err(error) = sweep(&state, state.mesh.today()).await {
+        if let Err(error) = sweep(&state, state.mesh.today(), None).await {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "Warning sweep failed; it is tried again on the next tick."

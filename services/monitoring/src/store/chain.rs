@@ -2,8 +2,10 @@
 //! the mesh.
 
 use chrono::{DateTime, Utc};
+use mesh::auth::Actor;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -20,6 +22,10 @@ pub struct Step {
     pub summary: serde_json::Value,
     /// The fact's business key ([`digest`]): a step is recorded once per household and digest.
     pub digest: String,
+    /// Who acted, when a person's request made the event (`envelope.actor`).
+    pub actor: Option<Actor>,
+    /// The region the event's data names, if any (an application's, a determination's, …).
+    pub region_code: Option<String>,
 }
 
 /// SHA-256 of an event's type, household, envelope subject and data (its keys in order): the
@@ -70,8 +76,8 @@ pub async fn record_step(db: &PgPool, s: &Step) -> sqlx::Result<bool> {
 /// As [`record_step`], in the caller's transaction (a consumer that applies what it records).
 pub async fn record_step_in(conn: &mut PgConnection, s: &Step) -> sqlx::Result<bool> {
     let n = sqlx::query!(
-        "INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+        "INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest, actor, region_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
         s.event_id,
         s.household_id,
         s.chain_id,
@@ -83,6 +89,8 @@ pub async fn record_step_in(conn: &mut PgConnection, s: &Step) -> sqlx::Result<b
         s.causation_id.as_deref(),
         s.summary,
         s.digest,
+        s.actor.as_ref().map(Json) as _,
+        s.region_code.as_deref(),
     )
     .execute(conn)
     .await?
@@ -111,16 +119,36 @@ pub struct StepView {
     pub trace_id: Option<String>,
     pub causation_id: Option<String>,
     pub summary: serde_json::Value,
+    /// Who acted, when a person's request made the step's event; null for a rule's or a
+    /// system's. (`Json` serialises as the actor itself.)
+    pub actor: Option<Json<Actor>>,
     #[serde(skip)]
     pub chain_id: Uuid,
 }
 
-pub async fn steps(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<StepView>> {
+/// The steps of a household's chain, in order, when the chain lies in `areas` (`LIKE` patterns
+/// of the caller's areas): the region of the household as enrolled, or else of the chain's
+/// first step that names one (the application or the emergency grant that opened it). None
+/// (an empty list) outside them, as for a chain that does not exist.
+pub async fn steps(
+    db: &PgPool,
+    household_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Vec<StepView>> {
     sqlx::query_as!(
         StepView,
-        r#"SELECT event_id, type AS kind, subject, service, time, trace_id, causation_id, summary, chain_id
-         FROM chain_events WHERE household_id = $1 ORDER BY time, seq"#,
+        r#"SELECT event_id, type AS kind, subject, service, time, trace_id, causation_id, summary,
+                actor AS "actor: Json<Actor>", chain_id
+         FROM chain_events
+         WHERE household_id = $1
+           AND COALESCE(
+                 (SELECT h.region_code FROM households h WHERE h.household_id = $1),
+                 (SELECT f.region_code FROM chain_events f
+                   WHERE f.household_id = $1 AND f.region_code IS NOT NULL ORDER BY f.seq LIMIT 1)
+               ) LIKE ANY($2::text[])
+         ORDER BY time, seq"#,
         household_id,
+        areas,
     )
     .fetch_all(db)
     .await

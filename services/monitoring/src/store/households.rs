@@ -713,12 +713,18 @@ pub struct PersonView {
     pub addon_reason: Option<String>,
 }
 
-pub async fn household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Option<HouseholdView>> {
+/// An enrolled household whose region lies in `areas` (`LIKE` patterns of the caller's areas).
+pub async fn household(
+    db: &PgPool,
+    household_id: Uuid,
+    areas: &[String],
+) -> sqlx::Result<Option<HouseholdView>> {
     let Some(h) = sqlx::query!(
         r#"SELECT household_id, chain_id, region_code, urban, tier, status AS "status: Status", monthly_amount_fen,
                 policy_version, effective_month, enrolled_at
-         FROM households WHERE household_id = $1"#,
+         FROM households WHERE household_id = $1 AND region_code LIKE ANY($2::text[])"#,
         household_id,
+        areas,
     )
     .fetch_optional(db)
     .await?

@@ -221,12 +221,23 @@ pub struct ReferralOf {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
-pub async fn referral(db: &PgPool, referral_id: Uuid) -> sqlx::Result<Option<ReferralOf>> {
+/// A referral whose household lies in `areas` (`LIKE` patterns of a regional caller's areas)
+/// or that was pushed to `department` (a department's own officer or system).
+pub async fn referral(
+    db: &PgPool,
+    referral_id: Uuid,
+    areas: &[String],
+    department: Option<&str>,
+) -> sqlx::Result<Option<ReferralOf>> {
     sqlx::query_as!(
         ReferralOf,
-        r#"SELECT referral_id, household_id, department, status AS "status: ReferralStatus", feedback_due, answered_at
-         FROM referrals WHERE referral_id = $1"#,
+        r#"SELECT r.referral_id, r.household_id, r.department, r.status AS "status: ReferralStatus", r.feedback_due,
+                r.answered_at
+         FROM referrals r JOIN households h USING (household_id)
+         WHERE r.referral_id = $1 AND (h.region_code LIKE ANY($2::text[]) OR r.department = $3)"#,
         referral_id,
+        areas,
+        department,
     )
     .fetch_optional(db)
     .await

@@ -53,22 +53,45 @@ pub async fn was_refused(tx: &mut PgConnection, event_id: &str) -> sqlx::Result<
     .await
 }
 
-/// Refusals, newest first, of one department and/or referral when given.
+/// Whose refusals a caller sees.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// A department's own officer or system: its department's only.
+    Department(String),
+    /// A regional caller: refusals of referrals whose household lies in these areas (`LIKE`
+    /// patterns), and those that name no referral monitoring holds (they concern no household).
+    Areas(Vec<String>),
+}
+
+/// Refusals the caller's `scope` sees, newest first, of one department and/or referral when
+/// given.
 pub async fn list(
     db: &PgPool,
+    scope: &Scope,
     department: Option<&str>,
     referral_id: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<Refused>> {
+    let (own, areas) = match scope {
+        Scope::Department(d) => (Some(d.as_str()), Vec::new()),
+        Scope::Areas(a) => (None, a.clone()),
+    };
     sqlx::query_as!(
         Refused,
-        "SELECT seq, event_id, msg_id, department, referral_id, code, reason, answer_in_force, stream_sequence, refused_at
-         FROM refused_feedback
-         WHERE ($1::text IS NULL OR department = $1) AND ($2::uuid IS NULL OR referral_id = $2)
-         ORDER BY seq DESC LIMIT $3",
+        "SELECT f.seq, f.event_id, f.msg_id, f.department, f.referral_id, f.code, f.reason, f.answer_in_force,
+                f.stream_sequence, f.refused_at
+         FROM refused_feedback f
+         LEFT JOIN referrals r ON r.referral_id = f.referral_id
+         LEFT JOIN households h ON h.household_id = r.household_id
+         WHERE ($1::text IS NULL OR f.department = $1) AND ($2::uuid IS NULL OR f.referral_id = $2)
+           AND CASE WHEN $4::text IS NOT NULL THEN f.department = $4
+                    ELSE h.region_code IS NULL OR h.region_code LIKE ANY($5::text[]) END
+         ORDER BY f.seq DESC LIMIT $3",
         department,
         referral_id,
         limit,
+        own,
+        &areas,
     )
     .fetch_all(db)
     .await

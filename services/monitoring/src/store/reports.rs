@@ -1,4 +1,5 @@
-//! The supervision reports' counts over `warnings` and `referrals`.
+//! The supervision reports' counts over `warnings` and `referrals`, of the caller's areas
+//! (`areas`: `LIKE` patterns of region codes) only.
 
 use crate::domain::reports::{DueCounts, WarningCounts};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -7,6 +8,7 @@ use sqlx::PgPool;
 /// Per district, the warnings raised, verified, disposed of and escalated in `[from, to)`.
 pub async fn monthly_warnings(
     db: &PgPool,
+    areas: &[String],
     district: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -23,11 +25,12 @@ pub async fn monthly_warnings(
                 count(*) FILTER (WHERE disposition = 'reverify_terminate' AND disposed_at >= $2 AND disposed_at < $3) AS "reverify_terminate!",
                 count(*) FILTER (WHERE escalated_at >= $2 AND escalated_at < $3) AS "escalated!"
          FROM warnings
-         WHERE ($1::text IS NULL OR left(township_code, 6) = $1)
+         WHERE ($1::text IS NULL OR left(township_code, 6) = $1) AND township_code LIKE ANY($4::text[])
          GROUP BY 1"#,
         district,
         from,
         to,
+        areas,
     )
     .fetch_all(db)
     .await?;
@@ -53,6 +56,7 @@ pub async fn monthly_warnings(
 /// Per district, the referrals pushed and answered in `[from, to)`.
 pub async fn monthly_referrals(
     db: &PgPool,
+    areas: &[String],
     district: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -62,11 +66,12 @@ pub async fn monthly_referrals(
                 count(*) FILTER (WHERE r.created_at >= $2 AND r.created_at < $3) AS "pushed!",
                 count(*) FILTER (WHERE r.answered_at >= $2 AND r.answered_at < $3) AS "answered!"
          FROM referrals r JOIN households h USING (household_id)
-         WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1)
+         WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1) AND h.region_code LIKE ANY($4::text[])
          GROUP BY 1"#,
         district,
         from,
         to,
+        areas,
     )
     .fetch_all(db)
     .await?;
@@ -80,6 +85,7 @@ pub async fn monthly_referrals(
 /// as of `as_of`; days are the bureau's (`timezone`).
 pub async fn quarterly_warnings(
     db: &PgPool,
+    areas: &[String],
     district: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
@@ -96,12 +102,14 @@ pub async fn quarterly_warnings(
                 count(*) FILTER (WHERE escalated_at IS NOT NULL) AS "escalated!"
          FROM warnings
          WHERE ($1::text IS NULL OR left(township_code, 6) = $1) AND verify_due BETWEEN $2 AND $3
+           AND township_code LIKE ANY($6::text[])
          GROUP BY 1"#,
         district,
         from,
         to,
         as_of,
         timezone,
+        areas,
     )
     .fetch_all(db)
     .await?;
@@ -115,6 +123,7 @@ pub async fn quarterly_warnings(
 /// of `as_of`.
 pub async fn quarterly_referrals(
     db: &PgPool,
+    areas: &[String],
     district: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
@@ -130,12 +139,14 @@ pub async fn quarterly_referrals(
                 count(*) FILTER (WHERE r.answered_at IS NULL AND r.feedback_due >= $4) AS "pending!"
          FROM referrals r JOIN households h USING (household_id)
          WHERE ($1::text IS NULL OR left(h.region_code, 6) = $1) AND r.feedback_due BETWEEN $2 AND $3
+           AND h.region_code LIKE ANY($6::text[])
          GROUP BY 1"#,
         district,
         from,
         to,
         as_of,
         timezone,
+        areas,
     )
     .fetch_all(db)
     .await?;

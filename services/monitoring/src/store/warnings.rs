@@ -2,6 +2,7 @@
 
 use crate::domain::{Disposition, WarningKind, WarningStatus};
 use chrono::{DateTime, NaiveDate, Utc};
+use mesh::auth::Actor;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -50,7 +51,8 @@ pub async fn raise(tx: &mut PgConnection, w: &NewWarning) -> sqlx::Result<(Uuid,
     Ok((id, inserted == 1))
 }
 
-/// A warning as staff see it: who verified and disposed of it, and when.
+/// A warning as staff see it: who verified and disposed of it (the officers the access tokens
+/// named), and when.
 #[derive(Debug, Clone, Serialize)]
 pub struct WarningView {
     pub warning_id: Uuid,
@@ -67,23 +69,92 @@ pub struct WarningView {
     pub escalated_at: Option<DateTime<Utc>>,
     /// The county (6-digit code) it was escalated to.
     pub escalated_to: Option<String>,
-    pub verified_by: Option<String>,
+    pub verified_by: Option<Actor>,
     pub verified_at: Option<DateTime<Utc>>,
     pub finding: Option<String>,
     pub disposition: Option<Disposition>,
-    pub disposed_by: Option<String>,
+    pub disposed_by: Option<Actor>,
     pub disposed_at: Option<DateTime<Utc>>,
     pub disposal_detail: Option<Value>,
 }
 
-fn with_overdue(mut w: WarningView, today: NaiveDate) -> WarningView {
-    w.overdue = w.status == WarningStatus::Open && w.verify_due < today;
-    w
+/// A row of `warnings` as the queries select it.
+struct Row {
+    warning_id: Uuid,
+    kind: WarningKind,
+    household_id: Option<Uuid>,
+    member_id: Option<Uuid>,
+    township_code: String,
+    detail: Value,
+    status: WarningStatus,
+    verify_due: NaiveDate,
+    raised_at: DateTime<Utc>,
+    escalated_at: Option<DateTime<Utc>>,
+    escalated_to: Option<String>,
+    verified_by: Option<String>,
+    verified_by_sub: Option<String>,
+    verified_by_role: Option<String>,
+    verified_at: Option<DateTime<Utc>>,
+    finding: Option<String>,
+    disposition: Option<Disposition>,
+    disposed_by: Option<String>,
+    disposed_by_sub: Option<String>,
+    disposed_by_role: Option<String>,
+    disposed_at: Option<DateTime<Utc>>,
+    disposal_detail: Option<Value>,
 }
 
-/// What `GET /v1/warnings` selects; every field optional.
+/// The actor of stored columns (name, sub, role); none when nobody acted.
+fn actor(name: Option<String>, sub: Option<String>, role: Option<String>) -> Option<Actor> {
+    let name = name?;
+    Some(Actor {
+        sub: sub.unwrap_or_else(|| format!("legacy:{name}")),
+        role: role.unwrap_or_else(|| "legacy".to_owned()),
+        name,
+    })
+}
+
+impl Row {
+    fn view(self, today: NaiveDate) -> WarningView {
+        let overdue = self.status == WarningStatus::Open && self.verify_due < today;
+        WarningView {
+            warning_id: self.warning_id,
+            kind: self.kind,
+            household_id: self.household_id,
+            member_id: self.member_id,
+            township_code: self.township_code,
+            detail: self.detail,
+            status: self.status,
+            verify_due: self.verify_due,
+            overdue,
+            raised_at: self.raised_at,
+            escalated_at: self.escalated_at,
+            escalated_to: self.escalated_to,
+            verified_by: actor(
+                self.verified_by,
+                self.verified_by_sub,
+                self.verified_by_role,
+            ),
+            verified_at: self.verified_at,
+            finding: self.finding,
+            disposition: self.disposition,
+            disposed_by: actor(
+                self.disposed_by,
+                self.disposed_by_sub,
+                self.disposed_by_role,
+            ),
+            disposed_at: self.disposed_at,
+            disposal_detail: self.disposal_detail,
+        }
+    }
+}
+
+/// What `GET /v1/warnings` selects; every field optional but the caller's areas.
 #[derive(Debug, Default)]
 pub struct Filter {
+    /// `LIKE` patterns of the caller's areas ([`mesh::auth::Acting::region_patterns`]): only
+    /// warnings whose township lies in one of them (none when empty).
+    pub areas: Vec<String>,
     /// Region code prefix: a township's own, or every township of a county.
     pub township: Option<String>,
     pub status: Option<WarningStatus>,
@@ -97,13 +168,16 @@ pub struct Filter {
 }
 
 pub async fn list(db: &PgPool, f: &Filter) -> sqlx::Result<Vec<WarningView>> {
-    let rows: Vec<WarningView> = sqlx::query_as!(
-        WarningView,
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
         r#"SELECT warning_id, kind AS "kind: WarningKind", household_id, member_id, township_code, detail,
-                status AS "status: WarningStatus", verify_due, false AS "overdue!", raised_at, escalated_at, escalated_to,
-                verified_by, verified_at, finding, disposition AS "disposition: Disposition", disposed_by, disposed_at, disposal_detail
+                status AS "status: WarningStatus", verify_due, raised_at, escalated_at, escalated_to,
+                verified_by, verified_by_sub, verified_by_role, verified_at, finding,
+                disposition AS "disposition: Disposition", disposed_by, disposed_by_sub, disposed_by_role,
+                disposed_at, disposal_detail
          FROM warnings
-         WHERE ($1::text IS NULL OR township_code LIKE $1 || '%')
+         WHERE township_code LIKE ANY($9::text[])
+           AND ($1::text IS NULL OR township_code LIKE $1 || '%')
            AND ($2::text IS NULL OR status = $2)
            AND ($3::bool IS NULL OR $3 = (status = 'open' AND verify_due < $4))
            AND ($5::bool IS NULL OR $5 = (escalated_at IS NOT NULL))
@@ -118,54 +192,78 @@ pub async fn list(db: &PgPool, f: &Filter) -> sqlx::Result<Vec<WarningView>> {
         f.kind as Option<WarningKind>,
         f.household_id,
         f.limit,
+        &f.areas,
     )
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|w| with_overdue(w, f.as_of)).collect())
+    Ok(rows.into_iter().map(|w| w.view(f.as_of)).collect())
 }
 
-pub async fn get(db: &PgPool, id: Uuid, today: NaiveDate) -> sqlx::Result<Option<WarningView>> {
-    let row: Option<WarningView> = sqlx::query_as!(
-        WarningView,
+/// One warning, when its township lies in `areas` (`LIKE` patterns).
+pub async fn get(
+    db: &PgPool,
+    id: Uuid,
+    areas: &[String],
+    today: NaiveDate,
+) -> sqlx::Result<Option<WarningView>> {
+    let row: Option<Row> = sqlx::query_as!(
+        Row,
         r#"SELECT warning_id, kind AS "kind: WarningKind", household_id, member_id, township_code, detail,
-                status AS "status: WarningStatus", verify_due, false AS "overdue!", raised_at, escalated_at, escalated_to,
-                verified_by, verified_at, finding, disposition AS "disposition: Disposition", disposed_by, disposed_at, disposal_detail
-         FROM warnings WHERE warning_id = $1"#,
+                status AS "status: WarningStatus", verify_due, raised_at, escalated_at, escalated_to,
+                verified_by, verified_by_sub, verified_by_role, verified_at, finding,
+                disposition AS "disposition: Disposition", disposed_by, disposed_by_sub, disposed_by_role,
+                disposed_at, disposal_detail
+         FROM warnings WHERE warning_id = $1 AND township_code LIKE ANY($2::text[])"#,
         id,
+        areas,
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|w| with_overdue(w, today)))
+    Ok(row.map(|w| w.view(today)))
 }
 
-pub async fn locked(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<WarningView>> {
-    sqlx::query_as!(
-        WarningView,
+/// One warning in `areas`, locked until the transaction ends.
+pub async fn locked(
+    tx: &mut PgConnection,
+    id: Uuid,
+    areas: &[String],
+    today: NaiveDate,
+) -> sqlx::Result<Option<WarningView>> {
+    let row: Option<Row> = sqlx::query_as!(
+        Row,
         r#"SELECT warning_id, kind AS "kind: WarningKind", household_id, member_id, township_code, detail,
-                status AS "status: WarningStatus", verify_due, false AS "overdue!", raised_at, escalated_at, escalated_to,
-                verified_by, verified_at, finding, disposition AS "disposition: Disposition", disposed_by, disposed_at, disposal_detail
-         FROM warnings WHERE warning_id = $1 FOR UPDATE"#,
+                status AS "status: WarningStatus", verify_due, raised_at, escalated_at, escalated_to,
+                verified_by, verified_by_sub, verified_by_role, verified_at, finding,
+                disposition AS "disposition: Disposition", disposed_by, disposed_by_sub, disposed_by_role,
+                disposed_at, disposal_detail
+         FROM warnings WHERE warning_id = $1 AND township_code LIKE ANY($2::text[]) FOR UPDATE"#,
         id,
+        areas,
     )
     .fetch_optional(&mut *tx)
-    .await
+    .await?;
+    Ok(row.map(|w| w.view(today)))
 }
 
 /// Verified on site by `officer`, who found `finding`.
 pub async fn set_verified(
     tx: &mut PgConnection,
     id: Uuid,
-    officer: &str,
+    officer: &Actor,
     finding: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE warnings SET status = $5, verified_by = $2, verified_at = $4, finding = $3 WHERE warning_id = $1",
+        "UPDATE warnings SET status = $5, verified_by = $2, verified_by_sub = $6, verified_by_role = $7,
+                verified_at = $4, finding = $3
+         WHERE warning_id = $1",
         id,
-        officer,
+        officer.name,
         finding,
         at,
         WarningStatus::Verified as WarningStatus,
+        officer.sub,
+        officer.role,
     )
     .execute(&mut *tx)
     .await?;
@@ -177,19 +275,22 @@ pub async fn set_disposed(
     tx: &mut PgConnection,
     id: Uuid,
     disposition: Disposition,
-    officer: &str,
+    officer: &Actor,
     detail: Value,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE warnings SET status = $6, disposition = $2, disposed_by = $3, disposed_at = $5, disposal_detail = $4
+        "UPDATE warnings SET status = $6, disposition = $2, disposed_by = $3, disposed_by_sub = $7,
+                disposed_by_role = $8, disposed_at = $5, disposal_detail = $4
          WHERE warning_id = $1",
         id,
         disposition as Disposition,
-        officer,
+        officer.name,
         detail,
         at,
         WarningStatus::Disposed as WarningStatus,
+        officer.sub,
+        officer.role,
     )
     .execute(&mut *tx)
     .await?;
@@ -212,4 +313,34 @@ pub async fn escalate_overdue(
     .execute(&mut *tx)
     .await?
     .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_officers_of_a_warning_are_actors_and_old_free_text_stays_readable() {
+        assert_eq!(
+            actor(
+                Some("王芳".into()),
+                Some("wang.fang".into()),
+                Some("township_officer".into())
+            ),
+            Some(Actor {
+                sub: "wang.fang".into(),
+                name: "王芳".into(),
+                role: "township_officer".into()
+            })
+        );
+        assert_eq!(
+            actor(Some("township:Wang".into()), None, None),
+            Some(Actor {
+                sub: "legacy:township:Wang".into(),
+                name: "township:Wang".into(),
+                role: "legacy".into()
+            })
+        );
+        assert_eq!(actor(None, Some("x".into()), None), None);
+    }
 }
