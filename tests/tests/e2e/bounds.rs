@@ -400,11 +400,10 @@ async fn payment_runs_and_instructs_only_the_months_of_its_window() {
             "intake",
             "/v1/emergencies",
             &json!({
-                "region_code": "410102",
+                "region_code": "410102001",
                 "person": {"name": "Wang Fang", "id_number": id_number("41010219800101078")},
                 "hardship": "house fire",
                 "stages": [{"amount_fen": 20_000}, {"amount_fen": 20_000, "pay_after_days": 200}],
-                "reported_by": "Ma Qiang",
             }),
         )
         .await
