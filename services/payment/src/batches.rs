@@ -7,7 +7,10 @@
 //!   made in November for December is executed in December.
 //! - An instruction goes into at most one live file (`batch_items_once`); it is `sent` then.
 //! - A file never carries the same payment twice ([`check_once`]).
-//! - A file is fetched (`GET /v1/batches/{id}/file`) or sent to the bank (`payment.bank_url`).
+//! - A file is fetched (`GET /v1/batches/{id}/file`, by a county officer or an auditor of the
+//!   file's district) or sent to the bank (`payment.bank_url`, by the platform operator); both
+//!   carry full account numbers and are audited before the file leaves. Making a file is audited
+//!   in its transaction.
 
 use crate::config::FundAccount;
 use crate::domain::{mask, InstructionKind, InstructionStatus};
@@ -17,9 +20,12 @@ use crate::status_reports::{move_to, FileRef};
 use crate::store;
 use crate::store::batches::{BatchItemView, NewBatch};
 use chrono::{DateTime, NaiveDate, Utc};
+use mesh::audit::{self, Entry};
+use mesh::auth::{Acting, Actor, Role};
 use mesh::http::ApiError;
 use policy::{Month, RegionCode};
 use serde::Serialize;
+use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
@@ -83,6 +89,7 @@ fn new_msg_id(district: &str, today: NaiveDate) -> String {
 /// that are in no live file and have an account (of `district`, when given).
 pub async fn make(
     state: &State,
+    actor: &Actor,
     month: Month,
     district: Option<&str>,
 ) -> Result<BatchesMade, ApiError> {
@@ -94,10 +101,16 @@ pub async fn make(
         BTreeMap::new();
     for r in rows {
         let instruction_id = r.instruction_id;
+        // Only a confirmed account pays: a change waiting for its checker leaves the account
+        // confirmed before in force, and a member without one held.
         let Some(account_number) = r.account_number else {
             blocked.push(Blocked {
                 instruction_id,
-                reason: "no account: the township must set one".into(),
+                reason: if r.pending_change {
+                    "no confirmed account: the account change waits for a second officer's confirmation".into()
+                } else {
+                    "no account: the township must set one".into()
+                },
             });
             continue;
         };
@@ -148,7 +161,7 @@ pub async fn make(
             fund: &fund,
             execution_date,
         };
-        if let Some(b) = write(state, &file, items).await? {
+        if let Some(b) = write(state, actor, &file, items).await? {
             batches.push(b);
         }
     }
@@ -165,6 +178,7 @@ struct FileOf<'a> {
 
 async fn write(
     state: &State,
+    actor: &Actor,
     f: &FileOf<'_>,
     items: Vec<Candidate>,
 ) -> Result<Option<BatchSummary>, ApiError> {
@@ -222,40 +236,17 @@ async fn write(
     }
     let xml =
         String::from_utf8(w.finish().map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
-    store::batches::insert(
-        &mut tx,
-        &NewBatch {
-            batch_id,
-            msg_id: &msg_id,
-            month,
-            district,
-            debtor_account: &fund.account,
-            nb_of_txs: nb as i32,
-            ctrl_sum_fen: sum,
-            xml: &xml,
-        },
-        created,
-    )
-    .await?;
-    for c in &items {
-        let r = store::batches::insert_item(
-            &mut tx,
-            batch_id,
-            c.instruction_id,
-            &iso20022::end_to_end_id(c.instruction_id),
-            c.amount_fen,
-        )
-        .await;
-        if let Err(sqlx::Error::Database(e)) = &r {
-            if e.is_unique_violation() {
-                return Err(ApiError::Conflict(format!(
-                    "instruction {} is already in a live file",
-                    c.instruction_id
-                )));
-            }
-        }
-        r?;
-    }
+    let batch = NewBatch {
+        batch_id,
+        msg_id: &msg_id,
+        month,
+        district,
+        debtor_account: &fund.account,
+        nb_of_txs: nb as i32,
+        ctrl_sum_fen: sum,
+        xml: &xml,
+    };
+    record_file(&mut tx, state, actor, &batch, &items, created).await?;
     let file = FileRef {
         msg_id: msg_id.clone(),
         district: district.to_owned(),
@@ -270,6 +261,7 @@ async fn write(
             None,
             &file,
             None,
+            Some(actor),
         )
         .await?;
     }
@@ -289,10 +281,66 @@ async fn write(
     }))
 }
 
-pub async fn get(state: &State, batch_id: Uuid) -> Result<BatchSummary, ApiError> {
-    let b = store::batches::get(&state.mesh.db, batch_id)
+/// Stores the file and its payments, and the file's audit record, in the file's transaction.
+async fn record_file(
+    tx: &mut PgConnection,
+    state: &State,
+    actor: &Actor,
+    b: &NewBatch<'_>,
+    items: &[Candidate],
+    at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    store::batches::insert(tx, b, at).await?;
+    for c in items {
+        let r = store::batches::insert_item(
+            tx,
+            b.batch_id,
+            c.instruction_id,
+            &iso20022::end_to_end_id(c.instruction_id),
+            c.amount_fen,
+        )
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &r {
+            if e.is_unique_violation() {
+                return Err(ApiError::Conflict(format!(
+                    "instruction {} is already in a live file",
+                    c.instruction_id
+                )));
+            }
+        }
+        r?;
+    }
+    audit::append(
+        tx,
+        &state.mesh,
+        actor,
+        Entry::new("pain001.make", "pain001", b.batch_id).detail(serde_json::json!({
+            "msg_id": b.msg_id,
+            "month": b.month,
+            "district": b.district,
+            "nb_of_txs": b.nb_of_txs,
+            "ctrl_sum_fen": b.ctrl_sum_fen,
+        })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The districts `acting` sees files of: every one for the platform operator (who makes and
+/// sends them), the areas of the token for a county officer or an auditor.
+fn scope(acting: &Acting) -> Option<Vec<String>> {
+    (acting.role != Role::PlatformOperator).then(|| acting.region_patterns())
+}
+
+fn no_batch(batch_id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no batch {batch_id}"))
+}
+
+pub async fn get(state: &State, acting: &Acting, batch_id: Uuid) -> Result<BatchSummary, ApiError> {
+    let scope = scope(acting);
+    let b = store::batches::get(&state.mesh.db, batch_id, scope.as_deref())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
+        .ok_or_else(|| no_batch(batch_id))?;
     let items = store::batches::items(&state.mesh.db, batch_id).await?;
     Ok(BatchSummary {
         batch_id,
@@ -308,21 +356,67 @@ pub async fn get(state: &State, batch_id: Uuid) -> Result<BatchSummary, ApiError
     })
 }
 
-pub async fn file(state: &State, batch_id: Uuid) -> Result<String, ApiError> {
-    store::batches::xml(&state.mesh.db, batch_id)
+/// The stored pain.001 of a file of the caller's districts, its export audited before it
+/// leaves: the file holds the beneficiaries' names and full account numbers.
+pub async fn file(
+    state: &State,
+    acting: &Acting,
+    batch_id: Uuid,
+    purpose: &axum::http::HeaderMap,
+) -> Result<String, ApiError> {
+    let scope = scope(acting);
+    let b = store::batches::get(&state.mesh.db, batch_id, scope.as_deref())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))
+        .ok_or_else(|| no_batch(batch_id))?;
+    let xml = store::batches::xml(&state.mesh.db, batch_id)
+        .await?
+        .ok_or_else(|| no_batch(batch_id))?;
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new("pain001.export", "pain001", batch_id)
+            .purpose_from(purpose)
+            .detail(serde_json::json!({
+                "msg_id": b.msg_id,
+                "district": b.district,
+                "month": b.month,
+                "nb_of_txs": b.nb_of_txs,
+            })),
+    )
+    .await?;
+    Ok(xml)
 }
 
-/// Sends the file to the bank (`payment.bank_url`). The bank takes a file once per MsgId, so
-/// sending it again is harmless.
-pub async fn transmit(state: &State, batch_id: Uuid) -> Result<BatchSummary, ApiError> {
+/// Sends the file to the bank (`payment.bank_url`); the sending is audited before the file
+/// leaves. The bank takes a file once per MsgId, so sending it again is harmless.
+pub async fn transmit(
+    state: &State,
+    acting: &Acting,
+    batch_id: Uuid,
+) -> Result<BatchSummary, ApiError> {
     let Some(url) = &state.bank_url else {
         return Err(ApiError::Conflict(
             "no bank is configured (payment.bank_url): fetch the file instead".into(),
         ));
     };
-    let xml = file(state, batch_id).await?;
+    let scope = scope(acting);
+    let b = store::batches::get(&state.mesh.db, batch_id, scope.as_deref())
+        .await?
+        .ok_or_else(|| no_batch(batch_id))?;
+    let xml = store::batches::xml(&state.mesh.db, batch_id)
+        .await?
+        .ok_or_else(|| no_batch(batch_id))?;
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new("pain001.transmit", "pain001", batch_id).detail(serde_json::json!({
+            "msg_id": b.msg_id,
+            "district": b.district,
+            "month": b.month,
+            "nb_of_txs": b.nb_of_txs,
+        })),
+    )
+    .await?;
     let r = state
         .http
         .post(format!("{}/v1/pain001", url.trim_end_matches('/')))
@@ -339,7 +433,7 @@ pub async fn transmit(state: &State, batch_id: Uuid) -> Result<BatchSummary, Api
         )));
     }
     store::batches::mark_transmitted(&state.mesh.db, batch_id, state.mesh.clock.now()).await?;
-    get(state, batch_id).await
+    get(state, acting, batch_id).await
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Corrections of rejected or returned payments (`corrections`): when the township corrects the
-//! member's account, a NEW instruction pays it again (reference = the original id) and the
-//! correction is closed; the original stays rejected or returned and never pays again.
+//! Corrections of rejected or returned payments (`corrections`): when a corrected account of the
+//! member is confirmed (maker-checker, [`crate::accounts`]), a NEW instruction pays it again
+//! (reference = the original id) and the correction is closed; the original stays rejected or
+//! returned and never pays again.
 
 use crate::domain::Repaid;
 use crate::entitlements::instruction_id;
@@ -9,19 +10,22 @@ use crate::store;
 use crate::store::corrections::Correction;
 use contract::channels::PAYMENT_INSTRUCTION_CREATED;
 use contract::InstructionCreated;
+use mesh::auth::Acting;
 use mesh::ChainRef;
 use policy::Month;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Each open correction of the member → a new instruction for the same payment, referencing the
-/// original, due no earlier than today; the correction is closed.
+/// original, due no earlier than today; the correction is closed, by the officer who confirmed
+/// the corrected account (`acting`), whom the new instructions' events name.
 pub async fn resolve(
     state: &State,
     tx: &mut PgConnection,
     member_id: Uuid,
-    officer: &str,
+    acting: &Acting,
 ) -> anyhow::Result<Vec<Repaid>> {
+    let actor = acting.actor();
     let open = store::corrections::lock_open_of(tx, member_id).await?;
     let mut repaid = Vec::new();
     let today = state.mesh.today();
@@ -50,11 +54,14 @@ pub async fn resolve(
                 chain_id: r.chain_id,
                 causation_id: None,
             };
-            let out = state.mesh.envelope(
-                &chain,
-                Some(created.instruction_id.to_string()),
-                created.clone(),
-            );
+            let out = state
+                .mesh
+                .envelope(
+                    &chain,
+                    Some(created.instruction_id.to_string()),
+                    created.clone(),
+                )
+                .by(actor.clone());
             mesh::outbox::enqueue_on(
                 &mut *tx,
                 &state.mesh.subjects,
@@ -63,7 +70,7 @@ pub async fn resolve(
             )
             .await?;
         }
-        store::corrections::resolve(tx, original, officer, created.instruction_id, at).await?;
+        store::corrections::resolve(tx, original, &actor, created.instruction_id, at).await?;
         repaid.push(Repaid {
             instruction_id: original,
             new_instruction_id: created.instruction_id,
@@ -72,7 +79,7 @@ pub async fn resolve(
     Ok(repaid)
 }
 
-/// The open corrections, or all of them.
-pub async fn list(state: &State, all: bool) -> sqlx::Result<Vec<Correction>> {
-    store::corrections::list(&state.mesh.db, all).await
+/// The open corrections (or all of them) of the households in the caller's areas.
+pub async fn list(state: &State, acting: &Acting, all: bool) -> sqlx::Result<Vec<Correction>> {
+    store::corrections::list(&state.mesh.db, all, &acting.region_patterns()).await
 }

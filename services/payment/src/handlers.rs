@@ -65,8 +65,15 @@ pub async fn on_status_report(
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    let done =
-        status_reports::ingest(&state, &mut tx, &report, &e.data.xml, ReceivedVia::Nats).await?;
+    let done = status_reports::ingest(
+        &state,
+        &mut tx,
+        &report,
+        &e.data.xml,
+        ReceivedVia::Nats,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(if done.duplicate {
         Outcome::Duplicate

@@ -23,6 +23,8 @@ use crate::domain::LedgerEvent;
 use crate::store;
 use crate::store::ledger::Entry;
 use chrono::{DateTime, Utc};
+use mesh::audit;
+use mesh::auth::Acting;
 use mesh::http::{ApiError, FieldError};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -46,15 +48,17 @@ pub async fn post(tx: &mut PgConnection, e: &Entry<'_>, at: DateTime<Utc>) -> sq
     Ok(true)
 }
 
-/// Posts money recovered for an instruction (fraud, overpayment) into its fund account. The
-/// recoveries themselves are opened by a stop ([`crate::recoveries`]); this records the money
-/// coming back.
+/// Posts money recovered for an instruction (fraud, overpayment) into its fund account, by a
+/// county officer of the household's area (`acting`, recorded with the entry and in the audit
+/// trail). The recoveries themselves are opened by a stop ([`crate::recoveries`]); this records
+/// the money coming back. An instruction outside the caller's areas is not found.
 pub async fn post_recovery(
-    db: &PgPool,
+    state: &crate::state::State,
+    acting: &Acting,
     instruction_id: Uuid,
     amount_fen: i64,
     reference: &str,
-    at: DateTime<Utc>,
+    purpose: &axum::http::HeaderMap,
 ) -> Result<bool, ApiError> {
     if amount_fen <= 0 {
         return Err(ApiError::Validation(vec![FieldError::new(
@@ -68,8 +72,10 @@ pub async fn post_recovery(
             "the recovery's reference (receipt, case) is required",
         )]));
     }
-    let mut tx = db.begin().await?;
-    let (fund, district, month) = store::ledger::paid_from(&mut tx, instruction_id)
+    let actor = acting.actor();
+    let at = state.mesh.clock.now();
+    let mut tx = state.mesh.db.begin().await?;
+    let paid = store::ledger::paid_from(&mut tx, instruction_id, &acting.region_patterns())
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(format!(
@@ -82,15 +88,31 @@ pub async fn post_recovery(
     post(
         &mut tx,
         &Entry {
-            fund_account: &fund,
-            district: &district,
-            month: &month,
+            fund_account: &paid.fund_account,
+            district: &paid.district,
+            month: &paid.month,
             instruction_id: Some(instruction_id),
             event: LedgerEvent::Recovered,
             amount_fen,
             reference,
+            actor: Some(&actor),
         },
         at,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        audit::Entry::new("ledger.recovery.post", "instruction", instruction_id)
+            .household(paid.household_id)
+            .person(paid.member_id)
+            .purpose_from(purpose)
+            .detail(serde_json::json!({
+                "amount_fen": amount_fen,
+                "district": paid.district,
+                "month": paid.month,
+            })),
     )
     .await?;
     tx.commit().await?;

@@ -19,8 +19,13 @@
 //!   monthly reconciliation and recovered money posted to the ledger.
 //! - Tables: `instructions`, `instruction_status_history`, `entitlements`,
 //!   `assistance_changes`, `emergency_stages`, `payment_runs`, `run_alerts`, `recoveries`,
-//!   `accounts`, `account_history`, `batches`, `batch_items`, `status_reports`, `corrections`,
-//!   `journal`, `postings`.
+//!   `accounts`, `account_history`, `account_changes`, `members`, `batches`, `batch_items`,
+//!   `status_reports`, `corrections`, `journal`, `postings`.
+//! - Sign-in: every route is for the roles of its operation's `x-roles`; staff of an area see
+//!   its households, members, corrections, recoveries and files only (a record outside is "not
+//!   found"); a bank account change is proposed by one township officer and in force only once
+//!   another officer confirms it ([`accounts`]); decisions, changes and reads of personal or
+//!   payment data are in the audit trail (`mesh::audit`).
 //! - Rules:
 //!   - one instruction per (beneficiary, month, kind, reference), with a stable id derived from
 //!     those four: a redelivery, a duplicate or a rerun never creates a second one;
@@ -30,7 +35,7 @@
 //!     day has passed); the scheduler's days are `policy::dates::runs_due` and `run_is_late`;
 //!   - an instruction's status only moves forward ([`domain::InstructionStatus::after`]); an
 //!     instruction is in at most one live file; a rejected or returned payment is paid again
-//!     only under a new instruction, once the township corrects the account;
+//!     only under a new instruction, once a corrected account is confirmed;
 //!   - every ledger entry balances; the reconciliation checks
 //!     `instructed = settled + rejected + returned + pending` ([`ledger`]);
 //!   - account numbers and names never reach logs ([`domain::mask`]).

@@ -17,8 +17,13 @@ use sqlx::PgConnection;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub async fn list(state: &State, household_id: Option<Uuid>) -> sqlx::Result<Vec<RecoveryView>> {
-    store::recoveries::list(&state.mesh.db, household_id).await
+/// The recovery cases of the households in the caller's areas.
+pub async fn list(
+    state: &State,
+    acting: &mesh::auth::Acting,
+    household_id: Option<Uuid>,
+) -> sqlx::Result<Vec<RecoveryView>> {
+    store::recoveries::list(&state.mesh.db, household_id, &acting.region_patterns()).await
 }
 
 /// The key of a household's dibao of a month among what is owed.

@@ -23,6 +23,7 @@ use crate::store;
 use chrono::NaiveDate;
 use contract::channels::{PAYMENT_RUN_ALERT, PAYMENT_RUN_COMPLETED};
 use contract::{RunAlert, RunCompleted};
+use mesh::auth::Actor;
 use mesh::ChainRef;
 use policy::{Month, RegionCode};
 use std::collections::HashSet;
@@ -76,11 +77,21 @@ pub async fn get(state: &State, month: Month) -> sqlx::Result<Option<RunView>> {
 }
 
 /// Starts the run for `month`, or resumes it after a failure or a crash, or returns it when it
-/// is completed. The work goes on in the background; `GET /v1/runs/{month}` follows it.
-pub async fn start(state: &State, month: Month) -> anyhow::Result<RunView> {
+/// is completed. The work goes on in the background; `GET /v1/runs/{month}` follows it. `by`
+/// is the person who asked (audited); `None` for the scheduler.
+pub async fn start(state: &State, month: Month, by: Option<&Actor>) -> anyhow::Result<RunView> {
     let mut tx = state.mesh.db.begin().await?;
     store::runs::lock_runs(&mut tx).await?;
     store::runs::plan(&mut tx, &month.to_string(), state.mesh.clock.now()).await?;
+    if let Some(actor) = by {
+        mesh::audit::append(
+            &mut tx,
+            &state.mesh,
+            actor,
+            mesh::audit::Entry::new("run.start", "payment_run", month),
+        )
+        .await?;
+    }
     tx.commit().await?;
     let run = get(state, month)
         .await?
@@ -357,7 +368,7 @@ pub async fn look(state: &State) -> anyhow::Result<()> {
         let status = get(state, month).await?.map(|r| r.status);
         if idle && status != Some(RunStatus::Completed) {
             tracing::info!(%month, status = status.map(RunStatus::as_str).unwrap_or("missing"), "The scheduler starts or resumes the monthly payment run.");
-            start(state, month).await?;
+            start(state, month, None).await?;
         }
     }
     let failed = store::runs::failed(&state.mesh.db).await?;

@@ -16,6 +16,7 @@ use crate::store::ledger::Entry;
 use crate::store::Paid;
 use contract::channels::PAYMENT_INSTRUCTION_STATUS;
 use contract::InstructionStatusChanged;
+use mesh::auth::Actor;
 use mesh::ChainRef;
 use policy::Month;
 use serde::Serialize;
@@ -29,7 +30,12 @@ pub struct FileRef {
     pub debtor_account: String,
 }
 
-/// Moves one instruction, with its history row, ledger entry, correction and event.
+/// Moves one instruction, with its history row, ledger entry, correction and event; the event
+/// names `actor` when a person's request made the move (a file made, a report posted by hand).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one move of one instruction: what moves, where to, why, by which file and report, on whose request"
+)]
 pub async fn move_to(
     state: &State,
     tx: &mut PgConnection,
@@ -38,6 +44,7 @@ pub async fn move_to(
     reason: Option<&str>,
     file: &FileRef,
     report_msg_id: Option<&str>,
+    actor: Option<&Actor>,
 ) -> Result<(), anyhow::Error> {
     let at = state.mesh.clock.now();
     store::instructions::set_status(tx, p.instruction_id, to, reason, report_msg_id, at).await?;
@@ -52,6 +59,7 @@ pub async fn move_to(
                 event,
                 amount_fen: p.amount_fen,
                 reference: report_msg_id.unwrap_or(&file.msg_id),
+                actor: None,
             },
             at,
         )
@@ -86,9 +94,12 @@ pub async fn move_to(
         chain_id: p.chain_id,
         causation_id: None,
     };
-    let out = state
+    let mut out = state
         .mesh
         .envelope(&chain, Some(p.instruction_id.to_string()), changed);
+    if let Some(actor) = actor {
+        out = out.by(actor.clone());
+    }
     let span = tracing::info_span!(
         "instruction status",
         otel.name = "payment.instruction.status",
@@ -126,13 +137,15 @@ pub struct Ingested {
     pub unknown: Vec<String>,
 }
 
-/// Takes in one pain.002 in the caller's transaction. Idempotent on the report's MsgId.
+/// Takes in one pain.002 in the caller's transaction. Idempotent on the report's MsgId. `actor`
+/// is the person who posted it (over HTTP), whom the status events name.
 pub async fn ingest(
     state: &State,
     tx: &mut PgConnection,
     report: &StatusReport,
     xml: &str,
     via: ReceivedVia,
+    actor: Option<&Actor>,
 ) -> Result<Ingested, anyhow::Error> {
     let mut out = Ingested {
         msg_id: report.msg_id.clone(),
@@ -198,6 +211,7 @@ pub async fn ingest(
                     reason.as_deref(),
                     &file,
                     Some(&report.msg_id),
+                    actor,
                 )
                 .await?;
                 out.changes += 1;

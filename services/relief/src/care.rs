@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use contract::channels::REFERRAL_FEEDBACK;
 use contract::{FeedbackOutcome, Grant, ReferralFeedback, ReferralPush};
+use mesh::auth::{Acting, Actor};
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::{ChainRef, Envelope};
 use policy::determination::SelfCare;
@@ -75,7 +76,7 @@ pub async fn after_push(
         .mesh
         .envelope(&chain, Some(e.data.referral_id.to_string()), feedback);
     send(tx, state, e.household_id, &out).await?;
-    let matched = run_matching(tx, state, Some(out.id.clone())).await?;
+    let matched = run_matching(tx, state, Some(out.id.clone()), None).await?;
     Ok(1 + matched.len())
 }
 
@@ -109,11 +110,13 @@ async fn send(
     .await
 }
 
-/// Matches open orders with offers (the caller holds the matching lock); one feedback per match.
+/// Matches open orders with offers (the caller holds the matching lock); one feedback per match,
+/// naming `actor` when a person's request (an offer registered) made the matches.
 async fn run_matching(
     tx: &mut PgConnection,
     state: &State,
     causation: Option<String>,
+    actor: Option<&Actor>,
 ) -> anyhow::Result<Vec<Uuid>> {
     let (orders, offers) = store::matching_inputs(tx).await?;
     let needs: Vec<&str> = orders.iter().map(|o| o.region_code.as_str()).collect();
@@ -145,9 +148,12 @@ async fn run_matching(
             chain_id: order.chain_id,
             causation_id: causation.clone(),
         };
-        let out = state
+        let mut out = state
             .mesh
             .envelope(&chain, Some(order.referral_id.to_string()), feedback);
+        if let Some(a) = actor {
+            out = out.by(a.clone());
+        }
         send(tx, state, order.household_id, &out).await?;
         matched.push(order.order_id);
     }
@@ -186,10 +192,15 @@ fn not_medical(state: &State) -> Option<ApiError> {
     })
 }
 
+/// Registers an offer by the department's officer of the token (recorded, named in the match
+/// events, audited) and matches it with the open orders.
 pub async fn post_offer(
     AxState(state): AxState<State>,
+    acting: Acting,
     JsonBody(req): JsonBody<OfferRequest>,
 ) -> Result<(StatusCode, Json<OfferAnswer>), ApiError> {
+    crate::http::scope(&state, &acting)?;
+    let actor = acting.actor();
     if let Some(e) = not_medical(&state) {
         return Err(e);
     }
@@ -246,15 +257,31 @@ pub async fn post_offer(
         None => {
             store::insert_offer(
                 &mut tx,
-                offer_id,
-                &digest,
-                organisation,
-                req.kind.as_deref().unwrap_or_default(),
-                area,
-                capacity,
+                &store::NewOffer {
+                    offer_id,
+                    digest: &digest,
+                    organisation,
+                    kind: req.kind.as_deref().unwrap_or_default(),
+                    area,
+                    capacity,
+                    registered_by: &actor,
+                },
             )
             .await?;
-            run_matching(&mut tx, &state, None).await?;
+            let matched = run_matching(&mut tx, &state, None, Some(&actor)).await?;
+            mesh::audit::append(
+                &mut tx,
+                &state.mesh,
+                &actor,
+                mesh::audit::Entry::new("charity_offer.register", "charity_offer", offer_id)
+                    .detail(serde_json::json!({
+                        "kind": req.kind,
+                        "area": area,
+                        "capacity": capacity,
+                        "matched": matched.len(),
+                    })),
+            )
+            .await?;
             StatusCode::CREATED
         }
     };
@@ -274,11 +301,15 @@ pub struct OrdersQuery {
     pub status: Option<String>,
 }
 
-/// `GET /v1/service-orders`: care service orders, oldest first (at most 500).
+/// `GET /v1/service-orders`: care service orders, oldest first (at most 500): the department's
+/// own, or an auditor's areas'; the list is audited.
 pub async fn list_orders(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: axum::http::HeaderMap,
     Query(q): Query<OrdersQuery>,
 ) -> Result<Json<Vec<store::ServiceOrderView>>, ApiError> {
+    let scope = crate::http::scope(&state, &acting)?;
     if let Some(e) = not_medical(&state) {
         return Err(e);
     }
@@ -288,5 +319,14 @@ pub async fn list_orders(
             ApiError::Validation(vec![FieldError::new("status", "must be open or matched")])
         })?),
     };
-    Ok(Json(store::service_orders(&state.mesh.db, status).await?))
+    let found = store::service_orders(&state.mesh.db, status, scope.as_deref()).await?;
+    mesh::audit::record(
+        &state.mesh,
+        &acting.actor(),
+        mesh::audit::Entry::new("service_orders.list", "service_order", "")
+            .purpose_from(&headers)
+            .detail(serde_json::json!({"orders": found.len()})),
+    )
+    .await?;
+    Ok(Json(found))
 }

@@ -79,6 +79,10 @@ pub struct ClaimAnswer {
     /// chain; absent when nothing was assisted (no help, no feedback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback_event_id: Option<String>,
+    /// Who sent the bill: the department's system or officer of the token (absent on bills
+    /// settled before sign-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<mesh::auth::Actor>,
 }
 
 const KINDS: [(&str, &str, &str); 2] = [
@@ -96,8 +100,12 @@ const KINDS: [(&str, &str, &str); 2] = [
 )]
 pub async fn post_claim(
     AxState(state): AxState<State>,
+    acting: mesh::auth::Acting,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<(StatusCode, Json<ClaimAnswer>), ApiError> {
+    crate::http::scope(&state, &acting)?;
+    let actor = acting.actor();
     if state.department != Department::Medical {
         return Err(ApiError::NotFound(format!(
             "bills are settled by the medical department, not {}",
@@ -330,6 +338,7 @@ pub async fn post_claim(
         state
             .mesh
             .envelope(&chain, Some(case.referral_id.to_string()), feedback)
+            .by(actor.clone())
     });
     let answer = ClaimAnswer {
         claim_id,
@@ -351,9 +360,25 @@ pub async fn post_claim(
         policy_version: params.version.clone(),
         reason,
         feedback_event_id: out.as_ref().map(|o| o.id.clone()),
+        actor: Some(actor.clone()),
     };
     store::record_medical_year(&mut tx, case.member_id, year, a.year).await?;
-    store::insert_claim(&mut tx, &digest, &req, &answer).await?;
+    store::insert_claim(&mut tx, &digest, &req, &answer, &actor).await?;
+    mesh::audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        mesh::audit::Entry::new("medical_claim.settle", "medical_claim", claim_id)
+            .household(case.household_id)
+            .person(case.member_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({
+                "referral_id": case.referral_id,
+                "outcome": outcome.as_str(),
+                "assisted_fen": a.amount.0,
+            })),
+    )
+    .await?;
     if let Some(out) = &out {
         if let Some(g) = &out.data.grant {
             store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;

@@ -323,9 +323,8 @@ async fn earlier_grant(
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewDecision {
-    /// The department's officer deciding; recorded as the decision's author.
-    pub officer: String,
-    /// `grant` or `reject`.
+    /// `grant` or `reject`. The officer deciding is the token's (`officer:<sub>` in the
+    /// answer's `decided_by`); a body naming one is refused.
     pub outcome: String,
     /// What is granted, e.g. `medical_inpatient_assistance`; required for a grant.
     #[serde(default)]
@@ -341,17 +340,32 @@ pub struct ReviewDecision {
 /// Most months one grant may cover.
 const MAX_GRANT_MONTHS: u32 = 60;
 
-/// `POST /v1/reviews/{referral_id}`: a named officer settles a case the rules could not, and
-/// the department's feedback goes out under their name.
+/// The answer to a review: the feedback sent, and the officer who decided (the token's).
+#[derive(Debug, serde::Serialize)]
+pub struct ReviewDecided {
+    #[serde(flatten)]
+    pub feedback: ReferralFeedback,
+    pub actor: mesh::auth::Actor,
+}
+
+/// `POST /v1/reviews/{referral_id}`: an officer of the department settles a case the rules
+/// could not; the department's feedback goes out as theirs (`decided_by` `officer:<sub>`, the
+/// envelope's `actor`), audited in the same transaction.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one request checked, decided and recorded in one transaction"
+)]
 pub async fn decide_review(
     axum::extract::State(state): axum::extract::State<State>,
+    acting: mesh::auth::Acting,
+    headers: axum::http::HeaderMap,
     axum::extract::Path(referral_id): axum::extract::Path<uuid::Uuid>,
     mesh::http::JsonBody(req): mesh::http::JsonBody<ReviewDecision>,
-) -> Result<axum::Json<ReferralFeedback>, mesh::http::ApiError> {
+) -> Result<axum::Json<ReviewDecided>, mesh::http::ApiError> {
     use mesh::http::{ApiError, FieldError};
+    crate::http::scope(&state, &acting)?;
+    let actor = acting.actor();
     let mut errors = Vec::new();
-    let officer = req.officer.trim();
-    errors.extend(mesh::http::check_text("officer", &req.officer, 64));
     if req.reason.trim().is_empty() {
         errors.push(FieldError::new("reason", "a decision says why"));
     }
@@ -437,10 +451,17 @@ pub async fn decide_review(
             } else {
                 FeedbackOutcome::Rejected
             },
-            format!("officer:{officer}"),
+            format!("officer:{}", actor.sub),
         )
     };
-    store::record_review(&mut tx, referral_id, &feedback, state.mesh.clock.now()).await?;
+    store::record_review(
+        &mut tx,
+        referral_id,
+        &feedback,
+        &actor,
+        state.mesh.clock.now(),
+    )
+    .await?;
     let chain = ChainRef {
         household_id: case.household_id,
         chain_id: case.chain_id,
@@ -448,7 +469,8 @@ pub async fn decide_review(
     };
     let out = state
         .mesh
-        .envelope(&chain, Some(referral_id.to_string()), feedback);
+        .envelope(&chain, Some(referral_id.to_string()), feedback)
+        .by(actor.clone());
     if let Some(g) = &out.data.grant {
         store::insert_grant(&mut tx, &out.id, case.household_id, &out.data, g).await?;
     }
@@ -460,7 +482,25 @@ pub async fn decide_review(
         &out,
     )
     .await?;
+    mesh::audit::append(
+        &mut tx,
+        &state.mesh,
+        &actor,
+        mesh::audit::Entry::new("review.decide", "case", referral_id)
+            .household(case.household_id)
+            .person(case.member_id)
+            .purpose_from(&headers)
+            .detail(serde_json::json!({
+                "department": state.department.as_str(),
+                "outcome": out.data.outcome.as_str(),
+                "feedback_event_id": out.id,
+            })),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(department = %state.department, outcome = ?out.data.outcome, "Review decided.");
-    Ok(axum::Json(out.data))
+    Ok(axum::Json(ReviewDecided {
+        feedback: out.data,
+        actor,
+    }))
 }

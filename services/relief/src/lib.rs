@@ -11,6 +11,10 @@
 //!   the earlier grant. Disaster aid: one feedback per kind of aid.
 //! - Medical only: bills (`POST /v1/medical/claims`, [`claims`]) and care service orders with
 //!   charity matching ([`care`]).
+//! - Sign-in: a department's officer or system works at its own department's instance only (403
+//!   otherwise, [`http::scope`]); auditors read the records of their areas. A review's answer is
+//!   the officer's of the token (`decided_by` `officer:<sub>`, the envelope's actor); bills and
+//!   charity offers record who sent them; decisions, changes and reads are in the audit trail.
 //! - Tables: `cases`, `grants`, `medical_claims`, `medical_years`, `service_orders`,
 //!   `charity_offers`.
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use contract::{FeedbackOutcome, Grant, ReferralFeedback, ReferralPush};
+use mesh::auth::Actor;
 use mesh::db::Text;
 use mesh::Envelope;
 use policy::determination::SelfCare;
@@ -215,11 +216,18 @@ pub struct PendingReview {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn pending_reviews(db: &PgPool) -> sqlx::Result<Vec<PendingReview>> {
+/// The cases in review (of the regions matching `patterns`, when given).
+pub async fn pending_reviews(
+    db: &PgPool,
+    patterns: Option<&[String]>,
+) -> sqlx::Result<Vec<PendingReview>> {
     sqlx::query_as!(
         PendingReview,
         r#"SELECT referral_id, household_id, member_id, tier AS "tier: Text<Tier>", review_reason, created_at FROM cases
-         WHERE outcome = 'in_review' AND reviewed_at IS NULL ORDER BY created_at LIMIT 500"#,
+         WHERE outcome = 'in_review' AND reviewed_at IS NULL
+           AND ($1::text[] IS NULL OR region_code LIKE ANY($1::text[]))
+         ORDER BY created_at LIMIT 500"#,
+        patterns,
     )
     .fetch_all(db)
     .await
@@ -254,15 +262,21 @@ pub async fn record_review(
     tx: &mut PgConnection,
     referral_id: Uuid,
     f: &ReferralFeedback,
+    by: &Actor,
     at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = $5 WHERE referral_id = $1",
+        "UPDATE cases SET outcome = $2, feedback = $3, decided_by = $4, reviewed_by = $4, reviewed_at = $5,
+             reviewed_by_sub = $6, reviewed_by_name = $7, reviewed_by_role = $8
+         WHERE referral_id = $1",
         referral_id,
         CaseOutcome::from(f.outcome) as CaseOutcome,
         Json(f) as _,
         f.decided_by,
         at,
+        by.sub,
+        by.name,
+        by.role,
     )
     .execute(tx)
     .await?;
@@ -279,19 +293,65 @@ pub struct CaseView {
     pub outcome: CaseOutcome,
     pub feedback: Json<ReferralFeedback>,
     pub decided_by: String,
+    /// The department officer who decided the case in review, from the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<Actor>,
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn view(db: &PgPool, referral_id: Uuid) -> sqlx::Result<Option<CaseView>> {
-    sqlx::query_as!(
-        CaseView,
+struct CaseRowView {
+    referral_id: Uuid,
+    department: Text<Department>,
+    household_id: Uuid,
+    member_id: Uuid,
+    tier: Text<Tier>,
+    outcome: CaseOutcome,
+    feedback: Json<ReferralFeedback>,
+    decided_by: String,
+    reviewed_by_sub: Option<String>,
+    reviewed_by_name: Option<String>,
+    reviewed_by_role: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// The case, when its referral's region matches `patterns` (any case when `None`).
+pub async fn view(
+    db: &PgPool,
+    referral_id: Uuid,
+    patterns: Option<&[String]>,
+) -> sqlx::Result<Option<CaseView>> {
+    let row = sqlx::query_as!(
+        CaseRowView,
         r#"SELECT referral_id, department AS "department: Text<Department>", household_id, member_id, tier AS "tier: Text<Tier>",
-                outcome AS "outcome: CaseOutcome", feedback AS "feedback: Json<ReferralFeedback>", decided_by, created_at
-         FROM cases WHERE referral_id = $1"#,
+                outcome AS "outcome: CaseOutcome", feedback AS "feedback: Json<ReferralFeedback>", decided_by,
+                reviewed_by_sub, reviewed_by_name, reviewed_by_role, created_at
+         FROM cases WHERE referral_id = $1 AND ($2::text[] IS NULL OR region_code LIKE ANY($2::text[]))"#,
         referral_id,
+        patterns,
     )
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|r| CaseView {
+        referral_id: r.referral_id,
+        department: r.department,
+        household_id: r.household_id,
+        member_id: r.member_id,
+        tier: r.tier,
+        outcome: r.outcome,
+        feedback: r.feedback,
+        decided_by: r.decided_by,
+        reviewed_by: actor_of(r.reviewed_by_sub, r.reviewed_by_name, r.reviewed_by_role),
+        created_at: r.created_at,
+    }))
+}
+
+/// An actor from three stored columns, when the row names one.
+pub fn actor_of(sub: Option<String>, name: Option<String>, role: Option<String>) -> Option<Actor> {
+    Some(Actor {
+        sub: sub?,
+        name: name.unwrap_or_default(),
+        role: role.unwrap_or_default(),
+    })
 }
 
 /// Serialises work on one key (a claim id) until the transaction ends.
@@ -396,10 +456,11 @@ pub async fn insert_claim(
     digest: &str,
     req: &crate::claims::ClaimRequest,
     a: &crate::claims::ClaimAnswer,
+    by: &Actor,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO medical_claims (claim_id, request_digest, referral_id, member_id, kind, bill_date, total_fen, insurance_paid_fen, critical_illness_paid_fen, out_of_scope_fen, eligible_fen, to_deductible_fen, assisted_fen, policy_version, answer)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        "INSERT INTO medical_claims (claim_id, request_digest, referral_id, member_id, kind, bill_date, total_fen, insurance_paid_fen, critical_illness_paid_fen, out_of_scope_fen, eligible_fen, to_deductible_fen, assisted_fen, policy_version, answer, actor_sub, actor_name, actor_role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         a.claim_id,
         digest,
         a.referral_id,
@@ -415,6 +476,9 @@ pub async fn insert_claim(
         a.assisted_fen,
         a.policy_version,
         Json(a) as _,
+        by.sub,
+        by.name,
+        by.role,
     )
     .execute(tx)
     .await?;
@@ -526,9 +590,11 @@ pub struct ServiceOrderView {
     pub created_at: DateTime<Utc>,
 }
 
+/// Care service orders (of the regions matching `patterns`, when given).
 pub async fn service_orders(
     db: &PgPool,
     status: Option<OrderStatus>,
+    patterns: Option<&[String]>,
 ) -> sqlx::Result<Vec<ServiceOrderView>> {
     sqlx::query_as!(
         ServiceOrderView,
@@ -536,8 +602,11 @@ pub async fn service_orders(
                 o.self_care AS "self_care: Text<SelfCare>", o.status AS "status: OrderStatus",
                 o.offer_id, c.organisation AS "organisation?", o.matched_at, o.created_at
          FROM service_orders o LEFT JOIN charity_offers c ON c.offer_id = o.offer_id
-         WHERE ($1::text IS NULL OR o.status = $1) ORDER BY o.created_at, o.order_id LIMIT 500"#,
+         WHERE ($1::text IS NULL OR o.status = $1)
+           AND ($2::text[] IS NULL OR o.region_code LIKE ANY($2::text[]))
+         ORDER BY o.created_at, o.order_id LIMIT 500"#,
         status as Option<OrderStatus>,
+        patterns,
     )
     .fetch_all(db)
     .await
@@ -553,23 +622,31 @@ pub async fn offer(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<Option
     .await
 }
 
-pub async fn insert_offer(
-    tx: &mut PgConnection,
-    offer_id: Uuid,
-    digest: &str,
-    organisation: &str,
-    kind: &str,
-    area: &str,
-    capacity: i32,
-) -> sqlx::Result<()> {
+/// An offer to register.
+pub struct NewOffer<'a> {
+    pub offer_id: Uuid,
+    pub digest: &'a str,
+    pub organisation: &'a str,
+    pub kind: &'a str,
+    pub area: &'a str,
+    pub capacity: i32,
+    pub registered_by: &'a Actor,
+}
+
+pub async fn insert_offer(tx: &mut PgConnection, o: &NewOffer<'_>) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO charity_offers (offer_id, request_digest, organisation, kind, area, capacity) VALUES ($1, $2, $3, $4, $5, $6)",
-        offer_id,
-        digest,
-        organisation,
-        kind,
-        area,
-        capacity,
+        "INSERT INTO charity_offers (offer_id, request_digest, organisation, kind, area, capacity,
+             registered_by_sub, registered_by_name, registered_by_role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        o.offer_id,
+        o.digest,
+        o.organisation,
+        o.kind,
+        o.area,
+        o.capacity,
+        o.registered_by.sub,
+        o.registered_by.name,
+        o.registered_by.role,
     )
     .execute(tx)
     .await?;
@@ -595,15 +672,33 @@ pub struct OfferView {
     pub area: String,
     pub capacity: i32,
     pub matched: i32,
+    /// The department officer who registered it, from the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_by: Option<Actor>,
     pub created_at: DateTime<Utc>,
 }
 
 pub async fn offer_view(tx: &mut PgConnection, offer_id: Uuid) -> sqlx::Result<OfferView> {
-    sqlx::query_as!(
-        OfferView,
-        "SELECT offer_id, organisation, kind, area, capacity, matched, created_at FROM charity_offers WHERE offer_id = $1",
+    let r = sqlx::query!(
+        "SELECT offer_id, organisation, kind, area, capacity, matched, registered_by_sub, registered_by_name,
+                registered_by_role, created_at
+         FROM charity_offers WHERE offer_id = $1",
         offer_id,
     )
     .fetch_one(tx)
-    .await
+    .await?;
+    Ok(OfferView {
+        offer_id: r.offer_id,
+        organisation: r.organisation,
+        kind: r.kind,
+        area: r.area,
+        capacity: r.capacity,
+        matched: r.matched,
+        registered_by: actor_of(
+            r.registered_by_sub,
+            r.registered_by_name,
+            r.registered_by_role,
+        ),
+        created_at: r.created_at,
+    })
 }

@@ -200,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("Running {month} in chunks of {chunk} ...");
     let started = Instant::now();
-    payment::runs::start(&state, month).await?;
+    payment::runs::start(&state, month, None).await?;
     let run = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let run = payment::runs::get(&state, month)

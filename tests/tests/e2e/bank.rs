@@ -1,9 +1,12 @@
-//! Money out through the bank: accounts set by the township, pain.001 files per dedicated fund
-//! account (valid against the official XSD), the simulated bank's pain.002 reports (settlements,
-//! an AC01 rejection, a return, a duplicate and a late report) over real NATS, corrections and
-//! re-payment under a new instruction, the ledger and a reconciliation with nothing unexplained.
+//! Money out through the bank: accounts proposed by the township and confirmed by a second
+//! officer (maker-checker), pain.001 files per dedicated fund account (valid against the official
+//! XSD), the simulated bank's pain.002 reports (settlements, an AC01 rejection, a return, a
+//! duplicate and a late report) over real NATS, corrections and re-payment under a new
+//! instruction once the corrected account is confirmed, the ledger and a reconciliation with
+//! nothing unexplained; every step for the roles and areas of its operation, audited.
 
-use mesh_tests::{eventually, id_number, Options, TestMesh};
+use mesh_tests::{eventually, id_number, Options, TestMesh, Who};
+use reqwest::Method;
 use serde_json::{json, Value};
 use simulator::bank::BankRules;
 use std::collections::{BTreeMap, HashSet};
@@ -54,16 +57,44 @@ fn emergency(n: u32, amount_fen: i64) -> Value {
     })
 }
 
-async fn put(mesh: &TestMesh, path: &str, body: &Value) -> (u16, Value) {
-    let r = mesh
-        .http
-        .put(mesh.url("payment", path))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+fn person(login: &str) -> Who {
+    Who::person(login)
+}
+
+/// Proposes an account for `member` as `who` (a township officer: the maker).
+async fn propose_as(mesh: &TestMesh, who: &str, member: &str, body: &Value) -> (u16, Value) {
+    mesh.send_as(
+        Some(&person(who)),
+        Method::PUT,
+        "payment",
+        &format!("/v1/accounts/{member}"),
+        body,
+    )
+    .await
+    .unwrap()
+}
+
+/// Confirms the change `change` of `member` as `who` (the checker).
+async fn confirm_as(mesh: &TestMesh, who: &str, member: &str, change: &Value) -> (u16, Value) {
+    mesh.post_as(
+        Some(&person(who)),
+        "payment",
+        &format!("/v1/accounts/{member}/confirm"),
+        &json!({ "change_id": change }),
+    )
+    .await
+    .unwrap()
+}
+
+/// The account in force: proposed by wang.fang (township officer of 410102001), confirmed by
+/// zhao.min (county officer of 410102); the confirmation's answer.
+async fn set_account(mesh: &TestMesh, member: &str, body: &Value) -> Value {
+    let (status, proposed) = propose_as(mesh, "wang.fang", member, body).await;
+    assert_eq!(status, 202, "{proposed}");
+    assert_eq!(proposed["status"], json!("pending"));
+    let (status, confirmed) = confirm_as(mesh, "zhao.min", member, &proposed["change_id"]).await;
+    assert_eq!(status, 200, "{confirmed}");
+    confirmed
 }
 
 fn account(number: &str) -> Value {
@@ -72,14 +103,59 @@ fn account(number: &str) -> Value {
         "account_number": number,
         "bank_code": BANK,
         "region_code": TOWNSHIP,
-        "officer": "Li Na",
     })
 }
 
+/// A text body (XML, CSV) as the operation's default caller.
 async fn text(mesh: &TestMesh, service: &str, path: &str) -> String {
-    let r = mesh.http.get(mesh.url(service, path)).send().await.unwrap();
+    let r = mesh
+        .request(Method::GET, service, path)
+        .await
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{path}: {}", r.status());
     r.text().await.unwrap()
+}
+
+/// The actions of the service's audit trail by `actor`, as the city's auditor lists them.
+async fn audited(mesh: &TestMesh, service: &str, actor: &str) -> Vec<String> {
+    let (status, page) = mesh
+        .get_as(
+            Some(&person("qian.hui")),
+            service,
+            &format!("/v1/audit?actor={actor}&limit=1000"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{page}");
+    page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every message on `subject` (without prefix) in the payment stream, as published.
+async fn published(mesh: &TestMesh, subject: &str) -> Vec<Value> {
+    let subjects = mesh::Subjects::new(&mesh.prefix);
+    let mut stream = mesh
+        .js
+        .get_stream(mesh::Stream::Payment.name(&subjects))
+        .await
+        .unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        if let Ok(m) = stream.direct_get(seq).await {
+            if subjects.strip(m.subject.as_str()) == Some(subject) {
+                out.push(serde_json::from_slice(&m.payload).unwrap());
+            }
+        }
+    }
+    out
 }
 
 /// The statuses of the file's payments, by instruction id.
@@ -163,24 +239,90 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     let month = mesh.today().format("%Y-%m").to_string();
     let [good, bad, ret, late] = [0, 1, 2, 3].map(|i| people[i].clone());
 
-    // Accounts: refused field by field when wrong; kept masked; D (late) has none yet.
-    let (status, body) = put(
+    // Accounts: refused field by field when wrong, and when the body names an officer (the
+    // officer is the token's); kept masked; D (late) has none yet.
+    let (status, body) = propose_as(
         &mesh,
-        &format!("/v1/accounts/{}", good.1),
-        &json!({"holder_name": "", "account_number": "CN12", "bank_code": "1", "region_code": "41", "officer": ""}),
+        "wang.fang",
+        &good.1,
+        &json!({"holder_name": "", "account_number": "CN12", "bank_code": "1", "region_code": "41"}),
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 5);
-    for (p, number) in [
-        (&good, "6222000000000100"),
-        (&bad, INVALID),
-        (&ret, RETURNING),
-    ] {
-        let (status, body) = put(&mesh, &format!("/v1/accounts/{}", p.1), &account(number)).await;
-        assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 4);
+    let mut named = account("6222000000000100");
+    named["officer"] = json!("Li Na");
+    let (status, body) = propose_as(&mesh, "wang.fang", &good.1, &named).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], json!("officer"));
+    // Only a township officer proposes; only in the township's area: another township's
+    // officer does not find the person, and a region outside the token's areas is refused.
+    for who in ["zhao.min", "qian.hui", "ma.chao"] {
+        let (status, body) = propose_as(&mesh, who, &good.1, &account("6222000000000100")).await;
+        assert_eq!(status, 403, "{who}: {body}");
+    }
+    let mut elsewhere = account("6222000000000100");
+    elsewhere["region_code"] = json!("410102002");
+    let (status, body) = propose_as(&mesh, "li.qiang", &good.1, &elsewhere).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = propose_as(&mesh, "li.qiang", &good.1, &account("6222000000000100")).await;
+    assert_eq!(status, 403, "a region outside the token's areas: {body}");
+    let (status, body) = propose_as(&mesh, "wang.fang", &good.1, &elsewhere).await;
+    assert_eq!(status, 403, "{body}");
+
+    // Maker-checker: the change is pending until a second officer confirms it.
+    let (status, proposed) =
+        propose_as(&mesh, "wang.fang", &good.1, &account("6222000000000100")).await;
+    assert_eq!(status, 202, "{proposed}");
+    assert_eq!(
+        proposed["proposed_by"],
+        json!({"sub": "wang.fang", "name": "王芳", "role": "township_officer"})
+    );
+    let change = proposed["change_id"].clone();
+    let (_, shown) = mesh
+        .get("payment", &format!("/v1/accounts/{}", good.1))
+        .await
+        .unwrap();
+    assert_eq!(shown["account_number"], Value::Null, "{shown}");
+    assert_eq!(
+        shown["pending"]["account_number"],
+        json!("************0100")
+    );
+    assert_eq!(shown["pending"]["proposed_by"]["name"], json!("王芳"));
+    let (status, refused) = confirm_as(&mesh, "wang.fang", &good.1, &change).await;
+    assert_eq!(status, 403, "the maker does not confirm: {refused}");
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("maker-checker"));
+    let (status, _) = confirm_as(&mesh, "li.qiang", &good.1, &change).await;
+    assert_eq!(
+        status, 404,
+        "another township's officer does not find the person"
+    );
+    let (status, _) = confirm_as(&mesh, "zhou.lei", &good.1, &change).await;
+    assert_eq!(
+        status, 404,
+        "another county's officer does not find the person"
+    );
+    let (status, _) = confirm_as(&mesh, "chen.jing", &good.1, &change).await;
+    assert_eq!(status, 403, "an approver is not a checker of accounts");
+    let (status, _) = confirm_as(&mesh, "zhao.min", &good.1, &json!(uuid::Uuid::new_v4())).await;
+    assert_eq!(status, 409, "a change that is not the one pending");
+    let (status, confirmed) = confirm_as(&mesh, "zhao.min", &good.1, &change).await;
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["version"], json!(1));
+    assert_eq!(confirmed["proposed_by"]["sub"], json!("wang.fang"));
+    assert_eq!(
+        confirmed["confirmed_by"],
+        json!({"sub": "zhao.min", "name": "赵敏", "role": "county_officer"})
+    );
+    let (status, _) = confirm_as(&mesh, "zhao.min", &good.1, &change).await;
+    assert_eq!(status, 409, "confirmed once");
+    for (p, number) in [(&bad, INVALID), (&ret, RETURNING)] {
+        let set = set_account(&mesh, &p.1, &account(number)).await;
         assert_eq!(
-            body["account_number"],
+            set["account_number"],
             json!(format!("************{}", &number[12..]))
         );
     }
@@ -189,7 +331,31 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         .await
         .unwrap();
     assert_eq!(shown["holder_name"], json!("Z********"));
+    assert_eq!(shown["confirmed_by"]["name"], json!("赵敏"));
+    assert_eq!(shown["proposed_by"]["name"], json!("王芳"));
     assert!(!shown.to_string().contains("6222000000000100"));
+    // Read in the area only; the city's auditor reads.
+    for (who, want) in [("li.qiang", 404), ("zhou.lei", 404), ("qian.hui", 200)] {
+        let (status, body) = mesh
+            .get_as(
+                Some(&person(who)),
+                "payment",
+                &format!("/v1/accounts/{}", good.1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{who}: {body}");
+    }
+    // A household's instructions likewise.
+    let (status, _) = mesh
+        .get_as(
+            Some(&person("li.qiang")),
+            "payment",
+            &format!("/v1/households/{}/instructions", good.0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
 
     // One file for the district's fund account; D blocked for want of an account.
     let (status, made) = mesh
@@ -213,6 +379,28 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         json!([{"instruction_id": late.2, "reason": "no account: the township must set one"}])
     );
     let first = batches[0]["batch_id"].as_str().unwrap().to_owned();
+    // The file (full account numbers) is the county's and the auditors': not the operator's,
+    // not another county's.
+    for (who, want) in [("ma.chao", 403), ("zhou.lei", 404), ("qian.hui", 200)] {
+        let (status, _) = mesh
+            .get_as(
+                Some(&person(who)),
+                "payment",
+                &format!("/v1/batches/{first}/file"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{who}");
+    }
+    let (status, _) = mesh
+        .get_as(
+            Some(&person("zhou.lei")),
+            "payment",
+            &format!("/v1/batches/{first}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "another county's file");
     let xml = text(&mesh, "payment", &format!("/v1/batches/{first}/file")).await;
     validate(&xml, "pain.001.001.03.xsd").unwrap();
     assert!(
@@ -312,8 +500,9 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     // The same reports over HTTP: taken before, nothing changes.
     for r in &reports {
         let resp = mesh
-            .http
-            .post(mesh.url("payment", "/v1/bank/status-reports"))
+            .request(Method::POST, "payment", "/v1/bank/status-reports")
+            .await
+            .unwrap()
             .header("content-type", "application/xml")
             .body(r["xml"].as_str().unwrap().to_owned())
             .send()
@@ -353,15 +542,36 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
             (ret.2.clone(), ("returned".into(), "AC04".into())),
         ])
     );
+    // Another township's officer has none of them.
+    let (_, theirs) = mesh
+        .get_as(Some(&person("li.qiang")), "payment", "/v1/corrections")
+        .await
+        .unwrap();
+    assert_eq!(theirs, json!([]));
 
-    // Corrected accounts: each pays again under a new instruction that names the first; D's
-    // account is set too.
+    // Corrected accounts: proposed, nothing is paid again until a second officer confirms;
+    // then each pays again under a new instruction that names the first; D's account is set too.
+    let mut body = account("6222000000000200");
+    body["reason"] = json!("account corrected after the bank's answer");
+    let (status, pending) = propose_as(&mesh, "wang.fang", &bad.1, &body).await;
+    assert_eq!(status, 202, "{pending}");
+    let (_, still) = mesh.get("payment", "/v1/corrections").await.unwrap();
+    assert_eq!(
+        still.as_array().unwrap().len(),
+        2,
+        "a proposal repays nothing"
+    );
+    let (status, confirmed) = confirm_as(&mesh, "zhao.min", &bad.1, &pending["change_id"]).await;
+    assert_eq!(status, 200, "{confirmed}");
     let mut repaid = BTreeMap::new();
-    for (p, number) in [(&bad, "6222000000000200"), (&ret, "6222000000000300")] {
-        let mut body = account(number);
-        body["reason"] = json!("account corrected after the bank's answer");
-        let (status, set) = put(&mesh, &format!("/v1/accounts/{}", p.1), &body).await;
-        assert_eq!(status, 200, "{set}");
+    for (p, number) in [(&bad, ""), (&ret, "6222000000000300")] {
+        let set = if number.is_empty() {
+            confirmed.clone()
+        } else {
+            let mut body = account(number);
+            body["reason"] = json!("account corrected after the bank's answer");
+            set_account(&mesh, &p.1, &body).await
+        };
         assert_eq!(set["version"], json!(2));
         assert_eq!(set["repaid"][0]["instruction_id"], json!(p.2));
         let new = set["repaid"][0]["new_instruction_id"]
@@ -378,13 +588,20 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         .await
         .unwrap();
     assert_eq!(history["history"].as_array().unwrap().len(), 2);
-    let (status, _) = put(
-        &mesh,
-        &format!("/v1/accounts/{}", late.1),
-        &account("6222000000000400"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        history["history"][1]["confirmed_by"]["sub"],
+        json!("zhao.min")
+    );
+    set_account(&mesh, &late.1, &account("6222000000000400")).await;
+    // The new instructions' events name the officer who confirmed the account.
+    let created = published(&mesh, "payment.instruction.created").await;
+    for p in [&bad, &ret] {
+        let e = created
+            .iter()
+            .find(|e| e["data"]["instruction_id"] == json!(repaid[&p.2]))
+            .unwrap_or_else(|| panic!("no event for {}", repaid[&p.2]));
+        assert_eq!(e["actor"]["sub"], json!("zhao.min"), "{e:#}");
+    }
     for p in [&bad, &ret] {
         let list = mesh.instructions(&p.0).await.unwrap();
         assert_eq!(list.len(), 2, "{list:?}");
@@ -521,15 +738,47 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     .unwrap();
     let refused = tx.commit().await.unwrap_err().to_string();
     assert!(refused.contains("does not balance"), "{refused}");
+    let recovery =
+        json!({"instruction_id": good.2, "amount_fen": 10_000, "reference": "recovery 2026-001"});
+    for (who, want) in [("wang.fang", 403), ("zhou.lei", 404)] {
+        let (status, body) = mesh
+            .post_as(
+                Some(&person(who)),
+                "payment",
+                "/v1/ledger/recoveries",
+                &recovery,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{who}: {body}");
+    }
     let (status, recovered) = mesh
-        .post(
-            "payment",
-            "/v1/ledger/recoveries",
-            &json!({"instruction_id": good.2, "amount_fen": 10_000, "reference": "recovery 2026-001"}),
-        )
+        .post("payment", "/v1/ledger/recoveries", &recovery)
         .await
         .unwrap();
     assert_eq!(status, 201, "{recovered}");
+    assert_eq!(
+        recovered["actor"],
+        json!({"sub": "zhao.min", "name": "赵敏", "role": "county_officer"})
+    );
+    let by: Option<String> = sqlx::query_scalar(
+        "SELECT actor_sub FROM journal WHERE instruction_id = $1 AND event = 'recovered'",
+    )
+    .bind(uuid::Uuid::parse_str(&good.2).unwrap())
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(by.as_deref(), Some("zhao.min"));
+    // The reconciliation is the district's: another county's officer is refused.
+    let (status, _) = mesh
+        .get_as(
+            Some(&person("zhou.lei")),
+            "payment",
+            &format!("/v1/reconciliation?district={DISTRICT}&month={month}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
     let (_, rec) = mesh
         .get(
             "payment",
@@ -596,6 +845,47 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         json!(0),
         "pending absorbs it: {rec:#}"
     );
+
+    // Everything is in the audit trail: who proposed and confirmed accounts, who made, sent
+    // and exported the files, who posted money and read the reports.
+    let maker = audited(&mesh, "payment", "wang.fang").await;
+    for action in [
+        "account.change.propose",
+        "account.read",
+        "instructions.read",
+        "corrections.list",
+    ] {
+        assert!(maker.iter().any(|a| a == action), "{action}: {maker:?}");
+    }
+    let checker = audited(&mesh, "payment", "zhao.min").await;
+    for action in [
+        "account.change.confirm",
+        "pain001.export",
+        "ledger.recovery.post",
+        "reconciliation.read",
+    ] {
+        assert!(checker.iter().any(|a| a == action), "{action}: {checker:?}");
+    }
+    let operator = audited(&mesh, "payment", "ma.chao").await;
+    for action in ["pain001.make", "pain001.transmit", "status_report.ingest"] {
+        assert!(
+            operator.iter().any(|a| a == action),
+            "{action}: {operator:?}"
+        );
+    }
+    // The file's payments went out as the operator's.
+    let sent: Vec<Value> = published(&mesh, "payment.instruction.status")
+        .await
+        .into_iter()
+        .filter(|e| e["data"]["status"] == json!("sent"))
+        .collect();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|e| e["actor"]["sub"] == json!("ma.chao")),
+        "{sent:#?}"
+    );
+    let (_, verified) = mesh.get("payment", "/v1/audit/verify").await.unwrap();
+    assert_eq!(verified["intact"], json!(true), "{verified}");
     db.close().await;
     mesh.teardown().await.unwrap();
 }
@@ -662,13 +952,10 @@ async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, body) = put(
-        &mesh,
-        &format!("/v1/accounts/{head}"),
-        &account("6222000000000500"),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    set_account(&mesh, &head, &account("6222000000000500")).await;
+    // A change nobody confirmed pays nothing: the files pay the account confirmed before.
+    let (status, body) = propose_as(&mesh, "wang.fang", &head, &account("6222000000000501")).await;
+    assert_eq!(status, 202, "{body}");
 
     // An emergency paid in two stages, today and on 20 December; the person has no account yet.
     let mut e = emergency(9, 50_000);
@@ -698,6 +985,16 @@ async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments
         nov_files.keys().collect::<Vec<_>>(),
         ["2026-11-16"],
         "November's 10th has passed: at once"
+    );
+    let nov_xml = text(
+        &mesh,
+        "payment",
+        &format!("/v1/batches/{}/file", nov_files["2026-11-16"].0),
+    )
+    .await;
+    assert!(
+        nov_xml.contains("6222000000000500") && !nov_xml.contains("6222000000000501"),
+        "the confirmed account is paid while the change waits"
     );
     let (status, dec) = mesh
         .post("payment", "/v1/batches", &json!({"month": "2026-12"}))
@@ -736,13 +1033,21 @@ async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments
         "{csv}"
     );
 
-    // With an account, the stages go out: the second on its own day.
-    let (status, body) = put(
-        &mesh,
-        &format!("/v1/accounts/{member}"),
-        &account("6222000000000600"),
-    )
-    .await;
+    // An account proposed and not yet confirmed pays nothing: the stage stays held.
+    let (status, proposed) =
+        propose_as(&mesh, "wang.fang", &member, &account("6222000000000600")).await;
+    assert_eq!(status, 202, "{proposed}");
+    let (status, held) = mesh
+        .post("payment", "/v1/batches", &json!({"month": "2026-12"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(
+        held["blocked"][0]["reason"],
+        json!("no confirmed account: the account change waits for a second officer's confirmation")
+    );
+    // Confirmed by a second officer, the stages go out: the second on its own day.
+    let (status, body) = confirm_as(&mesh, "zhao.min", &member, &proposed["change_id"]).await;
     assert_eq!(status, 200, "{body}");
     let (status, dec) = mesh
         .post("payment", "/v1/batches", &json!({"month": "2026-12"}))

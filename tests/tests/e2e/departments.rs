@@ -1,8 +1,9 @@
-//! The departments: a case the rules cannot settle waits for a named officer; a referral pushed
-//! again (a new event id) is not answered again; the same referral id with another body is
-//! parked as modified, its first answer standing.
+//! The departments: a case the rules cannot settle waits for an officer of the department, whose
+//! token names the decision (another department's officer is refused); a referral pushed again
+//! (a new event id) is not answered again; the same referral id with another body is parked as
+//! modified, its first answer standing.
 
-use mesh_tests::{another_household, silent_fixtures, Options, TestMesh};
+use mesh_tests::{another_household, silent_fixtures, Options, TestMesh, Who};
 use policy::{Department, PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -65,31 +66,23 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
         .unwrap()
         .contains("case by case"));
     let referral = pending[0]["referral_id"].as_str().unwrap().to_owned();
-    let url = mesh.url("relief-housing", &format!("/v1/reviews/{referral}"));
+    let path = format!("/v1/reviews/{referral}");
+    let decide = |body: Value| {
+        let path = path.clone();
+        let mesh = &mesh;
+        async move { mesh.post("relief-housing", &path, &body).await.unwrap() }
+    };
 
-    let bad = mesh
-        .http
-        .post(&url)
-        .json(&json!({"officer": "Guo Hua", "outcome": "grant", "reason": "roof collapsed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        bad.status().as_u16(),
-        422,
-        "a grant without kind and amount is refused"
-    );
+    let (status, _) = decide(json!({"outcome": "grant", "reason": "roof collapsed"})).await;
+    assert_eq!(status, 422, "a grant without kind and amount is refused");
+    // The officer is the token's: a body that names one is refused, naming the field.
+    let (status, named) = decide(json!({"officer": "Guo Hua", "outcome": "grant", "kind": "housing_renovation_grant", "amount_fen": 1_500_000, "reason": "roof collapsed"})).await;
+    assert_eq!(status, 422, "{named}");
+    assert_eq!(named["error"]["fields"][0]["field"], json!("officer"));
     // Above the contract's bound of one grant, or for more months than a grant covers (once a
     // date overflow that closed the connection): refused field by field, nothing sent.
-    let too_much = mesh
-        .http
-        .post(&url)
-        .json(&json!({"officer": "Guo Hua", "outcome": "grant", "kind": "housing_renovation_grant", "amount_fen": 2_000_000_000i64, "months": 11_164_818, "reason": "roof collapsed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(too_much.status().as_u16(), 422);
-    let body: Value = too_much.json().await.unwrap();
+    let (status, body) = decide(json!({"outcome": "grant", "kind": "housing_renovation_grant", "amount_fen": 2_000_000_000i64, "months": 11_164_818, "reason": "roof collapsed"})).await;
+    assert_eq!(status, 422);
     let fields: Vec<&str> = body["error"]["fields"]
         .as_array()
         .unwrap()
@@ -97,24 +90,59 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
         .filter_map(|f| f["field"].as_str())
         .collect();
     assert_eq!(fields, ["amount_fen", "months"], "{body}");
-    let r = mesh
-        .http
-        .post(&url)
-        .json(&json!({"officer": "Guo Hua", "outcome": "grant", "kind": "housing_renovation_grant", "amount_fen": 1_500_000, "months": 0, "reason": "roof collapsed; inspected on site"}))
-        .send()
+    let grant = json!({"outcome": "grant", "kind": "housing_renovation_grant", "amount_fen": 1_500_000, "months": 0, "reason": "roof collapsed; inspected on site"});
+    // Another department's officer is not this department's, and an auditor decides nothing.
+    for who in ["he.ping", "qian.hui"] {
+        let (status, refused) = mesh
+            .post_as(Some(&Who::person(who)), "relief-housing", &path, &grant)
+            .await
+            .unwrap();
+        assert_eq!(status, 403, "{who}: {refused}");
+    }
+    // The answer goes out as the officer's: on the wire, the envelope names the actor.
+    let subjects = mesh::Subjects::new(&mesh.prefix);
+    let mut wire = mesh
+        .nats
+        .subscribe(subjects.fill(contract::channels::REFERRAL_FEEDBACK.subject, "housing"))
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let decided: Value = r.json().await.unwrap();
-    assert_eq!(decided["decided_by"], json!("officer:Guo Hua"));
-    let again = mesh
-        .http
-        .post(&url)
-        .json(&json!({"officer": "Guo Hua", "outcome": "reject", "reason": "x"}))
-        .send()
+    mesh.nats.flush().await.unwrap();
+    let (status, decided) = decide(grant.clone()).await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["decided_by"], json!("officer:zheng.jie"));
+    assert_eq!(
+        decided["actor"],
+        json!({"sub": "zheng.jie", "name": "郑洁", "role": "department_officer"})
+    );
+    let sent = tokio::time::timeout(WITHIN, futures::StreamExt::next(&mut wire))
+        .await
+        .expect("the feedback is published")
+        .unwrap();
+    let sent: Value = serde_json::from_slice(&sent.payload).unwrap();
+    assert_eq!(sent["data"]["decided_by"], json!("officer:zheng.jie"));
+    assert_eq!(sent["actor"]["sub"], json!("zheng.jie"), "{sent:#}");
+    assert_eq!(sent["actor"]["role"], json!("department_officer"));
+    let (status, _) = decide(json!({"outcome": "reject", "reason": "x"})).await;
+    assert_eq!(status, 409, "decided once");
+    // The case names its officer; the decision is in the department's audit trail.
+    let (status, case) = mesh
+        .get("relief-housing", &format!("/v1/cases/{referral}"))
         .await
         .unwrap();
-    assert_eq!(again.status().as_u16(), 409, "decided once");
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(case["reviewed_by"]["name"], json!("郑洁"));
+    let (_, audit) = mesh
+        .get("relief-housing", "/v1/audit?actor=zheng.jie")
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"review.decide"), "{audit:#}");
+    assert!(actions.contains(&"reviews.list") && actions.contains(&"case.read"));
 
     let path = format!("/v1/households/{household}/chain");
     let granted = mesh_tests::eventually(WITHIN, || async {
@@ -142,7 +170,7 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
         .find(|s| s["type"] == json!("referral.feedback"))
         .unwrap()
         .clone();
-    assert_eq!(last["summary"]["decided_by"], json!("officer:Guo Hua"));
+    assert_eq!(last["summary"]["decided_by"], json!("officer:zheng.jie"));
     assert_eq!(last["summary"]["grant"]["amount_fen"], json!(1_500_000));
     let referral_row = c["referrals"]
         .as_array()
@@ -154,6 +182,27 @@ async fn a_case_the_rules_cannot_settle_is_decided_by_a_named_officer() {
     assert_eq!(referral_row["status"], json!("granted"));
     let (_, pending) = mesh.get("relief-housing", "/v1/reviews").await.unwrap();
     assert_eq!(pending, json!([]));
+
+    // Who reads the case: the department's own system and the city's auditor; not another
+    // department's system, nor a township officer (no role here).
+    let case_path = format!("/v1/cases/{referral}");
+    for (who, want) in [
+        (Who::System("housing".into()), 200),
+        (Who::person("qian.hui"), 200),
+        (Who::System("medical".into()), 403),
+        (Who::person("wang.fang"), 403),
+    ] {
+        let (status, body) = mesh
+            .get_as(Some(&who), "relief-housing", &case_path)
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{who:?}: {body}");
+    }
+    let (status, _) = mesh
+        .get_as(None, "relief-housing", &case_path)
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
     mesh.teardown().await.unwrap();
 }
 

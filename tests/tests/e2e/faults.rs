@@ -115,8 +115,13 @@ async fn a_message_that_keeps_failing_is_retried_with_backoff_then_dead_lettered
         .unwrap();
     let seq = letter["sequence"].as_u64().unwrap();
     let r = mesh
-        .http
-        .post(mesh.url("payment", &format!("/v1/dead-letters/{seq}/replay")))
+        .request(
+            reqwest::Method::POST,
+            "payment",
+            &format!("/v1/dead-letters/{seq}/replay"),
+        )
+        .await
+        .unwrap()
         .send()
         .await
         .unwrap();

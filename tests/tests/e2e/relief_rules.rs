@@ -3,7 +3,7 @@
 //! stream as monitoring sent them and published again with what the test changes (a new
 //! referral, prior assistance, circumstances), as monitoring or a departmental feed would.
 
-use mesh_tests::{another_household, silent_fixtures, Options, TestMesh};
+use mesh_tests::{another_household, silent_fixtures, Options, TestMesh, Who};
 use policy::{Department, PolicyBook, RegionCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -285,7 +285,24 @@ async fn medical_bills_are_assisted_above_the_deductible_up_to_the_yearly_cap_on
         assert_eq!(a["eligible_fen"], json!(250_000));
         assert_eq!(a["to_deductible_fen"], json!(to_deductible));
         assert_eq!(a["member_id"], json!(member));
+        // Sent by the department's system of the token: recorded with the bill.
+        assert_eq!(
+            a["actor"],
+            json!({"sub": "dept-medical", "name": a["actor"]["name"], "role": "department_system"}),
+            "{a}"
+        );
     }
+    // Another department's system does not settle the medical department's bills.
+    let (status, refused) = mesh
+        .post_as(
+            Some(&Who::System("education".into())),
+            "relief-medical",
+            "/v1/medical/claims",
+            &bill,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{refused}");
     let (status, _) = mesh
         .post(
             "relief-medical",
@@ -296,9 +313,11 @@ async fn medical_bills_are_assisted_above_the_deductible_up_to_the_yearly_cap_on
         .unwrap();
     assert_eq!(status, 409, "the same claim id with another bill");
 
-    // A large outpatient bill by member id: the rest of the yearly cap, no more.
+    // A large outpatient bill by member id, sent by the department's officer: the rest of the
+    // yearly cap, no more.
     let (status, big) = mesh
-        .post(
+        .post_as(
+            Some(&Who::person("he.ping")),
             "relief-medical",
             "/v1/medical/claims",
             &json!({"claim_id": uuid::Uuid::new_v4(), "member_id": member, "kind": "outpatient_chronic", "total_fen": m.annual_cap.0 * 3, "date": day}),
@@ -306,6 +325,8 @@ async fn medical_bills_are_assisted_above_the_deductible_up_to_the_yearly_cap_on
         .await
         .unwrap();
     assert_eq!(status, 201, "{big}");
+    assert_eq!(big["actor"]["sub"], json!("he.ping"));
+    assert_eq!(big["actor"]["role"], json!("department_officer"));
     assert_eq!(
         big["assisted_fen"],
         json!(m.annual_cap.0 - first_amount),
@@ -566,6 +587,20 @@ async fn people_who_cannot_look_after_themselves_get_care_orders_matched_with_ch
     assert_eq!(status, 201, "{a}");
     assert_eq!(a["orders"], json!([first_order]));
     assert_eq!(a["matched"], json!(1));
+    assert_eq!(
+        a["registered_by"],
+        json!({"sub": "he.ping", "name": "何平", "role": "department_officer"})
+    );
+    // Registered by the medical department's officer only.
+    let other = json!({"offer_id": uuid::Uuid::new_v4(), "organisation": "Elsewhere",
+        "kind": "home_care", "capacity": 1, "area": "410102"});
+    for who in [Who::person("wu.hao"), Who::person("qian.hui")] {
+        let (status, refused) = mesh
+            .post_as(Some(&who), "relief-medical", "/v1/charity/offers", &other)
+            .await
+            .unwrap();
+        assert_eq!(status, 403, "{who:?}: {refused}");
+    }
     let (status, again) = mesh
         .post("relief-medical", "/v1/charity/offers", &county)
         .await
@@ -623,5 +658,27 @@ async fn people_who_cannot_look_after_themselves_get_care_orders_matched_with_ch
         .await
         .unwrap();
     assert_eq!(all.as_array().unwrap().len(), 3);
+    // The city's auditor reads the orders of the city; the reads are audited.
+    let (status, seen) = mesh
+        .get_as(
+            Some(&Who::person("qian.hui")),
+            "relief-medical",
+            "/v1/service-orders",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen.as_array().unwrap().len(), 3);
+    let (_, audit) = mesh.get("relief-medical", "/v1/audit").await.unwrap();
+    let actions: Vec<&str> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"charity_offer.register") && actions.contains(&"service_orders.list"),
+        "{actions:?}"
+    );
     mesh.teardown().await.unwrap();
 }

@@ -57,6 +57,8 @@ pub async fn determined(
         state.mesh.clock.now(),
     )
     .await?;
+    let members: Vec<uuid::Uuid> = facts.members.iter().map(|m| m.member_id).collect();
+    store::accounts::record_members(tx, e.household_id, &members, state.mesh.clock.now()).await?;
     let paid = match det.tier {
         Tier::Dibao | Tier::Destitute | Tier::SinglePersonDibao => true,
         Tier::RigidExpenditure | Tier::Marginal | Tier::None => false,
@@ -104,6 +106,8 @@ pub async fn granted(
         state.mesh.clock.now(),
     )
     .await?;
+    store::accounts::record_members(tx, e.household_id, &[g.member_id], state.mesh.clock.now())
+        .await?;
     let mut months = Vec::new();
     for stage in &g.stages {
         store::entitlements::insert_stage(

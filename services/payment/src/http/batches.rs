@@ -6,9 +6,10 @@ use crate::batches::{self, BatchSummary};
 use crate::domain::is_district;
 use crate::state::State;
 use axum::extract::{Path, State as AxState};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mesh::auth::Acting;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -24,6 +25,7 @@ pub struct BatchRequest {
 /// live file and have an account: 201 with the files, 200 when there was nothing to put in one.
 pub(super) async fn make(
     AxState(state): AxState<State>,
+    acting: Acting,
     JsonBody(req): JsonBody<BatchRequest>,
 ) -> Result<Response, ApiError> {
     let month = month_in_window(&state, "month", &req.month)?;
@@ -35,7 +37,7 @@ pub(super) async fn make(
             )]));
         }
     }
-    let made = batches::make(&state, month, req.district.as_deref()).await?;
+    let made = batches::make(&state, &acting.actor(), month, req.district.as_deref()).await?;
     let status = if made.batches.is_empty() {
         StatusCode::OK
     } else {
@@ -46,22 +48,28 @@ pub(super) async fn make(
 
 pub(super) async fn show(
     AxState(state): AxState<State>,
+    acting: Acting,
     Path(batch_id): Path<Uuid>,
 ) -> Result<Json<BatchSummary>, ApiError> {
-    Ok(Json(batches::get(&state, batch_id).await?))
+    Ok(Json(batches::get(&state, &acting, batch_id).await?))
 }
 
+/// The pain.001 (full account numbers), for a county officer or an auditor of its district;
+/// the export is audited before the file is sent.
 pub(super) async fn file(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     Path(batch_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let xml = batches::file(&state, batch_id).await?;
+    let xml = batches::file(&state, &acting, batch_id, &headers).await?;
     Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
 }
 
 pub(super) async fn transmit(
     AxState(state): AxState<State>,
+    acting: Acting,
     Path(batch_id): Path<Uuid>,
 ) -> Result<Json<BatchSummary>, ApiError> {
-    Ok(Json(batches::transmit(&state, batch_id).await?))
+    Ok(Json(batches::transmit(&state, &acting, batch_id).await?))
 }

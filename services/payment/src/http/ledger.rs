@@ -7,6 +7,8 @@ use axum::extract::{Query, State as AxState};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mesh::audit::{self, Entry};
+use mesh::auth::Acting;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -19,8 +21,11 @@ pub(super) struct ReconciliationQuery {
     format: Option<String>,
 }
 
+/// A district's reconciliation, for staff of that district (or of the city holding it): a
+/// district outside the token's areas is 403. Audited before it is answered.
 pub(super) async fn reconciliation(
     AxState(state): AxState<State>,
+    acting: Acting,
     headers: HeaderMap,
     Query(q): Query<ReconciliationQuery>,
 ) -> Result<Response, ApiError> {
@@ -46,7 +51,21 @@ pub(super) async fn reconciliation(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    acting.require_area("district", &q.district)?;
     let rec = ledger::reconcile(&state.mesh.db, &q.district, &q.month).await?;
+    let format = if csv { "csv" } else { "json" };
+    audit::record(
+        &state.mesh,
+        &acting.actor(),
+        Entry::new(
+            "reconciliation.read",
+            "reconciliation",
+            format!("{}/{}", q.district, q.month),
+        )
+        .purpose_from(&headers)
+        .detail(serde_json::json!({ "format": format })),
+    )
+    .await?;
     Ok(if csv {
         ([(header::CONTENT_TYPE, "text/csv")], ledger::to_csv(&rec)).into_response()
     } else {
@@ -54,7 +73,10 @@ pub(super) async fn reconciliation(
     })
 }
 
+/// Money recovered; the county officer who posts it is the token's (a body naming an officer
+/// is refused).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RecoveryInput {
     instruction_id: Uuid,
     amount_fen: i64,
@@ -63,6 +85,8 @@ pub(super) struct RecoveryInput {
 
 pub(super) async fn recovery(
     AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
     JsonBody(r): JsonBody<RecoveryInput>,
 ) -> Result<Response, ApiError> {
     if let Err(rule) = state.mesh.settings.bounds.positive_amount(r.amount_fen) {
@@ -75,17 +99,19 @@ pub(super) async fn recovery(
         return Err(ApiError::Validation(vec![e]));
     }
     let posted = ledger::post_recovery(
-        &state.mesh.db,
+        &state,
+        &acting,
         r.instruction_id,
         r.amount_fen,
         &r.reference,
-        state.mesh.clock.now(),
+        &headers,
     )
     .await?;
+    // The officer who posted it is named on the entry; a repeat names no one (the first stands).
     Ok(if posted {
         (
             StatusCode::CREATED,
-            Json(serde_json::json!({"posted": true})),
+            Json(serde_json::json!({"posted": true, "actor": acting.actor()})),
         )
             .into_response()
     } else {

@@ -11,37 +11,87 @@ mod recoveries;
 mod runs;
 mod status_reports;
 
-pub use accounts::{AccountInput, AccountSet, AccountVersion, AccountView};
+pub use accounts::{
+    AccountInput, AccountProposed, AccountSet, AccountVersion, AccountView, ConfirmInput,
+    PendingChange,
+};
 pub use batches::BatchRequest;
 
 use crate::state::State;
 use axum::routing::{get, post, put};
 use axum::Router;
+use mesh::auth::{allow, Role};
 use mesh::http::{ApiError, FieldError};
 use mesh::Mesh;
 use policy::Month;
 
+use Role::{
+    Auditor as AU, CitySupervisor as CS, CountyApprover as CA, CountyOfficer as CO,
+    PlatformOperator as PO, TownshipOfficer as T,
+};
+
+/// Who reads a region's records: its township, county and city staff, and the auditors.
+const REGIONAL_READ: &[Role] = &[T, CO, CA, CS, AU];
+
+/// The routes, each for the roles of its operation's `x-roles` in `docs/openapi.yaml`. Area
+/// officers see their areas' records only (in the queries); the platform operator makes, sends
+/// and follows runs, files and status reports, and sees no personal data.
 pub fn routes(state: State) -> Router<Mesh> {
     Router::new()
         .route(
             "/v1/households/{household_id}/instructions",
-            get(instructions::of_household),
+            get(instructions::of_household).layer(allow(REGIONAL_READ)),
         )
-        .route("/v1/runs", post(runs::start))
-        .route("/v1/runs/{month}", get(runs::show))
-        .route("/v1/recoveries", get(recoveries::list))
+        .route("/v1/runs", post(runs::start).layer(allow(&[PO])))
+        .route(
+            "/v1/runs/{month}",
+            get(runs::show).layer(allow(&[PO, CS, AU])),
+        )
+        .route(
+            "/v1/recoveries",
+            get(recoveries::list).layer(allow(&[CO, CA, CS, AU])),
+        )
         .route(
             "/v1/accounts/{member_id}",
-            put(accounts::put).get(accounts::show),
+            put(accounts::put).layer(allow(&[T])),
         )
-        .route("/v1/batches", post(batches::make))
-        .route("/v1/batches/{batch_id}", get(batches::show))
-        .route("/v1/batches/{batch_id}/file", get(batches::file))
-        .route("/v1/batches/{batch_id}/transmit", post(batches::transmit))
-        .route("/v1/bank/status-reports", post(status_reports::take_in))
-        .route("/v1/corrections", get(corrections::list))
-        .route("/v1/reconciliation", get(ledger::reconciliation))
-        .route("/v1/ledger/recoveries", post(ledger::recovery))
+        .route(
+            "/v1/accounts/{member_id}",
+            get(accounts::show).layer(allow(&[T, CO, AU])),
+        )
+        .route(
+            "/v1/accounts/{member_id}/confirm",
+            post(accounts::confirm).layer(allow(&[T, CO])),
+        )
+        .route("/v1/batches", post(batches::make).layer(allow(&[PO])))
+        .route(
+            "/v1/batches/{batch_id}",
+            get(batches::show).layer(allow(&[PO, CO, AU])),
+        )
+        .route(
+            "/v1/batches/{batch_id}/file",
+            get(batches::file).layer(allow(&[CO, AU])),
+        )
+        .route(
+            "/v1/batches/{batch_id}/transmit",
+            post(batches::transmit).layer(allow(&[PO])),
+        )
+        .route(
+            "/v1/bank/status-reports",
+            post(status_reports::take_in).layer(allow(&[PO])),
+        )
+        .route(
+            "/v1/corrections",
+            get(corrections::list).layer(allow(&[T, CO])),
+        )
+        .route(
+            "/v1/reconciliation",
+            get(ledger::reconciliation).layer(allow(&[CO, CA, CS, AU])),
+        )
+        .route(
+            "/v1/ledger/recoveries",
+            post(ledger::recovery).layer(allow(&[CO])),
+        )
         .with_state(state)
 }
 

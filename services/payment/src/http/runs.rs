@@ -7,6 +7,7 @@ use crate::state::State;
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::Json;
+use mesh::auth::Acting;
 use mesh::http::{ApiError, JsonBody};
 use serde::Deserialize;
 
@@ -19,10 +20,11 @@ pub(super) struct RunRequest {
 /// Starts (or resumes) the month's run: 202 while it goes on, 200 once completed.
 pub(super) async fn start(
     AxState(state): AxState<State>,
+    acting: Acting,
     JsonBody(body): JsonBody<RunRequest>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let month = month_in_window(&state, "month", &body.month)?;
-    let view = runs::start(&state, month).await?;
+    let view = runs::start(&state, month, Some(&acting.actor())).await?;
     let code = if view.status == RunStatus::Completed {
         StatusCode::OK
     } else {
@@ -31,8 +33,11 @@ pub(super) async fn start(
     Ok((code, Json(view)))
 }
 
+/// A run's progress and totals: no personal data, for the platform operator, the city's
+/// supervisor and the auditors.
 pub(super) async fn show(
     AxState(state): AxState<State>,
+    _acting: Acting,
     Path(month): Path<String>,
 ) -> Result<Json<RunView>, ApiError> {
     let month = month_of("month", &month)?;

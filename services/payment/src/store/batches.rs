@@ -74,11 +74,18 @@ pub struct BatchRow {
     pub transmitted_at: Option<DateTime<Utc>>,
 }
 
-pub async fn get(db: &PgPool, batch_id: Uuid) -> sqlx::Result<Option<BatchRow>> {
+/// The file, when its district matches `patterns` (every file when `None`).
+pub async fn get(
+    db: &PgPool,
+    batch_id: Uuid,
+    patterns: Option<&[String]>,
+) -> sqlx::Result<Option<BatchRow>> {
     sqlx::query_as!(
         BatchRow,
-        "SELECT msg_id, month, district, debtor_account, nb_of_txs, ctrl_sum_fen, transmitted_at FROM batches WHERE batch_id = $1",
+        "SELECT msg_id, month, district, debtor_account, nb_of_txs, ctrl_sum_fen, transmitted_at FROM batches
+         WHERE batch_id = $1 AND ($2::text[] IS NULL OR district LIKE ANY($2::text[]))",
         batch_id,
+        patterns,
     )
     .fetch_optional(db)
     .await

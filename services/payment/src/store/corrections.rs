@@ -2,6 +2,7 @@
 
 use crate::domain::{CorrectionStatus, InstructionKind, PayeeKind};
 use chrono::{DateTime, NaiveDate, Utc};
+use mesh::auth::Actor;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -67,17 +68,18 @@ pub async fn lock_open_of(
 pub async fn resolve(
     tx: &mut PgConnection,
     instruction_id: Uuid,
-    officer: &str,
+    by: &Actor,
     new_instruction_id: Uuid,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE corrections SET resolved_at = $4, resolved_by = $2, new_instruction_id = $3
+        "UPDATE corrections SET resolved_at = $4, resolved_by = $2, resolved_by_sub = $5, new_instruction_id = $3
          WHERE instruction_id = $1",
         instruction_id,
-        officer,
+        by.name,
         new_instruction_id,
         at,
+        by.sub,
     )
     .execute(&mut *tx)
     .await?;
@@ -99,22 +101,29 @@ pub struct Correction {
     pub opened_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The name of the officer whose confirmed account change resolved it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<String>,
+    /// That officer's token subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by_sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_instruction_id: Option<Uuid>,
 }
 
-/// The open corrections, or all of them.
-pub async fn list(db: &PgPool, all: bool) -> sqlx::Result<Vec<Correction>> {
+/// The open corrections (or all of them) of the households whose region matches `patterns`.
+pub async fn list(db: &PgPool, all: bool, patterns: &[String]) -> sqlx::Result<Vec<Correction>> {
     sqlx::query_as!(
         Correction,
         r#"SELECT c.instruction_id, c.member_id, i.household_id, i.month, i.kind AS "kind: InstructionKind",
                 i.amount_fen, c.status AS "status: CorrectionStatus", c.reason,
-                c.opened_at, c.resolved_at, c.resolved_by, c.new_instruction_id
+                c.opened_at, c.resolved_at, c.resolved_by, c.resolved_by_sub, c.new_instruction_id
          FROM corrections c JOIN instructions i USING (instruction_id)
-         WHERE $1 OR c.resolved_at IS NULL ORDER BY c.opened_at, c.instruction_id"#,
+              JOIN entitlements e ON e.household_id = i.household_id
+         WHERE ($1 OR c.resolved_at IS NULL) AND e.region_code LIKE ANY($2::text[])
+         ORDER BY c.opened_at, c.instruction_id LIMIT 1000"#,
         all,
+        patterns,
     )
     .fetch_all(db)
     .await

@@ -155,13 +155,36 @@ pub struct InstructionView {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn by_household(db: &PgPool, household_id: Uuid) -> sqlx::Result<Vec<InstructionView>> {
+/// Whether the register holds the household in a region matching `patterns`.
+pub async fn household_in_area(
+    db: &PgPool,
+    household_id: Uuid,
+    patterns: &[String],
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM entitlements WHERE household_id = $1 AND region_code LIKE ANY($2::text[])) AS "found!""#,
+        household_id,
+        patterns,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The household's instructions, when its region matches `patterns`.
+pub async fn by_household(
+    db: &PgPool,
+    household_id: Uuid,
+    patterns: &[String],
+) -> sqlx::Result<Vec<InstructionView>> {
     sqlx::query_as!(
         InstructionView,
-        r#"SELECT instruction_id, beneficiary_member_id, month, kind AS "kind: InstructionKind", amount_fen, due_date,
-                policy_version, payee AS "payee: PayeeKind", reference, status AS "status: InstructionStatus", created_at
-         FROM instructions WHERE household_id = $1 ORDER BY month, kind, instruction_id"#,
+        r#"SELECT i.instruction_id, i.beneficiary_member_id, i.month, i.kind AS "kind: InstructionKind", i.amount_fen, i.due_date,
+                i.policy_version, i.payee AS "payee: PayeeKind", i.reference, i.status AS "status: InstructionStatus", i.created_at
+         FROM instructions i JOIN entitlements e USING (household_id)
+         WHERE i.household_id = $1 AND e.region_code LIKE ANY($2::text[])
+         ORDER BY i.month, i.kind, i.instruction_id"#,
         household_id,
+        patterns,
     )
     .fetch_all(db)
     .await
@@ -243,6 +266,8 @@ pub struct Unbatched {
     pub account_number: Option<String>,
     pub bank_code: Option<String>,
     pub district: Option<String>,
+    /// An account change of the beneficiary waits for its checker (it pays nothing until then).
+    pub pending_change: bool,
 }
 
 pub async fn unbatched(
@@ -254,7 +279,8 @@ pub async fn unbatched(
         Unbatched,
         r#"SELECT i.instruction_id, i.amount_fen, i.kind AS "kind: InstructionKind", i.due_date, a.holder_name AS "holder_name?",
                 a.account_number AS "account_number?", a.bank_code AS "bank_code?",
-                left(a.region_code, 6) AS "district?"
+                left(a.region_code, 6) AS "district?",
+                EXISTS (SELECT 1 FROM account_changes c WHERE c.member_id = i.beneficiary_member_id AND c.status = 'pending') AS "pending_change!"
          FROM instructions i LEFT JOIN accounts a ON a.member_id = i.beneficiary_member_id
          WHERE i.status = $3 AND i.month = $1
            AND NOT EXISTS (SELECT 1 FROM batch_items b WHERE b.instruction_id = i.instruction_id AND b.live)

@@ -2,6 +2,7 @@
 
 use crate::domain::{InstructionStatus, LedgerEvent};
 use chrono::{DateTime, Utc};
+use mesh::auth::Actor;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -14,6 +15,8 @@ pub struct Entry<'a> {
     pub event: LedgerEvent,
     pub amount_fen: i64,
     pub reference: &'a str,
+    /// The person who posted the entry by hand (a recovery); `None` for the service's own.
+    pub actor: Option<&'a Actor>,
 }
 
 /// Records the journal entry; `None` when this instruction already has one for the event.
@@ -23,8 +26,9 @@ pub async fn insert_journal(
     at: DateTime<Utc>,
 ) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar!(
-        "INSERT INTO journal (fund_account, district, month, instruction_id, event, amount_fen, reference, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO journal (fund_account, district, month, instruction_id, event, amount_fen, reference, at,
+             actor_sub, actor_name, actor_role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (instruction_id, event) WHERE event <> 'recovered' DO NOTHING RETURNING journal_id",
         e.fund_account,
         e.district,
@@ -34,6 +38,9 @@ pub async fn insert_journal(
         e.amount_fen,
         e.reference,
         at,
+        e.actor.map(|a| a.sub.as_str()),
+        e.actor.map(|a| a.name.as_str()),
+        e.actor.map(|a| a.role.as_str()),
     )
     .fetch_optional(&mut *tx)
     .await
@@ -60,20 +67,35 @@ pub async fn insert_postings(
     Ok(())
 }
 
-/// Where an instruction was paid from: (fund account, district, month) of its `instructed` entry.
+/// Where an instruction was paid from, when its household's region matches `patterns`.
+#[derive(Debug)]
+pub struct PaidFrom {
+    pub fund_account: String,
+    pub district: String,
+    pub month: String,
+    pub household_id: Uuid,
+    pub member_id: Uuid,
+}
+
+/// (fund account, district, month) of the instruction's `instructed` entry, and its household
+/// and beneficiary.
 pub async fn paid_from(
     tx: &mut PgConnection,
     instruction_id: Uuid,
-) -> sqlx::Result<Option<(String, String, String)>> {
-    Ok(sqlx::query!(
-        "SELECT j.fund_account, j.district, j.month FROM journal j
-         WHERE j.instruction_id = $1 AND j.event = $2",
+    patterns: &[String],
+) -> sqlx::Result<Option<PaidFrom>> {
+    sqlx::query_as!(
+        PaidFrom,
+        "SELECT j.fund_account, j.district, j.month, i.household_id, i.beneficiary_member_id AS member_id
+         FROM journal j JOIN instructions i ON i.instruction_id = j.instruction_id
+              JOIN entitlements e ON e.household_id = i.household_id
+         WHERE j.instruction_id = $1 AND j.event = $2 AND e.region_code LIKE ANY($3::text[])",
         instruction_id,
         LedgerEvent::Instructed as LedgerEvent,
+        patterns,
     )
     .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| (r.fund_account, r.district, r.month)))
+    .await
 }
 
 /// Whether a recovery with this reference was posted for the instruction.

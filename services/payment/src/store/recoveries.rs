@@ -62,14 +62,22 @@ pub struct RecoveryView {
     pub opened_at: DateTime<Utc>,
 }
 
-pub async fn list(db: &PgPool, household_id: Option<Uuid>) -> sqlx::Result<Vec<RecoveryView>> {
+/// The cases (of one household, when given) of the households whose region matches `patterns`.
+pub async fn list(
+    db: &PgPool,
+    household_id: Option<Uuid>,
+    patterns: &[String],
+) -> sqlx::Result<Vec<RecoveryView>> {
     sqlx::query_as!(
         RecoveryView,
-        r#"SELECT recovery_id, instruction_id, household_id, beneficiary_member_id, month, kind AS "kind: InstructionKind",
-                amount_fen, reason, change_id, status AS "status: RecoveryStatus", opened_at
-         FROM recoveries WHERE $1::uuid IS NULL OR household_id = $1
-         ORDER BY opened_at, month, instruction_id LIMIT 1000"#,
+        r#"SELECT r.recovery_id, r.instruction_id, r.household_id, r.beneficiary_member_id, r.month,
+                r.kind AS "kind: InstructionKind", r.amount_fen, r.reason, r.change_id,
+                r.status AS "status: RecoveryStatus", r.opened_at
+         FROM recoveries r JOIN entitlements e USING (household_id)
+         WHERE ($1::uuid IS NULL OR r.household_id = $1) AND e.region_code LIKE ANY($2::text[])
+         ORDER BY r.opened_at, r.month, r.instruction_id LIMIT 1000"#,
         household_id,
+        patterns,
     )
     .fetch_all(db)
     .await
