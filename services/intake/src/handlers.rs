@@ -417,27 +417,13 @@ async fn refuse_near_relative(
 
 /// `POST /v1/applications/{id}/manual-verification`: the township officer of the token completes
 /// a verification that had gaps; the application is then determined from the officer's figures.
-pub async fn complete_manual_verification(
-    AxState(state): AxState<State>,
-    acting: Acting,
-    headers: HeaderMap,
-    Path(application_id): Path<Uuid>,
-    JsonBody(req): JsonBody<ManualVerification>,
-) -> Result<Json<store::ApplicationView>, ApiError> {
-    let areas = acting.region_patterns();
-    let mut tx = state.mesh.db.begin().await?;
-    let app = store::lock_in_area(&mut tx, application_id, &areas)
-        .await?
-        .ok_or_else(|| no_application(application_id))?;
-    let members = store::members(&mut tx, application_id).await?;
-    refuse_near_relative(&mut tx, &acting, &members).await?;
-    if app.status != AppStatus::ManualVerification {
-        return Err(ApiError::Conflict(format!(
-            "the application is {}, not awaiting manual verification",
-            app.status
-        )));
-    }
-    let bounds = &state.mesh.settings.bounds;
+/// The figures an officer verified for each member of the application (`members`), checked:
+/// every member once, none other, each amount in range, a note saying how.
+fn verified_figures(
+    req: &ManualVerification,
+    members: &[Uuid],
+    bounds: &policy::Bounds,
+) -> Result<HashMap<Uuid, Verified>, ApiError> {
     if let Err(rule) = bounds.members(req.members.len()) {
         return Err(ApiError::Validation(vec![FieldError::new("members", rule)]));
     }
@@ -449,7 +435,7 @@ pub async fn complete_manual_verification(
     }
     let mut verified = HashMap::new();
     for (i, m) in req.members.iter().enumerate() {
-        if !members.iter().any(|x| x.member_id == m.member_id) {
+        if !members.contains(&m.member_id) {
             errors.push(FieldError::new(
                 format!("members[{i}].member_id"),
                 "not a member of this application",
@@ -488,6 +474,31 @@ pub async fn complete_manual_verification(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    Ok(verified)
+}
+
+pub async fn complete_manual_verification(
+    AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
+    Path(application_id): Path<Uuid>,
+    JsonBody(req): JsonBody<ManualVerification>,
+) -> Result<Json<store::ApplicationView>, ApiError> {
+    let areas = acting.region_patterns();
+    let mut tx = state.mesh.db.begin().await?;
+    let app = store::lock_in_area(&mut tx, application_id, &areas)
+        .await?
+        .ok_or_else(|| no_application(application_id))?;
+    let members = store::members(&mut tx, application_id).await?;
+    refuse_near_relative(&mut tx, &acting, &members).await?;
+    if app.status != AppStatus::ManualVerification {
+        return Err(ApiError::Conflict(format!(
+            "the application is {}, not awaiting manual verification",
+            app.status
+        )));
+    }
+    let member_ids: Vec<Uuid> = members.iter().map(|x| x.member_id).collect();
+    let verified = verified_figures(&req, &member_ids, &state.mesh.settings.bounds)?;
     let actor = acting.actor();
     let officer_actor = format!("officer:{}", actor.name);
     store::history(

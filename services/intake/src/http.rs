@@ -197,6 +197,26 @@ fn validate(
 }
 
 #[tracing::instrument(skip_all, fields(application_id = tracing::field::Empty, household_id = tracing::field::Empty))]
+/// The members of a request as the submitted event carries them, each with a new member id.
+fn applicants(req: &ApplicationRequest, ids: &[ResidentId]) -> Vec<ApplicantMember> {
+    req.members
+        .iter()
+        .zip(ids)
+        .map(|(m, id)| ApplicantMember {
+            member_id: Uuid::new_v4(),
+            id_number: id.as_str().to_owned(),
+            name: m.name.trim().to_owned(),
+            relation: m.relation.trim().to_owned(),
+            declared_monthly_income_fen: m.declared_monthly_income_fen,
+            pension_base_fen: m.pension_base_fen,
+            employment_costs_fen: m.employment_costs_fen,
+            rigid_expenditure_fen: m.rigid_expenditure_fen,
+            declared_assets_fen: m.declared_assets_fen,
+            flags: m.flags,
+        })
+        .collect()
+}
+
 async fn submit(
     AxState(state): AxState<State>,
     acting: Acting,
@@ -223,28 +243,11 @@ async fn submit(
     let span = tracing::Span::current();
     span.record("application_id", tracing::field::display(application_id));
     span.record("household_id", tracing::field::display(chain.household_id));
-    let members: Vec<ApplicantMember> = req
-        .members
-        .iter()
-        .zip(&ids)
-        .map(|(m, id)| ApplicantMember {
-            member_id: Uuid::new_v4(),
-            id_number: id.as_str().to_owned(),
-            name: m.name.trim().to_owned(),
-            relation: m.relation.trim().to_owned(),
-            declared_monthly_income_fen: m.declared_monthly_income_fen,
-            pension_base_fen: m.pension_base_fen,
-            employment_costs_fen: m.employment_costs_fen,
-            rigid_expenditure_fen: m.rigid_expenditure_fen,
-            declared_assets_fen: m.declared_assets_fen,
-            flags: m.flags,
-        })
-        .collect();
     let event = ApplicationSubmitted {
         application_id,
         region_code: region.clone(),
         urban: req.urban,
-        members,
+        members: applicants(&req, &ids),
     };
     let envelope = state
         .mesh

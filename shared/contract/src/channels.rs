@@ -388,23 +388,24 @@ mod tests {
 
     #[test]
     fn each_service_declares_the_streams_it_publishes_to_or_consumes_from() {
+        // And every service the dead-letter and audit streams.
         use Stream::*;
         let declared = |service: &str| mesh::streams::declared_by(service, CATALOG);
         assert_eq!(
             declared("intake"),
-            [Intake, Verify, Eligibility, DeadLetter]
+            [Intake, Verify, Eligibility, DeadLetter, Audit]
         );
         assert_eq!(
             declared("verification"),
-            [Intake, Verify, Monitor, DeadLetter]
+            [Intake, Verify, Monitor, DeadLetter, Audit]
         );
         assert_eq!(declared("monitoring"), Stream::ALL);
         assert_eq!(
             declared("payment"),
-            [Eligibility, Monitor, Payment, DeadLetter]
+            [Eligibility, Monitor, Payment, DeadLetter, Audit]
         );
-        assert_eq!(declared("relief-medical"), [Referral, DeadLetter]);
-        assert_eq!(declared("a-test-service"), [DeadLetter]);
+        assert_eq!(declared("relief-medical"), [Referral, DeadLetter, Audit]);
+        assert_eq!(declared("a-test-service"), [DeadLetter, Audit]);
     }
 
     #[test]

@@ -436,6 +436,7 @@ impl Verifier {
         caller_of(&data.claims, &self.inner.claims)
     }
 
+    #[allow(clippy::wildcard_enum_match_arm)] // ErrorKind is non-exhaustive
     fn refusal(&self, e: &jsonwebtoken::errors::Error) -> AuthError {
         use jsonwebtoken::errors::ErrorKind;
         match e.kind() {
@@ -446,6 +447,8 @@ impl Verifier {
             ErrorKind::MissingRequiredClaim(c) => AuthError::Claim(c.clone()),
             ErrorKind::InvalidSignature => AuthError::Signature,
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::Algorithm,
+            // The rest (bad base64 or JSON, a key of the wrong kind, …): the token is not one
+            // this service can read. The kind is non-exhaustive, so a wildcard is needed.
             _ => AuthError::Malformed,
         }
     }
@@ -643,14 +646,7 @@ pub async fn authenticate(State(mesh): State<Mesh>, req: Request, next: Next) ->
 ///
 /// `docs/openapi.yaml` lists the same roles under each operation's `x-roles`, and a test holds
 /// the two to each other.
-pub fn allow(
-    roles: &'static [Role],
-) -> axum::middleware::FromFnLayer<
-    impl Fn(Request, Next) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
-        + Clone,
-    (),
-    (Request,),
-> {
+pub fn allow(roles: &'static [Role]) -> axum::middleware::FromFnLayer<impl Guard, (), (Request,)> {
     axum::middleware::from_fn(move |req: Request, next: Next| {
         Box::pin(async move {
             use axum::response::IntoResponse as _;
@@ -666,9 +662,16 @@ pub fn allow(
                 }
                 Err(e) => e.into_response(),
             }
-        }) as std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+        }) as Checked
     })
 }
+
+/// A boxed response future, as [`allow`]'s middleware returns.
+type Checked = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// The middleware function [`allow`] makes.
+pub trait Guard: Fn(Request, Next) -> Checked + Clone + Send + Sync + 'static {}
+impl<F: Fn(Request, Next) -> Checked + Clone + Send + Sync + 'static> Guard for F {}
 
 impl<S: Send + Sync> FromRequestParts<S> for Acting {
     type Rejection = ApiError;

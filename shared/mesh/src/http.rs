@@ -137,7 +137,16 @@ impl IntoResponse for ApiError {
                 "Bearer error=\"invalid_token\", error_description=\"{}\"",
                 why.replace('"', "'")
             )),
-            _ => None,
+            ApiError::BadRequest(_)
+            | ApiError::Malformed(_)
+            | ApiError::Validation(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
+            | ApiError::Duplicate(_)
+            | ApiError::Unavailable(_)
+            | ApiError::Internal(_) => None,
         };
         let mut response = (
             status,
