@@ -121,6 +121,9 @@ pub struct Accepted {
     pub chain_id: Uuid,
     pub status: store::AppStatus,
     pub trace_id: Option<String>,
+    /// The township officer who submitted it, from the access token (on an idempotent repeat,
+    /// the one who submitted it first; none for an application from before sign-in).
+    pub submitted_by: Option<Actor>,
 }
 
 /// A resident ID number of a person born by `today`; the rule when it is not one.
@@ -328,6 +331,7 @@ async fn submit(
             chain_id: chain.chain_id,
             status: store::AppStatus::Verifying,
             trace_id: mesh::telemetry::current_trace_id(),
+            submitted_by: Some(actor),
         }),
     ))
 }
@@ -339,6 +343,7 @@ fn accepted(a: store::ApplicationRow) -> Accepted {
         chain_id: a.chain_id,
         status: a.status,
         trace_id: None,
+        submitted_by: a.submitted_by.map(|by| by.0),
     }
 }
 

@@ -384,6 +384,8 @@ async fn only_the_township_officer_of_the_area_submits_and_only_the_area_reads_w
 
     let (status, accepted) = mesh.submit(&demo).await.unwrap();
     assert_eq!(status, 202, "{accepted}");
+    let wang = json!({"sub": "wang.fang", "name": "王芳", "role": "township_officer"});
+    assert_eq!(accepted["submitted_by"], wang);
     let application = accepted["application_id"].as_str().unwrap().to_owned();
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     let path = format!("/v1/applications/{application}");
@@ -392,7 +394,6 @@ async fn only_the_township_officer_of_the_area_submits_and_only_the_area_reads_w
             .await
     );
     let (_, app) = mesh.get("intake", &path).await.unwrap();
-    let wang = json!({"sub": "wang.fang", "name": "王芳", "role": "township_officer"});
     assert_eq!(app["submitted_by"], wang);
     assert_eq!(app["history"][0]["actor"], json!("officer:王芳"));
     assert_eq!(app["history"][0]["by"], wang);
