@@ -261,15 +261,9 @@ ensure_oidc() {
     node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
         die "node $(node --version) is too old: the OpenID Provider needs Node.js >= 20.19"
 
-    if oidc_answers; then
-        echo "oidc: ok ($OIDC_ISSUER)"
-        return 0
-    fi
-    if reachable 127.0.0.1 "$OIDC_PORT"; then
-        die "something listens on 127.0.0.1:$OIDC_PORT but is not the OpenID Provider with issuer $OIDC_ISSUER"
-    fi
-
-    # node_modules is current when it was installed from this package-lock.json.
+    # node_modules is current when it was installed from this package-lock.json. Installed even
+    # when a provider already answers (started from another checkout): tests start providers of
+    # their own from this one (mesh_tests::oidc::OidcServer), and token.js runs from it.
     local want have=""
     want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     [[ -f $dir/node_modules/.relief-lock-sha256 ]] && have=$(<"$dir/node_modules/.relief-lock-sha256")
@@ -278,6 +272,14 @@ ensure_oidc() {
         log "installing the OpenID Provider's dependencies (npm ci in deploy/oidc)"
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $dir"
         echo "$want" >"$dir/node_modules/.relief-lock-sha256"
+    fi
+
+    if oidc_answers; then
+        echo "oidc: ok ($OIDC_ISSUER)"
+        return 0
+    fi
+    if reachable 127.0.0.1 "$OIDC_PORT"; then
+        die "something listens on 127.0.0.1:$OIDC_PORT but is not the OpenID Provider with issuer $OIDC_ISSUER"
     fi
 
     mkdir -p "$run/logs"
