@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use contract::channels::APPLICATION_SUBMITTED;
 use contract::{ApplicantMember, ApplicationSubmitted};
 use mesh::audit::{self, Entry};
+use mesh::auth::REGIONAL_READ;
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::{Acting, Actor, ChainRef, Mesh, Role};
 use policy::determination::MemberFlags;
@@ -21,15 +22,6 @@ use policy::{RegionCode, ResidentId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use uuid::Uuid;
-
-/// Who reads applications and emergencies: the regional roles, each in its own area.
-const REGIONAL_READ: &[Role] = &[
-    Role::TownshipOfficer,
-    Role::CountyOfficer,
-    Role::CountyApprover,
-    Role::CitySupervisor,
-    Role::Auditor,
-];
 
 /// The routes that take a token, each with its roles.
 pub fn routes(state: State) -> Router<Mesh> {

@@ -16,19 +16,11 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use mesh::audit::{self, Entry};
 use mesh::auth::allow;
+use mesh::auth::REGIONAL_READ;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-/// Who reads reports and verifications: the regional roles, each in its own area.
-const REGIONAL_READ: &[Role] = &[
-    Role::TownshipOfficer,
-    Role::CountyOfficer,
-    Role::CountyApprover,
-    Role::CitySupervisor,
-    Role::Auditor,
-];
 
 /// Who reads the due lists.
 const DUE_LISTS: &[Role] = &[

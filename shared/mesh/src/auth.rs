@@ -82,6 +82,16 @@ pub enum Role {
     PlatformOperator,
 }
 
+/// The roles that read a household's records within their areas (township, county, city,
+/// auditor): the `x-roles` of most reads in `docs/openapi.yaml`.
+pub const REGIONAL_READ: &[Role] = &[
+    Role::TownshipOfficer,
+    Role::CountyOfficer,
+    Role::CountyApprover,
+    Role::CitySupervisor,
+    Role::Auditor,
+];
+
 impl Role {
     pub const ALL: [Role; 8] = [
         Role::TownshipOfficer,

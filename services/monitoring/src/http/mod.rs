@@ -18,20 +18,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use mesh::audit::{self, Entry};
 use mesh::auth::allow;
+use mesh::auth::REGIONAL_READ;
 use mesh::http::{ApiError, FieldError};
 use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
-
-/// The regional roles that read a household, its chain and its referrals.
-const REGIONAL_READ: &[Role] = &[
-    Role::TownshipOfficer,
-    Role::CountyOfficer,
-    Role::CountyApprover,
-    Role::CitySupervisor,
-    Role::Auditor,
-];
 
 /// Every route that takes an access token, each with the roles of its operation
 /// (`x-roles` of docs/openapi.yaml).

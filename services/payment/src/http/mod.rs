@@ -20,6 +20,7 @@ pub use batches::BatchRequest;
 use crate::state::State;
 use axum::routing::{get, post, put};
 use axum::Router;
+use mesh::auth::REGIONAL_READ;
 use mesh::auth::{allow, Role};
 use mesh::http::{ApiError, FieldError};
 use mesh::Mesh;
@@ -29,9 +30,6 @@ use Role::{
     Auditor as AU, CitySupervisor as CS, CountyApprover as CA, CountyOfficer as CO,
     PlatformOperator as PO, TownshipOfficer as T,
 };
-
-/// Who reads a region's records: its township, county and city staff, and the auditors.
-const REGIONAL_READ: &[Role] = &[T, CO, CA, CS, AU];
 
 /// The routes, each for the roles of its operation's `x-roles` in `docs/openapi.yaml`. Area
 /// officers see their areas' records only (in the queries); the platform operator makes, sends
