@@ -222,6 +222,7 @@ pub const ACTOR_FIELDS: &[&str] = &[
     "officer_id",
     "approved_by",
     "approver",
+    "county_approver",
     "decided_by",
     "set_by",
     "confirmed_by",

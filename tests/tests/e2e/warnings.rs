@@ -446,24 +446,18 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         .post(
             "monitoring",
             &disposition(&w_edu[0]),
-            &json!({"disposition": "case_conference", "decision": "x", "county_approver": "county:Liu"}),
+            &json!({"disposition": "case_conference", "decision": "x"}),
         )
         .await
         .unwrap();
     assert_eq!(status, 409, "disposed twice: {e}");
 
-    // 2. A complex case → the county's joint meeting, with its decision and approver.
+    // 2. A complex case → the county's joint meeting (一事一议), proposed by one officer and
+    // decided by a county approver who is not the proposer (maker-checker).
+    let decision = |w: &str| format!("/v1/warnings/{w}/decision");
+    let tian = Who::person("tian.yu");
+    let chen = Who::person("chen.jing");
     let (status, e) = mesh
-        .post(
-            "monitoring",
-            &disposition(&w_edu[1]),
-            &json!({"disposition": "case_conference", "decision": "grant a one-off aid"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 422, "{e}");
-    assert_eq!(e["error"]["fields"][0]["field"], json!("county_approver"));
-    let (status, v) = mesh
         .post(
             "monitoring",
             &disposition(&w_edu[1]),
@@ -471,13 +465,131 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
         )
         .await
         .unwrap();
+    assert_eq!(status, 422, "the approver named in the body: {e}");
+    assert_eq!(e["error"]["fields"][0]["field"], json!("county_approver"));
+    let (status, e) = mesh
+        .post(
+            "monitoring",
+            &disposition(&w_edu[1]),
+            &json!({"disposition": "case_conference"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], json!("decision"));
+    // 田雨 is a county officer and a county approver of 410102: proposes, then may not decide.
+    let (status, v) = mesh
+        .post_as(
+            Some(&tian),
+            "monitoring",
+            &disposition(&w_edu[1]),
+            &json!({"disposition": "case_conference", "decision": "grant a one-off aid"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["disposed_by"], wang, "{v}");
-    assert_eq!(v["disposal_detail"]["county_approver"], json!("county:Liu"));
+    assert_eq!(v["status"], json!("awaiting_approval"), "{v}");
+    assert_eq!(v["disposition"], Value::Null, "{v}");
+    assert_eq!(v["proposal"]["decision"], json!("grant a one-off aid"));
+    assert_eq!(v["proposal"]["proposed_by"]["sub"], json!("tian.yu"), "{v}");
+    let (status, e) = mesh
+        .post(
+            "monitoring",
+            &disposition(&w_edu[1]),
+            &json!({"disposition": "apply_policy", "policy": "education_living_subsidy"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "disposed while awaiting approval: {e}");
+    let approve = json!({"approve": true, "reason": "joint meeting agreed"});
+    let (status, e) = mesh
+        .post_as(Some(&tian), "monitoring", &decision(&w_edu[1]), &approve)
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "the proposer approves: {e}");
+    assert!(e.to_string().contains("maker-checker"), "{e}");
+    let (status, e) = mesh
+        .post_as(
+            Some(&Who::person("wang.fang")),
+            "monitoring",
+            &decision(&w_edu[1]),
+            &approve,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a township officer decides: {e}");
+    let (status, e) = mesh
+        .post_as(
+            Some(&Who::person("gao.yan")),
+            "monitoring",
+            &decision(&w_edu[1]),
+            &approve,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "an approver of another county: {e}");
+    let (status, e) = mesh
+        .post_as(
+            Some(&chen),
+            "monitoring",
+            &decision(&w_edu[1]),
+            &json!({"approve": true, "reason": " "}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], json!("reason"));
+    // Refused: verified again, the refusal kept; proposed again by the township, approved.
+    let (status, v) = mesh
+        .post_as(
+            Some(&chen),
+            "monitoring",
+            &decision(&w_edu[1]),
+            &json!({"approve": false, "reason": "ask the school first"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], json!("verified"), "{v}");
+    assert_eq!(
+        v["proposal"]["refused_by"]["sub"],
+        json!("chen.jing"),
+        "{v}"
+    );
+    assert_eq!(v["proposal"]["reason"], json!("ask the school first"));
+    let (status, v) = mesh
+        .post(
+            "monitoring",
+            &disposition(&w_edu[1]),
+            &json!({"disposition": "case_conference", "decision": "grant a one-off aid"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["proposal"]["proposed_by"], wang, "{v}");
+    let (status, v) = mesh
+        .post_as(Some(&chen), "monitoring", &decision(&w_edu[1]), &approve)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], json!("disposed"));
+    assert_eq!(v["disposition"], json!("case_conference"));
+    assert_eq!(v["disposed_by"]["sub"], json!("chen.jing"), "{v}");
+    assert_eq!(v["disposed_by"]["role"], json!("county_approver"), "{v}");
+    assert_eq!(v["disposal_detail"]["proposed_by"], wang, "{v}");
     assert_eq!(
         v["disposal_detail"]["decision"],
         json!("grant a one-off aid")
     );
+    assert_eq!(
+        v["disposal_detail"]["reason"],
+        json!("joint meeting agreed")
+    );
+    let (status, e) = mesh
+        .post_as(Some(&chen), "monitoring", &decision(&w_edu[1]), &approve)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "decided twice: {e}");
 
     // 3. No longer eligible → re-verify and terminate: monitor.household.changed on the stream.
     let mut changes = mesh
@@ -863,8 +975,14 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
             .count()
     };
     assert_eq!(count("warning.verify", "wang.fang"), 5, "{records:#?}");
-    assert_eq!(count("warning.dispose", "wang.fang"), 4);
+    assert_eq!(count("warning.dispose", "wang.fang"), 3);
     assert_eq!(count("warning.dispose", "zhao.min"), 1);
+    // The case conference: proposed by 田雨, refused by 陈静, proposed by 王芳, approved by 陈静.
+    assert_eq!(count("warning.case_conference.propose", "tian.yu"), 1);
+    assert_eq!(count("warning.case_conference.propose", "wang.fang"), 1);
+    assert_eq!(count("warning.case_conference.refuse", "chen.jing"), 1);
+    assert_eq!(count("warning.case_conference.approve", "chen.jing"), 1);
+    assert_eq!(count("warning.case_conference.approve", "tian.yu"), 0);
     assert_eq!(count("sweep.run", "ma.chao"), 4);
     assert!(count("chain.read", "wang.fang") > 0);
     assert!(count("referral.read", "wang.fang") > 0);

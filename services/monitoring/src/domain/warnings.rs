@@ -16,13 +16,16 @@ use uuid::Uuid;
 pub enum WarningStatus {
     Open,
     Verified,
+    /// A case conference's decision proposed, awaiting a county approver.
+    AwaitingApproval,
     Disposed,
 }
 
 impl WarningStatus {
-    pub const ALL: [WarningStatus; 3] = [
+    pub const ALL: [WarningStatus; 4] = [
         WarningStatus::Open,
         WarningStatus::Verified,
+        WarningStatus::AwaitingApproval,
         WarningStatus::Disposed,
     ];
 
@@ -30,6 +33,7 @@ impl WarningStatus {
         match self {
             WarningStatus::Open => "open",
             WarningStatus::Verified => "verified",
+            WarningStatus::AwaitingApproval => "awaiting_approval",
             WarningStatus::Disposed => "disposed",
         }
     }

@@ -44,6 +44,10 @@ pub fn routes(state: State) -> Router<Mesh> {
             post(disposition).layer(allow(&[Role::TownshipOfficer, Role::CountyOfficer])),
         )
         .route(
+            "/v1/warnings/{warning_id}/decision",
+            post(conference_decision).layer(allow(&[Role::CountyApprover])),
+        )
+        .route(
             "/v1/sweeps",
             post(run_sweep).layer(allow(&[Role::PlatformOperator])),
         )
@@ -74,9 +78,14 @@ pub struct DispositionRequest {
     /// `case_conference`: the joint meeting's decision.
     #[serde(default)]
     pub decision: Option<String>,
-    /// `case_conference`: the named county officer who approved the decision.
-    #[serde(default)]
-    pub county_approver: Option<String>,
+}
+
+/// A county approver's decision on a proposed case conference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConferenceDecision {
+    pub approve: bool,
+    pub reason: String,
 }
 
 fn required(
@@ -300,6 +309,30 @@ async fn disposition(
         .map(Json)
 }
 
+/// A proposed case conference approved or refused by the county approver of the token.
+async fn conference_decision(
+    AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    JsonBody(req): JsonBody<ConferenceDecision>,
+) -> Result<Json<WarningView>, ApiError> {
+    let mut errors = Vec::new();
+    let reason = required(
+        &Some(req.reason),
+        "reason",
+        "a decision says why",
+        &mut errors,
+    );
+    no_id_number("reason", &Some(reason.clone()), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    ops::decide_conference(&state, &acting, &headers, id, req.approve, &reason)
+        .await
+        .map(Json)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct SweepRequest {
     /// "Today" for the sweep; the real date when absent.
@@ -377,12 +410,6 @@ fn valid_disposition(req: &DispositionRequest) -> Result<Disposal, ApiError> {
                 "the joint meeting's decision is required",
                 &mut errors,
             ),
-            county_approver: required(
-                &req.county_approver,
-                "county_approver",
-                "the county officer who approved the decision is required",
-                &mut errors,
-            ),
         }),
         Some(Disposition::PushToDepartment) => {
             let department = req.department.as_deref().and_then(|d| {
@@ -401,11 +428,7 @@ fn valid_disposition(req: &DispositionRequest) -> Result<Disposal, ApiError> {
         Some(Disposition::ReverifyTerminate) => Some(Disposal::ReverifyTerminate),
         None => None,
     };
-    for (field, text) in [
-        ("policy", &req.policy),
-        ("decision", &req.decision),
-        ("county_approver", &req.county_approver),
-    ] {
+    for (field, text) in [("policy", &req.policy), ("decision", &req.decision)] {
         no_id_number(field, text, &mut errors);
     }
     match disposal.filter(|_| errors.is_empty()) {

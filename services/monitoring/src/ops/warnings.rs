@@ -88,9 +88,9 @@ pub enum Disposal {
     PushToDepartment {
         department: Option<Department>,
     },
+    /// Proposed here; approved or refused by a county approver ([`decide_conference`]).
     CaseConference {
         decision: String,
-        county_approver: String,
     },
     ReverifyTerminate,
 }
@@ -136,7 +136,29 @@ pub async fn dispose(
                 w.disposition.map(Disposition::as_str).unwrap_or("?")
             )))
         }
+        WarningStatus::AwaitingApproval => {
+            return Err(ApiError::Conflict(format!(
+                "warning {id} awaits a county approver's decision on a case conference"
+            )))
+        }
         WarningStatus::Verified => {}
+    }
+    if let Disposal::CaseConference { decision } = disposal {
+        let proposal = json!({
+            "decision": decision,
+            "proposed_by": officer,
+            "proposed_at": state.mesh.clock.now(),
+        });
+        store::warnings::set_proposal(&mut tx, id, WarningStatus::AwaitingApproval, &proposal)
+            .await?;
+        let mut record = entry("warning.case_conference.propose", &w, headers);
+        record.detail["disposition"] = json!(Disposition::CaseConference.as_str());
+        audit::append(&mut tx, &state.mesh, &officer, record).await?;
+        tx.commit().await?;
+        tracing::info!(warning_id = %id, kind = %w.kind, "Case conference proposed; awaiting a county approver.");
+        return store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
+            .await?
+            .ok_or_else(|| not_found(id));
     }
     let today = state.mesh.today();
     let mut detail = serde_json::Map::new();
@@ -144,12 +166,8 @@ pub async fn dispose(
         Disposal::ApplyPolicy { policy } => {
             detail.insert("policy".into(), json!(policy));
         }
-        Disposal::CaseConference {
-            decision,
-            county_approver,
-        } => {
-            detail.insert("decision".into(), json!(decision));
-            detail.insert("county_approver".into(), json!(county_approver));
+        Disposal::CaseConference { .. } => {
+            unreachable!("proposed above, approved by decide_conference")
         }
         Disposal::PushToDepartment { department } => {
             let dept = department
@@ -200,6 +218,83 @@ pub async fn dispose(
     audit::append(&mut tx, &state.mesh, &officer, record).await?;
     tx.commit().await?;
     tracing::info!(warning_id = %id, kind = %w.kind, disposition = disposition.as_str(), "Warning disposed of.");
+    store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// The county approver of the token decides a proposed case conference (一事一议): approved,
+/// the warning is disposed of `case_conference` by the approver, with the decision and its
+/// proposer in `disposal_detail`; refused, it is verified again (to be disposed of another way)
+/// and the refusal is kept in `proposal`. The proposer never decides their own proposal
+/// (maker-checker), 403; 404 outside the approver's areas; 409 when nothing awaits approval.
+pub async fn decide_conference(
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
+    id: Uuid,
+    approve: bool,
+    reason: &str,
+) -> Result<WarningView, ApiError> {
+    let areas = acting.region_patterns();
+    let approver = acting.actor();
+    let now = state.mesh.clock.now();
+    let mut tx = state.mesh.db.begin().await?;
+    let w = store::warnings::locked(&mut tx, id, &areas, state.mesh.today())
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let proposal = match (&w.status, &w.proposal) {
+        (WarningStatus::AwaitingApproval, Some(p)) => p.clone(),
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "warning {id} is {}: no case conference awaits a decision",
+                w.status
+            )))
+        }
+    };
+    let proposer_sub = proposal["proposed_by"]["sub"].as_str().unwrap_or_default();
+    if proposer_sub == approver.sub {
+        return Err(ApiError::Forbidden(
+            "you proposed this case conference; another county approver must decide (maker-checker: the proposer does not approve)".into(),
+        ));
+    }
+    let mut record = entry(
+        if approve {
+            "warning.case_conference.approve"
+        } else {
+            "warning.case_conference.refuse"
+        },
+        &w,
+        headers,
+    );
+    record.detail["disposition"] = json!(Disposition::CaseConference.as_str());
+    record.detail["approve"] = json!(approve);
+    if approve {
+        let detail = json!({
+            "decision": proposal["decision"],
+            "proposed_by": proposal["proposed_by"],
+            "proposed_at": proposal["proposed_at"],
+            "reason": reason,
+        });
+        store::warnings::set_disposed(
+            &mut tx,
+            id,
+            Disposition::CaseConference,
+            &approver,
+            detail,
+            now,
+        )
+        .await?;
+    } else {
+        let mut refused = proposal;
+        refused["refused_by"] = json!(approver);
+        refused["refused_at"] = json!(now);
+        refused["reason"] = json!(reason);
+        store::warnings::set_proposal(&mut tx, id, WarningStatus::Verified, &refused).await?;
+    }
+    audit::append(&mut tx, &state.mesh, &approver, record).await?;
+    tx.commit().await?;
+    tracing::info!(warning_id = %id, approve, "Case conference decided.");
     store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
         .await?
         .ok_or_else(|| not_found(id))

@@ -76,6 +76,10 @@ pub struct WarningView {
     pub disposed_by: Option<Actor>,
     pub disposed_at: Option<DateTime<Utc>>,
     pub disposal_detail: Option<Value>,
+    /// A case conference's decision as proposed (`decision`, `proposed_by`, `proposed_at`),
+    /// with the refusal when a county approver refused it (`refused_by`, `refused_at`,
+    /// `reason`).
+    pub proposal: Option<Value>,
 }
 
 /// A row of `warnings` as the queries select it.
@@ -102,6 +106,7 @@ struct Row {
     disposed_by_role: Option<String>,
     disposed_at: Option<DateTime<Utc>>,
     disposal_detail: Option<Value>,
+    proposal: Option<Value>,
 }
 
 /// The actor of stored columns (name, sub, role); none when nobody acted.
@@ -145,6 +150,7 @@ impl Row {
             ),
             disposed_at: self.disposed_at,
             disposal_detail: self.disposal_detail,
+            proposal: self.proposal,
         }
     }
 }
@@ -174,7 +180,7 @@ pub async fn list(db: &PgPool, f: &Filter) -> sqlx::Result<Vec<WarningView>> {
                 status AS "status: WarningStatus", verify_due, raised_at, escalated_at, escalated_to,
                 verified_by, verified_by_sub, verified_by_role, verified_at, finding,
                 disposition AS "disposition: Disposition", disposed_by, disposed_by_sub, disposed_by_role,
-                disposed_at, disposal_detail
+                disposed_at, disposal_detail, proposal
          FROM warnings
          WHERE township_code LIKE ANY($9::text[])
            AND ($1::text IS NULL OR township_code LIKE $1 || '%')
@@ -212,7 +218,7 @@ pub async fn get(
                 status AS "status: WarningStatus", verify_due, raised_at, escalated_at, escalated_to,
                 verified_by, verified_by_sub, verified_by_role, verified_at, finding,
                 disposition AS "disposition: Disposition", disposed_by, disposed_by_sub, disposed_by_role,
-                disposed_at, disposal_detail
+                disposed_at, disposal_detail, proposal
          FROM warnings WHERE warning_id = $1 AND township_code LIKE ANY($2::text[])"#,
         id,
         areas,
@@ -235,7 +241,7 @@ pub async fn locked(
                 status AS "status: WarningStatus", verify_due, raised_at, escalated_at, escalated_to,
                 verified_by, verified_by_sub, verified_by_role, verified_at, finding,
                 disposition AS "disposition: Disposition", disposed_by, disposed_by_sub, disposed_by_role,
-                disposed_at, disposal_detail
+                disposed_at, disposal_detail, proposal
          FROM warnings WHERE warning_id = $1 AND township_code LIKE ANY($2::text[]) FOR UPDATE"#,
         id,
         areas,
@@ -264,6 +270,25 @@ pub async fn set_verified(
         WarningStatus::Verified as WarningStatus,
         officer.sub,
         officer.role,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A case conference's decision proposed (`AwaitingApproval`), or refused (`Verified` again, the
+/// refusal kept in `proposal`).
+pub async fn set_proposal(
+    tx: &mut PgConnection,
+    id: Uuid,
+    status: WarningStatus,
+    proposal: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE warnings SET status = $2, proposal = $3 WHERE warning_id = $1",
+        id,
+        status as WarningStatus,
+        proposal,
     )
     .execute(&mut *tx)
     .await?;
