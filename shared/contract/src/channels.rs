@@ -48,8 +48,8 @@ macro_rules! channels {
             }
         )*
 
-        /// Every channel of the contract; the dead-letter channel last.
-        pub const CATALOG: &[ChannelInfo] = &[$($name.info(),)* DEAD_LETTER];
+        /// Every channel of the contract; the dead-letter and audit channels last.
+        pub const CATALOG: &[ChannelInfo] = &[$($name.info(),)* DEAD_LETTER, AUDIT];
 
         /// Decodes `json` as an envelope of the payload its `type` names, and checks it as a
         /// consumer would; returns that type. For tools and for holding documents to the code.
@@ -295,6 +295,19 @@ pub const DEAD_LETTER: ChannelInfo = ChannelInfo {
     doc: "Messages a service gave up on, with the reason in headers.",
 };
 
+/// The audit trail of every service (`mesh::audit`), record by record: not an envelope but a
+/// [`mesh::audit::Record`], hash-chained, for auditors and archives.
+pub const AUDIT: ChannelInfo = ChannelInfo {
+    subject: mesh::audit::SUBJECT,
+    kind: "",
+    stream: Some(Stream::Audit),
+    producers: ["every service"].as_slice(),
+    consumers: ["auditor"].as_slice(),
+    chain: false,
+    payload: "mesh::audit::Record",
+    doc: "The audit trail of every service, record by record, hash-chained.",
+};
+
 /// The channel of `subject` (a full subject without the deployment's prefix): its template's
 /// variable token stands for any one token.
 pub fn channel_of(subject: &str) -> Option<&'static ChannelInfo> {
@@ -435,6 +448,7 @@ mod tests {
             .collect();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), CATALOG.len() - 1);
+        // Dead letters and audit records are not envelopes: they have no type.
+        assert_eq!(kinds.len(), CATALOG.len() - 2);
     }
 }

@@ -23,6 +23,10 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+/// The subject each service publishes its records on (`{service}` its instance name), kept in
+/// stream `RELIEF_AUDIT`.
+pub const SUBJECT: &str = "audit.{service}.recorded";
+
 /// The header a client states its purpose in (`X-Relief-Purpose: 入户核查`); kept in the record.
 pub const PURPOSE_HEADER: &str = "x-relief-purpose";
 
@@ -98,6 +102,28 @@ pub struct Record {
     pub prev_hash: String,
     /// Hex SHA-256 over `prev_hash` and this record's fields.
     pub hash: String,
+}
+
+impl Record {
+    /// Whether `hash` is the SHA-256 of `prev_hash` (its 32 bytes) followed by this record's
+    /// content: what a reader of the stream checks, record by record, with `prev_hash` equal to
+    /// the `hash` of the record before (`seq` − 1; 64 zeros before the first).
+    pub fn hash_is_intact(&self) -> bool {
+        let Some(prev) = unhex(&self.prev_hash) else {
+            return false;
+        };
+        prev.len() == 32 && hex(&hash_of(&prev, self)) == self.hash
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The bytes a record's hash covers after the previous hash: its fields as one JSON array, in a
@@ -198,7 +224,7 @@ pub async fn append(
         "INSERT INTO mesh_outbox (id, subject, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(format!("audit-{}-{}", record.service, record.seq))
-    .bind(mesh.subjects.of(&format!("audit.{}.recorded", record.service)))
+    .bind(mesh.subjects.fill(SUBJECT, &record.service))
     .bind(serde_json::to_vec(&record).context("audit record")?)
     .bind(traceparent)
     .bind(tracestate)
@@ -474,5 +500,21 @@ mod tests {
         changed.purpose = None;
         assert_ne!(base, hash_of(&prev, &changed));
         assert_ne!(base, hash_of(&[1u8; 32], &sample(1)), "and the link");
+    }
+
+    #[test]
+    fn a_reader_of_the_stream_can_check_a_record_by_itself() {
+        let mut r = sample(1);
+        r.prev_hash = hex(&[0u8; 32]);
+        r.hash = hex(&hash_of(&[0u8; 32], &r));
+        assert!(r.hash_is_intact());
+        let mut edited = r.clone();
+        edited.detail = r#"{"approve":false}"#.into();
+        assert!(!edited.hash_is_intact(), "an edited field");
+        let mut relinked = r.clone();
+        relinked.prev_hash = hex(&[1u8; 32]);
+        assert!(!relinked.hash_is_intact(), "another link");
+        relinked.prev_hash = "zz".into();
+        assert!(!relinked.hash_is_intact(), "not hex");
     }
 }
