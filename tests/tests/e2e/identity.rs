@@ -252,10 +252,12 @@ async fn the_verifier_takes_valid_tokens_and_names_why_it_refuses_the_others() {
         Err(AuthError::Audience(intake.clone()))
     );
 
-    // One character of the signature changed.
-    let mut forged = t.access_token.clone();
-    let last = forged.pop().unwrap();
-    forged.push(if last == 'A' { 'B' } else { 'A' });
+    // One character of the signature changed: one in the middle, whose six bits all count (the
+    // last character's low bits are padding, and changing them can make the base64 invalid).
+    let mut forged = t.access_token.clone().into_bytes();
+    let at = forged.len() - 20;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
     assert_eq!(verifier.verify(&forged).await, Err(AuthError::Signature));
 
     // The provider's tokens live 2 s; with no leeway the first one has expired after 3.
