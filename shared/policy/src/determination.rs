@@ -354,7 +354,9 @@ impl Measure {
     pub fn gap(self, total: Fen, standard: Fen) -> Result<Fen, MoneyOverflow> {
         let n = i64::from(self.members);
         Ok(match self.rounding {
-            Rounding::PerCapitaUp => standard.checked_sub(self.per_capita(total))?.checked_mul(n)?,
+            Rounding::PerCapitaUp => standard
+                .checked_sub(self.per_capita(total))?
+                .checked_mul(n)?,
             Rounding::Totals => standard.checked_mul(n)?.checked_sub(total)?,
         }
         .clamp_non_negative())
@@ -433,8 +435,7 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Result<Determination, 
             ),
         );
     }
-    let deducted =
-        Fen::checked_sum(h.members.iter().map(|m| employment_costs_deducted(m, p)))?;
+    let deducted = Fen::checked_sum(h.members.iter().map(|m| employment_costs_deducted(m, p)))?;
     if deducted > Fen::ZERO {
         trace.fire(
             "employment_cost_deduction",
@@ -538,7 +539,11 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Result<Determination, 
             let care_paid = p.care_fee_enabled
                 && (support != SupportArrangement::CentralisedPublic
                     || p.care_fee_in_public_institution);
-            let care = if care_paid { care_by_ability } else { Fen::ZERO };
+            let care = if care_paid {
+                care_by_ability
+            } else {
+                Fen::ZERO
+            };
             let basic = standard.times_permille(p.destitute_multiple_permille)?;
             d.individual_benefit = basic.checked_add(care)?;
             d.support = Some(support);
@@ -682,7 +687,12 @@ pub fn determine(h: &HouseholdFacts, p: &ParameterSet) -> Result<Determination, 
     if addons > 0 {
         trace.fire(
             "classified_addon",
-            &["classified_addon_enabled", "classified_addon", "addon_min_age", "minor_age_below"],
+            &[
+                "classified_addon_enabled",
+                "classified_addon",
+                "addon_min_age",
+                "minor_age_below",
+            ],
             format!("classified add-on {} x {addons}", p.classified_addon),
         );
     }

@@ -556,7 +556,10 @@ impl ParameterSet {
     pub fn source(&self, name: &str) -> Option<&str> {
         self.sources
             .get(name)
-            .or_else(|| name.split_once('.').and_then(|(top, _)| self.sources.get(top)))
+            .or_else(|| {
+                name.split_once('.')
+                    .and_then(|(top, _)| self.sources.get(top))
+            })
             .map(String::as_str)
     }
 
@@ -609,7 +612,9 @@ impl ParameterSet {
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
+    /// The rules of the texts and the checks of the new parameters: the document, its date,
+    /// the destitute floor, the bounded exclusions.
+    fn check_guards(&self) -> Result<(), PolicyError> {
         let guard = |rule: &str, detail: String| {
             Err(PolicyError::Guard {
                 version: self.version.clone(),
@@ -670,6 +675,11 @@ impl ParameterSet {
                 problem: "employment_cost_deduction.cap and price_subsidy.monthly_per_person must not be negative".into(),
             });
         }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        self.check_guards()?;
         let bad = |problem: &str| {
             Err(PolicyError::Invalid {
                 version: self.version.clone(),

@@ -101,7 +101,9 @@ pub fn redetermine(
     let from_month = month.next();
     let mut exit = None;
     if b.tier == Tier::Dibao && !pays(a.tier) && !after.members.is_empty() {
-        let total = a.per_capita_income.checked_mul(i64::try_from(after.members.len()).map_err(|_| MoneyOverflow)?)?;
+        let total = a
+            .per_capita_income
+            .checked_mul(i64::try_from(after.members.len()).map_err(|_| MoneyOverflow)?)?;
         let d = gradual_exit(
             p,
             Exiting {

@@ -318,7 +318,10 @@ fn decide_for_group(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Dec
             &p.recognised_groups.return_to_poverty,
             "a return-to-poverty monitoring object",
         ),
-        Group::OtherHardship => (&p.recognised_groups.other_hardship, "an other hardship person"),
+        Group::OtherHardship => (
+            &p.recognised_groups.other_hardship,
+            "an other hardship person",
+        ),
     };
     if !allowed.contains(&dept) {
         return Decision::Rejected {
@@ -330,7 +333,10 @@ fn decide_for_group(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Dec
             reason: format!("medical assistance for {what} is decided case by case"),
         },
         // As for a marginal household: the rules that follow read the tier.
-        _ => decide(
+        Department::Education
+        | Department::Housing
+        | Department::Employment
+        | Department::Disaster => decide(
             dept,
             ReferralFacts {
                 tier: Tier::Marginal,
@@ -443,27 +449,32 @@ pub fn match_needs(needs: &[&str], offers: &[(&str, u32)]) -> Vec<(usize, usize)
     out
 }
 
+/// Housing relief for a destitute person is for dispersed support only (002: "城市分散供养特困
+/// 人员"): refused for centralised support, left to an officer when the push does not say.
+fn destitute_housing(dept: Department, r: ReferralFacts) -> Option<Decision> {
+    if dept != Department::Housing || r.tier != Tier::Destitute {
+        return None;
+    }
+    match r.support {
+        Some(SupportArrangement::Dispersed) => None,
+        Some(s) => Some(Decision::Rejected {
+            reason: format!(
+                "housing relief for destitute persons is for those in dispersed support (城市分散供养特困人员); this person is supported {}",
+                s.as_str()
+            ),
+        }),
+        None => Some(Decision::Review {
+            reason: "housing relief for a destitute person: the referral does not say whether they are in dispersed support".into(),
+        }),
+    }
+}
+
 pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
     if !r.tier.is_low_income() {
         return decide_for_group(dept, r, p);
     }
-    if dept == Department::Housing && r.tier == Tier::Destitute {
-        match r.support {
-            Some(SupportArrangement::Dispersed) => {}
-            Some(s) => {
-                return Decision::Rejected {
-                    reason: format!(
-                        "housing relief for destitute persons is for those in dispersed support (城市分散供养特困人员); this person is supported {}",
-                        s.as_str()
-                    ),
-                }
-            }
-            None => {
-                return Decision::Review {
-                    reason: "housing relief for a destitute person: the referral does not say whether they are in dispersed support".into(),
-                }
-            }
-        }
+    if let Some(refused) = destitute_housing(dept, r) {
+        return refused;
     }
     let rp = &p.relief;
     let grant = |kind: &str, amount: Fen, months: u32, rule: String| Decision::Granted {

@@ -7,14 +7,14 @@
 
 use chrono::NaiveDate;
 use policy::determination::{
-    determine, Group, HouseholdFacts, MemberFacts, MemberFlags, OtherSupportLine, Payee,
-    SelfCare, SupportArrangement,
+    determine, Group, HouseholdFacts, MemberFacts, MemberFlags, OtherSupportLine, Payee, SelfCare,
+    SupportArrangement,
 };
 use policy::params::{ActFirstRule, ExitTrigger, Rounding};
 use policy::relief::{decide, Decision, ReferralFacts};
 use policy::{
-    act_first, gradual_exit, redetermine, ActFirstRefusal, AidType, Department, ExitDecision,
-    Fen, Month, ParameterSet, PolicyBook, PolicyError, RegionCode, ResidentId, Tier,
+    act_first, gradual_exit, redetermine, ActFirstRefusal, AidType, Department, ExitDecision, Fen,
+    Month, ParameterSet, PolicyBook, PolicyError, RegionCode, ResidentId, Tier,
 };
 
 fn test_set(region: &str, version: &str, from: &str, urban: i64, rural: i64) -> String {
@@ -104,17 +104,28 @@ fn single_person_dibao_enrols_only_a_member_whose_own_income_qualifies_符合条
     let d = determine(&household(true, ON, vec![adult(120_000), ill(120_000)]), &p).unwrap();
     assert_eq!(d.tier, Tier::Marginal, "{}", d.rule);
     assert!(!d.members[1].tiers.contains(&Tier::SinglePersonDibao));
-    assert_eq!(d.members[1].addon_reason, None, "no add-on without enrolment");
+    assert_eq!(
+        d.members[1].addon_reason, None,
+        "no add-on without enrolment"
+    );
     assert_eq!(d.monthly_amount, Fen::ZERO);
     assert!(d.rule.contains("not below standard"), "{}", d.rule);
-    assert!(!d.rule.contains("below standard 1000.00 yuan; gap"), "{}", d.rule);
+    assert!(
+        !d.rule.contains("below standard 1000.00 yuan; gap"),
+        "{}",
+        d.rule
+    );
     // With 300 yuan of their own: enrolled, the gap 700 + the add-on 100.
     let d = determine(&household(true, ON, vec![adult(210_000), ill(30_000)]), &p).unwrap();
     assert_eq!(d.tier, Tier::SinglePersonDibao, "{}", d.rule);
     assert_eq!(d.members[1].individual_benefit, Fen(80_000));
     // Own income exactly at the standard: not below it, not enrolled.
     let d = determine(&household(true, ON, vec![adult(100_000), ill(100_000)]), &p).unwrap();
-    assert!(!d.members[1].tiers.contains(&Tier::SinglePersonDibao), "{}", d.rule);
+    assert!(
+        !d.members[1].tiers.contains(&Tier::SinglePersonDibao),
+        "{}",
+        d.rule
+    );
 }
 
 // 2. 成年无业重度残疾人 ----------------------------------------------------------------------
@@ -122,7 +133,8 @@ fn single_person_dibao_enrols_only_a_member_whose_own_income_qualifies_符合条
 /// 000: "成年无业重度残疾人" — an adult severely disabled person without work, registered as
 /// unemployed or not (most cannot register).
 #[test]
-fn an_adult_severely_disabled_person_without_work_need_not_be_registered_unemployed_成年无业重度残疾人() {
+fn an_adult_severely_disabled_person_without_work_need_not_be_registered_unemployed_成年无业重度残疾人(
+) {
     let p = params();
     let disabled = |f: fn(&mut MemberFlags)| {
         m(
@@ -136,7 +148,11 @@ fn an_adult_severely_disabled_person_without_work_need_not_be_registered_unemplo
     };
     // Household far above the lines; the member has no work and is not registered.
     let d = determine(
-        &household(true, ON, vec![adult(500_000), disabled(|x| x.without_work = true)]),
+        &household(
+            true,
+            ON,
+            vec![adult(500_000), disabled(|x| x.without_work = true)],
+        ),
         &p,
     )
     .unwrap();
@@ -144,20 +160,32 @@ fn an_adult_severely_disabled_person_without_work_need_not_be_registered_unemplo
     assert_eq!(d.monthly_amount, Fen(80_000 + 10_000));
     assert!(d.rule.contains("without work"), "{}", d.rule);
     // In work: not enrolled.
-    let d = determine(&household(true, ON, vec![adult(500_000), disabled(|_| {})]), &p).unwrap();
+    let d = determine(
+        &household(true, ON, vec![adult(500_000), disabled(|_| {})]),
+        &p,
+    )
+    .unwrap();
     assert_eq!(d.tier, Tier::None, "{}", d.rule);
     // A minor is not an adult (成年).
-    let child = m(2015, 0, flags(|x| {
-        x.severe_disability = true;
-        x.without_work = true;
-    }));
+    let child = m(
+        2015,
+        0,
+        flags(|x| {
+            x.severe_disability = true;
+            x.without_work = true;
+        }),
+    );
     let d = determine(&household(true, ON, vec![adult(500_000), child]), &p).unwrap();
     assert_eq!(d.tier, Tier::None);
     // The region may not have this enrolment.
     let mut q = p.clone();
     q.single_person_dibao.adult_severely_disabled_without_work = false;
     let d = determine(
-        &household(true, ON, vec![adult(500_000), disabled(|x| x.without_work = true)]),
+        &household(
+            true,
+            ON,
+            vec![adult(500_000), disabled(|x| x.without_work = true)],
+        ),
         &q,
     )
     .unwrap();
@@ -168,11 +196,14 @@ fn an_adult_severely_disabled_person_without_work_need_not_be_registered_unemplo
 
 /// 001: "公办公营养老机构集中供养的特困人员…实行免费供养,不同时享受特困人员护理费".
 #[test]
-fn a_destitute_person_in_a_public_institution_gets_no_care_fee_in_shenzhen_不同时享受特困人员护理费() {
+fn a_destitute_person_in_a_public_institution_gets_no_care_fee_in_shenzhen_不同时享受特困人员护理费(
+) {
     let sz = builtin("440304", "2025-01-01");
     assert!(!sz.care_fee_in_public_institution);
     let standard = sz.dibao_standard.urban;
-    let basic = standard.times_permille(sz.destitute_multiple_permille).unwrap();
+    let basic = standard
+        .times_permille(sz.destitute_multiple_permille)
+        .unwrap();
     let public = destitute(|f| {
         f.self_care = SelfCare::None;
         f.support = Some(SupportArrangement::CentralisedPublic);
@@ -181,8 +212,15 @@ fn a_destitute_person_in_a_public_institution_gets_no_care_fee_in_shenzhen_不�
     assert_eq!(d.tier, Tier::Destitute);
     assert_eq!(d.monthly_amount, basic, "{}", d.rule);
     assert_eq!(d.members[0].payee, Payee::CareInstitution);
-    assert_eq!(d.members[0].support, Some(SupportArrangement::CentralisedPublic));
-    assert!(d.rule.contains("free support in a public institution"), "{}", d.rule);
+    assert_eq!(
+        d.members[0].support,
+        Some(SupportArrangement::CentralisedPublic)
+    );
+    assert!(
+        d.rule.contains("free support in a public institution"),
+        "{}",
+        d.rule
+    );
     // Dispersed support: the care standard is added, paid to the person.
     let home = destitute(|f| f.self_care = SelfCare::None);
     let d = determine(&household(true, "2025-01-01", vec![home]), &sz).unwrap();
@@ -199,7 +237,10 @@ fn a_destitute_person_in_a_public_institution_gets_no_care_fee_in_shenzhen_不�
         f.in_care_institution = true;
     });
     let d = determine(&household(true, "2025-01-01", vec![other]), &sz).unwrap();
-    assert_eq!(d.members[0].support, Some(SupportArrangement::CentralisedOther));
+    assert_eq!(
+        d.members[0].support,
+        Some(SupportArrangement::CentralisedOther)
+    );
     assert_eq!(d.members[0].payee, Payee::CareInstitution);
     assert_eq!(
         d.monthly_amount,
@@ -226,11 +267,16 @@ fn housing_relief_for_destitute_persons_is_for_dispersed_support_only_城市分�
         })
     };
     let lines = |support| {
-        determine(&household(true, ON, vec![with(support)]), &p).unwrap().members[0]
+        determine(&household(true, ON, vec![with(support)]), &p)
+            .unwrap()
+            .members[0]
             .relief_lines
             .clone()
     };
-    assert_eq!(lines(SupportArrangement::Dispersed), vec![Department::Housing]);
+    assert_eq!(
+        lines(SupportArrangement::Dispersed),
+        vec![Department::Housing]
+    );
     assert!(lines(SupportArrangement::CentralisedPublic).is_empty());
     assert!(lines(SupportArrangement::CentralisedOther).is_empty());
     // The department's rule reads the arrangement the push carries.
@@ -245,11 +291,19 @@ fn housing_relief_for_destitute_persons_is_for_dispersed_support_only_城市分�
         group: None,
     };
     assert!(matches!(
-        decide(Department::Housing, facts(Some(SupportArrangement::Dispersed)), &p),
+        decide(
+            Department::Housing,
+            facts(Some(SupportArrangement::Dispersed)),
+            &p
+        ),
         Decision::Granted { .. }
     ));
     assert!(matches!(
-        decide(Department::Housing, facts(Some(SupportArrangement::CentralisedOther)), &p),
+        decide(
+            Department::Housing,
+            facts(Some(SupportArrangement::CentralisedOther)),
+            &p
+        ),
         Decision::Rejected { .. }
     ));
     // A push without the arrangement (older messages): decided by an officer, not granted.
@@ -263,18 +317,32 @@ fn housing_relief_for_destitute_persons_is_for_dispersed_support_only_城市分�
 
 /// 001: "特困人员基本生活标准按不低于当地最低生活保障标准的1.6倍确定".
 #[test]
-fn a_set_whose_destitute_standard_is_below_the_floor_does_not_load_不低于当地最低生活保障标准的1点6倍() {
-    let text = test_set("410000", "low", "2020-01-01", 100_000, 80_000)
-        .replacen("destitute_multiple_permille = 1600", "destitute_multiple_permille = 1500", 1);
-    match PolicyBook::from_toml(&text) {
-        Err(PolicyError::Guard { version, rule, detail }) => {
-            assert_eq!(version, "low");
-            assert!(rule.contains("不低于当地最低生活保障标准的1.6倍"), "{rule}");
-            assert!(detail.contains("1500‰") && detail.contains("1600‰"), "{detail}");
-            assert!(detail.contains("1500.00 yuan") && detail.contains("1600.00 yuan"), "{detail}");
-        }
-        other => panic!("{other:?}"),
-    }
+fn a_set_whose_destitute_standard_is_below_the_floor_does_not_load_不低于当地最低生活保障标准的1点6倍(
+) {
+    let text = test_set("410000", "low", "2020-01-01", 100_000, 80_000).replacen(
+        "destitute_multiple_permille = 1600",
+        "destitute_multiple_permille = 1500",
+        1,
+    );
+    let err = PolicyBook::from_toml(&text).unwrap_err();
+    let PolicyError::Guard {
+        version,
+        rule,
+        detail,
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(version, "low");
+    assert!(rule.contains("不低于当地最低生活保障标准的1.6倍"), "{rule}");
+    assert!(
+        detail.contains("1500‰") && detail.contains("1600‰"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("1500.00 yuan") && detail.contains("1600.00 yuan"),
+        "{detail}"
+    );
 }
 
 /// 004: "执行不低于江门市政府确定公布的保障标准": a county's standard is not below its city's for
@@ -286,14 +354,25 @@ fn a_county_set_below_its_citys_standard_does_not_load_执行不低于江门市�
     // The county at 92 000 is above the city's first standard but below its second.
     let county = test_set("440703", "county-1", "2024-06-01", 92_000, 85_000);
     let err = PolicyBook::from_toml(&format!("{city}\n{city2}\n{county}")).unwrap_err();
-    match &err {
-        PolicyError::Guard { version, rule, detail } => {
-            assert_eq!(version, "county-1");
-            assert!(rule.contains("执行不低于江门市政府确定公布的保障标准"), "{rule}");
-            assert!(detail.contains("920.00 yuan") && detail.contains("950.00 yuan") && detail.contains("city-2"), "{detail}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let PolicyError::Guard {
+        version,
+        rule,
+        detail,
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(version, "county-1");
+    assert!(
+        rule.contains("执行不低于江门市政府确定公布的保障标准"),
+        "{rule}"
+    );
+    assert!(
+        detail.contains("920.00 yuan")
+            && detail.contains("950.00 yuan")
+            && detail.contains("city-2"),
+        "{detail}"
+    );
     assert!(err.to_string().contains("county-1"));
     // Replaced before the city raised its standard: fine.
     let county2 = test_set("440703", "county-2", "2025-01-01", 95_000, 85_000);
@@ -311,16 +390,31 @@ fn every_builtin_parameter_has_a_source_or_is_marked_local() {
     let book = PolicyBook::builtin();
     for s in book.sets() {
         for key in s.raw.keys() {
-            if ["region", "name", "version", "effective_from", "example_values", "document", "sources"]
-                .contains(&key.as_str())
+            if [
+                "region",
+                "name",
+                "version",
+                "effective_from",
+                "example_values",
+                "document",
+                "sources",
+            ]
+            .contains(&key.as_str())
             {
                 continue;
             }
             let src = s.source(key).unwrap();
-            assert!(src.starts_with("local") || src.starts_with("00"), "{} {key}: {src}", s.version);
+            assert!(
+                src.starts_with("local") || src.starts_with("00"),
+                "{} {key}: {src}",
+                s.version
+            );
         }
         // None of the five texts gives the marginal multiple or an asset limit.
-        assert!(s.source("marginal_multiple_permille").unwrap().starts_with("local"));
+        assert!(s
+            .source("marginal_multiple_permille")
+            .unwrap()
+            .starts_with("local"));
         assert!(s.source("asset_limit_months").unwrap().starts_with("local"));
     }
 }
@@ -328,7 +422,11 @@ fn every_builtin_parameter_has_a_source_or_is_marked_local() {
 #[test]
 fn a_set_with_a_parameter_without_a_source_does_not_load() {
     let text = test_set("410000", "t", "2020-01-01", 100_000, 80_000);
-    let unsourced = text.replacen("marginal_multiple_permille = \"local", "# removed = \"local", 1);
+    let unsourced = text.replacen(
+        "marginal_multiple_permille = \"local",
+        "# removed = \"local",
+        1,
+    );
     assert_eq!(
         PolicyBook::from_toml(&unsourced).unwrap_err(),
         PolicyError::Unsourced {
@@ -345,7 +443,11 @@ fn a_set_with_a_parameter_without_a_source_does_not_load() {
         PolicyBook::from_toml(&vague),
         Err(PolicyError::Invalid { problem, .. }) if problem.contains("marginal_multiple_permille")
     ));
-    let misnamed = text.replacen("[set.sources]", "[set.sources]\nmarginal_multiple = \"local\"", 1);
+    let misnamed = text.replacen(
+        "[set.sources]",
+        "[set.sources]\nmarginal_multiple = \"local\"",
+        1,
+    );
     assert!(matches!(
         PolicyBook::from_toml(&misnamed),
         Err(PolicyError::Invalid { problem, .. }) if problem.contains("not a parameter")
@@ -358,15 +460,28 @@ fn a_set_with_a_parameter_without_a_source_does_not_load() {
 fn the_classified_add_on_is_zhengzhous_and_off_elsewhere_每人每月增发100元低保金() {
     let zz = builtin("410102", "2025-01-01");
     assert!(zz.classified_addon_enabled);
-    assert!(zz.source("classified_addon").unwrap().contains("每人每月增发100元低保金"));
+    assert!(zz
+        .source("classified_addon")
+        .unwrap()
+        .contains("每人每月增发100元低保金"));
     let old = m(1950, 0, MemberFlags::default());
     let d = determine(&household(true, "2025-01-01", vec![old.clone()]), &zz).unwrap();
-    assert_eq!(d.monthly_amount, zz.dibao_standard.urban.checked_add(zz.classified_addon).unwrap());
+    assert_eq!(
+        d.monthly_amount,
+        zz.dibao_standard
+            .urban
+            .checked_add(zz.classified_addon)
+            .unwrap()
+    );
     for region in ["120101", "440304", "370404", "440703"] {
         let p = builtin(region, "2025-01-01");
         assert!(!p.classified_addon_enabled, "{region}");
         let d = determine(&household(true, "2025-01-01", vec![old.clone()]), &p).unwrap();
-        assert_eq!(d.monthly_amount, p.dibao_standard.urban, "{region}: {}", d.rule);
+        assert_eq!(
+            d.monthly_amount, p.dibao_standard.urban,
+            "{region}: {}",
+            d.rule
+        );
         assert_eq!(d.members[0].addon_reason, None);
     }
 }
@@ -375,7 +490,8 @@ fn the_classified_add_on_is_zhengzhous_and_off_elsewhere_每人每月增发100�
 
 /// 001: "“十四五”时期中央确定的城乡居民基本养老保险基础养老金不计入低保家庭、特困人员收入".
 #[test]
-fn the_pension_base_is_left_out_only_in_the_period_up_to_the_cap_and_for_the_tiers_named_十四五时期() {
+fn the_pension_base_is_left_out_only_in_the_period_up_to_the_cap_and_for_the_tiers_named_十四五时期(
+) {
     let mut p = params();
     p.pension_exclusion.from = day("2021-01-01");
     p.pension_exclusion.to = day("2025-12-31");
@@ -395,9 +511,20 @@ fn the_pension_base_is_left_out_only_in_the_period_up_to_the_cap_and_for_the_tie
     // The marginal test is not one of the tiers named: the pension is counted there.
     let mut q = p.clone();
     q.marginal_multiple_permille = 1052;
-    let d = determine(&household(true, "2025-06-01", vec![m(1950, 105_100, MemberFlags::default())]), &q).unwrap();
+    let d = determine(
+        &household(
+            true,
+            "2025-06-01",
+            vec![m(1950, 105_100, MemberFlags::default())],
+        ),
+        &q,
+    )
+    .unwrap();
     assert_eq!(d.tier, Tier::Marginal, "{}", d.rule);
-    let with_base = MemberFacts { pension_base: Fen(200), ..m(1950, 105_300, MemberFlags::default()) };
+    let with_base = MemberFacts {
+        pension_base: Fen(200),
+        ..m(1950, 105_300, MemberFlags::default())
+    };
     // 1053 counted for marginal (line 1052): not marginal, though 1051 for dibao... still ≥ 1000.
     let d = determine(&household(true, "2025-06-01", vec![with_base]), &q).unwrap();
     assert_eq!(d.tier, Tier::None, "{}", d.rule);
@@ -417,7 +544,11 @@ fn employment_costs_are_deducted_up_to_the_cap_按规定适当扣减() {
         ..adult(110_000)
     };
     let d = determine(&household(true, ON, vec![worker.clone()]), &p).unwrap();
-    assert_eq!(d.per_capita_income, Fen(90_000), "only 200 of the 500 yuan claimed");
+    assert_eq!(
+        d.per_capita_income,
+        Fen(90_000),
+        "only 200 of the 500 yuan claimed"
+    );
     p.employment_cost_deduction.enabled = false;
     let d = determine(&household(true, ON, vec![worker]), &p).unwrap();
     assert_eq!(d.per_capita_income, Fen(110_000));
@@ -428,35 +559,69 @@ fn employment_costs_are_deducted_up_to_the_cap_按规定适当扣减() {
 /// 001: "对农村低保对象加强监测预警和动态管理,对家庭人均收入超过当地低保标准的,给予6个月的救助
 /// 渐退期,不再符合条件的按程序退出".
 #[test]
-fn gradual_exit_is_for_rural_dibao_households_whose_income_exceeds_the_standard_in_shenzhen_给予6个月的救助渐退期() {
+fn gradual_exit_is_for_rural_dibao_households_whose_income_exceeds_the_standard_in_shenzhen_给予6个月的救助渐退期(
+) {
     let sz = builtin("440304", "2025-01-01");
     assert_eq!(sz.gradual_exit_trigger, ExitTrigger::IncomeAboveStandard);
     let s = sz.dibao_standard.rural.0;
     let on = day("2025-03-15");
-    let rural = policy::redetermination::Exiting { tier: Tier::Dibao, urban: false };
+    let rural = policy::redetermination::Exiting {
+        tier: Tier::Dibao,
+        urban: false,
+    };
     // Above the standard: 6 more months (April to September), nothing from October.
     assert_eq!(
         gradual_exit(&sz, rural, Fen(2 * s + 2), 2, on).unwrap(),
-        ExitDecision::Gradual { months: 6, stop_from_month: Month::parse("2025-10").unwrap() }
+        ExitDecision::Gradual {
+            months: 6,
+            stop_from_month: Month::parse("2025-10").unwrap()
+        }
     );
     // Exactly at the standard: not below it (no longer eligible), not above it (超过): exits by
     // the procedure.
     assert_eq!(
         gradual_exit(&sz, rural, Fen(2 * s), 2, on).unwrap(),
-        ExitDecision::Exits { stop_from_month: Month::parse("2025-04").unwrap() }
+        ExitDecision::Exits {
+            stop_from_month: Month::parse("2025-04").unwrap()
+        }
     );
     // Still below: stays.
-    assert_eq!(gradual_exit(&sz, rural, Fen(2 * s - 2), 2, on).unwrap(), ExitDecision::Stays);
+    assert_eq!(
+        gradual_exit(&sz, rural, Fen(2 * s - 2), 2, on).unwrap(),
+        ExitDecision::Stays
+    );
     // Urban dibao and single-person dibao are outside Shenzhen's scope.
-    let urban = policy::redetermination::Exiting { tier: Tier::Dibao, urban: true };
-    assert!(matches!(gradual_exit(&sz, urban, Fen(3 * s), 2, on).unwrap(), ExitDecision::Exits { .. }));
-    let single = policy::redetermination::Exiting { tier: Tier::SinglePersonDibao, urban: false };
-    assert!(matches!(gradual_exit(&sz, single, Fen(2 * s), 1, on).unwrap(), ExitDecision::Exits { .. }));
+    let urban = policy::redetermination::Exiting {
+        tier: Tier::Dibao,
+        urban: true,
+    };
+    assert!(matches!(
+        gradual_exit(&sz, urban, Fen(3 * s), 2, on).unwrap(),
+        ExitDecision::Exits { .. }
+    ));
+    let single = policy::redetermination::Exiting {
+        tier: Tier::SinglePersonDibao,
+        urban: false,
+    };
+    assert!(matches!(
+        gradual_exit(&sz, single, Fen(2 * s), 1, on).unwrap(),
+        ExitDecision::Exits { .. }
+    ));
     // Zhengzhou's set extends it to single-person dibao members (a local choice).
     let zz = builtin("410102", "2025-01-01");
-    let single_zz = policy::redetermination::Exiting { tier: Tier::SinglePersonDibao, urban: true };
+    let single_zz = policy::redetermination::Exiting {
+        tier: Tier::SinglePersonDibao,
+        urban: true,
+    };
     assert!(matches!(
-        gradual_exit(&zz, single_zz, zz.dibao_standard.urban.checked_add(Fen(1)).unwrap(), 1, on).unwrap(),
+        gradual_exit(
+            &zz,
+            single_zz,
+            zz.dibao_standard.urban.checked_add(Fen(1)).unwrap(),
+            1,
+            on
+        )
+        .unwrap(),
         ExitDecision::Gradual { months: 6, .. }
     ));
 }
@@ -476,16 +641,33 @@ fn act_first_follows_each_regions_rule_先行救助() {
     assert!(!above.act_first && above.reason.contains("case by case"));
     // Rural: three times the rural standard.
     let rural = act_first(&zz, Some(false), None, limit).unwrap();
-    assert_eq!(rural.limit, Some(zz.dibao_standard.rural.checked_mul(3).unwrap()));
+    assert_eq!(
+        rural.limit,
+        Some(zz.dibao_standard.rural.checked_mul(3).unwrap())
+    );
 
     let sz = builtin("440304", "2025-01-01");
     assert_eq!(sz.act_first_rule, ActFirstRule::EmergencyType);
     let big = Fen(100_000_000);
-    assert!(act_first(&sz, Some(true), Some(AidType::Emergency), big).unwrap().act_first);
-    assert!(!act_first(&sz, Some(true), Some(AidType::Expenditure), Fen(100)).unwrap().act_first);
-    assert_eq!(act_first(&sz, Some(true), None, Fen(100)), Err(ActFirstRefusal::AidTypeMissing));
+    assert!(
+        act_first(&sz, Some(true), Some(AidType::Emergency), big)
+            .unwrap()
+            .act_first
+    );
+    assert!(
+        !act_first(&sz, Some(true), Some(AidType::Expenditure), Fen(100))
+            .unwrap()
+            .act_first
+    );
+    assert_eq!(
+        act_first(&sz, Some(true), None, Fen(100)),
+        Err(ActFirstRefusal::AidTypeMissing)
+    );
     // A report that does not say urban or rural is refused, never taken for urban.
-    assert_eq!(act_first(&zz, None, None, Fen(100)), Err(ActFirstRefusal::UrbanRuralMissing));
+    assert_eq!(
+        act_first(&zz, None, None, Fen(100)),
+        Err(ActFirstRefusal::UrbanRuralMissing)
+    );
     assert_eq!(
         act_first(&sz, None, Some(AidType::Emergency), Fen(100)),
         Err(ActFirstRefusal::UrbanRuralMissing)
@@ -497,24 +679,45 @@ fn act_first_follows_each_regions_rule_先行救助() {
 /// 002: "低收入人口包括…防止返贫监测对象…以及其他困难人员"; "防止返贫监测对象(脱贫不稳定户、边缘
 /// 易致贫户、突发严重困难户)认定由农业农村部门按照省、市现行政策规定执行".
 #[test]
-fn return_to_poverty_objects_and_other_hardship_persons_are_referred_by_their_groups_rule_防止返贫监测对象() {
+fn return_to_poverty_objects_and_other_hardship_persons_are_referred_by_their_groups_rule_防止返贫监测对象(
+) {
     let zz = builtin("410102", "2025-01-01");
-    let object = m(1980, 0, flags(|f| {
-        f.return_to_poverty_monitoring = true;
-        f.serious_illness = true;
-        f.housing_hardship = true;
-    }));
+    let object = m(
+        1980,
+        0,
+        flags(|f| {
+            f.return_to_poverty_monitoring = true;
+            f.serious_illness = true;
+            f.housing_hardship = true;
+        }),
+    );
     // A household above every line: no tier, but the group is recognised and referred.
-    let d = determine(&household(true, "2025-01-01", vec![adult(900_000), object]), &zz).unwrap();
+    let d = determine(
+        &household(true, "2025-01-01", vec![adult(900_000), object]),
+        &zz,
+    )
+    .unwrap();
     assert_eq!(d.tier, Tier::None);
     assert_eq!(d.members[1].groups, vec![Group::ReturnToPoverty]);
-    assert_eq!(d.members[1].relief_lines, vec![Department::Medical], "housing is not named for the group");
+    assert_eq!(
+        d.members[1].relief_lines,
+        vec![Department::Medical],
+        "housing is not named for the group"
+    );
     assert!(d.members[0].relief_lines.is_empty());
-    let other = m(2010, 0, flags(|f| {
-        f.other_hardship = true;
-        f.in_school = true;
-    }));
-    let d = determine(&household(true, "2025-01-01", vec![adult(900_000), other]), &zz).unwrap();
+    let other = m(
+        2010,
+        0,
+        flags(|f| {
+            f.other_hardship = true;
+            f.in_school = true;
+        }),
+    );
+    let d = determine(
+        &household(true, "2025-01-01", vec![adult(900_000), other]),
+        &zz,
+    )
+    .unwrap();
     assert_eq!(d.members[1].groups, vec![Group::OtherHardship]);
     assert_eq!(d.members[1].relief_lines, vec![Department::Education]);
     // The department decides a group member's referral like a low-income person's.
@@ -528,8 +731,14 @@ fn return_to_poverty_objects_and_other_hardship_persons_are_referred_by_their_gr
         support: None,
         group: Some(Group::OtherHardship),
     };
-    assert!(matches!(decide(Department::Education, facts, &zz), Decision::Granted { .. }));
-    assert!(matches!(decide(Department::Housing, facts, &zz), Decision::Rejected { .. }));
+    assert!(matches!(
+        decide(Department::Education, facts, &zz),
+        Decision::Granted { .. }
+    ));
+    assert!(matches!(
+        decide(Department::Housing, facts, &zz),
+        Decision::Rejected { .. }
+    ));
 }
 
 /// 002: "对符合条件的低保对象、特困人员、低保边缘家庭成员、刚性支出困难家庭成员,根据我市有关政策
@@ -544,7 +753,15 @@ fn heating_funeral_utility_and_disability_support_follow_zhengzhous_text_冬季�
     // A marginal household (pc between the standard and 1.5 ×) with a severely disabled member
     // whose own income qualifies him alone: but first, marginal members get the subsidies.
     let d = determine(
-        &household(true, "2025-01-01", vec![adult(s * 5 / 2), m(1985, 0, MemberFlags::default()), disabled]),
+        &household(
+            true,
+            "2025-01-01",
+            vec![
+                adult(s * 5 / 2),
+                m(1985, 0, MemberFlags::default()),
+                disabled,
+            ],
+        ),
         &zz,
     )
     .unwrap();
@@ -554,7 +771,9 @@ fn heating_funeral_utility_and_disability_support_follow_zhengzhous_text_冬季�
         OtherSupportLine::UtilitySubsidy,
     ];
     assert_eq!(d.members[0].other_support, all.to_vec(), "{}", d.rule);
-    assert!(d.members[2].other_support.contains(&OtherSupportLine::DisabilitySupport));
+    assert!(d.members[2]
+        .other_support
+        .contains(&OtherSupportLine::DisabilitySupport));
     // Elsewhere the lines are off (local choice), and no household above the lines gets them.
     let ty = builtin("370404", "2025-01-01");
     let d = determine(&household(true, "2025-01-01", vec![adult(0)]), &ty).unwrap();
@@ -572,11 +791,24 @@ fn price_linked_temporary_subsidies_are_paid_when_prices_rise_价格临时补贴
     let trigger = ps.trigger_cpi_rise_permille;
     let per = ps.monthly_per_person;
     use policy::determination::price_subsidy;
-    assert_eq!(price_subsidy(&sz, Tier::Dibao, 3, trigger).unwrap(), per.checked_mul(3).unwrap());
-    assert_eq!(price_subsidy(&sz, Tier::Dibao, 3, trigger - 1).unwrap(), Fen::ZERO);
-    assert_eq!(price_subsidy(&sz, Tier::None, 3, trigger).unwrap(), Fen::ZERO);
+    assert_eq!(
+        price_subsidy(&sz, Tier::Dibao, 3, trigger).unwrap(),
+        per.checked_mul(3).unwrap()
+    );
+    assert_eq!(
+        price_subsidy(&sz, Tier::Dibao, 3, trigger - 1).unwrap(),
+        Fen::ZERO
+    );
+    assert_eq!(
+        price_subsidy(&sz, Tier::None, 3, trigger).unwrap(),
+        Fen::ZERO
+    );
     let zz = builtin("410102", "2025-01-01");
-    assert_eq!(price_subsidy(&zz, Tier::Dibao, 3, trigger).unwrap(), Fen::ZERO, "not in 002");
+    assert_eq!(
+        price_subsidy(&zz, Tier::Dibao, 3, trigger).unwrap(),
+        Fen::ZERO,
+        "not in 002"
+    );
 }
 
 // 11. Rounding -------------------------------------------------------------------------------
@@ -598,7 +830,18 @@ fn per_capita_figures_are_rounded_once_by_the_sets_rule() {
     assert_eq!(determine(&h, &t).unwrap().monthly_amount, Fen(199_999));
     // Assets: limit 24 000 yuan each; three members with 72 000.01 yuan in all are over it.
     let assets = |total| {
-        household(true, ON, vec![MemberFacts { assets: Fen(total), ..adult(0) }, adult(0), adult(0)])
+        household(
+            true,
+            ON,
+            vec![
+                MemberFacts {
+                    assets: Fen(total),
+                    ..adult(0)
+                },
+                adult(0),
+                adult(0),
+            ],
+        )
     };
     assert_eq!(determine(&assets(7_200_001), &p).unwrap().tier, Tier::None);
     assert_eq!(determine(&assets(7_200_000), &p).unwrap().tier, Tier::Dibao);
@@ -616,8 +859,11 @@ fn per_capita_figures_are_rounded_once_by_the_sets_rule() {
 
 #[test]
 fn a_set_cannot_take_effect_before_its_document_was_issued() {
-    let text = test_set("410000", "early", "2020-01-01", 100_000, 80_000)
-        .replacen("issued = \"2000-01-01\"", "issued = \"2024-09-02\"", 1);
+    let text = test_set("410000", "early", "2020-01-01", 100_000, 80_000).replacen(
+        "issued = \"2000-01-01\"",
+        "issued = \"2024-09-02\"",
+        1,
+    );
     assert!(matches!(
         PolicyBook::from_toml(&text),
         Err(PolicyError::Guard { version, detail, .. }) if version == "early" && detail.contains("2024-09-02")
@@ -632,7 +878,10 @@ fn a_set_cannot_take_effect_before_its_document_was_issued() {
         ("jm-2018-07", "004", "2018-08-20"),
     ] {
         let s = book.by_version(version).unwrap();
-        assert_eq!((s.document.id.as_str(), s.document.issued), (doc, day(issued)));
+        assert_eq!(
+            (s.document.id.as_str(), s.document.issued),
+            (doc, day(issued))
+        );
         assert!(s.effective_from >= s.document.issued);
     }
 }
@@ -656,5 +905,11 @@ fn a_death_in_a_three_person_dibao_household_pays_the_two_person_amount_from_nex
     let richer = household(true, ON, vec![adult(260_000), adult(0)]);
     let r = redetermine(&before, &richer, &p, Month::parse("2026-06").unwrap()).unwrap();
     assert!(!r.stops);
-    assert!(matches!(r.gradual_exit, Some(ExitDecision::Gradual { months: 6, .. })), "{r:?}");
+    assert!(
+        matches!(
+            r.gradual_exit,
+            Some(ExitDecision::Gradual { months: 6, .. })
+        ),
+        "{r:?}"
+    );
 }
