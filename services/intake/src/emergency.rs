@@ -126,7 +126,9 @@ pub async fn report(
                 None
             }
             Err(e @ ActFirstRefusal::Overflow) => {
-                return Err(ApiError::Internal(anyhow::anyhow!("the act-first limit: {e}")));
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "the act-first limit: {e}"
+                )));
             }
         },
         _ => None,
