@@ -1,8 +1,11 @@
 //! Emergency temporary assistance (急难社会救助 / 临时救助), over HTTP.
 //!
-//! Accepted where the emergency happens, whatever the person's household registration. When the
-//! total is at most `act_first_multiple_permille` × the local monthly dibao standard (3 ×), the
-//! township grants it at once and `eligibility.emergency.granted` goes out for payment; the
+//! Accepted where the emergency happens, whatever the person's household registration. Whether
+//! the township grants it at once is `policy::act_first`, by the region's rule: by amount (at
+//! most `act_first_multiple_permille` × the local monthly dibao standard, Zhengzhou) or by type
+//! (emergency-type first, expenditure-type by approval, Shenzhen). A report that does not say
+//! urban or rural (or, by type, the type) is refused. Granted at once,
+//! `eligibility.emergency.granted` goes out for payment; the
 //! papers are completed afterwards, by `emergency_papers_days`, and overdue papers are listed
 //! for reminders. Larger amounts wait for a county case conference decided by a county approver,
 //! never the officer who reported it. One approval may pay in stages. The officer is the access
@@ -19,7 +22,7 @@ use contract::{EmergencyGranted, EmergencyStage};
 use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::{Acting, Actor, ChainRef};
-use policy::{Fen, RegionCode};
+use policy::{ActFirstRefusal, AidType, Fen, RegionCode};
 use serde::Deserialize;
 use sqlx::types::Json as Stored;
 use sqlx::PgConnection;
@@ -30,15 +33,16 @@ use uuid::Uuid;
 pub struct EmergencyRequest {
     /// Where the emergency happened.
     pub region_code: String,
-    #[serde(default = "yes")]
-    pub urban: bool,
+    /// Urban or rural: required, never assumed (the limit of act first depends on it).
+    #[serde(default)]
+    pub urban: Option<bool>,
+    /// Emergency-type (急难型) or expenditure-type (支出型) aid; required where the region's
+    /// act-first rule is by type.
+    #[serde(default)]
+    pub aid_type: Option<AidType>,
     pub person: Person,
     pub hardship: String,
     pub stages: Vec<StageRequest>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,17 +114,36 @@ pub async fn report(
         }
         Ok(_) | Err(_) => {}
     }
-    let (Some(params), Some(id), Ok(total), true) = (params, id, total, errors.is_empty()) else {
+    let decision = match (&params, &total) {
+        (Some(p), Ok(t)) => match policy::act_first(p, req.urban, req.aid_type, *t) {
+            Ok(d) => Some(d),
+            Err(e @ ActFirstRefusal::UrbanRuralMissing) => {
+                errors.push(FieldError::new("urban", e.to_string()));
+                None
+            }
+            Err(e @ ActFirstRefusal::AidTypeMissing) => {
+                errors.push(FieldError::new("aid_type", e.to_string()));
+                None
+            }
+            Err(e @ ActFirstRefusal::Overflow) => {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "the act-first limit: {e}"
+                )));
+            }
+        },
+        _ => None,
+    };
+    let (Some(params), Some(id), Ok(total), Some(decision), true) =
+        (params, id, total, decision, errors.is_empty())
+    else {
         return Err(ApiError::Validation(errors));
     };
     // A township officer reports what happens in the townships of their token.
     acting.require_area("region_code", &req.region_code)?;
     let total = total.0;
-    let limit = params
-        .standard(req.urban)
-        .times_permille(params.act_first_multiple_permille)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the act-first limit: {e}")))?;
-    let act_first = Fen(total) <= limit;
+    // By type there is no limit: 0 is recorded.
+    let limit = decision.limit.unwrap_or(Fen::ZERO);
+    let act_first = decision.act_first;
     let actor = acting.actor();
     let officer = actor.name.clone();
     let mut e = Emergency {
@@ -146,13 +169,7 @@ pub async fn report(
         reported_by_actor: Some(Stored(actor.clone())),
         decided_by: act_first.then(|| format!("township:{officer}")),
         decided_by_actor: act_first.then(|| Stored(actor.clone())),
-        decision_reason: act_first.then(|| {
-            format!(
-                "act first: {} within {limit} ({}‰ of the monthly standard)",
-                Fen(total),
-                params.act_first_multiple_permille
-            )
-        }),
+        decision_reason: act_first.then(|| decision.reason.clone()),
         papers_due: act_first
             .then(|| today + chrono::Days::new(u64::from(params.emergency_papers_days))),
         papers_completed_by: None,

@@ -234,6 +234,7 @@ async fn determine_and_emit(
                 relief_lines: md.relief_lines.clone(),
                 school_stage: m.flags.0.school_stage,
                 self_care: (m.flags.0.self_care != SelfCare::Full).then_some(m.flags.0.self_care),
+                support: md.support,
             })
             .collect(),
     };

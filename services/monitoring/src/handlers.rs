@@ -64,6 +64,7 @@ pub async fn on_determined(
             tier: m.tiers.first().copied().unwrap_or(det.tier),
             school_stage: m.school_stage,
             self_care: m.self_care,
+            support: m.support,
             zero_employment_household: det.zero_employment_household,
         };
         for dept in &m.relief_lines {

@@ -88,6 +88,9 @@ pub async fn on_push(
             zero_employment_household: push.zero_employment_household,
             disaster: push.circumstances.as_ref().map(disaster_facts),
             on: today,
+            support: push.support,
+            // Pushes name a tier; a recognised group's referral is not pushed yet.
+            group: None,
         },
         params,
     );

@@ -5,7 +5,7 @@
 //! `docs/asyncapi.yaml`, which documents the same with examples.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use policy::determination::{MemberFlags, Payee, SchoolStage, SelfCare};
+use policy::determination::{MemberFlags, Payee, SchoolStage, SelfCare, SupportArrangement};
 use policy::{Department, Month, RegionCode, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -237,6 +237,9 @@ pub struct DeterminedMember {
     /// A member who cannot fully look after themselves (`partial` or `none`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_care: Option<SelfCare>,
+    /// A destitute person's support arrangement, as determined; absent for everybody else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<SupportArrangement>,
 }
 
 fn person() -> Payee {
@@ -320,6 +323,11 @@ pub struct ReferralPush {
     /// care needs become service orders (service-type assistance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_care: Option<SelfCare>,
+    /// A destitute person's support arrangement (`dispersed`, `centralised_public`,
+    /// `centralised_other`), when known: housing relief is for dispersed support only
+    /// (002: "城市分散供养特困人员"). Absent in older messages and for everybody else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<SupportArrangement>,
 }
 
 /// A grant already recorded in the person's chain.

@@ -9,24 +9,30 @@
 //! - [`params`]: parameter sets per region with an effective date, loaded from TOML files.
 //! - [`determination`]: one application, classified determination (tier and monthly amount).
 //! - [`relief`]: the specialist departments and what each grants for a referral.
+//! - [`emergency`]: whether emergency aid is paid first (先行救助), by the region's rule.
+//! - [`redetermination`]: gradual exit (渐退) and re-determination when a household changes.
 //!
 //! Every policy number comes from a [`params::ParameterSet`]; the code holds none.
 
 pub mod bounds;
 pub mod dates;
 pub mod determination;
+pub mod emergency;
 pub mod id;
 pub mod money;
 pub mod month;
 pub mod params;
+pub mod redetermination;
 pub mod region;
 pub mod relief;
 
 pub use bounds::Bounds;
 pub use determination::{determine, Determination, HouseholdFacts, MemberFacts, Tier};
+pub use emergency::{act_first, ActFirst, ActFirstRefusal, AidType};
 pub use id::ResidentId;
 pub use money::{Fen, MoneyOverflow};
 pub use month::Month;
 pub use params::{CareStandards, ParameterSet, PolicyBook, PolicyError};
+pub use redetermination::{gradual_exit, redetermine, ExitDecision, Redetermination};
 pub use region::RegionCode;
 pub use relief::Department;

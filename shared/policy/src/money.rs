@@ -64,6 +64,16 @@ impl Fen {
         Fen(self.0.div_euclid(i64::from(n)))
     }
 
+    /// Integer division rounding up (towards +∞), for per-capita figures under
+    /// [`crate::params::Rounding`]: a fraction of a fen is never given away.
+    pub fn per_up(self, n: u32) -> Fen {
+        if n == 0 {
+            return self;
+        }
+        let n = i64::from(n);
+        Fen(self.0.div_euclid(n) + i64::from(self.0.rem_euclid(n) != 0))
+    }
+
     pub fn max(self, other: Fen) -> Fen {
         Fen(self.0.max(other.0))
     }
@@ -100,6 +110,15 @@ mod tests {
         assert_eq!(Fen(101_000).times_permille(1500), Ok(Fen(151_500)));
         assert_eq!(Fen(3).times_permille(1500), Ok(Fen(5))); // 4.5 rounds half up
         assert_eq!(Fen(i64::MAX).times_permille(2000), Err(MoneyOverflow));
+    }
+
+    #[test]
+    fn per_capita_rounds_up_only_a_remainder() {
+        assert_eq!(Fen(300_001).per_up(3), Fen(100_001));
+        assert_eq!(Fen(300_000).per_up(3), Fen(100_000));
+        assert_eq!(Fen(299_999).per_up(3), Fen(100_000));
+        assert_eq!(Fen(-1).per_up(2), Fen(0));
+        assert_eq!(Fen(7).per_up(0), Fen(7));
     }
 
     #[test]

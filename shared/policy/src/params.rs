@@ -4,9 +4,10 @@
 //! wins, and within a region the set with the latest `effective_from` on or before the date asked
 //! about. A new standard therefore applies from its date on and never to earlier months.
 
-use crate::{Fen, RegionCode};
+use crate::{Fen, RegionCode, Tier};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The parameter sets shipped with the mesh (`data/parameter-sets.toml`).
 pub const BUILTIN: &str = include_str!("../data/parameter-sets.toml");
@@ -23,16 +24,35 @@ pub struct ParameterSet {
     /// True where the figures are illustrative and not confirmed from a published notice.
     #[serde(default)]
     pub example_values: bool,
+    /// The policy text the set implements; the set takes effect no earlier than its issue date.
+    pub document: Document,
+    /// Where every parameter comes from: parameter name (or `name.field`) → `"00N <article>
+    /// <quote>"` citing a text of `seeds/`, or `"local: <why>"` for a choice the texts leave to
+    /// the region. A set with a parameter that has neither does not load.
+    pub sources: BTreeMap<String, String>,
+    /// How per-capita figures are rounded, applied once, where the household's totals are
+    /// divided by its members ([`Rounding`]).
+    pub per_capita_rounding: Rounding,
     /// Monthly dibao standard per person.
     pub dibao_standard: Standards,
     /// Dibao-marginal: per-capita income below this multiple of the standard (‰).
     pub marginal_multiple_permille: i64,
     /// Destitute persons' basic living standard as a multiple of the dibao standard (‰).
     pub destitute_multiple_permille: i64,
+    /// The least `destitute_multiple_permille` may be (001: "不低于当地最低生活保障标准的1.6倍");
+    /// a set below it does not load.
+    pub destitute_floor_permille: i64,
     /// Asset test: per-capita assets may not exceed this many months of the dibao standard.
     pub asset_limit_months: i64,
     /// Destitute persons' monthly care standard by self-care ability (照料护理标准).
     pub care_standard: CareStandards,
+    /// Whether destitute persons get the care standard at all in this region.
+    pub care_fee_enabled: bool,
+    /// Whether a destitute person supported in a public institution (公办公营) also gets the
+    /// care standard; Shenzhen: no, "实行免费供养,不同时享受特困人员护理费" (001).
+    pub care_fee_in_public_institution: bool,
+    /// Whether the region pays the classified add-on (分类施保) at all: Zhengzhou's rule (002).
+    pub classified_addon_enabled: bool,
     /// Classified add-on per qualifying dibao member per month (分类施保).
     pub classified_addon: Fen,
     /// Age from which a dibao member gets the classified add-on.
@@ -43,6 +63,18 @@ pub struct ParameterSet {
     pub working_age_until: u32,
     /// Months benefits continue after income rises above the standard (渐退期).
     pub gradual_exit_months: u32,
+    /// Who a gradual exit is for (001: rural dibao recipients, "对农村低保对象…").
+    pub gradual_exit_scope: Vec<ExitScope>,
+    /// What starts a gradual exit (001: "家庭人均收入超过当地低保标准").
+    pub gradual_exit_trigger: ExitTrigger,
+    /// Single-person dibao (单人保): who may be enrolled as a one-person household.
+    pub single_person_dibao: SinglePersonDibao,
+    /// The residents' basic pension base amount not counted as income (001).
+    pub pension_exclusion: PensionExclusion,
+    /// Necessary employment costs deducted from income (001: "按规定适当扣减").
+    pub employment_cost_deduction: EmploymentCostDeduction,
+    /// Whether emergency aid is granted first by amount (002) or by type (001).
+    pub act_first_rule: ActFirstRule,
     /// Day of the month by which the monthly benefit must be paid.
     pub payment_due_day: u32,
     /// Day of the month before on which the monthly run for a month starts (payment's
@@ -77,6 +109,153 @@ pub struct ParameterSet {
     pub medical_assistance: MedicalAssistanceByTier,
     /// Relief, disaster: transitional living aid, winter-spring hardship aid and rebuilding aid.
     pub disaster_aid: DisasterAid,
+    /// Groups recognised outside civil affairs' own tiers and the departments they are referred
+    /// to (002 一(一): 防止返贫监测对象, 其他困难人员).
+    pub recognised_groups: RecognisedGroups,
+    /// Other assistance the texts name: heating, funeral, utility subsidies (002 三(五)),
+    /// disability support extended to marginal households (002), price-linked temporary
+    /// subsidies (001 二(二)).
+    pub other_support: OtherSupport,
+    /// The raw table the set was read from: `policy explain` prints values by name from it.
+    #[serde(skip)]
+    pub raw: toml::Table,
+}
+
+/// The policy text a parameter set implements.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// The seed's number, `000` to `004`.
+    pub id: String,
+    /// The document's title and number (文号) as it gives them.
+    pub title: String,
+    /// The date the document was issued (its signature date).
+    pub issued: NaiveDate,
+    /// How `issued` was read from the text (a signature date, or the bound an undated text allows).
+    pub dated_by: String,
+}
+
+/// How a household's totals become per-capita figures, once, before any comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Per-capita income and assets are rounded up to the fen: a household is never paid for a
+    /// fraction of a fen it does not lack, and its assets pass the limit exactly when their total
+    /// is within the limit × members. A re-determination from the per-capita figure gives the
+    /// same amount.
+    PerCapitaUp,
+    /// Totals are compared with the line × members and the benefit is standard × members less
+    /// the total income: exact to the fen; the per-capita figure shown is rounded up.
+    Totals,
+}
+
+/// Who a gradual exit (渐退) is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitScope {
+    RuralDibao,
+    UrbanDibao,
+    SinglePersonDibao,
+}
+
+/// What starts a gradual exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitTrigger {
+    /// Per-capita income exceeds the standard (超过).
+    IncomeAboveStandard,
+    /// Per-capita income reaches the standard.
+    IncomeAtOrAboveStandard,
+}
+
+/// When emergency aid may be paid before the papers (先行救助).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActFirstRule {
+    /// Amounts up to `act_first_multiple_permille` × the monthly standard (002).
+    AmountWithinMultiple,
+    /// Emergency-type aid (急难型) first; expenditure-type (支出型) by normal approval (001).
+    EmergencyType,
+}
+
+/// Single-person dibao (单人保): members enrolled as one-person households, each only when their
+/// own income and assets qualify as such.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinglePersonDibao {
+    /// Seriously ill or severely disabled members of low-income (marginal, rigid-expenditure)
+    /// households (001: "将低收入家庭中的重病、重残等特殊困难人员,参照'单人保'按程序纳入低保").
+    pub ill_or_disabled_in_low_income_household: bool,
+    /// Adults severely disabled and without work, whatever their household
+    /// (000: "对成年无业重度残疾人可参照'单人户'提出最低生活保障申请,符合条件的纳入保障范围").
+    pub adult_severely_disabled_without_work: bool,
+}
+
+/// The residents' basic pension base amount not counted as income, for a period, up to the
+/// centrally set amount, for the tiers named (001 二(八)).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PensionExclusion {
+    pub enabled: bool,
+    /// First and last day of the period (十四五: 2021-01-01 to 2025-12-31).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The most not counted per person per month: the centrally set base amount.
+    pub cap: Fen,
+    /// The tiers whose income test leaves it out (dibao, destitute).
+    pub tiers: Vec<Tier>,
+}
+
+/// Necessary employment costs deducted from a member's income, up to a cap (001 二(一)).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmploymentCostDeduction {
+    pub enabled: bool,
+    /// The most deducted per member per month.
+    pub cap: Fen,
+}
+
+/// Groups recognised by other departments or the county, and where their members are referred.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognisedGroups {
+    /// 防止返贫监测对象, identified by agriculture (002 一(二)2).
+    pub return_to_poverty: Vec<crate::Department>,
+    /// 其他困难人员, recognised by the county (002 一(二)3).
+    pub other_hardship: Vec<crate::Department>,
+}
+
+/// Other assistance the texts name (其他救助帮扶), by switch.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherSupport {
+    /// 冬季取暖补贴 (002 三(五)).
+    pub heating_subsidy: bool,
+    /// 减免基本殡葬服务费用 (002 三(五)).
+    pub funeral_fee_waiver: bool,
+    /// 用电用水用气价格补贴 (002 三(五)).
+    pub utility_subsidy: bool,
+    /// The tiers the three above are for (002: 低保对象、特困人员、低保边缘家庭成员、刚性支出困难家庭成员).
+    pub subsidy_tiers: Vec<Tier>,
+    /// Disability support (困难残疾人生活补贴, 重度残疾人护理补贴 …) for severely disabled members
+    /// of dibao and destitute households (004 二).
+    pub disability_support: bool,
+    /// The same extended to marginal households (002: "延伸至低保边缘家庭成员").
+    pub disability_support_to_marginal: bool,
+    /// Price-linked temporary subsidies (价格临时补贴, 001 二(二)).
+    pub price_subsidy: PriceSubsidy,
+}
+
+/// Price-linked temporary subsidy: paid per person per month of a price rise at or above the
+/// trigger, to the tiers named.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSubsidy {
+    pub enabled: bool,
+    /// The monthly rise of the consumer price index (‰, year on year) that triggers it.
+    pub trigger_cpi_rise_permille: i64,
+    pub monthly_per_person: Fen,
+    pub tiers: Vec<Tier>,
 }
 
 /// The quarterly supervision score of a district (季度预警处置考核), out of
@@ -198,8 +377,34 @@ pub enum PolicyError {
     Parse(String),
     #[error("parameter set {version}: {problem}")]
     Invalid { version: String, problem: String },
+    /// A set that breaks a rule of the texts, with the rule and the numbers.
+    #[error("parameter set {version} breaks the rule \"{rule}\": {detail}")]
+    Guard {
+        version: String,
+        rule: String,
+        detail: String,
+    },
+    /// A parameter without a source or a local-choice mark.
+    #[error("parameter set {version}: parameter {parameter} has no source (a text of seeds/ or \"local: …\")")]
+    Unsourced { version: String, parameter: String },
     #[error("no parameter set covers region {region} on {date}")]
     NotCovered { region: String, date: NaiveDate },
+}
+
+/// The texts a source may cite: `seeds/000_…` to `seeds/004_…`.
+pub const DOCUMENTS: [&str; 5] = ["000", "001", "002", "003", "004"];
+
+/// `"00N <where and what the text says>"` or `"local"` / `"local: <why>"`.
+fn is_source(s: &str) -> bool {
+    if let Some(rest) = s.strip_prefix("local") {
+        return rest.is_empty() || (rest.starts_with(':') && !rest[1..].trim().is_empty());
+    }
+    match (s.get(..3), s.get(3..)) {
+        (Some(id), Some(rest)) => {
+            DOCUMENTS.contains(&id) && rest.starts_with(' ') && !rest.trim().is_empty()
+        }
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -222,10 +427,26 @@ impl PolicyBook {
         Self::from_toml(BUILTIN).expect("the built-in parameter sets are valid")
     }
 
+    /// Reads parameter sets and refuses any that breaks a rule: a malformed figure, a parameter
+    /// without a source, a set in force before its document was issued, a destitute standard
+    /// below its floor, a county standard below its city's for the same days.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
-        let file: File = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let parse = |e: toml::de::Error| PolicyError::Parse(e.to_string());
+        let mut file: File = toml::from_str(text).map_err(parse)?;
+        let table: toml::Table = toml::from_str(text).map_err(parse)?;
+        let raws = table
+            .get("set")
+            .and_then(toml::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for (s, raw) in file.set.iter_mut().zip(raws) {
+            if let toml::Value::Table(t) = raw {
+                s.raw = t;
+            }
+        }
         for s in &file.set {
             s.validate()?;
+            s.check_sources()?;
         }
         let mut seen = std::collections::HashSet::new();
         for s in &file.set {
@@ -236,7 +457,59 @@ impl PolicyBook {
                 });
             }
         }
-        Ok(Self { sets: file.set })
+        let book = Self { sets: file.set };
+        book.check_not_below_city()?;
+        Ok(book)
+    }
+
+    /// The first day a set is no longer in force: the next set's of the same region, if any.
+    fn in_force_until(&self, s: &ParameterSet) -> Option<NaiveDate> {
+        self.sets
+            .iter()
+            .filter(|o| o.region == s.region && o.effective_from > s.effective_from)
+            .map(|o| o.effective_from)
+            .min()
+    }
+
+    /// 004: a county (district) executes a standard not lower than the one its city publishes
+    /// ("执行不低于江门市政府确定公布的保障标准"): for every day both are in force, a county's set
+    /// has urban and rural standards at least its city's.
+    fn check_not_below_city(&self) -> Result<(), PolicyError> {
+        for county in &self.sets {
+            let Ok(code) = RegionCode::parse(&county.region) else {
+                continue;
+            };
+            let city_code = format!("{}00", &code.as_str()[..4]);
+            if city_code == county.region {
+                continue;
+            }
+            let county_until = self.in_force_until(county);
+            for city in self.sets.iter().filter(|c| c.region == city_code) {
+                let city_until = self.in_force_until(city);
+                let overlap = county_until.is_none_or(|u| city.effective_from < u)
+                    && city_until.is_none_or(|u| county.effective_from < u);
+                let (c, t) = (&county.dibao_standard, &city.dibao_standard);
+                if overlap && (c.urban < t.urban || c.rural < t.rural) {
+                    return Err(PolicyError::Guard {
+                        version: county.version.clone(),
+                        rule: "a county's standard is not below the city's published standard (004: 执行不低于江门市政府确定公布的保障标准)".into(),
+                        detail: format!(
+                            "county {} from {}: urban {} / rural {}, below city {} set {} from {}: urban {} / rural {}",
+                            county.region,
+                            county.effective_from,
+                            c.urban,
+                            c.rural,
+                            city.region,
+                            city.version,
+                            city.effective_from,
+                            t.urban,
+                            t.rural
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The set in force for `region` on `date`.
@@ -278,7 +551,135 @@ impl ParameterSet {
         }
     }
 
+    /// The source recorded for a parameter (`name` or `name.field`): its own entry, or its
+    /// table's.
+    pub fn source(&self, name: &str) -> Option<&str> {
+        self.sources
+            .get(name)
+            .or_else(|| {
+                name.split_once('.')
+                    .and_then(|(top, _)| self.sources.get(top))
+            })
+            .map(String::as_str)
+    }
+
+    /// A parameter's value as written in the file, by `name` or `name.field`.
+    pub fn value(&self, name: &str) -> Option<&toml::Value> {
+        let mut parts = name.split('.');
+        let mut v = self.raw.get(parts.next()?)?;
+        for part in parts {
+            v = v.get(part)?;
+        }
+        Some(v)
+    }
+
+    /// Every parameter has a source: a text of `seeds/` (`000`–`004`, then where and what it
+    /// says) or a local-choice mark (`local: why`); every source names a parameter.
+    fn check_sources(&self) -> Result<(), PolicyError> {
+        const NOT_PARAMETERS: [&str; 7] = [
+            "region",
+            "name",
+            "version",
+            "effective_from",
+            "example_values",
+            "document",
+            "sources",
+        ];
+        let invalid = |problem: String| PolicyError::Invalid {
+            version: self.version.clone(),
+            problem,
+        };
+        for key in self.raw.keys() {
+            if !NOT_PARAMETERS.contains(&key.as_str()) && !self.sources.contains_key(key) {
+                return Err(PolicyError::Unsourced {
+                    version: self.version.clone(),
+                    parameter: key.clone(),
+                });
+            }
+        }
+        for (name, source) in &self.sources {
+            if self.value(name).is_none() || NOT_PARAMETERS.contains(&name.as_str()) {
+                return Err(invalid(format!(
+                    "sources names {name}, which is not a parameter of the set"
+                )));
+            }
+            if !is_source(source) {
+                return Err(invalid(format!(
+                    "the source of {name} (\"{source}\") neither cites a text (000 to 004, then the article and its words) nor is marked \"local: …\""
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rules of the texts and the checks of the new parameters: the document, its date,
+    /// the destitute floor, the bounded exclusions.
+    fn check_guards(&self) -> Result<(), PolicyError> {
+        let guard = |rule: &str, detail: String| {
+            Err(PolicyError::Guard {
+                version: self.version.clone(),
+                rule: rule.into(),
+                detail,
+            })
+        };
+        if !DOCUMENTS.contains(&self.document.id.as_str()) {
+            return Err(PolicyError::Invalid {
+                version: self.version.clone(),
+                problem: format!(
+                    "document.id {} is not one of the texts (000 to 004)",
+                    self.document.id
+                ),
+            });
+        }
+        if self.effective_from < self.document.issued {
+            return guard(
+                "a set takes effect no earlier than the document it implements is issued",
+                format!(
+                    "effective_from {} is before document {} ({}) issued {}",
+                    self.effective_from,
+                    self.document.id,
+                    self.document.title,
+                    self.document.issued
+                ),
+            );
+        }
+        if self.destitute_multiple_permille < self.destitute_floor_permille {
+            return guard(
+                "destitute basic standard not below the floor × the dibao standard (001: 特困人员基本生活标准按不低于当地最低生活保障标准的1.6倍确定)",
+                format!(
+                    "destitute_multiple_permille {}‰ is below destitute_floor_permille {}‰ (urban: {} against at least {})",
+                    self.destitute_multiple_permille,
+                    self.destitute_floor_permille,
+                    self.dibao_standard
+                        .urban
+                        .times_permille(self.destitute_multiple_permille)
+                        .unwrap_or(Fen::ZERO),
+                    self.dibao_standard
+                        .urban
+                        .times_permille(self.destitute_floor_permille)
+                        .unwrap_or(Fen::ZERO),
+                ),
+            );
+        }
+        let x = &self.pension_exclusion;
+        if x.from > x.to || x.cap.0 < 0 {
+            return Err(PolicyError::Invalid {
+                version: self.version.clone(),
+                problem: "pension_exclusion: from not after to, cap not negative".into(),
+            });
+        }
+        let ps = &self.other_support.price_subsidy;
+        if self.employment_cost_deduction.cap.0 < 0 || ps.monthly_per_person.0 < 0 {
+            return Err(PolicyError::Invalid {
+                version: self.version.clone(),
+                problem: "employment_cost_deduction.cap and price_subsidy.monthly_per_person must not be negative".into(),
+            });
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), PolicyError> {
+        self.check_guards()?;
         let bad = |problem: &str| {
             Err(PolicyError::Invalid {
                 version: self.version.clone(),

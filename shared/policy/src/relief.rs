@@ -1,6 +1,6 @@
 //! Specialist relief departments and what each grants for a referral.
 
-use crate::determination::SchoolStage;
+use crate::determination::{Group, SchoolStage, SupportArrangement};
 use crate::params::MedicalAssistance;
 use crate::{Fen, MoneyOverflow, ParameterSet, Tier};
 use chrono::{Datelike, Months, NaiveDate};
@@ -81,6 +81,12 @@ pub struct ReferralFacts {
     pub disaster: Option<DisasterFacts>,
     /// The day of the decision: grants start on it; the winter-spring season is judged by it.
     pub on: NaiveDate,
+    /// A destitute person's support arrangement, when the push carries it: housing relief is for
+    /// those in dispersed support (002: "城市分散供养特困人员").
+    pub support: Option<SupportArrangement>,
+    /// A recognised group the person belongs to (return-to-poverty monitoring, other hardship),
+    /// for a person referred by their group rather than a tier.
+    pub group: Option<Group>,
 }
 
 /// The state of a disaster victim's home.
@@ -298,6 +304,50 @@ pub fn medical_assistance_for(tier: Tier, p: &ParameterSet) -> Option<MedicalAss
     }
 }
 
+/// A person referred by a recognised group (002 一(一)), not by a tier: the departments the
+/// set's group rule names decide as for a low-income person (medical case by case); others
+/// reject it.
+fn decide_for_group(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
+    let Some(group) = r.group else {
+        return Decision::Rejected {
+            reason: "the household is not low-income".into(),
+        };
+    };
+    let (allowed, what) = match group {
+        Group::ReturnToPoverty => (
+            &p.recognised_groups.return_to_poverty,
+            "a return-to-poverty monitoring object",
+        ),
+        Group::OtherHardship => (
+            &p.recognised_groups.other_hardship,
+            "an other hardship person",
+        ),
+    };
+    if !allowed.contains(&dept) {
+        return Decision::Rejected {
+            reason: format!("{dept} help is not among the referrals for {what}"),
+        };
+    }
+    match dept {
+        Department::Medical => Decision::Review {
+            reason: format!("medical assistance for {what} is decided case by case"),
+        },
+        // As for a marginal household: the rules that follow read the tier.
+        Department::Education
+        | Department::Housing
+        | Department::Employment
+        | Department::Disaster => decide(
+            dept,
+            ReferralFacts {
+                tier: Tier::Marginal,
+                group: None,
+                ..r
+            },
+            p,
+        ),
+    }
+}
+
 /// A bill settled at the hospital (one-stop settlement), in fen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bill {
@@ -399,11 +449,32 @@ pub fn match_needs(needs: &[&str], offers: &[(&str, u32)]) -> Vec<(usize, usize)
     out
 }
 
+/// Housing relief for a destitute person is for dispersed support only (002: "城市分散供养特困
+/// 人员"): refused for centralised support, left to an officer when the push does not say.
+fn destitute_housing(dept: Department, r: ReferralFacts) -> Option<Decision> {
+    if dept != Department::Housing || r.tier != Tier::Destitute {
+        return None;
+    }
+    match r.support {
+        Some(SupportArrangement::Dispersed) => None,
+        Some(s) => Some(Decision::Rejected {
+            reason: format!(
+                "housing relief for destitute persons is for those in dispersed support (城市分散供养特困人员); this person is supported {}",
+                s.as_str()
+            ),
+        }),
+        None => Some(Decision::Review {
+            reason: "housing relief for a destitute person: the referral does not say whether they are in dispersed support".into(),
+        }),
+    }
+}
+
 pub fn decide(dept: Department, r: ReferralFacts, p: &ParameterSet) -> Decision {
     if !r.tier.is_low_income() {
-        return Decision::Rejected {
-            reason: "the household is not low-income".into(),
-        };
+        return decide_for_group(dept, r, p);
+    }
+    if let Some(refused) = destitute_housing(dept, r) {
+        return refused;
     }
     let rp = &p.relief;
     let grant = |kind: &str, amount: Fen, months: u32, rule: String| Decision::Granted {
@@ -553,6 +624,8 @@ mod tests {
                 zero_employment_household: false,
                 disaster: None,
                 on: day(),
+                support: None,
+                group: None,
             },
             p,
         );
@@ -565,6 +638,8 @@ mod tests {
                 zero_employment_household: false,
                 disaster: None,
                 on: day(),
+                support: None,
+                group: None,
             },
             p,
         );
@@ -583,6 +658,8 @@ mod tests {
                 zero_employment_household: false,
                 disaster: None,
                 on: day(),
+                support: None,
+                group: None,
             },
             p,
         );
@@ -607,6 +684,8 @@ mod tests {
                 zero_employment_household: false,
                 disaster: None,
                 on: day(),
+                support: None,
+                group: None,
             },
             p,
         );
@@ -619,6 +698,8 @@ mod tests {
                 zero_employment_household: false,
                 disaster: None,
                 on: day(),
+                support: None,
+                group: None,
             },
             p,
         );
@@ -649,6 +730,8 @@ mod tests {
                     zero_employment_household: false,
                     disaster: None,
                     on: day(),
+                    support: None,
+                    group: None,
                 },
                 p,
             );
@@ -663,6 +746,8 @@ mod tests {
                 zero_employment_household: false,
                 disaster: None,
                 on: day(),
+                support: None,
+                group: None,
             },
             p,
         );
@@ -726,6 +811,8 @@ mod tests {
                     zero_employment_household: false,
                     disaster: None,
                     on: day(),
+                    support: None,
+                    group: None,
                 },
                 p,
             );
@@ -763,6 +850,8 @@ mod tests {
             zero_employment_household: zero,
             disaster: None,
             on: day(),
+            support: None,
+            group: None,
         };
         let post = decide(Department::Employment, facts(true), p);
         assert!(
@@ -952,6 +1041,8 @@ mod tests {
                 displaced,
             }),
             on: d(on),
+            support: None,
+            group: None,
         };
         let grants = |f| -> Vec<(String, i64, u32)> {
             decide_all(Department::Disaster, f, &p)

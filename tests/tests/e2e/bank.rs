@@ -51,6 +51,7 @@ fn validate(xml: &str, xsd: &str) -> Result<(), String> {
 fn emergency(n: u32, amount_fen: i64) -> Value {
     json!({
         "region_code": TOWNSHIP,
+        "urban": true,
         "person": {"name": format!("Person {n}"), "id_number": id_number(&format!("41010219800101{n:03}"))},
         "hardship": "house fire; belongings lost",
         "stages": [{"amount_fen": amount_fen}],

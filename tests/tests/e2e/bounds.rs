@@ -127,6 +127,7 @@ async fn amounts_out_of_range_are_refused_field_by_field_before_any_sum_is_made(
     let emergency = |stages: Value| {
         json!({
             "region_code": "410102001",
+            "urban": true,
             "person": {"name": "Wang Fang", "id_number": id_number("41010219800101077")},
             "hardship": "house fire",
             "stages": stages,
@@ -402,6 +403,7 @@ async fn payment_runs_and_instructs_only_the_months_of_its_window() {
             "/v1/emergencies",
             &json!({
                 "region_code": "410102001",
+                "urban": true,
                 "person": {"name": "Wang Fang", "id_number": id_number("41010219800101078")},
                 "hardship": "house fire",
                 "stages": [{"amount_fen": 20_000}, {"amount_fen": 20_000, "pay_after_days": 200}],

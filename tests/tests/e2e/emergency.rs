@@ -29,6 +29,7 @@ fn limit_fen() -> i64 {
 fn report(stages: Value) -> Value {
     json!({
         "region_code": "410102001",
+        "urban": true,
         "person": {"name": "Huang Lei", "id_number": id_number("44030519900101003")},
         "hardship": "house fire; belongings lost",
         "stages": stages,

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use contract::{Circumstances, FeedSource, PriorAssistance, ReferralPush};
-use policy::determination::{SchoolStage, SelfCare};
+use policy::determination::{SchoolStage, SelfCare, SupportArrangement};
 use policy::{Department, RegionCode, Tier};
 use uuid::Uuid;
 
@@ -79,6 +79,8 @@ pub struct Recipient {
     pub tier: Tier,
     pub school_stage: Option<SchoolStage>,
     pub self_care: Option<SelfCare>,
+    /// A destitute person's support arrangement, as determined; not stored at enrolment.
+    pub support: Option<SupportArrangement>,
     pub zero_employment_household: bool,
 }
 
@@ -121,6 +123,7 @@ pub fn build(
         prior_assistance,
         circumstances: r.circumstances.clone(),
         self_care: to.self_care,
+        support: to.support,
     }
 }
 
@@ -140,6 +143,7 @@ mod tests {
             tier: Tier::SinglePersonDibao,
             school_stage: Some(SchoolStage::SeniorSecondary),
             self_care: Some(SelfCare::Partial),
+            support: None,
             zero_employment_household: true,
         }
     }

@@ -593,6 +593,8 @@ impl RecipientRow {
             tier: tier(&self.tier)?,
             school_stage: from_text(self.school_stage)?,
             self_care: from_text(self.self_care)?,
+            // Not stored at enrolment: a push from a stored person does not carry it.
+            support: None,
             zero_employment_household: self.zero_employment_household,
         })
     }

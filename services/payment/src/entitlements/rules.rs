@@ -506,6 +506,7 @@ mod tests {
                     relief_lines: Vec::new(),
                     school_stage: None,
                     self_care: None,
+                    support: md.support,
                 })
                 .collect(),
         }
