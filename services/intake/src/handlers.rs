@@ -12,7 +12,7 @@ use contract::channels::{
 };
 use contract::{
     ApplicationRejected, DeterminedMember, HouseholdDetermined, HouseholdVerified, ManualReview,
-    ManuallyVerified,
+    ManuallyVerified, MemberBasis,
 };
 use mesh::audit::{self, Entry};
 use mesh::consumer::Outcome;
@@ -189,6 +189,7 @@ async fn determine_and_emit(
         .map_err(|e| DetermineError::Poison(e.to_string()))?;
     let members = store::members(tx, app.application_id).await?;
     let facts = facts_of(&members, verified).map_err(DetermineError::Poison)?;
+    let basis: Vec<MemberBasis> = facts.iter().map(MemberBasis::of).collect();
     let decision = policy::determine(
         &HouseholdFacts {
             urban: app.urban,
@@ -222,7 +223,8 @@ async fn determine_and_emit(
         members: members
             .iter()
             .zip(&decision.members)
-            .map(|(m, md)| DeterminedMember {
+            .zip(basis)
+            .map(|((m, md), basis)| DeterminedMember {
                 member_id: m.member_id,
                 id_number: m.id_number.clone(),
                 name: m.name.clone(),
@@ -235,6 +237,7 @@ async fn determine_and_emit(
                 school_stage: m.flags.0.school_stage,
                 self_care: (m.flags.0.self_care != SelfCare::Full).then_some(m.flags.0.self_care),
                 support: md.support,
+                basis: Some(basis),
             })
             .collect(),
     };

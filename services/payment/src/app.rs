@@ -3,7 +3,8 @@
 use crate::state::State;
 use crate::{handlers, http, runs, Settings, MIGRATOR};
 use contract::channels::{
-    EMERGENCY_GRANTED, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, PAYMENT_BANK_STATUS,
+    EMERGENCY_GRANTED, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, HOUSEHOLD_REDETERMINED,
+    PAYMENT_BANK_STATUS,
 };
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
@@ -49,6 +50,10 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         .on("changes", HOUSEHOLD_CHANGED, {
             let st = state.clone();
             move |e, d| handlers::on_changed(st.clone(), e, d)
+        })
+        .on("redeterminations", HOUSEHOLD_REDETERMINED, {
+            let st = state.clone();
+            move |e, d| handlers::on_redetermined(st.clone(), e, d)
         })
         .task("monthly-runs", runs::work(state.clone()))
         .task("monthly-run-scheduler", runs::schedule(state.clone()))

@@ -5,7 +5,10 @@ use crate::domain::ReceivedVia;
 use crate::entitlements::{self, Facts};
 use crate::state::State;
 use crate::{iso20022, status_reports};
-use contract::{BankStatusReport, EmergencyGranted, HouseholdChanged, HouseholdDetermined};
+use contract::{
+    BankStatusReport, EmergencyGranted, HouseholdChanged, HouseholdDetermined,
+    HouseholdRedetermined,
+};
 use mesh::consumer::Outcome;
 use mesh::{Delivery, HandlerError};
 
@@ -80,6 +83,31 @@ pub async fn on_status_report(
     } else {
         Outcome::Applied
     })
+}
+
+/// `eligibility.household.redetermined` → the household's facts from `from_month` on (the new
+/// amount is paid by that month's run), a stop when no cash tier is left, or a gradual exit.
+pub async fn on_redetermined(
+    state: State,
+    e: mesh::Envelope<HouseholdRedetermined>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let opened = entitlements::redetermined(&state, &mut tx, &e).await?;
+    tx.commit().await?;
+    let r = &e.data;
+    tracing::info!(
+        cause = r.cause.as_str(),
+        from_month = %r.from_month,
+        before_fen = r.before.monthly_amount_fen,
+        after_fen = r.after.monthly_amount_fen,
+        stops = r.stops,
+        recoveries = opened,
+        "Re-determination recorded."
+    );
+    Ok(Outcome::Applied)
 }
 
 /// `monitor.household.changed` → a stop (or the end of a gradual exit) for a person or the whole

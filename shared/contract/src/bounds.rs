@@ -110,8 +110,36 @@ impl Bounded for HouseholdDetermined {
             at(
                 format!("{m}.individual_benefit_fen"),
                 b.amount(x.individual_benefit_fen),
-            )
+            )?;
+            let Some(basis) = &x.basis else {
+                return Ok(());
+            };
+            for (field, fen) in [
+                ("monthly_income_fen", basis.monthly_income_fen),
+                ("pension_base_fen", basis.pension_base_fen),
+                ("employment_costs_fen", basis.employment_costs_fen),
+                ("assets_fen", basis.assets_fen),
+                ("rigid_expenditure_fen", basis.rigid_expenditure_fen),
+            ] {
+                at(format!("{m}.basis.{field}"), b.amount(fen))?;
+            }
+            Ok(())
         })
+    }
+}
+
+impl Bounded for HouseholdRedetermined {
+    fn check(&self, b: &Bounds) -> Result<(), String> {
+        at(
+            "before.monthly_amount_fen",
+            b.amount(self.before.monthly_amount_fen),
+        )?;
+        at(
+            "before.per_capita_income_fen",
+            b.amount(self.before.per_capita_income_fen),
+        )?;
+        members(b, self.before.member_ids.len())?;
+        self.after.check(b).map_err(|e| format!("after.{e}"))
     }
 }
 

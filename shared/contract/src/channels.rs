@@ -149,6 +149,15 @@ channels! {
         consumers: ["monitoring", "payment"],
         chain: true,
     }
+    /// A household determined again after a change (a member's death), from `from_month`.
+    HOUSEHOLD_REDETERMINED: HouseholdRedetermined {
+        subject: "eligibility.household.redetermined",
+        kind: "eligibility.household.redetermined",
+        stream: Some(Stream::Eligibility),
+        producers: ["monitoring"],
+        consumers: ["payment"],
+        chain: true,
+    }
     /// Emergency temporary assistance granted (act first, or after a county case conference), in
     /// one or more scheduled stages.
     EMERGENCY_GRANTED: EmergencyGranted {

@@ -16,6 +16,8 @@ pub use bounds::Bounded;
 pub mod channels;
 mod relief;
 pub use relief::*;
+mod redetermination;
+pub use redetermination::*;
 mod bank;
 pub use bank::*;
 mod payment;
@@ -240,6 +242,11 @@ pub struct DeterminedMember {
     /// A destitute person's support arrangement, as determined; absent for everybody else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support: Option<SupportArrangement>,
+    /// What the determination rested on for this member (verified income, exclusions, assets,
+    /// circumstances), so that the household can be determined again when it changes; absent
+    /// in determinations made before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<MemberBasis>,
 }
 
 fn person() -> Payee {

@@ -74,6 +74,7 @@ fn facts(i: usize) -> Facts {
                 tier: Tier::Destitute,
                 per_capita_income_fen: 0,
                 members: vec![m],
+                redeterminations: Vec::new(),
             }
         }
         // Single-person dibao: a seriously ill member of a marginal household.
@@ -90,6 +91,7 @@ fn facts(i: usize) -> Facts {
                 tier: Tier::SinglePersonDibao,
                 per_capita_income_fen: 95000,
                 members: vec![m, member("spouse", date(year, 6, 1), vec![Tier::Marginal])],
+                redeterminations: Vec::new(),
             }
         }
         // Dibao: three people, income and add-ons varied.
@@ -109,6 +111,7 @@ fn facts(i: usize) -> Facts {
                         vec![Tier::Dibao],
                     ),
                 ],
+                redeterminations: Vec::new(),
             }
         }
     }

@@ -668,3 +668,111 @@ async fn a_household_determined_after_a_month_was_run_is_instructed_for_that_mon
     assert_eq!(month_instructions(&mesh, &enrolled, next).await.len(), 1);
     mesh.teardown().await.unwrap();
 }
+
+/// Re-determination (动态调整; issue "policy as the texts write it"): the spouse of a dibao
+/// household of three dies. Monitoring determines the household again without her, from the
+/// month after the death, and payment pays that month the two-person amount: the head's
+/// 600.00 yuan now over two people, 300.00 yuan per capita, the gap to the urban standard for
+/// two and the child's add-on (she had the other one) — not the old per-capita income for the
+/// two left. The month of the death keeps the amount for three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_death_in_a_dibao_household_of_three_is_determined_again_and_the_next_month_pays_two() {
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![("payment.run.months_ahead".into(), "2".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let a = &enrolled[0];
+    let spouse_id_number = hs[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["relation"] == json!("spouse"))
+        .and_then(|m| m["id_number"].as_str())
+        .unwrap()
+        .to_owned();
+    let died_on = mesh_tests::business_date();
+    let now = this_month();
+    let next = now.next();
+
+    let id = Uuid::new_v4().to_string();
+    let record = json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": "/department/death",
+        "type": "monitor.feed.record",
+        "time": "2026-11-16T02:00:00Z",
+        "datacontenttype": "application/json",
+        "household_id": Uuid::nil(),
+        "chain_id": Uuid::nil(),
+        "schema_version": 1,
+        "data": {
+            "record_id": "D-REDET-1",
+            "id_number": spouse_id_number,
+            "region_code": "410102001002",
+            "occurred_on": died_on,
+        },
+    });
+    mesh.publish_raw(
+        "monitor.feed.death",
+        &id,
+        serde_json::to_vec(&record).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let subject = contract::channels::HOUSEHOLD_REDETERMINED.subject;
+    assert!(
+        eventually(WITHIN, || async {
+            !messages(&mesh, "ELIGIBILITY", subject).await.is_empty()
+        })
+        .await,
+        "no eligibility.household.redetermined"
+    );
+    let book = PolicyBook::builtin();
+    let p = zhengzhou(&book, next);
+    let standard = p.dibao_standard.urban.0;
+    let for_two = (standard - 30000) * 2 + p.classified_addon.0;
+    let redetermined = messages(&mesh, "ELIGIBILITY", subject).await;
+    assert_eq!(redetermined.len(), 1);
+    let e = &redetermined[0].1;
+    assert_eq!(e["household_id"], json!(a.0));
+    assert_eq!(e["chain_id"], json!(a.1));
+    let r = &e["data"];
+    assert_eq!(r["cause"], json!("death"));
+    assert_eq!(r["member_id"], json!(a.2["spouse"]));
+    assert_eq!(r["from_month"], json!(next.to_string()));
+    assert_eq!(
+        r["before"]["monthly_amount_fen"],
+        json!(demo_dibao(&p, 3, 2))
+    );
+    assert_eq!(r["after"]["monthly_amount_fen"], json!(for_two), "{r:#}");
+    assert_eq!(r["after"]["per_capita_income_fen"], json!(30000));
+    assert_eq!(r["after"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(r["stops"], json!(false));
+    assert!(r["after"]["decided_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("rule:"));
+
+    mesh.settle(WITHIN).await.unwrap();
+    run_month(&mesh, next).await;
+    let paid = month_instructions(&mesh, &enrolled[..1], next).await;
+    let amounts: Vec<(String, i64)> = paid
+        .values()
+        .map(|(to, kind, fen)| {
+            assert_eq!(to, &a.2["head"].to_string());
+            (kind.clone(), *fen)
+        })
+        .collect();
+    assert_eq!(amounts, [("dibao_monthly".to_owned(), for_two)]);
+    // The month of the death was instructed at determination, for three.
+    let this = month_instructions(&mesh, &enrolled[..1], now).await;
+    let this: Vec<i64> = this.values().map(|(_, _, fen)| *fen).collect();
+    assert_eq!(this, [demo_dibao(&zhengzhou(&book, now), 3, 2)]);
+    mesh.teardown().await.unwrap();
+}

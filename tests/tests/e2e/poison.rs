@@ -56,6 +56,11 @@ fn consumers() -> Vec<(&'static str, &'static str, &'static str)> {
             "payment-emergencies",
         ),
         (
+            "eligibility.household.redetermined",
+            "payment",
+            "payment-redeterminations",
+        ),
+        (
             "monitor.household.enrolled",
             "verification",
             "verification-enrolments",

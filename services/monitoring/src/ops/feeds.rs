@@ -13,7 +13,7 @@ use crate::store::households::Found;
 use crate::store::warnings::NewWarning;
 use chrono::NaiveDate;
 use contract::channels::HOUSEHOLD_CHANGED;
-use contract::{AssistanceChange, FeedRecord, FeedSource, HouseholdChanged};
+use contract::{AssistanceChange, FeedRecord, FeedSource, HouseholdChanged, RedeterminationCause};
 use mesh::audit::{self, Entry};
 use mesh::{Actor, ChainRef, HandlerError};
 use serde::Serialize;
@@ -31,6 +31,8 @@ pub struct Row {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ActionCounts {
     pub household_changed: u64,
+    /// Households determined again (a member died and the others go on).
+    pub redetermined: u64,
     pub referrals: u64,
     pub warnings: u64,
 }
@@ -171,6 +173,7 @@ pub async fn apply_rows(
             audit::append(tx, &state.mesh, &by.actor, entry).await?;
         }
         out.actions.household_changed += done.household_changed;
+        out.actions.redetermined += done.redetermined;
         out.actions.referrals += done.referrals;
         out.actions.warnings += done.warnings;
         matched_ids.push(row.record.record_id.clone());
@@ -264,16 +267,31 @@ async fn act(
                     already_stopped = true;
                     continue;
                 }
-                let mut out = state.mesh.envelope(
-                    &chain_of(p, causation_id),
-                    Some(change.change_id.to_string()),
-                    change,
-                );
+                let chain = chain_of(p, causation_id);
+                let mut out =
+                    state
+                        .mesh
+                        .envelope(&chain, Some(change.change_id.to_string()), change);
                 if let Some(actor) = by {
                     out = out.by(actor.clone());
                 }
                 mesh::outbox::enqueue_on(tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
                 done.household_changed += 1;
+                // The others go on: the household is determined again without the person.
+                if source == FeedSource::Death
+                    && crate::ops::redetermination::member_left(
+                        state,
+                        tx,
+                        p,
+                        RedeterminationCause::Death,
+                        r.occurred_on,
+                        &chain,
+                        by,
+                    )
+                    .await?
+                {
+                    done.redetermined += 1;
+                }
             }
             Action::Refer {
                 department,

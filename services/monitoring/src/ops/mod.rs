@@ -16,5 +16,6 @@ pub mod chain;
 pub mod discovery;
 pub mod feeds;
 pub mod population;
+pub mod redetermination;
 pub mod referrals;
 pub mod warnings;

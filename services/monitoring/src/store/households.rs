@@ -15,6 +15,47 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// The household's determination now: as enrolled, or as last determined again; its tier,
+/// amount and parameter set version follow it.
+pub async fn set_determination(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    d: &HouseholdDetermined,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let json = serde_json::to_value(d).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query!(
+        "UPDATE households SET determination = $2, tier = $3, monthly_amount_fen = $4,
+                policy_version = $5, updated_at = $6
+         WHERE household_id = $1",
+        household_id,
+        json,
+        d.tier.as_str(),
+        d.monthly_amount_fen,
+        d.policy_version,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The household's determination as kept ([`set_determination`]), locked until the
+/// transaction ends; `None` when none is kept (enrolled before it was) or it no longer parses.
+pub async fn determination(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+) -> sqlx::Result<Option<HouseholdDetermined>> {
+    let v = sqlx::query_scalar!(
+        "SELECT determination FROM households WHERE household_id = $1 FOR UPDATE",
+        household_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+}
+
 /// Enrols the household and its members; `false` when it was already enrolled.
 /// `today` is the day of the determination, its last verification.
 pub async fn enrol(
@@ -46,6 +87,7 @@ pub async fn enrol(
     if inserted == 0 {
         return Ok(false);
     }
+    set_determination(tx, e.household_id, d, e.time).await?;
     for m in &d.members {
         sqlx::query!(
             "INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason, enrolled_at, school_stage, self_care)

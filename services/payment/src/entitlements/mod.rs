@@ -19,9 +19,14 @@ use crate::recoveries;
 use crate::state::State;
 use crate::store;
 use crate::store::entitlements::{Determined, Household, NewChange, NewStage};
-use contract::{EmergencyGranted, HouseholdChanged, HouseholdDetermined};
+use contract::{
+    AssistanceChange, EmergencyGranted, HouseholdChanged, HouseholdDetermined,
+    HouseholdRedetermined,
+};
 use mesh::{ChainRef, Envelope, HandlerError};
+use policy::redetermination::ExitDecision;
 use policy::{Month, Tier};
+use sqlx::types::Json;
 use sqlx::PgConnection;
 
 /// Records a determination and instructs a paid household for the months already due.
@@ -151,15 +156,79 @@ pub async fn changed(
     e: &Envelope<HouseholdChanged>,
     from: Month,
 ) -> anyhow::Result<usize> {
-    let c = &e.data;
     store::entitlements::lock_household(tx, e.household_id).await?;
     // The run's chunk holding this household finishes first (its rows are locked for share).
     store::entitlements::lock_entitlement(tx, e.household_id).await?;
+    record_change(state, tx, &e.data, from, &e.id, &ChainRef::answering(e)).await
+}
+
+/// A household determined again: its facts from `from_month` on join the register (the months
+/// before keep theirs), or, when no cash tier is left, a stop of the household from that month;
+/// or, for a gradual exit, the amount before for the exit months and a stop after them. Returns
+/// the recovery cases opened for months already instructed that a stop covers.
+pub async fn redetermined(
+    state: &State,
+    tx: &mut PgConnection,
+    e: &Envelope<HouseholdRedetermined>,
+) -> Result<usize, HandlerError> {
+    let r = &e.data;
+    store::entitlements::lock_household(tx, e.household_id).await?;
+    store::entitlements::lock_entitlement(tx, e.household_id).await?;
+    let Some(household) = store::entitlements::household(tx, e.household_id).await? else {
+        // Never determined here: nothing was or will be paid on the old facts.
+        return Ok(0);
+    };
+    let Some(Json(mut facts)) = household.facts else {
+        return Ok(0);
+    };
+    let stop = |change, from_month, exit_months| HouseholdChanged {
+        change_id: r.redetermination_id,
+        member_id: None,
+        change,
+        reason: format!("redetermined:{}", r.cause.as_str()),
+        occurred_on: r.occurred_on,
+        stop_from_month: from_month,
+        exit_months,
+        decided_by: r.after.decided_by.clone(),
+    };
+    let chain = ChainRef::answering(e);
+    match r.gradual_exit {
+        Some(ExitDecision::Gradual {
+            months,
+            stop_from_month,
+        }) => {
+            let c = stop(AssistanceChange::GradualExit, stop_from_month, Some(months));
+            return Ok(record_change(state, tx, &c, stop_from_month, &e.id, &chain).await?);
+        }
+        _ if r.stops => {
+            let c = stop(AssistanceChange::Stopped, r.from_month, None);
+            return Ok(record_change(state, tx, &c, r.from_month, &e.id, &chain).await?);
+        }
+        _ => {}
+    }
+    let after = Facts::of(&r.after, &state.policy).map_err(HandlerError::Poison)?;
+    facts.redetermined(r.from_month, after);
+    store::entitlements::set_facts(tx, e.household_id, &facts, &e.id, state.mesh.clock.now())
+        .await?;
+    Ok(0)
+}
+
+/// Records the change `c` from `from`, which came in event `source_event_id`; a new one opens
+/// the recovery cases of what was already instructed for those months.
+async fn record_change(
+    state: &State,
+    tx: &mut PgConnection,
+    c: &HouseholdChanged,
+    from: Month,
+    source_event_id: &str,
+    chain: &ChainRef,
+) -> anyhow::Result<usize> {
+    let household_id = chain.household_id;
     let fresh = store::entitlements::insert_change(
         tx,
         &NewChange {
             change_id: c.change_id,
-            household_id: e.household_id,
+            household_id,
             member_id: c.member_id,
             change: ChangeKind::from(c.change),
             reason: &c.reason,
@@ -167,7 +236,7 @@ pub async fn changed(
             stop_from_month: &from.to_string(),
             exit_months: c.exit_months.map(|m| m as i32),
             decided_by: &c.decided_by,
-            source_event_id: &e.id,
+            source_event_id,
         },
         state.mesh.clock.now(),
     )
@@ -175,14 +244,5 @@ pub async fn changed(
     if !fresh {
         return Ok(0);
     }
-    recoveries::open(
-        state,
-        tx,
-        e.household_id,
-        from,
-        &c.reason,
-        c.change_id,
-        &ChainRef::answering(e),
-    )
-    .await
+    recoveries::open(state, tx, household_id, from, &c.reason, c.change_id, chain).await
 }

@@ -58,6 +58,18 @@ pub struct Facts {
     pub tier: Tier,
     pub per_capita_income_fen: i64,
     pub members: Vec<Member>,
+    /// The household determined again (`eligibility.household.redetermined`): the facts from
+    /// each `from_month` on, in month order. The facts above hold for the months before the
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redeterminations: Vec<FactsFrom>,
+}
+
+/// A household's facts from `from_month` on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FactsFrom {
+    pub from_month: Month,
+    pub facts: Facts,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +98,25 @@ pub struct Member {
 }
 
 impl Facts {
+    /// The facts that hold for `month`: the last re-determination from that month or before,
+    /// or the determination's.
+    pub fn in_month(&self, month: Month) -> &Facts {
+        self.redeterminations
+            .iter()
+            .rev()
+            .find(|r| r.from_month <= month)
+            .map_or(self, |r| &r.facts)
+    }
+
+    /// Adds the facts of a re-determination from `from_month` on; one from the same month
+    /// replaces the one kept (it was determined from the latest facts).
+    pub fn redetermined(&mut self, from_month: Month, mut facts: Facts) {
+        facts.redeterminations.clear();
+        self.redeterminations.retain(|r| r.from_month != from_month);
+        self.redeterminations.push(FactsFrom { from_month, facts });
+        self.redeterminations.sort_by_key(|r| r.from_month);
+    }
+
     /// The facts of a determination. `book` gives the parameter set the determination used
     /// (by its version), from which a destitute person's self-care ability and a single-person
     /// member's own income are read back out of their benefit.
@@ -159,6 +190,7 @@ impl Facts {
             tier: det.tier,
             per_capita_income_fen: det.per_capita_income_fen,
             members,
+            redeterminations: Vec::new(),
         })
     }
 }
@@ -245,6 +277,7 @@ pub fn monthly(
     if month < effective || stops.household_stopped(month) {
         return Ok(Vec::new());
     }
+    let facts = facts.in_month(month);
     let on = month.first_day();
     let active: Vec<&Member> = facts
         .members
@@ -507,6 +540,7 @@ mod tests {
                     school_stage: None,
                     self_care: None,
                     support: md.support,
+                    basis: None,
                 })
                 .collect(),
         }

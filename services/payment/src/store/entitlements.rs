@@ -80,6 +80,26 @@ pub async fn upsert_determined(
     .await
 }
 
+/// The household's facts, as a re-determination (event `source_event_id`) extended them.
+pub async fn set_facts(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    facts: &Facts,
+    source_event_id: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE entitlements SET facts = $2, source_event_id = $3, updated_at = $4 WHERE household_id = $1",
+        household_id,
+        Json(facts) as _,
+        source_event_id,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Makes sure an emergency grant's household is in the register (without facts, if new).
 pub async fn upsert_granted(
     tx: &mut PgConnection,

@@ -1,0 +1,170 @@
+//! Re-determination (动态调整): when a household changes — a member dies or leaves — it is
+//! determined again from the facts its determination rested on ([`MemberBasis`] on each
+//! [`DeterminedMember`]), under the parameter set in force, from the month the policy says
+//! (`policy::redetermine`); `eligibility.household.redetermined` carries the before, the after
+//! and the cause, and payment pays the new amount from `from_month`.
+
+use crate::{DeterminedMember, HouseholdDetermined};
+use chrono::NaiveDate;
+use policy::determination::{Determination, HouseholdFacts, MemberFacts, MemberFlags};
+use policy::redetermination::ExitDecision;
+use policy::{Fen, Month, ResidentId, Tier};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a member's determination rested on: the verified figures and the circumstances.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemberBasis {
+    /// Verified monthly income, before the exclusions.
+    pub monthly_income_fen: i64,
+    #[serde(default)]
+    pub pension_base_fen: i64,
+    #[serde(default)]
+    pub employment_costs_fen: i64,
+    pub assets_fen: i64,
+    #[serde(default)]
+    pub rigid_expenditure_fen: i64,
+    #[serde(default)]
+    pub flags: MemberFlags,
+}
+
+impl MemberBasis {
+    pub fn of(m: &MemberFacts) -> MemberBasis {
+        MemberBasis {
+            monthly_income_fen: m.monthly_income.0,
+            pension_base_fen: m.pension_base.0,
+            employment_costs_fen: m.employment_costs.0,
+            assets_fen: m.assets.0,
+            rigid_expenditure_fen: m.rigid_expenditure.0,
+            flags: m.flags,
+        }
+    }
+}
+
+impl HouseholdDetermined {
+    /// The household's facts as determined, for a determination on `on`, leaving out the
+    /// members in `without`; `None` when a member's basis is not carried (a determination made
+    /// before it was) or an ID number does not parse.
+    pub fn facts(&self, on: NaiveDate, without: &[Uuid]) -> Option<HouseholdFacts> {
+        let members = self
+            .members
+            .iter()
+            .filter(|m| !without.contains(&m.member_id))
+            .map(|m| {
+                let b = m.basis.as_ref()?;
+                Some(MemberFacts {
+                    member_id: m.member_id.to_string(),
+                    id: ResidentId::parse(&m.id_number).ok()?,
+                    monthly_income: Fen(b.monthly_income_fen),
+                    pension_base: Fen(b.pension_base_fen),
+                    employment_costs: Fen(b.employment_costs_fen),
+                    assets: Fen(b.assets_fen),
+                    rigid_expenditure: Fen(b.rigid_expenditure_fen),
+                    flags: b.flags,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(HouseholdFacts {
+            urban: self.urban,
+            on,
+            members,
+        })
+    }
+
+    /// This household as `decision` determines it again from `from_month`, with the members
+    /// `decision` names (same ids, names, relations and bases), decided by `decided_by`.
+    pub fn again(
+        &self,
+        decision: &Determination,
+        from_month: Month,
+        decided_by: String,
+    ) -> HouseholdDetermined {
+        let members = decision
+            .members
+            .iter()
+            .filter_map(|md| {
+                let m = self
+                    .members
+                    .iter()
+                    .find(|m| m.member_id.to_string() == md.member_id)?;
+                Some(DeterminedMember {
+                    tiers: md.tiers.clone(),
+                    individual_benefit_fen: md.individual_benefit.0,
+                    payee: md.payee,
+                    addon_reason: md.addon_reason.clone(),
+                    relief_lines: md.relief_lines.clone(),
+                    support: md.support,
+                    ..m.clone()
+                })
+            })
+            .collect();
+        HouseholdDetermined {
+            tier: decision.tier,
+            classifications: decision.classifications.clone(),
+            monthly_amount_fen: decision.monthly_amount.0,
+            per_capita_income_fen: decision.per_capita_income.0,
+            per_capita_assets_fen: decision.per_capita_assets.0,
+            standard_fen: decision.standard.0,
+            policy_version: decision.policy_version.clone(),
+            rule: decision.rule.clone(),
+            effective_month: from_month,
+            decided_by,
+            zero_employment_household: decision.zero_employment_household,
+            members,
+            ..self.clone()
+        }
+    }
+}
+
+/// Why a household was determined again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedeterminationCause {
+    /// A member died (a `death` feed record).
+    Death,
+}
+
+impl RedeterminationCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedeterminationCause::Death => "death",
+        }
+    }
+}
+
+/// The household before the change, as it was paid.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeterminedBefore {
+    pub tier: Tier,
+    pub monthly_amount_fen: i64,
+    pub per_capita_income_fen: i64,
+    pub policy_version: String,
+    /// The members it was determined for.
+    pub member_ids: Vec<Uuid>,
+}
+
+/// `eligibility.household.redetermined`: a household determined again after a change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HouseholdRedetermined {
+    /// Stable from the household and the cause: a redelivered feed record gives the same id.
+    pub redetermination_id: Uuid,
+    pub cause: RedeterminationCause,
+    /// The member the change is about (the one who died).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<Uuid>,
+    /// When the change happened.
+    pub occurred_on: NaiveDate,
+    /// The first month paid at the new amount (`after.effective_month`).
+    pub from_month: Month,
+    pub before: DeterminedBefore,
+    /// The household as determined again: the members still in it, their tiers and amounts,
+    /// under the parameter set in force for `from_month`.
+    pub after: HouseholdDetermined,
+    /// No cash assistance after the change (and no gradual exit): nothing is paid from
+    /// `from_month` on.
+    pub stops: bool,
+    /// The income now exceeds the standard and the region's gradual exit applies: paid at the
+    /// amount before for its months, nothing from its `stop_from_month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradual_exit: Option<ExitDecision>,
+}
