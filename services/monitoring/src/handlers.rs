@@ -325,7 +325,9 @@ pub async fn on_reverified(
     // Bounded on decoding (bounds.max_amount_fen, bounds.max_members); checked all the same.
     let total = Fen::checked_sum(r.members.iter().map(|m| Fen(m.monthly_income_fen)))
         .map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let per_capita = total.per(r.members.len().max(1) as u32);
+    let per_capita = policy::determination::Measure::new(params, r.members.len())
+        .map_err(|e| HandlerError::Poison(e.to_string()))?
+        .per_capita(total);
     let standard = params.standard(urban);
     // Once per report (its business key), whatever the event id it came under.
     store::households::record_reverified(
@@ -335,28 +337,45 @@ pub async fn on_reverified(
         json!({"report_id": r.report_id, "complete": r.complete, "gaps": r.gaps, "per_capita_income_fen": per_capita.0, "standard_fen": standard.0, "policy_version": params.version}),
     )
     .await?;
-    let decision = rules::after_reverification(&rules::Reverified {
-        complete: r.complete,
-        tier,
-        status,
-        per_capita,
-        standard,
-        on,
-        gradual_exit_months: params.gradual_exit_months,
-    });
+    let decision = rules::after_reverification(
+        &rules::Reverified {
+            complete: r.complete,
+            tier,
+            status,
+            urban,
+            total_income: total,
+            members: r.members.len(),
+            on,
+        },
+        params,
+    )
+    .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let mut exits = false;
     if let Some(exit) = decision {
+        let (change, stop_from_month, exit_months) = match exit {
+            rules::Reverification::GradualExit {
+                exit_months,
+                stop_from_month,
+            } => (
+                AssistanceChange::GradualExit,
+                stop_from_month,
+                Some(exit_months),
+            ),
+            rules::Reverification::Exit { stop_from_month } => {
+                (AssistanceChange::Stopped, stop_from_month, None)
+            }
+        };
         let change = HouseholdChanged {
             change_id: Uuid::new_v5(
                 &e.household_id,
                 format!("reverified/{}", r.report_id).as_bytes(),
             ),
             member_id: None,
-            change: AssistanceChange::GradualExit,
+            change,
             reason: "income_above_standard".into(),
             occurred_on: on,
-            stop_from_month: exit.stop_from_month,
-            exit_months: Some(exit.exit_months),
+            stop_from_month,
+            exit_months,
             decided_by: format!("rule:{}", params.version),
         };
         let at = state.mesh.clock.now();

@@ -144,37 +144,59 @@ pub struct Reverified {
     pub complete: bool,
     pub tier: Tier,
     pub status: Status,
-    pub per_capita: Fen,
-    /// The dibao standard in force for the household's region on `on`.
-    pub standard: Fen,
+    pub urban: bool,
+    /// The sources' monthly incomes of every member, summed.
+    pub total_income: Fen,
+    pub members: usize,
     pub on: NaiveDate,
-    pub gradual_exit_months: u32,
 }
 
+/// What a re-verification means for a dibao household.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GradualExit {
-    pub exit_months: u32,
-    pub stop_from_month: Month,
+pub enum Reverification {
+    /// Out of poverty within the region's gradual exit (渐退): the current amount is paid for
+    /// `exit_months` more months, nothing from `stop_from_month`.
+    GradualExit {
+        exit_months: u32,
+        stop_from_month: Month,
+    },
+    /// No longer below the standard, outside the gradual exit's scope or trigger: exits by the
+    /// procedure, nothing from `stop_from_month` (001: "不再符合条件的按程序退出").
+    Exit { stop_from_month: Month },
 }
 
 /// A dibao household (paid the gap to the standard) whose complete re-verification puts its
-/// per-capita income at or above the standard — no longer below it, as determination requires —
-/// exits gradually: the current amount is paid for `gradual_exit_months` more months, counted from
-/// the month after the re-verification, and nothing from the month after those.
+/// income no longer below the standard leaves the tier as the region's parameter set says
+/// (`policy::gradual_exit`: the set's rounding, `gradual_exit_scope`, `gradual_exit_trigger`
+/// and `gradual_exit_months`); still below, nothing happens.
 ///
 /// An incomplete report decides nothing: a source that did not answer is a gap, not a zero.
-pub fn after_reverification(r: &Reverified) -> Option<GradualExit> {
-    if !r.complete
-        || r.tier != Tier::Dibao
-        || r.status != Status::Active
-        || r.per_capita < r.standard
-    {
-        return None;
+pub fn after_reverification(
+    r: &Reverified,
+    p: &policy::ParameterSet,
+) -> Result<Option<Reverification>, policy::MoneyOverflow> {
+    if !r.complete || r.tier != Tier::Dibao || r.status != Status::Active || r.members == 0 {
+        return Ok(None);
     }
-    Some(GradualExit {
-        exit_months: r.gradual_exit_months,
-        stop_from_month: policy::dates::gradual_exit_stop(r.on, r.gradual_exit_months),
-    })
+    let who = policy::redetermination::Exiting {
+        tier: Tier::Dibao,
+        urban: r.urban,
+    };
+    Ok(
+        match policy::gradual_exit(p, who, r.total_income, r.members, r.on)? {
+            policy::ExitDecision::Stays => None,
+            policy::ExitDecision::Gradual {
+                months,
+                stop_from_month,
+            } => Some(Reverification::GradualExit {
+                exit_months: months,
+                stop_from_month,
+            }),
+            policy::ExitDecision::Exits { stop_from_month } => {
+                Some(Reverification::Exit { stop_from_month })
+            }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -343,67 +365,86 @@ mod tests {
         assert_eq!(circumstances.occurred_on, Some(date("2026-03-31")));
     }
 
+    /// 001 二(一): "对家庭人均收入超过当地低保标准的,给予6个月的救助渐退期" — in Shenzhen only
+    /// for rural dibao households whose income *exceeds* the standard; Zhengzhou adopts it for
+    /// urban and rural dibao at or above the standard.
     #[test]
-    fn a_complete_reverification_at_or_above_the_standard_starts_a_gradual_exit() {
+    fn a_complete_reverification_no_longer_below_the_standard_exits_as_the_region_says() {
+        let book = policy::PolicyBook::builtin();
+        let set = |region: &str| {
+            book.in_force(
+                &policy::RegionCode::parse(region).unwrap(),
+                date("2026-11-22"),
+            )
+            .unwrap()
+            .clone()
+        };
+        let (zz, sz) = (set("410102"), set("440300"));
         let base = Reverified {
             complete: true,
             tier: Tier::Dibao,
             status: Status::Active,
-            per_capita: Fen(100_000),
-            standard: Fen(90_000),
+            urban: true,
+            total_income: Fen(0),
+            members: 2,
             on: date("2026-11-22"),
-            gradual_exit_months: 6,
         };
-        // (change, expected stop month or None)
-        let cases: Vec<(Reverified, Option<&str>)> = vec![
-            (base.clone(), Some("2027-06")),
-            (
-                Reverified {
-                    per_capita: Fen(90_000),
-                    ..base.clone()
-                },
-                Some("2027-06"),
-            ),
-            (
-                Reverified {
-                    per_capita: Fen(89_999),
-                    ..base.clone()
-                },
-                None,
-            ),
+        let at = |urban: bool, per_capita: i64| Reverified {
+            urban,
+            total_income: Fen(per_capita * 2),
+            ..base.clone()
+        };
+        let gradual = |stop: &str| {
+            Some(Reverification::GradualExit {
+                exit_months: 6,
+                stop_from_month: Month::parse(stop).unwrap(),
+            })
+        };
+        let exit = Some(Reverification::Exit {
+            stop_from_month: Month::parse("2026-12").unwrap(),
+        });
+        let zz_std = zz.dibao_standard.urban.0;
+        let sz_rural = sz.dibao_standard.rural.0;
+        let cases = [
+            (at(true, zz_std - 1), &zz, None),
+            (at(true, zz_std), &zz, gradual("2027-06")),
+            (at(true, zz_std + 1), &zz, gradual("2027-06")),
+            // Shenzhen: rural dibao, income above the standard.
+            (at(false, sz_rural + 1), &sz, gradual("2027-06")),
+            (at(false, sz_rural), &sz, exit.clone()),
+            (at(true, sz.dibao_standard.urban.0 + 1), &sz, exit.clone()),
             (
                 Reverified {
                     complete: false,
-                    ..base.clone()
+                    ..at(true, zz_std + 1)
                 },
+                &zz,
                 None,
             ),
             (
                 Reverified {
                     tier: Tier::Destitute,
-                    ..base.clone()
+                    ..at(true, zz_std + 1)
                 },
+                &zz,
                 None,
             ),
             (
                 Reverified {
                     status: Status::Exiting,
-                    ..base.clone()
+                    ..at(true, zz_std + 1)
                 },
+                &zz,
                 None,
             ),
-            (
-                Reverified {
-                    gradual_exit_months: 0,
-                    ..base.clone()
-                },
-                Some("2026-12"),
-            ),
         ];
-        for (r, expected) in cases {
-            let got = after_reverification(&r).map(|e| e.stop_from_month.to_string());
-            assert_eq!(got.as_deref(), expected, "{r:?}");
+        for (r, p, expected) in cases {
+            assert_eq!(
+                after_reverification(&r, p).unwrap(),
+                expected,
+                "{r:?} in {}",
+                p.version
+            );
         }
-        assert_eq!(after_reverification(&base).unwrap().exit_months, 6);
     }
 }
