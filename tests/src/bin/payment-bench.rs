@@ -52,6 +52,7 @@ fn member(relation: &str, birth: NaiveDate, tiers: Vec<Tier>) -> Member {
         college_student: false,
         self_care: SelfCare::Full,
         in_care_institution: false,
+        support: None,
         own_income_fen: 0,
     }
 }

@@ -24,7 +24,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use contract::HouseholdDetermined;
-use policy::determination::{MemberFlags, Payee, SelfCare};
+use policy::determination::{MemberFlags, Payee, SelfCare, SupportArrangement};
 use policy::{Fen, HouseholdFacts, MemberFacts, Month, ParameterSet, PolicyBook, ResidentId, Tier};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -92,6 +92,10 @@ pub struct Member {
     /// Destitute persons supported centrally: paid to the care institution.
     #[serde(default)]
     pub in_care_institution: bool,
+    /// A destitute person's support arrangement as determined (a public institution pays no
+    /// care fee where the set says so); absent in facts kept before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<SupportArrangement>,
     /// Single-person dibao: the member's own counted monthly income.
     #[serde(default)]
     pub own_income_fen: i64,
@@ -146,9 +150,14 @@ impl Facts {
                 college_student: reason == "college student",
                 self_care: SelfCare::Full,
                 in_care_institution: m.payee == Payee::CareInstitution,
+                support: m.support,
                 own_income_fen: 0,
             };
-            if m.tiers.contains(&Tier::Destitute) {
+            if m.tiers.contains(&Tier::Destitute) && m.support.is_some() {
+                // Carried with the arrangement: the self-care ability as determined.
+                member.self_care = m.self_care.unwrap_or(SelfCare::Full);
+            } else if m.tiers.contains(&Tier::Destitute) {
+                // Older determinations: read back out of the benefit (basic standard + care).
                 let basic = standard
                     .times_permille(used.destitute_multiple_permille)
                     .map_err(|e| e.to_string())?;
@@ -314,6 +323,7 @@ pub fn monthly(
                     no_legal_supporter: true,
                     self_care: m.self_care,
                     in_care_institution: m.in_care_institution,
+                    support: m.support,
                     ..flags(m)
                 };
                 let d = policy::determine(
@@ -348,6 +358,7 @@ pub fn monthly(
                     college_student: false,
                     self_care: SelfCare::Full,
                     in_care_institution: false,
+                    support: None,
                     own_income_fen: 0,
                 };
                 let rest = p
@@ -490,9 +501,18 @@ mod tests {
 
     /// A determination as intake makes it, from real facts.
     fn determined(facts: &[MemberFacts], urban: bool, on: NaiveDate) -> HouseholdDetermined {
+        determined_in("410102", facts, urban, on)
+    }
+
+    fn determined_in(
+        region: &str,
+        facts: &[MemberFacts],
+        urban: bool,
+        on: NaiveDate,
+    ) -> HouseholdDetermined {
         let book = book();
         let p = book
-            .in_force(&RegionCode::parse("410102").unwrap(), on)
+            .in_force(&RegionCode::parse(region).unwrap(), on)
             .unwrap();
         let d = policy::determine(
             &HouseholdFacts {
@@ -505,7 +525,7 @@ mod tests {
         .unwrap();
         HouseholdDetermined {
             application_id: Uuid::new_v4(),
-            region_code: RegionCode::parse("410102").unwrap(),
+            region_code: RegionCode::parse(region).unwrap(),
             urban,
             tier: d.tier,
             classifications: d.classifications.clone(),
@@ -538,7 +558,7 @@ mod tests {
                     addon_reason: md.addon_reason.clone(),
                     relief_lines: Vec::new(),
                     school_stage: None,
-                    self_care: None,
+                    self_care: (f.flags.self_care != SelfCare::Full).then_some(f.flags.self_care),
                     support: md.support,
                     basis: None,
                 })
@@ -565,10 +585,9 @@ mod tests {
         let book = book();
         let facts = Facts::of(det, &book).unwrap();
         let month = det.effective_month;
-        let p = book
-            .in_force(&RegionCode::parse("410102").unwrap(), month.first_day())
-            .unwrap();
-        let pays = monthly(&facts, "410102", month, month, &Stops::default(), p).unwrap();
+        let p = book.in_force(&det.region_code, month.first_day()).unwrap();
+        let region = det.region_code.as_str();
+        let pays = monthly(&facts, region, month, month, &Stops::default(), p).unwrap();
         let total: i64 = pays.iter().map(|p| p.amount.0).sum();
         assert_eq!(total, det.monthly_amount_fen, "{det:#?}\n{pays:#?}");
         assert!(total > 0);
@@ -614,6 +633,30 @@ mod tests {
         same_as_determined(&det);
         let facts = Facts::of(&det, &book()).unwrap();
         assert_eq!(facts.members[0].self_care, SelfCare::Partial);
+        // Shenzhen, a public institution (001: "实行免费供养,不同时享受特困人员护理费"): the
+        // basic standard alone, paid to the institution, month after month.
+        let det = determined_in(
+            "440300",
+            &[person(
+                "44030019400101007",
+                0,
+                MemberFlags {
+                    no_work_ability: true,
+                    no_legal_supporter: true,
+                    self_care: SelfCare::None,
+                    support: Some(SupportArrangement::CentralisedPublic),
+                    ..Default::default()
+                },
+            )],
+            true,
+            on,
+        );
+        assert_eq!(det.tier, Tier::Destitute);
+        assert_eq!(
+            det.members[0].support,
+            Some(SupportArrangement::CentralisedPublic)
+        );
+        same_as_determined(&det);
         // Single-person dibao: a seriously ill member of a marginal household.
         let det = determined(
             &[
