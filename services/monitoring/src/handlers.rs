@@ -351,6 +351,7 @@ pub async fn on_reverified(
     )
     .map_err(|e| HandlerError::Poison(e.to_string()))?;
     let mut exits = false;
+    let stays = decision.is_none();
     if let Some(exit) = decision {
         let (change, stop_from_month, exit_months) = match exit {
             rules::Reverification::GradualExit {
@@ -393,9 +394,29 @@ pub async fn on_reverified(
             exits = true;
         }
     }
+    // Still in its tier: determined again on the verified figures, so a changed income or
+    // asset changes what is paid from the month after.
+    let mut redetermined = false;
+    if stays && r.complete && status == crate::domain::Status::Active {
+        let chain = ChainRef {
+            household_id: e.household_id,
+            chain_id,
+            causation_id: Some(e.id.clone()),
+        };
+        redetermined = crate::ops::redetermination::reverified(
+            &state,
+            &mut tx,
+            &chain,
+            r.report_id,
+            &r.members,
+            on,
+        )
+        .await?;
+    }
     tx.commit().await?;
     tracing::info!(
         complete = r.complete,
+        redetermined,
         gradual_exit = exits,
         policy_version = %params.version,
         "Re-verification recorded."

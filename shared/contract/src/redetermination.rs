@@ -122,12 +122,15 @@ impl HouseholdDetermined {
 pub enum RedeterminationCause {
     /// A member died (a `death` feed record).
     Death,
+    /// A complete re-verification found other incomes or assets.
+    Reverification,
 }
 
 impl RedeterminationCause {
     pub fn as_str(self) -> &'static str {
         match self {
             RedeterminationCause::Death => "death",
+            RedeterminationCause::Reverification => "reverification",
         }
     }
 }

@@ -663,40 +663,7 @@ async fn a_household_reverified_above_the_standard_begins_its_gradual_exit() {
     let mut wire = changes(&mesh).await;
 
     // The head's pay has risen: the tax office now reports it.
-    let demo = demo_household();
-    let mut fixtures: Fixtures = mesh_tests::silent_fixtures(&demo);
-    let mut tax = HashMap::new();
-    tax.insert(
-        "tax".to_owned(),
-        Figures {
-            monthly_income_fen: Some(1_500_000),
-            assets_fen: None,
-        },
-    );
-    fixtures.insert(h.members[0].id_number.clone(), tax);
-    mesh.stop("source-simulator").await.unwrap();
-    mesh.opts.fixtures = fixtures;
-    mesh.launch("source-simulator").await.unwrap();
-
-    // Six months pass: the re-verification was due yesterday.
-    let verification = PgPool::connect(&mesh.database_url("verification"))
-        .await
-        .unwrap();
-    let yesterday = today() - Days::new(1);
-    let moved = eventually(WITHIN, || async {
-        sqlx::query(
-            "UPDATE register SET next_reverification_due = $2 WHERE household_id = $1 AND enrolled",
-        )
-        .bind(h.household_id)
-        .bind(yesterday)
-        .execute(&verification)
-        .await
-        .unwrap()
-        .rows_affected()
-            == 1
-    })
-    .await;
-    assert!(moved, "verification never scheduled the household");
+    reverify_with_head_income(&mut mesh, &h, 1_500_000).await;
 
     let msg = tokio::time::timeout(WITHIN, futures::StreamExt::next(&mut wire))
         .await
@@ -741,6 +708,106 @@ async fn a_household_reverified_above_the_standard_begins_its_gradual_exit() {
     .unwrap();
     assert_eq!(reverified["per_capita_income_fen"], json!(500_000));
     assert_eq!(reverified["standard_fen"], json!(params.standard(true).0));
+    mesh.teardown().await.unwrap();
+}
+
+/// The tax office now reports the head's monthly income as `monthly_income_fen`, and the
+/// household's re-verification was due yesterday: verification re-verifies it.
+async fn reverify_with_head_income(mesh: &mut TestMesh, h: &Household, monthly_income_fen: i64) {
+    let demo = demo_household();
+    let mut fixtures: Fixtures = mesh_tests::silent_fixtures(&demo);
+    let mut tax = HashMap::new();
+    tax.insert(
+        "tax".to_owned(),
+        Figures {
+            monthly_income_fen: Some(monthly_income_fen),
+            assets_fen: None,
+        },
+    );
+    fixtures.insert(h.members[0].id_number.clone(), tax);
+    mesh.stop("source-simulator").await.unwrap();
+    mesh.opts.fixtures = fixtures;
+    mesh.launch("source-simulator").await.unwrap();
+
+    // Six months pass: the re-verification was due yesterday.
+    let verification = PgPool::connect(&mesh.database_url("verification"))
+        .await
+        .unwrap();
+    let yesterday = today() - Days::new(1);
+    let moved = eventually(WITHIN, || async {
+        sqlx::query(
+            "UPDATE register SET next_reverification_due = $2 WHERE household_id = $1 AND enrolled",
+        )
+        .bind(h.household_id)
+        .bind(yesterday)
+        .execute(&verification)
+        .await
+        .unwrap()
+        .rows_affected()
+            == 1
+    })
+    .await;
+    assert!(moved, "verification never scheduled the household");
+}
+
+/// 动态调整 on re-verification: the head's pay has risen from 600.00 to 900.00 yuan, still
+/// below the standard for three (300.00 yuan per capita): the household is determined again and
+/// paid the smaller gap from the month after; no exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_reverified_with_a_higher_income_below_the_standard_is_determined_again() {
+    let mut mesh = start(vec![Department::Medical, Department::Education]).await;
+    let db = monitoring_db(&mesh).await;
+    let h = enrol(&mesh, &db).await;
+    let mut wire = mesh
+        .nats
+        .subscribe(format!(
+            "{}.{}",
+            mesh.prefix,
+            contract::channels::HOUSEHOLD_REDETERMINED.subject
+        ))
+        .await
+        .unwrap();
+    reverify_with_head_income(&mut mesh, &h, 90_000).await;
+    let msg = tokio::time::timeout(WITHIN, futures::StreamExt::next(&mut wire))
+        .await
+        .expect("a re-determination was published")
+        .unwrap();
+    let e: Envelope<contract::HouseholdRedetermined> =
+        serde_json::from_slice(&msg.payload).unwrap();
+    let params = PolicyBook::builtin()
+        .in_force(&RegionCode::parse("410102").unwrap(), today())
+        .unwrap()
+        .clone();
+    let standard = params.standard(true).0;
+    let addon = params.classified_addon.0;
+    assert_eq!(e.household_id, h.household_id);
+    assert_eq!(e.chain_id, h.chain_id);
+    let r = &e.data;
+    assert_eq!(r.cause, contract::RedeterminationCause::Reverification);
+    assert_eq!(r.member_id, None);
+    assert_eq!(r.from_month, Month::of(r.occurred_on).next());
+    assert_eq!(
+        r.before.monthly_amount_fen,
+        (standard - 20_000) * 3 + 2 * addon
+    );
+    assert_eq!(r.after.per_capita_income_fen, 30_000);
+    assert_eq!(
+        r.after.monthly_amount_fen,
+        (standard - 30_000) * 3 + 2 * addon
+    );
+    assert_eq!(r.after.members.len(), 3);
+    assert!(!r.stops);
+    assert!(r.gradual_exit.is_none());
+    // The household's tier and amount follow; no stop or exit was published.
+    let (status, amount): (String, i64) =
+        sqlx::query_as("SELECT status, monthly_amount_fen FROM households WHERE household_id = $1")
+            .bind(h.household_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(status, "active");
+    assert_eq!(amount, r.after.monthly_amount_fen);
+    assert!(last_change_on_the_stream(&mesh).await.is_none());
     mesh.teardown().await.unwrap();
 }
 
