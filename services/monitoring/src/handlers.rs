@@ -289,9 +289,59 @@ pub async fn on_changed(
     Ok(Outcome::Applied)
 }
 
+/// A re-verified household that leaves its tier: `monitor.household.changed`, a gradual exit or
+/// a stop, once per report; `false` when it had already changed.
+async fn reverified_exit(
+    state: &State,
+    tx: &mut sqlx::PgConnection,
+    chain: &ChainRef,
+    report_id: Uuid,
+    exit: rules::Reverification,
+    on: chrono::NaiveDate,
+    params: &policy::ParameterSet,
+) -> Result<bool, HandlerError> {
+    let (change, stop_from_month, exit_months) = match exit {
+        rules::Reverification::GradualExit {
+            exit_months,
+            stop_from_month,
+        } => (
+            AssistanceChange::GradualExit,
+            stop_from_month,
+            Some(exit_months),
+        ),
+        rules::Reverification::Exit { stop_from_month } => {
+            (AssistanceChange::Stopped, stop_from_month, None)
+        }
+    };
+    let change = HouseholdChanged {
+        change_id: Uuid::new_v5(
+            &chain.household_id,
+            format!("reverified/{report_id}").as_bytes(),
+        ),
+        member_id: None,
+        change,
+        reason: "income_above_standard".into(),
+        occurred_on: on,
+        stop_from_month,
+        exit_months,
+        decided_by: format!("rule:{}", params.version),
+    };
+    let at = state.mesh.clock.now();
+    if !store::households::apply_change(tx, chain.household_id, &change, at).await? {
+        return Ok(false);
+    }
+    let out = state
+        .mesh
+        .envelope(chain, Some(change.change_id.to_string()), change);
+    mesh::outbox::enqueue_on(tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
+    Ok(true)
+}
+
 /// `verify.household.reverified` → the household's last verification date; a dibao household
-/// whose complete re-verification puts its per-capita income at or above the standard in force
-/// begins its gradual exit (`monitor.household.changed`, `gradual_exit`).
+/// whose complete re-verification puts its income no longer below the standard in force leaves
+/// as the region's set says (`monitor.household.changed`, `gradual_exit` or `stopped`); one that
+/// stays below it is determined again on the verified figures
+/// (`eligibility.household.redetermined` when what is paid changes).
 pub async fn on_reverified(
     state: State,
     e: mesh::Envelope<HouseholdReverified>,
@@ -350,68 +400,30 @@ pub async fn on_reverified(
         params,
     )
     .map_err(|e| HandlerError::Poison(e.to_string()))?;
-    let mut exits = false;
-    let stays = decision.is_none();
-    if let Some(exit) = decision {
-        let (change, stop_from_month, exit_months) = match exit {
-            rules::Reverification::GradualExit {
-                exit_months,
-                stop_from_month,
-            } => (
-                AssistanceChange::GradualExit,
-                stop_from_month,
-                Some(exit_months),
-            ),
-            rules::Reverification::Exit { stop_from_month } => {
-                (AssistanceChange::Stopped, stop_from_month, None)
-            }
-        };
-        let change = HouseholdChanged {
-            change_id: Uuid::new_v5(
-                &e.household_id,
-                format!("reverified/{}", r.report_id).as_bytes(),
-            ),
-            member_id: None,
-            change,
-            reason: "income_above_standard".into(),
-            occurred_on: on,
-            stop_from_month,
-            exit_months,
-            decided_by: format!("rule:{}", params.version),
-        };
-        let at = state.mesh.clock.now();
-        if store::households::apply_change(&mut tx, e.household_id, &change, at).await? {
-            let chain = ChainRef {
-                household_id: e.household_id,
-                chain_id,
-                causation_id: Some(e.id.clone()),
-            };
-            let out = state
-                .mesh
-                .envelope(&chain, Some(change.change_id.to_string()), change);
-            mesh::outbox::enqueue_on(&mut tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out)
-                .await?;
-            exits = true;
+    let chain = ChainRef {
+        household_id: e.household_id,
+        chain_id,
+        causation_id: Some(e.id.clone()),
+    };
+    let (mut exits, mut redetermined) = (false, false);
+    match decision {
+        Some(exit) => {
+            exits = reverified_exit(&state, &mut tx, &chain, r.report_id, exit, on, params).await?;
         }
-    }
-    // Still in its tier: determined again on the verified figures, so a changed income or
-    // asset changes what is paid from the month after.
-    let mut redetermined = false;
-    if stays && r.complete && status == crate::domain::Status::Active {
-        let chain = ChainRef {
-            household_id: e.household_id,
-            chain_id,
-            causation_id: Some(e.id.clone()),
-        };
-        redetermined = crate::ops::redetermination::reverified(
-            &state,
-            &mut tx,
-            &chain,
-            r.report_id,
-            &r.members,
-            on,
-        )
-        .await?;
+        // Still in its tier: determined again on the verified figures, so a changed income or
+        // asset changes what is paid from the month after.
+        None if r.complete && status == crate::domain::Status::Active => {
+            redetermined = crate::ops::redetermination::reverified(
+                &state,
+                &mut tx,
+                &chain,
+                r.report_id,
+                &r.members,
+                on,
+            )
+            .await?;
+        }
+        None => {}
     }
     tx.commit().await?;
     tracing::info!(
