@@ -124,6 +124,12 @@ pub enum RedeterminationCause {
     Death,
     /// A complete re-verification found other incomes or assets.
     Reverification,
+    /// A child was born into the household (recorded by its township officer).
+    Birth,
+    /// A person joined the household (marriage, moving in; recorded by its township officer).
+    MemberJoined,
+    /// A member left the household (moving out; recorded by its township officer).
+    MemberLeft,
 }
 
 impl RedeterminationCause {
@@ -131,6 +137,9 @@ impl RedeterminationCause {
         match self {
             RedeterminationCause::Death => "death",
             RedeterminationCause::Reverification => "reverification",
+            RedeterminationCause::Birth => "birth",
+            RedeterminationCause::MemberJoined => "member_joined",
+            RedeterminationCause::MemberLeft => "member_left",
         }
     }
 }

@@ -776,3 +776,134 @@ async fn a_death_in_a_dibao_household_of_three_is_determined_again_and_the_next_
     assert_eq!(this, [demo_dibao(&zhengzhou(&book, now), 3, 2)]);
     mesh.teardown().await.unwrap();
 }
+
+/// 动态调整 recorded by the township officer: a baby is born into the household, then the
+/// child moves out, both this month. From next month the household is paid as it then is —
+/// head, spouse and baby, 600.00 yuan over three — and each change was determined again when it
+/// was recorded (four members, then three), the later one from the same month replacing the
+/// earlier in payment's register.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn births_and_members_leaving_are_recorded_by_the_township_and_paid_from_the_next_month() {
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![("payment.run.months_ahead".into(), "2".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let a = &enrolled[0];
+    let today = mesh_tests::business_date();
+    let next = this_month().next();
+    let path = format!("/v1/households/{}/members", a.0);
+    let baby = mesh_tests::id_number(&format!("410102{}071", today.format("%Y%m%d")));
+    let birth = json!({
+        "kind": "birth",
+        "occurred_on": today,
+        "member": {"name": "Zhang Xiaohong", "id_number": baby, "relation": "child"},
+    });
+    let p = zhengzhou(&PolicyBook::builtin(), next);
+    let (standard, addon) = (p.dibao_standard.urban.0, p.classified_addon.0);
+
+    // Another township's officer does not see the household.
+    let (status, e) = mesh
+        .post_as(
+            Some(&mesh_tests::Who::person("li.qiang")),
+            "monitoring",
+            &path,
+            &birth,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{e}");
+    // A birth on another day than the ID number's, and a newcomer without a name: 422.
+    let (status, e) = mesh
+        .post(
+            "monitoring",
+            &path,
+            &json!({"kind": "birth", "occurred_on": today - chrono::Days::new(1),
+                    "member": {"name": " ", "id_number": baby, "relation": "child"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{e}");
+    let fields: Vec<&str> = e["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["member.name", "member.id_number"], "{e}");
+    assert!(
+        !e.to_string().contains(&baby),
+        "the value is not echoed: {e}"
+    );
+
+    let (status, born) = mesh.post("monitoring", &path, &birth).await.unwrap();
+    assert_eq!(status, 200, "{born}");
+    let r = &born["redetermination"];
+    assert_eq!(born["cause"], json!("birth"));
+    assert_eq!(born["from_month"], json!(next.to_string()));
+    assert_eq!(
+        r["before"]["monthly_amount_fen"],
+        json!(demo_dibao(&p, 3, 2))
+    );
+    // 600.00 yuan over four: 150.00 per capita; add-ons for the ill spouse and two minors.
+    assert_eq!(r["after"]["per_capita_income_fen"], json!(15000));
+    assert_eq!(
+        r["after"]["monthly_amount_fen"],
+        json!((standard - 15000) * 4 + 3 * addon),
+        "{r:#}"
+    );
+    let (status, e) = mesh.post("monitoring", &path, &birth).await.unwrap();
+    assert_eq!(status, 409, "the same birth again: {e}");
+
+    let child = a.2["child"];
+    let (status, left) = mesh
+        .post(
+            "monitoring",
+            &path,
+            &json!({"kind": "member_left", "occurred_on": today, "member_id": child}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{left}");
+    let three = demo_dibao(&p, 3, 2);
+    assert_eq!(
+        left["redetermination"]["after"]["monthly_amount_fen"],
+        json!(three)
+    );
+    assert_eq!(
+        left["redetermination"]["after"]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let changes = messages(
+        &mesh,
+        "MONITOR",
+        contract::channels::HOUSEHOLD_CHANGED.subject,
+    )
+    .await;
+    let stop = changes
+        .iter()
+        .map(|(_, e)| &e["data"])
+        .find(|d| d["reason"] == json!("member_left"))
+        .expect("the child's stop");
+    assert_eq!(stop["member_id"], json!(child));
+    assert_eq!(stop["stop_from_month"], json!(next.to_string()));
+
+    mesh.settle(WITHIN).await.unwrap();
+    run_month(&mesh, next).await;
+    let paid: Vec<(String, String, i64)> = month_instructions(&mesh, &enrolled[..1], next)
+        .await
+        .into_values()
+        .collect();
+    assert_eq!(
+        paid,
+        [(a.2["head"].to_string(), "dibao_monthly".to_owned(), three)]
+    );
+    mesh.teardown().await.unwrap();
+}

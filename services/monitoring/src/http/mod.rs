@@ -5,6 +5,7 @@
 
 pub mod discovery;
 pub mod feeds;
+pub mod members;
 pub mod reports;
 pub mod warnings;
 
@@ -62,6 +63,7 @@ pub fn routes(state: State) -> Router<Mesh> {
         .merge(warnings::routes(state.clone()))
         .merge(reports::routes(state.clone()))
         .merge(feeds::routes(state.clone()))
+        .merge(members::routes(state.clone()))
         .merge(discovery::routes(state))
 }
 

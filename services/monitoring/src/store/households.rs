@@ -40,6 +40,42 @@ pub async fn set_determination(
     Ok(())
 }
 
+/// A member who joined an enrolled household (a birth, a member moving in), from `from_month`.
+pub async fn add_person(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    m: &contract::DeterminedMember,
+    from_month: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO persons (member_id, household_id, id_number, name, relation, enrolled_at, active_from_month)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        m.member_id,
+        household_id,
+        m.id_number,
+        m.name,
+        m.relation,
+        at,
+        from_month,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether a person with this ID number is assisted in an enrolled household now (neither
+/// the person nor the household stopped).
+pub async fn id_number_assisted(tx: &mut PgConnection, id_number: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM persons p JOIN households h USING (household_id)
+           WHERE p.id_number = $1 AND p.status <> 'stopped' AND h.status <> 'stopped') AS "found!""#,
+        id_number,
+    )
+    .fetch_one(&mut *tx)
+    .await
+}
+
 /// The household's determination as kept ([`set_determination`]), locked until the
 /// transaction ends; `None` when none is kept (enrolled before it was) or it no longer parses.
 pub async fn determination(
