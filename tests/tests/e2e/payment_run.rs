@@ -881,12 +881,20 @@ async fn births_and_members_leaving_are_recorded_by_the_township_and_paid_from_t
             .len(),
         3
     );
-    let changes = messages(
-        &mesh,
-        "MONITOR",
-        contract::channels::HOUSEHOLD_CHANGED.subject,
-    )
-    .await;
+    // The outbox publishes after the commit: wait for the stop to reach the stream.
+    let changed = contract::channels::HOUSEHOLD_CHANGED.subject;
+    let has_stop = |changes: &[(String, Value)]| {
+        changes
+            .iter()
+            .any(|(_, e)| e["data"]["reason"] == json!("member_left"))
+    };
+    assert!(
+        eventually(WITHIN, || async {
+            has_stop(&messages(&mesh, "MONITOR", changed).await)
+        })
+        .await
+    );
+    let changes = messages(&mesh, "MONITOR", changed).await;
     let stop = changes
         .iter()
         .map(|(_, e)| &e["data"])
