@@ -328,3 +328,90 @@ impl fmt::Debug for MasterKey {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8998 appendix A.1: SM4-GCM with a 96-bit IV.
+    #[test]
+    fn sm4_gcm_matches_the_rfc_8998_vector() {
+        let key = hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap();
+        let iv = hex::decode("00001234567800000000ABCD").unwrap();
+        let aad = hex::decode("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2").unwrap();
+        let plaintext = hex::decode(concat!(
+            "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD",
+            "EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA"
+        ))
+        .unwrap();
+        let expected = hex::decode(concat!(
+            "17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735",
+            "D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D",
+            "83DE3541E4C2B58177E065A9BF7B62EC"
+        ))
+        .unwrap();
+        let cipher = Sm4Gcm::new_from_slice(&key).unwrap();
+        let out = cipher
+            .encrypt(
+                Nonce::<U12>::from_slice(&iv),
+                Payload {
+                    msg: &plaintext,
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        assert_eq!(hex::encode_upper(&out), hex::encode_upper(&expected));
+
+        let ours = Cipher::new(Algorithm::Sm4Gcm, "kat", &key).unwrap();
+        let body = [iv.as_slice(), expected.as_slice()].concat();
+        assert_eq!(*ours.open(&aad, &body).unwrap(), plaintext);
+    }
+
+    #[test]
+    fn a_key_file_in_hex_or_base64_loads_and_its_errors_never_repeat_the_key() {
+        let hex_file = "# dev\nid = dev-1\nalgorithm = sm4gcm\nkey = hex:00112233445566778899aabbccddeeff\n";
+        let k = MasterKey::parse_key_file(hex_file, "dev.key").unwrap();
+        assert_eq!(k.id().as_str(), "dev-1");
+        assert_eq!(k.algorithm(), Algorithm::Sm4Gcm);
+
+        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let b64_file = format!("id = prod-2\nalgorithm = aes256gcm\nkey = base64:{b64}\n");
+        let k = MasterKey::parse_key_file(&b64_file, "prod.key").unwrap();
+        assert_eq!(k.algorithm(), Algorithm::Aes256Gcm);
+
+        // An AES-256 key given to SM4: the length, not the key, is in the message.
+        let wrong = format!("id = x\nkey = base64:{b64}\n");
+        let e = MasterKey::parse_key_file(&wrong, "x.key").unwrap_err();
+        assert_eq!(e.to_string(), "key x: sm4gcm needs a key of 16 bytes, found 32");
+        let bad = "id = x\nkey = hex:zz00112233\n";
+        let e = MasterKey::parse_key_file(bad, "x.key").unwrap_err().to_string();
+        assert!(e.starts_with("key file x.key: key must be hex:"), "{e}");
+        assert!(!e.contains("zz00112233"));
+        let e = MasterKey::from_key_file(std::path::Path::new("/nonexistent/vault.key")).unwrap_err();
+        assert!(matches!(e, VaultError::KeyFile { .. }));
+    }
+
+    #[test]
+    fn a_generated_key_file_loads_back() {
+        let text = MasterKey::generate_key_file("dev-3", Algorithm::Aes256Gcm).unwrap();
+        let k = MasterKey::parse_key_file(&text, "generated").unwrap();
+        assert_eq!(k.id().as_str(), "dev-3");
+        assert_eq!(k.algorithm(), Algorithm::Aes256Gcm);
+    }
+
+    #[test]
+    fn key_ids_have_no_dots_nor_upper_case() {
+        assert!(KeyId::parse("name-1").is_ok());
+        for bad in ["", "a.b", "Name", "a b", &"x".repeat(65)] {
+            assert!(KeyId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_of_a_master_key_prints_its_id_only() {
+        let k = MasterKey::from_bytes("dev-1", Algorithm::Sm4Gcm, &[0xAB; 16]).unwrap();
+        let d = format!("{k:?}");
+        assert_eq!(d, "MasterKey { id: \"dev-1\", algorithm: Sm4Gcm, .. }");
+        assert!(!d.to_lowercase().contains("abab"));
+    }
+}

@@ -9,7 +9,7 @@
 //! - [`keyring`]: data keys, one family per purpose (`name`, `id_number`, `account`, …), random,
 //!   wrapped by the master key into [`WrappedKey`] rows the caller stores; the [`Keyring`] of
 //!   unwrapped keys seals and opens values, and holds the rotation primitives.
-//! - [`format`]: the ciphertext text form, and [`Sealed::parse`] to read a ciphertext's key id
+//! - [`format`](mod@format): the ciphertext text form, and [`Sealed::parse`] to read a ciphertext's key id
 //!   without opening it.
 //! - [`blind`]: HMAC-SM3 blind indexes under an [`IndexKey`] of their own.
 //! - [`mask`]: every masking rule of the mesh, and [`mask::json`] / [`mask::payload`] for
