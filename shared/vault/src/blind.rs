@@ -59,7 +59,10 @@ impl IndexKey {
     }
 
     /// A fresh random index key and its blob wrapped by `provider`, for the caller to store.
-    pub fn generate(id: &str, provider: &dyn KeyProvider) -> Result<(Self, WrappedKey), VaultError> {
+    pub fn generate(
+        id: &str,
+        provider: &dyn KeyProvider,
+    ) -> Result<(Self, WrappedKey), VaultError> {
         let key = Self::from_bytes(id, &random_bytes(INDEX_KEY_LEN)?)?;
         let wrapped = key.wrap(provider)?;
         Ok((key, wrapped))
@@ -80,7 +83,10 @@ impl IndexKey {
     }
 
     /// The index key inside `wrapped`; a data key's blob is refused.
-    pub fn unwrap(wrapped: &WrappedKey, providers: &[&dyn KeyProvider]) -> Result<Self, VaultError> {
+    pub fn unwrap(
+        wrapped: &WrappedKey,
+        providers: &[&dyn KeyProvider],
+    ) -> Result<Self, VaultError> {
         let material = wrapped.unwrap(KeyKind::Index, providers)?;
         Self::from_bytes(&wrapped.key_id, &material)
     }

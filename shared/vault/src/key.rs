@@ -16,7 +16,9 @@ type Sm4Gcm = AesGcm<Sm4, U12>;
 
 /// The AEAD of a key. SM4-GCM is the default: commercial-cryptography review expects the
 /// national algorithms; AES-256-GCM is there for a deployment that must interoperate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// `sm4gcm`: 128-bit key.
@@ -205,12 +207,13 @@ impl MasterKey {
 
     /// Reads a key file (see [`MasterKey::parse_key_file`]).
     pub fn from_key_file(path: &std::path::Path) -> Result<Self, VaultError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            VaultError::KeyFile {
-                path: path.display().to_string(),
-                reason: e.kind().to_string(),
-            }
-        })?);
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|e| VaultError::KeyFile {
+                    path: path.display().to_string(),
+                    reason: e.kind().to_string(),
+                })?,
+            );
         Self::parse_key_file(&text, &path.display().to_string())
     }
 
@@ -244,9 +247,11 @@ impl MasterKey {
                     algorithm = Algorithm::from_token(value.trim())
                         .map_err(|_| err("algorithm must be sm4gcm or aes256gcm"))?;
                 }
-                "key" => key = Some(decode_key(value.trim()).ok_or_else(|| {
-                    err("key must be hex:<hex digits> or base64:<standard base64>")
-                })?),
+                "key" => {
+                    key = Some(decode_key(value.trim()).ok_or_else(|| {
+                        err("key must be hex:<hex digits> or base64:<standard base64>")
+                    })?)
+                }
                 _ => return Err(err("only id, algorithm and key are known names")),
             }
         }
@@ -256,7 +261,10 @@ impl MasterKey {
     }
 
     /// The text of a new key file with a fresh random key (a dev set-up step).
-    pub fn generate_key_file(id: &str, algorithm: Algorithm) -> Result<Zeroizing<String>, VaultError> {
+    pub fn generate_key_file(
+        id: &str,
+        algorithm: Algorithm,
+    ) -> Result<Zeroizing<String>, VaultError> {
         KeyId::parse(id)?;
         let key = random_bytes(algorithm.key_len())?;
         let hex = Zeroizing::new(hex::encode(&*key));
@@ -369,7 +377,8 @@ mod tests {
 
     #[test]
     fn a_key_file_in_hex_or_base64_loads_and_its_errors_never_repeat_the_key() {
-        let hex_file = "# dev\nid = dev-1\nalgorithm = sm4gcm\nkey = hex:00112233445566778899aabbccddeeff\n";
+        let hex_file =
+            "# dev\nid = dev-1\nalgorithm = sm4gcm\nkey = hex:00112233445566778899aabbccddeeff\n";
         let k = MasterKey::parse_key_file(hex_file, "dev.key").unwrap();
         assert_eq!(k.id().as_str(), "dev-1");
         assert_eq!(k.algorithm(), Algorithm::Sm4Gcm);
@@ -382,12 +391,18 @@ mod tests {
         // An AES-256 key given to SM4: the length, not the key, is in the message.
         let wrong = format!("id = x\nkey = base64:{b64}\n");
         let e = MasterKey::parse_key_file(&wrong, "x.key").unwrap_err();
-        assert_eq!(e.to_string(), "key x: sm4gcm needs a key of 16 bytes, found 32");
+        assert_eq!(
+            e.to_string(),
+            "key x: sm4gcm needs a key of 16 bytes, found 32"
+        );
         let bad = "id = x\nkey = hex:zz00112233\n";
-        let e = MasterKey::parse_key_file(bad, "x.key").unwrap_err().to_string();
+        let e = MasterKey::parse_key_file(bad, "x.key")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("key file x.key: key must be hex:"), "{e}");
         assert!(!e.contains("zz00112233"));
-        let e = MasterKey::from_key_file(std::path::Path::new("/nonexistent/vault.key")).unwrap_err();
+        let e =
+            MasterKey::from_key_file(std::path::Path::new("/nonexistent/vault.key")).unwrap_err();
         assert!(matches!(e, VaultError::KeyFile { .. }));
     }
 

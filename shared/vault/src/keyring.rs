@@ -51,7 +51,13 @@ impl WrappedKey {
     /// The associated data of the wrapping: `relief-mesh/vault/<kind>-key \0 key id \0 purpose
     /// \0 version \0 algorithm`. A blob moved to another key id, purpose, version, algorithm or
     /// kind does not unwrap.
-    pub(crate) fn aad(kind: KeyKind, key_id: &str, purpose: &str, version: u32, algorithm: Algorithm) -> Vec<u8> {
+    pub(crate) fn aad(
+        kind: KeyKind,
+        key_id: &str,
+        purpose: &str,
+        version: u32,
+        algorithm: Algorithm,
+    ) -> Vec<u8> {
         format!(
             "relief-mesh/vault/{}-key\0{key_id}\0{purpose}\0{version}\0{}",
             kind.label(),
@@ -101,7 +107,13 @@ impl WrappedKey {
                 key_id: self.key_id.clone(),
                 master_key_id: self.master_key_id.clone(),
             })?;
-        let aad = Self::aad(self.kind, &self.key_id, &self.purpose, self.version, self.algorithm);
+        let aad = Self::aad(
+            self.kind,
+            &self.key_id,
+            &self.purpose,
+            self.version,
+            self.algorithm,
+        );
         // A provider names the key it refused by what it could read; the row's id is surer.
         provider.unwrap(&self.wrapped, &aad).map_err(|e| {
             if let VaultError::UnwrapRefused { master_key_id, .. } = e {
@@ -156,7 +168,10 @@ impl Keyring {
 
     /// A keyring of the data keys in `wrapped`, each unwrapped by the provider holding its
     /// master key (pass the old and the new during a master-key rotation).
-    pub fn unlock(wrapped: &[WrappedKey], providers: &[&dyn KeyProvider]) -> Result<Self, VaultError> {
+    pub fn unlock(
+        wrapped: &[WrappedKey],
+        providers: &[&dyn KeyProvider],
+    ) -> Result<Self, VaultError> {
         let mut ring = Self::new();
         for w in wrapped {
             ring.insert(w, providers)?;
@@ -165,7 +180,11 @@ impl Keyring {
     }
 
     /// Adds one wrapped data key (e.g. one another instance generated).
-    pub fn insert(&mut self, wrapped: &WrappedKey, providers: &[&dyn KeyProvider]) -> Result<(), VaultError> {
+    pub fn insert(
+        &mut self,
+        wrapped: &WrappedKey,
+        providers: &[&dyn KeyProvider],
+    ) -> Result<(), VaultError> {
         let key_id = KeyId::parse(&wrapped.key_id)?;
         check_name("purpose", &wrapped.purpose)?;
         let material = wrapped.unwrap(KeyKind::Data, providers)?;
@@ -179,11 +198,24 @@ impl Keyring {
             };
         }
         let cipher = Cipher::new(wrapped.algorithm, key_id.as_str(), &material)?;
-        self.add(key_id, wrapped.purpose.clone(), wrapped.version, cipher, material);
+        self.add(
+            key_id,
+            wrapped.purpose.clone(),
+            wrapped.version,
+            cipher,
+            material,
+        );
         Ok(())
     }
 
-    fn add(&mut self, key_id: KeyId, purpose: String, version: u32, cipher: Cipher, material: Zeroizing<Vec<u8>>) {
+    fn add(
+        &mut self,
+        key_id: KeyId,
+        purpose: String,
+        version: u32,
+        cipher: Cipher,
+        material: Zeroizing<Vec<u8>>,
+    ) {
         let newer = match self.current.get(&purpose).and_then(|id| self.keys.get(id)) {
             Some(cur) => version > cur.version,
             None => true,
@@ -253,7 +285,12 @@ impl Keyring {
     }
 
     /// [`Keyring::seal`] of a text.
-    pub fn seal_str(&self, purpose: &str, plaintext: &str, aad: &str) -> Result<String, VaultError> {
+    pub fn seal_str(
+        &self,
+        purpose: &str,
+        plaintext: &str,
+        aad: &str,
+    ) -> Result<String, VaultError> {
         self.seal(purpose, plaintext.as_bytes(), aad.as_bytes())
     }
 
@@ -279,13 +316,11 @@ impl Keyring {
         let mut bytes = self.open(text, aad.as_bytes())?;
         let key_id = Sealed::parse(text)?.key_id().to_owned();
         let owned = std::mem::take(&mut *bytes);
-        String::from_utf8(owned)
-            .map(Zeroizing::new)
-            .map_err(|e| {
-                // The bytes inside the error are zeroed too.
-                drop(Zeroizing::new(e.into_bytes()));
-                VaultError::NotText { key_id }
-            })
+        String::from_utf8(owned).map(Zeroizing::new).map_err(|e| {
+            // The bytes inside the error are zeroed too.
+            drop(Zeroizing::new(e.into_bytes()));
+            VaultError::NotText { key_id }
+        })
     }
 
     /// Whether a background job should re-encrypt `text`: true unless it is a ciphertext under
@@ -357,16 +392,26 @@ impl Keyring {
     }
 }
 
-fn seal_with(key_id: &str, key: &DataKey, plaintext: &[u8], aad: &[u8]) -> Result<String, VaultError> {
+fn seal_with(
+    key_id: &str,
+    key: &DataKey,
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<String, VaultError> {
     let header = format::header(key.cipher.algorithm(), key_id);
-    let body = key.cipher.seal(&format::bound_aad(&header, aad), plaintext)?;
+    let body = key
+        .cipher
+        .seal(&format::bound_aad(&header, aad), plaintext)?;
     Ok(format::encode(&header, &body))
 }
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
-            .field("keys", &self.keys.keys().map(KeyId::as_str).collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self.keys.keys().map(KeyId::as_str).collect::<Vec<_>>(),
+            )
             .field("current", &self.current)
             .finish()
     }

@@ -47,10 +47,10 @@ const GIVEN_NAME: &str = "**";
 /// Compound surnames (复姓) kept whole: the common ones, with the traditional forms of the
 /// most frequent.
 pub const COMPOUND_SURNAMES: &[&str] = &[
-    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "宇文",
-    "司徒", "夏侯", "公孙", "端木", "澹台", "公冶", "宗政", "濮阳", "淳于", "单于", "太叔",
-    "申屠", "轩辕", "钟离", "闻人", "万俟", "呼延", "南宫", "西门", "百里", "东郭", "独孤",
-    "拓跋", "赫连", "第五", "歐陽", "司馬", "諸葛", "東方", "長孫", "尉遲", "夏侯", "公孫",
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "宇文", "司徒",
+    "夏侯", "公孙", "端木", "澹台", "公冶", "宗政", "濮阳", "淳于", "单于", "太叔", "申屠", "轩辕",
+    "钟离", "闻人", "万俟", "呼延", "南宫", "西门", "百里", "东郭", "独孤", "拓跋", "赫连", "第五",
+    "歐陽", "司馬", "諸葛", "東方", "長孫", "尉遲", "夏侯", "公孫",
 ];
 
 /// Who reads the masked value.
@@ -119,9 +119,18 @@ impl Field {
         let ends = |s: &str| k.ends_with(s);
         if ends("idnumber") || ends("idno") || ends("idcard") || k == "residentid" {
             Some(Field::IdNumber)
-        } else if ends("holder") || ends("holdername") || (ends("name") && !NOT_PERSON_NAMES.contains(&k.as_str())) {
+        } else if ends("holder")
+            || ends("holdername")
+            || (ends("name") && !NOT_PERSON_NAMES.contains(&k.as_str()))
+        {
             Some(Field::Name)
-        } else if ends("account") || ends("accountnumber") || ends("accountno") || ends("cardnumber") || ends("cardno") || k == "iban" {
+        } else if ends("account")
+            || ends("accountnumber")
+            || ends("accountno")
+            || ends("cardnumber")
+            || ends("cardno")
+            || k == "iban"
+        {
             Some(Field::Account)
         } else if k.contains("phone") || k.contains("mobile") || k == "tel" || k == "telephone" {
             Some(Field::Phone)
@@ -137,22 +146,61 @@ impl Field {
 
 /// Keys ending in `name` that name no person.
 const NOT_PERSON_NAMES: &[&str] = &[
-    "filename", "departmentname", "regionname", "streamname", "consumername", "servicename",
-    "hostname", "policyname", "rulename", "bankname", "branchname", "organisationname",
-    "organizationname", "orgname", "sourcename", "typename", "fieldname",
+    "filename",
+    "departmentname",
+    "regionname",
+    "streamname",
+    "consumername",
+    "servicename",
+    "hostname",
+    "policyname",
+    "rulename",
+    "bankname",
+    "branchname",
+    "organisationname",
+    "organizationname",
+    "orgname",
+    "sourcename",
+    "typename",
+    "fieldname",
 ];
 
 /// Parts of keys whose values are hidden whole in every style.
 const HIDDEN_KEYS: &[&str] = &[
-    "birthdate", "dateofbirth", "birthday", "dob", "illness", "disability", "diagnosis",
-    "health", "email",
+    "birthdate",
+    "dateofbirth",
+    "birthday",
+    "dob",
+    "illness",
+    "disability",
+    "diagnosis",
+    "health",
+    "email",
 ];
 
 /// Keys of an envelope or event that carry no personal data: their text stays readable.
 const STRUCTURAL_KEYS: &[&str] = &[
-    "specversion", "type", "source", "datacontenttype", "schema_version", "time", "kind",
-    "status", "state", "outcome", "department", "tier", "reason_code", "period", "region_code",
-    "subject", "month", "effective_month", "from_month", "policy_version", "currency",
+    "specversion",
+    "type",
+    "source",
+    "datacontenttype",
+    "schema_version",
+    "time",
+    "kind",
+    "status",
+    "state",
+    "outcome",
+    "department",
+    "tier",
+    "reason_code",
+    "period",
+    "region_code",
+    "subject",
+    "month",
+    "effective_month",
+    "from_month",
+    "policy_version",
+    "currency",
 ];
 
 fn folded(raw: &str) -> Vec<char> {
@@ -314,7 +362,11 @@ fn division(segment: &str, level: Level) -> Option<Level> {
         return None;
     }
     let top = level == Level::None;
-    if top && (segment.ends_with('省') || segment.ends_with("自治区") || segment.ends_with("特别行政区")) {
+    if top
+        && (segment.ends_with('省')
+            || segment.ends_with("自治区")
+            || segment.ends_with("特别行政区"))
+    {
         return Some(Level::Province);
     }
     if top && MUNICIPALITIES.contains(&segment) {
@@ -324,7 +376,11 @@ fn division(segment: &str, level: Level) -> Option<Level> {
         return (level <= Level::Province).then_some(Level::Prefecture);
     }
     if segment.ends_with('市') {
-        return Some(if level <= Level::Province { Level::Prefecture } else { Level::County });
+        return Some(if level <= Level::Province {
+            Level::Prefecture
+        } else {
+            Level::County
+        });
     }
     if segment.ends_with('区') || segment.ends_with('县') || segment.ends_with('旗') {
         return Some(Level::County);
@@ -375,7 +431,8 @@ fn keeps(key: Option<&str>, s: &str) -> bool {
         || uuid::Uuid::parse_str(s).is_ok()
         || chrono::DateTime::parse_from_rfc3339(s).is_ok()
         || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
-        || chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok_and(|_| s.len() == 7)
+        || chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+            .is_ok_and(|_| s.len() == 7)
 }
 
 /// [`json`] over a JSON text (a dead letter's payload, a logged body); a text that is not JSON

@@ -1,6 +1,10 @@
 //! Sealing, opening and rotating through the public API.
 
-use vault::{is_sealed, Algorithm, KeyProvider, Keyring, MasterKey, Sealed, VaultError, WrappedKey};
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use vault::{
+    is_sealed, Algorithm, KeyProvider, Keyring, MasterKey, Sealed, VaultError, WrappedKey,
+};
 
 const NAME: &str = "张三丰";
 const ID: &str = "410102199003070312";
@@ -55,10 +59,19 @@ fn aes_256_gcm_is_selectable() {
 fn a_value_moved_to_another_row_does_not_open_there() {
     let m = master("dev-1");
     let (ring, _) = ring_with(&["name"], &m);
-    let alice = ring.seal_str("name", "李四", "persons.name:member-a").unwrap();
+    let alice = ring
+        .seal_str("name", "李四", "persons.name:member-a")
+        .unwrap();
     let e = ring.open_str(&alice, "persons.name:member-b").unwrap_err();
-    assert_eq!(e, VaultError::Refused { key_id: "name-1".into() });
-    let e = ring.open_str(&alice, "persons.id_number:member-a").unwrap_err();
+    assert_eq!(
+        e,
+        VaultError::Refused {
+            key_id: "name-1".into()
+        }
+    );
+    let e = ring
+        .open_str(&alice, "persons.id_number:member-a")
+        .unwrap_err();
     assert!(matches!(e, VaultError::Refused { .. }));
 }
 
@@ -73,24 +86,43 @@ fn a_tampered_ciphertext_or_a_foreign_key_is_refused_without_a_panic() {
     let last = bytes.len() - 3;
     bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
     let flipped = String::from_utf8(bytes).unwrap();
-    assert!(matches!(ring.open(&flipped, b"r"), Err(VaultError::Refused { .. })));
+    assert!(matches!(
+        ring.open(&flipped, b"r"),
+        Err(VaultError::Refused { .. })
+    ));
 
     // The algorithm token changed: the header is authenticated.
     let swapped = text.replacen("sm4gcm", "aes256gcm", 1);
-    assert!(matches!(ring.open(&swapped, b"r"), Err(VaultError::Refused { .. })));
+    assert!(matches!(
+        ring.open(&swapped, b"r"),
+        Err(VaultError::Refused { .. })
+    ));
 
     // Same key id in another ring: another key.
     let (other, _) = ring_with(&["name"], &m);
-    assert!(matches!(other.open(&text, b"r"), Err(VaultError::Refused { .. })));
+    assert!(matches!(
+        other.open(&text, b"r"),
+        Err(VaultError::Refused { .. })
+    ));
 
     // Key ids the ring never had.
     let foreign = text.replacen("name-1", "name-9", 1);
     assert_eq!(
         ring.open(&foreign, b"r").unwrap_err(),
-        VaultError::UnknownKey { key_id: "name-9".into() }
+        VaultError::UnknownKey {
+            key_id: "name-9".into()
+        }
     );
 
-    for junk in ["", "plain text", "v2.sm4gcm.name-1.AAAA", "v1.des.name-1.AAAA", "v1.sm4gcm.Name.AAAA", "v1.sm4gcm.name-1.!!!", "v1.sm4gcm.name-1.AAAA"] {
+    for junk in [
+        "",
+        "plain text",
+        "v2.sm4gcm.name-1.AAAA",
+        "v1.des.name-1.AAAA",
+        "v1.sm4gcm.Name.AAAA",
+        "v1.sm4gcm.name-1.!!!",
+        "v1.sm4gcm.name-1.AAAA",
+    ] {
         let e = ring.open(junk, b"r").unwrap_err();
         assert!(matches!(e, VaultError::Malformed { .. }), "{junk}: {e:?}");
     }
@@ -102,7 +134,10 @@ fn errors_and_debug_output_never_show_plaintext_or_key_material() {
     let (ring, wrapped) = ring_with(&["name"], &m);
     let text = ring.seal_str("name", NAME, "persons.name:m-1").unwrap();
     let e = ring.open_str(&text, "persons.name:m-2").unwrap_err();
-    let shown = format!("{e} {e:?} {ring:?} {m:?} {:?}", Sealed::parse(&text).unwrap());
+    let shown = format!(
+        "{e} {e:?} {ring:?} {m:?} {:?}",
+        Sealed::parse(&text).unwrap()
+    );
     assert!(!shown.contains(NAME), "{shown}");
     assert!(!shown.contains(text.rsplit('.').next().unwrap()), "{shown}");
     assert_eq!(
@@ -121,7 +156,9 @@ fn errors_and_debug_output_never_show_plaintext_or_key_material() {
 fn a_keyring_unlocked_from_stored_rows_reads_what_another_sealed() {
     let m = master("dev-1");
     let (ring, wrapped) = ring_with(&["name", "id_number"], &m);
-    let text = ring.seal_str("id_number", ID, "persons.id_number:m-1").unwrap();
+    let text = ring
+        .seal_str("id_number", ID, "persons.id_number:m-1")
+        .unwrap();
     let stored = serde_json::to_string(&wrapped).unwrap();
     let rows: Vec<WrappedKey> = serde_json::from_str(&stored).unwrap();
     let again = Keyring::unlock(&rows, &[&m]).unwrap();
@@ -135,7 +172,10 @@ fn a_wrapped_key_does_not_unwrap_under_another_master_key_or_another_name() {
     let impostor = MasterKey::generate("dev-1", Algorithm::Sm4Gcm).unwrap();
     assert_eq!(
         Keyring::unlock(&wrapped, &[&impostor]).unwrap_err(),
-        VaultError::UnwrapRefused { key_id: "name-1".into(), master_key_id: "dev-1".into() }
+        VaultError::UnwrapRefused {
+            key_id: "name-1".into(),
+            master_key_id: "dev-1".into()
+        }
     );
     let elsewhere = master("dev-2");
     assert!(matches!(
@@ -145,7 +185,10 @@ fn a_wrapped_key_does_not_unwrap_under_another_master_key_or_another_name() {
     // The blob of the name key relabelled as the account key.
     let mut moved = wrapped[0].clone();
     moved.purpose = "account".into();
-    assert!(matches!(Keyring::unlock(&[moved], &[&m]).unwrap_err(), VaultError::UnwrapRefused { .. }));
+    assert!(matches!(
+        Keyring::unlock(&[moved], &[&m]).unwrap_err(),
+        VaultError::UnwrapRefused { .. }
+    ));
 }
 
 #[test]
@@ -167,7 +210,10 @@ fn after_a_new_data_key_old_values_open_and_reseal_moves_them_to_the_newest() {
     // Idempotent: a job that runs over the row again changes nothing.
     assert_eq!(ring.reseal(&new, b"persons.name:m-1").unwrap(), new);
     // And it refuses a value that is not the row's.
-    assert!(matches!(ring.reseal(&old, b"persons.name:m-2"), Err(VaultError::Refused { .. })));
+    assert!(matches!(
+        ring.reseal(&old, b"persons.name:m-2"),
+        Err(VaultError::Refused { .. })
+    ));
     assert!(ring.needs_reseal("not sealed"));
 }
 
@@ -175,7 +221,9 @@ fn after_a_new_data_key_old_values_open_and_reseal_moves_them_to_the_newest() {
 fn after_a_new_master_key_the_rewrapped_keys_read_every_old_value() {
     let old_master = master("dev-1");
     let (ring, wrapped) = ring_with(&["name", "account"], &old_master);
-    let text = ring.seal_str("account", "6222020200112233", "payees.account:p-1").unwrap();
+    let text = ring
+        .seal_str("account", "6222020200112233", "payees.account:p-1")
+        .unwrap();
 
     let new_master = MasterKey::generate("prod-2", Algorithm::Aes256Gcm).unwrap();
     let rewrapped = ring.rewrap(&new_master).unwrap();
@@ -187,10 +235,19 @@ fn after_a_new_master_key_the_rewrapped_keys_read_every_old_value() {
     // During the change both master keys are offered; after it, the new one alone.
     let mixed = vec![wrapped[0].clone(), one];
     let during = Keyring::unlock(&mixed, &[&old_master, &new_master]).unwrap();
-    assert_eq!(*during.open_str(&text, "payees.account:p-1").unwrap(), "6222020200112233");
+    assert_eq!(
+        *during.open_str(&text, "payees.account:p-1").unwrap(),
+        "6222020200112233"
+    );
     let after = Keyring::unlock(&rewrapped, &[&new_master]).unwrap();
-    assert_eq!(*after.open_str(&text, "payees.account:p-1").unwrap(), "6222020200112233");
-    assert!(!after.needs_reseal(&text), "a master-key rotation re-encrypts no value");
+    assert_eq!(
+        *after.open_str(&text, "payees.account:p-1").unwrap(),
+        "6222020200112233"
+    );
+    assert!(
+        !after.needs_reseal(&text),
+        "a master-key rotation re-encrypts no value"
+    );
     assert_eq!(new_master.master_key_id(), "prod-2");
 }
 
@@ -202,7 +259,9 @@ fn the_same_key_offered_twice_is_taken_once_and_a_clash_is_refused() {
     let (_, other) = ring_with(&["name"], &m);
     assert_eq!(
         ring.insert(&other[0], &[&m]).unwrap_err(),
-        VaultError::DuplicateKey { key_id: "name-1".into() }
+        VaultError::DuplicateKey {
+            key_id: "name-1".into()
+        }
     );
 }
 
@@ -210,5 +269,8 @@ fn the_same_key_offered_twice_is_taken_once_and_a_clash_is_refused() {
 fn an_index_key_blob_is_not_a_data_key() {
     let m = master("dev-1");
     let (_, wrapped) = vault::IndexKey::generate("bidx-1", &m).unwrap();
-    assert!(matches!(Keyring::unlock(&[wrapped], &[&m]).unwrap_err(), VaultError::WrongKeyKind { .. }));
+    assert!(matches!(
+        Keyring::unlock(&[wrapped], &[&m]).unwrap_err(),
+        VaultError::WrongKeyKind { .. }
+    ));
 }
