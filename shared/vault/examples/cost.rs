@@ -14,8 +14,12 @@ fn per_value(label: &str, started: Instant) {
 }
 
 fn main() -> Result<(), VaultError> {
-    let ids: Vec<String> = (0..N).map(|i| format!("41010219900307{:04}", i % 10_000)).collect();
-    let aads: Vec<String> = (0..N).map(|i| format!("persons.id_number:{i:08}")).collect();
+    let ids: Vec<String> = (0..N)
+        .map(|i| format!("41010219900307{:04}", i % 10_000))
+        .collect();
+    let aads: Vec<String> = (0..N)
+        .map(|i| format!("persons.id_number:{i:08}"))
+        .collect();
     println!("{N} values of 18 characters, associated data of 26 bytes");
     for algorithm in [Algorithm::Sm4Gcm, Algorithm::Aes256Gcm] {
         let master = MasterKey::generate("bench-1", algorithm)?;
@@ -35,10 +39,17 @@ fn main() -> Result<(), VaultError> {
             black_box(ring.open_str(text, aad)?);
         }
         per_value(&format!("open {}", algorithm.token()), started);
-        println!("{:<32} {:>6} characters", "ciphertext length", sealed[0].len());
+        println!(
+            "{:<32} {:>6} characters",
+            "ciphertext length",
+            sealed[0].len()
+        );
     }
 
-    let (key, _) = IndexKey::generate("bidx-1", &MasterKey::generate("bench-1", Algorithm::Sm4Gcm)?)?;
+    let (key, _) = IndexKey::generate(
+        "bidx-1",
+        &MasterKey::generate("bench-1", Algorithm::Sm4Gcm)?,
+    )?;
     let index = BlindIndex::new(key);
     let started = Instant::now();
     for id in &ids {

@@ -314,12 +314,13 @@ impl Keyring {
     /// [`Keyring::open`] of a text sealed with [`Keyring::seal_str`].
     pub fn open_str(&self, text: &str, aad: &str) -> Result<Zeroizing<String>, VaultError> {
         let mut bytes = self.open(text, aad.as_bytes())?;
-        let key_id = Sealed::parse(text)?.key_id().to_owned();
         let owned = std::mem::take(&mut *bytes);
         String::from_utf8(owned).map(Zeroizing::new).map_err(|e| {
             // The bytes inside the error are zeroed too.
             drop(Zeroizing::new(e.into_bytes()));
-            VaultError::NotText { key_id }
+            VaultError::NotText {
+                key_id: text.split('.').nth(2).unwrap_or_default().to_owned(),
+            }
         })
     }
 
