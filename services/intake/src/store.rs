@@ -363,13 +363,10 @@ pub struct HistoryView {
     pub by: Option<Json<Actor>>,
 }
 
-/// A name with all but its first character hidden, as public disclosure shows it.
+/// A name as public disclosure shows it: the surname kept, the given name masked (`张**`,
+/// `欧阳**`, `Zhang **`; `vault::mask`, which never tells the given name's length).
 pub fn mask_name(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
-        None => String::new(),
-    }
+    vault::mask::name(name, vault::mask::Style::Public)
 }
 
 /// The application as shown over HTTP, if it lies in `areas` (`None` when it does not exist or

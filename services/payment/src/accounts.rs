@@ -15,7 +15,7 @@
 //!   logs and are shown masked: [`mask`].
 
 use crate::corrections;
-use crate::domain::{mask, Repaid};
+use crate::domain::Repaid;
 use crate::state::State;
 use crate::store;
 use crate::store::accounts::{AccountRow, HistoryRow, MemberArea, NewAccount, PendingRow};
@@ -77,7 +77,7 @@ pub async fn propose(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(%change_id, account = %mask(a.account_number), "Account change proposed; it waits for another officer.");
+    tracing::info!(%change_id, account = %vault::mask::account(a.account_number, vault::mask::Style::Log), "Account change proposed; it waits for another officer.");
     Ok(Proposed {
         change_id,
         superseded,
@@ -149,7 +149,7 @@ pub async fn confirm(
     tracing::info!(
         version,
         %change_id,
-        account = %mask(&change.account_number),
+        account = %vault::mask::account(&change.account_number, vault::mask::Style::Log),
         repaid = repaid.len(),
         "Account change confirmed; the account is in force."
     );

@@ -287,7 +287,7 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     assert_eq!(shown["account_number"], Value::Null, "{shown}");
     assert_eq!(
         shown["pending"]["account_number"],
-        json!("************0100")
+        json!("6222********0100")
     );
     assert_eq!(shown["pending"]["proposed_by"]["name"], json!("王芳"));
     let (status, refused) = confirm_as(&mesh, "wang.fang", &good.1, &change).await;
@@ -324,14 +324,14 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         let set = set_account(&mesh, &p.1, &account(number)).await;
         assert_eq!(
             set["account_number"],
-            json!(format!("************{}", &number[12..]))
+            json!(format!("{}********{}", &number[..4], &number[12..]))
         );
     }
     let (_, shown) = mesh
         .get("payment", &format!("/v1/accounts/{}", good.1))
         .await
         .unwrap();
-    assert_eq!(shown["holder_name"], json!("Z********"));
+    assert_eq!(shown["holder_name"], json!("Zhang **"));
     assert_eq!(shown["confirmed_by"]["name"], json!("赵敏"));
     assert_eq!(shown["proposed_by"]["name"], json!("王芳"));
     assert!(!shown.to_string().contains("6222000000000100"));

@@ -603,7 +603,8 @@ async fn the_public_disclosure_list_masks_names_and_id_numbers() {
         .clone();
     assert_eq!(entry["tier"], json!("dibao"));
     assert_eq!(entry["members"], json!(3));
-    assert_eq!(entry["head_name_masked"], json!("Z********"));
+    // Surname kept, given name masked without its length (vault::mask, public style).
+    assert_eq!(entry["head_name_masked"], json!("Zhang **"));
     assert_eq!(entry["head_id_number_masked"], json!("410102********0312"));
     let text = list.to_string();
     for i in 0..3 {

@@ -66,16 +66,15 @@ pub struct Repaid {
     pub new_instruction_id: Uuid,
 }
 
-/// `6222020200112233` → `************2233`; a name → its first character and `*`. Account
+/// An account number (`6222020200112233` → `6222********2233`) or a name (`王芳` → `王**`,
+/// `Wang Fang` → `Wang **`) as responses show them (`vault::mask`, public style): account
 /// numbers and names never reach logs or responses unmasked.
 pub fn mask(s: &str) -> String {
-    let n = s.chars().count();
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        let keep = 4.min(n);
-        format!("{}{}", "*".repeat(n - keep), &s[s.len() - keep..])
+    use vault::mask::{account, name, Style};
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        account(s, Style::Public)
     } else {
-        let first: String = s.chars().take(1).collect();
-        format!("{first}{}", "*".repeat(n.saturating_sub(1).max(1)))
+        name(s, Style::Public)
     }
 }
 
@@ -90,10 +89,11 @@ mod tests {
 
     #[test]
     fn numbers_and_names_are_masked() {
-        assert_eq!(mask("6222020200112233"), "************2233");
-        assert_eq!(mask("123"), "123");
-        assert_eq!(mask("Wang Fang"), "W********");
-        assert_eq!(mask("王"), "王*");
+        assert_eq!(mask("6222020200112233"), "6222********2233");
+        assert_eq!(mask("123"), "***");
+        assert_eq!(mask("Wang Fang"), "Wang **");
+        assert_eq!(mask("王芳"), "王**");
+        assert_eq!(mask("王"), "***");
     }
 
     #[test]

@@ -354,8 +354,8 @@ mod tests {
             proposed_at: chrono::DateTime::UNIX_EPOCH,
         };
         let shown = serde_json::to_value(PendingChange::from(&row)).unwrap();
-        assert_eq!(shown["account_number"], "************0100");
-        assert_eq!(shown["holder_name"], "Z********");
+        assert_eq!(shown["account_number"], "6222********0100");
+        assert_eq!(shown["holder_name"], "Zhang **");
         assert_eq!(shown["status"], "pending");
         assert_eq!(shown["proposed_by"]["sub"], "wang.fang");
         assert!(!shown.to_string().contains("6222000000000100"));
