@@ -130,6 +130,8 @@ pub enum RedeterminationCause {
     MemberJoined,
     /// A member left the household (moving out; recorded by its township officer).
     MemberLeft,
+    /// A departmental feed found a new severe disability or serious illness of a member.
+    NewCircumstance,
 }
 
 impl RedeterminationCause {
@@ -140,6 +142,7 @@ impl RedeterminationCause {
             RedeterminationCause::Birth => "birth",
             RedeterminationCause::MemberJoined => "member_joined",
             RedeterminationCause::MemberLeft => "member_left",
+            RedeterminationCause::NewCircumstance => "new_circumstance",
         }
     }
 }

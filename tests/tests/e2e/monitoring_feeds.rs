@@ -711,6 +711,84 @@ async fn a_household_reverified_above_the_standard_begins_its_gradual_exit() {
     mesh.teardown().await.unwrap();
 }
 
+/// 动态调整 on a departmental feed: the disability federation reports the head's new severe
+/// disability. In Zhengzhou a severely disabled member of a dibao household gets the classified
+/// add-on (002 三(一): "对低保对象中的重度残疾人…每人每月增发100元低保金"): the household is
+/// determined again with it from the month after, and the township is still asked to look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_severe_disability_from_a_feed_determines_the_household_again_with_the_add_on() {
+    let mesh = start(vec![Department::Medical, Department::Education]).await;
+    let db = monitoring_db(&mesh).await;
+    let h = enrol(&mesh, &db).await;
+    let mut wire = mesh
+        .nats
+        .subscribe(format!(
+            "{}.{}",
+            mesh.prefix,
+            contract::channels::HOUSEHOLD_REDETERMINED.subject
+        ))
+        .await
+        .unwrap();
+    let head = &h.members[0];
+    let record = json!({
+        "record_id": "SD-0001",
+        "id_number": head.id_number,
+        "region_code": VILLAGE,
+        "occurred_on": today(),
+        "disability_grade": 1,
+    });
+    publish_feed(&mesh, "severe_disability", record.clone()).await;
+    let msg = tokio::time::timeout(WITHIN, futures::StreamExt::next(&mut wire))
+        .await
+        .expect("a re-determination was published")
+        .unwrap();
+    let e: Envelope<contract::HouseholdRedetermined> =
+        serde_json::from_slice(&msg.payload).unwrap();
+    let params = PolicyBook::builtin()
+        .in_force(&RegionCode::parse("410102").unwrap(), today())
+        .unwrap()
+        .clone();
+    let (standard, addon) = (params.standard(true).0, params.classified_addon.0);
+    let r = &e.data;
+    assert_eq!(e.household_id, h.household_id);
+    assert_eq!(r.cause, contract::RedeterminationCause::NewCircumstance);
+    assert_eq!(r.member_id, Some(head.member_id));
+    assert_eq!(
+        r.before.monthly_amount_fen,
+        (standard - 20_000) * 3 + 2 * addon
+    );
+    assert_eq!(
+        r.after.monthly_amount_fen,
+        (standard - 20_000) * 3 + 3 * addon
+    );
+    let after_head = r
+        .after
+        .members
+        .iter()
+        .find(|m| m.member_id == head.member_id)
+        .unwrap();
+    assert_eq!(
+        after_head.addon_reason.as_deref(),
+        Some("severe disability")
+    );
+    // The township still verifies it; the same fact again changes nothing more.
+    assert_eq!(warning_of_kind(&db, "severe_disability").await.len(), 1);
+    publish_feed(
+        &mesh,
+        "severe_disability",
+        json!({"record_id": "SD-0002", "id_number": head.id_number, "region_code": VILLAGE,
+               "occurred_on": today(), "disability_grade": 1}),
+    )
+    .await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), futures::StreamExt::next(&mut wire))
+            .await
+            .is_err(),
+        "a known disability determines nothing again"
+    );
+    mesh.teardown().await.unwrap();
+}
+
 /// The tax office now reports the head's monthly income as `monthly_income_fen`, and the
 /// household's re-verification was due yesterday: verification re-verifies it.
 async fn reverify_with_head_income(mesh: &mut TestMesh, h: &Household, monthly_income_fen: i64) {

@@ -4,12 +4,12 @@
 //!
 //! | feed | the person is enrolled | the person is not in the database |
 //! |---|---|---|
-//! | `death` | assistance stops from the month after the death (`monitor.household.changed`, `stopped`) + a `death` warning | nothing |
+//! | `death` | assistance stops from the month after the death (`monitor.household.changed`, `stopped`) + a `death` warning; the others' household determined again (`ops::redetermination`) | nothing |
 //! | `serious_illness` | medical referral with the illness + a `rigid_expenditure_review` warning | active-discovery warning |
 //! | `unemployment` | employment referral | active-discovery warning |
 //! | `student_hardship` | education referral | active-discovery warning |
 //! | `disaster_victim` | disaster referral with the damage to the home and displacement | active-discovery warning |
-//! | `severe_disability` | when not known before: a `severe_disability` warning (single-person dibao, classified add-on) | active-discovery warning |
+//! | `severe_disability` | when not known before: a `severe_disability` warning (single-person dibao, classified add-on); the household determined again with it | active-discovery warning |
 //! | `return_to_poverty` | nothing (already assisted) | active-discovery warning |
 //!
 //! A person whose assistance has stopped counts as not in the database. The warning goes to the

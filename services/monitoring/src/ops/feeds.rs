@@ -372,6 +372,20 @@ async fn act(
                     &cause,
                 )
                 .await?;
+                // The household determined again with it (the add-on, single-person dibao).
+                if crate::ops::redetermination::circumstance_found(
+                    state,
+                    tx,
+                    p,
+                    fact,
+                    r.occurred_on,
+                    &chain_of(p, causation_id),
+                    by,
+                )
+                .await?
+                {
+                    done.redetermined += 1;
+                }
             }
         }
     }

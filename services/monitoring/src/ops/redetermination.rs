@@ -60,6 +60,46 @@ pub async fn member_left(
     Ok(done.is_some())
 }
 
+/// Determines `p`'s household again after a departmental feed found a new circumstance of `p`
+/// on `occurred_on` (`severe_disability` or `serious_illness`, the facts the classified add-on
+/// and single-person dibao read); an event only when what is paid changes.
+pub async fn circumstance_found(
+    state: &State,
+    tx: &mut PgConnection,
+    p: &Recipient,
+    fact: &str,
+    occurred_on: NaiveDate,
+    chain: &ChainRef,
+    by: Option<&Actor>,
+) -> Result<bool, HandlerError> {
+    let set: fn(&mut policy::determination::MemberFlags) = match fact {
+        "severe_disability" => |f| f.severe_disability = true,
+        "serious_illness" => |f| f.serious_illness = true,
+        _ => return Ok(false),
+    };
+    let change = Change {
+        cause: RedeterminationCause::NewCircumstance,
+        member_id: Some(p.member_id),
+        occurred_on,
+        key: format!("{}/{fact}", p.member_id),
+    };
+    let member = p.member_id;
+    let done = again(state, tx, chain, &change, by, |before, on| {
+        let mut base = before.clone();
+        let basis = base
+            .members
+            .iter_mut()
+            .find(|m| m.member_id == member)?
+            .basis
+            .as_mut()?;
+        set(&mut basis.flags);
+        let facts = base.facts(on, &[])?;
+        Some((base, facts))
+    })
+    .await?;
+    Ok(done.is_some())
+}
+
 /// Determines the household of `chain` again after a complete re-verification (report
 /// `report_id` on `on`): each member's income and assets are the higher of the basis and the
 /// sources' figures now.
