@@ -18,7 +18,6 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tracing::Instrument as _;
-use uuid::Uuid;
 
 /// The dead-letter subject of a service: `deadletter.<service>` (the catalogue lists it).
 pub const SUBJECT: &str = "deadletter.{service}";
@@ -109,7 +108,8 @@ pub fn routes() -> Router<Mesh> {
 }
 
 /// The dead letters, for the platform's operators (and auditors). Payloads are masked
-/// ([`mask_payload`]): every text but ids, codes and times is `***`. With `unmask=true` and the
+/// (`vault::mask::payload`, log style): each personal field by its own rule (`41**************12`,
+/// `****1234`), every other text but ids, codes and times `***`. With `unmask=true` and the
 /// token's right `unmask` the payloads come as they are, and that read is in the audit trail.
 async fn list(
     State(mesh): State<Mesh>,
@@ -136,63 +136,10 @@ async fn list(
         .await?;
     } else {
         for dl in &mut out {
-            dl.payload = mask_payload(&dl.payload);
+            dl.payload = vault::mask::payload(&dl.payload, vault::mask::Style::Log);
         }
     }
     Ok(Json(out))
-}
-
-/// Keys of an envelope that carry no personal data and stay readable in a masked payload.
-const STRUCTURAL_KEYS: &[&str] = &[
-    "specversion",
-    "type",
-    "source",
-    "datacontenttype",
-    "schema_version",
-    "time",
-    "kind",
-    "status",
-    "state",
-    "outcome",
-    "department",
-    "tier",
-    "reason_code",
-    "period",
-];
-
-/// `payload` with every text masked (`***`) but UUIDs, times and dates and the values of
-/// [`STRUCTURAL_KEYS`]: what an operator needs to see what a message was, without the names, ID
-/// numbers, accounts or health facts in it. Numbers and booleans stay. A payload that is not
-/// JSON is replaced by its size.
-pub fn mask_payload(payload: &str) -> String {
-    fn mask(v: &mut serde_json::Value, key: Option<&str>) {
-        match v {
-            serde_json::Value::String(s) => {
-                let keep = key.is_some_and(|k| STRUCTURAL_KEYS.contains(&k))
-                    || Uuid::parse_str(s).is_ok()
-                    || chrono::DateTime::parse_from_rfc3339(s).is_ok()
-                    || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
-                if !keep {
-                    *s = "***".to_owned();
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| mask(i, key)),
-            serde_json::Value::Object(map) => {
-                for (k, item) in map.iter_mut() {
-                    mask(item, Some(k.as_str()));
-                }
-            }
-            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
-            }
-        }
-    }
-    match serde_json::from_str::<serde_json::Value>(payload) {
-        Ok(mut v) => {
-            mask(&mut v, None);
-            v.to_string()
-        }
-        Err(_) => format!("({} bytes, not JSON; masked)", payload.len()),
-    }
 }
 
 /// A dead letter as the dead-letter stream keeps it.
