@@ -18,7 +18,7 @@ use mesh::audit::{self, Entry};
 use mesh::consumer::Outcome;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::{Acting, Actor, ChainRef, Delivery, HandlerError};
-use policy::determination::{HouseholdFacts, MemberFacts, SelfCare};
+use policy::determination::{HouseholdFacts, MemberFacts};
 use policy::{Fen, Month, RegionCode, ResidentId};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -203,44 +203,32 @@ async fn determine_and_emit(
         Some(a) => format!("officer:{}", a.name),
         None => format!("rule:{}", decision.policy_version),
     };
-    let determined = HouseholdDetermined {
-        application_id: app.application_id,
-        region_code: RegionCode::parse(&app.region_code)
+    let members = members
+        .iter()
+        .zip(&decision.members)
+        .zip(basis)
+        .map(|((m, md), basis)| {
+            DeterminedMember::undecided(
+                m.member_id,
+                m.id_number.clone(),
+                m.name.clone(),
+                m.relation.clone(),
+                basis,
+            )
+            .with_decision(md)
+        })
+        .collect();
+    let determined = HouseholdDetermined::decided(
+        app.application_id,
+        RegionCode::parse(&app.region_code)
             .map_err(|e| anyhow::anyhow!("stored region code {:?}: {e}", app.region_code))?,
-        urban: app.urban,
-        tier: decision.tier,
-        classifications: decision.classifications.clone(),
-        monthly_amount_fen: decision.monthly_amount.0,
-        per_capita_income_fen: decision.per_capita_income.0,
-        per_capita_assets_fen: decision.per_capita_assets.0,
-        standard_fen: decision.standard.0,
-        policy_version: decision.policy_version.clone(),
-        rule: decision.rule.clone(),
-        effective_month: Month::of(today),
-        decided_by: decided_by.clone(),
-        integrity_flags: app.integrity_flags.0.clone(),
-        zero_employment_household: decision.zero_employment_household,
-        members: members
-            .iter()
-            .zip(&decision.members)
-            .zip(basis)
-            .map(|((m, md), basis)| DeterminedMember {
-                member_id: m.member_id,
-                id_number: m.id_number.clone(),
-                name: m.name.clone(),
-                relation: m.relation.clone(),
-                tiers: md.tiers.clone(),
-                individual_benefit_fen: md.individual_benefit.0,
-                payee: md.payee,
-                addon_reason: md.addon_reason.clone(),
-                relief_lines: md.relief_lines.clone(),
-                school_stage: m.flags.0.school_stage,
-                self_care: (m.flags.0.self_care != SelfCare::Full).then_some(m.flags.0.self_care),
-                support: md.support,
-                basis: Some(basis),
-            })
-            .collect(),
-    };
+        app.urban,
+        &decision,
+        Month::of(today),
+        decided_by.clone(),
+        app.integrity_flags.0.clone(),
+        members,
+    );
     if !app.integrity_flags.0.is_empty() {
         // No favour-based assistance: for a flagged application neither the rule nor the
         // township officer decides; they propose, and a county approver decides.

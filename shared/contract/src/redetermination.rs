@@ -71,6 +71,41 @@ impl HouseholdDetermined {
         })
     }
 
+    /// The household `decision` determines, effective from `effective_month`, decided by
+    /// `decided_by`, for `members` (each already carrying its member decision,
+    /// [`DeterminedMember::with_decision`]). Intake's determination and every re-determination
+    /// are this one constructor.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decided(
+        application_id: Uuid,
+        region_code: policy::RegionCode,
+        urban: bool,
+        decision: &Determination,
+        effective_month: Month,
+        decided_by: String,
+        integrity_flags: Vec<String>,
+        members: Vec<DeterminedMember>,
+    ) -> HouseholdDetermined {
+        HouseholdDetermined {
+            application_id,
+            region_code,
+            urban,
+            tier: decision.tier,
+            classifications: decision.classifications.clone(),
+            monthly_amount_fen: decision.monthly_amount.0,
+            per_capita_income_fen: decision.per_capita_income.0,
+            per_capita_assets_fen: decision.per_capita_assets.0,
+            standard_fen: decision.standard.0,
+            policy_version: decision.policy_version.clone(),
+            rule: decision.rule.clone(),
+            effective_month,
+            decided_by,
+            integrity_flags,
+            zero_employment_household: decision.zero_employment_household,
+            members,
+        }
+    }
+
     /// This household as `decision` determines it again from `from_month`, with the members
     /// `decision` names (same ids, names, relations and bases), decided by `decided_by`.
     pub fn again(
@@ -87,31 +122,63 @@ impl HouseholdDetermined {
                     .members
                     .iter()
                     .find(|m| m.member_id.to_string() == md.member_id)?;
-                Some(DeterminedMember {
-                    tiers: md.tiers.clone(),
-                    individual_benefit_fen: md.individual_benefit.0,
-                    payee: md.payee,
-                    addon_reason: md.addon_reason.clone(),
-                    relief_lines: md.relief_lines.clone(),
-                    support: md.support,
-                    ..m.clone()
-                })
+                Some(m.clone().with_decision(md))
             })
             .collect();
-        HouseholdDetermined {
-            tier: decision.tier,
-            classifications: decision.classifications.clone(),
-            monthly_amount_fen: decision.monthly_amount.0,
-            per_capita_income_fen: decision.per_capita_income.0,
-            per_capita_assets_fen: decision.per_capita_assets.0,
-            standard_fen: decision.standard.0,
-            policy_version: decision.policy_version.clone(),
-            rule: decision.rule.clone(),
-            effective_month: from_month,
+        HouseholdDetermined::decided(
+            self.application_id,
+            self.region_code.clone(),
+            self.urban,
+            decision,
+            from_month,
             decided_by,
-            zero_employment_household: decision.zero_employment_household,
+            self.integrity_flags.clone(),
             members,
-            ..self.clone()
+        )
+    }
+}
+
+impl DeterminedMember {
+    /// A member as the application (or the officer recording a newcomer) describes them, before
+    /// any decision: their school stage and self-care from `flags`, and what a determination
+    /// rests on (`basis`).
+    pub fn undecided(
+        member_id: Uuid,
+        id_number: String,
+        name: String,
+        relation: String,
+        basis: MemberBasis,
+    ) -> DeterminedMember {
+        let flags = basis.flags;
+        DeterminedMember {
+            member_id,
+            id_number,
+            name,
+            relation,
+            tiers: Vec::new(),
+            individual_benefit_fen: 0,
+            payee: policy::determination::Payee::Person,
+            addon_reason: None,
+            relief_lines: Vec::new(),
+            school_stage: flags.school_stage,
+            self_care: (flags.self_care != policy::determination::SelfCare::Full)
+                .then_some(flags.self_care),
+            support: None,
+            basis: Some(basis),
+        }
+    }
+
+    /// This member with what `md` decided for them: tiers, individual benefit, payee, add-on,
+    /// relief lines and support arrangement.
+    pub fn with_decision(self, md: &policy::determination::MemberDecision) -> DeterminedMember {
+        DeterminedMember {
+            tiers: md.tiers.clone(),
+            individual_benefit_fen: md.individual_benefit.0,
+            payee: md.payee,
+            addon_reason: md.addon_reason.clone(),
+            relief_lines: md.relief_lines.clone(),
+            support: md.support,
+            ..self
         }
     }
 }

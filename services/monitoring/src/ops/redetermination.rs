@@ -427,29 +427,20 @@ async fn join(
     from_month: Month,
 ) -> Result<Option<HouseholdRedetermined>, mesh::http::ApiError> {
     let member_id = what.member_id.unwrap_or_default();
-    let newcomer = contract::DeterminedMember {
+    let newcomer = contract::DeterminedMember::undecided(
         member_id,
-        id_number: n.id.as_str().to_owned(),
-        name: n.name.clone(),
-        relation: n.relation.clone(),
-        tiers: Vec::new(),
-        individual_benefit_fen: 0,
-        payee: policy::determination::Payee::Person,
-        addon_reason: None,
-        relief_lines: Vec::new(),
-        school_stage: n.flags.school_stage,
-        self_care: (n.flags.self_care != policy::determination::SelfCare::Full)
-            .then_some(n.flags.self_care),
-        support: None,
-        basis: Some(contract::MemberBasis {
+        n.id.as_str().to_owned(),
+        n.name.clone(),
+        n.relation.clone(),
+        contract::MemberBasis {
             monthly_income_fen: n.monthly_income_fen,
             pension_base_fen: 0,
             employment_costs_fen: 0,
             assets_fen: n.assets_fen,
             rigid_expenditure_fen: 0,
             flags: n.flags,
-        }),
-    };
+        },
+    );
     let now = state.mesh.clock.now();
     store::households::add_person(
         tx,
