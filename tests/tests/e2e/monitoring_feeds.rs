@@ -188,16 +188,33 @@ fn verify_days() -> u64 {
         .into()
 }
 
-/// Every `monitor.household.changed` this mesh publishes.
-async fn changes(mesh: &TestMesh) -> async_nats::Subscriber {
+/// Every message this mesh publishes on `subject` (before the prefix).
+async fn on_the_wire(mesh: &TestMesh, subject: &str) -> async_nats::Subscriber {
     mesh.nats
-        .subscribe(format!(
-            "{}.{}",
-            mesh.prefix,
-            contract::channels::HOUSEHOLD_CHANGED.subject
-        ))
+        .subscribe(format!("{}.{subject}", mesh.prefix))
         .await
         .unwrap()
+}
+
+/// Every `monitor.household.changed` this mesh publishes.
+async fn changes(mesh: &TestMesh) -> async_nats::Subscriber {
+    on_the_wire(mesh, contract::channels::HOUSEHOLD_CHANGED.subject).await
+}
+
+/// Every `eligibility.household.redetermined` this mesh publishes.
+async fn redeterminations(mesh: &TestMesh) -> async_nats::Subscriber {
+    on_the_wire(mesh, contract::channels::HOUSEHOLD_REDETERMINED.subject).await
+}
+
+/// The next re-determination on `wire`, within the test's patience.
+async fn next_redetermination(
+    wire: &mut async_nats::Subscriber,
+) -> Envelope<contract::HouseholdRedetermined> {
+    let msg = tokio::time::timeout(WITHIN, futures::StreamExt::next(wire))
+        .await
+        .expect("a re-determination was published")
+        .unwrap();
+    serde_json::from_slice(&msg.payload).unwrap()
 }
 
 /// The last `monitor.household.changed` stored in the MONITOR stream.
@@ -720,15 +737,7 @@ async fn a_new_severe_disability_from_a_feed_determines_the_household_again_with
     let mesh = start(vec![Department::Medical, Department::Education]).await;
     let db = monitoring_db(&mesh).await;
     let h = enrol(&mesh, &db).await;
-    let mut wire = mesh
-        .nats
-        .subscribe(format!(
-            "{}.{}",
-            mesh.prefix,
-            contract::channels::HOUSEHOLD_REDETERMINED.subject
-        ))
-        .await
-        .unwrap();
+    let mut wire = redeterminations(&mesh).await;
     let head = &h.members[0];
     let record = json!({
         "record_id": "SD-0001",
@@ -738,12 +747,7 @@ async fn a_new_severe_disability_from_a_feed_determines_the_household_again_with
         "disability_grade": 1,
     });
     publish_feed(&mesh, "severe_disability", record.clone()).await;
-    let msg = tokio::time::timeout(WITHIN, futures::StreamExt::next(&mut wire))
-        .await
-        .expect("a re-determination was published")
-        .unwrap();
-    let e: Envelope<contract::HouseholdRedetermined> =
-        serde_json::from_slice(&msg.payload).unwrap();
+    let e = next_redetermination(&mut wire).await;
     let params = PolicyBook::builtin()
         .in_force(&RegionCode::parse("410102").unwrap(), today())
         .unwrap()
@@ -836,22 +840,9 @@ async fn a_household_reverified_with_a_higher_income_below_the_standard_is_deter
     let mut mesh = start(vec![Department::Medical, Department::Education]).await;
     let db = monitoring_db(&mesh).await;
     let h = enrol(&mesh, &db).await;
-    let mut wire = mesh
-        .nats
-        .subscribe(format!(
-            "{}.{}",
-            mesh.prefix,
-            contract::channels::HOUSEHOLD_REDETERMINED.subject
-        ))
-        .await
-        .unwrap();
+    let mut wire = redeterminations(&mesh).await;
     reverify_with_head_income(&mut mesh, &h, 90_000).await;
-    let msg = tokio::time::timeout(WITHIN, futures::StreamExt::next(&mut wire))
-        .await
-        .expect("a re-determination was published")
-        .unwrap();
-    let e: Envelope<contract::HouseholdRedetermined> =
-        serde_json::from_slice(&msg.payload).unwrap();
+    let e = next_redetermination(&mut wire).await;
     let params = PolicyBook::builtin()
         .in_force(&RegionCode::parse("410102").unwrap(), today())
         .unwrap()
