@@ -42,14 +42,13 @@ impl MemberBasis {
 }
 
 impl HouseholdDetermined {
-    /// The household's facts as determined, for a determination on `on`, leaving out the
-    /// members in `without`; `None` when a member's basis is not carried (a determination made
-    /// before it was) or an ID number does not parse.
-    pub fn facts(&self, on: NaiveDate, without: &[Uuid]) -> Option<HouseholdFacts> {
+    /// The household's facts as determined, for a determination on `on`; `None` when a
+    /// member's basis is not carried (a determination made before it was) or an ID number does
+    /// not parse.
+    pub fn facts(&self, on: NaiveDate) -> Option<HouseholdFacts> {
         let members = self
             .members
             .iter()
-            .filter(|m| !without.contains(&m.member_id))
             .map(|m| {
                 let b = m.basis.as_ref()?;
                 Some(MemberFacts {

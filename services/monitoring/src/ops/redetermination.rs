@@ -53,8 +53,10 @@ pub async fn member_left(
         if !before.members.iter().any(|m| m.member_id == member) {
             return None;
         }
-        let after = before.facts(on, &[member])?;
-        (!after.members.is_empty()).then(|| (before.clone(), after))
+        let mut base = before.clone();
+        base.members.retain(|m| m.member_id != member);
+        let after = base.facts(on)?;
+        (!after.members.is_empty()).then_some((base, after))
     })
     .await?;
     Ok(done.is_some())
@@ -93,7 +95,7 @@ pub async fn circumstance_found(
             .basis
             .as_mut()?;
         set(&mut basis.flags);
-        let facts = base.facts(on, &[])?;
+        let facts = base.facts(on)?;
         Some((base, facts))
     })
     .await?;
@@ -120,7 +122,7 @@ pub async fn reverified(
         key: report_id.to_string(),
     };
     let done = again(state, tx, chain, &change, None, |before, on| {
-        let mut facts = before.facts(on, &[])?;
+        let mut facts = before.facts(on)?;
         for m in &mut facts.members {
             let v = members
                 .iter()
@@ -145,8 +147,8 @@ pub async fn reverified(
 }
 
 /// The household of `chain` determined again, from the month after `change.occurred_on`: `after`
-/// gives, from the determination kept, the household as it now is (its members with their
-/// bases) and their facts (`None`: nothing to do). Returns the event published, if any (none
+/// gives, from the determination kept, the household as it now is (the members still in it,
+/// with their bases) and their facts (`None`: nothing to do). Returns the event published, if any (none
 /// when nothing paid changes; the determination kept is updated either way).
 pub async fn again(
     state: &State,
@@ -166,11 +168,15 @@ pub async fn again(
     };
     let from_month = Month::of(change.occurred_on).next();
     let on = from_month.first_day();
-    let (Some(facts_before), Some((base, facts_after))) =
-        (before.facts(on, &[]), after(&before, on))
+    let (Some(facts_before), Some((base, facts_after))) = (before.facts(on), after(&before, on))
     else {
         return Ok(None);
     };
+    // The same members on the same bases (a fact already known, figures not higher): nothing to
+    // determine, keep or publish; payment applies a new parameter set by itself.
+    if base.members == before.members {
+        return Ok(None);
+    }
     let poison = |e: String| HandlerError::Poison(e);
     let params = state
         .policy
@@ -453,7 +459,7 @@ async fn join(
     again(state, tx, chain, what, Some(officer), |before, on| {
         let mut base = before.clone();
         base.members.push(newcomer);
-        let facts = base.facts(on, &[])?;
+        let facts = base.facts(on)?;
         Some((base, facts))
     })
     .await
@@ -497,8 +503,10 @@ async fn leave(
         .await?;
     }
     again(state, tx, chain, what, Some(officer), |before, on| {
-        let facts = before.facts(on, &[member_id])?;
-        Some((before.clone(), facts))
+        let mut base = before.clone();
+        base.members.retain(|m| m.member_id != member_id);
+        let facts = base.facts(on)?;
+        Some((base, facts))
     })
     .await
     .map_err(api)
