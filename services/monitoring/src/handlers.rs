@@ -22,7 +22,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// `eligibility.household.determined` → enrolment, `referral.<dept>.push` per relief line,
-/// `monitor.household.enrolled`.
+/// `monitor.household.enrolled`; for a low-income household, or one with a member in a
+/// recognised group.
 pub async fn on_determined(
     state: State,
     e: mesh::Envelope<HouseholdDetermined>,
@@ -32,7 +33,10 @@ pub async fn on_determined(
         return Ok(Outcome::Duplicate);
     };
     let det = &e.data;
-    if !det.tier.is_low_income() {
+    // A household in no tier is still followed when a member is in a recognised group
+    // (return-to-poverty monitoring object, other hardship person, 002 一(一)): its members are
+    // referred as their group's rule says.
+    if !det.tier.is_low_income() && !det.members.iter().any(|m| !m.groups.is_empty()) {
         tx.commit().await?;
         return Ok(Outcome::Applied);
     }
@@ -66,6 +70,7 @@ pub async fn on_determined(
             self_care: m.self_care,
             support: m.support,
             zero_employment_household: det.zero_employment_household,
+            group: m.groups.first().copied(),
         };
         for dept in &m.relief_lines {
             // Stable: the same member, line and application always give the same referral id.

@@ -89,8 +89,7 @@ pub async fn on_push(
             disaster: push.circumstances.as_ref().map(disaster_facts),
             on: today,
             support: push.support,
-            // Pushes name a tier; a recognised group's referral is not pushed yet.
-            group: None,
+            group: push.group,
         },
         params,
     );

@@ -5,7 +5,9 @@
 //! `docs/asyncapi.yaml`, which documents the same with examples.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use policy::determination::{MemberFlags, Payee, SchoolStage, SelfCare, SupportArrangement};
+use policy::determination::{
+    Group, MemberFlags, OtherSupportLine, Payee, SchoolStage, SelfCare, SupportArrangement,
+};
 use policy::{Department, Month, RegionCode, Tier};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -247,6 +249,22 @@ pub struct DeterminedMember {
     /// in determinations made before it was carried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<MemberBasis>,
+    /// Groups recognised outside the tiers the member belongs to (return-to-poverty monitoring
+    /// object, other hardship person, 002 一(一)): a household with such a member is followed
+    /// and referred even when it falls in no tier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    /// Other assistance the member may be given (heating, funeral, utility subsidies,
+    /// disability support, 002 三(五)), for the local departments that grant it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_support: Vec<OtherSupportLine>,
+}
+
+impl DeterminedMember {
+    /// Followed by monitoring: in a tier, or in a recognised group.
+    pub fn is_followed(&self) -> bool {
+        self.tiers.iter().any(|t| t.is_low_income()) || !self.groups.is_empty()
+    }
 }
 
 fn person() -> Payee {
@@ -335,6 +353,11 @@ pub struct ReferralPush {
     /// (002: "城市分散供养特困人员"). Absent in older messages and for everybody else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support: Option<SupportArrangement>,
+    /// The recognised group the person is referred by (`return_to_poverty`, `other_hardship`;
+    /// 002 一(一)), when they are in one: with `tier` `none`, the department decides by the
+    /// group's rule. Absent for everybody else and in older messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
 }
 
 /// A grant already recorded in the person's chain.

@@ -164,11 +164,13 @@ impl DeterminedMember {
                 .then_some(flags.self_care),
             support: None,
             basis: Some(basis),
+            groups: Vec::new(),
+            other_support: Vec::new(),
         }
     }
 
     /// This member with what `md` decided for them: tiers, individual benefit, payee, add-on,
-    /// relief lines and support arrangement.
+    /// relief lines, support arrangement, recognised groups and other assistance.
     pub fn with_decision(self, md: &policy::determination::MemberDecision) -> DeterminedMember {
         DeterminedMember {
             tiers: md.tiers.clone(),
@@ -177,6 +179,8 @@ impl DeterminedMember {
             addon_reason: md.addon_reason.clone(),
             relief_lines: md.relief_lines.clone(),
             support: md.support,
+            groups: md.groups.clone(),
+            other_support: md.other_support.clone(),
             ..self
         }
     }

@@ -719,6 +719,61 @@ async fn a_seriously_ill_member_of_a_marginal_household_is_paid_single_person_di
     mesh.teardown().await.unwrap();
 }
 
+/// 002 一(一): the low-income population includes "防止返贫监测对象" and "其他困难人员", and
+/// 002 三: "对防止返贫监测对象,同时按照现行防止返贫动态监测和帮扶机制给予针对性帮扶措施". A
+/// household above every tier's line with a return-to-poverty monitoring object is still
+/// followed: the member is referred to the departments the group's rule names (employment, in
+/// Zhengzhou's set), the department decides by the group, and nothing is paid monthly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_to_poverty_monitoring_object_in_no_tier_is_referred_by_the_groups_rule() {
+    let p = zhengzhou();
+    assert!(p
+        .recognised_groups
+        .return_to_poverty
+        .contains(&policy::Department::Employment));
+    // Per-capita income 3 x the standard: above the marginal line, so in no tier.
+    let income = p.dibao_standard.urban.0 * 3 * 2;
+    let mut h = another_household();
+    h["members"] = json!([h["members"][0].clone(), h["members"][1].clone()]);
+    h["members"][0]["declared_monthly_income_fen"] = json!(income);
+    h["members"][0]["flags"] =
+        json!({"return_to_poverty_monitoring": true, "registered_unemployed": true});
+    // Ill, but in no group: a household in no tier is not referred for them.
+    h["members"][1]["declared_monthly_income_fen"] = json!(0);
+    h["members"][1]["flags"] = json!({"serious_illness": true});
+    let mesh = TestMesh::start(Options {
+        departments: vec![policy::Department::Employment, policy::Department::Medical],
+        fixtures: silent_fixtures(&h),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, accepted) = mesh.submit(&h).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    let chain = mesh.complete_chain(&household, WITHIN).await.unwrap();
+    let steps = chain["steps"].as_array().unwrap();
+    let of =
+        |kind: &str| -> Vec<&Value> { steps.iter().filter(|s| s["type"] == json!(kind)).collect() };
+    let determined = of("eligibility.household.determined");
+    assert_eq!(determined[0]["summary"]["tier"], json!("none"), "{chain:#}");
+    assert_eq!(of("monitor.household.enrolled").len(), 1, "{chain:#}");
+    let pushes = of("referral.push");
+    assert_eq!(pushes.len(), 1, "only the group member's line: {chain:#}");
+    assert_eq!(pushes[0]["summary"]["department"], json!("employment"));
+    assert_eq!(pushes[0]["summary"]["tier"], json!("none"));
+    assert_eq!(pushes[0]["summary"]["group"], json!("return_to_poverty"));
+    let feedback = of("referral.feedback");
+    assert_eq!(feedback.len(), 1, "{chain:#}");
+    assert_ne!(
+        feedback[0]["summary"]["outcome"],
+        json!("rejected"),
+        "decided by the group's rule, not refused as not low-income: {chain:#}"
+    );
+    assert!(mesh.instructions(&household).await.unwrap().is_empty());
+    mesh.teardown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_county_officer_can_reject_a_flagged_application_and_its_chain_ends_there() {
     let demo = another_household();

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use contract::{Circumstances, FeedSource, PriorAssistance, ReferralPush};
-use policy::determination::{SchoolStage, SelfCare, SupportArrangement};
+use policy::determination::{Group, SchoolStage, SelfCare, SupportArrangement};
 use policy::{Department, RegionCode, Tier};
 use uuid::Uuid;
 
@@ -82,6 +82,8 @@ pub struct Recipient {
     /// A destitute person's support arrangement, as determined; not stored at enrolment.
     pub support: Option<SupportArrangement>,
     pub zero_employment_household: bool,
+    /// The recognised group the member is in (002 一(一)), if any.
+    pub group: Option<Group>,
 }
 
 /// A referral to push: to whom, why, to which department.
@@ -124,6 +126,7 @@ pub fn build(
         circumstances: r.circumstances.clone(),
         self_care: to.self_care,
         support: to.support,
+        group: to.group,
     }
 }
 
@@ -145,6 +148,7 @@ mod tests {
             self_care: Some(SelfCare::Partial),
             support: None,
             zero_employment_household: true,
+            group: None,
         }
     }
 

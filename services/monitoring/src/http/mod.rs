@@ -189,7 +189,8 @@ async fn chain(
 }
 
 /// The assistance chain has run its course: rejected; or determined, and when there is money to pay, a
-/// payment instruction; when enrolled, every referral pushed has an answer in the chain.
+/// payment instruction; when followed (low-income, or a member in a recognised group), enrolled
+/// and every referral pushed has an answer in the chain.
 fn is_complete(steps: &[StepView]) -> bool {
     if steps
         .iter()
@@ -226,11 +227,13 @@ fn is_complete(steps: &[StepView]) -> bool {
         .and_then(|v| v.as_i64())
         .unwrap_or(0)
         > 0;
+    // Followed: low-income, or with a member in a recognised group (enrolled and referred).
     let low_income = det
         .summary
         .get("tier")
         .and_then(|v| v.as_str())
-        .is_some_and(|t| t != "none");
+        .is_some_and(|t| t != "none")
+        || det.summary.get("groups").is_some();
     let paid = steps
         .iter()
         .any(|s| s.kind == "payment.instruction.created");

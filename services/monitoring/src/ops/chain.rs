@@ -16,6 +16,7 @@ const SUMMARY_KEYS: &[&str] = &[
     "gaps",
     "verified_by",
     "tier",
+    "group",
     "classifications",
     "monthly_amount_fen",
     "integrity_flags",
@@ -58,7 +59,7 @@ pub fn step(
     chain_id: Uuid,
 ) -> store::Step {
     // A payload that is no object has nothing to summarise.
-    let summary: serde_json::Map<String, serde_json::Value> = e
+    let mut summary: serde_json::Map<String, serde_json::Value> = e
         .data
         .as_object()
         .map(|map| {
@@ -68,6 +69,9 @@ pub fn step(
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(groups) = members_groups(&e.data) {
+        summary.insert("groups".into(), groups);
+    }
     let trace_id = d
         .header("traceparent")
         .and_then(mesh::telemetry::trace_id_of_traceparent);
@@ -93,6 +97,23 @@ pub fn step(
     }
 }
 
+/// The recognised groups the members of a determination are in (`members[].groups`), once
+/// each, when any is: the chain of a household in no tier but with such a member expects its
+/// enrolment and referrals.
+fn members_groups(data: &serde_json::Value) -> Option<serde_json::Value> {
+    let mut groups: Vec<&str> = data
+        .get("members")?
+        .as_array()?
+        .iter()
+        .filter_map(|m| m.get("groups").and_then(serde_json::Value::as_array))
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    (!groups.is_empty()).then(|| serde_json::json!(groups))
+}
+
 /// The region an event's data names (`region_code`, when it is a region code).
 fn region_of(data: &serde_json::Value) -> Option<String> {
     data.get("region_code")
@@ -116,5 +137,23 @@ mod tests {
         assert_eq!(region_of(&json!({"region_code": 410102})), None);
         assert_eq!(region_of(&json!({"referral_id": "r"})), None);
         assert_eq!(region_of(&json!([1, 2])), None);
+    }
+
+    #[test]
+    fn a_determination_summarises_its_members_recognised_groups_once_each() {
+        let data = json!({"tier": "none", "members": [
+            {"groups": ["return_to_poverty"]},
+            {"tiers": []},
+            {"groups": ["other_hardship", "return_to_poverty"]},
+        ]});
+        assert_eq!(
+            members_groups(&data),
+            Some(json!(["other_hardship", "return_to_poverty"]))
+        );
+        assert_eq!(
+            members_groups(&json!({"members": [{"tiers": ["dibao"]}]})),
+            None
+        );
+        assert_eq!(members_groups(&json!({"referral_id": "r"})), None);
     }
 }

@@ -126,8 +126,8 @@ pub async fn enrol(
     set_determination(tx, e.household_id, d, e.time).await?;
     for m in &d.members {
         sqlx::query!(
-            "INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason, enrolled_at, school_stage, self_care)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO persons (member_id, household_id, id_number, name, relation, addon_reason, enrolled_at, school_stage, self_care, recognised_group)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             m.member_id,
             e.household_id,
             m.id_number,
@@ -137,6 +137,7 @@ pub async fn enrol(
             e.time,
             to_text(&m.school_stage),
             to_text(&m.self_care),
+            to_text(&m.groups.first()),
         )
         .execute(&mut *tx)
         .await?;
@@ -595,7 +596,7 @@ pub async fn lookup(
     let rows = sqlx::query_as!(
         PersonRow,
         r#"SELECT p.household_id, h.chain_id, p.member_id, p.id_number, p.name, h.region_code, h.urban,
-                COALESCE(p.tier, h.tier) AS "tier!", p.school_stage, p.self_care, h.zero_employment_household,
+                COALESCE(p.tier, h.tier) AS "tier!", p.school_stage, p.self_care, h.zero_employment_household, p.recognised_group,
                 p.status AS "status: Status", p.addon_reason, (p.facts ? 'severe_disability') AS "disability_fact!",
                 h.status AS "household_status: Status"
          FROM persons p JOIN households h ON h.household_id = p.household_id
@@ -625,6 +626,7 @@ pub async fn lookup(
                 school_stage: row.school_stage,
                 self_care: row.self_care,
                 zero_employment_household: row.zero_employment_household,
+                recognised_group: row.recognised_group,
             }
             .into_recipient()?,
             enrolled,
@@ -652,6 +654,7 @@ struct RecipientRow {
     school_stage: Option<String>,
     self_care: Option<String>,
     zero_employment_household: bool,
+    recognised_group: Option<String>,
 }
 
 impl RecipientRow {
@@ -674,6 +677,7 @@ impl RecipientRow {
             // Not stored at enrolment: a push from a stored person does not carry it.
             support: None,
             zero_employment_household: self.zero_employment_household,
+            group: from_text(self.recognised_group)?,
         })
     }
 }
@@ -691,6 +695,7 @@ struct PersonRow {
     school_stage: Option<String>,
     self_care: Option<String>,
     zero_employment_household: bool,
+    recognised_group: Option<String>,
     status: Status,
     addon_reason: Option<String>,
     disability_fact: bool,
@@ -706,7 +711,7 @@ pub async fn recipient(
     let row = sqlx::query_as!(
         RecipientRow,
         r#"SELECT p.household_id, h.chain_id, p.member_id, p.id_number, p.name, h.region_code, h.urban,
-                COALESCE(p.tier, h.tier) AS "tier!", p.school_stage, p.self_care, h.zero_employment_household
+                COALESCE(p.tier, h.tier) AS "tier!", p.school_stage, p.self_care, h.zero_employment_household, p.recognised_group
          FROM persons p JOIN households h USING (household_id)
          WHERE p.member_id = $1 AND p.household_id = $2"#,
         member_id,

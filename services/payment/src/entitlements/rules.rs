@@ -561,6 +561,8 @@ mod tests {
                     self_care: (f.flags.self_care != SelfCare::Full).then_some(f.flags.self_care),
                     support: md.support,
                     basis: None,
+                    groups: Vec::new(),
+                    other_support: Vec::new(),
                 })
                 .collect(),
         }
