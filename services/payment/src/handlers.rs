@@ -86,7 +86,8 @@ pub async fn on_status_report(
 }
 
 /// `eligibility.household.redetermined` → the household's facts from `from_month` on (the new
-/// amount is paid by that month's run), a stop when no cash tier is left, or a gradual exit.
+/// amount is paid by that month's run; a month already instructed is settled by recovery cases
+/// or a top-up of the difference), a stop when no cash tier is left, or a gradual exit.
 pub async fn on_redetermined(
     state: State,
     e: mesh::Envelope<HouseholdRedetermined>,
@@ -95,7 +96,7 @@ pub async fn on_redetermined(
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    let opened = entitlements::redetermined(&state, &mut tx, &e).await?;
+    let settled = entitlements::redetermined(&state, &mut tx, &e).await?;
     tx.commit().await?;
     let r = &e.data;
     tracing::info!(
@@ -104,7 +105,8 @@ pub async fn on_redetermined(
         before_fen = r.before.monthly_amount_fen,
         after_fen = r.after.monthly_amount_fen,
         stops = r.stops,
-        recoveries = opened,
+        recoveries = settled.recoveries,
+        top_ups = settled.top_ups,
         "Re-determination recorded."
     );
     Ok(Outcome::Applied)
@@ -123,14 +125,14 @@ pub async fn on_changed(
     let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
         return Ok(Outcome::Duplicate);
     };
-    let opened = entitlements::changed(&state, &mut tx, &e, from).await?;
+    let settled = entitlements::changed(&state, &mut tx, &e, from).await?;
     tx.commit().await?;
     tracing::info!(
         change = crate::domain::ChangeKind::from(c.change).as_str(),
         reason = %c.reason,
         stop_from_month = %from,
         person = c.member_id.is_some(),
-        recoveries = opened,
+        recoveries = settled.recoveries,
         "Assistance change recorded."
     );
     Ok(Outcome::Applied)

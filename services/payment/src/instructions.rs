@@ -3,7 +3,7 @@
 //! emergency grant all instruct through [`instruct`], so the same payment always gets the same
 //! instruction (the stable id of beneficiary, month, kind and reference).
 
-use crate::entitlements::{self, Payment, Stage, Stops};
+use crate::entitlements::{self, Payment, PriceRises, Stage, Stops};
 use crate::state::{State, Window};
 use crate::store;
 use crate::store::entitlements::Household;
@@ -57,6 +57,7 @@ pub async fn instruct(
         stages.entry(h).or_default().push(s);
     }
 
+    let rises = PriceRises(store::prices::of_month(tx, &month.to_string()).await?);
     let mut sets: HashMap<String, Result<ParameterSet, String>> = HashMap::new();
     let mut owed: Vec<(&Household, Payment, NaiveDate)> = Vec::new();
     for h in households {
@@ -80,15 +81,23 @@ pub async fn instruct(
             let computed = p.and_then(|p| {
                 let effective = Month::parse(effective).map_err(|e| e.to_string())?;
                 let due = policy::dates::pay_by(month, p.payment_due_day, today);
-                entitlements::monthly(
+                let mut v = entitlements::monthly(
                     facts,
                     &h.region_code,
                     effective,
                     month,
                     &household_stops,
                     &p,
-                )
-                .map(|v| v.into_iter().map(|x| (x, due)).collect::<Vec<_>>())
+                )?;
+                v.extend(entitlements::price_subsidy_due(
+                    facts,
+                    effective,
+                    month,
+                    &household_stops,
+                    &p,
+                    rises.for_region(&h.region_code),
+                )?);
+                Ok::<_, String>(v.into_iter().map(|x| (x, due)).collect::<Vec<_>>())
             });
             match computed {
                 Ok(v) => pays.extend(v),
@@ -111,13 +120,29 @@ pub async fn instruct(
         }
         owed.extend(pays.into_iter().map(|(p, due)| (h, p, due)));
     }
+    let written = write(state, tx, month, &owed).await?;
+    totals.total_fen = written.total_fen;
+    totals.existing = written.existing;
+    totals.created = written.created;
+    totals.created_fen = written.created_fen;
+    Ok(totals)
+}
+
+/// Writes `owed` (household, payment, due date) as `month`'s instructions in `tx`: each made
+/// once, each new one with its `payment.instruction.created` in the outbox.
+pub async fn write(
+    state: &State,
+    tx: &mut PgConnection,
+    month: Month,
+    owed: &[(&Household, Payment, NaiveDate)],
+) -> anyhow::Result<Totals> {
+    let mut totals = Totals::default();
     if owed.is_empty() {
         return Ok(totals);
     }
-
     let month_text = month.to_string();
     let mut rows = NewInstructions::with_capacity(owed.len());
-    for (h, p, d) in &owed {
+    for (h, p, d) in owed {
         rows.instruction_id.push(p.instruction_id(month));
         rows.household_id.push(h.household_id);
         rows.chain_id.push(h.chain_id);

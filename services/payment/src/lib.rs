@@ -57,6 +57,7 @@ pub mod http;
 pub mod instructions;
 pub mod iso20022;
 pub mod ledger;
+pub mod prices;
 pub mod recoveries;
 pub mod runs;
 pub mod state;

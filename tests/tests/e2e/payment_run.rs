@@ -915,3 +915,151 @@ async fn births_and_members_leaving_are_recorded_by_the_township_and_paid_from_t
     );
     mesh.teardown().await.unwrap();
 }
+
+/// 动态调整 of a month already instructed: next month has been run when a baby is born (the
+/// household is owed more from next month: a top-up of the difference, once), then the child
+/// moves out (owed less again: the top-up is recovered). What next month pays less what is
+/// recovered of it is always what the household is owed for it as it now is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_already_instructed_is_topped_up_after_a_birth_and_recovered_after_a_member_leaves()
+{
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![("payment.run.months_ahead".into(), "2".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let a = &enrolled[0];
+    let today = mesh_tests::business_date();
+    let next = this_month().next();
+    let p = zhengzhou(&PolicyBook::builtin(), next);
+    let (standard, addon) = (p.dibao_standard.urban.0, p.classified_addon.0);
+    let three = demo_dibao(&p, 3, 2);
+    let four = (standard - 15000) * 4 + 3 * addon;
+    run_month(&mesh, next).await;
+    let head = a.2["head"].to_string();
+    let instructed = |m: Month| {
+        let mesh = &mesh;
+        let household = a.0.clone();
+        async move {
+            mesh.instructions(&household)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|i| i["month"] == json!(m.to_string()))
+                .map(|i| {
+                    (
+                        i["reference"].as_str().unwrap_or_default().to_owned(),
+                        i["beneficiary_member_id"].as_str().unwrap().to_owned(),
+                        i["amount_fen"].as_i64().unwrap(),
+                    )
+                })
+                .collect::<BTreeSet<_>>()
+        }
+    };
+    assert_eq!(
+        instructed(next).await,
+        BTreeSet::from([(String::new(), head.clone(), three)])
+    );
+
+    let path = format!("/v1/households/{}/members", a.0);
+    let baby = mesh_tests::id_number(&format!("410102{}071", today.format("%Y%m%d")));
+    let (status, born) = mesh
+        .post(
+            "monitoring",
+            &path,
+            &json!({"kind": "birth", "occurred_on": today,
+                    "member": {"name": "Zhang Xiaohong", "id_number": baby, "relation": "child"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{born}");
+    assert_eq!(born["from_month"], json!(next.to_string()));
+    let r = &born["redetermination"];
+    assert_eq!(r["after"]["monthly_amount_fen"], json!(four), "{r:#}");
+    let top_up = (
+        format!("topped-up:{}", r["redetermination_id"].as_str().unwrap()),
+        head.clone(),
+        four - three,
+    );
+    let want = BTreeSet::from([(String::new(), head.clone(), three), top_up.clone()]);
+    assert!(
+        eventually(WITHIN, || async { instructed(next).await == want }).await,
+        "{:?}",
+        instructed(next).await
+    );
+    // The top-up went out like any instruction, on the household's chain.
+    let created = messages(
+        &mesh,
+        "PAYMENT",
+        contract::channels::PAYMENT_INSTRUCTION_CREATED.subject,
+    )
+    .await;
+    let topped: Vec<&Value> = created
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e["data"]["reference"] == json!(top_up.0))
+        .collect();
+    assert_eq!(topped.len(), 1, "{created:#?}");
+    assert_eq!(topped[0]["chain_id"], json!(a.1));
+    assert_eq!(topped[0]["data"]["amount_fen"], json!(four - three));
+    assert_eq!(topped[0]["data"]["kind"], json!("dibao_monthly"));
+    // This month (before the birth's month) is as it was.
+    let this: Vec<i64> = instructed(this_month())
+        .await
+        .into_iter()
+        .map(|i| i.2)
+        .collect();
+    assert_eq!(
+        this,
+        [demo_dibao(
+            &zhengzhou(&PolicyBook::builtin(), this_month()),
+            3,
+            2
+        )]
+    );
+
+    let (status, left) = mesh
+        .post(
+            "monitoring",
+            &path,
+            &json!({"kind": "member_left", "occurred_on": today, "member_id": a.2["child"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{left}");
+    let now_owed = left["redetermination"]["after"]["monthly_amount_fen"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(now_owed, three, "{left:#}");
+    let recovered = || async {
+        let cases = mesh.get("payment", "/v1/recoveries").await.unwrap().1;
+        cases
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["month"] == json!(next.to_string()))
+            .map(|c| c["amount_fen"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    let paid = || async { instructed(next).await.iter().map(|i| i.2).sum::<i64>() };
+    assert!(
+        eventually(WITHIN, || async {
+            recovered().await > 0 && paid().await - recovered().await == three
+        })
+        .await,
+        "paid {} recovered {}",
+        paid().await,
+        recovered().await
+    );
+    mesh.settle(WITHIN).await.unwrap();
+    assert_eq!(paid().await - recovered().await, three);
+    // Running the month again changes nothing.
+    run_month(&mesh, next).await;
+    mesh.settle(WITHIN).await.unwrap();
+    assert_eq!(paid().await - recovered().await, three);
+    mesh.teardown().await.unwrap();
+}

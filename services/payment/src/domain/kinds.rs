@@ -15,6 +15,9 @@ pub enum InstructionKind {
     SinglePersonDibaoMonthly,
     /// A stage of an emergency temporary assistance grant.
     EmergencyGrant,
+    /// The price-linked temporary subsidy (价格临时补贴) of a month with a recorded consumer-price
+    /// rise, paid with the household's monthly benefit to whoever receives it.
+    PriceSubsidy,
 }
 
 impl InstructionKind {
@@ -24,6 +27,7 @@ impl InstructionKind {
             Self::DestituteMonthly => "destitute_monthly",
             Self::SinglePersonDibaoMonthly => "single_person_dibao_monthly",
             Self::EmergencyGrant => "emergency_grant",
+            Self::PriceSubsidy => "price_subsidy",
         }
     }
 }
@@ -33,7 +37,10 @@ impl InstructionKind {
     /// is paid on its own day.
     pub const fn is_monthly(self) -> bool {
         match self {
-            Self::DibaoMonthly | Self::DestituteMonthly | Self::SinglePersonDibaoMonthly => true,
+            Self::DibaoMonthly
+            | Self::DestituteMonthly
+            | Self::SinglePersonDibaoMonthly
+            | Self::PriceSubsidy => true,
             Self::EmergencyGrant => false,
         }
     }

@@ -8,14 +8,20 @@
 //! - An emergency grant's stages enter the register and are instructed for their months.
 //! - A stop or the end of a gradual exit is kept as a stop; what was already instructed for
 //!   the months it covers opens recovery cases ([`crate::recoveries`]).
+//! - A re-determination's facts join the register from its month; the months already
+//!   instructed from then on are settled against the new amount: recovery cases for what was
+//!   overpaid, top-up instructions for what was underpaid ([`crate::recoveries`]).
 
 pub mod rules;
 
-pub use rules::{instruction_id, monthly, stages_due, Facts, Member, Payment, Stage, Stops};
+pub use rules::{
+    instruction_id, monthly, price_subsidy_due, stages_due, Facts, Member, Payment, PriceRises,
+    Stage, Stops,
+};
 
 use crate::domain::ChangeKind;
 use crate::instructions;
-use crate::recoveries;
+use crate::recoveries::{self, Settled};
 use crate::state::State;
 use crate::store;
 use crate::store::entitlements::{Determined, Household, NewChange, NewStage};
@@ -149,13 +155,13 @@ pub async fn granted(
 }
 
 /// Records a stop (or the end of a gradual exit) from `from`; a new one opens the recovery
-/// cases of what was already instructed for those months. Returns the cases opened.
+/// cases of what was already instructed for those months. Returns what it settled.
 pub async fn changed(
     state: &State,
     tx: &mut PgConnection,
     e: &Envelope<HouseholdChanged>,
     from: Month,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Settled> {
     store::entitlements::lock_household(tx, e.household_id).await?;
     // The run's chunk holding this household finishes first (its rows are locked for share).
     store::entitlements::lock_entitlement(tx, e.household_id).await?;
@@ -164,22 +170,23 @@ pub async fn changed(
 
 /// A household determined again: its facts from `from_month` on join the register (the months
 /// before keep theirs), or, when no cash tier is left, a stop of the household from that month;
-/// or, for a gradual exit, the amount before for the exit months and a stop after them. Returns
-/// the recovery cases opened for months already instructed that a stop covers.
+/// or, for a gradual exit, the amount before for the exit months and a stop after them. The
+/// months already instructed from then on are settled against what is owed now: the recovery
+/// cases and top-ups made are returned.
 pub async fn redetermined(
     state: &State,
     tx: &mut PgConnection,
     e: &Envelope<HouseholdRedetermined>,
-) -> Result<usize, HandlerError> {
+) -> Result<Settled, HandlerError> {
     let r = &e.data;
     store::entitlements::lock_household(tx, e.household_id).await?;
     store::entitlements::lock_entitlement(tx, e.household_id).await?;
     let Some(household) = store::entitlements::household(tx, e.household_id).await? else {
         // Never determined here: nothing was or will be paid on the old facts.
-        return Ok(0);
+        return Ok(Settled::default());
     };
     let Some(Json(mut facts)) = household.facts else {
-        return Ok(0);
+        return Ok(Settled::default());
     };
     let stop = |change, from_month, exit_months| HouseholdChanged {
         change_id: r.redetermination_id,
@@ -210,7 +217,19 @@ pub async fn redetermined(
     facts.redetermined(r.from_month, after);
     store::entitlements::set_facts(tx, e.household_id, &facts, &e.id, state.mesh.clock.now())
         .await?;
-    Ok(0)
+    // The months already instructed from `from_month` on are settled against the new amount:
+    // a lower one opens recovery cases, a higher one a top-up of the difference.
+    let reason = format!("redetermined:{}", r.cause.as_str());
+    Ok(recoveries::open(
+        state,
+        tx,
+        e.household_id,
+        r.from_month,
+        &reason,
+        r.redetermination_id,
+        &chain,
+    )
+    .await?)
 }
 
 /// Records the change `c` from `from`, which came in event `source_event_id`; a new one opens
@@ -222,7 +241,7 @@ async fn record_change(
     from: Month,
     source_event_id: &str,
     chain: &ChainRef,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Settled> {
     let household_id = chain.household_id;
     let fresh = store::entitlements::insert_change(
         tx,
@@ -242,7 +261,7 @@ async fn record_change(
     )
     .await?;
     if !fresh {
-        return Ok(0);
+        return Ok(Settled::default());
     }
     recoveries::open(state, tx, household_id, from, &c.reason, c.change_id, chain).await
 }

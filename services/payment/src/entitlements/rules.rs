@@ -387,6 +387,78 @@ pub fn monthly(
     Ok(out)
 }
 
+/// The consumer-price rises recorded for a month (`price_rises`): (area code, rise in ‰ year on
+/// year). A household's is the one of the longest code its region code starts with.
+#[derive(Debug, Clone, Default)]
+pub struct PriceRises(pub Vec<(String, i64)>);
+
+impl PriceRises {
+    pub fn for_region(&self, region_code: &str) -> Option<i64> {
+        self.0
+            .iter()
+            .filter(|(area, _)| region_code.starts_with(area.as_str()))
+            .max_by_key(|(area, _)| area.len())
+            .map(|(_, rise)| *rise)
+    }
+}
+
+/// The price-linked temporary subsidy (价格临时补贴) owed for `month` when prices rose by
+/// `rise_permille` in the household's area (001: "落实好社会救助保障标准与物价上涨挂钩的联动机制,
+/// 确保及时足额向困难群众发放价格临时补贴"): `policy::determination::price_subsidy` for the
+/// household's tier and the members it pays for (every member of a dibao household, each
+/// destitute or single-person dibao member), not stopped, as one payment to whoever receives
+/// the household's benefit (the head, or the first such member). None when the set does not
+/// enable it, the rise is below its trigger, the tier is not one of its tiers, or every member
+/// it would pay for has stopped.
+pub fn price_subsidy_due(
+    facts: &Facts,
+    effective: Month,
+    month: Month,
+    stops: &Stops,
+    p: &ParameterSet,
+    rise_permille: Option<i64>,
+) -> Result<Option<Payment>, String> {
+    let Some(rise) = rise_permille else {
+        return Ok(None);
+    };
+    if month < effective || stops.household_stopped(month) {
+        return Ok(None);
+    }
+    let facts = facts.in_month(month);
+    let counted: Vec<&Member> = facts
+        .members
+        .iter()
+        .filter(|m| !stops.stopped(m.member_id, month))
+        .filter(|m| match facts.tier {
+            Tier::Dibao => true,
+            Tier::Destitute | Tier::SinglePersonDibao => m.tiers.contains(&facts.tier),
+            Tier::RigidExpenditure | Tier::Marginal | Tier::None => false,
+        })
+        .collect();
+    let Some(first) = counted.first() else {
+        return Ok(None);
+    };
+    let beneficiary = counted
+        .iter()
+        .find(|m| m.relation == "head")
+        .unwrap_or(first)
+        .member_id;
+    let people = u32::try_from(counted.len()).map_err(|e| e.to_string())?;
+    let amount = policy::determination::price_subsidy(p, facts.tier, people, rise)
+        .map_err(|e| e.to_string())?;
+    if amount <= Fen::ZERO {
+        return Ok(None);
+    }
+    Ok(Some(Payment {
+        beneficiary,
+        kind: InstructionKind::PriceSubsidy,
+        amount,
+        payee: Payee::Person,
+        reference: String::new(),
+        policy_version: p.version.clone(),
+    }))
+}
+
 /// The emergency stages due in `month` for people whose assistance has not stopped.
 pub fn stages_due(stages: &[Stage], month: Month, stops: &Stops) -> Vec<Payment> {
     stages
@@ -715,5 +787,64 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    // 001: "落实好社会救助保障标准与物价上涨挂钩的联动机制,确保及时足额向困难群众发放价格临时补贴":
+    // Shenzhen's set enables the subsidy; a month whose recorded rise reaches the trigger pays
+    // it per member to whoever receives the dibao, and nothing below it or after a stop.
+    #[test]
+    fn the_price_subsidy_is_owed_per_member_when_the_rise_reaches_the_trigger() {
+        let on: NaiveDate = "2026-11-01".parse().unwrap();
+        let det = determined_in(
+            "440300",
+            &[
+                person("44030319800101001", 10000, MemberFlags::default()),
+                person("44030319800101002", 0, MemberFlags::default()),
+                person("44030320150101003", 0, MemberFlags::default()),
+            ],
+            true,
+            on,
+        );
+        assert_eq!(det.tier, Tier::Dibao);
+        let book = book();
+        let facts = Facts::of(&det, &book).unwrap();
+        let month = Month::of(on);
+        let p = book
+            .in_force(&RegionCode::parse("440303").unwrap(), on)
+            .unwrap();
+        let s = &p.other_support.price_subsidy;
+        assert!(s.enabled);
+        let trigger = s.trigger_cpi_rise_permille;
+        let due =
+            |rise, stops: &Stops| price_subsidy_due(&facts, month, month, stops, p, rise).unwrap();
+        let none = Stops::default();
+        let paid = due(Some(trigger), &none).expect("owed at the trigger");
+        assert_eq!(paid.kind, InstructionKind::PriceSubsidy);
+        assert_eq!(paid.beneficiary, det.members[0].member_id);
+        assert_eq!(paid.amount.0, s.monthly_per_person.0 * 3);
+        assert_eq!(due(Some(trigger - 1), &none), None);
+        assert_eq!(due(None, &none), None);
+        let mut stops = Stops::default();
+        stops.add(Some(det.members[2].member_id), month);
+        assert_eq!(
+            due(Some(trigger), &stops).unwrap().amount.0,
+            s.monthly_per_person.0 * 2
+        );
+        stops.add(None, month);
+        assert_eq!(due(Some(trigger), &stops), None);
+        // Zhengzhou's set does not enable it.
+        let zz = book
+            .in_force(&RegionCode::parse("410102").unwrap(), on)
+            .unwrap();
+        assert!(!zz.other_support.price_subsidy.enabled);
+        assert_eq!(
+            price_subsidy_due(&facts, month, month, &none, zz, Some(trigger)).unwrap(),
+            None
+        );
+        // The rise of the longest area code the region starts with is the household's.
+        let rises = PriceRises(vec![("4403".into(), 40), ("440303".into(), 10)]);
+        assert_eq!(rises.for_region("440303001002"), Some(10));
+        assert_eq!(rises.for_region("440304001002"), Some(40));
+        assert_eq!(rises.for_region("410102001002"), None);
     }
 }

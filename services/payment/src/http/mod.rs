@@ -7,6 +7,7 @@ mod batches;
 mod corrections;
 mod instructions;
 mod ledger;
+mod prices;
 mod recoveries;
 mod runs;
 mod status_reports;
@@ -44,6 +45,11 @@ pub fn routes(state: State) -> Router<Mesh> {
         .route(
             "/v1/runs/{month}",
             get(runs::show).layer(allow(&[PO, CS, AU])),
+        )
+        .route("/v1/price-rises", post(prices::record).layer(allow(&[CS])))
+        .route(
+            "/v1/price-rises",
+            get(prices::list).layer(allow(&[CS, CO, CA, PO, AU])),
         )
         .route(
             "/v1/recoveries",

@@ -295,7 +295,7 @@ pub async fn unbatched(
 }
 
 /// An instruction made for a household, as a stop compares it with what is still owed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Made {
     pub instruction_id: Uuid,
     pub beneficiary_member_id: Uuid,

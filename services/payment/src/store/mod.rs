@@ -7,6 +7,7 @@ pub mod corrections;
 pub mod entitlements;
 pub mod instructions;
 pub mod ledger;
+pub mod prices;
 pub mod recoveries;
 pub mod runs;
 pub mod status_reports;

@@ -4,6 +4,7 @@ use crate::domain::{InstructionKind, RecoveryStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A case to open.
@@ -20,7 +21,7 @@ pub struct NewRecovery<'a> {
     pub change_id: Uuid,
 }
 
-/// Opens the case; `false` when the instruction has one already.
+/// Opens the case; `false` when the instruction has one for the change already.
 pub async fn insert(
     tx: &mut PgConnection,
     r: &NewRecovery<'_>,
@@ -45,6 +46,28 @@ pub async fn insert(
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+/// What is being recovered (open or recovered, not waived) of each of the household's
+/// instructions for `from` and later months, by instruction id.
+pub async fn recovering(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    from: &str,
+) -> sqlx::Result<HashMap<Uuid, i64>> {
+    let rows = sqlx::query!(
+        r#"SELECT instruction_id, SUM(amount_fen)::bigint AS "amount_fen!" FROM recoveries
+         WHERE household_id = $1 AND month >= $2 AND status <> 'waived'
+         GROUP BY instruction_id"#,
+        household_id,
+        from,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.instruction_id, r.amount_fen))
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize)]

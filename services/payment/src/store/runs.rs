@@ -61,6 +61,13 @@ pub async fn get(db: &PgPool, month: &str) -> sqlx::Result<Option<RunView>> {
     .await
 }
 
+/// Whether the month has a run (of any status), in `tx`.
+pub async fn get_in(tx: &mut PgConnection, month: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("SELECT month FROM payment_runs WHERE month = $1", month)
+        .fetch_optional(&mut *tx)
+        .await
+}
+
 /// Plans the month's run unless it has one.
 pub async fn plan(tx: &mut PgConnection, month: &str, at: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query!(
