@@ -354,11 +354,7 @@ mod tests {
     #[test]
     fn a_lower_amount_for_a_month_already_instructed_opens_a_recovery_of_the_difference() {
         let before = owed(person(1), DIBAO, 240000, "");
-        let s = settle(
-            &[made(&before)],
-            &[],
-            &[owed(person(1), DIBAO, 160000, "")],
-        );
+        let s = settle(&[made(&before)], &[], &[owed(person(1), DIBAO, 160000, "")]);
         assert_eq!(s.over, [(before.instruction_id(month()), 80000)]);
         assert!(s.under.is_empty());
     }
@@ -366,11 +362,7 @@ mod tests {
     #[test]
     fn a_higher_amount_for_a_month_already_instructed_is_topped_up_once_per_change() {
         let before = owed(person(1), DIBAO, 160000, "");
-        let s = settle(
-            &[made(&before)],
-            &[],
-            &[owed(person(1), DIBAO, 240000, "")],
-        );
+        let s = settle(&[made(&before)], &[], &[owed(person(1), DIBAO, 240000, "")]);
         assert!(s.over.is_empty());
         assert_eq!(s.under.len(), 1);
         let top_up = &s.under[0];
@@ -432,11 +424,7 @@ mod tests {
     #[test]
     fn the_households_dibao_is_compared_whoever_heads_it_now() {
         let before = owed(person(1), DIBAO, 240000, "");
-        let s = settle(
-            &[made(&before)],
-            &[],
-            &[owed(person(2), DIBAO, 160000, "")],
-        );
+        let s = settle(&[made(&before)], &[], &[owed(person(2), DIBAO, 160000, "")]);
         assert_eq!(s.over, [(before.instruction_id(month()), 80000)]);
         assert!(s.under.is_empty());
     }

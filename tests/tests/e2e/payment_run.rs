@@ -1063,3 +1063,169 @@ async fn a_month_already_instructed_is_topped_up_after_a_birth_and_recovered_aft
     assert_eq!(paid().await - recovered().await, three);
     mesh.teardown().await.unwrap();
 }
+
+/// 价格临时补贴 (001: "落实好社会救助保障标准与物价上涨挂钩的联动机制,确保及时足额向困难群众
+/// 发放价格临时补贴"): the city supervisor records the consumer-price rise before the month's
+/// run; the run pays each dibao household of the city the subsidy per member with its benefit
+/// when the rise reaches the set's trigger, and nothing for a month below it. Payment's sets
+/// here are the built-in ones with Zhengzhou's subsidy switched on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_price_rise_pays_the_temporary_subsidy_with_the_months_benefit() {
+    let builtin = policy::params::BUILTIN;
+    let start = builtin.find("version = \"zz-2024-01\"").unwrap();
+    let end = builtin[start..]
+        .find("[[set]]")
+        .map_or(builtin.len(), |e| start + e);
+    let on = "price_subsidy = { enabled = true";
+    let zz = builtin[start..end].replacen("price_subsidy = { enabled = false", on, 1);
+    assert!(zz.contains(on), "Zhengzhou's set names the subsidy");
+    let text = format!("{}{zz}{}", &builtin[..start], &builtin[end..]);
+    let book = PolicyBook::from_toml(&text).unwrap();
+    let file = std::env::temp_dir().join(format!("payment-sets-{}.toml", Uuid::new_v4()));
+    std::fs::write(&file, &text).unwrap();
+    let (hs, fixtures) = households(1);
+    let mesh = TestMesh::start(Options {
+        fixtures,
+        payment: vec![
+            (
+                "payment.policy_file".into(),
+                file.to_string_lossy().into_owned(),
+            ),
+            ("payment.run.months_ahead".into(), "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let enrolled = enrol(&mesh, &hs).await;
+    let a = &enrolled[0];
+    let now = this_month();
+    let (m1, m2) = (now.next(), now.next().next());
+    let p = zhengzhou(&book, m1);
+    let s = &p.other_support.price_subsidy;
+    assert!(s.enabled && s.tiers.contains(&policy::Tier::Dibao));
+    let rise = |area: &str, month: Month, permille: i64| {
+        json!({"area_code": area, "month": month.to_string(), "cpi_month": now.to_string(),
+               "cpi_rise_permille": permille, "source": "郑州市统计局 居民消费价格指数"})
+    };
+    let trigger = s.trigger_cpi_rise_permille;
+
+    let (status, e) = mesh
+        .post(
+            "payment",
+            "/v1/price-rises",
+            &json!({"area_code": "41x1", "month": m1.to_string(), "cpi_month": m1.to_string(),
+                    "cpi_rise_permille": 5000, "source": " "}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{e}");
+    let fields: Vec<&str> = e["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["area_code", "cpi_month", "cpi_rise_permille", "source"],
+        "{e}"
+    );
+    assert!(!e.to_string().contains("41x1"), "not echoed: {e}");
+    // Shenzhen is not the Zhengzhou supervisor's to record.
+    let (status, e) = mesh
+        .post("payment", "/v1/price-rises", &rise("4403", m1, trigger))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{e}");
+
+    let (status, recorded) = mesh
+        .post("payment", "/v1/price-rises", &rise("4101", m1, trigger))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{recorded}");
+    assert_eq!(recorded["recorded_by"], json!("sun.li"));
+    assert_eq!(recorded["recorded_by_name"], json!("孙丽"));
+    let (status, _) = mesh
+        .post("payment", "/v1/price-rises", &rise("4101", m1, trigger))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "the same rise again");
+    let (status, e) = mesh
+        .post("payment", "/v1/price-rises", &rise("4101", m1, trigger + 5))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "a different rise for the month: {e}");
+    let (status, _) = mesh
+        .post("payment", "/v1/price-rises", &rise("4101", m2, trigger - 1))
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+
+    run_month(&mesh, m1).await;
+    run_month(&mesh, m2).await;
+    let kinds = |m: Month| {
+        let mesh = &mesh;
+        let household = a.0.clone();
+        async move {
+            mesh.instructions(&household)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|i| i["month"] == json!(m.to_string()))
+                .map(|i| {
+                    (
+                        i["kind"].as_str().unwrap().to_owned(),
+                        i["beneficiary_member_id"].as_str().unwrap().to_owned(),
+                        i["amount_fen"].as_i64().unwrap(),
+                    )
+                })
+                .collect::<BTreeSet<_>>()
+        }
+    };
+    let head = a.2["head"].to_string();
+    assert_eq!(
+        kinds(m1).await,
+        BTreeSet::from([
+            (
+                "dibao_monthly".to_owned(),
+                head.clone(),
+                demo_dibao(&p, 3, 2)
+            ),
+            (
+                "price_subsidy".to_owned(),
+                head.clone(),
+                s.monthly_per_person.0 * 3
+            ),
+        ])
+    );
+    let p2 = zhengzhou(&book, m2);
+    assert_eq!(
+        kinds(m2).await,
+        BTreeSet::from([(
+            "dibao_monthly".to_owned(),
+            head.clone(),
+            demo_dibao(&p2, 3, 2)
+        )]),
+        "below the trigger: no subsidy"
+    );
+    assert!(
+        kinds(now)
+            .await
+            .iter()
+            .all(|(kind, _, _)| kind == "dibao_monthly"),
+        "no rise recorded for this month"
+    );
+    // The month's run has begun: a rise for it now would pay some households and not others.
+    let (status, e) = mesh
+        .post("payment", "/v1/price-rises", &rise("410102", m1, trigger))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{e}");
+    let (status, listed) = mesh.get("payment", "/v1/price-rises").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed:#}");
+    assert_eq!(listed[0]["month"], json!(m2.to_string()));
+    mesh.teardown().await.unwrap();
+    let _ = std::fs::remove_file(file);
+}
