@@ -7,7 +7,9 @@
 //! real run code (`payment::runs::start`: keyset-ordered chunks, each one transaction with its
 //! instructions, outbox rows and progress) and prints elapsed time, households/s, instructions
 //! and the peak resident memory of this process (VmHWM). The outbox relay does not run: the
-//! rows stay in `mesh_outbox`, as they would until the relay publishes them. The database and
+//! rows stay in `mesh_outbox`, as they would until the relay publishes them. Then the raw
+//! baseline of the same work: the rows the run wrote (instructions and outbox rows), COPYed
+//! into tables like the mesh's in one transaction; the ratio of the two is printed. The database and
 //! the streams are dropped afterwards unless `--keep`.
 //!
 //! Options: `--households N` (default 1,000,000), `--chunk C` (default 1000), `--keep`.
@@ -39,6 +41,62 @@ fn peak_memory() -> String {
                 .map(|l| l["VmHWM:".len()..].trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// What the raw baseline did.
+struct Raw {
+    rows: u64,
+    seconds: f64,
+}
+
+/// The raw baseline of the run: the rows the run wrote (its month's instructions and the
+/// outbox rows), read out first, then COPYed into fresh tables like the mesh's (indexes
+/// included) in one transaction, timed. The tables are dropped again.
+async fn raw_copy(db: &sqlx::PgPool, month: Month) -> anyhow::Result<Raw> {
+    use futures::TryStreamExt;
+    let mut conn = db.acquire().await?;
+    let mut out = Vec::new();
+    for (table, select) in [
+        (
+            "instructions",
+            format!("SELECT * FROM instructions WHERE month = '{month}'"),
+        ),
+        ("mesh_outbox", "SELECT * FROM mesh_outbox".to_owned()),
+    ] {
+        let raw = format!("bench_raw_{table}");
+        sqlx::query(&format!(
+            "CREATE TABLE {raw} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+        ))
+        .execute(&mut *conn)
+        .await?;
+        let mut data: Vec<u8> = Vec::new();
+        let mut rows = conn
+            .copy_out_raw(&format!("COPY ({select}) TO STDOUT"))
+            .await?;
+        while let Some(chunk) = rows.try_next().await? {
+            data.extend_from_slice(&chunk);
+        }
+        drop(rows);
+        out.push((raw, data));
+    }
+    let started = Instant::now();
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+    let mut rows = 0;
+    for (raw, data) in &out {
+        let mut copy = tx.copy_in_raw(&format!("COPY {raw} FROM STDIN")).await?;
+        for part in data.chunks(4 << 20) {
+            copy.send(part).await?;
+        }
+        rows += copy.finish().await?;
+    }
+    tx.commit().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    for (raw, _) in &out {
+        sqlx::query(&format!("DROP TABLE {raw}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Raw { rows, seconds })
 }
 
 fn member(relation: &str, birth: NaiveDate, tiers: Vec<Tier>) -> Member {
@@ -248,6 +306,18 @@ async fn main() -> anyhow::Result<()> {
     if let Some(e) = &run.error {
         println!("  error                 {e}");
     }
+    let raw = raw_copy(&mesh.db, month).await?;
+    println!();
+    println!(
+        "raw baseline: a plain COPY of the same rows (the run's instructions and outbox rows,"
+    );
+    println!("into tables like the mesh's, with their indexes, one transaction)");
+    println!("  rows                  {}", raw.rows);
+    println!("  elapsed               {:.1} s", raw.seconds);
+    println!(
+        "  ratio mesh / raw      {:.1} x",
+        elapsed / raw.seconds.max(1e-9)
+    );
 
     mesh.db.close().await;
     if !keep {
