@@ -33,7 +33,9 @@
 //! `重庆市`), a prefecture (`市`, `州`, `盟`, `地区`), a county (`区`, `县`, `旗`, or a `市`
 //! after a prefecture). Reading stops at the county, at the first digit or non-Han character,
 //! or at a segment that ends like a division but is not one (`小区`, `社区`, …). Nothing read:
-//! `***`. A city without counties (东莞市) keeps down to the city.
+//! `***`. A city without counties (东莞市) keeps down to the city. A suffix followed by another
+//! is part of the name (郑州市, 通州区), except after a county: what follows a county is below
+//! it, even when it begins like a division (中原区 of 中原区区一街 is kept, 区一街 is not).
 
 use crate::blind::fold_full_width;
 use serde_json::Value;
@@ -332,12 +334,19 @@ pub fn address(raw: &str, _style: Style) -> String {
         if !is_han(c) || i - start >= MAX_SEGMENT {
             break;
         }
+        if !matches!(c, '省' | '市' | '区' | '县' | '旗' | '州' | '盟') {
+            i += 1;
+            continue;
+        }
+        let segment: String = chars[start..=i].iter().collect();
+        let here = division(&segment, level);
+        // A suffix followed by another (郑州市, 通州区) is part of the name, unless the segment
+        // is a county already: reading stops there, and what follows is below it (中原区区一街).
         let next_is_suffix = chars
             .get(i + 1)
             .is_some_and(|n| matches!(n, '市' | '区' | '县' | '旗'));
-        if matches!(c, '省' | '市' | '区' | '县' | '旗' | '州' | '盟') && !next_is_suffix {
-            let segment: String = chars[start..=i].iter().collect();
-            match division(&segment, level) {
+        if !next_is_suffix || here == Some(Level::County) {
+            match here {
                 Some(l) => {
                     level = l;
                     kept = i + 1;
