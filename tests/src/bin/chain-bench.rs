@@ -8,7 +8,8 @@
 //!
 //! Sign-in is on, as in production: each submission carries a real token of the dev provider
 //! (a township officer of 410102001), checked by intake. The run ends with the cost of that
-//! check as a share of the time per application.
+//! check as a share of the time per application, then with the raw ceiling of the same
+//! sitting (`../shared/ceiling/run.sh e2e 10000 5`) and the ratio.
 
 use chrono::{DateTime, Utc};
 use mesh_tests::{id_number, Options, TestMesh};
@@ -201,7 +202,47 @@ async fn main() -> anyhow::Result<()> {
     print("first event → last event (one chain)", &mut end_to_end);
     authentication_cost(&mesh, n as f64 / elapsed.as_secs_f64()).await?;
     mesh.teardown().await?;
+    ceiling(n as f64 / elapsed.as_secs_f64());
     Ok(())
+}
+
+/// The raw ceiling of the same sitting: `../shared/ceiling/run.sh e2e 10000 5` (beside the
+/// repository), the mesh's minimum work per hop through five hops with no business logic, and
+/// the ratio of the mesh's applications per second to its events per second.
+fn ceiling(per_second: f64) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ceiling/run.sh");
+    println!();
+    if !script.exists() {
+        println!("raw ceiling: {} not found; no ratio", script.display());
+        return;
+    }
+    println!("raw ceiling: {} e2e 10000 5 ...", script.display());
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["e2e", "10000", "5"])
+        .output();
+    let text = match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Err(e) => {
+            println!("raw ceiling: could not run it: {e}");
+            return;
+        }
+    };
+    let raw = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("events/s="))
+        .and_then(|v| v.parse::<f64>().ok());
+    match raw {
+        Some(raw) => {
+            println!("raw ceiling: {raw:.0} events/s through 5 hops");
+            println!(
+                "ratio mesh / raw: {:.3} (applications/s of the whole chain over raw 5-hop events/s)",
+                per_second / raw.max(1e-9)
+            );
+        }
+        None => println!("raw ceiling: no events/s in its output:\n{text}"),
+    }
 }
 
 /// What sign-in costs the run: every submission carried a real access token, which intake
