@@ -606,6 +606,31 @@ impl TestMesh {
     }
 
     /// Payment's instructions for a household.
+    /// Every message stored on `subject` (without the prefix) in the stream of `base`
+    /// (`INTAKE`, `PAYMENT`, …): (Nats-Msg-Id, envelope), oldest first.
+    pub async fn stored(&self, base: &str, subject: &str) -> anyhow::Result<Vec<(String, Value)>> {
+        let subjects = mesh::Subjects::new(&self.prefix);
+        let stream = self
+            .js
+            .get_stream(mesh::streams::stream_name(&subjects, base))
+            .await?;
+        let mut out = Vec::new();
+        let mut next = None;
+        while let Ok(m) = stream
+            .direct_get_next_for_subject(subjects.of(subject), next)
+            .await
+        {
+            let id = m
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            out.push((id, serde_json::from_slice(&m.payload)?));
+            next = Some(m.sequence + 1);
+        }
+        Ok(out)
+    }
+
     pub async fn instructions(&self, household_id: &str) -> anyhow::Result<Vec<Value>> {
         let (_, v) = self
             .get(
@@ -793,6 +818,12 @@ pub fn id_number(body17: &str) -> String {
         .expect("valid body")
         .as_str()
         .to_owned()
+}
+
+/// The honesty commitment (守信承诺) as a form gives it, signed by the member at `signer` a
+/// few days before the tests' business date.
+pub fn commitment(signer: usize) -> Value {
+    serde_json::json!({"version": "410100-2024-1", "signed_on": "2026-11-10", "signer": signer})
 }
 
 /// The demo household of `deploy/demo/household.json`, township 410102001 of Zhongyuan district

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use contract::channels::APPLICATION_SUBMITTED;
-use contract::{ApplicantMember, ApplicationSubmitted};
+use contract::{ApplicantMember, ApplicationSubmitted, HonestyCommitment};
 use mesh::audit::{self, Entry};
 use mesh::auth::REGIONAL_READ;
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
@@ -82,6 +82,19 @@ pub struct ApplicationRequest {
     #[serde(default)]
     pub address: Option<String>,
     pub members: Vec<MemberRequest>,
+    /// The applicant's signed honesty commitment (守信承诺): required.
+    #[serde(default)]
+    pub commitment: Option<CommitmentRequest>,
+}
+
+/// The honesty commitment as the form gives it: the version of its text, the day it was
+/// signed, and which member signed it (an index into `members`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentRequest {
+    pub version: String,
+    pub signed_on: String,
+    pub signer: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,7 +146,7 @@ pub fn person_id(raw: &str, today: chrono::NaiveDate) -> Result<ResidentId, Stri
 fn validate(
     req: &ApplicationRequest,
     state: &State,
-) -> Result<(RegionCode, Vec<ResidentId>), ApiError> {
+) -> Result<(RegionCode, Vec<ResidentId>, SignedCommitment), ApiError> {
     let bounds = &state.mesh.settings.bounds;
     if let Err(rule) = bounds.members(req.members.len()) {
         return Err(ApiError::Validation(vec![FieldError::new("members", rule)]));
@@ -185,9 +198,67 @@ fn validate(
             Err(rule) => errors.push(FieldError::new(at("id_number"), rule)),
         }
     }
-    match region {
-        Some(r) if errors.is_empty() => Ok((r, ids)),
+    let signed = commitment(req.commitment.as_ref(), req.members.len(), today)
+        .map_err(|mut e| errors.append(&mut e))
+        .ok();
+    match (region, signed) {
+        (Some(r), Some(c)) if errors.is_empty() => Ok((r, ids, c)),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// A commitment that passed [`commitment`]: its version, day and signer's index.
+struct SignedCommitment {
+    version: String,
+    signed_on: chrono::NaiveDate,
+    signer: usize,
+}
+
+/// The honesty commitment checked (003: "全面推行申请社会救助事项守信承诺和失信记录制度"): an
+/// application without it is incomplete.
+fn commitment(
+    c: Option<&CommitmentRequest>,
+    members: usize,
+    today: chrono::NaiveDate,
+) -> Result<SignedCommitment, Vec<FieldError>> {
+    let Some(c) = c else {
+        return Err(vec![FieldError::new(
+            "commitment",
+            "the applicant's signed honesty commitment (守信承诺) is required: the version of its text, the day it was signed and the member who signed it",
+        )]);
+    };
+    let mut errors = Vec::new();
+    errors.extend(check_text("commitment.version", &c.version, 32));
+    let signed_on = match chrono::NaiveDate::parse_from_str(c.signed_on.trim(), "%Y-%m-%d") {
+        Ok(d) if d > today => {
+            errors.push(FieldError::new(
+                "commitment.signed_on",
+                "the day it was signed is not after today",
+            ));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(FieldError::new(
+                "commitment.signed_on",
+                "a date, YYYY-MM-DD",
+            ));
+            None
+        }
+    };
+    if c.signer >= members {
+        errors.push(FieldError::new(
+            "commitment.signer",
+            "the index in members of the person who signed it",
+        ));
+    }
+    match signed_on {
+        Some(signed_on) if errors.is_empty() => Ok(SignedCommitment {
+            version: c.version.trim().to_owned(),
+            signed_on,
+            signer: c.signer,
+        }),
+        _ => Err(errors),
     }
 }
 
@@ -218,7 +289,7 @@ async fn submit(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ApplicationRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let (region, ids) = validate(&req, &state)?;
+    let (region, ids, signed) = validate(&req, &state)?;
     // A township officer submits for the townships of their token only.
     acting.require_area("region_code", region.as_str())?;
     let actor = acting.actor();
@@ -238,11 +309,18 @@ async fn submit(
     let span = tracing::Span::current();
     span.record("application_id", tracing::field::display(application_id));
     span.record("household_id", tracing::field::display(chain.household_id));
+    let members = applicants(&req, &ids);
+    let commitment = members.get(signed.signer).map(|m| HonestyCommitment {
+        version: signed.version,
+        signed_on: signed.signed_on,
+        signer_member_id: m.member_id,
+    });
     let event = ApplicationSubmitted {
         application_id,
         region_code: region.clone(),
         urban: req.urban,
-        members: applicants(&req, &ids),
+        members,
+        commitment,
     };
     let envelope = state
         .mesh

@@ -119,8 +119,8 @@ pub async fn insert_application(
 ) -> sqlx::Result<()> {
     let a = &e.data;
     sqlx::query!(
-        "INSERT INTO applications (application_id, household_id, chain_id, region_code, urban, address, status, idempotency_key, integrity_flags, submitted_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO applications (application_id, household_id, chain_id, region_code, urban, address, status, idempotency_key, integrity_flags, submitted_by, commitment)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         a.application_id,
         e.household_id,
         e.chain_id,
@@ -131,6 +131,7 @@ pub async fn insert_application(
         idempotency_key,
         Json(integrity_flags) as _,
         Json(by) as _,
+        a.commitment.as_ref().map(Json) as _,
     )
     .execute(&mut *tx)
     .await?;

@@ -171,6 +171,7 @@ pub fn generate(households: usize, seed: u64) -> DataSet {
             "urban": rng.chance(800),
             "address": format!("Generated household {}, Zhongyuan district", i + 1),
             "members": members,
+            "commitment": {"version": "410100-2024-1", "signed_on": "2026-11-10", "signer": 0},
         }));
     }
     DataSet {

@@ -34,6 +34,23 @@ pub struct ApplicationSubmitted {
     pub region_code: RegionCode,
     pub urban: bool,
     pub members: Vec<ApplicantMember>,
+    /// The applicant's signed honesty commitment; absent only on applications submitted before
+    /// the commitment was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<HonestyCommitment>,
+}
+
+/// The honesty commitment (守信承诺) the applicant signed with the application (003:
+/// "全面推行申请社会救助事项守信承诺和失信记录制度"), witnessed by the township officer who
+/// submitted it (the envelope's `actor`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HonestyCommitment {
+    /// The version of the commitment's text that was signed.
+    pub version: String,
+    /// The day it was signed.
+    pub signed_on: NaiveDate,
+    /// The member who signed it (one of `members`).
+    pub signer_member_id: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

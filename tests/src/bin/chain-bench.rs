@@ -47,6 +47,7 @@ fn household(i: usize) -> Value {
         "region_code": "410102001",
         "urban": true,
         "members": [member(0, 1960 + (i % 30) as u32), member(1, 1962 + (i % 30) as u32), member(2, 2010)],
+        "commitment": mesh_tests::commitment(0),
     })
 }
 

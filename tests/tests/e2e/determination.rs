@@ -635,7 +635,8 @@ async fn a_destitute_person_in_a_care_institution_is_paid_to_the_institution() {
             "relation": "head",
             "declared_monthly_income_fen": 0,
             "flags": {"no_work_ability": true, "no_legal_supporter": true, "self_care": "none", "in_care_institution": true}
-        }]
+        }],
+        "commitment": mesh_tests::commitment(0),
     });
     let mesh = TestMesh::start(Options {
         departments: vec![],
@@ -905,7 +906,8 @@ async fn who_cannot_look_after_themselves_gets_a_care_service_order_from_the_ref
             "relation": "head",
             "declared_monthly_income_fen": 0,
             "flags": {"no_work_ability": true, "no_legal_supporter": true, "self_care": "partial", "serious_illness": true}
-        }]
+        }],
+        "commitment": mesh_tests::commitment(0),
     });
     let mesh = TestMesh::start(Options {
         departments: vec![policy::Department::Medical],

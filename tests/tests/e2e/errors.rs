@@ -6,6 +6,96 @@ use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(30);
 
+/// 守信承诺 (003: "全面推行申请社会救助事项守信承诺和失信记录制度"): an application carries the
+/// applicant's signed honesty commitment; without it, it is incomplete and the answer says so,
+/// field by field. Accepted, the event carries it with the signer's member id, witnessed by the
+/// submitting officer (the envelope's actor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_without_the_signed_honesty_commitment_is_incomplete_and_says_so() {
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let fields = |body: &serde_json::Value| -> Vec<(String, String)> {
+        body["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["field"].as_str().unwrap().to_owned(),
+                    f["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let mut without = mesh_tests::another_household();
+    without.as_object_mut().unwrap().remove("commitment");
+    let (status, body) = mesh.submit(&without).await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    let f = fields(&body);
+    assert_eq!(f.len(), 1, "{body}");
+    assert_eq!(f[0].0, "commitment");
+    assert!(f[0].1.contains("守信承诺"), "{body}");
+
+    let mut wrong = mesh_tests::another_household();
+    wrong["commitment"] = json!({"version": " ", "signed_on": "2026-11-17", "signer": 3});
+    let (status, body) = mesh.submit(&wrong).await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    let named: Vec<String> = fields(&body).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        named,
+        [
+            "commitment.version",
+            "commitment.signed_on",
+            "commitment.signer"
+        ],
+        "the day after the business date, and no fourth member: {body}"
+    );
+    wrong["commitment"]["signed_on"] = json!("16/11/2026");
+    let (status, body) = mesh.submit(&wrong).await.unwrap();
+    assert_eq!(status, 422);
+    assert!(fields(&body)
+        .iter()
+        .any(|(f, r)| f == "commitment.signed_on" && r.contains("YYYY-MM-DD")));
+
+    let mut signed = mesh_tests::another_household();
+    signed["commitment"] = mesh_tests::commitment(1);
+    let (status, accepted) = mesh.submit(&signed).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["application_id"].as_str().unwrap().to_owned();
+    let subject = contract::channels::APPLICATION_SUBMITTED.subject;
+    let mut found = None;
+    for _ in 0..100 {
+        found = mesh
+            .stored("INTAKE", subject)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|(_, e)| e["data"]["application_id"] == json!(id));
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, e) = found.expect("the submission on the stream");
+    let c = &e["data"]["commitment"];
+    assert_eq!(c["version"], json!("410100-2024-1"));
+    assert_eq!(c["signed_on"], json!("2026-11-10"));
+    assert_eq!(
+        c["signer_member_id"], e["data"]["members"][1]["member_id"],
+        "the second member signed"
+    );
+    assert_eq!(
+        e["actor"]["sub"],
+        json!("wang.fang"),
+        "witnessed by the officer"
+    );
+    mesh.teardown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
     let mesh = TestMesh::start(Options {

@@ -94,27 +94,7 @@ async fn run_month(mesh: &TestMesh, month: Month) -> Value {
 
 /// Every message on `subject` in its stream: (Nats-Msg-Id, envelope).
 async fn messages(mesh: &TestMesh, base: &str, subject: &str) -> Vec<(String, Value)> {
-    let subjects = mesh::Subjects::new(&mesh.prefix);
-    let stream = mesh
-        .js
-        .get_stream(mesh::streams::stream_name(&subjects, base))
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    let mut next = None;
-    while let Ok(m) = stream
-        .direct_get_next_for_subject(subjects.of(subject), next)
-        .await
-    {
-        let id = m
-            .headers
-            .get("Nats-Msg-Id")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        out.push((id, serde_json::from_slice(&m.payload).unwrap()));
-        next = Some(m.sequence + 1);
-    }
-    out
+    mesh.stored(base, subject).await.unwrap()
 }
 
 /// Instructions of `month` over `households`, by instruction id: (beneficiary, kind, amount).
