@@ -55,13 +55,16 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         move |d| handlers::on_feedback(s.clone(), d)
     });
     // The chain records every event of every channel the catalogue marks as a household's,
-    // whatever its payload: one consumer per stream.
+    // whatever its payload: one consumer per stream, its steps committed a batch at a time.
     for (stream, filter) in contract::channels::chain_filters() {
         let s = state.clone();
         let purpose = format!("chain-{}", stream.base().to_ascii_lowercase());
-        builder = builder.consume_stream(&purpose, stream, mesh.subjects.of(&filter), move |d| {
-            handlers::record_chain(s.clone(), d)
-        });
+        builder = builder.consume_stream_batched(
+            &purpose,
+            stream,
+            mesh.subjects.of(&filter),
+            move |batch| handlers::record_chain(s.clone(), batch),
+        );
     }
     builder
         .task(

@@ -19,6 +19,7 @@ use mesh::consumer::Outcome;
 use mesh::{ChainRef, Delivery, Envelope, HandlerError};
 use policy::{Department, Fen, RegionCode};
 use serde_json::json;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// `eligibility.household.determined` → enrolment, `referral.<dept>.push` per relief line,
@@ -204,23 +205,56 @@ async fn applied(
 /// of a household whose chain is not open is not recorded.
 const OPENS_A_CHAIN: [&str; 2] = [APPLICATION_SUBMITTED.subject, EMERGENCY_GRANTED.subject];
 
-/// An event of a chain channel → a step of its household's chain, once per fact (the same
-/// event under a new id adds nothing). Not recorded: events of channels that are not chain
-/// channels or of a `type` not their channel's, feedback (its consumer records what it
-/// applies), a push that is not monitoring's own, and any event of a household whose chain was
-/// never opened (a chain opens with an application or an emergency grant).
-pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerError> {
+/// Events of chain channels → steps of their households' chains, a batch at a time (one
+/// commit for the batch's steps), once per fact (the same event under a new id adds nothing).
+/// Not recorded: events of channels that are not chain channels or of a `type` not their
+/// channel's, feedback (its consumer records what it applies), a push that is not monitoring's
+/// own, and any event of a household whose chain was never opened (a chain opens with an
+/// application or an emergency grant, which may come earlier in the same batch).
+pub async fn record_chain(state: State, batch: Vec<Delivery>) -> mesh::BatchResult {
+    let mut results: Vec<Result<Outcome, HandlerError>> = Vec::with_capacity(batch.len());
+    // The steps to record, and the position of each one's message in the batch.
+    let (mut steps, mut at): (Vec<store::Step>, Vec<usize>) = (Vec::new(), Vec::new());
+    let mut opened: HashMap<Uuid, Uuid> = HashMap::new();
+    for (i, d) in batch.iter().enumerate() {
+        match chain_step(&state, d, &opened).await {
+            Ok(Some(step)) => {
+                opened.entry(step.household_id).or_insert(step.chain_id);
+                steps.push(step);
+                at.push(i);
+                results.push(Ok(Outcome::Applied));
+            }
+            Ok(None) => results.push(Ok(Outcome::Applied)),
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    let recorded = store::chain::record_steps(&state.mesh.db, &steps).await?;
+    for (step, i) in steps.iter().zip(at) {
+        if !recorded.contains(&step.event_id) {
+            results[i] = Ok(Outcome::Duplicate);
+        }
+    }
+    Ok(results)
+}
+
+/// The step `d` makes of its household's chain, or none (not a step: logged). `opened` holds
+/// the chains opened earlier in the same batch, by household.
+async fn chain_step(
+    state: &State,
+    d: &Delivery,
+    opened: &HashMap<Uuid, Uuid>,
+) -> Result<Option<store::Step>, HandlerError> {
     let bare = state.mesh.subjects.strip(&d.subject).unwrap_or(&d.subject);
     let skip = |why: &str| {
         tracing::info!(subject = bare, why, "Not a step of a chain; not recorded.");
-        Ok(Outcome::Applied)
+        Ok(None)
     };
     let Some(channel) = contract::channels::channel_of(bare).filter(|c| c.chain) else {
         return skip("no chain channel carries this subject");
     };
     if channel.subject == REFERRAL_FEEDBACK.subject {
         // Recorded by the feedback consumer, in the transaction that applies it.
-        return Ok(Outcome::Applied);
+        return Ok(None);
     }
     // Read once; its channel's consumers dead-letter what is not an event of its type.
     let Ok(whole) = serde_json::from_slice::<serde_json::Value>(&d.payload) else {
@@ -241,7 +275,7 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
     }
     if e.household_id.is_nil() {
         // Not a household's event (a run's totals): the steps it causes carry their households.
-        return Ok(Outcome::Applied);
+        return Ok(None);
     }
     if channel.subject == REFERRAL_PUSH.subject {
         let referral = e.data["referral_id"]
@@ -255,7 +289,11 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
             return skip("not a push monitoring made");
         }
     }
-    match store::chain::chain_of(&state.mesh.db, e.household_id).await? {
+    let chain = match store::chain::chain_of(&state.mesh.db, e.household_id).await? {
+        Some(chain) => Some(chain),
+        None => opened.get(&e.household_id).copied(),
+    };
+    match chain {
         Some(chain) if chain != e.chain_id => return skip("another chain than the household's"),
         Some(_) => {}
         None if OPENS_A_CHAIN.contains(&channel.subject) => {}
@@ -267,12 +305,7 @@ pub async fn record_chain(state: State, d: Delivery) -> Result<Outcome, HandlerE
         }
         None => return skip("no chain is open for this household"),
     }
-    let step = ops::chain::step(&state, &d, &e, e.chain_id);
-    if store::record_step(&state.mesh.db, &step).await? {
-        Ok(Outcome::Applied)
-    } else {
-        Ok(Outcome::Duplicate)
-    }
+    Ok(Some(ops::chain::step(state, d, &e, e.chain_id)))
 }
 
 /// `monitor.household.changed` → the population database (a no-op for changes this service's

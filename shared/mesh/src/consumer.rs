@@ -7,6 +7,11 @@
 //! that panics fails transiently (the panic is caught and named); a message whose handler never
 //! settled it on any delivery is dead-lettered on the one extra delivery JetStream makes. Either
 //! way the message is then terminated and the consumer goes on with the next one.
+//!
+//! A batched consumer ([`run_batched`], [`BatchHandler`]) hands up to `nats.batch_max` messages
+//! to its handler at once, which commits them in one transaction (group commit); each is then
+//! settled as above by its own result. A batch that fails as a whole is handled again message by
+//! message, so a poison message is found and parked alone.
 
 use crate::envelope::{Envelope, EventKind};
 use crate::service::Mesh;
@@ -103,6 +108,19 @@ impl Delivery {
     }
 }
 
+impl Delivery {
+    /// Claims the inbox row for `message_id` in the caller's transaction: for a batch handler,
+    /// whose one transaction holds the claims of every message of the batch. `false` means the
+    /// message was handled before ([`Outcome::Duplicate`]).
+    pub async fn claim_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        message_id: &str,
+    ) -> sqlx::Result<bool> {
+        crate::outbox::claim(conn, &self.consumer, message_id, &self.subject).await
+    }
+}
+
 /// Just the envelope's household, for the span.
 #[derive(serde::Deserialize)]
 struct HouseholdOf {
@@ -111,6 +129,33 @@ struct HouseholdOf {
 
 pub type Handler =
     Arc<dyn Fn(Delivery) -> BoxFuture<'static, Result<Outcome, HandlerError>> + Send + Sync>;
+
+/// What a batch handler answers: one result per delivery, in order, once the batch's
+/// transaction has committed; or an error for the whole batch (its transaction did not commit).
+pub type BatchResult = Result<Vec<Result<Outcome, HandlerError>>, HandlerError>;
+
+/// A handler of up to `nats.batch_max` messages at once, in one transaction of its making
+/// (group commit): every message's inbox row, state change and outbox rows commit together, and
+/// only then is any of them acknowledged. When the batch fails as a whole (or panics, or
+/// answers for fewer messages than it was given), the consumer hands each message to it again
+/// alone, so one poison message never holds back the others.
+pub type BatchHandler = Arc<dyn Fn(Vec<Delivery>) -> BoxFuture<'static, BatchResult> + Send + Sync>;
+
+/// A batch handler as a handler of one message: for replaying a dead letter, and for a batch
+/// that is split.
+pub fn single(batch: BatchHandler) -> Handler {
+    Arc::new(move |d: Delivery| {
+        let batch = batch.clone();
+        Box::pin(async move {
+            let mut results = batch(vec![d]).await?;
+            results.pop().unwrap_or_else(|| {
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "the batch handler answered for no message"
+                )))
+            })
+        })
+    })
+}
 
 /// A durable consumer: its name, the stream it reads, its one filter subject (full, prefixed).
 #[derive(Debug, Clone)]
@@ -193,12 +238,12 @@ pub async fn run(
     Ok(())
 }
 
-async fn handle_one(
-    mesh: &Mesh,
+/// The delivery of `msg` to the consumer of `spec`, and its span (parented on the message's
+/// trace context, naming its household).
+fn delivery_of(
     spec: &ConsumerSpec,
-    handler: &Handler,
-    msg: async_nats::jetstream::Message,
-) {
+    msg: &async_nats::jetstream::Message,
+) -> (Delivery, tracing::Span) {
     let (delivered, stream_sequence) = match msg.info() {
         Ok(i) => (i.delivered, i.stream_sequence),
         Err(_) => (1, 0),
@@ -235,41 +280,73 @@ async fn handle_one(
     {
         span.record("household_id", tracing::field::display(h));
     }
-    let max = mesh.settings.nats.max_deliver;
+    (delivery, span)
+}
+
+/// JetStream delivers once more than the handler is given (`streams::durable`): a message whose
+/// handler never settled it (the process died, or it outran `ack_wait`, on every delivery) is
+/// parked instead of being dropped by the server unseen.
+fn never_settled(mesh: &Mesh, d: &Delivery) -> Option<HandlerError> {
+    (d.delivered > mesh.settings.nats.max_deliver).then(|| {
+        HandlerError::Poison(format!(
+            "delivered {} times and never settled: the handler crashed or ran past ack_wait on each delivery",
+            d.delivered
+        ))
+    })
+}
+
+async fn handle_one(
+    mesh: &Mesh,
+    spec: &ConsumerSpec,
+    handler: &Handler,
+    msg: async_nats::jetstream::Message,
+) {
+    let (delivery, span) = delivery_of(spec, &msg);
     let started = Instant::now();
-    let result = if delivered > max {
-        // JetStream delivers once more than the handler is given (`streams::durable`): a message
-        // whose handler never settled it (the process died, or it outran `ack_wait`, on every
-        // delivery) is parked here instead of being dropped by the server unseen.
-        Err(HandlerError::Poison(format!(
-            "delivered {delivered} times and never settled: the handler crashed or ran past ack_wait on each delivery"
-        )))
-    } else {
-        run_handler(handler, delivery.clone())
-            .instrument(span.clone())
-            .await
+    let result = match never_settled(mesh, &delivery) {
+        Some(e) => Err(e),
+        None => {
+            run_handler(handler, delivery.clone())
+                .instrument(span.clone())
+                .await
+        }
     };
     mesh.metrics
         .handler_seconds
         .with_label_values(&[&spec.name])
         .observe(started.elapsed().as_secs_f64());
+    settle(mesh, spec, &delivery, &msg, result, span).await;
+}
+
+/// Acknowledges, redelivers or dead-letters `msg` as its handler's `result` says, in the
+/// message's span, and counts it.
+async fn settle(
+    mesh: &Mesh,
+    spec: &ConsumerSpec,
+    delivery: &Delivery,
+    msg: &async_nats::jetstream::Message,
+    result: Result<Outcome, HandlerError>,
+    span: tracing::Span,
+) {
+    let delivered = delivery.delivered;
+    let max = mesh.settings.nats.max_deliver;
     let settle = async {
         match result {
-            Ok(Outcome::Applied) => ack(&msg, AckKind::Ack, "ack").await,
+            Ok(Outcome::Applied) => ack(msg, AckKind::Ack, "ack").await,
             Ok(Outcome::Duplicate) => {
                 tracing::info!(consumer = %spec.name, "Message was handled before; acknowledged without change.");
-                ack(&msg, AckKind::Ack, "duplicate").await
+                ack(msg, AckKind::Ack, "duplicate").await
             }
             Err(HandlerError::Transient(error)) if delivered < max => {
                 let delay = mesh.settings.nats.backoff_for(delivered);
                 tracing::warn!(consumer = %spec.name, delivered, delay_ms = delay.as_millis() as u64, error = format!("{error:#}"), "Handler failed; the message will be redelivered.");
-                ack(&msg, AckKind::Nak(Some(delay)), "nak").await
+                ack(msg, AckKind::Nak(Some(delay)), "nak").await
             }
             Err(HandlerError::Transient(error)) => {
                 let reason = format!("gave up after {delivered} deliveries: {error:#}");
-                dead_letter(mesh, &delivery, &msg, &reason).await
+                dead_letter(mesh, delivery, msg, &reason).await
             }
-            Err(HandlerError::Poison(reason)) => dead_letter(mesh, &delivery, &msg, &reason).await,
+            Err(HandlerError::Poison(reason)) => dead_letter(mesh, delivery, msg, &reason).await,
         }
     };
     // Acks and dead letters belong to the message's span; `instrument`, not `enter`, so the
@@ -279,6 +356,158 @@ async fn handle_one(
         .messages
         .with_label_values(&[&spec.name, outcome])
         .inc();
+}
+
+/// Runs a batched consumer until `stop`, as [`run`] does one message at a time: it takes the
+/// first message, then up to `nats.batch_max` in all within `nats.batch_wait_ms`, and hands
+/// them to `handler` together; up to `nats.concurrency` batches are in hand at once. Nothing is
+/// acknowledged before the batch's handler has returned (its transaction committed).
+pub async fn run_batched(
+    mesh: Mesh,
+    spec: ConsumerSpec,
+    consumer: PullConsumer,
+    handler: BatchHandler,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut messages = consumer
+        .messages()
+        .await
+        .context("consumer stream could not start")?;
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        mesh.settings.nats.concurrency.max(1),
+    ));
+    let max = mesh.settings.nats.batch_max.max(1);
+    let wait = std::time::Duration::from_millis(mesh.settings.nats.batch_wait_ms);
+    let mut in_hand = tokio::task::JoinSet::new();
+    loop {
+        while in_hand.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            p = permits.clone().acquire_owned() => p.context("consumer permits closed")?,
+        };
+        let first = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            m = messages.next() => m,
+        };
+        let first = match first {
+            Some(Ok(msg)) => msg,
+            Some(Err(error)) => {
+                tracing::warn!(consumer = %spec.name, %error, "Consumer stream reported an error; continuing.");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            }
+            None => {
+                tracing::warn!(consumer = %spec.name, "Consumer stream ended; reopening.");
+                messages = consumer
+                    .messages()
+                    .await
+                    .context("consumer stream could not restart")?;
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        let until = tokio::time::Instant::now() + wait;
+        while batch.len() < max {
+            match tokio::time::timeout_at(until, messages.next()).await {
+                Ok(Some(Ok(msg))) => batch.push(msg),
+                // The wait is over, the stream paused or ended: the batch goes as it is, and
+                // the loop's next `messages.next()` sees the rest.
+                _ => break,
+            }
+        }
+        let (mesh, spec, handler) = (mesh.clone(), spec.clone(), handler.clone());
+        in_hand.spawn(async move {
+            handle_batch(&mesh, &spec, &handler, batch).await;
+            drop(permit);
+        });
+    }
+    while in_hand.join_next().await.is_some() {}
+    tracing::info!(consumer = %spec.name, "Consumer stopped.");
+    Ok(())
+}
+
+async fn handle_batch(
+    mesh: &Mesh,
+    spec: &ConsumerSpec,
+    handler: &BatchHandler,
+    msgs: Vec<async_nats::jetstream::Message>,
+) {
+    let mut parked = Vec::new();
+    let mut taken = Vec::new();
+    for msg in msgs {
+        let (delivery, span) = delivery_of(spec, &msg);
+        match never_settled(mesh, &delivery) {
+            Some(e) => parked.push((delivery, msg, span, e)),
+            None => taken.push((delivery, msg, span)),
+        }
+    }
+    for (delivery, msg, span, e) in parked {
+        settle(mesh, spec, &delivery, &msg, Err(e), span).await;
+    }
+    if taken.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let deliveries: Vec<Delivery> = taken.iter().map(|(d, _, _)| d.clone()).collect();
+    let n = deliveries.len();
+    let span = tracing::info_span!("process batch", consumer = %spec.name, messages = n);
+    let answered = run_batch(handler, deliveries).instrument(span).await;
+    let results = match answered {
+        Ok(results) if results.len() == n => results,
+        failed => {
+            let why = match failed {
+                Ok(results) => format!("answered for {} of {n} messages", results.len()),
+                Err(e) => e.to_string(),
+            };
+            if n > 1 {
+                tracing::warn!(consumer = %spec.name, messages = n, error = %why, "A batch failed; its messages are handled one by one.");
+            }
+            let mut alone = Vec::with_capacity(n);
+            for (d, _, span) in &taken {
+                let r = match run_batch(handler, vec![d.clone()])
+                    .instrument(span.clone())
+                    .await
+                {
+                    Ok(mut v) if v.len() == 1 => v.pop().unwrap_or_else(|| {
+                        Err(HandlerError::Transient(anyhow::anyhow!("no answer")))
+                    }),
+                    Ok(_) => Err(HandlerError::Transient(anyhow::anyhow!(
+                        "the batch handler did not answer for the message"
+                    ))),
+                    Err(e) => Err(e),
+                };
+                alone.push(r);
+            }
+            alone
+        }
+    };
+    mesh.metrics
+        .handler_seconds
+        .with_label_values(&[&spec.name])
+        .observe(started.elapsed().as_secs_f64());
+    for ((delivery, msg, span), result) in taken.into_iter().zip(results) {
+        settle(mesh, spec, &delivery, &msg, result, span).await;
+    }
+}
+
+/// Calls the batch handler; a panic fails the batch (its messages are then handled alone).
+async fn run_batch(handler: &BatchHandler, deliveries: Vec<Delivery>) -> BatchResult {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe((handler)(deliveries))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic_message(panic.as_ref());
+            tracing::error!(panic = %what, "Batch handler panicked.");
+            Err(HandlerError::Transient(anyhow::anyhow!(
+                "the handler panicked: {what}"
+            )))
+        }
+    }
 }
 
 /// What a caught panic said.

@@ -40,7 +40,7 @@ pub mod telemetry;
 pub use auth::{Acting, Actor, Caller, Role};
 pub use channel::{Channel, ChannelInfo, Stream};
 pub use clock::Clock;
-pub use consumer::{Delivery, HandlerError};
+pub use consumer::{BatchResult, Delivery, HandlerError};
 pub use envelope::{ChainRef, Envelope, EventKind};
 pub use service::{Application, Mesh, ServiceBuilder};
 pub use settings::MeshSettings;

@@ -15,7 +15,7 @@
 
 use crate::channel::{Channel, ChannelInfo, Stream};
 use crate::clock::Clock;
-use crate::consumer::{self, ConsumerSpec, Handler, HandlerError, Outcome};
+use crate::consumer::{self, BatchHandler, ConsumerSpec, Handler, HandlerError, Outcome};
 use crate::envelope::{ChainRef, Envelope, EventKind};
 use crate::metrics::Metrics;
 use crate::outbox::Relay;
@@ -151,6 +151,8 @@ impl Mesh {
 pub struct ServiceBuilder {
     mesh: Mesh,
     consumers: Vec<(ConsumerSpec, Handler)>,
+    /// The batch handlers of the consumers that take their messages in batches, by durable name.
+    batched: BTreeMap<String, BatchHandler>,
     /// Consumers on a durable the contract names ([`ServiceBuilder::on_durable`]), with the
     /// configuration each is created with when missing.
     named_durables: Vec<(String, async_nats::jetstream::consumer::pull::Config)>,
@@ -168,6 +170,7 @@ impl ServiceBuilder {
             mesh,
             errors: Vec::new(),
             consumers: Vec::new(),
+            batched: BTreeMap::new(),
             named_durables: Vec::new(),
             router: Router::new(),
             public: Router::new(),
@@ -312,6 +315,31 @@ impl ServiceBuilder {
         self
     }
 
+    /// As [`ServiceBuilder::consume_stream`], the messages handed to `handler` in batches of
+    /// up to `nats.batch_max` (group commit: one transaction for the batch, its results one per
+    /// message; [`consumer::BatchHandler`]). A dead letter is replayed through it alone.
+    pub fn consume_stream_batched<F, Fut>(
+        mut self,
+        purpose: &str,
+        stream: Stream,
+        filter: String,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(Vec<Delivery>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = consumer::BatchResult> + Send + 'static,
+    {
+        let spec = ConsumerSpec {
+            name: self.mesh.consumer_name(purpose),
+            stream,
+            filter,
+        };
+        let batch: BatchHandler = Arc::new(move |d| Box::pin(handler(d)));
+        self.batched.insert(spec.name.clone(), batch.clone());
+        self.consumers.push((spec, consumer::single(batch)));
+        self
+    }
+
     /// The service's own routes. Each takes a valid access token ([`crate::auth`]); its
     /// handler names the roles it is for.
     pub fn routes(mut self, router: Router<Mesh>) -> Self {
@@ -359,7 +387,8 @@ impl ServiceBuilder {
                 Some((_, config)) => bind_durable(&self.mesh, &spec, config.clone()).await?,
                 None => consumer::create(&self.mesh, &spec).await?,
             };
-            consumers.push((spec, c, handler));
+            let batch = self.batched.get(&spec.name).cloned();
+            consumers.push((spec, c, handler, batch));
         }
         let http = &self.mesh.settings.http;
         let body_limit = axum::extract::DefaultBodyLimit::max(http.body_limit_bytes);
@@ -397,7 +426,12 @@ pub struct Application {
     mesh: Mesh,
     listener: TcpListener,
     router: Router,
-    consumers: Vec<(ConsumerSpec, jetstream::consumer::PullConsumer, Handler)>,
+    consumers: Vec<(
+        ConsumerSpec,
+        jetstream::consumer::PullConsumer,
+        Handler,
+        Option<BatchHandler>,
+    )>,
     tasks: Vec<(String, BoxFuture<'static, anyhow::Result<()>>)>,
 }
 
@@ -427,14 +461,27 @@ impl Application {
         let relay_stop = CancellationToken::new();
 
         let mut consumer_set = JoinSet::new();
-        for (spec, c, handler) in consumers {
-            consumer_set.spawn(consumer::run(
-                mesh.clone(),
-                spec,
-                c,
-                handler,
-                stopping.clone(),
-            ));
+        for (spec, c, handler, batch) in consumers {
+            match batch {
+                Some(batch) if mesh.settings.nats.batch_max > 1 => {
+                    consumer_set.spawn(consumer::run_batched(
+                        mesh.clone(),
+                        spec,
+                        c,
+                        batch,
+                        stopping.clone(),
+                    ));
+                }
+                _ => {
+                    consumer_set.spawn(consumer::run(
+                        mesh.clone(),
+                        spec,
+                        c,
+                        handler,
+                        stopping.clone(),
+                    ));
+                }
+            }
         }
         let mut others: JoinSet<anyhow::Result<()>> = JoinSet::new();
         for (_, task) in tasks {

@@ -25,6 +25,10 @@ prefix = ""
 replicas = 1
 max_deliver = 5
 concurrency = 8
+# A batched consumer (`ServiceBuilder::consume_stream_batched`) takes up to `batch_max` messages,
+# waiting at most `batch_wait_ms` for more after the first, and handles them in one transaction.
+batch_max = 64
+batch_wait_ms = 5
 backoff_ms = [500, 2000, 10000, 30000]
 ack_wait_ms = 30000
 duplicate_window_ms = 120000
@@ -130,6 +134,10 @@ pub struct NatsSettings {
     /// Messages one consumer handles at once. Handlers are idempotent and keyed by household, so
     /// order across households does not matter; keep it below `database.max_connections`.
     pub concurrency: usize,
+    /// Messages a batched consumer handles in one transaction, at most; 1 handles them alone.
+    pub batch_max: usize,
+    /// How long a batched consumer waits for more messages after the first of a batch.
+    pub batch_wait_ms: u64,
     /// Delay before redelivery after the n-th failed attempt; the last value repeats.
     pub backoff_ms: Vec<u64>,
     pub ack_wait_ms: u64,
@@ -231,6 +239,10 @@ impl MeshSettings {
         anyhow::ensure!(
             self.nats.concurrency >= 1,
             "nats.concurrency must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.nats.batch_max),
+            "nats.batch_max must be 1 to 1000"
         );
         anyhow::ensure!(
             self.nats.max_deliver >= 1,

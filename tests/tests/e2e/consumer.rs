@@ -1,6 +1,7 @@
 //! The consumer loop under handlers that misbehave, on the real NATS and PostgreSQL: a handler
 //! that panics, and one that never settles its message. Either message ends in the dead letters
-//! with the reason, and the consumer goes on with the next message.
+//! with the reason, and the consumer goes on with the next message. A batched consumer commits a
+//! batch at a time, and a message that fails its batch is split out and parked alone.
 //!
 //! Issue finding: two members declaring 4611686018427387904 fen made a consumer panic; after
 //! `max_deliver` there was no dead letter, and the consumer stopped at that message.
@@ -71,7 +72,11 @@ async fn start_misbehaving(
 }
 
 async fn letters_of(mesh: &TestMesh) -> Vec<serde_json::Value> {
-    // The dead letters of `misbehaving`, read from the stream as an operator would.
+    letters_of_service(mesh, "misbehaving").await
+}
+
+async fn letters_of_service(mesh: &TestMesh, service: &str) -> Vec<serde_json::Value> {
+    // The dead letters of `service`, read from the stream as an operator would.
     let subjects = mesh::Subjects::new(&mesh.prefix);
     let stream = mesh
         .js
@@ -81,7 +86,7 @@ async fn letters_of(mesh: &TestMesh) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let mut next = 1;
     while let Ok(m) = stream
-        .direct_get_next_for_subject(subjects.of("deadletter.misbehaving"), Some(next))
+        .direct_get_next_for_subject(subjects.of(&format!("deadletter.{service}")), Some(next))
         .await
     {
         next = m.sequence + 1;
@@ -172,6 +177,127 @@ async fn a_message_whose_handler_never_settles_is_dead_lettered_on_the_extra_del
         1,
         "the other message was handled"
     );
+    service.abort();
+    mesh.teardown().await.unwrap();
+}
+
+/// Group commit: 40 messages waiting when a batched consumer starts are handled in batches (one
+/// transaction each, rows for all its messages); one whose row breaks a constraint fails its
+/// batch, which is then handled message by message: the other 40 are committed once each, the
+/// bad one is retried alone and dead-lettered, and nothing was acknowledged before its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_consumer_commits_batches_and_parks_a_failing_message_alone() {
+    let mesh = TestMesh::start(Options {
+        departments: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..40 {
+        if i == 17 {
+            mesh.publish_raw("intake.test.bad", "bad-1", b"bad".to_vec())
+                .await
+                .unwrap();
+        }
+        mesh.publish_raw(
+            &format!("intake.test.m{i}"),
+            &format!("ok-{i}"),
+            format!("ok-{i}").into_bytes(),
+        )
+        .await
+        .unwrap();
+    }
+    let settings = mesh
+        .mesh_settings(
+            "batching",
+            &[
+                ("nats.max_deliver", "3"),
+                ("nats.batch_max", "16"),
+                ("nats.batch_wait_ms", "50"),
+            ],
+        )
+        .unwrap();
+    let m = mesh::Mesh::connect(
+        settings,
+        &mesh::db::MESH_MIGRATOR,
+        mesh.clock.clone(),
+        contract::channels::CATALOG,
+    )
+    .await
+    .unwrap();
+    sqlx::query("CREATE TABLE applied (payload TEXT PRIMARY KEY CHECK (payload LIKE 'ok-%'))")
+        .execute(&m.db)
+        .await
+        .unwrap();
+    let db = m.db.clone();
+    let largest = Arc::new(AtomicU32::new(0));
+    let seen = largest.clone();
+    let filter = mesh::Subjects::new(&mesh.prefix).of("intake.test.>");
+    let app = ServiceBuilder::new(m)
+        .consume_stream_batched(
+            "tests",
+            Stream::Intake,
+            filter,
+            move |batch: Vec<Delivery>| {
+                let (db, seen) = (db.clone(), seen.clone());
+                async move {
+                    seen.fetch_max(batch.len() as u32, Ordering::SeqCst);
+                    let mut tx = db.begin().await?;
+                    let mut results = Vec::with_capacity(batch.len());
+                    for d in &batch {
+                        let id = d.header("Nats-Msg-Id").unwrap_or_default().to_owned();
+                        let fresh = d.claim_in(&mut tx, &id).await?;
+                        if fresh {
+                            sqlx::query("INSERT INTO applied (payload) VALUES ($1)")
+                                .bind(String::from_utf8_lossy(&d.payload).into_owned())
+                                .execute(&mut *tx)
+                                .await?;
+                            results.push(Ok(Outcome::Applied));
+                        } else {
+                            results.push(Ok(Outcome::Duplicate));
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(results)
+                }
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let pool = app.mesh().db.clone();
+    let service = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let parked = mesh_tests::eventually(WITHIN, || async {
+        !letters_of_service(&mesh, "batching").await.is_empty()
+    })
+    .await;
+    assert!(parked, "the failing message was never dead-lettered");
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM applied")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert!(mesh_tests::eventually(WITHIN, || async { count().await == 40 }).await);
+    let letters = letters_of_service(&mesh, "batching").await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["msg_id"], "bad-1");
+    assert_eq!(
+        letters[0]["deliveries"], "3",
+        "retried alone up to max_deliver"
+    );
+    assert!(
+        largest.load(Ordering::SeqCst) > 1,
+        "the waiting messages were taken in batches"
+    );
+    // Every message committed once, and all acknowledged: none comes back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count().await, 40);
+    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM mesh_inbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(inbox, 40, "one inbox row per committed message");
     service.abort();
     mesh.teardown().await.unwrap();
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 pub struct Step {
@@ -66,14 +67,8 @@ fn canonical(v: &serde_json::Value) -> String {
     }
 }
 
-/// Records a step; `false` when it (or the same fact under another event id) was recorded
-/// before.
-pub async fn record_step(db: &PgPool, s: &Step) -> sqlx::Result<bool> {
-    let mut conn = db.acquire().await?;
-    record_step_in(&mut conn, s).await
-}
-
-/// As [`record_step`], in the caller's transaction (a consumer that applies what it records).
+/// Records a step in the caller's transaction (a consumer that applies what it records);
+/// `false` when it (or the same fact under another event id) was recorded before.
 pub async fn record_step_in(conn: &mut PgConnection, s: &Step) -> sqlx::Result<bool> {
     let n = sqlx::query!(
         "INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest, actor, region_code)
@@ -96,6 +91,59 @@ pub async fn record_step_in(conn: &mut PgConnection, s: &Step) -> sqlx::Result<b
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+/// Records `steps` in one statement (one commit for all: the chain recorder's batch); returns
+/// the event ids recorded now, the others having been recorded before (the same event, or the
+/// same fact under another event id, also within `steps`). In order: the first of a household's
+/// steps is the first in its chain.
+pub async fn record_steps(db: &PgPool, steps: &[Step]) -> sqlx::Result<HashSet<String>> {
+    if steps.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let col = |f: fn(&Step) -> String| steps.iter().map(f).collect::<Vec<_>>();
+    let event_id = col(|s| s.event_id.clone());
+    let kind = col(|s| s.kind.clone());
+    let subject = col(|s| s.subject.clone());
+    let service = col(|s| s.service.clone());
+    let digest = col(|s| s.digest.clone());
+    let household_id: Vec<Uuid> = steps.iter().map(|s| s.household_id).collect();
+    let chain_id: Vec<Uuid> = steps.iter().map(|s| s.chain_id).collect();
+    let time: Vec<DateTime<Utc>> = steps.iter().map(|s| s.time).collect();
+    let trace_id: Vec<Option<String>> = steps.iter().map(|s| s.trace_id.clone()).collect();
+    let causation_id: Vec<Option<String>> = steps.iter().map(|s| s.causation_id.clone()).collect();
+    let summary: Vec<serde_json::Value> = steps.iter().map(|s| s.summary.clone()).collect();
+    let actor: Vec<Option<serde_json::Value>> = steps
+        .iter()
+        .map(|s| s.actor.as_ref().and_then(|a| serde_json::to_value(a).ok()))
+        .collect();
+    let region_code: Vec<Option<String>> = steps.iter().map(|s| s.region_code.clone()).collect();
+    let recorded = sqlx::query_scalar!(
+        r#"INSERT INTO chain_events (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest, actor, region_code)
+         SELECT event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest, actor, region_code
+         FROM UNNEST($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+                     $8::text[], $9::text[], $10::jsonb[], $11::text[], $12::jsonb[], $13::text[])
+              WITH ORDINALITY AS s (event_id, household_id, chain_id, type, subject, service, time, trace_id, causation_id, summary, digest, actor, region_code, n)
+         ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING event_id"#,
+        &event_id[..],
+        &household_id[..],
+        &chain_id[..],
+        &kind[..],
+        &subject[..],
+        &service[..],
+        &time[..],
+        &trace_id[..] as &[Option<String>],
+        &causation_id[..] as &[Option<String>],
+        &summary[..],
+        &digest[..],
+        &actor[..] as &[Option<serde_json::Value>],
+        &region_code[..] as &[Option<String>],
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(recorded.into_iter().collect())
 }
 
 /// The chain a household's events belong to, when it has been opened.

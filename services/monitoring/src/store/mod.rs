@@ -12,7 +12,7 @@ pub mod refused;
 pub mod reports;
 pub mod warnings;
 
-pub use chain::{record_step, steps, Step, StepView};
+pub use chain::{record_steps, steps, Step, StepView};
 pub use households::{household, HouseholdView, PersonView};
 pub use referrals::{referral, referrals, ReferralOf, ReferralView};
 
