@@ -35,9 +35,9 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         settings: Arc::new(settings.payment),
     };
     ServiceBuilder::new(mesh.clone())
-        .on("determinations", HOUSEHOLD_DETERMINED, {
+        .on_batched("determinations", HOUSEHOLD_DETERMINED, {
             let st = state.clone();
-            move |e, d| handlers::on_determined(st.clone(), e, d)
+            move |conn, e, d| Box::pin(handlers::on_determined(st.clone(), conn, e, d))
         })
         .on("emergencies", EMERGENCY_GRANTED, {
             let st = state.clone();

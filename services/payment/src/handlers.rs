@@ -1,5 +1,5 @@
 //! Payment's consumers, one per channel, each thin: decode, take the delivery once, hand the
-//! work to its module, commit.
+//! work to its module, commit (determinations in batches: the consumer takes and commits).
 
 use crate::domain::ReceivedVia;
 use crate::entitlements::{self, Facts};
@@ -11,22 +11,21 @@ use contract::{
 };
 use mesh::consumer::Outcome;
 use mesh::{Delivery, HandlerError};
+use sqlx::PgConnection;
 
 /// `eligibility.household.determined` → the household's facts in the register, and its
 /// instructions (`payment.instruction.created`) for its effective month and any month whose run
 /// has already begun: the same instructions, with the same ids, as that month's run makes.
+/// Batched (group commit): the consumer claims the delivery and commits its batch.
 pub async fn on_determined(
     state: State,
+    conn: &mut PgConnection,
     e: mesh::Envelope<HouseholdDetermined>,
-    d: Delivery,
+    _d: Delivery,
 ) -> Result<Outcome, HandlerError> {
     let effective = e.data.effective_month;
     let facts = Facts::of(&e.data, &state.policy).map_err(HandlerError::Poison)?;
-    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
-        return Ok(Outcome::Duplicate);
-    };
-    entitlements::determined(&state, &mut tx, &e, effective, &facts).await?;
-    tx.commit().await?;
+    entitlements::determined(&state, conn, &e, effective, &facts).await?;
     Ok(Outcome::Applied)
 }
 

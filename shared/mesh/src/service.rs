@@ -315,6 +315,106 @@ impl ServiceBuilder {
         self
     }
 
+    /// As [`ServiceBuilder::on`], with group commit: up to `nats.batch_max` messages of
+    /// `channel` are handled in one transaction, each in a savepoint of its own. For each, its
+    /// envelope is decoded and checked as [`ServiceBuilder::on`] does (a bad one is that
+    /// message's poison, nothing else's), its inbox row is claimed (a message handled before is
+    /// a duplicate), and `handler` applies it on the transaction's connection: it neither begins
+    /// nor commits. A message whose handler fails is rolled back to its savepoint alone and
+    /// settled by its error; the others commit together, and are acknowledged after.
+    pub fn on_batched<T, F>(mut self, purpose: &str, channel: Channel<T>, handler: F) -> Self
+    where
+        T: EventKind + Send + 'static,
+        F: for<'c> Fn(
+                &'c mut sqlx::PgConnection,
+                Envelope<T>,
+                Delivery,
+            ) -> BoxFuture<'c, Result<Outcome, HandlerError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let service = self.mesh.service().to_owned();
+        if !channel.info().consumed_by(&service) {
+            self.errors.push(format!(
+                "{service} is not a consumer of {} in the catalogue",
+                channel.subject
+            ));
+            return self;
+        }
+        let Some(stream) = channel.stream else {
+            self.errors.push(format!(
+                "{} is request/reply: no stream keeps it, so it cannot be consumed",
+                channel.subject
+            ));
+            return self;
+        };
+        let spec = ConsumerSpec {
+            name: self.mesh.consumer_name(purpose),
+            stream,
+            filter: channel.filter(&self.mesh.subjects),
+        };
+        let handler = Arc::new(handler);
+        let info = channel.info();
+        let settings = self.mesh.settings.clone();
+        let db = self.mesh.db.clone();
+        let batch: BatchHandler = Arc::new(move |ds: Vec<Delivery>| {
+            let (handler, settings, db) = (handler.clone(), settings.clone(), db.clone());
+            Box::pin(async move {
+                let mut tx = db.begin().await?;
+                let mut results = Vec::with_capacity(ds.len());
+                for d in ds {
+                    let e = match d.envelope::<T>().and_then(|e| {
+                        info.check_source(&e.source).map_err(HandlerError::Poison)?;
+                        e.data
+                            .check_bounds(&settings.bounds)
+                            .map_err(|why| HandlerError::Poison(format!("out of range: {why}")))?;
+                        Ok(e)
+                    }) {
+                        Ok(e) => e,
+                        Err(bad) => {
+                            results.push(Err(bad));
+                            continue;
+                        }
+                    };
+                    let mut one = sqlx::Acquire::begin(&mut *tx).await?;
+                    if !d.claim_in(&mut one, &e.id).await? {
+                        one.commit().await?;
+                        results.push(Ok(Outcome::Duplicate));
+                        continue;
+                    }
+                    // Each message is applied in its own trace (what it enqueues continues the
+                    // message's trace, not the batch's).
+                    let span = tracing::info_span!(
+                        "apply",
+                        otel.name = format!("apply {}", d.subject),
+                        messaging.message.id = %e.id,
+                        household_id = %e.household_id,
+                    );
+                    crate::telemetry::set_parent(
+                        &span,
+                        crate::telemetry::extract_nats(d.headers.as_ref()),
+                    );
+                    match tracing::Instrument::instrument(handler(&mut one, e, d), span).await {
+                        Ok(outcome) => {
+                            one.commit().await?;
+                            results.push(Ok(outcome));
+                        }
+                        Err(failed) => {
+                            one.rollback().await?;
+                            results.push(Err(failed));
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(results)
+            })
+        });
+        self.batched.insert(spec.name.clone(), batch.clone());
+        self.consumers.push((spec, consumer::single(batch)));
+        self
+    }
+
     /// As [`ServiceBuilder::consume_stream`], the messages handed to `handler` in batches of
     /// up to `nats.batch_max` (group commit: one transaction for the batch, its results one per
     /// message; [`consumer::BatchHandler`]). A dead letter is replayed through it alone.
