@@ -17,8 +17,8 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     };
     let s = state.clone();
     ServiceBuilder::new(mesh)
-        .on("verified", HOUSEHOLD_VERIFIED, move |e, d| {
-            handlers::on_verified(s.clone(), e, d)
+        .on_batched("verified", HOUSEHOLD_VERIFIED, move |conn, e, d| {
+            Box::pin(handlers::on_verified(s.clone(), conn, e, d))
         })
         .public_routes(http::public_routes(state.clone()))
         .routes(http::routes(state))

@@ -37,16 +37,15 @@ pub struct Verified {
 /// verification (a source that had not answered answered later) supersedes the manual
 /// verification no officer has completed: the application is determined from it by rule. The
 /// officer's completion and this report lock the application, so only the first counts.
+/// Batched (group commit): the consumer claims the delivery and commits its batch.
 pub async fn on_verified(
     state: State,
+    tx: &mut PgConnection,
     e: mesh::Envelope<HouseholdVerified>,
-    d: Delivery,
+    _d: Delivery,
 ) -> Result<Outcome, HandlerError> {
-    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
-        return Ok(Outcome::Duplicate);
-    };
     let report = &e.data;
-    let app = store::lock(&mut tx, report.application_id)
+    let app = store::lock(&mut *tx, report.application_id)
         .await?
         .ok_or_else(|| HandlerError::Poison(format!("no application {}", report.application_id)))?;
     if app.household_id != e.household_id {
@@ -60,7 +59,7 @@ pub async fn on_verified(
         // A further report for a decided application (or one an officer is to verify, with gaps
         // still) changes nothing; it is kept in the history.
         store::history(
-            &mut tx,
+            &mut *tx,
             app.application_id,
             app.status,
             "verification",
@@ -71,12 +70,11 @@ pub async fn on_verified(
             None,
         )
         .await?;
-        tx.commit().await?;
         return Ok(Outcome::Applied);
     }
     if supersedes_manual {
         store::history(
-            &mut tx,
+            &mut *tx,
             app.application_id,
             AppStatus::ManualVerification,
             "verification",
@@ -88,14 +86,14 @@ pub async fn on_verified(
     if !report.complete {
         let note = format!("sources without an answer: {}", report.gaps.join(", "));
         store::set_status(
-            &mut tx,
+            &mut *tx,
             app.application_id,
             AppStatus::ManualVerification,
             state.mesh.clock.now(),
         )
         .await?;
         store::history(
-            &mut tx,
+            &mut *tx,
             app.application_id,
             AppStatus::ManualVerification,
             "verification",
@@ -112,15 +110,14 @@ pub async fn on_verified(
                 gaps: report.gaps.clone(),
             },
         );
-        store::set_manual_review_event(&mut tx, app.application_id, &out.id).await?;
+        store::set_manual_review_event(&mut *tx, app.application_id, &out.id).await?;
         mesh::outbox::enqueue_on(
-            &mut tx,
+            &mut *tx,
             &state.mesh.subjects,
             APPLICATION_MANUAL_REVIEW,
             &out,
         )
         .await?;
-        tx.commit().await?;
         tracing::info!(
             gaps = report.gaps.len(),
             "Application sent to manual verification."
@@ -140,13 +137,12 @@ pub async fn on_verified(
             )
         })
         .collect();
-    let rule_version = determine_and_emit(&state, &mut tx, &app, &chain, &verified, None)
+    let rule_version = determine_and_emit(&state, &mut *tx, &app, &chain, &verified, None)
         .await
         .map_err(|e| match e {
             DetermineError::Poison(reason) => HandlerError::Poison(reason),
             DetermineError::Store(e) => HandlerError::Transient(e),
         })?;
-    tx.commit().await?;
     tracing::info!(policy = %rule_version, "Household determined.");
     Ok(Outcome::Applied)
 }
