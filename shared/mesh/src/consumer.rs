@@ -192,6 +192,44 @@ pub async fn run(
     handler: Handler,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    let take = Take {
+        max: 1,
+        wait: std::time::Duration::ZERO,
+    };
+    take_messages(mesh, spec, consumer, stop, take, move |mesh, spec, msgs| {
+        let handler = handler.clone();
+        async move {
+            for msg in msgs {
+                handle_one(&mesh, &spec, &handler, msg).await;
+            }
+        }
+    })
+    .await
+}
+
+/// How many messages a consumer takes at once, and how long it waits for more after the first.
+#[derive(Debug, Clone, Copy)]
+struct Take {
+    max: usize,
+    wait: std::time::Duration,
+}
+
+/// The loop of every consumer: takes the next message, then up to `take.max` in all within
+/// `take.wait`, and hands them to `handle` on a task of their own, with up to
+/// `nats.concurrency` such tasks at once. On stop nothing more is taken and the tasks in hand
+/// finish first. A stream error is logged and the loop goes on; a stream that ended reopens.
+async fn take_messages<F, Fut>(
+    mesh: Mesh,
+    spec: ConsumerSpec,
+    consumer: PullConsumer,
+    stop: CancellationToken,
+    take: Take,
+    handle: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Mesh, ConsumerSpec, Vec<async_nats::jetstream::Message>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut messages = consumer
         .messages()
         .await
@@ -207,22 +245,17 @@ pub async fn run(
             _ = stop.cancelled() => break,
             p = permits.clone().acquire_owned() => p.context("consumer permits closed")?,
         };
-        let next = tokio::select! {
+        let first = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
             m = messages.next() => m,
         };
-        match next {
-            Some(Ok(msg)) => {
-                let (mesh, spec, handler) = (mesh.clone(), spec.clone(), handler.clone());
-                in_hand.spawn(async move {
-                    handle_one(&mesh, &spec, &handler, msg).await;
-                    drop(permit);
-                });
-            }
+        let first = match first {
+            Some(Ok(msg)) => msg,
             Some(Err(error)) => {
                 tracing::warn!(consumer = %spec.name, %error, "Consumer stream reported an error; continuing.");
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
             }
             None => {
                 tracing::warn!(consumer = %spec.name, "Consumer stream ended; reopening.");
@@ -230,8 +263,24 @@ pub async fn run(
                     .messages()
                     .await
                     .context("consumer stream could not restart")?;
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        let until = tokio::time::Instant::now() + take.wait;
+        while batch.len() < take.max {
+            match tokio::time::timeout_at(until, messages.next()).await {
+                Ok(Some(Ok(msg))) => batch.push(msg),
+                // The wait is over, the stream paused or ended: the batch goes as it is, and
+                // the loop's next `messages.next()` sees the rest.
+                _ => break,
             }
         }
+        let work = handle(mesh.clone(), spec.clone(), batch);
+        in_hand.spawn(async move {
+            work.await;
+            drop(permit);
+        });
     }
     while in_hand.join_next().await.is_some() {}
     tracing::info!(consumer = %spec.name, "Consumer stopped.");
@@ -369,63 +418,15 @@ pub async fn run_batched(
     handler: BatchHandler,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut messages = consumer
-        .messages()
-        .await
-        .context("consumer stream could not start")?;
-    let permits = Arc::new(tokio::sync::Semaphore::new(
-        mesh.settings.nats.concurrency.max(1),
-    ));
-    let max = mesh.settings.nats.batch_max.max(1);
-    let wait = std::time::Duration::from_millis(mesh.settings.nats.batch_wait_ms);
-    let mut in_hand = tokio::task::JoinSet::new();
-    loop {
-        while in_hand.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            p = permits.clone().acquire_owned() => p.context("consumer permits closed")?,
-        };
-        let first = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            m = messages.next() => m,
-        };
-        let first = match first {
-            Some(Ok(msg)) => msg,
-            Some(Err(error)) => {
-                tracing::warn!(consumer = %spec.name, %error, "Consumer stream reported an error; continuing.");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                continue;
-            }
-            None => {
-                tracing::warn!(consumer = %spec.name, "Consumer stream ended; reopening.");
-                messages = consumer
-                    .messages()
-                    .await
-                    .context("consumer stream could not restart")?;
-                continue;
-            }
-        };
-        let mut batch = vec![first];
-        let until = tokio::time::Instant::now() + wait;
-        while batch.len() < max {
-            match tokio::time::timeout_at(until, messages.next()).await {
-                Ok(Some(Ok(msg))) => batch.push(msg),
-                // The wait is over, the stream paused or ended: the batch goes as it is, and
-                // the loop's next `messages.next()` sees the rest.
-                _ => break,
-            }
-        }
-        let (mesh, spec, handler) = (mesh.clone(), spec.clone(), handler.clone());
-        in_hand.spawn(async move {
-            handle_batch(&mesh, &spec, &handler, batch).await;
-            drop(permit);
-        });
-    }
-    while in_hand.join_next().await.is_some() {}
-    tracing::info!(consumer = %spec.name, "Consumer stopped.");
-    Ok(())
+    let take = Take {
+        max: mesh.settings.nats.batch_max.max(1),
+        wait: std::time::Duration::from_millis(mesh.settings.nats.batch_wait_ms),
+    };
+    take_messages(mesh, spec, consumer, stop, take, move |mesh, spec, msgs| {
+        let handler = handler.clone();
+        async move { handle_batch(&mesh, &spec, &handler, msgs).await }
+    })
+    .await
 }
 
 async fn handle_batch(

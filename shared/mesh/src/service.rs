@@ -239,6 +239,36 @@ impl ServiceBuilder {
         self
     }
 
+    /// The durable consumer of `channel` for `purpose` on `filter`; none, with the wiring
+    /// mistake recorded, when the channel has no stream. A service the catalogue does not list
+    /// as a consumer is recorded as a mistake too.
+    fn spec_for(
+        &mut self,
+        purpose: &str,
+        channel: ChannelInfo,
+        filter: String,
+    ) -> Option<ConsumerSpec> {
+        let service = self.mesh.service().to_owned();
+        if !channel.consumed_by(&service) {
+            self.errors.push(format!(
+                "{service} consumes {} but the channel catalogue does not list it as a consumer",
+                channel.subject
+            ));
+        }
+        let Some(stream) = channel.stream else {
+            self.errors.push(format!(
+                "{} is request/reply: no stream keeps it, so it cannot be consumed",
+                channel.subject
+            ));
+            return None;
+        };
+        Some(ConsumerSpec {
+            name: self.mesh.consumer_name(purpose),
+            stream,
+            filter,
+        })
+    }
+
     fn on_filter<T, F, Fut>(
         mut self,
         purpose: &str,
@@ -251,24 +281,8 @@ impl ServiceBuilder {
         F: Fn(Envelope<T>, Delivery) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
     {
-        let service = self.mesh.service().to_owned();
-        if !channel.info().consumed_by(&service) {
-            self.errors.push(format!(
-                "{service} consumes {} but the channel catalogue does not list it as a consumer",
-                channel.subject
-            ));
-        }
-        let Some(stream) = channel.stream else {
-            self.errors.push(format!(
-                "{} is request/reply: no stream keeps it, so it cannot be consumed",
-                channel.subject
-            ));
+        let Some(spec) = self.spec_for(purpose, channel.info(), filter) else {
             return self;
-        };
-        let spec = ConsumerSpec {
-            name: self.mesh.consumer_name(purpose),
-            stream,
-            filter,
         };
         let handler = Arc::new(handler);
         let info = channel.info();
@@ -277,12 +291,7 @@ impl ServiceBuilder {
             let handler = handler.clone();
             let settings = settings.clone();
             Box::pin(async move {
-                let e = d.envelope::<T>()?;
-                info.check_source(&e.source).map_err(HandlerError::Poison)?;
-                // Out of range is poison: no handler sees an amount or a list it cannot bound.
-                e.data
-                    .check_bounds(&settings.bounds)
-                    .map_err(|why| HandlerError::Poison(format!("out of range: {why}")))?;
+                let e = decode::<T>(&d, &info, &settings.bounds)?;
                 handler(e, d).await
             })
         });
@@ -334,25 +343,9 @@ impl ServiceBuilder {
             + Sync
             + 'static,
     {
-        let service = self.mesh.service().to_owned();
-        if !channel.info().consumed_by(&service) {
-            self.errors.push(format!(
-                "{service} is not a consumer of {} in the catalogue",
-                channel.subject
-            ));
+        let filter = channel.filter(&self.mesh.subjects);
+        let Some(spec) = self.spec_for(purpose, channel.info(), filter) else {
             return self;
-        }
-        let Some(stream) = channel.stream else {
-            self.errors.push(format!(
-                "{} is request/reply: no stream keeps it, so it cannot be consumed",
-                channel.subject
-            ));
-            return self;
-        };
-        let spec = ConsumerSpec {
-            name: self.mesh.consumer_name(purpose),
-            stream,
-            filter: channel.filter(&self.mesh.subjects),
         };
         let handler = Arc::new(handler);
         let info = channel.info();
@@ -364,13 +357,7 @@ impl ServiceBuilder {
                 let mut tx = db.begin().await?;
                 let mut results = Vec::with_capacity(ds.len());
                 for d in ds {
-                    let e = match d.envelope::<T>().and_then(|e| {
-                        info.check_source(&e.source).map_err(HandlerError::Poison)?;
-                        e.data
-                            .check_bounds(&settings.bounds)
-                            .map_err(|why| HandlerError::Poison(format!("out of range: {why}")))?;
-                        Ok(e)
-                    }) {
+                    let e = match decode::<T>(&d, &info, &settings.bounds) {
                         Ok(e) => e,
                         Err(bad) => {
                             results.push(Err(bad));
@@ -520,6 +507,21 @@ impl ServiceBuilder {
             tasks: self.tasks,
         })
     }
+}
+
+/// A delivery decoded as `T`, from a producer of its channel, within `bounds`; anything else
+/// is poison (out of range: no handler sees an amount or a list it cannot bound).
+fn decode<T: EventKind>(
+    d: &Delivery,
+    info: &ChannelInfo,
+    bounds: &policy::Bounds,
+) -> Result<Envelope<T>, HandlerError> {
+    let e = d.envelope::<T>()?;
+    info.check_source(&e.source).map_err(HandlerError::Poison)?;
+    e.data
+        .check_bounds(bounds)
+        .map_err(|why| HandlerError::Poison(format!("out of range: {why}")))?;
+    Ok(e)
 }
 
 pub struct Application {
