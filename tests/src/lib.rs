@@ -820,6 +820,21 @@ pub fn id_number(body17: &str) -> String {
         .to_owned()
 }
 
+/// The fields a 4xx error body names, in order, each with its rule: (field, reason).
+pub fn error_fields(body: &Value) -> Vec<(String, String)> {
+    body["error"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap_or_default().to_owned(),
+                f["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The honesty commitment (守信承诺) as a form gives it, signed by the member at `signer` a
 /// few days before the tests' business date.
 pub fn commitment(signer: usize) -> Value {

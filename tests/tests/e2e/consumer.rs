@@ -16,26 +16,31 @@ use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(30);
 
-/// A service `misbehaving` reading `intake.test.>` (kept by the intake stream): a payload
-/// `"panic"` panics, `"hang"` never returns, anything else is applied and counted.
-async fn start_misbehaving(
-    mesh: &TestMesh,
-    ack_wait_ms: &str,
-) -> (tokio::task::JoinHandle<anyhow::Result<()>>, Arc<AtomicU32>) {
-    let settings = mesh
-        .mesh_settings(
-            "misbehaving",
-            &[("nats.max_deliver", "3"), ("nats.ack_wait_ms", ack_wait_ms)],
-        )
-        .unwrap();
-    let m = mesh::Mesh::connect(
+/// A test service `service` of this mesh, connected with `extra` settings.
+async fn connect(mesh: &TestMesh, service: &str, extra: &[(&str, &str)]) -> mesh::Mesh {
+    let settings = mesh.mesh_settings(service, extra).unwrap();
+    mesh::Mesh::connect(
         settings,
         &mesh::db::MESH_MIGRATOR,
         mesh.clock.clone(),
         contract::channels::CATALOG,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A service `misbehaving` reading `intake.test.>` (kept by the intake stream): a payload
+/// `"panic"` panics, `"hang"` never returns, anything else is applied and counted.
+async fn start_misbehaving(
+    mesh: &TestMesh,
+    ack_wait_ms: &str,
+) -> (tokio::task::JoinHandle<anyhow::Result<()>>, Arc<AtomicU32>) {
+    let m = connect(
+        mesh,
+        "misbehaving",
+        &[("nats.max_deliver", "3"), ("nats.ack_wait_ms", ack_wait_ms)],
+    )
+    .await;
     let applied = Arc::new(AtomicU32::new(0));
     let counter = applied.clone();
     let filter = mesh::Subjects::new(&mesh.prefix).of("intake.test.>");
@@ -207,24 +212,16 @@ async fn a_batched_consumer_commits_batches_and_parks_a_failing_message_alone() 
         .await
         .unwrap();
     }
-    let settings = mesh
-        .mesh_settings(
-            "batching",
-            &[
-                ("nats.max_deliver", "3"),
-                ("nats.batch_max", "16"),
-                ("nats.batch_wait_ms", "50"),
-            ],
-        )
-        .unwrap();
-    let m = mesh::Mesh::connect(
-        settings,
-        &mesh::db::MESH_MIGRATOR,
-        mesh.clock.clone(),
-        contract::channels::CATALOG,
+    let m = connect(
+        &mesh,
+        "batching",
+        &[
+            ("nats.max_deliver", "3"),
+            ("nats.batch_max", "16"),
+            ("nats.batch_wait_ms", "50"),
+        ],
     )
-    .await
-    .unwrap();
+    .await;
     sqlx::query("CREATE TABLE applied (payload TEXT PRIMARY KEY CHECK (payload LIKE 'ok-%'))")
         .execute(&m.db)
         .await

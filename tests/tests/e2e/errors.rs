@@ -18,19 +18,7 @@ async fn an_application_without_the_signed_honesty_commitment_is_incomplete_and_
     })
     .await
     .unwrap();
-    let fields = |body: &serde_json::Value| -> Vec<(String, String)> {
-        body["error"]["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["field"].as_str().unwrap().to_owned(),
-                    f["reason"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
+    let fields = mesh_tests::error_fields;
     let mut without = mesh_tests::another_household();
     without.as_object_mut().unwrap().remove("commitment");
     let (status, body) = mesh.submit(&without).await.unwrap();

@@ -97,6 +97,28 @@ async fn messages(mesh: &TestMesh, base: &str, subject: &str) -> Vec<(String, Va
     mesh.stored(base, subject).await.unwrap()
 }
 
+/// A household's instructions of `month`: (the instruction's `key` field, beneficiary, amount).
+async fn instructed_by(
+    mesh: &TestMesh,
+    household: &str,
+    month: Month,
+    key: &str,
+) -> BTreeSet<(String, String, i64)> {
+    mesh.instructions(household)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i["month"] == json!(month.to_string()))
+        .map(|i| {
+            (
+                i[key].as_str().unwrap_or_default().to_owned(),
+                i["beneficiary_member_id"].as_str().unwrap().to_owned(),
+                i["amount_fen"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Instructions of `month` over `households`, by instruction id: (beneficiary, kind, amount).
 async fn month_instructions(
     mesh: &TestMesh,
@@ -921,25 +943,7 @@ async fn a_month_already_instructed_is_topped_up_after_a_birth_and_recovered_aft
     let four = (standard - 15000) * 4 + 3 * addon;
     run_month(&mesh, next).await;
     let head = a.2["head"].to_string();
-    let instructed = |m: Month| {
-        let mesh = &mesh;
-        let household = a.0.clone();
-        async move {
-            mesh.instructions(&household)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter(|i| i["month"] == json!(m.to_string()))
-                .map(|i| {
-                    (
-                        i["reference"].as_str().unwrap_or_default().to_owned(),
-                        i["beneficiary_member_id"].as_str().unwrap().to_owned(),
-                        i["amount_fen"].as_i64().unwrap(),
-                    )
-                })
-                .collect::<BTreeSet<_>>()
-        }
-    };
+    let instructed = |m: Month| instructed_by(&mesh, &a.0, m, "reference");
     assert_eq!(
         instructed(next).await,
         BTreeSet::from([(String::new(), head.clone(), three)])
@@ -1100,11 +1104,9 @@ async fn a_recorded_price_rise_pays_the_temporary_subsidy_with_the_months_benefi
         .await
         .unwrap();
     assert_eq!(status, 422, "{e}");
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
+    let fields: Vec<String> = mesh_tests::error_fields(&e)
+        .into_iter()
+        .map(|f| f.0)
         .collect();
     assert_eq!(
         fields,
@@ -1144,25 +1146,7 @@ async fn a_recorded_price_rise_pays_the_temporary_subsidy_with_the_months_benefi
 
     run_month(&mesh, m1).await;
     run_month(&mesh, m2).await;
-    let kinds = |m: Month| {
-        let mesh = &mesh;
-        let household = a.0.clone();
-        async move {
-            mesh.instructions(&household)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter(|i| i["month"] == json!(m.to_string()))
-                .map(|i| {
-                    (
-                        i["kind"].as_str().unwrap().to_owned(),
-                        i["beneficiary_member_id"].as_str().unwrap().to_owned(),
-                        i["amount_fen"].as_i64().unwrap(),
-                    )
-                })
-                .collect::<BTreeSet<_>>()
-        }
-    };
+    let kinds = |m: Month| instructed_by(&mesh, &a.0, m, "kind");
     let head = a.2["head"].to_string();
     assert_eq!(
         kinds(m1).await,
