@@ -56,13 +56,12 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     });
     // The chain records every event of every channel the catalogue marks as a household's,
     // whatever its payload: one consumer per stream, its steps committed a batch at a time.
-    for (stream, filter) in contract::channels::chain_filters() {
+    for chain in contract::channels::CHAIN_FILTERS {
         let s = state.clone();
-        let purpose = format!("chain-{}", stream.base().to_ascii_lowercase());
         builder = builder.consume_stream_batched(
-            &purpose,
-            stream,
-            mesh.subjects.of(&filter),
+            chain.purpose,
+            chain.stream,
+            mesh.subjects.of(chain.filter),
             move |batch| handlers::record_chain(s.clone(), batch),
         );
     }

@@ -243,6 +243,7 @@ unbounded!(
     BankStatusReport,
     RunAlert,
     answers::ReferralRefused,
+    ComplaintProgress,
 );
 
 #[cfg(test)]

@@ -207,6 +207,16 @@ channels! {
         consumers: ["monitoring"],
         chain: false,
     }
+    /// A consultation, complaint or report (咨询、投诉、举报) was received, investigated,
+    /// answered or escalated; a step of a household's chain when it concerns one.
+    COMPLAINT_PROGRESS: ComplaintProgress {
+        subject: "monitor.complaint.{step}",
+        kind: "monitor.complaint.progress",
+        stream: Some(Stream::Monitor),
+        producers: ["monitoring"],
+        consumers: ["monitoring"],
+        chain: true,
+    }
     /// A person referred to a department.
     REFERRAL_PUSH: ReferralPush {
         subject: "referral.{dept}.push",
@@ -331,47 +341,56 @@ pub fn channel_of(subject: &str) -> Option<&'static ChannelInfo> {
     })
 }
 
-/// What monitoring's chain recorder reads: for each stream that keeps chain channels, one filter
-/// (before the prefix) covering them — the stream's own when every channel it keeps is a chain
-/// channel, else the tokens the chain channels share up to a variable token
-/// (`monitor.household.>` leaves out feed records and discovery reports; `referral.>` also
-/// covers the refusals, which the recorder does not record). Consumers on NATS 2.9 take one filter each.
-pub fn chain_filters() -> Vec<(Stream, String)> {
-    let mut out = Vec::new();
-    for stream in Stream::ALL {
-        let kept: Vec<&ChannelInfo> = CATALOG
-            .iter()
-            .filter(|c| c.stream == Some(stream))
-            .collect();
-        let chain: Vec<&str> = kept.iter().filter(|c| c.chain).map(|c| c.subject).collect();
-        let Some(first) = chain.first() else {
-            continue;
-        };
-        if chain.len() == kept.len() {
-            if let Some(f) = stream.filters().first() {
-                out.push((stream, (*f).to_owned()));
-            }
-            continue;
-        }
-        let mut shared: Vec<&str> = first.split('.').collect();
-        for s in &chain[1..] {
-            let tokens: Vec<&str> = s.split('.').collect();
-            let n = shared
-                .iter()
-                .zip(&tokens)
-                .take_while(|(a, b)| a == b)
-                .count();
-            shared.truncate(n);
-        }
-        // A variable token ends the filter: `>` covers every value of it.
-        if let Some(at) = shared.iter().position(|t| t.starts_with('{')) {
-            shared.truncate(at);
-        }
-        shared.push(">");
-        out.push((stream, shared.join(".")));
-    }
-    out
+/// One durable consumer of monitoring's chain recorder: the stream, its one filter (before the
+/// prefix; consumers on NATS 2.9 take one filter each) and the consumer's purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainFilter {
+    pub stream: Stream,
+    pub filter: &'static str,
+    pub purpose: &'static str,
 }
+
+/// What monitoring's chain recorder reads: together, every chain channel of the catalogue, and
+/// of the other channels only the few its streams' filters bring along (`referral.>` the
+/// refusals, `payment.>` the bank's reports and the runs' totals; the recorder skips them). `monitor.household.>` and `monitor.complaint.>` leave out the feed
+/// records and discovery reports. The test below holds it to [`CATALOG`].
+pub const CHAIN_FILTERS: &[ChainFilter] = &[
+    ChainFilter {
+        stream: Stream::Intake,
+        filter: "intake.>",
+        purpose: "chain-intake",
+    },
+    ChainFilter {
+        stream: Stream::Verify,
+        filter: "verify.household.>",
+        purpose: "chain-verify",
+    },
+    ChainFilter {
+        stream: Stream::Eligibility,
+        filter: "eligibility.>",
+        purpose: "chain-eligibility",
+    },
+    ChainFilter {
+        stream: Stream::Monitor,
+        filter: "monitor.household.>",
+        purpose: "chain-monitor",
+    },
+    ChainFilter {
+        stream: Stream::Monitor,
+        filter: "monitor.complaint.>",
+        purpose: "chain-monitor-complaints",
+    },
+    ChainFilter {
+        stream: Stream::Referral,
+        filter: "referral.>",
+        purpose: "chain-referral",
+    },
+    ChainFilter {
+        stream: Stream::Payment,
+        filter: "payment.>",
+        purpose: "chain-payment",
+    },
+];
 
 #[cfg(test)]
 mod tests {
@@ -384,7 +403,8 @@ mod tests {
                 .subject
                 .replace("{dept}", "medical")
                 .replace("{source}", "death")
-                .replace("{service}", "intake");
+                .replace("{service}", "intake")
+                .replace("{step}", "received");
             assert_eq!(Stream::storing(&concrete), c.stream, "{}", c.subject);
             assert!(
                 !c.producers.is_empty() && !c.consumers.is_empty(),
@@ -394,18 +414,45 @@ mod tests {
         }
     }
 
+    /// Whether `filter` (`a.b.>` or a full subject) covers subject template `subject`.
+    fn covers(filter: &str, subject: &str) -> bool {
+        match filter.strip_suffix('>') {
+            Some(prefix) => subject.starts_with(prefix),
+            None => filter == subject,
+        }
+    }
+
     #[test]
     fn the_chain_recorder_reads_every_household_event_and_no_feed_record() {
-        let filters: Vec<(Stream, String)> = chain_filters();
-        let expected = [
-            (Stream::Intake, "intake.>"),
-            (Stream::Verify, "verify.household.>"),
-            (Stream::Eligibility, "eligibility.>"),
-            (Stream::Monitor, "monitor.household.>"),
-            (Stream::Referral, "referral.>"),
-            (Stream::Payment, "payment.>"),
-        ];
-        assert_eq!(filters, expected.map(|(s, f)| (s, f.to_owned())).to_vec());
+        for c in CATALOG.iter().filter(|c| c.chain) {
+            let by: Vec<_> = CHAIN_FILTERS
+                .iter()
+                .filter(|f| covers(f.filter, c.subject))
+                .collect();
+            assert_eq!(by.len(), 1, "{} is read by one chain consumer", c.subject);
+            assert_eq!(by[0].stream, c.stream.unwrap(), "{}", c.subject);
+        }
+        for c in CATALOG.iter().filter(|c| !c.chain) {
+            let by = CHAIN_FILTERS.iter().find(|f| covers(f.filter, c.subject));
+            // The refusals, the bank's reports and the runs' totals come with their streams'
+            // chain channels (few, skipped); never a feed record or a discovery report.
+            let along = [
+                "referral.{dept}.refused",
+                "payment.bank.status",
+                "payment.run.completed",
+                "payment.run.alert",
+            ];
+            assert!(
+                by.is_none() || along.contains(&c.subject),
+                "{} is not a chain channel, yet {:?} reads it",
+                c.subject,
+                by
+            );
+        }
+        let mut purposes: Vec<_> = CHAIN_FILTERS.iter().map(|f| f.purpose).collect();
+        purposes.sort();
+        purposes.dedup();
+        assert_eq!(purposes.len(), CHAIN_FILTERS.len());
     }
 
     #[test]

@@ -23,8 +23,10 @@ pub use redetermination::*;
 mod bank;
 pub use bank::*;
 mod payment;
+mod supervision;
 pub use answers::{ReferralRefused, RefusalCode};
 pub use payment::*;
+pub use supervision::*;
 
 /// `intake.application.submitted`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

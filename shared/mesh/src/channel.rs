@@ -77,7 +77,7 @@ impl Stream {
 
 /// One channel of the contract, typed by its payload `T`.
 pub struct Channel<T> {
-    /// The subject template; `{dept}`, `{source}` or `{service}` is its one variable token.
+    /// The subject template; `{dept}`, `{source}`, `{service}` or `{step}` is its one variable token.
     pub subject: &'static str,
     /// The envelope `type` of its messages (CloudEvents).
     pub kind: &'static str,

@@ -1,7 +1,7 @@
 //! Subjects under a deployment's prefix, and subject templates.
 //!
 //! The subjects themselves are declared once, with their payloads, in the channel catalogue
-//! (`contract::channels`); templates use `{dept}`, `{source}` and `{service}` for the variable
+//! (`contract::channels`); templates use `{dept}`, `{source}`, `{service}` and `{step}` for the variable
 //! token.
 
 /// Does `subject` (without prefix) match `template`? A `{…}` token matches one token.

@@ -87,6 +87,9 @@ pub struct ParameterSet {
     pub referral_feedback_days: u32,
     /// Days a township has to verify a warning on site (上门核查) before it escalates to the county.
     pub warning_verify_days: u32,
+    /// Days to answer a consultation, complaint or report (咨询、投诉、举报), by category, from
+    /// the day it is received; unanswered past it, it escalates one level up.
+    pub complaint_answer_days: ComplaintAnswerDays,
     /// Emergency aid a township may grant at once, before papers (先行救助), as a multiple of
     /// the monthly dibao standard (‰).
     pub act_first_multiple_permille: i64,
@@ -258,10 +261,20 @@ pub struct PriceSubsidy {
     pub tiers: Vec<Tier>,
 }
 
+/// Days to answer each category of what the public files with the supervision hotline (004:
+/// "及时调查核实处理投诉和举报").
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintAnswerDays {
+    pub consultation: u32,
+    pub complaint: u32,
+    pub report: u32,
+}
+
 /// The quarterly supervision score of a district (季度预警处置考核), out of
-/// `warning_points + referral_points`: each part is its points times the share of its items
-/// handled on time (full points when nothing fell due), less `escalation_penalty_points` for
-/// each warning escalated to the county, never below zero.
+/// `warning_points + referral_points + complaint_points`: each part is its points times the
+/// share of its items handled on time (full points when nothing fell due), less
+/// `escalation_penalty_points` for each warning or complaint escalated, never below zero.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupervisionScore {
@@ -269,7 +282,9 @@ pub struct SupervisionScore {
     pub warning_points: i64,
     /// Points for referrals answered by their feedback deadline.
     pub referral_points: i64,
-    /// Points taken off per warning escalated to the county.
+    /// Points for consultations, complaints and reports answered by their deadline.
+    pub complaint_points: i64,
+    /// Points taken off per warning or complaint escalated.
     pub escalation_penalty_points: i64,
 }
 
@@ -714,11 +729,20 @@ impl ParameterSet {
         if self.warning_verify_days == 0 {
             return bad("warning_verify_days must be at least 1");
         }
+        let a = &self.complaint_answer_days;
+        if a.consultation == 0 || a.complaint == 0 || a.report == 0 {
+            return bad("complaint_answer_days must be at least 1 for each category");
+        }
         let sc = &self.supervision_score;
         if sc.warning_points < 0
             || sc.referral_points < 0
+            || sc.complaint_points < 0
             || sc.escalation_penalty_points < 0
-            || sc.warning_points.saturating_add(sc.referral_points) == 0
+            || sc
+                .warning_points
+                .saturating_add(sc.referral_points)
+                .saturating_add(sc.complaint_points)
+                == 0
         {
             return bad("supervision_score points must be non-negative, with some points to score");
         }

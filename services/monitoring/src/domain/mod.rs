@@ -3,6 +3,7 @@
 //! constraints (and serialised as the same strings on HTTP and NATS).
 
 pub mod answers;
+pub mod complaints;
 pub mod discovery;
 pub mod feeds;
 pub mod referrals;

@@ -215,12 +215,23 @@ pub struct QuarterlyRow {
     /// No feedback and `feedback_due` has passed.
     pub referrals_never: i64,
     pub referrals_pending: i64,
+    /// Consultations, complaints and reports whose answer fell due in the quarter.
+    pub complaints_due: i64,
+    /// Answered on or before `answer_due`.
+    pub complaints_on_time: i64,
+    /// Answered after `answer_due`, or not answered and `answer_due` has passed.
+    pub complaints_overdue: i64,
+    /// Not answered, `answer_due` still ahead.
+    pub complaints_pending: i64,
+    /// Of the complaints due in the quarter, those escalated one level up.
+    pub complaints_escalated: i64,
     /// The parameter set whose `supervision_score` was used.
     pub policy_version: String,
     pub warning_points: i64,
     pub referral_points: i64,
+    pub complaint_points: i64,
     pub escalation_penalty_points: i64,
-    /// Out of `warning_points + referral_points`.
+    /// Out of `warning_points + referral_points + complaint_points`.
     pub score: i64,
 }
 
@@ -238,9 +249,15 @@ impl CsvRow for QuarterlyRow {
         "referrals_late",
         "referrals_never",
         "referrals_pending",
+        "complaints_due",
+        "complaints_on_time",
+        "complaints_overdue",
+        "complaints_pending",
+        "complaints_escalated",
         "policy_version",
         "warning_points",
         "referral_points",
+        "complaint_points",
         "escalation_penalty_points",
         "score",
     ];
@@ -260,9 +277,15 @@ impl CsvRow for QuarterlyRow {
             n(self.referrals_late),
             n(self.referrals_never),
             n(self.referrals_pending),
+            n(self.complaints_due),
+            n(self.complaints_on_time),
+            n(self.complaints_overdue),
+            n(self.complaints_pending),
+            n(self.complaints_escalated),
             self.policy_version.clone(),
             n(self.warning_points),
             n(self.referral_points),
+            n(self.complaint_points),
             n(self.escalation_penalty_points),
             n(self.score),
         ]
@@ -279,7 +302,8 @@ fn share(points: i64, part: i64, whole: i64) -> i64 {
 }
 
 /// The score: warning points × on-time share of decided warnings + referral points × on-time
-/// share of decided referrals − the penalty per escalated warning, at least zero.
+/// share of decided referrals + complaint points × on-time share of decided complaints − the
+/// penalty per escalated warning or complaint, at least zero.
 pub fn score(r: &QuarterlyRow, s: &policy::params::SupervisionScore) -> i64 {
     let warnings = share(
         s.warning_points,
@@ -291,7 +315,13 @@ pub fn score(r: &QuarterlyRow, s: &policy::params::SupervisionScore) -> i64 {
         r.referrals_on_time,
         r.referrals_on_time + r.referrals_late + r.referrals_never,
     );
-    (warnings + referrals - s.escalation_penalty_points * r.warnings_escalated).max(0)
+    let complaints = share(
+        s.complaint_points,
+        r.complaints_on_time,
+        r.complaints_on_time + r.complaints_overdue,
+    );
+    let escalated = r.warnings_escalated + r.complaints_escalated;
+    (warnings + referrals + complaints - s.escalation_penalty_points * escalated).max(0)
 }
 
 /// A district's warnings or referrals falling due in a quarter: (district, due, on time,
@@ -305,6 +335,7 @@ pub fn quarterly_rows(
     quarter: Quarter,
     warnings: Vec<DueCounts>,
     referrals: Vec<DueCounts>,
+    complaints: Vec<DueCounts>,
 ) -> BTreeMap<String, QuarterlyRow> {
     let mut rows: BTreeMap<String, QuarterlyRow> = BTreeMap::new();
     let blank = |d: &str| QuarterlyRow {
@@ -330,6 +361,14 @@ pub fn quarterly_rows(
         r.referrals_late = late;
         r.referrals_never = never;
         r.referrals_pending = pending;
+    }
+    for (d, due, on_time, overdue, pending, escalated) in complaints {
+        let r = rows.entry(d.clone()).or_insert_with(|| blank(&d));
+        r.complaints_due = due;
+        r.complaints_on_time = on_time;
+        r.complaints_overdue = overdue;
+        r.complaints_pending = pending;
+        r.complaints_escalated = escalated;
     }
     rows
 }
@@ -360,6 +399,7 @@ mod tests {
         let s = policy::params::SupervisionScore {
             warning_points: 60,
             referral_points: 40,
+            complaint_points: 0,
             escalation_penalty_points: 5,
         };
         let mut r = QuarterlyRow::default();
@@ -374,5 +414,23 @@ mod tests {
         assert_eq!(score(&r, &s), 45);
         r.warnings_escalated = 20;
         assert_eq!(score(&r, &s), 0, "never below zero");
+    }
+
+    #[test]
+    fn complaints_answered_on_time_score_and_escalated_ones_cost() {
+        let s = policy::params::SupervisionScore {
+            warning_points: 50,
+            referral_points: 30,
+            complaint_points: 20,
+            escalation_penalty_points: 5,
+        };
+        let mut r = QuarterlyRow::default();
+        assert_eq!(score(&r, &s), 100);
+        // 2 of 3 answered on time: 20 × 2/3 = 13.3 → 13; one escalated: − 5.
+        r.complaints_on_time = 2;
+        r.complaints_overdue = 1;
+        r.complaints_escalated = 1;
+        r.complaints_pending = 4;
+        assert_eq!(score(&r, &s), 50 + 30 + 13 - 5);
     }
 }

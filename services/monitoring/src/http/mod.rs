@@ -3,6 +3,7 @@
 //! sweeps), `feeds` (CSV comparisons), `discovery` (active-discovery reports) and `reports`
 //! (supervision) each have their module.
 
+pub mod complaints;
 pub mod discovery;
 pub mod feeds;
 pub mod members;
@@ -64,6 +65,7 @@ pub fn routes(state: State) -> Router<Mesh> {
         .merge(reports::routes(state.clone()))
         .merge(feeds::routes(state.clone()))
         .merge(members::routes(state.clone()))
+        .merge(complaints::routes(state.clone()))
         .merge(discovery::routes(state))
 }
 
@@ -104,6 +106,8 @@ pub struct Chain {
     pub flags: Flags,
     /// The household's warnings, newest last.
     pub warnings: Vec<WarningView>,
+    /// The consultations, complaints and reports about the household, the filer masked.
+    pub complaints: Vec<crate::store::complaints::ComplaintView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -167,6 +171,20 @@ async fn chain(
         },
     )
     .await?;
+    let complaints = store::complaints::list(
+        &state.mesh.db,
+        &store::complaints::Filter {
+            areas: acting.region_patterns(),
+            household_id: Some(id),
+            as_of: today,
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?
+    .into_iter()
+    .map(store::complaints::ComplaintView::masked)
+    .collect::<Vec<_>>();
     let entry = Entry::new("chain.read", "chain", chain_id)
         .household(id)
         .purpose_from(&headers)
@@ -174,6 +192,7 @@ async fn chain(
             "steps": steps.len(),
             "referrals": referrals.len(),
             "warnings": warnings.len(),
+            "complaints": complaints.len(),
         }));
     audit::record(&state.mesh, &acting.actor(), entry).await?;
     Ok(Json(Chain {
@@ -185,6 +204,7 @@ async fn chain(
         referrals,
         flags,
         warnings,
+        complaints,
     }))
 }
 

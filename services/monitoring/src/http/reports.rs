@@ -229,7 +229,9 @@ pub async fn quarterly_rows(
         store::reports::quarterly_warnings(db, areas, district, from, to, as_of, tz).await?;
     let referrals =
         store::reports::quarterly_referrals(db, areas, district, from, to, as_of, tz).await?;
-    let rows = reports::quarterly_rows(district, quarter, warnings, referrals);
+    let complaints =
+        store::reports::quarterly_complaints(db, areas, district, from, to, as_of).await?;
+    let rows = reports::quarterly_rows(district, quarter, warnings, referrals, complaints);
     let mut out = Vec::new();
     for (d, mut r) in rows {
         let region = RegionCode::parse(&d)
@@ -242,6 +244,7 @@ pub async fn quarterly_rows(
         r.policy_version = params.version.clone();
         r.warning_points = s.warning_points;
         r.referral_points = s.referral_points;
+        r.complaint_points = s.complaint_points;
         r.escalation_penalty_points = s.escalation_penalty_points;
         r.score = reports::score(&r, s);
         out.push(r);

@@ -48,6 +48,13 @@ const SUMMARY_KEYS: &[&str] = &[
     "reference",
     "due_date",
     "status",
+    "complaint_id",
+    "step",
+    "category",
+    "received_via",
+    "answer_due",
+    "finding",
+    "on_time",
 ];
 
 /// The step `e` (delivered as `d`) makes in the chain `chain_id`, with the actor the event

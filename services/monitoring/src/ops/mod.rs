@@ -9,10 +9,13 @@
 //! - `population`: the overdue re-verification sweep.
 //! - `answers`: a department's feedback under the answer protocol, applied with its chain step
 //!   or refused and told to the department.
+//! - `complaints`: consultations, complaints and reports received, investigated, answered,
+//!   escalated by the sweep.
 //! - `chain`: a chain step from a delivered event.
 
 pub mod answers;
 pub mod chain;
+pub mod complaints;
 pub mod discovery;
 pub mod feeds;
 pub mod population;

@@ -439,7 +439,7 @@ pub async fn duplicates(
 
 // ---------------------------------------------------------------------------------------------
 // The sweep: referrals past `feedback_due` raise warnings; warnings open past `verify_due`
-// escalate to the county.
+// escalate to the county; complaints unanswered past `answer_due` go one level up.
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -449,6 +449,9 @@ pub struct SweepReport {
     pub referral_overdue_raised: usize,
     /// Warnings newly escalated to the county.
     pub escalated: usize,
+    /// Consultations, complaints and reports newly escalated one level up, unanswered past
+    /// their deadline.
+    pub complaints_escalated: usize,
 }
 
 /// One sweep as of `as_of` ("today"): idempotent, safe with several replicas. `by` is the
@@ -491,20 +494,25 @@ pub async fn sweep(
     let escalated =
         store::warnings::escalate_overdue(&mut tx, as_of, state.mesh.clock.now()).await?;
     report.escalated = escalated as usize;
+    report.complaints_escalated =
+        crate::ops::complaints::escalate_overdue(state, &mut tx, as_of).await?;
     if let Some(operator) = by {
         let entry = Entry::new("sweep.run", "sweep", as_of).detail(json!({
             "as_of": as_of,
             "referral_overdue_raised": report.referral_overdue_raised,
             "escalated": report.escalated,
+            "complaints_escalated": report.complaints_escalated,
         }));
         audit::append(&mut tx, &state.mesh, operator, entry).await?;
     }
     tx.commit().await?;
-    if report.referral_overdue_raised > 0 || report.escalated > 0 {
+    if report.referral_overdue_raised > 0 || report.escalated > 0 || report.complaints_escalated > 0
+    {
         tracing::info!(
             %as_of,
             raised = report.referral_overdue_raised,
             escalated = report.escalated,
+            complaints_escalated = report.complaints_escalated,
             "Warning sweep."
         );
     }

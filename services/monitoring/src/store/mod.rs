@@ -4,6 +4,7 @@
 //! converted here, at the boundary.
 
 pub mod chain;
+pub mod complaints;
 pub mod discovery;
 pub mod feeds;
 pub mod households;

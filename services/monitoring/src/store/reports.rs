@@ -1,4 +1,4 @@
-//! The supervision reports' counts over `warnings` and `referrals`, of the caller's areas
+//! The supervision reports' counts over `warnings`, `referrals` and `complaints`, of the caller's areas
 //! (`areas`: `LIKE` patterns of region codes) only.
 
 use crate::domain::reports::{DueCounts, WarningCounts};
@@ -160,6 +160,52 @@ pub async fn quarterly_referrals(
                 r.late,
                 r.unanswered_overdue,
                 r.pending,
+            )
+        })
+        .collect())
+}
+
+/// Per district, the consultations, complaints and reports whose answer fell due in
+/// `[from, to]`, by how they were answered as of `as_of`: (district, due, on time, overdue,
+/// pending, escalated).
+pub async fn quarterly_complaints(
+    db: &PgPool,
+    areas: &[String],
+    district: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+    as_of: NaiveDate,
+) -> sqlx::Result<Vec<DueCounts>> {
+    let rows = sqlx::query!(
+        r#"SELECT left(region_code, 6) AS "district!",
+                count(*) AS "due!",
+                count(*) FILTER (WHERE answered_on <= answer_due) AS "on_time!",
+                count(*) FILTER (WHERE answered_on > answer_due
+                                    OR (answered_on IS NULL AND answer_due < $4)) AS "overdue!",
+                count(*) FILTER (WHERE answered_on IS NULL AND answer_due >= $4) AS "pending!",
+                count(*) FILTER (WHERE escalated_at IS NOT NULL) AS "escalated!"
+         FROM complaints
+         WHERE ($1::text IS NULL OR left(region_code, 6) = $1) AND answer_due BETWEEN $2 AND $3
+           AND region_code LIKE ANY($5::text[])
+         GROUP BY 1"#,
+        district,
+        from,
+        to,
+        as_of,
+        areas,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.district,
+                r.due,
+                r.on_time,
+                r.overdue,
+                r.pending,
+                r.escalated,
             )
         })
         .collect())

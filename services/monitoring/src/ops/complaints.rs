@@ -1,0 +1,315 @@
+//! Consultations, complaints and reports (咨询、投诉、举报): received and routed, investigated
+//! (举报核查), answered, escalated when overdue. Each step commits with its audit record and its
+//! `monitor.complaint.{step}` event (through the outbox), which is a step of the household's
+//! chain when the complaint concerns one.
+
+use crate::domain::complaints::{answer_due, escalation_target, ComplaintStatus};
+use crate::state::State;
+use crate::store;
+use crate::store::complaints::{ComplaintView, NewComplaint};
+use axum::http::HeaderMap;
+use chrono::NaiveDate;
+use contract::channels::COMPLAINT_PROGRESS;
+use contract::{ComplaintProgress, ComplaintStep, Finding};
+use mesh::audit::{self, Entry};
+use mesh::http::ApiError;
+use mesh::{Acting, Actor, ChainRef};
+use policy::RegionCode;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no complaint {id}"))
+}
+
+/// The audit entry of `action` on complaint `c`: ids and outcomes, never the filer or the text.
+fn entry(action: &str, c: &ComplaintView, headers: Option<&HeaderMap>) -> Entry {
+    let mut e = Entry::new(action, "complaint", c.complaint_id);
+    if let Some(h) = headers {
+        e = e.purpose_from(h);
+    }
+    e.household_id = c.household_id;
+    e.detail(json!({
+        "category": c.category,
+        "received_via": c.received_via,
+        "region_code": c.region_code,
+        "answer_due": c.answer_due,
+        "escalated_to": c.escalated_to,
+    }))
+}
+
+/// Sends `step` of `c` through the outbox, by `actor` when a person took it; on the household's
+/// chain when the complaint concerns a household that has one.
+async fn emit(
+    state: &State,
+    tx: &mut PgConnection,
+    c: &ComplaintView,
+    step: ComplaintStep,
+    actor: &Actor,
+) -> Result<(), ApiError> {
+    let handling = c.escalated_to.as_deref().unwrap_or(&c.region_code);
+    let region_code = RegionCode::parse(handling)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored region code: {e}")))?;
+    let progress = ComplaintProgress {
+        complaint_id: c.complaint_id,
+        step,
+        category: c.category,
+        received_via: c.received_via,
+        region_code,
+        answer_due: c.answer_due,
+        finding: c.finding,
+        on_time: c.on_time,
+        officer_concerned: c.officer_concerned.clone(),
+    };
+    let chain = match c.household_id {
+        Some(h) => store::chain::chain_of(&state.mesh.db, h)
+            .await?
+            .map(|chain_id| ChainRef {
+                household_id: h,
+                chain_id,
+                causation_id: None,
+            }),
+        None => None,
+    }
+    .unwrap_or(ChainRef {
+        household_id: Uuid::nil(),
+        chain_id: Uuid::nil(),
+        causation_id: None,
+    });
+    let out = state
+        .mesh
+        .envelope(&chain, Some(c.complaint_id.to_string()), progress)
+        .by(actor.clone());
+    mesh::outbox::enqueue_to(
+        &mut *tx,
+        &state.mesh.subjects,
+        COMPLAINT_PROGRESS,
+        step.as_str(),
+        &out,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A complaint as the receiving officer entered it (validated by the route).
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub complaint: NewComplaint,
+    /// The region was given (not taken from the household).
+    pub region_given: bool,
+}
+
+/// Receives a complaint as the acting officer: routed to the region given or to the township
+/// of the household it concerns; the deadline by its category under the region's parameters.
+/// A reference already recorded from the same channel returns that complaint (`false`).
+pub async fn receive(
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
+    mut intake: Intake,
+) -> Result<(ComplaintView, bool), ApiError> {
+    let officer = acting.actor();
+    let today = state.mesh.today();
+    let areas = acting.region_patterns();
+    let mut tx = state.mesh.db.begin().await?;
+    let c = &mut intake.complaint;
+    if let Some(existing) =
+        store::complaints::by_reference(&mut tx, c.received_via, &c.reference).await?
+    {
+        let view = store::complaints::get(&mut tx, existing, &areas, today, false)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Conflict(format!(
+                    "reference {} of {} was recorded for a complaint outside your areas",
+                    c.reference, c.received_via
+                ))
+            })?;
+        return Ok((view, false));
+    }
+    if let Some(h) = c.household_id {
+        let enrolled = store::households::region_of(&mut tx, h).await?;
+        match (enrolled, intake.region_given) {
+            (Some(r), false) => c.region_code = r.chars().take(9).collect(),
+            (None, false) => {
+                return Err(ApiError::Validation(vec![mesh::http::FieldError::new(
+                    "region_code",
+                    "required: household_id names no enrolled household to route it by",
+                )]))
+            }
+            _ => {}
+        }
+    }
+    acting.require_area("region_code", &c.region_code)?;
+    let region = RegionCode::parse(&c.region_code).map_err(|_| {
+        ApiError::Validation(vec![mesh::http::FieldError::new(
+            "region_code",
+            "a township (9 digits) or county (6 digits) code",
+        )])
+    })?;
+    let params = state
+        .policy
+        .in_force(&region, today)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    c.received_on = today;
+    c.received_at = state.mesh.clock.now();
+    c.answer_due = answer_due(c.category, today, &params.complaint_answer_days);
+    c.complaint_id = Uuid::new_v4();
+    let new = store::complaints::insert(&mut tx, c, &officer).await?;
+    if !new {
+        // Filed at the same moment by another request: that one's.
+        tx.rollback().await?;
+        let mut conn = state.mesh.db.acquire().await?;
+        let id = store::complaints::by_reference(&mut conn, c.received_via, &c.reference)
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("complaint vanished")))?;
+        let view = store::complaints::get(&mut conn, id, &areas, today, false)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        return Ok((view, false));
+    }
+    let view = store::complaints::get(&mut tx, c.complaint_id, &areas, today, false)
+        .await?
+        .ok_or_else(|| not_found(c.complaint_id))?;
+    emit(state, &mut tx, &view, ComplaintStep::Received, &officer).await?;
+    audit::append(
+        &mut tx,
+        &state.mesh,
+        &officer,
+        entry("complaint.receive", &view, Some(headers)),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(complaint_id = %view.complaint_id, category = %view.category, "Complaint received.");
+    Ok((view, true))
+}
+
+/// The complaint `id` of the caller's areas, locked, and the officer who acts on it: 404
+/// outside the areas, 403 for the officer the complaint is about.
+async fn locked_for(
+    tx: &mut PgConnection,
+    acting: &Acting,
+    id: Uuid,
+    today: NaiveDate,
+) -> Result<(ComplaintView, Actor), ApiError> {
+    let c = store::complaints::get(tx, id, &acting.region_patterns(), today, true)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let officer = acting.actor();
+    if c.officer_concerned.as_deref() == Some(officer.sub.as_str()) {
+        return Err(ApiError::Forbidden(format!(
+            "complaint {id} is about you; another officer must handle it"
+        )));
+    }
+    Ok((c, officer))
+}
+
+/// The investigation (举报核查) of a complaint or report by the acting officer, with the
+/// finding: 409 for a consultation (answered, not investigated) or one already investigated or
+/// answered.
+pub async fn investigate(
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
+    id: Uuid,
+    finding: Finding,
+    findings: &str,
+) -> Result<ComplaintView, ApiError> {
+    let today = state.mesh.today();
+    let mut tx = state.mesh.db.begin().await?;
+    let (c, officer) = locked_for(&mut tx, acting, id, today).await?;
+    if !c.category.needs_investigation() {
+        return Err(ApiError::Conflict(format!(
+            "complaint {id} is a consultation: it is answered, not investigated"
+        )));
+    }
+    if c.status != ComplaintStatus::Received {
+        return Err(ApiError::Conflict(format!(
+            "complaint {id} was already {}",
+            c.status
+        )));
+    }
+    let now = state.mesh.clock.now();
+    store::complaints::set_investigated(&mut tx, id, &officer, finding, findings, now).await?;
+    let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    emit(state, &mut tx, &view, ComplaintStep::Investigated, &officer).await?;
+    let mut record = entry("complaint.investigate", &view, Some(headers));
+    record.detail["finding"] = json!(finding);
+    audit::append(&mut tx, &state.mesh, &officer, record).await?;
+    tx.commit().await?;
+    tracing::info!(complaint_id = %id, finding = finding.as_str(), "Complaint investigated.");
+    Ok(view)
+}
+
+/// The answer to the person who filed it, by the acting officer: a complaint or report once
+/// investigated (409 before), a consultation at once; 409 when already answered.
+pub async fn answer(
+    state: &State,
+    acting: &Acting,
+    headers: &HeaderMap,
+    id: Uuid,
+    text: &str,
+) -> Result<ComplaintView, ApiError> {
+    let today = state.mesh.today();
+    let mut tx = state.mesh.db.begin().await?;
+    let (c, officer) = locked_for(&mut tx, acting, id, today).await?;
+    match c.status {
+        ComplaintStatus::Answered => {
+            return Err(ApiError::Conflict(format!(
+                "complaint {id} was already answered"
+            )))
+        }
+        ComplaintStatus::Received if c.category.needs_investigation() => {
+            return Err(ApiError::Conflict(format!(
+                "complaint {id} is a {} and has not been investigated: POST /v1/complaints/{id}/investigation first",
+                c.category
+            )))
+        }
+        _ => {}
+    }
+    let now = state.mesh.clock.now();
+    store::complaints::set_answered(&mut tx, id, &officer, text, now, today).await?;
+    let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    emit(state, &mut tx, &view, ComplaintStep::Answered, &officer).await?;
+    let mut record = entry("complaint.answer", &view, Some(headers));
+    record.detail["on_time"] = json!(view.on_time);
+    audit::append(&mut tx, &state.mesh, &officer, record).await?;
+    tx.commit().await?;
+    tracing::info!(complaint_id = %id, on_time = ?view.on_time, "Complaint answered.");
+    Ok(view)
+}
+
+/// Every complaint unanswered past its deadline before `as_of` goes one level up (township →
+/// county → city), with its `escalated` event; in the sweep's transaction. Returns how many.
+pub async fn escalate_overdue(
+    state: &State,
+    tx: &mut PgConnection,
+    as_of: NaiveDate,
+) -> anyhow::Result<usize> {
+    let overdue = store::complaints::overdue_unescalated(tx, as_of).await?;
+    let now = state.mesh.clock.now();
+    let system = Actor::system(&state.mesh.settings.service);
+    let everywhere = vec!["%".to_owned()];
+    for o in &overdue {
+        let to = escalation_target(&o.region_code);
+        store::complaints::set_escalated(tx, o.complaint_id, &to, now).await?;
+        let view = store::complaints::get(tx, o.complaint_id, &everywhere, as_of, false)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("complaint {} vanished", o.complaint_id))?;
+        emit(state, tx, &view, ComplaintStep::Escalated, &system)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        audit::append(
+            tx,
+            &state.mesh,
+            &system,
+            entry("complaint.escalate", &view, None),
+        )
+        .await?;
+    }
+    Ok(overdue.len())
+}

@@ -1,0 +1,180 @@
+//! Social supervision (社会监督): consultations, complaints and reports (咨询、投诉、举报) taken
+//! by the supervision hotline, 12345, the web or in person (004: "设置和公开监督咨询电话,接受
+//! 社会公众关于困难群众基本生活保障工作的咨询、投诉和举报"), investigated and answered within
+//! the deadline of their category (004: "建立健全举报核查制度,及时调查核实处理投诉和举报").
+//!
+//! Each step is `monitor.complaint.{step}`; when the complaint concerns a household, the
+//! envelope carries the household's chain and the step is one of its chain. The person who
+//! filed it is never in the event (they may stay anonymous; their name and phone stay in
+//! monitoring's database).
+
+use chrono::NaiveDate;
+use policy::RegionCode;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An enum of snake_case words, each its wire text.
+macro_rules! text_enum {
+    ($(#[doc = $doc:literal])* $name:ident { $($(#[doc = $vdoc:literal])* $variant:ident = $text:literal,)* }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[doc = $vdoc])* #[serde(rename = $text)] $variant,)*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+
+            /// Every value, comma-separated: for an error that says what is allowed.
+            pub fn choices() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What the person came with; each category has its answer deadline
+    /// (`complaint_answer_days`).
+    ComplaintCategory {
+        /// 咨询: a question about the policy or a case; answered, not investigated.
+        Consultation = "consultation",
+        /// 投诉: a complaint about how a case or a person was handled.
+        Complaint = "complaint",
+        /// 举报: a report of fraud, undeclared income or assets, or misconduct.
+        Report = "report",
+    }
+}
+
+impl ComplaintCategory {
+    /// Complaints and reports are investigated (举报核查) before they are answered.
+    pub fn needs_investigation(self) -> bool {
+        !matches!(self, ComplaintCategory::Consultation)
+    }
+}
+
+text_enum! {
+    /// How it came in.
+    ComplaintVia {
+        /// The bureau's published supervision hotline (监督咨询电话).
+        SupervisionHotline = "supervision_hotline",
+        /// The 12345 government service hotline.
+        Hotline12345 = "hotline_12345",
+        /// The bureau's website or app.
+        Web = "web",
+        /// At a service window, in person.
+        InPerson = "in_person",
+    }
+}
+
+text_enum! {
+    /// A step of a complaint, the last token of `monitor.complaint.{step}`.
+    ComplaintStep {
+        /// Taken in and routed to the township or county of its area.
+        Received = "received",
+        /// Investigated by a named officer, with a finding.
+        Investigated = "investigated",
+        /// Answered to the person who filed it.
+        Answered = "answered",
+        /// Not answered by its deadline: passed one level up.
+        Escalated = "escalated",
+    }
+}
+
+text_enum! {
+    /// What an investigation found.
+    Finding {
+        /// 属实.
+        Substantiated = "substantiated",
+        /// 部分属实.
+        PartlySubstantiated = "partly_substantiated",
+        /// 不属实.
+        Unsubstantiated = "unsubstantiated",
+    }
+}
+
+/// `monitor.complaint.{step}`: a consultation, complaint or report took a step. Ids, dates and
+/// outcomes only: never the filer, the summary or the findings' text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintProgress {
+    pub complaint_id: Uuid,
+    pub step: ComplaintStep,
+    pub category: ComplaintCategory,
+    pub received_via: ComplaintVia,
+    /// The township (9 digits) or county (6 digits) that handles it now.
+    pub region_code: RegionCode,
+    /// The day by which it must be answered.
+    pub answer_due: NaiveDate,
+    /// `investigated`: what was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Finding>,
+    /// `answered`: answered on or before `answer_due`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_time: Option<bool>,
+    /// The officer it is about (their account id), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer_concerned: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_parse_back_and_only_consultations_skip_investigation() {
+        for c in ComplaintCategory::ALL {
+            assert_eq!(ComplaintCategory::parse(c.as_str()), Some(*c));
+        }
+        assert_eq!(
+            ComplaintVia::parse("hotline_12345"),
+            Some(ComplaintVia::Hotline12345)
+        );
+        assert_eq!(ComplaintStep::parse("escalate"), None);
+        assert_eq!(
+            Finding::choices(),
+            "substantiated, partly_substantiated, unsubstantiated"
+        );
+        assert!(!ComplaintCategory::Consultation.needs_investigation());
+        assert!(ComplaintCategory::Report.needs_investigation());
+        let p: ComplaintProgress = serde_json::from_value(serde_json::json!({
+            "complaint_id": "00000000-0000-0000-0000-000000000001",
+            "step": "investigated",
+            "category": "report",
+            "received_via": "hotline_12345",
+            "region_code": "410102001",
+            "answer_due": "2026-12-16",
+            "finding": "substantiated"
+        }))
+        .unwrap();
+        assert_eq!(p.finding, Some(Finding::Substantiated));
+        assert!(
+            serde_json::from_value::<ComplaintProgress>(serde_json::json!({
+                "complaint_id": "00000000-0000-0000-0000-000000000001",
+                "step": "answered",
+                "category": "report",
+                "received_via": "web",
+                "region_code": "410102001",
+                "answer_due": "2026-12-16",
+                "filer_name": "someone"
+            }))
+            .is_err()
+        );
+    }
+}
