@@ -9,6 +9,7 @@ mod answers;
 mod bank;
 mod bounds;
 mod chain;
+mod complaints;
 mod consumer;
 mod departments;
 mod determination;

@@ -883,7 +883,10 @@ async fn warnings_are_verified_disposed_of_escalated_and_reported() {
             .in_force(&RegionCode::parse("410102").unwrap(), last_day)
             .unwrap()
             .supervision_score;
-        let expected = (share(s.warning_points, 5, 6) + share(s.referral_points, 5, 8)
+        // No complaint fell due: their full points.
+        let expected = (share(s.warning_points, 5, 6)
+            + share(s.referral_points, 5, 8)
+            + share(s.complaint_points, 0, 0)
             - s.escalation_penalty_points)
             .max(0);
         assert_eq!(w_row["score"], json!(expected), "{w_row:#}");

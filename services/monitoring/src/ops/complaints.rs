@@ -128,13 +128,13 @@ pub async fn receive(
         return Ok((view, false));
     }
     if let Some(h) = c.household_id {
-        let enrolled = store::households::region_of(&mut tx, h).await?;
-        match (enrolled, intake.region_given) {
+        let known = store::chain::region_of(&mut tx, h).await?;
+        match (known, intake.region_given) {
             (Some(r), false) => c.region_code = r.chars().take(9).collect(),
             (None, false) => {
                 return Err(ApiError::Validation(vec![mesh::http::FieldError::new(
                     "region_code",
-                    "required: household_id names no enrolled household to route it by",
+                    "required: household_id names no household the mesh knows to route it by",
                 )]))
             }
             _ => {}

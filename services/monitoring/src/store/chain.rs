@@ -156,6 +156,24 @@ pub async fn chain_of(db: &PgPool, household_id: Uuid) -> sqlx::Result<Option<Uu
     .await
 }
 
+/// The region a household's chain lies in: the household's as enrolled, or else that of the
+/// chain's first step that names one (its application, its emergency grant).
+pub async fn region_of(
+    conn: &mut PgConnection,
+    household_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        r#"SELECT COALESCE(
+                 (SELECT h.region_code FROM households h WHERE h.household_id = $1),
+                 (SELECT f.region_code FROM chain_events f
+                   WHERE f.household_id = $1 AND f.region_code IS NOT NULL ORDER BY f.seq LIMIT 1)
+               ) AS "region_code""#,
+        household_id,
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StepView {
     pub event_id: String,

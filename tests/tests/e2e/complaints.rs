@@ -1,0 +1,390 @@
+//! Consultations, complaints and reports (咨询、投诉、举报) end to end, against real NATS,
+//! PostgreSQL and the OpenID Provider. Jiangmen (004): "设置和公开监督咨询电话,接受社会公众关于
+//! 困难群众基本生活保障工作的咨询、投诉和举报" and "建立健全举报核查制度,及时调查核实处理投诉和
+//! 举报".
+//!
+//! A report taken by the city's hotline desk about an assisted household is routed to its
+//! township, investigated by a county officer (not by the township officer it is about),
+//! answered, and each step is on the household's chain; a complaint left unanswered past its
+//! deadline escalates to the county and costs the district points in the quarterly score.
+
+use chrono::{Datelike, Days, NaiveDate};
+use mesh_tests::{business_date, demo_household, error_fields, Options, TestMesh, Who};
+use policy::{PolicyBook, RegionCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+fn params_on(d: NaiveDate) -> policy::ParameterSet {
+    PolicyBook::builtin()
+        .in_force(&RegionCode::parse("410102").unwrap(), d)
+        .unwrap()
+        .clone()
+}
+
+fn date(v: &Value) -> NaiveDate {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// `points × part / whole` rounded half up; full points when nothing fell due (README).
+fn share(points: i64, part: i64, whole: i64) -> i64 {
+    if whole == 0 {
+        points
+    } else {
+        (2 * points * part + whole) / (2 * whole)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_routed_to_the_township_investigated_answered_and_on_the_chain() {
+    let mesh = TestMesh::start(Options::default()).await.unwrap();
+    let (status, accepted) = mesh.submit(&demo_household()).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    mesh.complete_chain(&household, WITHIN).await.unwrap();
+
+    let desk = Who::person("sun.li");
+    let wang = Who::person("wang.fang");
+    let zhao = Who::person("zhao.min");
+    let other_township = Who::person("li.qiang");
+
+    // Every fault named, none of the values echoed.
+    let (status, refused) = mesh
+        .post_as(
+            Some(&desk),
+            "monitoring",
+            "/v1/complaints",
+            &json!({
+                "received_via": "fax",
+                "category": "report",
+                "summary": "该户户主 410102198305120312 有车",
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{refused}");
+    let fields: Vec<String> = error_fields(&refused).into_iter().map(|(f, _)| f).collect();
+    for f in [
+        "reference",
+        "received_via",
+        "summary",
+        "region_code",
+        "filer",
+    ] {
+        assert!(fields.contains(&f.to_owned()), "{f} in {refused}");
+    }
+    let text = refused.to_string();
+    assert!(
+        !text.contains("410102198305120312") && !text.contains("fax"),
+        "{text}"
+    );
+
+    // The report names the household only: routed to its township, due by the report deadline.
+    let report = json!({
+        "reference": "12345-20261116-0042",
+        "received_via": "hotline_12345",
+        "category": "report",
+        "household_id": household,
+        "officer_concerned": "wang.fang",
+        "summary": "来电举报:该户有未申报的经营收入,户主经营一家小超市。",
+        "anonymous": false,
+        "filer": {"name": "张伟", "phone": "13800138000"},
+    });
+    let (status, received) = mesh
+        .post_as(Some(&desk), "monitoring", "/v1/complaints", &report)
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{received}");
+    let id = received["complaint_id"].as_str().unwrap().to_owned();
+    let today = business_date();
+    let days = params_on(today).complaint_answer_days;
+    assert_eq!(received["region_code"], json!("410102001"), "{received}");
+    assert_eq!(
+        date(&received["answer_due"]),
+        today + Days::new(u64::from(days.report))
+    );
+    assert_eq!(received["status"], json!("received"));
+    assert_eq!(received["received_by"]["name"], json!("孙丽"));
+    assert_eq!(received["filer"]["name"], json!("张**"), "masked");
+    assert_eq!(received["filer"]["phone"], json!("138****8000"), "masked");
+    // The same ticket again is the same complaint.
+    let (status, again) = mesh
+        .post_as(Some(&desk), "monitoring", "/v1/complaints", &report)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["complaint_id"], json!(id));
+
+    // Another township sees nothing of it.
+    let (status, list) = mesh
+        .get_as(Some(&other_township), "monitoring", "/v1/complaints")
+        .await
+        .unwrap();
+    assert_eq!((status, list), (200, json!([])));
+    let one = format!("/v1/complaints/{id}");
+    let (status, _) = mesh
+        .get_as(Some(&other_township), "monitoring", &one)
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+
+    // The officer it is about does not investigate it; nobody answers it before it is.
+    let investigation = format!("/v1/complaints/{id}/investigation");
+    let answer = format!("/v1/complaints/{id}/answer");
+    let finding = json!({"finding": "substantiated", "findings": "入户核查:户主经营小超市,月经营收入约三千元,申请时未申报。"});
+    let (status, body) = mesh
+        .post_as(Some(&wang), "monitoring", &investigation, &finding)
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{body}");
+    let reply = json!({"answer": "经核查,举报情况属实,已依规处理。"});
+    let (status, body) = mesh
+        .post_as(Some(&zhao), "monitoring", &answer, &reply)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{body}");
+    let (status, investigated) = mesh
+        .post_as(Some(&zhao), "monitoring", &investigation, &finding)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{investigated}");
+    assert_eq!(investigated["status"], json!("investigated"));
+    assert_eq!(investigated["finding"], json!("substantiated"));
+    assert_eq!(investigated["investigated_by"]["name"], json!("赵敏"));
+    let (status, _) = mesh
+        .post_as(Some(&zhao), "monitoring", &investigation, &finding)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "investigated once");
+    let (status, answered) = mesh
+        .post_as(Some(&zhao), "monitoring", &answer, &reply)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answered}");
+    assert_eq!(answered["status"], json!("answered"));
+    assert_eq!(answered["on_time"], json!(true));
+
+    // Read in full by an officer of its area, to call the person back.
+    let (status, full) = mesh.get_as(Some(&zhao), "monitoring", &one).await.unwrap();
+    assert_eq!(status, 200, "{full}");
+    assert_eq!(full["filer"]["name"], json!("张伟"));
+
+    // Each step is a step of the household's chain, without the filer or the words.
+    let path = format!("/v1/households/{household}/chain");
+    let steps_of = |chain: &Value| -> Vec<String> {
+        chain["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["type"] == json!("monitor.complaint.progress"))
+            .map(|s| s["summary"]["step"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let ok = mesh_tests::eventually(WITHIN, || async {
+        matches!(mesh.get_as(Some(&zhao), "monitoring", &path).await,
+            Ok((200, c)) if steps_of(&c).len() == 3)
+    })
+    .await;
+    let (_, chain) = mesh.get_as(Some(&zhao), "monitoring", &path).await.unwrap();
+    assert!(ok, "three complaint steps on the chain: {chain:#}");
+    assert_eq!(steps_of(&chain), ["received", "investigated", "answered"]);
+    assert_eq!(
+        chain["complaints"].as_array().unwrap().len(),
+        1,
+        "{chain:#}"
+    );
+    assert_eq!(chain["complaints"][0]["filer"]["name"], json!("张**"));
+    let text = chain.to_string();
+    assert!(
+        !text.contains("张伟") && !text.contains("13800138000"),
+        "{text}"
+    );
+
+    // The events carry ids and outcomes, never the person who filed it.
+    let stored = mesh
+        .stored("MONITOR", "monitor.complaint.answered")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let (_, event) = &stored[0];
+    assert_eq!(event["household_id"], json!(household));
+    assert_eq!(event["actor"]["sub"], json!("zhao.min"));
+    assert_eq!(event["data"]["on_time"], json!(true));
+    let text = event.to_string();
+    assert!(!text.contains("张伟") && !text.contains("小超市"), "{text}");
+    mesh.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_left_unanswered_escalates_and_lowers_the_districts_score() {
+    let mesh = TestMesh::start(Options::default()).await.unwrap();
+    let wang = Who::person("wang.fang");
+    let zhao = Who::person("zhao.min");
+    let today = business_date();
+    let days = params_on(today).complaint_answer_days;
+
+    // An anonymous complaint at the township's window, and a consultation answered at once.
+    let (status, complaint) = mesh
+        .post_as(
+            Some(&wang),
+            "monitoring",
+            "/v1/complaints",
+            &json!({
+                "reference": "window-0001",
+                "received_via": "in_person",
+                "category": "complaint",
+                "region_code": "410102001",
+                "summary": "投诉:申请递交后迟迟没有回复。",
+                "anonymous": true,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{complaint}");
+    assert!(complaint["filer"].is_null());
+    let id = complaint["complaint_id"].as_str().unwrap().to_owned();
+    let due = date(&complaint["answer_due"]);
+    assert_eq!(due, today + Days::new(u64::from(days.complaint)));
+    let (status, consultation) = mesh
+        .post_as(
+            Some(&wang),
+            "monitoring",
+            "/v1/complaints",
+            &json!({
+                "reference": "window-0002",
+                "received_via": "in_person",
+                "category": "consultation",
+                "region_code": "410102001",
+                "summary": "咨询低保申请需要哪些材料。",
+                "anonymous": false,
+                "filer": {"name": "李娜"},
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{consultation}");
+    let cid = consultation["complaint_id"].as_str().unwrap();
+    let (status, body) = mesh
+        .post_as(
+            Some(&wang),
+            "monitoring",
+            &format!("/v1/complaints/{cid}/investigation"),
+            &json!({"finding": "unsubstantiated", "findings": "无"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "a consultation is not investigated: {body}");
+    let (status, answered) = mesh
+        .post_as(
+            Some(&wang),
+            "monitoring",
+            &format!("/v1/complaints/{cid}/answer"),
+            &json!({"answer": "已告知所需材料清单。"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answered}");
+    assert_eq!(answered["on_time"], json!(true));
+
+    // On its deadline nothing escalates; the day after, the complaint goes to the county, once.
+    let (_, swept) = mesh
+        .post("monitoring", "/v1/sweeps", &json!({"as_of": due}))
+        .await
+        .unwrap();
+    assert_eq!(swept["complaints_escalated"], json!(0), "{swept}");
+    let after = due.succ_opt().unwrap();
+    let (_, swept) = mesh
+        .post("monitoring", "/v1/sweeps", &json!({"as_of": after}))
+        .await
+        .unwrap();
+    assert_eq!(swept["complaints_escalated"], json!(1), "{swept}");
+    let (_, again) = mesh
+        .post("monitoring", "/v1/sweeps", &json!({"as_of": after}))
+        .await
+        .unwrap();
+    assert_eq!(again["complaints_escalated"], json!(0), "{again}");
+    let (status, overdue) = mesh
+        .get_as(
+            Some(&zhao),
+            "monitoring",
+            &format!("/v1/complaints?overdue=true&as_of={after}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{overdue}");
+    let overdue = overdue.as_array().unwrap();
+    assert_eq!(overdue.len(), 1, "{overdue:#?}");
+    assert_eq!(overdue[0]["complaint_id"], json!(id));
+    assert_eq!(overdue[0]["escalated_to"], json!("410102"));
+    let stored = mesh
+        .stored("MONITOR", "monitor.complaint.escalated")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].1["data"]["region_code"], json!("410102"));
+
+    // The quarter's score: the consultation on time, the complaint overdue and escalated.
+    let quarter = format!("{}-Q{}", due.year(), (due.month() - 1) / 3 + 1);
+    let (status, report) = mesh
+        .get_as(
+            Some(&zhao),
+            "monitoring",
+            &format!("/v1/reports/quarterly?district=410102&quarter={quarter}&as_of={after}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+    let row = &report["rows"][0];
+    let consultation_due = date(&consultation["answer_due"]);
+    let both_in_quarter = consultation_due.month0() / 3 == due.month0() / 3;
+    assert!(
+        both_in_quarter,
+        "the business date puts both in one quarter"
+    );
+    assert_eq!(row["complaints_due"], json!(2), "{row:#}");
+    assert_eq!(row["complaints_on_time"], json!(1));
+    assert_eq!(row["complaints_overdue"], json!(1));
+    assert_eq!(row["complaints_pending"], json!(0));
+    assert_eq!(row["complaints_escalated"], json!(1));
+    let last_day = {
+        let next_q = NaiveDate::from_ymd_opt(due.year(), due.month0() / 3 * 3 + 1, 1).unwrap();
+        next_q
+            .checked_add_months(chrono::Months::new(3))
+            .unwrap()
+            .pred_opt()
+            .unwrap()
+    };
+    let s = params_on(last_day).supervision_score;
+    // Nothing else fell due in this mesh: full warning and referral points.
+    let expected = (s.warning_points + s.referral_points + share(s.complaint_points, 1, 2)
+        - s.escalation_penalty_points)
+        .max(0);
+    assert_eq!(row["score"], json!(expected), "{row:#}");
+    assert!(expected < s.warning_points + s.referral_points + s.complaint_points);
+
+    // Still answered, late, by the county it was escalated to, the day after its deadline.
+    mesh.clock.set_local_date(after, 10);
+    let (status, _) = mesh
+        .post_as(
+            Some(&zhao),
+            "monitoring",
+            &format!("/v1/complaints/{id}/investigation"),
+            &json!({"finding": "partly_substantiated", "findings": "申请材料在乡镇滞留超过规定时限。"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, late) = mesh
+        .post_as(
+            Some(&zhao),
+            "monitoring",
+            &format!("/v1/complaints/{id}/answer"),
+            &json!({"answer": "已督促乡镇限期办结并向您致歉。"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{late}");
+    assert_eq!(late["on_time"], json!(false));
+    mesh.teardown().await.unwrap();
+}
