@@ -6,7 +6,8 @@
 //! A report taken by the city's hotline desk about an assisted household is routed to its
 //! township, investigated by a county officer (not by the township officer it is about),
 //! answered, and each step is on the household's chain; a complaint left unanswered past its
-//! deadline escalates to the county and costs the district points in the quarterly score.
+//! deadline escalates to the county and costs the district points in the quarterly score. The
+//! household's file (一户一档) holds every step of its chain, in Chinese.
 
 use chrono::{Datelike, Days, NaiveDate};
 use mesh_tests::{business_date, demo_household, error_fields, Options, TestMesh, Who};
@@ -34,6 +35,26 @@ fn share(points: i64, part: i64, whole: i64) -> i64 {
     } else {
         (2 * points * part + whole) / (2 * whole)
     }
+}
+
+/// The text a reader sees of an HTML page: tags dropped, entities of the five escaped characters
+/// read back.
+fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,6 +221,42 @@ async fn a_report_is_routed_to_the_township_investigated_answered_and_on_the_cha
         !text.contains("张伟") && !text.contains("13800138000"),
         "{text}"
     );
+
+    // The household file (一户一档) holds every step of the chain, in Chinese, masked.
+    mesh.settle(WITHIN).await.unwrap();
+    let (_, chain) = mesh.get_as(Some(&zhao), "monitoring", &path).await.unwrap();
+    let file = format!("/v1/households/{household}/file");
+    let (status, page) = mesh.get_as(Some(&zhao), "monitoring", &file).await.unwrap();
+    assert_eq!(status, 200, "{page}");
+    let html = page.as_str().expect("an HTML page");
+    let text = text_of(html);
+    let n = chain["steps"].as_array().unwrap().len();
+    assert!(text.contains("一户一档"), "{text}");
+    assert!(text.contains(&format!("办理过程(共 {n} 项)")), "{text}");
+    assert_eq!(html.matches("<tr class=\"step\">").count(), n);
+    for words in [
+        "申请受理",
+        "家庭经济状况核对",
+        "审核确认",
+        "咨询投诉举报",
+        "举报",
+        "属实",
+        "赵敏",
+    ] {
+        assert!(text.contains(words), "{words} in {text}");
+    }
+    for m in demo_household()["members"].as_array().unwrap() {
+        assert!(
+            !text.contains(m["id_number"].as_str().unwrap()),
+            "no ID number"
+        );
+        assert!(!text.contains(m["name"].as_str().unwrap()), "no name");
+    }
+    let (status, _) = mesh
+        .get_as(Some(&other_township), "monitoring", &file)
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "another township's officer gets no file");
 
     // The events carry ids and outcomes, never the person who filed it.
     let stored = mesh

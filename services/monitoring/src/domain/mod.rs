@@ -6,6 +6,7 @@ pub mod answers;
 pub mod complaints;
 pub mod discovery;
 pub mod feeds;
+pub mod file;
 pub mod referrals;
 pub mod reports;
 pub mod rules;

@@ -60,6 +60,10 @@ pub fn routes(state: State) -> Router<Mesh> {
             "/v1/households/{household_id}/chain",
             get(chain).layer(allow(REGIONAL_READ)),
         )
+        .route(
+            "/v1/households/{household_id}/file",
+            get(household_file).layer(allow(REGIONAL_READ)),
+        )
         .with_state(state.clone())
         .merge(warnings::routes(state.clone()))
         .merge(reports::routes(state.clone()))
@@ -206,6 +210,131 @@ async fn chain(
         warnings,
         complaints,
     }))
+}
+
+/// The household file (一户一档): every step of its chain, its enrolment, referrals, warnings and
+/// complaints as one print-ready page in Chinese ([`crate::domain::file`]); produced on request,
+/// for a household of the caller's areas (404 outside them), audited (`household.file`).
+async fn household_file(
+    AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<axum::response::Html<String>, ApiError> {
+    use crate::domain::file::{render, Enrolment, FileData};
+    let areas = acting.region_patterns();
+    let db = &state.mesh.db;
+    let today = state.mesh.today();
+    let steps = store::steps(db, id, &areas).await?;
+    let Some(first) = steps.first() else {
+        return Err(ApiError::NotFound(format!("no chain for household {id}")));
+    };
+    let household = store::household(db, id, &areas).await?;
+    let region = {
+        let mut conn = db.acquire().await?;
+        store::chain::region_of(&mut conn, id).await?
+    };
+    let referrals = store::referrals(db, id).await?;
+    let warnings = store::warnings::list(
+        db,
+        &Filter {
+            areas: areas.clone(),
+            household_id: Some(id),
+            as_of: today,
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let complaints = store::complaints::list(
+        db,
+        &store::complaints::Filter {
+            areas: areas.clone(),
+            household_id: Some(id),
+            as_of: today,
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let actor = acting.actor();
+    let data = FileData {
+        household_id: id,
+        chain_id: first.chain_id,
+        region_code: region.as_deref(),
+        enrolment: household.as_ref().map(|h| Enrolment {
+            tier: &h.tier,
+            status: h.status.as_str(),
+            monthly_amount_fen: h.monthly_amount_fen,
+            policy_version: &h.policy_version,
+            members: h
+                .members
+                .iter()
+                .map(|m| (m.relation.as_str(), m.id_number_masked.as_str()))
+                .collect(),
+        }),
+        steps: steps
+            .iter()
+            .map(|s| {
+                (
+                    s.time,
+                    s.kind.as_str(),
+                    s.service.as_str(),
+                    s.actor.as_ref().map(|a| a.name.as_str()),
+                    &s.summary,
+                )
+            })
+            .collect(),
+        referrals: referrals
+            .iter()
+            .map(|r| {
+                (
+                    r.department.clone(),
+                    r.need.clone(),
+                    if r.answered_at.is_some() {
+                        "answered".to_owned()
+                    } else {
+                        "pending".to_owned()
+                    },
+                    r.feedback_due.to_string(),
+                )
+            })
+            .collect(),
+        warnings: warnings
+            .iter()
+            .map(|w| {
+                (
+                    w.kind.to_string(),
+                    w.status.to_string(),
+                    w.verify_due.to_string(),
+                    w.disposition
+                        .map(|d| d.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+        complaints: complaints
+            .iter()
+            .map(|c| {
+                (
+                    c.category.to_string(),
+                    c.status.to_string(),
+                    c.answer_due.to_string(),
+                    c.finding.map(|f| f.as_str().to_owned()).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        produced_by: &actor.name,
+        produced_at: state.mesh.clock.now(),
+        timezone: state.mesh.clock.timezone(),
+    };
+    let page = render(&data);
+    let entry = Entry::new("household.file", "household", id)
+        .household(id)
+        .purpose_from(&headers)
+        .detail(json!({"steps": steps.len(), "referrals": referrals.len(), "warnings": warnings.len(), "complaints": complaints.len()}));
+    audit::record(&state.mesh, &actor, entry).await?;
+    Ok(axum::response::Html(page))
 }
 
 /// The assistance chain has run its course: rejected; or determined, and when there is money to pay, a
