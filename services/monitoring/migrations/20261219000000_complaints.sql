@@ -40,6 +40,11 @@ CREATE TABLE complaints (
     investigated_at     TIMESTAMPTZ,
     finding             TEXT CHECK (finding IN ('substantiated', 'partly_substantiated', 'unsubstantiated')),
     findings            TEXT,
+    -- A report confirmed as fraud (骗取救助): the first month the household obtained assistance
+    -- it was not owed, and the stop that ends it from that month (`monitor.household.changed`,
+    -- reason `fraud`; payment recovers what was paid for the months since).
+    fraud_from_month    TEXT,
+    stop_change_id      UUID,
     answered_by         TEXT,
     answered_by_sub     TEXT,
     answered_by_role    TEXT,

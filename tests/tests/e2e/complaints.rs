@@ -13,6 +13,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use mesh_tests::{business_date, demo_household, error_fields, Options, TestMesh, Who};
 use policy::{PolicyBook, RegionCode};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -443,5 +444,144 @@ async fn a_complaint_left_unanswered_escalates_and_lowers_the_districts_score() 
         .unwrap();
     assert_eq!(status, 200, "{late}");
     assert_eq!(late["on_time"], json!(false));
+    mesh.teardown().await.unwrap();
+}
+
+/// Runs payment's monthly run for `month` and waits for it to complete.
+async fn run_month(mesh: &TestMesh, month: policy::Month) {
+    let (status, run) = mesh
+        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
+        .await
+        .unwrap();
+    assert!(status == 202 || status == 200, "{status} {run}");
+    let path = format!("/v1/runs/{month}");
+    assert!(
+        mesh.status_becomes("payment", &path, "completed", WITHIN)
+            .await,
+        "{:?}",
+        mesh.get("payment", &path).await
+    );
+}
+
+/// Zhengzhou (002): "加大对骗取救助资金、物资或服务行为的查处力度,依法依规追回非法获取的物资、
+/// 救助金". A report confirmed as fraud from a month stops the household from that month, and
+/// payment recovers every payment made for the months since, payment by payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_paid_since() {
+    let household = mesh_tests::another_household();
+    let mesh = TestMesh::start(Options {
+        fixtures: mesh_tests::silent_fixtures(&household),
+        payment: vec![("payment.run.months_ahead".into(), "3".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, accepted) = mesh.submit(&household).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["household_id"].as_str().unwrap().to_owned();
+    mesh.complete_chain(&id, WITHIN).await.unwrap();
+    let m1 = policy::Month::of(business_date()).next();
+    let m2 = m1.next();
+    run_month(&mesh, m1).await;
+    run_month(&mesh, m2).await;
+    let paid: i64 = mesh
+        .instructions(&id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|i| i["month"] == json!(m1.to_string()) || i["month"] == json!(m2.to_string()))
+        .map(|i| i["amount_fen"].as_i64().unwrap())
+        .sum();
+    assert!(paid > 0, "the household was paid for {m1} and {m2}");
+    // The report is investigated in the second month.
+    mesh.clock.set_local_date(m2.first_day(), 10);
+
+    let desk = Who::person("sun.li");
+    let zhao = Who::person("zhao.min");
+    let (status, report) = mesh
+        .post_as(
+            Some(&desk),
+            "monitoring",
+            "/v1/complaints",
+            &json!({
+                "reference": "12345-fraud-0007",
+                "received_via": "hotline_12345",
+                "category": "report",
+                "household_id": id,
+                "summary": "举报:该户申请时隐瞒了在外务工的工资收入。",
+                "anonymous": true,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{report}");
+    let investigation = format!(
+        "/v1/complaints/{}/investigation",
+        report["complaint_id"].as_str().unwrap()
+    );
+    let later = m2.next().to_string();
+    let (status, body) = mesh
+        .post_as(
+            Some(&zhao),
+            "monitoring",
+            &investigation,
+            &json!({"finding": "substantiated", "findings": "经核查属实。", "fraud_from_month": later}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "a month not begun: {body}");
+    let (status, confirmed) = mesh
+        .post_as(
+            Some(&zhao),
+            "monitoring",
+            &investigation,
+            &json!({
+                "finding": "substantiated",
+                "findings": "经核查:户主自上月起在外务工,月工资收入高于当地低保标准,申请时未申报。",
+                "fraud_from_month": m1.to_string(),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["fraud_from_month"], json!(m1.to_string()));
+    assert!(confirmed["stop_change_id"].is_string(), "{confirmed}");
+
+    // Payment recovers each payment of both months, as fraud.
+    let recovered = || async {
+        let (_, cases) = mesh
+            .get("payment", &format!("/v1/recoveries?household_id={id}"))
+            .await
+            .unwrap();
+        cases.as_array().cloned().unwrap_or_default()
+    };
+    let ok = mesh_tests::eventually(WITHIN, || async {
+        recovered()
+            .await
+            .iter()
+            .map(|c| c["amount_fen"].as_i64().unwrap_or(0))
+            .sum::<i64>()
+            == paid
+    })
+    .await;
+    let cases = recovered().await;
+    assert!(
+        ok,
+        "what was paid since {m1} ({paid}) is recovered: {cases:#?}"
+    );
+    for c in &cases {
+        assert_eq!(c["reason"], json!("fraud"), "{c}");
+        assert_eq!(c["household_id"], json!(id));
+    }
+    let months: BTreeSet<&str> = cases.iter().filter_map(|c| c["month"].as_str()).collect();
+    assert_eq!(
+        months,
+        BTreeSet::from([m1.to_string().as_str(), m2.to_string().as_str()])
+    );
+    let (_, enrolled) = mesh
+        .get("monitoring", &format!("/v1/households/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(enrolled["status"], json!("stopped"), "{enrolled}");
     mesh.teardown().await.unwrap();
 }

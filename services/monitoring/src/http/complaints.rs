@@ -412,6 +412,9 @@ pub struct InvestigationRequest {
     pub finding: Option<String>,
     /// What the investigation established, in words.
     pub findings: Option<String>,
+    /// A report confirmed as fraud: the first month (YYYY-MM) of assistance obtained by it; the
+    /// household's assistance stops from then and what was paid since is recovered.
+    pub fraud_from_month: Option<String>,
 }
 
 async fn investigation(
@@ -431,12 +434,30 @@ async fn investigation(
     );
     let findings = text(&req.findings, "findings", MAX_SUMMARY, &mut errors);
     no_id_number("findings", req.findings.as_deref(), &mut errors);
+    let this_month = policy::Month::of(state.mesh.today());
+    let fraud_from = match req.fraud_from_month.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(m) => match policy::Month::parse(m) {
+            Ok(month) if month <= this_month => Some(month),
+            Ok(_) => {
+                errors.push(FieldError::new(
+                    "fraud_from_month",
+                    "a month that has begun, not a later one",
+                ));
+                None
+            }
+            Err(_) => {
+                errors.push(FieldError::new("fraud_from_month", "a month, YYYY-MM"));
+                None
+            }
+        },
+    };
     match (finding, findings) {
-        (Some(finding), Some(findings)) if errors.is_empty() => {
-            ops::investigate(&state, &acting, &headers, id, finding, &findings)
-                .await
-                .map(|c| Json(c.masked()))
-        }
+        (Some(finding), Some(findings)) if errors.is_empty() => ops::investigate(
+            &state, &acting, &headers, id, finding, &findings, fraud_from,
+        )
+        .await
+        .map(|c| Json(c.masked())),
         _ => Err(ApiError::Validation(errors)),
     }
 }

@@ -9,12 +9,15 @@ use crate::store;
 use crate::store::complaints::{ComplaintView, NewComplaint};
 use axum::http::HeaderMap;
 use chrono::NaiveDate;
-use contract::channels::COMPLAINT_PROGRESS;
-use contract::{ComplaintProgress, ComplaintStep, Finding};
+use contract::channels::{COMPLAINT_PROGRESS, HOUSEHOLD_CHANGED};
+use contract::{
+    AssistanceChange, ComplaintCategory, ComplaintProgress, ComplaintStep, Finding,
+    HouseholdChanged,
+};
 use mesh::audit::{self, Entry};
-use mesh::http::ApiError;
+use mesh::http::{ApiError, FieldError};
 use mesh::{Acting, Actor, ChainRef};
-use policy::RegionCode;
+use policy::{Month, RegionCode};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -132,7 +135,7 @@ pub async fn receive(
         match (known, intake.region_given) {
             (Some(r), false) => c.region_code = r.chars().take(9).collect(),
             (None, false) => {
-                return Err(ApiError::Validation(vec![mesh::http::FieldError::new(
+                return Err(ApiError::Validation(vec![FieldError::new(
                     "region_code",
                     "required: household_id names no household the mesh knows to route it by",
                 )]))
@@ -142,7 +145,7 @@ pub async fn receive(
     }
     acting.require_area("region_code", &c.region_code)?;
     let region = RegionCode::parse(&c.region_code).map_err(|_| {
-        ApiError::Validation(vec![mesh::http::FieldError::new(
+        ApiError::Validation(vec![FieldError::new(
             "region_code",
             "a township (9 digits) or county (6 digits) code",
         )])
@@ -206,7 +209,11 @@ async fn locked_for(
 
 /// The investigation (举报核查) of a complaint or report by the acting officer, with the
 /// finding: 409 for a consultation (answered, not investigated) or one already investigated or
-/// answered.
+/// answered. A report confirmed as fraud from `fraud_from` (003: 骗取救助资金; 002: "依法依规
+/// 追回非法获取的物资、救助金") stops the household's assistance from that month in the same
+/// transaction (`monitor.household.changed`, stopped, reason `fraud`), and payment recovers
+/// what was paid for every month since; 422 for a fraud month on anything but a substantiated
+/// report, 409 when it names no enrolled household.
 pub async fn investigate(
     state: &State,
     acting: &Acting,
@@ -214,6 +221,7 @@ pub async fn investigate(
     id: Uuid,
     finding: Finding,
     findings: &str,
+    fraud_from: Option<Month>,
 ) -> Result<ComplaintView, ApiError> {
     let today = state.mesh.today();
     let mut tx = state.mesh.db.begin().await?;
@@ -230,17 +238,91 @@ pub async fn investigate(
         )));
     }
     let now = state.mesh.clock.now();
-    store::complaints::set_investigated(&mut tx, id, &officer, finding, findings, now).await?;
+    let fraud = match fraud_from {
+        None => None,
+        Some(from) => Some((
+            from.to_string(),
+            stop_for_fraud(state, &mut tx, &c, finding, from, &officer, today).await?,
+        )),
+    };
+    let found = store::complaints::Investigation {
+        finding,
+        findings,
+        fraud,
+    };
+    store::complaints::set_investigated(&mut tx, id, &officer, &found, now).await?;
     let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
         .await?
         .ok_or_else(|| not_found(id))?;
     emit(state, &mut tx, &view, ComplaintStep::Investigated, &officer).await?;
     let mut record = entry("complaint.investigate", &view, Some(headers));
     record.detail["finding"] = json!(finding);
+    record.detail["fraud_from_month"] = json!(view.fraud_from_month);
+    record.detail["stop_change_id"] = json!(view.stop_change_id);
     audit::append(&mut tx, &state.mesh, &officer, record).await?;
     tx.commit().await?;
     tracing::info!(complaint_id = %id, finding = finding.as_str(), "Complaint investigated.");
     Ok(view)
+}
+
+/// The stop of a household whose report was confirmed as fraud from `from`: the whole
+/// household, from that month; its change id is stable from the complaint's.
+async fn stop_for_fraud(
+    state: &State,
+    tx: &mut PgConnection,
+    c: &ComplaintView,
+    finding: Finding,
+    from: Month,
+    officer: &Actor,
+    today: NaiveDate,
+) -> Result<Uuid, ApiError> {
+    let confirmed = matches!(
+        finding,
+        Finding::Substantiated | Finding::PartlySubstantiated
+    );
+    if c.category != ComplaintCategory::Report || !confirmed {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "fraud_from_month",
+            "only a report found substantiated or partly substantiated confirms a fraud",
+        )]));
+    }
+    let Some(household_id) = c.household_id else {
+        return Err(ApiError::Conflict(format!(
+            "complaint {} names no household to stop",
+            c.complaint_id
+        )));
+    };
+    let chain_id = store::households::chain_id(tx, household_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "the household of complaint {} is not enrolled: nothing to stop",
+                c.complaint_id
+            ))
+        })?;
+    let change = HouseholdChanged {
+        change_id: Uuid::new_v5(&c.complaint_id, b"fraud"),
+        member_id: None,
+        change: AssistanceChange::Stopped,
+        reason: "fraud".into(),
+        occurred_on: today,
+        stop_from_month: from,
+        exit_months: None,
+        decided_by: format!("officer:{}", officer.name),
+    };
+    let chain = ChainRef {
+        household_id,
+        chain_id,
+        causation_id: None,
+    };
+    let out = state
+        .mesh
+        .envelope(&chain, Some(household_id.to_string()), change.clone())
+        .by(officer.clone());
+    mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
+    store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
+    tracing::info!(household_id = %household_id, from_month = %from, "Fraud confirmed; the household's assistance stops.");
+    Ok(change.change_id)
 }
 
 /// The answer to the person who filed it, by the acting officer: a complaint or report once

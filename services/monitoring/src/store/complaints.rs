@@ -62,6 +62,9 @@ pub struct ComplaintView {
     pub investigated_at: Option<DateTime<Utc>>,
     pub finding: Option<Finding>,
     pub findings: Option<String>,
+    /// A report confirmed as fraud: the first month obtained by it, and the stop from then.
+    pub fraud_from_month: Option<String>,
+    pub stop_change_id: Option<Uuid>,
     pub answered_by: Option<Actor>,
     pub answered_at: Option<DateTime<Utc>>,
     pub answered_on: Option<NaiveDate>,
@@ -112,6 +115,8 @@ struct Row {
     investigated_at: Option<DateTime<Utc>>,
     finding: Option<String>,
     findings: Option<String>,
+    fraud_from_month: Option<String>,
+    stop_change_id: Option<Uuid>,
     answered_by: Option<String>,
     answered_by_sub: Option<String>,
     answered_by_role: Option<String>,
@@ -174,6 +179,8 @@ impl Row {
             investigated_at: self.investigated_at,
             finding,
             findings: self.findings,
+            fraud_from_month: self.fraud_from_month,
+            stop_change_id: self.stop_change_id,
             answered_by: actor(
                 self.answered_by,
                 self.answered_by_sub,
@@ -260,7 +267,7 @@ pub async fn list(db: &PgPool, f: &Filter) -> sqlx::Result<Vec<ComplaintView>> {
                 received_on, received_at, received_by, received_by_sub, received_by_role,
                 answer_due, status AS "status: ComplaintStatus", investigated_by,
                 investigated_by_sub, investigated_by_role, investigated_at, finding, findings,
-                answered_by, answered_by_sub, answered_by_role, answered_at, answered_on, answer,
+                fraud_from_month, stop_change_id, answered_by, answered_by_sub, answered_by_role, answered_at, answered_on, answer,
                 escalated_at, escalated_to
          FROM complaints
          WHERE (region_code LIKE ANY($1::text[]) OR escalated_to LIKE ANY($1::text[]))
@@ -306,7 +313,7 @@ pub async fn get(
                 received_on, received_at, received_by, received_by_sub, received_by_role,
                 answer_due, status AS "status: ComplaintStatus", investigated_by,
                 investigated_by_sub, investigated_by_role, investigated_at, finding, findings,
-                answered_by, answered_by_sub, answered_by_role, answered_at, answered_on, answer,
+                fraud_from_month, stop_change_id, answered_by, answered_by_sub, answered_by_role, answered_at, answered_on, answer,
                 escalated_at, escalated_to
          FROM complaints
          WHERE complaint_id = $1
@@ -319,27 +326,37 @@ pub async fn get(
     row.map(|r| r.view(today)).transpose()
 }
 
-/// Investigated by `officer`, who found `finding`.
+/// What an investigation found.
+#[derive(Debug, Clone)]
+pub struct Investigation<'a> {
+    pub finding: Finding,
+    pub findings: &'a str,
+    /// A confirmed fraud: its first month and the stop emitted for it.
+    pub fraud: Option<(String, Uuid)>,
+}
+
+/// Investigated by `officer`.
 pub async fn set_investigated(
     tx: &mut PgConnection,
     id: Uuid,
     officer: &Actor,
-    finding: Finding,
-    findings: &str,
+    found: &Investigation<'_>,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE complaints SET status = 'investigated', investigated_by = $2,
                 investigated_by_sub = $3, investigated_by_role = $4, investigated_at = $5,
-                finding = $6, findings = $7
+                finding = $6, findings = $7, fraud_from_month = $8, stop_change_id = $9
          WHERE complaint_id = $1",
         id,
         officer.name,
         officer.sub,
         officer.role,
         at,
-        finding.as_str(),
-        findings,
+        found.finding.as_str(),
+        found.findings,
+        found.fraud.as_ref().map(|(m, _)| m.as_str()),
+        found.fraud.as_ref().map(|(_, c)| *c),
     )
     .execute(&mut *tx)
     .await?;
