@@ -695,6 +695,27 @@ pub async fn county_decision(
         .ok_or_else(|| no_application(application_id))
 }
 
+/// `monitor.household.dishonesty_recorded` → the household's members' dishonesty records,
+/// which new applications of theirs are held to (`POST /v1/applications`).
+pub async fn on_dishonesty(
+    state: State,
+    e: mesh::Envelope<contract::DishonestyRecorded>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    store::record_dishonesty(&mut tx, e.household_id, &e.data, state.mesh.clock.now()).await?;
+    tx.commit().await?;
+    tracing::info!(
+        members = e.data.members.len(),
+        waiting_until = %e.data.waiting_until,
+        expires_on = %e.data.expires_on,
+        "Dishonesty record kept."
+    );
+    Ok(Outcome::Applied)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

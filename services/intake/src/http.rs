@@ -348,7 +348,31 @@ async fn submit(
             .collect();
         return Err(ApiError::Duplicate(fields));
     }
-    let flags = store::integrity_flags(&mut tx, &numbers).await?;
+    let mut flags = store::integrity_flags(&mut tx, &numbers).await?;
+    // A dishonesty record (失信记录): no application in its waiting period; after it, until it
+    // expires, a county decision.
+    let today = state.mesh.today();
+    let records = store::dishonesty_of(&mut tx, &numbers, today).await?;
+    let waiting: Vec<String> = records
+        .iter()
+        .filter(|r| r.waiting_until >= today)
+        .map(|r| {
+            format!(
+                "members[{}] has a dishonesty record (失信记录): no new application before {}",
+                r.position,
+                r.waiting_until.succ_opt().unwrap_or(r.waiting_until)
+            )
+        })
+        .collect();
+    if !waiting.is_empty() {
+        return Err(ApiError::Conflict(waiting.join("; ")));
+    }
+    flags.extend(records.iter().map(|r| {
+        format!(
+            "dishonesty_record: members[{}] has a dishonesty record until {}",
+            r.position, r.expires_on
+        )
+    }));
     let inserted = store::insert_application(
         &mut tx,
         &envelope,

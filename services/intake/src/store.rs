@@ -491,12 +491,75 @@ pub async fn open_cases_of(
          LEFT JOIN determinations d ON d.application_id = a.application_id
          WHERE m.id_number = ANY($1)
            AND (a.status IN ('verifying', 'manual_verification', 'awaiting_county_decision')
-                OR (a.status = 'determined' AND d.tier <> 'none'))
+                OR (a.status = 'determined' AND d.tier <> 'none'
+                    -- A household stopped for fraud has no open case any more: its dishonesty
+                    -- record decides what a new application goes through.
+                    AND NOT EXISTS (SELECT 1 FROM dishonesty_records r
+                                     WHERE r.household_id = a.household_id)))
          ORDER BY a.submitted_at"#,
         id_numbers,
     )
     .fetch_all(tx)
     .await
+}
+
+/// A dishonesty record of a person named in an application, in force on the day asked.
+#[derive(Debug, Clone)]
+pub struct Dishonesty {
+    /// The person's position in the application's members.
+    pub position: i64,
+    pub waiting_until: chrono::NaiveDate,
+    pub expires_on: chrono::NaiveDate,
+}
+
+/// The dishonesty records in force on `today` of the people `id_numbers` names (the latest
+/// expiring one per person), in application order.
+pub async fn dishonesty_of(
+    tx: &mut PgConnection,
+    id_numbers: &[String],
+    today: chrono::NaiveDate,
+) -> sqlx::Result<Vec<Dishonesty>> {
+    sqlx::query_as!(
+        Dishonesty,
+        r#"SELECT DISTINCT ON (t.i) (t.i - 1)::bigint AS "position!", r.waiting_until, r.expires_on
+         FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i)
+         JOIN dishonesty_records r ON r.id_number = t.n
+         WHERE r.expires_on >= $2
+         ORDER BY t.i, r.expires_on DESC"#,
+        id_numbers,
+        today,
+    )
+    .fetch_all(tx)
+    .await
+}
+
+/// Records a dishonesty record for each of its members; a redelivery changes nothing.
+pub async fn record_dishonesty(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    r: &contract::DishonestyRecorded,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let numbers: Vec<String> = r.members.iter().map(|m| m.id_number.clone()).collect();
+    sqlx::query!(
+        "INSERT INTO dishonesty_records (record_id, id_number, household_id, reason, complaint_id,
+                recorded_on, waiting_until, expires_on, policy_version, received_at)
+         SELECT $1, n, $3, $4, $5, $6, $7, $8, $9, $10 FROM unnest($2::text[]) AS n
+         ON CONFLICT (record_id, id_number) DO NOTHING",
+        r.record_id,
+        &numbers,
+        household_id,
+        r.reason,
+        r.complaint_id,
+        r.recorded_on,
+        r.waiting_until,
+        r.expires_on,
+        r.policy_version,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Integrity flags for an application naming these people (in application order).

@@ -49,6 +49,12 @@ impl Bounded for ApplicationSubmitted {
     }
 }
 
+impl Bounded for DishonestyRecorded {
+    fn check(&self, b: &Bounds) -> Result<(), String> {
+        members(b, self.members.len())
+    }
+}
+
 impl Bounded for SourceQuery {
     fn check(&self, b: &Bounds) -> Result<(), String> {
         members(b, self.members.len())

@@ -187,6 +187,16 @@ channels! {
         consumers: ["payment", "monitoring"],
         chain: true,
     }
+    /// A household whose report was confirmed as fraud gets a dishonesty record (失信记录):
+    /// intake holds its members' new applications to it.
+    DISHONESTY_RECORDED: DishonestyRecorded {
+        subject: "monitor.household.dishonesty_recorded",
+        kind: "monitor.household.dishonesty_recorded",
+        stream: Some(Stream::Monitor),
+        producers: ["monitoring"],
+        consumers: ["intake", "monitoring"],
+        chain: true,
+    }
     /// One record of a departmental feed (death, unemployment, serious illness, severe
     /// disability, student hardship, return to poverty, disaster victims) for data comparison.
     FEED_RECORD: FeedRecord {
@@ -462,7 +472,7 @@ mod tests {
         let declared = |service: &str| mesh::streams::declared_by(service, CATALOG);
         assert_eq!(
             declared("intake"),
-            [Intake, Verify, Eligibility, DeadLetter, Audit]
+            [Intake, Verify, Eligibility, Monitor, DeadLetter, Audit]
         );
         assert_eq!(
             declared("verification"),

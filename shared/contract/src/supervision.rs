@@ -133,6 +133,41 @@ pub struct ComplaintProgress {
     pub officer_concerned: Option<String>,
 }
 
+/// A member of a household that obtained assistance by fraud.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DishonestMember {
+    pub member_id: Uuid,
+    /// The 18-character resident ID number, by which intake finds the person in a new
+    /// application.
+    pub id_number: String,
+}
+
+/// `monitor.household.dishonesty_recorded`: a dishonesty record (失信记录, 003: "全面推行申请
+/// 社会救助事项守信承诺和失信记录制度") of a household whose report was confirmed as fraud.
+/// Until `waiting_until` none of its members may apply again; until `expires_on` a new
+/// application of theirs is flagged for a county decision (the region's `dishonesty_record`
+/// parameters).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DishonestyRecorded {
+    pub record_id: Uuid,
+    /// The region of the household (its enrolled region code).
+    pub region_code: RegionCode,
+    pub members: Vec<DishonestMember>,
+    /// `fraud`: assistance obtained by a false declaration.
+    pub reason: String,
+    /// The report that confirmed it.
+    pub complaint_id: Uuid,
+    /// The first month of assistance obtained by it.
+    pub fraud_from_month: policy::Month,
+    pub recorded_on: NaiveDate,
+    pub waiting_until: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// The parameter set whose `dishonesty_record` gave the dates.
+    pub policy_version: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,9 @@ pub struct ParameterSet {
     /// Days to answer a consultation, complaint or report (咨询、投诉、举报), by category, from
     /// the day it is received; unanswered past it, it escalates one level up.
     pub complaint_answer_days: ComplaintAnswerDays,
+    /// What a dishonesty record (失信记录) of a household that obtained assistance by fraud does
+    /// to its members' new applications, and for how long.
+    pub dishonesty_record: DishonestyRecord,
     /// Emergency aid a township may grant at once, before papers (先行救助), as a multiple of
     /// the monthly dibao standard (‰).
     pub act_first_multiple_permille: i64,
@@ -259,6 +262,16 @@ pub struct PriceSubsidy {
     pub trigger_cpi_rise_permille: i64,
     pub monthly_per_person: Fen,
     pub tiers: Vec<Tier>,
+}
+
+/// A dishonesty record's effect (003: 失信记录制度): no new application for `waiting_months`
+/// after it is recorded; until `record_months` after it, a new application needs a county
+/// decision (it carries an integrity flag).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DishonestyRecord {
+    pub waiting_months: u32,
+    pub record_months: u32,
 }
 
 /// Days to answer each category of what the public files with the supervision hotline (004:
@@ -728,6 +741,12 @@ impl ParameterSet {
         }
         if self.warning_verify_days == 0 {
             return bad("warning_verify_days must be at least 1");
+        }
+        let d = &self.dishonesty_record;
+        if d.record_months == 0 || d.waiting_months > d.record_months {
+            return bad(
+                "dishonesty_record: record_months at least 1 and no shorter than waiting_months",
+            );
         }
         let a = &self.complaint_answer_days;
         if a.consultation == 0 || a.complaint == 0 || a.report == 0 {

@@ -465,7 +465,8 @@ async fn run_month(mesh: &TestMesh, month: policy::Month) {
 
 /// Zhengzhou (002): "加大对骗取救助资金、物资或服务行为的查处力度,依法依规追回非法获取的物资、
 /// 救助金". A report confirmed as fraud from a month stops the household from that month, and
-/// payment recovers every payment made for the months since, payment by payment.
+/// payment recovers every payment made for the months since, payment by payment; the household
+/// gets a dishonesty record that holds up its members' new applications.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_paid_since() {
     let household = mesh_tests::another_household();
@@ -583,5 +584,73 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
         .await
         .unwrap();
     assert_eq!(enrolled["status"], json!("stopped"), "{enrolled}");
+
+    // The household's dishonesty record (失信记录, 003): in its waiting period no member may
+    // apply again; after it, a new application needs a county decision.
+    let record = mesh_tests::eventually(WITHIN, || async {
+        let stored = mesh
+            .stored("MONITOR", "monitor.household.dishonesty_recorded")
+            .await
+            .unwrap_or_default();
+        stored.len() == 1
+    })
+    .await;
+    assert!(record, "one dishonesty record");
+    let (_, event) = mesh
+        .stored("MONITOR", "monitor.household.dishonesty_recorded")
+        .await
+        .unwrap()
+        .remove(0);
+    let rule = PolicyBook::builtin()
+        .in_force(&RegionCode::parse("410102").unwrap(), m2.first_day())
+        .unwrap()
+        .dishonesty_record;
+    let recorded_on = m2.first_day();
+    let waiting_until = recorded_on
+        .checked_add_months(chrono::Months::new(rule.waiting_months))
+        .unwrap();
+    assert_eq!(date(&event["data"]["waiting_until"]), waiting_until);
+    assert_eq!(event["data"]["members"].as_array().unwrap().len(), 3);
+    let refused = mesh_tests::eventually(WITHIN, || async {
+        matches!(mesh.submit(&household).await,
+            Ok((409, body)) if body.to_string().contains("失信记录"))
+    })
+    .await;
+    assert!(refused, "no new application in the waiting period");
+    let (_, body) = mesh.submit(&household).await.unwrap();
+    for m in household["members"].as_array().unwrap() {
+        assert!(!body.to_string().contains(m["id_number"].as_str().unwrap()));
+    }
+    mesh.clock
+        .set_local_date(waiting_until.succ_opt().unwrap(), 10);
+    let (status, again) = mesh.submit(&household).await.unwrap();
+    assert_eq!(status, 202, "after the waiting period: {again}");
+    let path = format!(
+        "/v1/applications/{}",
+        again["application_id"].as_str().unwrap()
+    );
+    assert!(
+        mesh.status_becomes("intake", &path, "awaiting_county_decision", WITHIN)
+            .await,
+        "a county decides it: {:?}",
+        mesh.get("intake", &path).await
+    );
+    let (_, application) = mesh.get("intake", &path).await.unwrap();
+    assert!(
+        application.to_string().contains("dishonesty_record"),
+        "{application}"
+    );
+    let (_, chain) = mesh
+        .get("monitoring", &format!("/v1/households/{id}/chain"))
+        .await
+        .unwrap();
+    assert!(
+        chain["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["type"] == json!("monitor.household.dishonesty_recorded")),
+        "the record is a step of the chain"
+    );
     mesh.teardown().await.unwrap();
 }

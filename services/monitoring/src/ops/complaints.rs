@@ -9,10 +9,10 @@ use crate::store;
 use crate::store::complaints::{ComplaintView, NewComplaint};
 use axum::http::HeaderMap;
 use chrono::NaiveDate;
-use contract::channels::{COMPLAINT_PROGRESS, HOUSEHOLD_CHANGED};
+use contract::channels::{COMPLAINT_PROGRESS, DISHONESTY_RECORDED, HOUSEHOLD_CHANGED};
 use contract::{
-    AssistanceChange, ComplaintCategory, ComplaintProgress, ComplaintStep, Finding,
-    HouseholdChanged,
+    AssistanceChange, ComplaintCategory, ComplaintProgress, ComplaintStep, DishonestMember,
+    DishonestyRecorded, Finding, HouseholdChanged,
 };
 use mesh::audit::{self, Entry};
 use mesh::http::{ApiError, FieldError};
@@ -321,8 +321,64 @@ async fn stop_for_fraud(
         .by(officer.clone());
     mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
     store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
+    record_dishonesty(state, tx, c, household_id, &chain, from, officer, today).await?;
     tracing::info!(household_id = %household_id, from_month = %from, "Fraud confirmed; the household's assistance stops.");
     Ok(change.change_id)
+}
+
+/// The household's dishonesty record (失信记录), with the dates its region's
+/// `dishonesty_record` parameters give, for intake to hold its members' new applications to.
+#[allow(clippy::too_many_arguments)]
+async fn record_dishonesty(
+    state: &State,
+    tx: &mut PgConnection,
+    c: &ComplaintView,
+    household_id: Uuid,
+    chain: &ChainRef,
+    from: Month,
+    officer: &Actor,
+    today: NaiveDate,
+) -> Result<(), ApiError> {
+    let internal = |e: String| ApiError::Internal(anyhow::anyhow!(e));
+    let region_code = store::households::region_of(tx, household_id)
+        .await?
+        .ok_or_else(|| internal(format!("household {household_id} has no region")))?;
+    let region = RegionCode::parse(&region_code).map_err(|e| internal(e.to_string()))?;
+    let params = state
+        .policy
+        .in_force(&region, today)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let after = |months: u32| {
+        today
+            .checked_add_months(chrono::Months::new(months))
+            .unwrap_or(NaiveDate::MAX)
+    };
+    let members = store::households::members(tx, household_id)
+        .await?
+        .into_iter()
+        .map(|(member_id, id_number)| DishonestMember {
+            member_id,
+            id_number,
+        })
+        .collect();
+    let record = DishonestyRecorded {
+        record_id: Uuid::new_v5(&c.complaint_id, b"dishonesty"),
+        region_code: region,
+        members,
+        reason: "fraud".into(),
+        complaint_id: c.complaint_id,
+        fraud_from_month: from,
+        recorded_on: today,
+        waiting_until: after(params.dishonesty_record.waiting_months),
+        expires_on: after(params.dishonesty_record.record_months),
+        policy_version: params.version.clone(),
+    };
+    let out = state
+        .mesh
+        .envelope(chain, Some(household_id.to_string()), record)
+        .by(officer.clone());
+    mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, DISHONESTY_RECORDED, &out).await?;
+    Ok(())
 }
 
 /// The answer to the person who filed it, by the acting officer: a complaint or report once
