@@ -349,30 +349,7 @@ async fn submit(
         return Err(ApiError::Duplicate(fields));
     }
     let mut flags = store::integrity_flags(&mut tx, &numbers).await?;
-    // A dishonesty record (失信记录): no application in its waiting period; after it, until it
-    // expires, a county decision.
-    let today = state.mesh.today();
-    let records = store::dishonesty_of(&mut tx, &numbers, today).await?;
-    let waiting: Vec<String> = records
-        .iter()
-        .filter(|r| r.waiting_until >= today)
-        .map(|r| {
-            format!(
-                "members[{}] has a dishonesty record (失信记录): no new application before {}",
-                r.position,
-                r.waiting_until.succ_opt().unwrap_or(r.waiting_until)
-            )
-        })
-        .collect();
-    if !waiting.is_empty() {
-        return Err(ApiError::Conflict(waiting.join("; ")));
-    }
-    flags.extend(records.iter().map(|r| {
-        format!(
-            "dishonesty_record: members[{}] has a dishonesty record until {}",
-            r.position, r.expires_on
-        )
-    }));
+    flags.extend(dishonesty_flags(&mut tx, &numbers, state.mesh.today()).await?);
     let inserted = store::insert_application(
         &mut tx,
         &envelope,
@@ -428,6 +405,40 @@ async fn submit(
             submitted_by: Some(actor),
         }),
     ))
+}
+
+/// What the people's dishonesty records (失信记录) in force on `today` do to their new
+/// application: 409 in a record's waiting period; after it, until the record expires, an
+/// integrity flag (a county decides the application).
+async fn dishonesty_flags(
+    tx: &mut sqlx::PgConnection,
+    numbers: &[String],
+    today: chrono::NaiveDate,
+) -> Result<Vec<String>, ApiError> {
+    let records = store::dishonesty_of(tx, numbers, today).await?;
+    let waiting: Vec<String> = records
+        .iter()
+        .filter(|r| r.waiting_until >= today)
+        .map(|r| {
+            format!(
+                "members[{}] has a dishonesty record (失信记录): no new application before {}",
+                r.position,
+                r.waiting_until.succ_opt().unwrap_or(r.waiting_until)
+            )
+        })
+        .collect();
+    if !waiting.is_empty() {
+        return Err(ApiError::Conflict(waiting.join("; ")));
+    }
+    Ok(records
+        .iter()
+        .map(|r| {
+            format!(
+                "dishonesty_record: members[{}] has a dishonesty record until {}",
+                r.position, r.expires_on
+            )
+        })
+        .collect())
 }
 
 fn accepted(a: store::ApplicationRow) -> Accepted {

@@ -9,6 +9,9 @@ use chrono_tz::Tz;
 use serde_json::Value;
 use std::fmt::Write as _;
 
+/// One step of the chain as the file shows it: (time, type, service, who acted, summary).
+pub type FileStep<'a> = (DateTime<Utc>, &'a str, &'a str, Option<&'a str>, &'a Value);
+
 /// What the file is made of, read by the route.
 pub struct FileData<'a> {
     pub household_id: uuid::Uuid,
@@ -18,7 +21,7 @@ pub struct FileData<'a> {
     /// (relation, masked ID number)), when enrolled.
     pub enrolment: Option<Enrolment<'a>>,
     /// Every chain step: (time, type, service, who acted, summary).
-    pub steps: Vec<(DateTime<Utc>, &'a str, &'a str, Option<&'a str>, &'a Value)>,
+    pub steps: Vec<FileStep<'a>>,
     /// Referrals: (department, need, status, feedback due).
     pub referrals: Vec<(String, String, String, String)>,
     /// Warnings: (kind, status, verify due, disposition).

@@ -405,7 +405,7 @@ pub async fn answer(
                 c.category
             )))
         }
-        _ => {}
+        ComplaintStatus::Received | ComplaintStatus::Investigated => {}
     }
     let now = state.mesh.clock.now();
     store::complaints::set_answered(&mut tx, id, &officer, text, now, today).await?;
