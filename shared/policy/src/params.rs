@@ -93,6 +93,8 @@ pub struct ParameterSet {
     /// What a dishonesty record (失信记录) of a household that obtained assistance by fraud does
     /// to its members' new applications, and for how long.
     pub dishonesty_record: DishonestyRecord,
+    /// The thresholds of the risk supervision rules (风险监督预警) over the mesh's own data.
+    pub risk_rules: RiskRules,
     /// Emergency aid a township may grant at once, before papers (先行救助), as a multiple of
     /// the monthly dibao standard (‰).
     pub act_first_multiple_permille: i64,
@@ -272,6 +274,16 @@ pub struct PriceSubsidy {
 pub struct DishonestyRecord {
     pub waiting_months: u32,
     pub record_months: u32,
+}
+
+/// Risk supervision (003: "建立社会救助风险监督预警机制"): what makes each rule raise a warning
+/// for the county.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRules {
+    /// An application decided by a person (a manual verification, a county decision) within
+    /// this many hours of its submission was approved in unusually short time.
+    pub fast_approval_hours: u32,
 }
 
 /// Days to answer each category of what the public files with the supervision hotline (004:
@@ -747,6 +759,9 @@ impl ParameterSet {
             return bad(
                 "dishonesty_record: record_months at least 1 and no shorter than waiting_months",
             );
+        }
+        if self.risk_rules.fast_approval_hours == 0 {
+            return bad("risk_rules.fast_approval_hours must be at least 1");
         }
         let a = &self.complaint_answer_days;
         if a.consultation == 0 || a.complaint == 0 || a.report == 0 {

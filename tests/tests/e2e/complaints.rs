@@ -7,7 +7,8 @@
 //! township, investigated by a county officer (not by the township officer it is about),
 //! answered, and each step is on the household's chain; a complaint left unanswered past its
 //! deadline escalates to the county and costs the district points in the quarterly score. The
-//! household's file (一户一档) holds every step of its chain, in Chinese.
+//! household's file (一户一档) holds every step of its chain, in Chinese. An application decided
+//! by hand in unusually short time raises a risk warning for the county; none on the demo data.
 
 use chrono::{Datelike, Days, NaiveDate};
 use mesh_tests::{business_date, demo_household, error_fields, Options, TestMesh, Who};
@@ -70,6 +71,18 @@ async fn a_report_is_routed_to_the_township_investigated_answered_and_on_the_cha
     let wang = Who::person("wang.fang");
     let zhao = Who::person("zhao.min");
     let other_township = Who::person("li.qiang");
+
+    // The demo household was determined by rule: no risk rule fires on it.
+    let (status, swept) = mesh
+        .post(
+            "monitoring",
+            "/v1/sweeps",
+            &json!({"as_of": business_date()}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{swept}");
+    assert_eq!(swept["risk_raised"], json!(0), "{swept}");
 
     // Every fault named, none of the values echoed.
     let (status, refused) = mesh
@@ -651,6 +664,89 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
             .iter()
             .any(|s| s["type"] == json!("monitor.household.dishonesty_recorded")),
         "the record is a step of the chain"
+    );
+    mesh.teardown().await.unwrap();
+}
+
+/// Yicheng (003): "建立社会救助风险监督预警机制". An application an officer decided by hand within
+/// `risk_rules.fast_approval_hours` of its submission raises one risk warning, for the county.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_decided_by_hand_in_unusually_short_time_raises_one_risk_warning() {
+    let mesh = TestMesh::start(Options {
+        fixtures: crate::chain::demo_fixtures(),
+        silent_sources: vec!["bank".into()],
+        verification_timeout_ms: 300,
+        verification_attempts: 2,
+        verification: vec![("verification.source_hold_seconds".into(), "0".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, accepted) = mesh.submit(&demo_household()).await.unwrap();
+    let path = format!(
+        "/v1/applications/{}",
+        accepted["application_id"].as_str().unwrap()
+    );
+    assert!(
+        mesh.status_becomes("intake", &path, "manual_verification", WITHIN)
+            .await
+    );
+    let (_, app) = mesh.get("intake", &path).await.unwrap();
+    let figures: Vec<Value> = app["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| json!({"member_id": m["member_id"], "monthly_income_fen": 0, "assets_fen": 0}))
+        .collect();
+    let (status, decided) = mesh
+        .post(
+            "intake",
+            &format!("{path}/manual-verification"),
+            &json!({"note": "bank statements checked at the township office", "members": figures}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{decided}");
+    let household = accepted["household_id"].as_str().unwrap().to_owned();
+    let recorded = mesh_tests::eventually(WITHIN, || async {
+        matches!(mesh.get("monitoring", &format!("/v1/households/{household}/chain")).await,
+            Ok((200, c)) if c["steps"].as_array().is_some_and(|s| s.iter().any(|s|
+                s["type"] == json!("eligibility.household.determined"))))
+    })
+    .await;
+    assert!(recorded, "the determination is on the chain");
+
+    let today = business_date();
+    let (_, swept) = mesh
+        .post("monitoring", "/v1/sweeps", &json!({"as_of": today}))
+        .await
+        .unwrap();
+    assert_eq!(swept["risk_raised"], json!(1), "{swept}");
+    let (_, again) = mesh
+        .post("monitoring", "/v1/sweeps", &json!({"as_of": today}))
+        .await
+        .unwrap();
+    assert_eq!(again["risk_raised"], json!(0), "once: {again}");
+    let (status, list) = mesh
+        .get_as(
+            Some(&Who::person("zhao.min")),
+            "monitoring",
+            "/v1/warnings?kind=risk_fast_approval&escalated=true",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(list[0]["household_id"], json!(household));
+    assert_eq!(list[0]["escalated_to"], json!("410102"));
+    assert_eq!(list[0]["detail"]["decided_by"], json!("wang.fang"));
+    let hours = params_on(today).risk_rules.fast_approval_hours;
+    assert!(
+        list[0]["detail"]["minutes_after_submission"]
+            .as_i64()
+            .unwrap()
+            < i64::from(hours) * 60
     );
     mesh.teardown().await.unwrap();
 }

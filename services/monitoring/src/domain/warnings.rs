@@ -72,10 +72,13 @@ pub enum WarningKind {
     HousingHardship,
     RegisteredUnemployed,
     DisasterVictim,
+    /// Risk supervision (风险监督预警): an application decided by a person in unusually short
+    /// time after its submission (`risk_rules.fast_approval_hours`); for the county.
+    RiskFastApproval,
 }
 
 impl WarningKind {
-    pub const ALL: [WarningKind; 11] = [
+    pub const ALL: [WarningKind; 12] = [
         WarningKind::ActiveDiscovery,
         WarningKind::Death,
         WarningKind::RigidExpenditureReview,
@@ -87,6 +90,7 @@ impl WarningKind {
         WarningKind::HousingHardship,
         WarningKind::RegisteredUnemployed,
         WarningKind::DisasterVictim,
+        WarningKind::RiskFastApproval,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +106,7 @@ impl WarningKind {
             WarningKind::HousingHardship => "housing_hardship",
             WarningKind::RegisteredUnemployed => "registered_unemployed",
             WarningKind::DisasterVictim => "disaster_victim",
+            WarningKind::RiskFastApproval => "risk_fast_approval",
         }
     }
 
@@ -124,7 +129,8 @@ impl WarningKind {
             | WarningKind::RigidExpenditureReview
             | WarningKind::SevereDisability
             | WarningKind::ReferralOverdue
-            | WarningKind::ReverificationOverdue => None,
+            | WarningKind::ReverificationOverdue
+            | WarningKind::RiskFastApproval => None,
         }
     }
 }

@@ -452,6 +452,9 @@ pub struct SweepReport {
     /// Consultations, complaints and reports newly escalated one level up, unanswered past
     /// their deadline.
     pub complaints_escalated: usize,
+    /// Risk supervision warnings raised for the county (applications approved in unusually
+    /// short time).
+    pub risk_raised: usize,
 }
 
 /// One sweep as of `as_of` ("today"): idempotent, safe with several replicas. `by` is the
@@ -496,27 +499,93 @@ pub async fn sweep(
     report.escalated = escalated as usize;
     report.complaints_escalated =
         crate::ops::complaints::escalate_overdue(state, &mut tx, as_of).await?;
+    report.risk_raised = fast_approvals(state, &mut tx, as_of).await?;
     if let Some(operator) = by {
         let entry = Entry::new("sweep.run", "sweep", as_of).detail(json!({
             "as_of": as_of,
             "referral_overdue_raised": report.referral_overdue_raised,
             "escalated": report.escalated,
             "complaints_escalated": report.complaints_escalated,
+            "risk_raised": report.risk_raised,
         }));
         audit::append(&mut tx, &state.mesh, operator, entry).await?;
     }
     tx.commit().await?;
-    if report.referral_overdue_raised > 0 || report.escalated > 0 || report.complaints_escalated > 0
+    if report.referral_overdue_raised > 0
+        || report.escalated > 0
+        || report.complaints_escalated > 0
+        || report.risk_raised > 0
     {
         tracing::info!(
             %as_of,
             raised = report.referral_overdue_raised,
             escalated = report.escalated,
             complaints_escalated = report.complaints_escalated,
+            risk_raised = report.risk_raised,
             "Warning sweep."
         );
     }
     Ok(report)
+}
+
+/// How far back the sweep looks for decisions to hold to the risk rules: decisions are
+/// recorded once, so a window longer than any outage of the sweep sees each.
+const RISK_LOOKBACK_DAYS: u64 = 31;
+
+/// Risk supervision (风险监督预警, 003): each application a person decided within the region's
+/// `risk_rules.fast_approval_hours` of its submission raises one `risk_fast_approval` warning,
+/// passed to the county at once (a township does not review its own decisions). Returns how
+/// many were raised.
+async fn fast_approvals(
+    state: &State,
+    tx: &mut PgConnection,
+    as_of: NaiveDate,
+) -> anyhow::Result<usize> {
+    let since = crate::domain::reports::midnight(
+        as_of
+            .checked_sub_days(chrono::Days::new(RISK_LOOKBACK_DAYS))
+            .unwrap_or(NaiveDate::MIN),
+        &state.mesh.clock,
+    );
+    let mut raised = 0;
+    for d in store::warnings::person_decided_since(tx, since).await? {
+        let Some(region_code) = d.region_code.as_deref() else {
+            continue;
+        };
+        let region = RegionCode::parse(region_code)?;
+        let decided_on = state.mesh.clock.local_date(d.decided_at);
+        let params = state.policy.in_force(&region, decided_on)?;
+        let took = d.decided_at - d.submitted_at;
+        let limit = chrono::Duration::hours(i64::from(params.risk_rules.fast_approval_hours));
+        if took >= limit {
+            continue;
+        }
+        let (id, new) = store::warnings::raise(
+            tx,
+            &NewWarning {
+                dedupe_key: format!("risk:fast_approval:{}", d.event_id),
+                kind: WarningKind::RiskFastApproval,
+                household_id: Some(d.household_id),
+                member_id: None,
+                township_code: township_of(region_code),
+                detail: json!({
+                    "application_id": d.application_id,
+                    "decided_by": d.decided_by,
+                    "minutes_after_submission": took.num_minutes(),
+                    "fast_approval_hours": params.risk_rules.fast_approval_hours,
+                    "policy_version": params.version,
+                }),
+                verify_due: policy::dates::deadline(as_of, params.warning_verify_days),
+                raised_at: state.mesh.clock.now(),
+            },
+        )
+        .await?;
+        if new {
+            store::warnings::escalate_now(tx, id, state.mesh.clock.now()).await?;
+            raised += 1;
+        }
+    }
+    Ok(raised)
 }
 
 /// The periodic sweep, as of the real date, every `interval`, until the service stops. A failed

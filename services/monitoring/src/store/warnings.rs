@@ -340,6 +340,58 @@ pub async fn escalate_overdue(
     .rows_affected())
 }
 
+/// A determination a person made (its event carries an actor) recorded since `since`, with its
+/// application's submission, that no risk warning names yet.
+#[derive(Debug, Clone)]
+pub struct PersonDecided {
+    pub event_id: String,
+    pub household_id: Uuid,
+    pub application_id: Option<String>,
+    pub region_code: Option<String>,
+    pub decided_at: DateTime<Utc>,
+    pub submitted_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+}
+
+pub async fn person_decided_since(
+    tx: &mut PgConnection,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<PersonDecided>> {
+    sqlx::query_as!(
+        PersonDecided,
+        r#"SELECT d.event_id, d.household_id, d.summary->>'application_id' AS application_id,
+                d.region_code, d.time AS decided_at, s.time AS "submitted_at!",
+                d.actor->>'sub' AS decided_by
+         FROM chain_events d
+         JOIN LATERAL (SELECT f.time FROM chain_events f
+                        WHERE f.household_id = d.household_id
+                          AND f.type = 'intake.application.submitted'
+                          AND f.summary->>'application_id' = d.summary->>'application_id'
+                        ORDER BY f.seq LIMIT 1) s ON true
+         WHERE d.type = 'eligibility.household.determined' AND d.actor IS NOT NULL
+           AND d.time >= $1
+           AND NOT EXISTS (SELECT 1 FROM warnings w
+                            WHERE w.dedupe_key = 'risk:fast_approval:' || d.event_id)
+         ORDER BY d.time, d.event_id"#,
+        since,
+    )
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// A warning passed to its county at once (one the township must not handle itself).
+pub async fn escalate_now(tx: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE warnings SET escalated_at = $2, escalated_to = left(township_code, 6)
+         WHERE warning_id = $1 AND escalated_at IS NULL",
+        id,
+        at,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
