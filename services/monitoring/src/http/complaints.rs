@@ -2,6 +2,7 @@
 //! a window, the web form's operator), listed by area, read in full (audited), investigated and
 //! answered.
 
+use super::warnings::{as_of, boolean, limit, no_id_number, uuid};
 use crate::domain::complaints::ComplaintStatus;
 use crate::ops::complaints::{self as ops, Intake};
 use crate::state::State;
@@ -106,20 +107,6 @@ fn text(
     }
 }
 
-/// Free text must not carry a resident ID number.
-fn no_id_number(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) {
-    let carries_id = value.is_some_and(|text| {
-        text.split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|word| word.len() == 18 && policy::ResidentId::parse(word).is_ok())
-    });
-    if carries_id {
-        errors.push(FieldError::new(
-            field,
-            "must not contain an ID number: name the household by its id",
-        ));
-    }
-}
-
 fn word<T>(
     value: &Option<String>,
     field: &str,
@@ -166,7 +153,7 @@ fn filer(req: &ComplaintRequest, errors: &mut Vec<FieldError>) -> Option<Filer> 
         }
         (Some(f), false) => {
             let name = text(&f.name, "filer.name", 50, errors);
-            no_id_number("filer.name", f.name.as_deref(), errors);
+            no_id_number("filer.name", &f.name, errors);
             let phone = f.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
             if let Some(p) = phone {
                 let digits = p
@@ -208,7 +195,7 @@ fn valid(req: &ComplaintRequest) -> Result<Intake, ApiError> {
         &mut errors,
     );
     let summary = text(&req.summary, "summary", MAX_SUMMARY, &mut errors);
-    no_id_number("summary", req.summary.as_deref(), &mut errors);
+    no_id_number("summary", &req.summary, &mut errors);
     let region = req
         .region_code
         .as_deref()
@@ -323,33 +310,10 @@ async fn list(
         }
         parsed
     });
-    let overdue = match q.overdue.as_deref() {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => {
-            errors.push(FieldError::new("overdue", "true or false"));
-            None
-        }
-    };
-    let household_id = q.household_id.as_deref().and_then(|s| {
-        let parsed = s.parse::<Uuid>().ok();
-        if parsed.is_none() {
-            errors.push(FieldError::new("household_id", "a UUID"));
-        }
-        parsed
-    });
-    let limit = match q.limit.as_deref() {
-        None => 500,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=5000).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new("limit", "a number from 1 to 5000"));
-                0
-            }
-        },
-    };
-    let as_of = super::warnings::as_of(&q.as_of, state.mesh.today(), &mut errors);
+    let overdue = boolean(&q.overdue, "overdue", &mut errors);
+    let household_id = uuid(&q.household_id, "household_id", &mut errors);
+    let limit = limit(&q.limit, &mut errors);
+    let as_of = as_of(&q.as_of, state.mesh.today(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -433,7 +397,7 @@ async fn investigation(
         &mut errors,
     );
     let findings = text(&req.findings, "findings", MAX_SUMMARY, &mut errors);
-    no_id_number("findings", req.findings.as_deref(), &mut errors);
+    no_id_number("findings", &req.findings, &mut errors);
     let this_month = policy::Month::of(state.mesh.today());
     let fraud_from = match req.fraud_from_month.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -478,7 +442,7 @@ async fn answer(
 ) -> Result<Json<ComplaintView>, ApiError> {
     let mut errors = Vec::new();
     let text = text(&req.answer, "answer", MAX_SUMMARY, &mut errors);
-    no_id_number("answer", req.answer.as_deref(), &mut errors);
+    no_id_number("answer", &req.answer, &mut errors);
     match text {
         Some(text) if errors.is_empty() => ops::answer(&state, &acting, &headers, id, &text)
             .await

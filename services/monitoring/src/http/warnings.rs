@@ -103,9 +103,9 @@ fn required(
     }
 }
 
-/// Free text recorded on a warning must not carry a resident ID number (names cannot be told
-/// from other words; staff are asked to write ids, not names).
-fn no_id_number(field: &str, value: &Option<String>, errors: &mut Vec<FieldError>) {
+/// Free text recorded on a warning or a complaint must not carry a resident ID number (names
+/// cannot be told from other words; staff are asked to write ids, not names).
+pub(crate) fn no_id_number(field: &str, value: &Option<String>, errors: &mut Vec<FieldError>) {
     let Some(text) = value.as_deref() else {
         return;
     };
@@ -115,7 +115,7 @@ fn no_id_number(field: &str, value: &Option<String>, errors: &mut Vec<FieldError
     if carries_id {
         errors.push(FieldError::new(
             field,
-            "must not contain an ID number: name the person by member id",
+            "must not contain an ID number: name a person or household by its id",
         ));
     }
 }
@@ -153,7 +153,11 @@ fn region_prefix(
     Some(v.to_owned())
 }
 
-fn boolean(value: &Option<String>, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+pub(crate) fn boolean(
+    value: &Option<String>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<bool> {
     match value.as_deref()? {
         "true" => Some(true),
         "false" => Some(false),
@@ -162,6 +166,33 @@ fn boolean(value: &Option<String>, field: &str, errors: &mut Vec<FieldError>) ->
             None
         }
     }
+}
+
+/// A list's `limit`: 1 to 5000, 500 when absent.
+pub(crate) fn limit(value: &Option<String>, errors: &mut Vec<FieldError>) -> i64 {
+    match value.as_deref() {
+        None => 500,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=5000).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new("limit", "a number from 1 to 5000"));
+                0
+            }
+        },
+    }
+}
+
+/// An optional UUID of a query.
+pub(crate) fn uuid(
+    value: &Option<String>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Uuid> {
+    let parsed = value.as_deref().map(str::parse::<Uuid>)?;
+    if parsed.is_err() {
+        errors.push(FieldError::new(field, "a UUID"));
+    }
+    parsed.ok()
 }
 
 /// `as_of` as a date, or `today`.
@@ -199,26 +230,8 @@ async fn list_warnings(
     });
     // A kind no warning has selects nothing.
     let kind = q.kind.as_deref().map(WarningKind::parse);
-    let household_id = match q.household_id.as_deref() {
-        None => None,
-        Some(s) => match s.parse::<Uuid>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.push(FieldError::new("household_id", "a UUID"));
-                None
-            }
-        },
-    };
-    let limit = match q.limit.as_deref() {
-        None => 500,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=5000).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new("limit", "a number from 1 to 5000"));
-                0
-            }
-        },
-    };
+    let household_id = uuid(&q.household_id, "household_id", &mut errors);
+    let limit = limit(&q.limit, &mut errors);
     let filter = Filter {
         areas: acting.region_patterns(),
         township: township.or(county),
