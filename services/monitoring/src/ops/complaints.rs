@@ -9,7 +9,7 @@ use crate::store;
 use crate::store::complaints::{ComplaintView, NewComplaint};
 use axum::http::HeaderMap;
 use chrono::NaiveDate;
-use contract::channels::{COMPLAINT_PROGRESS, DISHONESTY_RECORDED, HOUSEHOLD_CHANGED};
+use contract::channels::{COMPLAINT_PROGRESS, DISHONESTY_RECORDED};
 use contract::{
     AssistanceChange, ComplaintCategory, ComplaintProgress, ComplaintStep, DishonestMember,
     DishonestyRecorded, Finding, HouseholdChanged,
@@ -292,14 +292,6 @@ async fn stop_for_fraud(
             c.complaint_id
         )));
     };
-    let chain_id = store::households::chain_id(tx, household_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "the household of complaint {} is not enrolled: nothing to stop",
-                c.complaint_id
-            ))
-        })?;
     let change = HouseholdChanged {
         change_id: Uuid::new_v5(&c.complaint_id, b"fraud"),
         member_id: None,
@@ -310,17 +302,7 @@ async fn stop_for_fraud(
         exit_months: None,
         decided_by: format!("officer:{}", officer.name),
     };
-    let chain = ChainRef {
-        household_id,
-        chain_id,
-        causation_id: None,
-    };
-    let out = state
-        .mesh
-        .envelope(&chain, Some(household_id.to_string()), change.clone())
-        .by(officer.clone());
-    mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
-    store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
+    let chain = crate::ops::warnings::stop_by(state, tx, household_id, &change, officer).await?;
     record_dishonesty(state, tx, c, household_id, &chain, from, officer, today).await?;
     tracing::info!(household_id = %household_id, from_month = %from, "Fraud confirmed; the household's assistance stops.");
     Ok(change.change_id)

@@ -366,14 +366,6 @@ async fn reverify_terminate(
             w.warning_id
         )));
     };
-    let chain_id = store::households::chain_id(tx, household_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "the household of warning {} is not enrolled",
-                w.warning_id
-            ))
-        })?;
     let change = HouseholdChanged {
         change_id: Uuid::new_v5(&w.warning_id, b"reverify_terminate"),
         member_id: w.member_id,
@@ -384,21 +376,43 @@ async fn reverify_terminate(
         exit_months: None,
         decided_by: format!("officer:{}", officer.name),
     };
+    stop_by(state, tx, household_id, &change, officer).await?;
+    Ok(change)
+}
+
+/// Sends `change` (a stop decided by `officer`) for the enrolled household through the outbox,
+/// on its chain; a stop of the whole household also stops it in the population database at
+/// once (monitoring's own change is a no-op when it comes back). 409 when the household is not
+/// enrolled. The household's chain, for what else the caller sends on it.
+pub(crate) async fn stop_by(
+    state: &State,
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    change: &HouseholdChanged,
+    officer: &Actor,
+) -> Result<ChainRef, ApiError> {
+    let chain_id = store::households::chain_id(tx, household_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "household {household_id} is not enrolled: nothing to stop"
+            ))
+        })?;
     let chain = ChainRef {
         household_id,
         chain_id,
         causation_id: None,
     };
-    let subject = w.member_id.unwrap_or(household_id).to_string();
+    let subject = change.member_id.unwrap_or(household_id).to_string();
     let out = state
         .mesh
         .envelope(&chain, Some(subject), change.clone())
         .by(officer.clone());
     mesh::outbox::enqueue_on(&mut *tx, &state.mesh.subjects, HOUSEHOLD_CHANGED, &out).await?;
-    if w.member_id.is_none() {
+    if change.member_id.is_none() {
         store::households::set_stopped(tx, household_id, state.mesh.clock.now()).await?;
     }
-    Ok(change)
+    Ok(chain)
 }
 
 fn params_for<'a>(
