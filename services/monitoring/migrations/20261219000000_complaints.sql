@@ -61,3 +61,8 @@ CREATE TABLE complaints (
 CREATE INDEX complaints_by_region ON complaints (region_code, status, answer_due);
 CREATE INDEX complaints_by_household ON complaints (household_id) WHERE household_id IS NOT NULL;
 CREATE INDEX complaints_overdue ON complaints (answer_due) WHERE status <> 'answered' AND escalated_at IS NULL;
+
+-- Risk supervision (the warning sweep, `risk_fast_approval`): the determinations a person made,
+-- by when they were recorded, so that each sweep reads the last weeks' and not the whole chain.
+CREATE INDEX chain_events_person_decided ON chain_events (time)
+    WHERE type = 'eligibility.household.determined' AND actor IS NOT NULL;

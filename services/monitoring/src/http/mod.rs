@@ -164,31 +164,7 @@ async fn chain(
     }
     let complete =
         is_complete(&steps) && flags.omissions.is_empty() && flags.awaiting_feedback.is_empty();
-    let warnings = store::warnings::list(
-        &state.mesh.db,
-        &Filter {
-            areas,
-            household_id: Some(id),
-            as_of: today,
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .await?;
-    let complaints = store::complaints::list(
-        &state.mesh.db,
-        &store::complaints::Filter {
-            areas: acting.region_patterns(),
-            household_id: Some(id),
-            as_of: today,
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .map(store::complaints::ComplaintView::masked)
-    .collect::<Vec<_>>();
+    let (warnings, complaints) = of_household(&state, areas, id, today).await?;
     let entry = Entry::new("chain.read", "chain", chain_id)
         .household(id)
         .purpose_from(&headers)
@@ -210,6 +186,42 @@ async fn chain(
         warnings,
         complaints,
     }))
+}
+
+/// The warnings and the complaints (the filer masked) of household `id` in `areas`, oldest
+/// first: what its chain and its file list beside the steps.
+async fn of_household(
+    state: &State,
+    areas: Vec<String>,
+    id: Uuid,
+    today: chrono::NaiveDate,
+) -> Result<(Vec<WarningView>, Vec<store::complaints::ComplaintView>), ApiError> {
+    let complaints = store::complaints::list(
+        &state.mesh.db,
+        &store::complaints::Filter {
+            areas: areas.clone(),
+            household_id: Some(id),
+            as_of: today,
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?
+    .into_iter()
+    .map(store::complaints::ComplaintView::masked)
+    .collect();
+    let warnings = store::warnings::list(
+        &state.mesh.db,
+        &Filter {
+            areas,
+            household_id: Some(id),
+            as_of: today,
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok((warnings, complaints))
 }
 
 /// The household file (一户一档): every step of its chain, its enrolment, referrals, warnings and
@@ -235,28 +247,7 @@ async fn household_file(
         store::chain::region_of(&mut conn, id).await?
     };
     let referrals = store::referrals(db, id).await?;
-    let warnings = store::warnings::list(
-        db,
-        &Filter {
-            areas: areas.clone(),
-            household_id: Some(id),
-            as_of: today,
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .await?;
-    let complaints = store::complaints::list(
-        db,
-        &store::complaints::Filter {
-            areas: areas.clone(),
-            household_id: Some(id),
-            as_of: today,
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let (warnings, complaints) = of_household(&state, areas.clone(), id, today).await?;
     let actor = acting.actor();
     let data = FileData {
         household_id: id,
