@@ -862,7 +862,9 @@ pub fn another_household() -> Value {
         .enumerate()
     {
         let birth = m["id_number"].as_str().expect("id")[6..14].to_owned();
-        let seq = (n * 3 + k as u32) % 1000;
+        // 100–999: never the demo household's own sequence numbers (015, 031, 042), so that
+        // a test holding the demo household enrolled is never refused the other one.
+        let seq = 100 + (n * 3 + k as u32) % 900;
         m["id_number"] = Value::String(id_number(&format!("410102{birth}{seq:03}")));
     }
     h
