@@ -101,6 +101,13 @@ pub async fn make(
         BTreeMap::new();
     for r in rows {
         let instruction_id = r.instruction_id;
+        if r.withheld {
+            blocked.push(Blocked {
+                instruction_id,
+                reason: "withheld: the assistance stopped for its month before it was paid, and the whole payment is under recovery".into(),
+            });
+            continue;
+        }
         // Only a confirmed account pays: a change waiting for its checker leaves the account
         // confirmed before in force, and a member without one held.
         let Some(account_number) = r.account_number else {

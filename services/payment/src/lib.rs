@@ -20,7 +20,8 @@
 //! - Tables: `instructions`, `instruction_status_history`, `entitlements`,
 //!   `assistance_changes`, `emergency_stages`, `payment_runs`, `run_alerts`, `recoveries`,
 //!   `accounts`, `account_history`, `account_changes`, `members`, `batches`, `batch_items`,
-//!   `status_reports`, `corrections`, `journal`, `postings`.
+//!   `status_reports`, `corrections`, `journal`, `postings`, `repayment_plans`, `repayments`,
+//!   `repayment_allocations`.
 //! - Sign-in: every route is for the roles of its operation's `x-roles`; staff of an area see
 //!   its households, members, corrections, recoveries and files only (a record outside is "not
 //!   found"); a bank account change is proposed by one township officer and in force only once
@@ -59,6 +60,7 @@ pub mod iso20022;
 pub mod ledger;
 pub mod prices;
 pub mod recoveries;
+pub mod repayments;
 pub mod runs;
 pub mod state;
 pub mod status_reports;

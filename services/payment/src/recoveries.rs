@@ -232,6 +232,19 @@ pub async fn open(
             }
         }
     }
+    if settled.recoveries > 0 {
+        if let Some(h) = &household {
+            crate::repayments::open_plan(
+                state,
+                tx,
+                household_id,
+                &h.region_code,
+                change_id,
+                reason,
+            )
+            .await?;
+        }
+    }
     Ok(settled)
 }
 

@@ -557,6 +557,11 @@ impl GrantPeriod {
     }
 }
 
+/// The `reason` of a [`HouseholdChanged`] stop for a confirmed fraud (a substantiated report):
+/// payment opens the recovery of what the household obtained with a plan of the region's
+/// `repayment_instalments.fraud`.
+pub const STOP_REASON_FRAUD: &str = "fraud";
+
 /// `monitor.household.changed`: a person's or a household's assistance stops, or winds down
 /// through a gradual exit. Payment pays nothing for the person (or household) from
 /// `stop_from_month` on, and opens a recovery case for anything already paid for those months.

@@ -83,6 +83,9 @@ pub struct ParameterSet {
     /// Day of the month paid for by which its monthly run must be completed; past it, or when
     /// the run failed, payment raises an alert. Before `payment_due_day`.
     pub payment_run_deadline_day: u32,
+    /// Monthly instalments of the repayment plan a recovery opens with (002: "依法依规追回非法
+    /// 获取的物资、救助金"), for what was obtained by fraud and for other overpayments.
+    pub repayment_instalments: RepaymentInstalments,
     /// Days a department has to answer a referral before it counts as an omission.
     pub referral_feedback_days: u32,
     /// Days a township has to verify a warning on site (上门核查) before it escalates to the county.
@@ -274,6 +277,27 @@ pub struct PriceSubsidy {
 pub struct DishonestyRecord {
     pub waiting_months: u32,
     pub record_months: u32,
+}
+
+/// Monthly instalments of a repayment plan, by the reason of its recovery.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepaymentInstalments {
+    /// What a confirmed fraud obtained.
+    pub fraud: u32,
+    /// Any other overpayment (a death, a stop, a lower amount after a month was paid).
+    pub overpayment: u32,
+}
+
+impl RepaymentInstalments {
+    /// The instalments of a plan opened for a recovery of `reason` (`fraud` or another).
+    pub const fn for_reason(&self, fraud: bool) -> u32 {
+        if fraud {
+            self.fraud
+        } else {
+            self.overpayment
+        }
+    }
 }
 
 /// Risk supervision (003: "建立社会救助风险监督预警机制"): what makes each rule raise a warning
@@ -779,6 +803,10 @@ impl ParameterSet {
                 == 0
         {
             return bad("supervision_score points must be non-negative, with some points to score");
+        }
+        let r = &self.repayment_instalments;
+        if !(1..=120).contains(&r.fraud) || !(1..=120).contains(&r.overpayment) {
+            return bad("repayment_instalments: 1 to 120 months for fraud and for overpayment");
         }
         if !(1..=28).contains(&self.payment_due_day) {
             return bad("payment_due_day must be 1 to 28");

@@ -14,6 +14,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use mesh_tests::{business_date, demo_household, error_fields, Options, TestMesh, Who};
 use policy::{PolicyBook, RegionCode};
 use serde_json::{json, Value};
+use simulator::bank::BankRules;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -476,6 +477,192 @@ async fn run_month(mesh: &TestMesh, month: policy::Month) {
     );
 }
 
+/// The household's account set by wang.fang and confirmed by zhao.min, `month`'s file made,
+/// sent and settled by the bank; what was settled, in fen.
+async fn pay_at_the_bank(mesh: &TestMesh, household_id: &str, month: policy::Month) -> i64 {
+    let of_month = |all: Vec<Value>| -> Vec<Value> {
+        all.into_iter()
+            .filter(|i| i["month"] == json!(month.to_string()))
+            .collect()
+    };
+    let due = of_month(mesh.instructions(household_id).await.unwrap());
+    let mut members: Vec<&str> = due
+        .iter()
+        .filter_map(|i| i["beneficiary_member_id"].as_str())
+        .collect();
+    members.dedup();
+    for (n, member) in members.iter().enumerate() {
+        let (status, proposed) = mesh
+            .send_as(
+                Some(&Who::person("wang.fang")),
+                reqwest::Method::PUT,
+                "payment",
+                &format!("/v1/accounts/{member}"),
+                &json!({
+                    "holder_name": "Zhang Wei",
+                    "account_number": format!("62220000000007{n:02}"),
+                    "bank_code": "102491000018",
+                    "region_code": "410102001",
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 202, "{proposed}");
+        let (status, confirmed) = mesh
+            .post_as(
+                Some(&Who::person("zhao.min")),
+                "payment",
+                &format!("/v1/accounts/{member}/confirm"),
+                &json!({"change_id": proposed["change_id"]}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{confirmed}");
+    }
+    let (status, made) = mesh
+        .post(
+            "payment",
+            "/v1/batches",
+            &json!({"month": month.to_string(), "district": "410102"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{made}");
+    for b in made["batches"].as_array().unwrap() {
+        let path = format!("/v1/batches/{}/transmit", b["batch_id"].as_str().unwrap());
+        let (status, sent) = mesh.post("payment", &path, &json!({})).await.unwrap();
+        assert_eq!(status, 200, "{sent}");
+    }
+    let all_settled = mesh_tests::eventually(WITHIN, || async {
+        let now = of_month(mesh.instructions(household_id).await.unwrap_or_default());
+        !now.is_empty() && now.iter().all(|i| i["status"] == json!("settled"))
+    })
+    .await;
+    assert!(
+        all_settled,
+        "{month} settled: {:?}",
+        mesh.instructions(household_id).await
+    );
+    due.iter().map(|i| i["amount_fen"].as_i64().unwrap()).sum()
+}
+
+/// The recovery of a confirmed fraud from `settled_month` (its payments settled for `settled`
+/// fen) while `unsent` was instructed and never sent: the plan owes what was settled, in the
+/// region's fraud instalments; the unsent month is withheld from every file; a repayment books
+/// a `recovered` entry in the settled month's ledger, and that month's reconciliation still has
+/// nothing unexplained.
+async fn repay_what_was_obtained(
+    mesh: &TestMesh,
+    household_id: &str,
+    (settled_month, settled): (policy::Month, i64),
+    unsent: policy::Month,
+) {
+    let plans_path = format!("/v1/recoveries/plans?household_id={household_id}");
+    let (status, plans) = mesh.get("payment", &plans_path).await.unwrap();
+    assert_eq!(status, 200, "{plans}");
+    assert_eq!(plans.as_array().unwrap().len(), 1, "{plans:#}");
+    let plan = &plans[0];
+    let instalments = PolicyBook::builtin()
+        .in_force(&RegionCode::parse("410102").unwrap(), unsent.first_day())
+        .unwrap()
+        .repayment_instalments
+        .fraud;
+    assert_eq!(plan["reason"], json!("fraud"));
+    assert_eq!(plan["instalments"], json!(instalments));
+    assert_eq!(
+        plan["owed_fen"],
+        json!(settled),
+        "what was settled: {plan:#}"
+    );
+    assert_eq!(plan["in_transit_fen"], json!(0), "{plan:#}");
+    let part = (settled + i64::from(instalments) - 1) / i64::from(instalments);
+    assert_eq!(plan["instalment_fen"], json!(part));
+    assert_eq!(
+        plan["schedule"].as_array().unwrap().len(),
+        instalments as usize
+    );
+    let obtained = plan["obtained"].as_array().unwrap();
+    assert!(obtained
+        .iter()
+        .all(|o| o["months"] == json!([settled_month.to_string()])));
+    // The unsent month goes into no file.
+    let (status, made) = mesh
+        .post(
+            "payment",
+            "/v1/batches",
+            &json!({"month": unsent.to_string()}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "no file made: {made}");
+    assert!(made["batches"].as_array().unwrap().is_empty(), "{made}");
+    assert!(made["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["reason"].as_str().unwrap().starts_with("withheld")));
+
+    let repay = format!(
+        "/v1/recoveries/plans/{}/repayments",
+        plan["plan_id"].as_str().unwrap()
+    );
+    let receipt = json!({"amount_fen": part, "reference": "追回收据 2027-0001", "received_on": unsent.first_day()});
+    for (who, want) in [("wang.fang", 403), ("zhou.lei", 404)] {
+        let (status, body) = mesh
+            .post_as(Some(&Who::person(who)), "payment", &repay, &receipt)
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{who}: {body}");
+    }
+    let zhao = Who::person("zhao.min");
+    let (status, after) = mesh
+        .post_as(Some(&zhao), "payment", &repay, &receipt)
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{after}");
+    assert_eq!(after["repaid_fen"], json!(part));
+    assert_eq!(after["outstanding_fen"], json!(settled - part));
+    assert_eq!(after["repayments"][0]["posted_by"]["name"], json!("赵敏"));
+    let (status, again) = mesh
+        .post_as(Some(&zhao), "payment", &repay, &receipt)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, &again["repaid_fen"]),
+        (200, &json!(part)),
+        "{again}"
+    );
+    let mut changed = receipt.clone();
+    changed["amount_fen"] = json!(part + 1);
+    let (status, _) = mesh
+        .post_as(Some(&zhao), "payment", &repay, &changed)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "the same receipt with another amount");
+    let too_much = json!({"amount_fen": settled, "reference": "追回收据 2027-0002", "received_on": unsent.first_day()});
+    let (status, body) = mesh
+        .post_as(Some(&zhao), "payment", &repay, &too_much)
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{body}");
+    let fields = error_fields(&body);
+    assert_eq!(fields.len(), 1, "{body}");
+    assert_eq!(fields[0].0, "amount_fen");
+
+    let (status, rec) = mesh
+        .get(
+            "payment",
+            &format!("/v1/reconciliation?district=410102&month={settled_month}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{rec}");
+    assert_eq!(rec["recovered"]["amount_fen"], json!(part), "{rec:#}");
+    assert_eq!(rec["unexplained"], json!([]), "{rec:#}");
+    assert_eq!(rec["difference_fen"], json!(0));
+    assert_eq!(rec["balanced"], json!(true));
+}
+
 /// Zhengzhou (002): "加大对骗取救助资金、物资或服务行为的查处力度,依法依规追回非法获取的物资、
 /// 救助金". A report confirmed as fraud from a month stops the household from that month, and
 /// payment recovers every payment made for the months since, payment by payment; the household
@@ -486,6 +673,11 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
     let mesh = TestMesh::start(Options {
         fixtures: mesh_tests::silent_fixtures(&household),
         payment: vec![("payment.run.months_ahead".into(), "3".into())],
+        bank: Some(BankRules {
+            deliver: "nats".into(),
+            settle_after_ms: 200,
+            ..Default::default()
+        }),
         ..Default::default()
     })
     .await
@@ -507,6 +699,8 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
         .map(|i| i["amount_fen"].as_i64().unwrap())
         .sum();
     assert!(paid > 0, "the household was paid for {m1} and {m2}");
+    // The bank settles the first month; the second is instructed and in no file yet.
+    let settled = pay_at_the_bank(&mesh, &id, m1).await;
     // The report is investigated in the second month.
     mesh.clock.set_local_date(m2.first_day(), 10);
 
@@ -597,6 +791,7 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
         .await
         .unwrap();
     assert_eq!(enrolled["status"], json!("stopped"), "{enrolled}");
+    repay_what_was_obtained(&mesh, &id, (m1, settled), m2).await;
 
     // The household's dishonesty record (失信记录, 003): in its waiting period no member may
     // apply again; after it, a new application needs a county decision.

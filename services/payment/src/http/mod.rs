@@ -56,6 +56,14 @@ pub fn routes(state: State) -> Router<Mesh> {
             get(recoveries::list).layer(allow(&[CO, CA, CS, AU])),
         )
         .route(
+            "/v1/recoveries/plans",
+            get(recoveries::plans).layer(allow(&[CO, CA, CS, AU])),
+        )
+        .route(
+            "/v1/recoveries/plans/{plan_id}/repayments",
+            post(recoveries::repay).layer(allow(&[CO])),
+        )
+        .route(
             "/v1/accounts/{member_id}",
             put(accounts::put).layer(allow(&[T])),
         )

@@ -268,6 +268,9 @@ pub struct Unbatched {
     pub district: Option<String>,
     /// An account change of the beneficiary waits for its checker (it pays nothing until then).
     pub pending_change: bool,
+    /// Recovery cases cover the whole payment: the household's assistance stopped for its
+    /// month before it was paid, and it is withheld from every file.
+    pub withheld: bool,
 }
 
 pub async fn unbatched(
@@ -280,7 +283,9 @@ pub async fn unbatched(
         r#"SELECT i.instruction_id, i.amount_fen, i.kind AS "kind: InstructionKind", i.due_date, a.holder_name AS "holder_name?",
                 a.account_number AS "account_number?", a.bank_code AS "bank_code?",
                 left(a.region_code, 6) AS "district?",
-                EXISTS (SELECT 1 FROM account_changes c WHERE c.member_id = i.beneficiary_member_id AND c.status = 'pending') AS "pending_change!"
+                EXISTS (SELECT 1 FROM account_changes c WHERE c.member_id = i.beneficiary_member_id AND c.status = 'pending') AS "pending_change!",
+                COALESCE((SELECT sum(r.amount_fen) FROM recoveries r
+                          WHERE r.instruction_id = i.instruction_id AND r.status <> 'waived'), 0) >= i.amount_fen AS "withheld!"
          FROM instructions i LEFT JOIN accounts a ON a.member_id = i.beneficiary_member_id
          WHERE i.status = $3 AND i.month = $1
            AND NOT EXISTS (SELECT 1 FROM batch_items b WHERE b.instruction_id = i.instruction_id AND b.live)

@@ -9,6 +9,7 @@ pub mod instructions;
 pub mod ledger;
 pub mod prices;
 pub mod recoveries;
+pub mod repayments;
 pub mod runs;
 pub mod status_reports;
 

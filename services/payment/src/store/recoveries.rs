@@ -79,6 +79,8 @@ pub struct RecoveryView {
     pub month: String,
     pub kind: InstructionKind,
     pub amount_fen: i64,
+    /// What repayments booked through the case's plan have recovered of it.
+    pub recovered_fen: i64,
     pub reason: String,
     pub change_id: Uuid,
     pub status: RecoveryStatus,
@@ -94,7 +96,7 @@ pub async fn list(
     sqlx::query_as!(
         RecoveryView,
         r#"SELECT r.recovery_id, r.instruction_id, r.household_id, r.beneficiary_member_id, r.month,
-                r.kind AS "kind: InstructionKind", r.amount_fen, r.reason, r.change_id,
+                r.kind AS "kind: InstructionKind", r.amount_fen, r.recovered_fen, r.reason, r.change_id,
                 r.status AS "status: RecoveryStatus", r.opened_at
          FROM recoveries r JOIN entitlements e USING (household_id)
          WHERE ($1::uuid IS NULL OR r.household_id = $1) AND e.region_code LIKE ANY($2::text[])
