@@ -716,6 +716,22 @@ pub async fn on_dishonesty(
     Ok(Outcome::Applied)
 }
 
+/// `monitor.household.dishonesty_lifted` → the record no longer holds new applications, from
+/// the day it was lifted.
+pub async fn on_dishonesty_lifted(
+    state: State,
+    e: mesh::Envelope<contract::DishonestyLifted>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let people = store::lift_dishonesty(&mut tx, e.data.record_id, e.data.lifted_on).await?;
+    tx.commit().await?;
+    tracing::info!(record_id = %e.data.record_id, people, lifted_on = %e.data.lifted_on, "Dishonesty record lifted.");
+    Ok(Outcome::Applied)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -512,8 +512,8 @@ pub struct Dishonesty {
     pub expires_on: chrono::NaiveDate,
 }
 
-/// The dishonesty records in force on `today` of the people `id_numbers` names (the latest
-/// expiring one per person), in application order.
+/// The dishonesty records in force on `today` (not expired, not lifted) of the people
+/// `id_numbers` names (the latest expiring one per person), in application order.
 pub async fn dishonesty_of(
     tx: &mut PgConnection,
     id_numbers: &[String],
@@ -524,7 +524,7 @@ pub async fn dishonesty_of(
         r#"SELECT DISTINCT ON (t.i) (t.i - 1)::bigint AS "position!", r.waiting_until, r.expires_on
          FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i)
          JOIN dishonesty_records r ON r.id_number = t.n
-         WHERE r.expires_on >= $2
+         WHERE r.expires_on >= $2 AND (r.lifted_on IS NULL OR r.lifted_on > $2)
          ORDER BY t.i, r.expires_on DESC"#,
         id_numbers,
         today,
@@ -560,6 +560,23 @@ pub async fn record_dishonesty(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Lifts the record `record_id` from `on` for each of its people (the first lift stands); how
+/// many people's records it lifted.
+pub async fn lift_dishonesty(
+    tx: &mut PgConnection,
+    record_id: Uuid,
+    on: chrono::NaiveDate,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        "UPDATE dishonesty_records SET lifted_on = $2 WHERE record_id = $1 AND lifted_on IS NULL",
+        record_id,
+        on,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
 }
 
 /// Integrity flags for an application naming these people (in application order).

@@ -197,6 +197,16 @@ channels! {
         consumers: ["intake", "monitoring"],
         chain: true,
     }
+    /// A household's dishonesty record was lifted before it expired: intake no longer holds
+    /// its members' new applications to it.
+    DISHONESTY_LIFTED: DishonestyLifted {
+        subject: "monitor.household.dishonesty_lifted",
+        kind: "monitor.household.dishonesty_lifted",
+        stream: Some(Stream::Monitor),
+        producers: ["monitoring"],
+        consumers: ["intake", "monitoring"],
+        chain: true,
+    }
     /// One record of a departmental feed (death, unemployment, serious illness, severe
     /// disability, student hardship, return to poverty, disaster victims) for data comparison.
     FEED_RECORD: FeedRecord {

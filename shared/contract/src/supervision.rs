@@ -168,6 +168,20 @@ pub struct DishonestyRecorded {
     pub policy_version: String,
 }
 
+/// `monitor.household.dishonesty_lifted`: a county officer lifted a household's dishonesty
+/// record before it expired (a fraud finding overturned on review, 复核撤销); from `lifted_on`
+/// intake holds no new application of its members to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DishonestyLifted {
+    pub record_id: Uuid,
+    /// The report whose confirmation recorded it.
+    pub complaint_id: Uuid,
+    pub lifted_on: NaiveDate,
+    /// Why, in the officer's words (never an ID number).
+    pub reason: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

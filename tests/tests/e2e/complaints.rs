@@ -945,3 +945,134 @@ async fn an_application_decided_by_hand_in_unusually_short_time_raises_one_risk_
     );
     mesh.teardown().await.unwrap();
 }
+
+/// Yicheng (003): "全面推行申请社会救助事项守信承诺和失信记录制度". A dishonesty record expires
+/// by itself; before that, a county officer who did not investigate the report may lift it on
+/// review, and from then no new application of the household is held to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dishonesty_record_lifted_on_review_no_longer_holds_a_new_application() {
+    let household = mesh_tests::another_household();
+    let mesh = TestMesh::start(Options {
+        fixtures: mesh_tests::silent_fixtures(&household),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, accepted) = mesh.submit(&household).await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["household_id"].as_str().unwrap().to_owned();
+    mesh.complete_chain(&id, WITHIN).await.unwrap();
+    let (status, report) = mesh
+        .post_as(
+            Some(&Who::person("sun.li")),
+            "monitoring",
+            "/v1/complaints",
+            &json!({
+                "reference": "12345-fraud-0011",
+                "received_via": "hotline_12345",
+                "category": "report",
+                "household_id": id,
+                "summary": "举报:该户隐瞒了经营收入。",
+                "anonymous": true,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{report}");
+    let complaint = report["complaint_id"].as_str().unwrap().to_owned();
+    let lift = format!("/v1/complaints/{complaint}/dishonesty-lift");
+    let reason = json!({"reason": "复核查明该收入系一次性劳务报酬,已另行申报,撤销失信记录。"});
+    let (status, _) = mesh
+        .post_as(Some(&Who::person("tian.yu")), "monitoring", &lift, &reason)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "nothing recorded before a fraud is confirmed");
+    let (status, confirmed) = mesh
+        .post_as(
+            Some(&Who::person("zhao.min")),
+            "monitoring",
+            &format!("/v1/complaints/{complaint}/investigation"),
+            &json!({
+                "finding": "substantiated",
+                "findings": "经核查属实。",
+                "fraud_from_month": policy::Month::of(business_date()).to_string(),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{confirmed}");
+    let held = mesh_tests::eventually(WITHIN, || async {
+        matches!(mesh.submit(&household).await,
+            Ok((409, body)) if body.to_string().contains("失信记录"))
+    })
+    .await;
+    assert!(
+        held,
+        "the record holds a new application in its waiting period"
+    );
+
+    for (who, want) in [("wang.fang", 403), ("zhao.min", 403), ("zhou.lei", 404)] {
+        let (status, body) = mesh
+            .post_as(Some(&Who::person(who)), "monitoring", &lift, &reason)
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{who}: {body}");
+    }
+    let named = json!({"reason": "复核 410102198305120312 的收入"});
+    let (status, body) = mesh
+        .post_as(Some(&Who::person("tian.yu")), "monitoring", &lift, &named)
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(!body.to_string().contains("410102198305120312"));
+    let (status, lifted) = mesh
+        .post_as(Some(&Who::person("tian.yu")), "monitoring", &lift, &reason)
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{lifted}");
+    assert_eq!(
+        lifted["lifted_by"],
+        json!({"sub": "tian.yu", "name": "田雨", "role": "county_officer"})
+    );
+    assert_eq!(lifted["lifted_on"], json!(business_date().to_string()));
+    let (status, _) = mesh
+        .post_as(Some(&Who::person("tian.yu")), "monitoring", &lift, &reason)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "lifted once");
+
+    // Intake no longer holds the household's new application to it: accepted, and not flagged.
+    let mut again = None;
+    let until = std::time::Instant::now() + WITHIN;
+    while again.is_none() && std::time::Instant::now() < until {
+        match mesh.submit(&household).await {
+            Ok((202, body)) => again = Some(body),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let again = again.expect("a new application after the lift");
+    let path = format!(
+        "/v1/applications/{}",
+        again["application_id"].as_str().unwrap()
+    );
+    let (_, application) = mesh.get("intake", &path).await.unwrap();
+    assert!(
+        !application["integrity_flags"]
+            .to_string()
+            .contains("dishonesty_record"),
+        "{application}"
+    );
+    let (_, chain) = mesh
+        .get("monitoring", &format!("/v1/households/{id}/chain"))
+        .await
+        .unwrap();
+    assert!(
+        chain["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["type"] == json!("monitor.household.dishonesty_lifted")),
+        "the lift is a step of the chain"
+    );
+    mesh.teardown().await.unwrap();
+}

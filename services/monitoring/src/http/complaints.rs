@@ -54,6 +54,10 @@ pub fn routes(state: State) -> Router<Mesh> {
             "/v1/complaints/{complaint_id}/answer",
             post(answer).layer(allow(HANDLE)),
         )
+        .route(
+            "/v1/complaints/{complaint_id}/dishonesty-lift",
+            post(lift).layer(allow(&[Role::CountyOfficer])),
+        )
         .with_state(state)
 }
 
@@ -447,6 +451,33 @@ async fn answer(
         Some(text) if errors.is_empty() => ops::answer(&state, &acting, &headers, id, &text)
             .await
             .map(|c| Json(c.masked())),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Why a confirmed report's dishonesty record is lifted before it expires.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiftRequest {
+    pub reason: Option<String>,
+}
+
+async fn lift(
+    AxState(state): AxState<State>,
+    acting: Acting,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    JsonBody(req): JsonBody<LiftRequest>,
+) -> Result<(StatusCode, Json<crate::store::dishonesty::Lift>), ApiError> {
+    let mut errors = Vec::new();
+    let reason = text(&req.reason, "reason", MAX_SUMMARY, &mut errors);
+    no_id_number("reason", &req.reason, &mut errors);
+    match reason {
+        Some(reason) if errors.is_empty() => {
+            crate::ops::dishonesty::lift(&state, &acting, &headers, id, &reason)
+                .await
+                .map(|l| (StatusCode::CREATED, Json(l)))
+        }
         _ => Err(ApiError::Validation(errors)),
     }
 }

@@ -344,7 +344,7 @@ async fn record_dishonesty(
         })
         .collect();
     let record = DishonestyRecorded {
-        record_id: Uuid::new_v5(&c.complaint_id, b"dishonesty"),
+        record_id: crate::ops::dishonesty::record_id(c.complaint_id),
         region_code: region,
         members,
         reason: contract::STOP_REASON_FRAUD.into(),

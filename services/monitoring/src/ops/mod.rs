@@ -11,12 +11,14 @@
 //!   or refused and told to the department.
 //! - `complaints`: consultations, complaints and reports received, investigated, answered,
 //!   escalated by the sweep.
+//! - `dishonesty`: a confirmed report's dishonesty record lifted before it expires.
 //! - `chain`: a chain step from a delivered event.
 
 pub mod answers;
 pub mod chain;
 pub mod complaints;
 pub mod discovery;
+pub mod dishonesty;
 pub mod feeds;
 pub mod population;
 pub mod redetermination;

@@ -6,6 +6,7 @@
 pub mod chain;
 pub mod complaints;
 pub mod discovery;
+pub mod dishonesty;
 pub mod feeds;
 pub mod households;
 pub mod referrals;
