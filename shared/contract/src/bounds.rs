@@ -250,6 +250,7 @@ unbounded!(
     RunAlert,
     answers::ReferralRefused,
     ComplaintProgress,
+    DisclosureObjected,
 );
 
 #[cfg(test)]
