@@ -2,7 +2,7 @@
 
 use crate::state::State;
 use crate::{handlers, http, Settings, MIGRATOR};
-use contract::channels::{DISHONESTY_RECORDED, HOUSEHOLD_VERIFIED};
+use contract::channels::{DISHONESTY_RECORDED, HOUSEHOLD_CHANGED, HOUSEHOLD_VERIFIED};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -17,12 +17,16 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     };
     let s = state.clone();
     let dishonesty = state.clone();
+    let changes = state.clone();
     ServiceBuilder::new(mesh)
         .on_batched("verified", HOUSEHOLD_VERIFIED, move |conn, e, d| {
             Box::pin(handlers::on_verified(s.clone(), conn, e, d))
         })
         .on("dishonesty", DISHONESTY_RECORDED, move |e, d| {
             handlers::on_dishonesty(dishonesty.clone(), e, d)
+        })
+        .on("household-changes", HOUSEHOLD_CHANGED, move |e, d| {
+            handlers::on_changed(changes.clone(), e, d)
         })
         .public_routes(http::public_routes(state.clone()))
         .routes(http::routes(state))
