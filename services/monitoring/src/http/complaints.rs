@@ -187,6 +187,12 @@ fn valid(req: &ComplaintRequest) -> Result<Intake, ApiError> {
         ComplaintVia::choices(),
         &mut errors,
     );
+    if via == Some(ComplaintVia::DisclosureObjection) {
+        errors.push(FieldError::new(
+            "received_via",
+            "disclosure_objection comes from the disclosure's objection route, not from staff",
+        ));
+    }
     let category = word(
         &req.category,
         "category",
