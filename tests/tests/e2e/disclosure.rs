@@ -9,7 +9,8 @@
 //! other village's; an objection holding an ID number is refused without repeating it; an
 //! anonymous objection during the notice becomes a `report` of the township, which its officer
 //! wang.fang sees in monitoring's complaints. After `disclosure_notice_days` the household is off
-//! the notice and on the long-term list of current recipients, and an objection is 409.
+//! the notice and on the long-term list of current recipients, and an objection is 409; the
+//! report, confirmed as fraud, stops the household, which then leaves the long-term list.
 
 use chrono::Days;
 use mesh_tests::{
@@ -217,5 +218,37 @@ async fn the_notice_board_shows_the_approval_then_the_current_recipients_and_tak
         .as_str()
         .unwrap()
         .contains(&until.to_string()));
+
+    // The objection, investigated and confirmed as fraud, stops the household: it leaves the
+    // list of current recipients (intake learns the stop from monitor.household.changed).
+    let investigation = format!(
+        "/v1/complaints/{}/investigation",
+        report["complaint_id"].as_str().unwrap()
+    );
+    let (status, confirmed) = mesh
+        .post_as(
+            Some(&Who::person("zhao.min")),
+            "monitoring",
+            &investigation,
+            &json!({
+                "finding": "substantiated",
+                "findings": "经核查:户主经营小店,收入高于当地低保标准,申请时未申报。",
+                "fraud_from_month": line["effective_month"],
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{confirmed}");
+    let gone = mesh_tests::eventually(WITHIN, || async {
+        mesh.get_as(None, "intake", &recipients(COMMUNITY))
+            .await
+            .map(|(_, current)| on(&current, &app).is_none())
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(
+        gone,
+        "a household stopped for fraud is still on the long-term list"
+    );
     mesh.teardown().await.unwrap();
 }
