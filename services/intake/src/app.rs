@@ -2,7 +2,9 @@
 
 use crate::state::State;
 use crate::{handlers, http, Settings, MIGRATOR};
-use contract::channels::{DISHONESTY_LIFTED, DISHONESTY_RECORDED, HOUSEHOLD_VERIFIED};
+use contract::channels::{
+    DISHONESTY_LIFTED, DISHONESTY_RECORDED, HOUSEHOLD_CHANGED, HOUSEHOLD_VERIFIED,
+};
 use mesh::{Application, Mesh, ServiceBuilder};
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
     let s = state.clone();
     let dishonesty = state.clone();
     let lifted = state.clone();
+    let changes = state.clone();
     ServiceBuilder::new(mesh)
         .on_batched("verified", HOUSEHOLD_VERIFIED, move |conn, e, d| {
             Box::pin(handlers::on_verified(s.clone(), conn, e, d))
@@ -27,6 +30,9 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         })
         .on("dishonesty-lifted", DISHONESTY_LIFTED, move |e, d| {
             handlers::on_dishonesty_lifted(lifted.clone(), e, d)
+        })
+        .on("household-changes", HOUSEHOLD_CHANGED, move |e, d| {
+            handlers::on_changed(changes.clone(), e, d)
         })
         .public_routes(http::public_routes(state.clone()))
         .routes(http::routes(state))

@@ -289,6 +289,9 @@ async fn record_and_emit(
     let application_id = determined.application_id;
     let actor = by.cloned().unwrap_or_else(|| Actor::system("intake"));
     store::insert_determination(tx, &determined, &determined.decided_by, &actor).await?;
+    if determined.tier.is_low_income() {
+        put_on_notice(state, tx, &determined).await?;
+    }
     store::set_status(
         tx,
         application_id,
@@ -693,6 +696,45 @@ pub async fn county_decision(
         .await?
         .map(Json)
         .ok_or_else(|| no_application(application_id))
+}
+
+/// The approval disclosure (审批公示) of a determination with a tier: on its village's notice
+/// from today (Beijing time) for the region's `disclosure_notice_days` in force today (004:
+/// "在镇政府(街道办事处)、村(居)民委员会固定的政务公开栏、村(居)务公开栏等场所进行…审核公示、
+/// 审批公示").
+async fn put_on_notice(
+    state: &State,
+    tx: &mut PgConnection,
+    determined: &HouseholdDetermined,
+) -> Result<(), DetermineError> {
+    let today = state.mesh.today();
+    let params = state
+        .policy
+        .in_force(&determined.region_code, today)
+        .map_err(|e| DetermineError::Poison(e.to_string()))?;
+    let until = policy::dates::deadline(today, params.disclosure_notice_days);
+    store::insert_notice(tx, determined, today, until).await?;
+    Ok(())
+}
+
+/// `monitor.household.changed` of a whole household (no member named), stopped or winding
+/// down: from its `stop_from_month` the household is no longer a current recipient and leaves
+/// the long-term disclosure list (长期公示). A member's own stop leaves the household on it.
+pub async fn on_changed(
+    state: State,
+    e: mesh::Envelope<contract::HouseholdChanged>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    if e.data.member_id.is_some() {
+        return Ok(Outcome::Applied);
+    }
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    store::record_stop(&mut tx, e.household_id, &e.data, state.mesh.clock.now()).await?;
+    tx.commit().await?;
+    tracing::info!(stop_from_month = %e.data.stop_from_month, "Household's stop kept for the disclosure lists.");
+    Ok(Outcome::Applied)
 }
 
 /// `monitor.household.dishonesty_recorded` → the household's members' dishonesty records,

@@ -1,7 +1,7 @@
 //! Intake's HTTP API: submit an application, read one back, decide, register near relatives of
-//! staff, emergencies; the public disclosure list.
+//! staff, emergencies; the public disclosure lists and objections (crate::disclosure).
 //!
-//! Every route but the disclosure list takes an access token (mesh::auth) and names its roles
+//! Every route but the disclosure lists and objections takes an access token (mesh::auth) and names its roles
 //! (the `x-roles` of docs/openapi.yaml); what a caller reads or acts on is limited in the
 //! queries to the token's areas, and a record outside them is "not found".
 
@@ -67,10 +67,16 @@ pub fn routes(state: State) -> Router<Mesh> {
         .with_state(state)
 }
 
-/// The routes anyone may call without a token: the public disclosure list (公示).
+/// The routes anyone may call without a token: the notice board (公示) and objections to it.
 pub fn public_routes(state: State) -> Router<Mesh> {
+    use crate::disclosure;
     Router::new()
-        .route("/v1/disclosures", get(disclosures))
+        .route("/v1/disclosures/notices", get(disclosure::notices))
+        .route("/v1/disclosures/recipients", get(disclosure::recipients))
+        .route(
+            "/v1/disclosures/{application_id}/objections",
+            post(disclosure::object),
+        )
         .with_state(state)
 }
 
@@ -552,27 +558,6 @@ async fn register_relative(
             relation: req.relation.trim().to_owned(),
             registered_by: actor,
         }),
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DisclosureQuery {
-    #[serde(default)]
-    pub region_code: Option<String>,
-}
-
-/// Public disclosure (公示) of determined low-income applications: names and ID numbers masked.
-async fn disclosures(
-    AxState(state): AxState<State>,
-    axum::extract::Query(q): axum::extract::Query<DisclosureQuery>,
-) -> Result<Json<Vec<store::Disclosure>>, ApiError> {
-    if let Some(r) = &q.region_code {
-        RegionCode::parse(r).map_err(|e| {
-            ApiError::Validation(vec![FieldError::new("region_code", e.to_string())])
-        })?;
-    }
-    Ok(Json(
-        store::disclosures(&state.mesh.db, q.region_code.as_deref()).await?,
     ))
 }
 

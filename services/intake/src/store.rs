@@ -642,48 +642,6 @@ pub async fn is_near_relative(
     .await
 }
 
-/// One line of the public disclosure list: no full names or ID numbers.
-#[derive(Debug, Serialize)]
-pub struct Disclosure {
-    pub application_id: Uuid,
-    pub region_code: String,
-    pub head_name_masked: String,
-    pub head_id_number_masked: String,
-    pub members: i64,
-    pub tier: Text<Tier>,
-    pub monthly_amount_fen: i64,
-    pub decided_at: DateTime<Utc>,
-}
-
-pub async fn disclosures(db: &PgPool, region_code: Option<&str>) -> sqlx::Result<Vec<Disclosure>> {
-    let rows = sqlx::query!(
-        r#"SELECT a.application_id, a.region_code, h.name, h.id_number,
-                (SELECT count(*) FROM application_members c WHERE c.application_id = a.application_id) AS "members!",
-                d.tier AS "tier: Text<Tier>", d.monthly_amount_fen, d.decided_at
-         FROM applications a
-         JOIN determinations d ON d.application_id = a.application_id
-         JOIN application_members h ON h.application_id = a.application_id AND h.position = 0
-         WHERE d.tier <> 'none' AND ($1::text IS NULL OR a.region_code LIKE $1 || '%')
-         ORDER BY d.decided_at DESC LIMIT 1000"#,
-        region_code,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Disclosure {
-            application_id: r.application_id,
-            region_code: r.region_code,
-            head_name_masked: mask_name(&r.name),
-            head_id_number_masked: policy::id::mask(&r.id_number),
-            members: r.members,
-            tier: r.tier,
-            monthly_amount_fen: r.monthly_amount_fen,
-            decided_at: r.decided_at,
-        })
-        .collect())
-}
-
 /// The manual-review event a later manual verification answers (its `causation_id`).
 pub async fn set_manual_review_event(
     tx: &mut PgConnection,
@@ -967,4 +925,176 @@ pub async fn papers_overdue(
     )
     .fetch_all(db)
     .await
+}
+
+/// Puts the approval disclosure (审批公示) of a determination with a tier on its village's
+/// notice from `decided_on` through `notice_until`; a second time changes nothing.
+pub async fn insert_notice(
+    tx: &mut PgConnection,
+    d: &HouseholdDetermined,
+    decided_on: chrono::NaiveDate,
+    notice_until: chrono::NaiveDate,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO disclosure_notices (application_id, region_code, decided_on, notice_until, policy_version)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id) DO NOTHING",
+        d.application_id,
+        d.region_code.as_str(),
+        decided_on,
+        notice_until,
+        d.policy_version,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One household on a public disclosure list: no full names or ID numbers.
+#[derive(Debug, Serialize)]
+pub struct Disclosed {
+    pub application_id: Uuid,
+    /// The village or community (12 digits), or the township (9 digits) it applied in.
+    pub region_code: String,
+    pub head_name_masked: String,
+    pub head_id_number_masked: String,
+    pub members: i64,
+    pub tier: Text<Tier>,
+    pub monthly_amount_fen: i64,
+    /// The first month paid (`YYYY-MM`).
+    pub effective_month: String,
+    /// The decision day (Beijing time).
+    pub decided_on: chrono::NaiveDate,
+    /// The last day of the approval disclosure's notice period.
+    pub notice_until: chrono::NaiveDate,
+}
+
+/// Which list of a notice board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Board {
+    /// The approval disclosures whose notice period runs on the day asked.
+    Notices,
+    /// The current recipients (长期公示): notice period over, and no stop of the whole household
+    /// from the month asked or before (nor a dishonesty record: assistance obtained by fraud).
+    Recipients,
+}
+
+/// The households on `board` of `area` (a village or community, 12 digits, or a township, 9
+/// digits, with its villages) on `today`, whose month is `month` (`YYYY-MM`); newest decision
+/// first, at most 1000.
+pub async fn board(
+    db: &PgPool,
+    board: Board,
+    area: &str,
+    today: chrono::NaiveDate,
+    month: &str,
+) -> sqlx::Result<Vec<Disclosed>> {
+    let rows = sqlx::query!(
+        r#"SELECT a.application_id, a.region_code, h.name, h.id_number,
+                (SELECT count(*) FROM application_members c WHERE c.application_id = a.application_id) AS "members!",
+                d.tier AS "tier: Text<Tier>", d.monthly_amount_fen, d.effective_month, n.decided_on, n.notice_until
+         FROM disclosure_notices n
+         JOIN applications a ON a.application_id = n.application_id
+         JOIN determinations d ON d.application_id = n.application_id
+         JOIN application_members h ON h.application_id = a.application_id AND h.position = 0
+         WHERE d.tier <> 'none' AND n.region_code LIKE $1 || '%'
+           AND CASE WHEN $2 THEN n.decided_on <= $3 AND n.notice_until >= $3
+                    ELSE n.notice_until < $3
+                         AND NOT EXISTS (SELECT 1 FROM household_stops s
+                                          WHERE s.household_id = a.household_id AND s.stop_from_month <= $4)
+                         AND NOT EXISTS (SELECT 1 FROM dishonesty_records r WHERE r.household_id = a.household_id)
+               END
+         ORDER BY n.decided_on DESC, a.application_id LIMIT 1000"#,
+        area,
+        board == Board::Notices,
+        today,
+        month,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Disclosed {
+            application_id: r.application_id,
+            region_code: r.region_code,
+            head_name_masked: mask_name(&r.name),
+            head_id_number_masked: policy::id::mask(&r.id_number),
+            members: r.members,
+            tier: r.tier,
+            monthly_amount_fen: r.monthly_amount_fen,
+            effective_month: r.effective_month,
+            decided_on: r.decided_on,
+            notice_until: r.notice_until,
+        })
+        .collect())
+}
+
+/// The notice of an application an objection is about, and the chain it belongs to.
+#[derive(Debug, Clone)]
+pub struct NoticeOf {
+    pub application_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub region_code: String,
+    pub decided_on: chrono::NaiveDate,
+    pub notice_until: chrono::NaiveDate,
+}
+
+/// The approval disclosure of `application_id`, if it was ever on a notice.
+pub async fn notice_of(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+) -> sqlx::Result<Option<NoticeOf>> {
+    sqlx::query_as!(
+        NoticeOf,
+        "SELECT n.application_id, a.household_id, a.chain_id, n.region_code, n.decided_on, n.notice_until
+         FROM disclosure_notices n JOIN applications a ON a.application_id = n.application_id
+         WHERE n.application_id = $1",
+        application_id,
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// Keeps an objection as taken.
+pub async fn insert_objection(
+    tx: &mut PgConnection,
+    o: &contract::DisclosureObjected,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO disclosure_objections (objection_id, application_id, summary, contact_name, contact_phone, objected_on, objected_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        o.objection_id,
+        o.application_id,
+        o.summary,
+        o.contact.as_ref().map(|c| c.name.as_str()),
+        o.contact.as_ref().and_then(|c| c.phone.as_deref()),
+        o.objected_on,
+        at,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps a stop (or gradual exit) of a household's whole assistance; a redelivery changes
+/// nothing.
+pub async fn record_stop(
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    c: &contract::HouseholdChanged,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO household_stops (change_id, household_id, stop_from_month, reason, received_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (change_id) DO NOTHING",
+        c.change_id,
+        household_id,
+        c.stop_from_month.to_string(),
+        c.reason,
+        at,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }

@@ -3,8 +3,8 @@
 use crate::state::State;
 use crate::{handlers, http, ops, Settings, MIGRATOR};
 use contract::channels::{
-    DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED, HOUSEHOLD_REVERIFIED,
-    REFERRAL_FEEDBACK,
+    DISCLOSURE_OBJECTED, DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED,
+    HOUSEHOLD_REVERIFIED, REFERRAL_FEEDBACK,
 };
 use mesh::{Application, Mesh, ServiceBuilder, Stream};
 use std::sync::Arc;
@@ -39,6 +39,10 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         .on("population-changes", HOUSEHOLD_CHANGED, {
             let s = state.clone();
             move |e, d| handlers::on_changed(s.clone(), e, d)
+        })
+        .on("disclosure-objections", DISCLOSURE_OBJECTED, {
+            let s = state.clone();
+            move |e, d| handlers::on_objected(s.clone(), e, d)
         })
         .on("reverifications", HOUSEHOLD_REVERIFIED, {
             let s = state.clone();

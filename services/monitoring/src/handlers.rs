@@ -548,3 +548,19 @@ pub async fn on_reported(
     );
     Ok(Outcome::Applied)
 }
+
+/// `intake.disclosure.objected` → a report (举报) of the household's township
+/// (`ops::complaints::receive_objection`), once per objection.
+pub async fn on_objected(
+    state: State,
+    e: mesh::Envelope<contract::DisclosureObjected>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let Some(mut tx) = d.begin_once(&state.mesh.db, &e.id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let new = ops::complaints::receive_objection(&state, &mut tx, e.household_id, &e.data).await?;
+    tx.commit().await?;
+    tracing::info!(new, "Disclosure objection taken in.");
+    Ok(Outcome::Applied)
+}

@@ -251,6 +251,7 @@ unbounded!(
     answers::ReferralRefused,
     ComplaintProgress,
     DishonestyLifted,
+    DisclosureObjected,
 );
 
 #[cfg(test)]

@@ -112,6 +112,16 @@ channels! {
         consumers: ["monitoring"],
         chain: true,
     }
+    /// Someone objected (异议) to a household's approval disclosure (审批公示) during its notice
+    /// period; monitoring files it as a report (举报) of the household's township.
+    DISCLOSURE_OBJECTED: DisclosureObjected {
+        subject: "intake.disclosure.objected",
+        kind: "intake.disclosure.objected",
+        stream: Some(Stream::Intake),
+        producers: ["intake"],
+        consumers: ["monitoring"],
+        chain: true,
+    }
     /// Request/reply to a departmental data holder (core NATS, kept in no stream); the reply is a
     /// `SourceAnswer` on the request's reply subject.
     SOURCE_QUERY: SourceQuery {
@@ -178,13 +188,14 @@ channels! {
         chain: true,
     }
     /// A person's or a household's assistance stops (a death, a termination) or winds down
-    /// (gradual exit); payment acts on it.
+    /// (gradual exit); payment acts on it, and intake takes a household that stopped off its
+    /// long-term disclosure list (长期公示).
     HOUSEHOLD_CHANGED: HouseholdChanged {
         subject: "monitor.household.changed",
         kind: "monitor.household.changed",
         stream: Some(Stream::Monitor),
         producers: ["monitoring"],
-        consumers: ["payment", "monitoring"],
+        consumers: ["payment", "monitoring", "intake"],
         chain: true,
     }
     /// A household whose report was confirmed as fraud gets a dishonesty record (失信记录):

@@ -80,6 +80,10 @@ text_enum! {
         Web = "web",
         /// At a service window, in person.
         InPerson = "in_person",
+        /// An objection (异议) to an approval disclosure (审批公示) during its notice period,
+        /// taken by intake's public route and passed on as `intake.disclosure.objected`; its
+        /// reference is the objection's id.
+        DisclosureObjection = "disclosure_objection",
     }
 }
 
@@ -180,6 +184,38 @@ pub struct DishonestyLifted {
     pub lifted_on: NaiveDate,
     /// Why, in the officer's words (never an ID number).
     pub reason: String,
+}
+
+/// The person who objected and did not stay anonymous: whom to answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectorContact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// `intake.disclosure.objected`: someone objected (异议) to the approval disclosure (审批公示)
+/// of a household during its notice period (004: "村(居)民委员会…公示监督"). Monitoring takes it
+/// in as a report (举报) concerning the household, routed to its township; the objection's id is
+/// the complaint's reference, so a redelivery files it once. The envelope carries the household's
+/// chain. The summary holds no ID number (refused at entry); the contact is absent when the
+/// person stays anonymous.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureObjected {
+    pub objection_id: Uuid,
+    pub application_id: Uuid,
+    /// The village or community (12 digits) or township (9 digits) whose notice it objects to.
+    pub region_code: RegionCode,
+    /// The last day of the notice period; the objection came on or before it.
+    pub notice_until: NaiveDate,
+    /// The day it came in (Beijing time).
+    pub objected_on: NaiveDate,
+    /// What the person says, in words.
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ObjectorContact>,
 }
 
 #[cfg(test)]

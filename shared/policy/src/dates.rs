@@ -3,7 +3,7 @@
 //!
 //! | rule | parameters | where the mesh applies it |
 //! |---|---|---|
-//! | a deadline `days` calendar days after a day ([`deadline`]) | `referral_feedback_days`, `warning_verify_days`, `complaint_answer_days` | monitoring: a referral's feedback, a warning's on-site verification, a complaint's answer |
+//! | a deadline `days` calendar days after a day ([`deadline`]) | `referral_feedback_days`, `warning_verify_days`, `complaint_answer_days`, `disclosure_notice_days` | monitoring: a referral's feedback, a warning's on-site verification, a complaint's answer; intake: the last day of an approval disclosure's notice |
 //! | overdue once the deadline day has passed ([`is_overdue`]) | — | the chain's overdue flags, the sweep, the reports |
 //! | re-verification due whole months after the last ([`months_after`], [`reverification_due`]) | `reverification_months` | verification's schedule |
 //! | re-verification overdue once the grace after the due day has passed ([`reverification_overdue`], [`reverification_overdue_before`]) | `reverification_grace_days` | monitoring's overdue sweep |

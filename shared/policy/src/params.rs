@@ -93,6 +93,12 @@ pub struct ParameterSet {
     /// Days to answer a consultation, complaint or report (咨询、投诉、举报), by category, from
     /// the day it is received; unanswered past it, it escalates one level up.
     pub complaint_answer_days: ComplaintAnswerDays,
+    /// Days the approval disclosure (审批公示) of a household determined with a tier stays on
+    /// its village's or community's notice board after the decision day (004: "在镇政府(街道
+    /// 办事处)、村(居)民委员会固定的政务公开栏、村(居)务公开栏等场所进行…审核公示、审批公示");
+    /// objections are taken until its last day, after which the household is on the long-term
+    /// list (长期公示) of current recipients.
+    pub disclosure_notice_days: u32,
     /// What a dishonesty record (失信记录) of a household that obtained assistance by fraud does
     /// to its members' new applications, and for how long.
     pub dishonesty_record: DishonestyRecord,
@@ -791,6 +797,9 @@ impl ParameterSet {
         if a.consultation == 0 || a.complaint == 0 || a.report == 0 {
             return bad("complaint_answer_days must be at least 1 for each category");
         }
+        if self.disclosure_notice_days == 0 {
+            return bad("disclosure_notice_days must be at least 1");
+        }
         let sc = &self.supervision_score;
         if sc.warning_points < 0
             || sc.referral_points < 0
@@ -918,5 +927,24 @@ mod tests {
             PolicyBook::from_toml(&text),
             Err(PolicyError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn a_notice_period_of_no_days_does_not_load() {
+        let text = test_set("410100", "t-1", "2024-01-01", 90000, 70000).replacen(
+            "disclosure_notice_days = 7",
+            "disclosure_notice_days = 0",
+            1,
+        );
+        let Err(PolicyError::Invalid { problem, .. }) = PolicyBook::from_toml(&text) else {
+            panic!("a notice period of 0 days loaded");
+        };
+        assert!(problem.contains("disclosure_notice_days"), "{problem}");
+        let unsourced = test_set("410100", "t-1", "2024-01-01", 90000, 70000).replacen(
+            "disclosure_notice_days = \"local:",
+            "disclosure_notice_days_unused = \"local:",
+            1,
+        );
+        assert!(PolicyBook::from_toml(&unsourced).is_err());
     }
 }

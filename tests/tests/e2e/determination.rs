@@ -428,9 +428,9 @@ async fn only_the_township_officer_of_the_area_submits_and_only_the_area_reads_w
             );
         }
     }
-    // The public disclosure list needs no token.
+    // The public notice board needs no token.
     let (status, _) = mesh
-        .get_as(None, "intake", "/v1/disclosures?region_code=410102")
+        .get_as(None, "intake", "/v1/disclosures/notices?village=410102001")
         .await
         .unwrap();
     assert_eq!(status, 200);
@@ -590,7 +590,7 @@ async fn the_public_disclosure_list_masks_names_and_id_numbers() {
         .await
         .unwrap();
     let (status, list) = mesh
-        .get("intake", "/v1/disclosures?region_code=410102")
+        .get("intake", "/v1/disclosures/notices?village=410102001")
         .await
         .unwrap();
     assert_eq!(status, 200);
@@ -612,12 +612,12 @@ async fn the_public_disclosure_list_masks_names_and_id_numbers() {
         assert!(!text.contains(demo["members"][i]["name"].as_str().unwrap()));
     }
     let (_, elsewhere) = mesh
-        .get("intake", "/v1/disclosures?region_code=440300")
+        .get("intake", "/v1/disclosures/notices?village=440300001")
         .await
         .unwrap();
     assert_eq!(elsewhere, json!([]));
     let (status, _) = mesh
-        .get("intake", "/v1/disclosures?region_code=44x")
+        .get("intake", "/v1/disclosures/notices?village=44x")
         .await
         .unwrap();
     assert_eq!(status, 422);

@@ -153,7 +153,7 @@ async fn malformed_json_gets_400_and_invalid_fields_get_422_with_reasons() {
     for (path, code) in [
         ("/v1/applications/not-a-uuid", "bad_request"),
         ("/v1/no-such-route", "not_found"),
-        ("/v1/disclosures?region_code=1&region_code=2", "bad_request"),
+        ("/v1/disclosures/notices?village=1&village=2", "bad_request"),
     ] {
         let (status, body) = mesh.get("intake", path).await.unwrap();
         assert!((400..500).contains(&status), "{path}: {status}");

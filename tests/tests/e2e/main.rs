@@ -13,6 +13,7 @@ mod complaints;
 mod consumer;
 mod departments;
 mod determination;
+mod disclosure;
 mod docs;
 mod emergency;
 mod errors;

@@ -49,6 +49,7 @@ pub fn step_name(kind: &str) -> &'static str {
         "intake.application.manual_review" => "转人工核查",
         "intake.application.manually_verified" => "人工核查完成",
         "intake.application.rejected" => "申请不予批准",
+        "intake.disclosure.objected" => "审批公示异议",
         "verify.household.verified" => "家庭经济状况核对",
         "verify.household.reverified" => "定期复核",
         "eligibility.household.determined" => "审核确认",
@@ -104,6 +105,8 @@ fn key_name(key: &str) -> Option<&'static str> {
         "answer_due" => "答复期限",
         "finding" => "核查结论",
         "on_time" => "按时办结",
+        "objection_id" => "异议编号",
+        "notice_until" => "公示期至",
         _ => return None,
     })
 }

@@ -191,6 +191,12 @@ fn valid(req: &ComplaintRequest) -> Result<Intake, ApiError> {
         ComplaintVia::choices(),
         &mut errors,
     );
+    if via == Some(ComplaintVia::DisclosureObjection) {
+        errors.push(FieldError::new(
+            "received_via",
+            "disclosure_objection comes from the disclosure's objection route, not from staff",
+        ));
+    }
     let category = word(
         &req.category,
         "category",
@@ -488,6 +494,23 @@ mod tests {
 
     fn request(v: serde_json::Value) -> ComplaintRequest {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn staff_do_not_file_a_disclosure_objection_themselves() {
+        // Objections come from the disclosure's own route in intake, referenced by their id.
+        let Err(ApiError::Validation(errors)) = valid(&request(json!({
+            "reference": "6b1f7c0e-2d4a-4e8b-9c3d-5a6b7c8d9e0f",
+            "received_via": "disclosure_objection",
+            "category": "report",
+            "summary": "收入未申报",
+            "region_code": "410102001",
+            "anonymous": true
+        }))) else {
+            panic!("accepted")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["received_via"]);
     }
 
     #[test]

@@ -55,6 +55,8 @@ const SUMMARY_KEYS: &[&str] = &[
     "answer_due",
     "finding",
     "on_time",
+    "objection_id",
+    "notice_until",
 ];
 
 /// The step `e` (delivered as `d`) makes in the chain `chain_id`, with the actor the event

@@ -187,6 +187,71 @@ pub async fn receive(
     Ok((view, true))
 }
 
+/// An objection (异议) to an approval disclosure during its notice period, from intake
+/// (`intake.disclosure.objected`), received as a report (举报) concerning the household and its
+/// application, routed to the township of the village whose notice it objects to, received by
+/// intake's public route (`system:intake`). The objection's id is its reference: a redelivery
+/// files it once (`false`).
+pub async fn receive_objection(
+    state: &State,
+    tx: &mut PgConnection,
+    household_id: Uuid,
+    o: &contract::DisclosureObjected,
+) -> Result<bool, mesh::HandlerError> {
+    let via = contract::ComplaintVia::DisclosureObjection;
+    let reference = o.objection_id.to_string();
+    if store::complaints::by_reference(tx, via, &reference)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let today = state.mesh.today();
+    let township: String = o.region_code.as_str().chars().take(9).collect();
+    let params = state
+        .policy
+        .in_force(&o.region_code, today)
+        .map_err(|e| mesh::HandlerError::Poison(e.to_string()))?;
+    let category = ComplaintCategory::Report;
+    let c = NewComplaint {
+        complaint_id: Uuid::new_v4(),
+        reference,
+        received_via: via,
+        category,
+        region_code: township,
+        household_id: Some(household_id).filter(|h| !h.is_nil()),
+        application_id: Some(o.application_id),
+        officer_concerned: None,
+        summary: format!("审批公示异议(公示期至{}): {}", o.notice_until, o.summary),
+        filer: o.contact.as_ref().map(|c| store::complaints::Filer {
+            name: c.name.clone(),
+            phone: c.phone.clone(),
+        }),
+        received_on: today,
+        received_at: state.mesh.clock.now(),
+        answer_due: answer_due(category, today, &params.complaint_answer_days),
+    };
+    let by = Actor::system("intake");
+    if !store::complaints::insert(tx, &c, &by).await? {
+        return Ok(false);
+    }
+    let view = store::complaints::get(tx, c.complaint_id, &["%".to_owned()], today, false)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("complaint {} vanished", c.complaint_id))?;
+    emit(state, tx, &view, ComplaintStep::Received, &by)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    audit::append(
+        tx,
+        &state.mesh,
+        &by,
+        entry("complaint.receive", &view, None),
+    )
+    .await?;
+    tracing::info!(complaint_id = %view.complaint_id, "Objection to an approval disclosure received as a report.");
+    Ok(true)
+}
+
 /// The complaint `id` of the caller's areas, locked, and the officer who acts on it: 404
 /// outside the areas, 403 for the officer the complaint is about.
 async fn locked_for(
