@@ -59,6 +59,7 @@ pub mod iso20022;
 pub mod ledger;
 pub mod prices;
 pub mod recoveries;
+pub mod risk;
 pub mod runs;
 pub mod state;
 pub mod status_reports;
