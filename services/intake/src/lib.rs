@@ -16,6 +16,7 @@ pub mod config;
 pub mod emergency;
 pub mod handlers;
 pub mod http;
+pub mod risk;
 pub mod state;
 pub mod store;
 
