@@ -11,6 +11,7 @@
 //!   or refused and told to the department.
 //! - `complaints`: consultations, complaints and reports received, investigated, answered,
 //!   escalated by the sweep.
+//! - `risk`: the warnings of the risk rules intake and payment hold their data to.
 //! - `chain`: a chain step from a delivered event.
 
 pub mod answers;
@@ -21,4 +22,5 @@ pub mod feeds;
 pub mod population;
 pub mod redetermination;
 pub mod referrals;
+pub mod risk;
 pub mod warnings;
