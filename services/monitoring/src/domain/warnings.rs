@@ -315,6 +315,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn each_risk_rule_raises_a_kind_of_its_own_named_after_it() {
+        let mut kinds: Vec<WarningKind> = contract::RiskRule::ALL
+            .iter()
+            .map(|r| {
+                let k = WarningKind::of_risk(*r);
+                assert_eq!(k.as_str(), format!("risk_{r}"));
+                assert_eq!(WarningKind::parse(k.as_str()), Some(k));
+                assert_eq!(k.department_for_hardship(), None);
+                k
+            })
+            .collect();
+        kinds.dedup();
+        assert_eq!(kinds.len(), contract::RiskRule::ALL.len());
+    }
+
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
