@@ -83,6 +83,11 @@ pub async fn on_verified(
         )
         .await?;
     }
+    // A declared income far below the sources' is a risk for the county to look at, whatever
+    // the report decides.
+    crate::risk::income_gap(&state, &mut *tx, &app, report)
+        .await
+        .map_err(HandlerError::Transient)?;
     if !report.complete {
         let note = format!("sources without an answer: {}", report.gaps.join(", "));
         store::set_status(

@@ -539,13 +539,20 @@ async fn register_relative(
         state.mesh.clock.now(),
     )
     .await?;
+    // Decisions the staff member made before the relation was registered are risks.
+    let risks = crate::risk::relative_decisions(&state, &mut tx, id.as_str(), &req.staff_sub)
+        .await
+        .map_err(ApiError::Internal)?;
     audit::append(
         &mut tx,
         &state.mesh,
         &actor,
         Entry::new("staff_relative.register", "staff_relative", id.masked())
             .purpose_from(&headers)
-            .detail(serde_json::json!({"staff_sub": req.staff_sub.trim()})),
+            .detail(serde_json::json!({
+                "staff_sub": req.staff_sub.trim(),
+                "risk_decisions": risks,
+            })),
     )
     .await?;
     tx.commit().await?;

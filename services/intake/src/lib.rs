@@ -21,6 +21,7 @@ pub mod disclosure;
 pub mod emergency;
 pub mod handlers;
 pub mod http;
+pub mod risk;
 pub mod state;
 pub mod store;
 

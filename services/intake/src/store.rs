@@ -1098,3 +1098,36 @@ pub async fn record_stop(
     .await?;
     Ok(())
 }
+
+/// A determination a person made for an application naming a given person.
+#[derive(Debug)]
+pub struct DecidedFor {
+    pub application_id: Uuid,
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub region_code: String,
+    pub member_id: Uuid,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// The determinations the person whose token subject is `staff_sub` made (not a rule's) for
+/// applications naming `id_number`.
+pub async fn decided_by_for(
+    tx: &mut PgConnection,
+    staff_sub: &str,
+    id_number: &str,
+) -> sqlx::Result<Vec<DecidedFor>> {
+    sqlx::query_as!(
+        DecidedFor,
+        "SELECT a.application_id, a.household_id, a.chain_id, a.region_code, m.member_id, d.decided_at
+         FROM determinations d
+         JOIN applications a USING (application_id)
+         JOIN application_members m ON m.application_id = a.application_id AND m.id_number = $2
+         WHERE d.decided_by_actor->>'sub' = $1 AND d.decided_by NOT LIKE 'rule:%'
+         ORDER BY d.decided_at, a.application_id",
+        staff_sub.trim(),
+        id_number,
+    )
+    .fetch_all(tx)
+    .await
+}

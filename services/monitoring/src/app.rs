@@ -4,7 +4,7 @@ use crate::state::State;
 use crate::{handlers, http, ops, Settings, MIGRATOR};
 use contract::channels::{
     DISCLOSURE_OBJECTED, DISCOVERY_REPORTED, FEED_RECORD, HOUSEHOLD_CHANGED, HOUSEHOLD_DETERMINED,
-    HOUSEHOLD_REVERIFIED, REFERRAL_FEEDBACK,
+    HOUSEHOLD_REVERIFIED, INTAKE_RISK_DETECTED, PAYMENT_RISK_DETECTED, REFERRAL_FEEDBACK,
 };
 use mesh::{Application, Mesh, ServiceBuilder, Stream};
 use std::sync::Arc;
@@ -47,6 +47,14 @@ pub async fn build(settings: Settings, clock: mesh::Clock) -> anyhow::Result<App
         .on("reverifications", HOUSEHOLD_REVERIFIED, {
             let s = state.clone();
             move |e, d| handlers::on_reverified(s.clone(), e, d)
+        })
+        .on("intake-risks", INTAKE_RISK_DETECTED, {
+            let s = state.clone();
+            move |e, d| handlers::on_intake_risk(s.clone(), e, d)
+        })
+        .on("payment-risks", PAYMENT_RISK_DETECTED, {
+            let s = state.clone();
+            move |e, d| handlers::on_payment_risk(s.clone(), e, d)
         })
         .task(
             "reverification-overdue",

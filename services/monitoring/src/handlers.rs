@@ -564,3 +564,39 @@ pub async fn on_objected(
     tracing::info!(new, "Disclosure objection taken in.");
     Ok(Outcome::Applied)
 }
+
+/// `intake.risk.detected` → one risk warning per detection, for the county.
+pub async fn on_intake_risk(
+    state: State,
+    e: mesh::Envelope<contract::IntakeRiskDetected>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    on_risk(state, "intake", &e.id, &e.data.0, d).await
+}
+
+/// `payment.risk.detected` → one risk warning per detection, for the county.
+pub async fn on_payment_risk(
+    state: State,
+    e: mesh::Envelope<contract::PaymentRiskDetected>,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    on_risk(state, "payment", &e.id, &e.data.0, d).await
+}
+
+async fn on_risk(
+    state: State,
+    producer: &str,
+    event_id: &str,
+    detected: &contract::RiskDetected,
+    d: Delivery,
+) -> Result<Outcome, HandlerError> {
+    let Some(mut tx) = d.begin_once(&state.mesh.db, event_id).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let new = ops::risk::raise(&state, &mut tx, producer, detected)
+        .await?
+        .map_err(HandlerError::Poison)?;
+    tx.commit().await?;
+    tracing::info!(rule = %detected.rule, new, "Risk detection received.");
+    Ok(Outcome::Applied)
+}

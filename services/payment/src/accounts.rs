@@ -11,6 +11,8 @@
 //!   stand behind; a member with no confirmed account is held (blocked in every file, "no
 //!   account"), as a member without an account always was. A change nobody confirmed never
 //!   reaches the bank.
+//! - A confirmation is held to the risk rules over accounts ([`crate::risk`]) in its own
+//!   transaction.
 //! - Both steps and every read are in the audit trail. Account numbers and names never reach
 //!   logs and are shown masked: [`mask`].
 
@@ -131,6 +133,9 @@ pub async fn confirm(
     let at = state.mesh.clock.now();
     let version = store::accounts::confirm(&mut tx, member_id, &change, &actor, at).await?;
     let repaid = corrections::resolve(state, &mut tx, member_id, acting).await?;
+    let risks = crate::risk::after_confirmation(state, &mut tx, member_id, &change)
+        .await
+        .map_err(ApiError::Internal)?;
     audit::append(
         &mut tx,
         &state.mesh,
@@ -142,6 +147,7 @@ pub async fn confirm(
                 "version": version,
                 "proposed_by": change.proposed_by_sub,
                 "repaid": repaid.len(),
+                "risk_rules_tripped": risks.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             })),
     )
     .await?;

@@ -61,6 +61,7 @@ pub mod ledger;
 pub mod prices;
 pub mod recoveries;
 pub mod repayments;
+pub mod risk;
 pub mod runs;
 pub mod state;
 pub mod status_reports;

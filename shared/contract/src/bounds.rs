@@ -227,6 +227,18 @@ impl Bounded for RunCompleted {
     }
 }
 
+impl Bounded for PaymentRiskDetected {
+    fn check(&self, _: &Bounds) -> Result<(), String> {
+        self.0.check()
+    }
+}
+
+impl Bounded for IntakeRiskDetected {
+    fn check(&self, _: &Bounds) -> Result<(), String> {
+        self.0.check()
+    }
+}
+
 /// Payloads without amounts, counts or lists to bound (their texts and dates are checked where
 /// they are decoded or used).
 macro_rules! unbounded {

@@ -122,6 +122,17 @@ channels! {
         consumers: ["monitoring"],
         chain: true,
     }
+    /// A risk supervision rule over intake's data tripped (a decision by a registered near
+    /// relative, a declared income far below the sources'); monitoring raises a warning for the
+    /// county. Not a step of the household's chain.
+    INTAKE_RISK_DETECTED: IntakeRiskDetected {
+        subject: "intake.risk.detected",
+        kind: "intake.risk.detected",
+        stream: Some(Stream::Intake),
+        producers: ["intake"],
+        consumers: ["monitoring"],
+        chain: false,
+    }
     /// Request/reply to a departmental data holder (core NATS, kept in no stream); the reply is a
     /// `SourceAnswer` on the request's reply subject.
     SOURCE_QUERY: SourceQuery {
@@ -330,6 +341,17 @@ channels! {
         consumers: ["monitoring"],
         chain: true,
     }
+    /// A risk supervision rule over payment's accounts tripped (one account for several
+    /// households, repeated account changes before a run); monitoring raises a warning for the
+    /// county. Not a step of the household's chain.
+    PAYMENT_RISK_DETECTED: PaymentRiskDetected {
+        subject: "payment.risk.detected",
+        kind: "payment.risk.detected",
+        stream: Some(Stream::Payment),
+        producers: ["payment"],
+        consumers: ["monitoring"],
+        chain: false,
+    }
 }
 
 /// Messages a service gave up on, with the reason in headers; the payload is the original
@@ -383,7 +405,7 @@ pub struct ChainFilter {
 
 /// What monitoring's chain recorder reads: together, every chain channel of the catalogue, and
 /// of the other channels only the few its streams' filters bring along (`referral.>` the
-/// refusals, `payment.>` the bank's reports and the runs' totals; the recorder skips them). `monitor.household.>` and `monitor.complaint.>` leave out the feed
+/// refusals, `payment.>` the bank's reports and the runs' totals, `intake.>` and `payment.>` the risk detections; the recorder skips them). `monitor.household.>` and `monitor.complaint.>` leave out the feed
 /// records and discovery reports. The test below holds it to [`CATALOG`].
 pub const CHAIN_FILTERS: &[ChainFilter] = &[
     ChainFilter {
@@ -472,6 +494,8 @@ mod tests {
                 "payment.bank.status",
                 "payment.run.completed",
                 "payment.run.alert",
+                "payment.risk.detected",
+                "intake.risk.detected",
             ];
             assert!(
                 by.is_none() || along.contains(&c.subject),

@@ -218,6 +218,80 @@ pub struct DisclosureObjected {
     pub contact: Option<ObjectorContact>,
 }
 
+text_enum! {
+    /// A risk supervision rule (风险监督预警, 003: "建立社会救助风险监督预警机制") a service holds its
+    /// own data to; each rule's thresholds are the region's `risk_rules`.
+    RiskRule {
+        /// Payment: one account number confirmed for beneficiaries of several households (a care
+        /// institution's collective account aside).
+        SharedAccount = "shared_account",
+        /// Payment: repeated confirmed account changes of one household just before a payment run.
+        AccountChanges = "account_changes",
+        /// Intake: an application decided by a person registered as the near relative of one of
+        /// its members.
+        RelativeDecision = "relative_decision",
+        /// Intake: a declared income far below what the sources report.
+        IncomeGap = "income_gap",
+    }
+}
+
+impl RiskRule {
+    /// The service whose data the rule reads, the one that may publish it.
+    pub fn service(self) -> &'static str {
+        match self {
+            RiskRule::SharedAccount | RiskRule::AccountChanges => "payment",
+            RiskRule::RelativeDecision | RiskRule::IncomeGap => "intake",
+        }
+    }
+}
+
+/// A risk rule tripped by a change of the publishing service's data (evaluated in the
+/// transaction of that change). Monitoring raises one warning per `dedupe_key` for the county.
+/// `detail` holds ids, counts, amounts and dates only: never a name, an ID number or an account
+/// number (an account is named by its masked form, last four digits).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RiskDetected {
+    pub rule: RiskRule,
+    /// The household the warning is about (for a shared account, the household whose
+    /// confirmation tripped the rule; the others are in `detail`).
+    pub household_id: Uuid,
+    /// The household's region (its township, or the county).
+    pub region_code: RegionCode,
+    /// What makes two detections one warning: `risk:<rule>:<ids>`.
+    pub dedupe_key: String,
+    /// The parameter set whose `risk_rules` tripped.
+    pub policy_version: String,
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RiskDetected {
+    /// `dedupe_key` names the rule and is of a sane length; `detail` is small.
+    pub fn check(&self) -> Result<(), String> {
+        let prefix = format!("risk:{}:", self.rule);
+        if !self.dedupe_key.starts_with(&prefix)
+            || self.dedupe_key.len() > 200
+            || self.dedupe_key.len() == prefix.len()
+        {
+            return Err(format!("dedupe_key: {prefix}<ids>, at most 200 characters"));
+        }
+        if serde_json::to_string(&self.detail).map_or(usize::MAX, |t| t.len()) > 4000 {
+            return Err("detail: at most 4000 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// `payment.risk.detected`: a risk rule over payment's accounts tripped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct PaymentRiskDetected(pub RiskDetected);
+
+/// `intake.risk.detected`: a risk rule over intake's applications and decisions tripped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct IntakeRiskDetected(pub RiskDetected);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +335,25 @@ mod tests {
             }))
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_risk_detection_names_its_rule_in_its_key() {
+        let mut r: RiskDetected = serde_json::from_value(serde_json::json!({
+            "rule": "shared_account",
+            "household_id": "00000000-0000-0000-0000-000000000001",
+            "region_code": "410102001",
+            "dedupe_key": "risk:shared_account:00000000-0000-0000-0000-000000000002",
+            "policy_version": "zz-2024-1",
+            "detail": {"households": 2, "account_masked": "****1234"}
+        }))
+        .unwrap();
+        assert!(r.check().is_ok());
+        assert_eq!(r.rule.service(), "payment");
+        assert_eq!(RiskRule::IncomeGap.service(), "intake");
+        r.dedupe_key = "risk:income_gap:x".into();
+        assert!(r.check().is_err());
+        r.dedupe_key = "risk:shared_account:".into();
+        assert!(r.check().is_err());
     }
 }

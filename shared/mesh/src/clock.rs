@@ -101,6 +101,11 @@ impl Clock {
         at.with_timezone(&self.timezone).date_naive()
     }
 
+    /// The first instant of the bureau's calendar day `date`.
+    pub fn start_of(&self, date: NaiveDate) -> DateTime<Utc> {
+        local_instant(date, 0, self.timezone)
+    }
+
     /// From now on the clock reads `at`, and runs on from there.
     pub fn set(&self, at: DateTime<Utc>) {
         let offset = at - machine_now();

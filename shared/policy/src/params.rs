@@ -314,6 +314,50 @@ pub struct RiskRules {
     /// An application decided by a person (a manual verification, a county decision) within
     /// this many hours of its submission was approved in unusually short time.
     pub fast_approval_hours: u32,
+    /// One account number confirmed for beneficiaries of at least this many households (a care
+    /// institution's collective account aside) receives for several households.
+    pub shared_account_households: u32,
+    /// At least this many confirmed account changes of one household's beneficiaries within
+    /// `account_change_days` before a month's payment run are repeated changes.
+    pub account_changes: u32,
+    /// The days before a payment run in which account changes are counted.
+    pub account_change_days: u32,
+    /// A declared monthly income is far below what the sources report when the sources' exceed
+    /// it by more than this share (per mille of the declared) …
+    pub income_gap_permille: u32,
+    /// … and by at least this many fen a month.
+    pub income_gap_min_fen: i64,
+}
+
+impl RiskRules {
+    /// What is wrong with the thresholds, if anything.
+    pub fn check(&self) -> Result<(), String> {
+        if self.fast_approval_hours == 0 {
+            return Err("risk_rules.fast_approval_hours must be at least 1".into());
+        }
+        if self.shared_account_households < 2 {
+            return Err("risk_rules.shared_account_households must be at least 2".into());
+        }
+        if self.account_changes < 2 {
+            return Err("risk_rules.account_changes must be at least 2".into());
+        }
+        if !(1..=366).contains(&self.account_change_days) {
+            return Err("risk_rules.account_change_days must be 1 to 366".into());
+        }
+        if self.income_gap_min_fen < 1 {
+            return Err("risk_rules.income_gap_min_fen must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Whether sources reporting `sources_fen` a month show `declared_fen` as far below them:
+    /// more than `income_gap_permille` of the declared above it, and `income_gap_min_fen` at
+    /// least.
+    pub fn income_gap(&self, declared_fen: i64, sources_fen: i64) -> bool {
+        let gap = i128::from(sources_fen) - i128::from(declared_fen);
+        gap >= i128::from(self.income_gap_min_fen)
+            && gap * 1000 > i128::from(declared_fen.max(0)) * i128::from(self.income_gap_permille)
+    }
 }
 
 /// Days to answer each category of what the public files with the supervision hotline (004:
@@ -790,8 +834,8 @@ impl ParameterSet {
                 "dishonesty_record: record_months at least 1 and no shorter than waiting_months",
             );
         }
-        if self.risk_rules.fast_approval_hours == 0 {
-            return bad("risk_rules.fast_approval_hours must be at least 1");
+        if let Err(why) = self.risk_rules.check() {
+            return bad(&why);
         }
         let a = &self.complaint_answer_days;
         if a.consultation == 0 || a.complaint == 0 || a.report == 0 {
@@ -946,5 +990,32 @@ mod tests {
             1,
         );
         assert!(PolicyBook::from_toml(&unsourced).is_err());
+    }
+
+    #[test]
+    fn an_income_gap_is_both_a_share_and_an_amount() {
+        let r = RiskRules {
+            fast_approval_hours: 24,
+            shared_account_households: 2,
+            account_changes: 2,
+            account_change_days: 30,
+            income_gap_permille: 300,
+            income_gap_min_fen: 20_000,
+        };
+        assert!(r.check().is_ok());
+        // The demo household: 600 yuan declared, 705 reported: 17.5 %, not far below.
+        assert!(!r.income_gap(60_000, 70_500));
+        assert!(r.income_gap(60_000, 80_000));
+        // 30 % exactly is not more than 30 %.
+        assert!(!r.income_gap(100_000, 130_000));
+        // A large share of a small amount is not enough.
+        assert!(!r.income_gap(1_000, 20_000));
+        assert!(r.income_gap(0, 20_000));
+        assert!(!r.income_gap(50_000, 10_000));
+        let lax = RiskRules {
+            account_changes: 1,
+            ..r
+        };
+        assert!(lax.check().is_err());
     }
 }

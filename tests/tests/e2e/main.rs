@@ -29,5 +29,6 @@ mod payment_run;
 mod poison;
 mod relief_rules;
 mod reverification;
+mod risk;
 mod staff_page;
 mod warnings;

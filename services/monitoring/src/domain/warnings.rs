@@ -75,10 +75,22 @@ pub enum WarningKind {
     /// Risk supervision (风险监督预警): an application decided by a person in unusually short
     /// time after its submission (`risk_rules.fast_approval_hours`); for the county.
     RiskFastApproval,
+    /// Risk supervision: one account number confirmed for beneficiaries of several households
+    /// (`risk_rules.shared_account_households`; payment's rule); for the county.
+    RiskSharedAccount,
+    /// Risk supervision: repeated account changes of one household just before a payment run
+    /// (`risk_rules.account_changes`, `account_change_days`; payment's rule); for the county.
+    RiskAccountChanges,
+    /// Risk supervision: an application decided by an officer registered as the near relative
+    /// of one of its members (intake's rule); for the county.
+    RiskRelativeDecision,
+    /// Risk supervision: a declared income far below what the sources report
+    /// (`risk_rules.income_gap_permille`, `income_gap_min_fen`; intake's rule); for the county.
+    RiskIncomeGap,
 }
 
 impl WarningKind {
-    pub const ALL: [WarningKind; 12] = [
+    pub const ALL: [WarningKind; 16] = [
         WarningKind::ActiveDiscovery,
         WarningKind::Death,
         WarningKind::RigidExpenditureReview,
@@ -91,6 +103,10 @@ impl WarningKind {
         WarningKind::RegisteredUnemployed,
         WarningKind::DisasterVictim,
         WarningKind::RiskFastApproval,
+        WarningKind::RiskSharedAccount,
+        WarningKind::RiskAccountChanges,
+        WarningKind::RiskRelativeDecision,
+        WarningKind::RiskIncomeGap,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +123,20 @@ impl WarningKind {
             WarningKind::RegisteredUnemployed => "registered_unemployed",
             WarningKind::DisasterVictim => "disaster_victim",
             WarningKind::RiskFastApproval => "risk_fast_approval",
+            WarningKind::RiskSharedAccount => "risk_shared_account",
+            WarningKind::RiskAccountChanges => "risk_account_changes",
+            WarningKind::RiskRelativeDecision => "risk_relative_decision",
+            WarningKind::RiskIncomeGap => "risk_income_gap",
+        }
+    }
+
+    /// The warning a risk rule of another service raises.
+    pub fn of_risk(rule: contract::RiskRule) -> WarningKind {
+        match rule {
+            contract::RiskRule::SharedAccount => WarningKind::RiskSharedAccount,
+            contract::RiskRule::AccountChanges => WarningKind::RiskAccountChanges,
+            contract::RiskRule::RelativeDecision => WarningKind::RiskRelativeDecision,
+            contract::RiskRule::IncomeGap => WarningKind::RiskIncomeGap,
         }
     }
 
@@ -130,7 +160,11 @@ impl WarningKind {
             | WarningKind::SevereDisability
             | WarningKind::ReferralOverdue
             | WarningKind::ReverificationOverdue
-            | WarningKind::RiskFastApproval => None,
+            | WarningKind::RiskFastApproval
+            | WarningKind::RiskSharedAccount
+            | WarningKind::RiskAccountChanges
+            | WarningKind::RiskRelativeDecision
+            | WarningKind::RiskIncomeGap => None,
         }
     }
 }
@@ -280,6 +314,22 @@ pub fn overlapping(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn each_risk_rule_raises_a_kind_of_its_own_named_after_it() {
+        let mut kinds: Vec<WarningKind> = contract::RiskRule::ALL
+            .iter()
+            .map(|r| {
+                let k = WarningKind::of_risk(*r);
+                assert_eq!(k.as_str(), format!("risk_{r}"));
+                assert_eq!(WarningKind::parse(k.as_str()), Some(k));
+                assert_eq!(k.department_for_hardship(), None);
+                k
+            })
+            .collect();
+        kinds.dedup();
+        assert_eq!(kinds.len(), contract::RiskRule::ALL.len());
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

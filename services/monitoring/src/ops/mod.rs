@@ -12,6 +12,7 @@
 //! - `complaints`: consultations, complaints and reports received, investigated, answered,
 //!   escalated by the sweep.
 //! - `dishonesty`: a confirmed report's dishonesty record lifted before it expires.
+//! - `risk`: the warnings of the risk rules intake and payment hold their data to.
 //! - `chain`: a chain step from a delivered event.
 
 pub mod answers;
@@ -23,4 +24,5 @@ pub mod feeds;
 pub mod population;
 pub mod redetermination;
 pub mod referrals;
+pub mod risk;
 pub mod warnings;

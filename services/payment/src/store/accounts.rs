@@ -314,3 +314,92 @@ pub fn actor_of(sub: Option<String>, name: Option<String>, role: Option<String>)
         role: role.unwrap_or_default(),
     })
 }
+
+/// The household of a member payment knows, with its chain and its region in the register.
+#[derive(Debug)]
+pub struct HouseholdOf {
+    pub household_id: Uuid,
+    pub chain_id: Uuid,
+    pub region_code: String,
+}
+
+pub async fn household_of(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+) -> sqlx::Result<Option<HouseholdOf>> {
+    sqlx::query_as!(
+        HouseholdOf,
+        "SELECT m.household_id, e.chain_id, e.region_code
+         FROM members m JOIN entitlements e USING (household_id) WHERE m.member_id = $1",
+        member_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// A beneficiary whose account in force is a person's account of a given number.
+#[derive(Debug)]
+pub struct Holder {
+    pub household_id: Uuid,
+    pub member_id: Uuid,
+}
+
+/// The beneficiaries (and their households) whose account in force is the person's account
+/// `account_number`; care institutions' collective accounts are not counted.
+pub async fn persons_paid_to(
+    conn: &mut PgConnection,
+    account_number: &str,
+) -> sqlx::Result<Vec<Holder>> {
+    sqlx::query_as!(
+        Holder,
+        "SELECT m.household_id, a.member_id FROM accounts a JOIN members m USING (member_id)
+         WHERE a.account_number = $1 AND a.holder_kind = 'person'
+         ORDER BY m.household_id, a.member_id",
+        account_number,
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The first confirmed change that put the person's account `account_number` in force for
+/// anyone: a stable name for the account that is not its number.
+pub async fn first_confirmed(
+    conn: &mut PgConnection,
+    account_number: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "SELECT change_id FROM account_changes
+         WHERE account_number = $1 AND status = 'confirmed' AND holder_kind = 'person'
+         ORDER BY confirmed_at, change_id LIMIT 1",
+        account_number,
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// A confirmed account change of a household's beneficiary.
+#[derive(Debug)]
+pub struct ConfirmedChange {
+    pub change_id: Uuid,
+    pub member_id: Uuid,
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// The changes of `household_id`'s beneficiaries confirmed at or after `since`, oldest first.
+pub async fn confirmed_since(
+    conn: &mut PgConnection,
+    household_id: Uuid,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<ConfirmedChange>> {
+    sqlx::query_as!(
+        ConfirmedChange,
+        r#"SELECT c.change_id, c.member_id, c.confirmed_at AS "confirmed_at!"
+         FROM account_changes c JOIN members m USING (member_id)
+         WHERE m.household_id = $1 AND c.status = 'confirmed' AND c.confirmed_at >= $2
+         ORDER BY c.confirmed_at, c.change_id"#,
+        household_id,
+        since,
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
