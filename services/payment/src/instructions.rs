@@ -64,21 +64,19 @@ pub async fn instruct(
         let household_stops = stops.remove(&h.household_id).unwrap_or_default();
         let mut pays: Vec<(Payment, NaiveDate)> = Vec::new();
         if let (Some(facts), Some(effective)) = (&h.facts, &h.effective_month) {
-            let p = sets
-                .entry(h.region_code.clone())
-                .or_insert_with(|| {
-                    RegionCode::parse(&h.region_code)
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| {
-                            state
-                                .policy
-                                .in_force(&r, month.first_day())
-                                .cloned()
-                                .map_err(|e| e.to_string())
-                        })
-                })
-                .clone();
-            let computed = p.and_then(|p| {
+            let p = sets.entry(h.region_code.clone()).or_insert_with(|| {
+                RegionCode::parse(&h.region_code)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| {
+                        state
+                            .policy
+                            .in_force(&r, month.first_day())
+                            .cloned()
+                            .map_err(|e| e.to_string())
+                    })
+            });
+            // Borrowed from the chunk's cache: a parameter set is not copied per household.
+            let computed = p.as_ref().map_err(Clone::clone).and_then(|p| {
                 let effective = Month::parse(effective).map_err(|e| e.to_string())?;
                 let due = policy::dates::pay_by(month, p.payment_due_day, today);
                 let mut v = entitlements::monthly(
@@ -87,14 +85,14 @@ pub async fn instruct(
                     effective,
                     month,
                     &household_stops,
-                    &p,
+                    p,
                 )?;
                 v.extend(entitlements::price_subsidy_due(
                     facts,
                     effective,
                     month,
                     &household_stops,
-                    &p,
+                    p,
                     rises.for_region(&h.region_code),
                 )?);
                 Ok::<_, String>(v.into_iter().map(|x| (x, due)).collect::<Vec<_>>())
