@@ -19,7 +19,7 @@
 
 use crate::state::State;
 use crate::store::{self, Board, Disclosed};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
@@ -27,6 +27,7 @@ use contract::channels::DISCLOSURE_OBJECTED;
 use contract::{DisclosureObjected, ObjectorContact};
 use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Actor, ChainRef};
 use policy::{Month, RegionCode};
 use serde::{Deserialize, Serialize};

@@ -14,13 +14,14 @@
 
 use crate::state::State;
 use crate::store::{self, Emergency, EmergencyStatus, StageRequest};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use contract::channels::EMERGENCY_GRANTED;
 use contract::{EmergencyGranted, EmergencyStage};
 use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Actor, ChainRef};
 use policy::{ActFirstRefusal, AidType, Fen, RegionCode};
 use serde::Deserialize;
@@ -79,7 +80,7 @@ pub async fn report(
         Ok(r) => match state.policy.in_force(&r, today) {
             Ok(p) => Some(p.clone()),
             Err(e) => {
-                errors.push(FieldError::new("region_code", e.to_string()));
+                errors.push(FieldError::new("region_code", e.rule()));
                 None
             }
         },

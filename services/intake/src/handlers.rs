@@ -3,7 +3,7 @@
 
 use crate::state::State;
 use crate::store::{self, AppStatus, ApplicationRow, MemberRow, ProposalDecision};
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::Json;
 use contract::channels::{
@@ -16,6 +16,7 @@ use contract::{
 };
 use mesh::audit::{self, Entry};
 use mesh::consumer::Outcome;
+use mesh::http::Path;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::{Acting, Actor, ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts};

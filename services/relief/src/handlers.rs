@@ -361,7 +361,7 @@ pub async fn decide_review(
     axum::extract::State(state): axum::extract::State<State>,
     acting: mesh::auth::Acting,
     headers: axum::http::HeaderMap,
-    axum::extract::Path(referral_id): axum::extract::Path<uuid::Uuid>,
+    mesh::http::Path(referral_id): mesh::http::Path<uuid::Uuid>,
     mesh::http::JsonBody(req): mesh::http::JsonBody<ReviewDecision>,
 ) -> Result<axum::Json<ReviewDecided>, mesh::http::ApiError> {
     use mesh::http::{ApiError, FieldError};

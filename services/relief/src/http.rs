@@ -7,13 +7,14 @@
 
 use crate::state::State;
 use crate::store;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mesh::audit::{self, Entry};
 use mesh::auth::{allow, Acting, Role};
 use mesh::http::ApiError;
+use mesh::http::Path;
 use mesh::Mesh;
 use uuid::Uuid;
 

@@ -9,7 +9,7 @@
 
 use crate::state::State;
 use crate::{held, schedule, store};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use mesh::audit::{self, Entry};
 use mesh::auth::allow;
 use mesh::auth::REGIONAL_READ;
 use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -109,7 +110,7 @@ impl DueQuery {
         match self.on.as_deref() {
             None => Ok(today),
             Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                ApiError::BadRequest(format!("on must be a date, YYYY-MM-DD; found {s:?}"))
+                ApiError::BadParameter(vec![FieldError::new("on", "must be a date, YYYY-MM-DD")])
             }),
         }
     }

@@ -124,8 +124,8 @@ pub async fn receive(
             .await?
             .ok_or_else(|| {
                 ApiError::Conflict(format!(
-                    "reference {} of {} was recorded for a complaint outside your areas",
-                    c.reference, c.received_via
+                    "this reference of {} was recorded for a complaint outside your areas",
+                    c.received_via
                 ))
             })?;
         return Ok((view, false));

@@ -2,12 +2,13 @@
 
 use crate::state::State;
 use crate::store::{self, InstructionView};
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::Json;
 use mesh::audit::{self, Entry};
 use mesh::auth::Acting;
 use mesh::http::ApiError;
+use mesh::http::Path;
 use uuid::Uuid;
 
 /// The household's instructions, for a caller whose areas hold it: a household outside them is
