@@ -224,9 +224,7 @@ pub async fn object(
     let notice = store::notice_of(&mut tx, application_id)
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no approval disclosure of application {application_id}"
-            ))
+            ApiError::NotFound("no approval disclosure of application with this id".into())
         })?;
     if policy::dates::is_overdue(notice.notice_until, today) {
         return Err(ApiError::Conflict(format!(

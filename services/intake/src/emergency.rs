@@ -278,8 +278,8 @@ pub struct ConferenceDecision {
     pub reason: String,
 }
 
-fn no_emergency(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no emergency {id}"))
+fn no_emergency() -> ApiError {
+    ApiError::NotFound("no emergency with this id".into())
 }
 
 /// `POST /v1/emergencies/{id}/decision`: the county case conference (一事一议) on a large amount,
@@ -301,7 +301,7 @@ pub async fn decide(
     let mut tx = state.mesh.db.begin().await?;
     let mut e = store::lock_emergency(&mut tx, id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| no_emergency(id))?;
+        .ok_or_else(no_emergency)?;
     let actor = acting.actor();
     if store::is_near_relative(&mut tx, &actor.sub, &[e.id_number.clone()]).await? {
         return Err(ApiError::Forbidden(
@@ -391,9 +391,9 @@ pub async fn papers(
     )
     .await?
     else {
-        return Err(ApiError::NotFound(format!(
-            "no act-first emergency {id} with papers open"
-        )));
+        return Err(ApiError::NotFound(
+            "no act-first emergency with papers open".into(),
+        ));
     };
     audit::append(
         &mut tx,

@@ -469,7 +469,7 @@ async fn show(
 ) -> Result<Json<store::ApplicationView>, ApiError> {
     let view = store::view(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no application with this id".into()))?;
     audit::record(
         &state.mesh,
         &acting.actor(),

@@ -64,7 +64,7 @@ async fn report(
 ) -> Result<Json<store::ReportView>, ApiError> {
     let report = store::report(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no report for application {application_id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no report for application with this id".into()))?;
     audit::record(
         &state.mesh,
         &acting.actor(),
@@ -85,9 +85,7 @@ async fn verification(
 ) -> Result<Json<held::VerificationView>, ApiError> {
     let view = held::view(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no verification of application {application_id}"))
-        })?;
+        .ok_or_else(|| ApiError::NotFound("no verification of application with this id".into()))?;
     audit::record(
         &state.mesh,
         &acting.actor(),
@@ -225,7 +223,7 @@ async fn record_visit(
     JsonBody(req): JsonBody<VisitRequest>,
 ) -> Result<(StatusCode, Json<RecordedVisit>), ApiError> {
     validate(&req, state.mesh.today())?;
-    let not_found = || ApiError::NotFound(format!("no enrolled household {}", req.household_id));
+    let not_found = || ApiError::NotFound("no enrolled household with this id".into());
     let visitor = acting.actor();
     let mut tx = state.mesh.db.begin().await?;
     // Locked, so two visits recorded at once agree on the next due date; a household outside the

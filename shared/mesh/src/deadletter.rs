@@ -271,11 +271,7 @@ async fn replay(
     acting: Acting,
     Path(sequence): Path<u64>,
 ) -> Result<Json<Replayed>, ApiError> {
-    let missing = || {
-        ApiError::NotFound(format!(
-            "no dead letter of this service with sequence {sequence}"
-        ))
-    };
+    let missing = || ApiError::NotFound("no dead letter of this service with this sequence".into());
     if sequence == 0 {
         return Err(missing());
     }

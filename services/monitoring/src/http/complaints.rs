@@ -372,7 +372,7 @@ async fn one(
         false,
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no complaint {id}")))?;
+    .ok_or_else(|| ApiError::NotFound("no complaint with this id".into()))?;
     let mut entry = Entry::new("complaint.read", "complaint", id)
         .purpose_from(&headers)
         .detail(json!({"category": c.category, "filer_shown": c.filer.is_some()}));

@@ -90,7 +90,7 @@ async fn household(
 ) -> Result<Json<store::HouseholdView>, ApiError> {
     let h = store::household(&state.mesh.db, id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no enrolled household {id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no enrolled household with this id".into()))?;
     let entry = Entry::new("household.read", "household", id)
         .household(id)
         .purpose_from(&headers)
@@ -136,7 +136,9 @@ async fn chain(
     let areas = acting.region_patterns();
     let steps = store::steps(&state.mesh.db, id, &areas).await?;
     let Some(first) = steps.first() else {
-        return Err(ApiError::NotFound(format!("no chain for household {id}")));
+        return Err(ApiError::NotFound(
+            "no chain for household with this id".into(),
+        ));
     };
     let chain_id = first.chain_id;
     let today = state.mesh.today();
@@ -240,7 +242,9 @@ async fn household_file(
     let today = state.mesh.today();
     let steps = store::steps(db, id, &areas).await?;
     let Some(first) = steps.first() else {
-        return Err(ApiError::NotFound(format!("no chain for household {id}")));
+        return Err(ApiError::NotFound(
+            "no chain for household with this id".into(),
+        ));
     };
     let household = store::household(db, id, &areas).await?;
     let region = {
@@ -423,7 +427,7 @@ async fn referral(
         acting.department(),
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))?;
+    .ok_or_else(|| ApiError::NotFound("no referral with this id".into()))?;
     let entry = Entry::new("referral.read", "referral", id)
         .household(r.household_id)
         .purpose_from(&headers)

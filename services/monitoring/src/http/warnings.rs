@@ -287,7 +287,7 @@ async fn one_warning(
         state.mesh.today(),
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+    .ok_or_else(|| ApiError::NotFound("no warning with this id".into()))?;
     let mut entry = Entry::new("warning.read", "warning", id)
         .purpose_from(&headers)
         .detail(json!({"kind": w.kind, "township_code": w.township_code}));

@@ -22,8 +22,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no complaint {id}"))
+fn not_found() -> ApiError {
+    ApiError::NotFound("no complaint with this id".into())
 }
 
 /// The audit entry of `action` on complaint `c`: ids and outcomes, never the filer or the text.
@@ -168,12 +168,12 @@ pub async fn receive(
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("complaint vanished")))?;
         let view = store::complaints::get(&mut conn, id, &areas, today, false)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(not_found)?;
         return Ok((view, false));
     }
     let view = store::complaints::get(&mut tx, c.complaint_id, &areas, today, false)
         .await?
-        .ok_or_else(|| not_found(c.complaint_id))?;
+        .ok_or_else(not_found)?;
     emit(state, &mut tx, &view, ComplaintStep::Received, &officer).await?;
     audit::append(
         &mut tx,
@@ -262,7 +262,7 @@ async fn locked_for(
 ) -> Result<(ComplaintView, Actor), ApiError> {
     let c = store::complaints::get(tx, id, &acting.region_patterns(), today, true)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     let officer = acting.actor();
     if c.officer_concerned.as_deref() == Some(officer.sub.as_str()) {
         return Err(ApiError::Forbidden(format!(
@@ -318,7 +318,7 @@ pub async fn investigate(
     store::complaints::set_investigated(&mut tx, id, &officer, &found, now).await?;
     let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     emit(state, &mut tx, &view, ComplaintStep::Investigated, &officer).await?;
     let mut record = entry("complaint.investigate", &view, Some(headers));
     record.detail["finding"] = json!(finding);
@@ -458,7 +458,7 @@ pub async fn answer(
     store::complaints::set_answered(&mut tx, id, &officer, text, now, today).await?;
     let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     emit(state, &mut tx, &view, ComplaintStep::Answered, &officer).await?;
     let mut record = entry("complaint.answer", &view, Some(headers));
     record.detail["on_time"] = json!(view.on_time);

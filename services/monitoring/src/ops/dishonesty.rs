@@ -35,7 +35,7 @@ pub async fn lift(
     let mut tx = state.mesh.db.begin().await?;
     let c = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, true)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no complaint {id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no complaint with this id".into()))?;
     let (Some(household_id), Some(_)) = (c.household_id, c.fraud_from_month.as_deref()) else {
         return Err(ApiError::Conflict(format!(
             "complaint {id} recorded no dishonesty: no fraud was confirmed by it"

@@ -328,7 +328,7 @@ pub async fn members_change(
     occurred_on: NaiveDate,
 ) -> Result<MembersChanged, mesh::http::ApiError> {
     use mesh::http::ApiError;
-    let not_found = || ApiError::NotFound(format!("no enrolled household {household_id}"));
+    let not_found = || ApiError::NotFound("no enrolled household with this id".into());
     let mut tx = state.mesh.db.begin().await?;
     let row = store::households::lock_for_reverification(&mut tx, household_id)
         .await?

@@ -31,8 +31,8 @@ fn entry(action: &str, w: &WarningView, headers: &HeaderMap) -> Entry {
     e.detail(json!({"kind": w.kind, "township_code": w.township_code}))
 }
 
-fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no warning {id}"))
+fn not_found() -> ApiError {
+    ApiError::NotFound("no warning with this id".into())
 }
 
 /// Records the on-site verification by the acting township officer of what they found; 404
@@ -51,7 +51,7 @@ pub async fn verify(
     let mut tx = db.begin().await?;
     let w = store::warnings::locked(&mut tx, id, &areas, today)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     if w.status != WarningStatus::Open {
         return Err(ApiError::Conflict(format!(
             "warning {id} is already {} (by {})",
@@ -75,7 +75,7 @@ pub async fn verify(
     tracing::info!(warning_id = %id, kind = %w.kind, "Warning verified on site.");
     store::warnings::get(db, id, &areas, today)
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(not_found)
 }
 
 /// A disposition with what its way needs, validated.
@@ -122,7 +122,7 @@ pub async fn dispose(
     let mut tx = state.mesh.db.begin().await?;
     let w = store::warnings::locked(&mut tx, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     match w.status {
         WarningStatus::Open => {
             let why = format!("warning {id} has not been verified on site");
@@ -158,7 +158,7 @@ pub async fn dispose(
         tracing::info!(warning_id = %id, kind = %w.kind, "Case conference proposed; awaiting a county approver.");
         return store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
             .await?
-            .ok_or_else(|| not_found(id));
+            .ok_or_else(not_found);
     }
     let today = state.mesh.today();
     let mut detail = serde_json::Map::new();
@@ -220,7 +220,7 @@ pub async fn dispose(
     tracing::info!(warning_id = %id, kind = %w.kind, disposition = disposition.as_str(), "Warning disposed of.");
     store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(not_found)
 }
 
 /// The county approver of the token decides a proposed case conference (一事一议): approved,
@@ -242,7 +242,7 @@ pub async fn decide_conference(
     let mut tx = state.mesh.db.begin().await?;
     let w = store::warnings::locked(&mut tx, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     let proposal = match (&w.status, &w.proposal) {
         (WarningStatus::AwaitingApproval, Some(p)) => p.clone(),
         _ => {
@@ -297,7 +297,7 @@ pub async fn decide_conference(
     tracing::info!(warning_id = %id, approve, "Case conference decided.");
     store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(not_found)
 }
 
 /// `push_to_department`: the one referral push, for the warning's person; the referral id is

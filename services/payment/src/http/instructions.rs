@@ -21,9 +21,9 @@ pub(super) async fn of_household(
 ) -> Result<Json<Vec<InstructionView>>, ApiError> {
     let patterns = acting.region_patterns();
     if !store::instructions::household_in_area(&state.mesh.db, id, &patterns).await? {
-        return Err(ApiError::NotFound(format!(
-            "no household {id} in payment's register"
-        )));
+        return Err(ApiError::NotFound(
+            "no household in payment's register".into(),
+        ));
     }
     let found = store::by_household(&state.mesh.db, id, &patterns).await?;
     audit::record(
