@@ -228,7 +228,7 @@ pub async fn object(
         })?;
     if policy::dates::is_overdue(notice.notice_until, today) {
         return Err(ApiError::Conflict(format!(
-            "the notice period of application {application_id} ended on {}: objections are taken during it; report to the supervision hotline (监督咨询电话) instead",
+            "the notice period of the application ended on {}: objections are taken during it; report to the supervision hotline (监督咨询电话) instead",
             notice.notice_until
         )));
     }

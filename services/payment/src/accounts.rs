@@ -113,9 +113,9 @@ pub async fn confirm(
     let change = store::accounts::pending(&mut tx, member_id)
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "no account change of beneficiary {member_id} waits for confirmation"
-            ))
+            ApiError::Conflict(
+                "no account change of the beneficiary waits for confirmation".to_owned(),
+            )
         })?;
     if change.change_id != change_id {
         return Err(ApiError::Conflict(format!(

@@ -265,9 +265,9 @@ async fn locked_for(
         .ok_or_else(not_found)?;
     let officer = acting.actor();
     if c.officer_concerned.as_deref() == Some(officer.sub.as_str()) {
-        return Err(ApiError::Forbidden(format!(
-            "complaint {id} is about you; another officer must handle it"
-        )));
+        return Err(ApiError::Forbidden(
+            "the complaint is about you; another officer must handle it".to_owned(),
+        ));
     }
     Ok((c, officer))
 }
@@ -292,13 +292,13 @@ pub async fn investigate(
     let mut tx = state.mesh.db.begin().await?;
     let (c, officer) = locked_for(&mut tx, acting, id, today).await?;
     if !c.category.needs_investigation() {
-        return Err(ApiError::Conflict(format!(
-            "complaint {id} is a consultation: it is answered, not investigated"
-        )));
+        return Err(ApiError::Conflict(
+            "the complaint is a consultation: it is answered, not investigated".to_owned(),
+        ));
     }
     if c.status != ComplaintStatus::Received {
         return Err(ApiError::Conflict(format!(
-            "complaint {id} was already {}",
+            "the complaint was already {}",
             c.status
         )));
     }
@@ -352,10 +352,9 @@ async fn stop_for_fraud(
         )]));
     }
     let Some(household_id) = c.household_id else {
-        return Err(ApiError::Conflict(format!(
-            "complaint {} names no household to stop",
-            c.complaint_id
-        )));
+        return Err(ApiError::Conflict(
+            "the complaint names no household to stop".to_owned(),
+        ));
     };
     let change = HouseholdChanged {
         change_id: Uuid::new_v5(&c.complaint_id, b"fraud"),
@@ -442,13 +441,13 @@ pub async fn answer(
     let (c, officer) = locked_for(&mut tx, acting, id, today).await?;
     match c.status {
         ComplaintStatus::Answered => {
-            return Err(ApiError::Conflict(format!(
-                "complaint {id} was already answered"
-            )))
+            return Err(ApiError::Conflict(
+                "the complaint was already answered".to_owned(),
+            ))
         }
         ComplaintStatus::Received if c.category.needs_investigation() => {
             return Err(ApiError::Conflict(format!(
-                "complaint {id} is a {} and has not been investigated: POST /v1/complaints/{id}/investigation first",
+                "the complaint is a {} and has not been investigated: investigate it first",
                 c.category
             )))
         }

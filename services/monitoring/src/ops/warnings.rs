@@ -54,7 +54,7 @@ pub async fn verify(
         .ok_or_else(not_found)?;
     if w.status != WarningStatus::Open {
         return Err(ApiError::Conflict(format!(
-            "warning {id} is already {} (by {})",
+            "the warning is already {} (by {})",
             w.status,
             w.verified_by
                 .as_ref()
@@ -125,21 +125,21 @@ pub async fn dispose(
         .ok_or_else(not_found)?;
     match w.status {
         WarningStatus::Open => {
-            let why = format!("warning {id} has not been verified on site");
+            let why = "the warning has not been verified on site".to_owned();
             return Err(ApiError::Conflict(format!(
-                "{why}: POST /v1/warnings/{id}/verification first"
+                "{why}: record its verification first"
             )));
         }
         WarningStatus::Disposed => {
             return Err(ApiError::Conflict(format!(
-                "warning {id} was already disposed of ({})",
+                "the warning was already disposed of ({})",
                 w.disposition.map(Disposition::as_str).unwrap_or("?")
             )))
         }
         WarningStatus::AwaitingApproval => {
-            return Err(ApiError::Conflict(format!(
-                "warning {id} awaits a county approver's decision on a case conference"
-            )))
+            return Err(ApiError::Conflict(
+                "the warning awaits a county approver's decision on a case conference".to_owned(),
+            ))
         }
         WarningStatus::Verified => {}
     }
@@ -247,7 +247,7 @@ pub async fn decide_conference(
         (WarningStatus::AwaitingApproval, Some(p)) => p.clone(),
         _ => {
             return Err(ApiError::Conflict(format!(
-                "warning {id} is {}: no case conference awaits a decision",
+                "the warning is {}: no case conference awaits a decision",
                 w.status
             )))
         }
@@ -311,18 +311,16 @@ async fn push_to_department(
     today: NaiveDate,
 ) -> Result<Uuid, ApiError> {
     let (Some(household_id), Some(member_id)) = (w.household_id, w.member_id) else {
-        return Err(ApiError::Conflict(format!(
-            "warning {} names no enrolled person to push to a department",
-            w.warning_id
-        )));
+        return Err(ApiError::Conflict(
+            "the warning names no enrolled person to push to a department".to_owned(),
+        ));
     };
     let to = store::households::recipient(tx, household_id, member_id)
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "the person of warning {} is not enrolled in the population database",
-                w.warning_id
-            ))
+            ApiError::Conflict(
+                "the person of the warning is not enrolled in the population database".to_owned(),
+            )
         })?;
     let params = params_for(state, to.region_code.as_str(), today)?;
     let referral = Referral {
@@ -361,10 +359,9 @@ async fn reverify_terminate(
     today: NaiveDate,
 ) -> Result<HouseholdChanged, ApiError> {
     let Some(household_id) = w.household_id else {
-        return Err(ApiError::Conflict(format!(
-            "warning {} names no enrolled household to terminate",
-            w.warning_id
-        )));
+        return Err(ApiError::Conflict(
+            "the warning names no enrolled household to terminate".to_owned(),
+        ));
     };
     let change = HouseholdChanged {
         change_id: Uuid::new_v5(&w.warning_id, b"reverify_terminate"),
@@ -394,9 +391,7 @@ pub(crate) async fn stop_by(
     let chain_id = store::households::chain_id(tx, household_id)
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "household {household_id} is not enrolled: nothing to stop"
-            ))
+            ApiError::Conflict("the household is not enrolled: nothing to stop".to_owned())
         })?;
     let chain = ChainRef {
         household_id,
