@@ -19,7 +19,7 @@
 
 use crate::state::State;
 use crate::store::{self, Board, Disclosed};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
@@ -27,6 +27,7 @@ use contract::channels::DISCLOSURE_OBJECTED;
 use contract::{DisclosureObjected, ObjectorContact};
 use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Actor, ChainRef};
 use policy::{Month, RegionCode};
 use serde::{Deserialize, Serialize};
@@ -223,13 +224,11 @@ pub async fn object(
     let notice = store::notice_of(&mut tx, application_id)
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no approval disclosure of application {application_id}"
-            ))
+            ApiError::NotFound("no approval disclosure of application with this id".into())
         })?;
     if policy::dates::is_overdue(notice.notice_until, today) {
         return Err(ApiError::Conflict(format!(
-            "the notice period of application {application_id} ended on {}: objections are taken during it; report to the supervision hotline (监督咨询电话) instead",
+            "the notice period of the application ended on {}: objections are taken during it; report to the supervision hotline (监督咨询电话) instead",
             notice.notice_until
         )));
     }

@@ -14,13 +14,14 @@
 
 use crate::state::State;
 use crate::store::{self, Emergency, EmergencyStatus, StageRequest};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use contract::channels::EMERGENCY_GRANTED;
 use contract::{EmergencyGranted, EmergencyStage};
 use mesh::audit::{self, Entry};
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Actor, ChainRef};
 use policy::{ActFirstRefusal, AidType, Fen, RegionCode};
 use serde::Deserialize;
@@ -79,7 +80,7 @@ pub async fn report(
         Ok(r) => match state.policy.in_force(&r, today) {
             Ok(p) => Some(p.clone()),
             Err(e) => {
-                errors.push(FieldError::new("region_code", e.to_string()));
+                errors.push(FieldError::new("region_code", e.rule()));
                 None
             }
         },
@@ -277,8 +278,8 @@ pub struct ConferenceDecision {
     pub reason: String,
 }
 
-fn no_emergency(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no emergency {id}"))
+fn no_emergency() -> ApiError {
+    ApiError::NotFound("no emergency with this id".into())
 }
 
 /// `POST /v1/emergencies/{id}/decision`: the county case conference (一事一议) on a large amount,
@@ -300,7 +301,7 @@ pub async fn decide(
     let mut tx = state.mesh.db.begin().await?;
     let mut e = store::lock_emergency(&mut tx, id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| no_emergency(id))?;
+        .ok_or_else(no_emergency)?;
     let actor = acting.actor();
     if store::is_near_relative(&mut tx, &actor.sub, &[e.id_number.clone()]).await? {
         return Err(ApiError::Forbidden(
@@ -390,9 +391,9 @@ pub async fn papers(
     )
     .await?
     else {
-        return Err(ApiError::NotFound(format!(
-            "no act-first emergency {id} with papers open"
-        )));
+        return Err(ApiError::NotFound(
+            "no act-first emergency with papers open".into(),
+        ));
     };
     audit::append(
         &mut tx,

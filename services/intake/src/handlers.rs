@@ -3,7 +3,7 @@
 
 use crate::state::State;
 use crate::store::{self, AppStatus, ApplicationRow, MemberRow, ProposalDecision};
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::Json;
 use contract::channels::{
@@ -16,6 +16,7 @@ use contract::{
 };
 use mesh::audit::{self, Entry};
 use mesh::consumer::Outcome;
+use mesh::http::Path;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::{Acting, Actor, ChainRef, Delivery, HandlerError};
 use policy::determination::{HouseholdFacts, MemberFacts};
@@ -384,8 +385,8 @@ pub struct ManualMember {
     pub assets_fen: i64,
 }
 
-fn no_application(application_id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no application {application_id}"))
+fn no_application() -> ApiError {
+    ApiError::NotFound("no application with this id".into())
 }
 
 fn internal(e: DetermineError) -> ApiError {
@@ -484,7 +485,7 @@ pub async fn complete_manual_verification(
     let mut tx = state.mesh.db.begin().await?;
     let app = store::lock_in_area(&mut tx, application_id, &areas)
         .await?
-        .ok_or_else(|| no_application(application_id))?;
+        .ok_or_else(no_application)?;
     let members = store::members(&mut tx, application_id).await?;
     refuse_near_relative(&mut tx, &acting, &members).await?;
     if app.status != AppStatus::ManualVerification {
@@ -552,7 +553,7 @@ pub async fn complete_manual_verification(
     store::view(&state.mesh.db, application_id, &areas)
         .await?
         .map(Json)
-        .ok_or_else(|| no_application(application_id))
+        .ok_or_else(no_application)
 }
 
 #[derive(Debug, Deserialize)]
@@ -598,7 +599,7 @@ pub async fn county_decision(
     let mut tx = state.mesh.db.begin().await?;
     let app = store::lock_in_area(&mut tx, application_id, &areas)
         .await?
-        .ok_or_else(|| no_application(application_id))?;
+        .ok_or_else(no_application)?;
     let members = store::members(&mut tx, application_id).await?;
     refuse_near_relative(&mut tx, &acting, &members).await?;
     refuse_own(
@@ -700,7 +701,7 @@ pub async fn county_decision(
     store::view(&state.mesh.db, application_id, &areas)
         .await?
         .map(Json)
-        .ok_or_else(|| no_application(application_id))
+        .ok_or_else(no_application)
 }
 
 /// The approval disclosure (审批公示) of a determination with a tier: on its village's notice

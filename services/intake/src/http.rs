@@ -7,7 +7,7 @@
 
 use crate::state::State;
 use crate::store;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,6 +15,7 @@ use contract::channels::APPLICATION_SUBMITTED;
 use contract::{ApplicantMember, ApplicationSubmitted, HonestyCommitment};
 use mesh::audit::{self, Entry};
 use mesh::auth::REGIONAL_READ;
+use mesh::http::Path;
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::{Acting, Actor, ChainRef, Mesh, Role};
 use policy::determination::MemberFlags;
@@ -162,7 +163,7 @@ fn validate(
     let region = match RegionCode::parse(&req.region_code) {
         Ok(r) => {
             if let Err(e) = state.policy.in_force(&r, state.mesh.today()) {
-                errors.push(FieldError::new("region_code", e.to_string()));
+                errors.push(FieldError::new("region_code", e.rule()));
             }
             Some(r)
         }
@@ -468,7 +469,7 @@ async fn show(
 ) -> Result<Json<store::ApplicationView>, ApiError> {
     let view = store::view(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no application {application_id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no application with this id".into()))?;
     audit::record(
         &state.mesh,
         &acting.actor(),

@@ -27,8 +27,8 @@ use mesh::http::ApiError;
 use uuid::Uuid;
 
 /// The answer for a member payment does not know and for one outside the caller's areas alike.
-pub fn unknown_member(member_id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no beneficiary {member_id} known to payment"))
+pub fn unknown_member() -> ApiError {
+    ApiError::NotFound("no beneficiary known to payment".into())
 }
 
 fn entry(action: &str, member_id: Uuid, area: &MemberArea) -> Entry {
@@ -61,7 +61,7 @@ pub async fn propose(
     store::accounts::lock_member(&mut tx, member_id).await?;
     let area = store::accounts::member_in_area(&mut tx, member_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| unknown_member(member_id))?;
+        .ok_or_else(unknown_member)?;
     let change_id = Uuid::new_v4();
     let at = state.mesh.clock.now();
     let superseded = store::accounts::propose(&mut tx, change_id, member_id, a, &actor, at).await?;
@@ -109,13 +109,13 @@ pub async fn confirm(
     store::accounts::lock_member(&mut tx, member_id).await?;
     let area = store::accounts::member_in_area(&mut tx, member_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| unknown_member(member_id))?;
+        .ok_or_else(unknown_member)?;
     let change = store::accounts::pending(&mut tx, member_id)
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "no account change of beneficiary {member_id} waits for confirmation"
-            ))
+            ApiError::Conflict(
+                "no account change of the beneficiary waits for confirmation".to_owned(),
+            )
         })?;
     if change.change_id != change_id {
         return Err(ApiError::Conflict(format!(
@@ -184,11 +184,11 @@ pub async fn show(
     let mut conn = state.mesh.db.acquire().await?;
     let area = store::accounts::member_in_area(&mut conn, member_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| unknown_member(member_id))?;
+        .ok_or_else(unknown_member)?;
     let account = store::accounts::get(&mut conn, member_id).await?;
     let pending = store::accounts::pending(&mut conn, member_id).await?;
     if account.is_none() && pending.is_none() {
-        return Err(unknown_member(member_id));
+        return Err(unknown_member());
     }
     let history = store::accounts::history(&mut conn, member_id).await?;
     drop(conn);

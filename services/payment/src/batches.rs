@@ -339,15 +339,15 @@ fn scope(acting: &Acting) -> Option<Vec<String>> {
     (acting.role != Role::PlatformOperator).then(|| acting.region_patterns())
 }
 
-fn no_batch(batch_id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no batch {batch_id}"))
+fn no_batch() -> ApiError {
+    ApiError::NotFound("no batch with this id".into())
 }
 
 pub async fn get(state: &State, acting: &Acting, batch_id: Uuid) -> Result<BatchSummary, ApiError> {
     let scope = scope(acting);
     let b = store::batches::get(&state.mesh.db, batch_id, scope.as_deref())
         .await?
-        .ok_or_else(|| no_batch(batch_id))?;
+        .ok_or_else(no_batch)?;
     let items = store::batches::items(&state.mesh.db, batch_id).await?;
     Ok(BatchSummary {
         batch_id,
@@ -374,10 +374,10 @@ pub async fn file(
     let scope = scope(acting);
     let b = store::batches::get(&state.mesh.db, batch_id, scope.as_deref())
         .await?
-        .ok_or_else(|| no_batch(batch_id))?;
+        .ok_or_else(no_batch)?;
     let xml = store::batches::xml(&state.mesh.db, batch_id)
         .await?
-        .ok_or_else(|| no_batch(batch_id))?;
+        .ok_or_else(no_batch)?;
     audit::record(
         &state.mesh,
         &acting.actor(),
@@ -409,10 +409,10 @@ pub async fn transmit(
     let scope = scope(acting);
     let b = store::batches::get(&state.mesh.db, batch_id, scope.as_deref())
         .await?
-        .ok_or_else(|| no_batch(batch_id))?;
+        .ok_or_else(no_batch)?;
     let xml = store::batches::xml(&state.mesh.db, batch_id)
         .await?
-        .ok_or_else(|| no_batch(batch_id))?;
+        .ok_or_else(no_batch)?;
     audit::record(
         &state.mesh,
         &acting.actor(),

@@ -245,13 +245,18 @@ pub fn parse_pain002(xml: &str) -> Result<StatusReport, String> {
     let mut root_ok = false;
     loop {
         match reader.read_event() {
-            Err(e) => return Err(format!("not well-formed XML: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "not well-formed XML (at byte {})",
+                    reader.error_position()
+                ))
+            }
             Ok(Event::Eof) => break,
             Ok(Event::Start(s)) => {
                 let name = String::from_utf8_lossy(s.local_name().as_ref()).into_owned();
                 if path.is_empty() {
                     if name != "Document" {
-                        return Err(format!("the root element is {name}, not Document"));
+                        return Err("the root element is not Document".into());
                     }
                     let ns = s
                         .attributes()
@@ -260,7 +265,7 @@ pub fn parse_pain002(xml: &str) -> Result<StatusReport, String> {
                         .map(|a| String::from_utf8_lossy(&a.value).into_owned())
                         .unwrap_or_default();
                     if !ns.starts_with("urn:iso:std:iso:20022:tech:xsd:pain.002.") {
-                        return Err(format!("the namespace {ns:?} is not a pain.002"));
+                        return Err("the namespace is not one of pain.002".into());
                     }
                     root_ok = true;
                 }
@@ -284,7 +289,9 @@ pub fn parse_pain002(xml: &str) -> Result<StatusReport, String> {
             Ok(Event::Text(t)) => {
                 let value = t
                     .xml_content()
-                    .map_err(|e| format!("bad text: {e}"))?
+                    .map_err(|_| {
+                        "a text that is not well-formed (a bad character reference)".to_owned()
+                    })?
                     .into_owned();
                 let p: Vec<&str> = path.iter().map(String::as_str).collect();
                 match p.as_slice() {
@@ -326,17 +333,17 @@ pub fn parse_pain002(xml: &str) -> Result<StatusReport, String> {
     }
     if let Some(g) = &report.group_status {
         if BankStatus::parse(g).is_none() {
-            return Err(format!("unknown group status {g}"));
+            return Err("an unknown group status (GrpSts)".into());
         }
     }
-    for t in &report.transactions {
+    for (i, t) in report.transactions.iter().enumerate() {
         if t.end_to_end_id.is_empty() {
             return Err("a transaction status without OrgnlEndToEndId".into());
         }
         if BankStatus::parse(&t.code).is_none() {
             return Err(format!(
-                "unknown status {:?} for {}",
-                t.code, t.end_to_end_id
+                "an unknown status (TxSts) in transaction status {}",
+                i + 1
             ));
         }
     }

@@ -78,9 +78,7 @@ pub async fn post_recovery(
     let paid = store::ledger::paid_from(&mut tx, instruction_id, &acting.region_patterns())
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "instruction {instruction_id} was never paid from a fund account"
-            ))
+            ApiError::NotFound("this instruction was never paid from a fund account".into())
         })?;
     if store::ledger::recovery_posted(&mut tx, instruction_id, reference).await? {
         return Ok(false);

@@ -303,7 +303,7 @@ pub async fn repay(
     let mut tx = state.mesh.db.begin().await?;
     let plan = store::repayments::lock(&mut tx, plan_id, &patterns)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no repayment plan {plan_id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no repayment plan with this id".into()))?;
     let earlier = store::repayments::repayments(&mut tx, plan_id).await?;
     if let Some(first) = earlier.iter().find(|e| e.reference == r.reference) {
         if first.amount_fen != r.amount_fen || first.received_on != r.received_on {

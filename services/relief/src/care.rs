@@ -8,12 +8,13 @@
 
 use crate::state::State;
 use crate::store;
-use axum::extract::{Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::Json;
 use contract::channels::REFERRAL_FEEDBACK;
 use contract::{FeedbackOutcome, Grant, ReferralFeedback, ReferralPush};
 use mesh::auth::{Acting, Actor};
+use mesh::http::Query;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use mesh::{ChainRef, Envelope};
 use policy::determination::SelfCare;

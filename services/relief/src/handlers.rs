@@ -361,7 +361,7 @@ pub async fn decide_review(
     axum::extract::State(state): axum::extract::State<State>,
     acting: mesh::auth::Acting,
     headers: axum::http::HeaderMap,
-    axum::extract::Path(referral_id): axum::extract::Path<uuid::Uuid>,
+    mesh::http::Path(referral_id): mesh::http::Path<uuid::Uuid>,
     mesh::http::JsonBody(req): mesh::http::JsonBody<ReviewDecision>,
 ) -> Result<axum::Json<ReviewDecided>, mesh::http::ApiError> {
     use mesh::http::{ApiError, FieldError};
@@ -434,7 +434,7 @@ pub async fn decide_review(
     let mut tx = state.mesh.db.begin().await?;
     let case = store::lock_case(&mut tx, referral_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no case for referral {referral_id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no case for referral with this id".into()))?;
     if case.outcome != store::CaseOutcome::InReview {
         return Err(ApiError::Conflict(format!(
             "the case is {}, not in review",

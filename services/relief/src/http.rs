@@ -7,13 +7,14 @@
 
 use crate::state::State;
 use crate::store;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mesh::audit::{self, Entry};
 use mesh::auth::{allow, Acting, Role};
 use mesh::http::ApiError;
+use mesh::http::Path;
 use mesh::Mesh;
 use uuid::Uuid;
 
@@ -79,8 +80,8 @@ pub fn scope_of(
     }
 }
 
-fn no_case(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no case for referral {id}"))
+fn no_case() -> ApiError {
+    ApiError::NotFound("no case for referral with this id".into())
 }
 
 /// A case of this department (of the auditor's areas); the read is audited before it leaves.
@@ -93,7 +94,7 @@ async fn case(
     let scope = scope(&state, &acting)?;
     let found = store::view(&state.mesh.db, id, scope.as_deref())
         .await?
-        .ok_or_else(|| no_case(id))?;
+        .ok_or_else(no_case)?;
     audit::record(
         &state.mesh,
         &acting.actor(),

@@ -9,7 +9,7 @@
 
 use crate::state::State;
 use crate::{held, schedule, store};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use mesh::audit::{self, Entry};
 use mesh::auth::allow;
 use mesh::auth::REGIONAL_READ;
 use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -63,7 +64,7 @@ async fn report(
 ) -> Result<Json<store::ReportView>, ApiError> {
     let report = store::report(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no report for application {application_id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no report for application with this id".into()))?;
     audit::record(
         &state.mesh,
         &acting.actor(),
@@ -84,9 +85,7 @@ async fn verification(
 ) -> Result<Json<held::VerificationView>, ApiError> {
     let view = held::view(&state.mesh.db, application_id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no verification of application {application_id}"))
-        })?;
+        .ok_or_else(|| ApiError::NotFound("no verification of application with this id".into()))?;
     audit::record(
         &state.mesh,
         &acting.actor(),
@@ -109,7 +108,7 @@ impl DueQuery {
         match self.on.as_deref() {
             None => Ok(today),
             Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                ApiError::BadRequest(format!("on must be a date, YYYY-MM-DD; found {s:?}"))
+                ApiError::BadParameter(vec![FieldError::new("on", "must be a date, YYYY-MM-DD")])
             }),
         }
     }
@@ -224,7 +223,7 @@ async fn record_visit(
     JsonBody(req): JsonBody<VisitRequest>,
 ) -> Result<(StatusCode, Json<RecordedVisit>), ApiError> {
     validate(&req, state.mesh.today())?;
-    let not_found = || ApiError::NotFound(format!("no enrolled household {}", req.household_id));
+    let not_found = || ApiError::NotFound("no enrolled household with this id".into());
     let visitor = acting.actor();
     let mut tx = state.mesh.db.begin().await?;
     // Locked, so two visits recorded at once agree on the next due date; a household outside the

@@ -11,9 +11,10 @@
 
 use crate::auth::{allow, Acting, Actor, Role};
 use crate::http::ApiError;
+use crate::http::Query;
 use crate::service::Mesh;
 use anyhow::Context as _;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};

@@ -7,11 +7,12 @@
 use crate::auth::{allow, Acting, Role};
 use crate::consumer::{Delivery, HandlerError, Outcome};
 use crate::http::ApiError;
+use crate::http::{Path, Query};
 use crate::service::Mesh;
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{push, AckPolicy, DeliverPolicy, ReplayPolicy};
 use async_nats::HeaderMap;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -270,11 +271,7 @@ async fn replay(
     acting: Acting,
     Path(sequence): Path<u64>,
 ) -> Result<Json<Replayed>, ApiError> {
-    let missing = || {
-        ApiError::NotFound(format!(
-            "no dead letter of this service with sequence {sequence}"
-        ))
-    };
+    let missing = || ApiError::NotFound("no dead letter of this service with this sequence".into());
     if sequence == 0 {
         return Err(missing());
     }

@@ -7,7 +7,9 @@
 use crate::service::Mesh;
 use crate::telemetry;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,6 +45,10 @@ pub enum ApiError {
     /// 400, with the field and the rule.
     #[error("the request body does not have the expected shape")]
     Malformed(Vec<FieldError>),
+    /// A path or query parameter that does not parse (a path segment that is not a UUID, a
+    /// `limit` that is not a number, an unknown word): 400, with the parameter and the rule.
+    #[error("a path or query parameter does not have the expected form")]
+    BadParameter(Vec<FieldError>),
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     /// A body over `http.body_limit_bytes`.
@@ -90,7 +96,7 @@ struct ErrorDetail<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            ApiError::BadRequest(_) | ApiError::Malformed(_) => {
+            ApiError::BadRequest(_) | ApiError::Malformed(_) | ApiError::BadParameter(_) => {
                 (StatusCode::BAD_REQUEST, "bad_request")
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
@@ -110,6 +116,7 @@ impl IntoResponse for ApiError {
             }
             other @ (ApiError::BadRequest(_)
             | ApiError::Malformed(_)
+            | ApiError::BadParameter(_)
             | ApiError::Validation(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::Unauthenticated(_)
@@ -120,9 +127,10 @@ impl IntoResponse for ApiError {
             | ApiError::Unavailable(_)) => other.to_string(),
         };
         let fields = match &self {
-            ApiError::Validation(f) | ApiError::Duplicate(f) | ApiError::Malformed(f) => {
-                Some(f.as_slice())
-            }
+            ApiError::Validation(f)
+            | ApiError::Duplicate(f)
+            | ApiError::Malformed(f)
+            | ApiError::BadParameter(f) => Some(f.as_slice()),
             ApiError::BadRequest(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::Unauthenticated(_)
@@ -139,6 +147,7 @@ impl IntoResponse for ApiError {
             )),
             ApiError::BadRequest(_)
             | ApiError::Malformed(_)
+            | ApiError::BadParameter(_)
             | ApiError::Validation(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::Forbidden(_)
@@ -210,6 +219,143 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             }
         })?;
         decode_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Path parameters, as axum's `Path`, refused when they do not parse with a 400 that names the
+/// parameter and the form it must have ([`ApiError::BadParameter`]), never the text sent.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => {
+                let names = parts
+                    .extensions
+                    .get::<MatchedPath>()
+                    .map(|m| path_parameters(m.as_str()))
+                    .unwrap_or_default();
+                Err(path_rejection(&rejection, &names))
+            }
+        }
+    }
+}
+
+/// The names of a route template's parameters, in order (`/v1/a/{a_id}/b/{b_id}`: a_id, b_id).
+fn path_parameters(template: &str) -> Vec<String> {
+    template
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*').to_owned())
+        .collect()
+}
+
+fn path_rejection(rejection: &PathRejection, names: &[String]) -> ApiError {
+    use axum::extract::path::ErrorKind;
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        return ApiError::Internal(anyhow::anyhow!(
+            "the route has no path parameters to extract"
+        ));
+    };
+    let only = || match names {
+        [one] => one.clone(),
+        _ => "path".to_owned(),
+    };
+    let field = |key: &str| {
+        if is_name(key) {
+            key.to_owned()
+        } else {
+            "path".to_owned()
+        }
+    };
+    #[allow(
+        clippy::wildcard_enum_match_arm,
+        reason = "axum's ErrorKind is non_exhaustive: a kind it adds is refused by the rule alone"
+    )]
+    let error = match failed.kind() {
+        ErrorKind::ParseErrorAtKey {
+            key, expected_type, ..
+        } => FieldError::new(field(key), form_of(expected_type)),
+        ErrorKind::ParseErrorAtIndex {
+            index,
+            expected_type,
+            ..
+        } => FieldError::new(
+            names.get(*index).cloned().unwrap_or_else(only),
+            form_of(expected_type),
+        ),
+        ErrorKind::ParseError { expected_type, .. } => {
+            FieldError::new(only(), form_of(expected_type))
+        }
+        ErrorKind::InvalidUtf8InPathParam { key } => {
+            FieldError::new(field(key), "must be valid UTF-8 once percent-decoded")
+        }
+        ErrorKind::DeserializeError { key, message, .. } => {
+            FieldError::new(field(key), rule_of(message))
+        }
+        ErrorKind::Message(message) => FieldError::new(only(), rule_of(message)),
+        other @ (ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. }) => {
+            return ApiError::Internal(anyhow::anyhow!("the route's path parameters: {other}"));
+        }
+        _ => FieldError::new(only(), "does not have the expected form"),
+    };
+    ApiError::BadParameter(vec![error])
+}
+
+/// The form a value of the Rust type `type_name` is written in, as a rule.
+fn form_of(type_name: &str) -> String {
+    let short = type_name.rsplit("::").next().unwrap_or(type_name);
+    match short {
+        "Uuid" => "must be a UUID".to_owned(),
+        "u8" | "u16" | "u32" | "u64" | "usize" => "must be a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "must be a whole number".to_owned(),
+        "bool" => "must be true or false".to_owned(),
+        "NaiveDate" => "must be a date (YYYY-MM-DD)".to_owned(),
+        other => format!("must be a {other}"),
+    }
+}
+
+/// A query string, as axum's `Query`, refused when it does not parse with a 400 that names the
+/// parameter and the rule ([`ApiError::BadParameter`]), never the text sent.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        decode_query(parts.uri.query().unwrap_or_default()).map(Query)
+    }
+}
+
+/// A query string as a `T`, refused as [`Query`] refuses it: the parameter (an unknown one, which
+/// the client named, as `query`) and the rule.
+pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(pairs).map_err(|e| {
+        let message = e.inner().to_string();
+        let at = field_path(e.path(), message.starts_with("unknown field"));
+        let error = match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(name) => FieldError::new(name, "is required"),
+            None if at.is_empty() => FieldError::new("query", rule_of(&message)),
+            None => FieldError::new(at, rule_of(&message)),
+        };
+        ApiError::BadParameter(vec![error])
+    })
+}
+
+/// A parameter's deserialisation error as the rule it breaks: a UUID's own message (which tells
+/// where the text sent went wrong) is just the form.
+fn rule_of(message: &str) -> String {
+    if message.starts_with("UUID parsing failed") {
+        "must be a UUID".to_owned()
+    } else {
+        redact(message)
     }
 }
 
@@ -699,6 +845,100 @@ mod tests {
         let (status, body) = call(post_json(&format!(r#"{{"name": "{SECRET}"#))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(!body.to_string().contains(SECRET), "{body}");
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Listing {
+        #[allow(dead_code, reason = "read by serde only")]
+        limit: Option<u32>,
+        #[allow(dead_code, reason = "read by serde only")]
+        household_id: Option<uuid::Uuid>,
+        #[allow(dead_code, reason = "read by serde only")]
+        status: Option<Status>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Status {
+        Open,
+        Closed,
+    }
+
+    async fn listing(Path(_): Path<uuid::Uuid>, Query(q): Query<Listing>) -> StatusCode {
+        let _ = (
+            q.limit,
+            q.household_id,
+            matches!(q.status, Some(Status::Open | Status::Closed)),
+        );
+        StatusCode::OK
+    }
+
+    async fn pair(Path((_, _)): Path<(uuid::Uuid, u64)>) -> StatusCode {
+        StatusCode::OK
+    }
+
+    async fn get_from(app: Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = app.oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_path_or_query_parameter_that_does_not_parse_is_named_with_its_rule_never_its_value()
+    {
+        const LISTING: &str = "/listings/{listing_id}";
+        const PAIR: &str = "/pairs/{pair_id}/{sequence}";
+        let app = Router::new()
+            .route(LISTING, get(listing))
+            .route(PAIR, get(pair));
+        let id = uuid::Uuid::new_v4();
+        for (uri, field, rule) in [
+            (
+                format!("/listings/{SECRET}"),
+                "listing_id",
+                "must be a UUID",
+            ),
+            (
+                format!("/listings/{id}?limit=x{SECRET}"),
+                "limit",
+                "invalid digit found in string",
+            ),
+            (
+                format!("/listings/{id}?household_id={SECRET}"),
+                "household_id",
+                "must be a UUID",
+            ),
+            (
+                format!("/listings/{id}?status={SECRET}"),
+                "status",
+                "unknown variant, expected `open` or `closed`",
+            ),
+            (
+                format!("/listings/{id}?{SECRET}=1"),
+                "query",
+                "unknown field, expected one of `limit`, `household_id`, `status`",
+            ),
+            (format!("/pairs/{SECRET}/1"), "pair_id", "must be a UUID"),
+            (
+                format!("/pairs/{id}/{SECRET}x"),
+                "sequence",
+                "must be a whole number, 0 or more",
+            ),
+        ] {
+            let (status, body) = get_from(app.clone(), &uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert_eq!(body["error"]["code"], "bad_request", "{body}");
+            assert_eq!(body["error"]["fields"][0]["field"], field, "{uri}: {body}");
+            assert_eq!(body["error"]["fields"][0]["reason"], rule, "{uri}: {body}");
+            assert!(!body.to_string().contains(SECRET), "{body}");
+        }
+        let (status, _) = get_from(app, &format!("/listings/{id}?limit=3&status=open")).await;
+        assert_eq!(status, StatusCode::OK);
     }
 
     #[tokio::test]

@@ -505,6 +505,22 @@ pub enum PolicyError {
     NotCovered { region: String, date: NaiveDate },
 }
 
+impl PolicyError {
+    /// The rule broken, for an answer to a request: a region not covered is not named (it is the
+    /// value the request sent; an error body names the field and the rule, not the value).
+    pub fn rule(&self) -> String {
+        match self {
+            PolicyError::NotCovered { .. } => {
+                "no parameter set covers this region on this date".to_owned()
+            }
+            other @ (PolicyError::Parse(_)
+            | PolicyError::Invalid { .. }
+            | PolicyError::Guard { .. }
+            | PolicyError::Unsourced { .. }) => other.to_string(),
+        }
+    }
+}
+
 /// The texts a source may cite: `seeds/000_…` to `seeds/004_…`.
 pub const DOCUMENTS: [&str; 5] = ["000", "001", "002", "003", "004"];
 

@@ -23,6 +23,7 @@ mod http_fuzz;
 mod identity;
 mod monitoring_feeds;
 mod nats_permissions;
+mod no_echo;
 mod oidc;
 mod outages;
 mod payment_run;

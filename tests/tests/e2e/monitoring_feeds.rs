@@ -556,7 +556,7 @@ async fn a_feed_file_applies_its_good_rows_rejects_the_bad_ones_with_reasons_and
         .collect();
     let expect = [
         (3, "U-2", "id_number: the check character"),
-        (4, "U-3", "occurred_on: \"2026-02-30\" is not a date"),
+        (4, "U-3", "occurred_on: is not a date (YYYY-MM-DD)"),
         (5, "U-4", "occurred_on:"),
         (6, "U-5", "region_code: must name the township"),
         (7, "U-6", "has 3 fields where the header has 4"),

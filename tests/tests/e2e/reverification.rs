@@ -360,7 +360,7 @@ async fn a_household_due_is_reverified_by_the_scheduler_into_its_chain() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(
         body["error"]["message"],
-        json!(format!("no report for application {}", e.application))
+        json!("no report for application with this id")
     );
     let (status, _) = mesh
         .get_as(

@@ -48,7 +48,7 @@ pub fn validate(
             if book.in_force(&region, today).is_err() {
                 errors.push(FieldError::new(
                     "region_code",
-                    format!("no parameter set covers region {region}"),
+                    "no parameter set covers this region today",
                 ));
             }
         }

@@ -7,7 +7,7 @@ use crate::domain::complaints::ComplaintStatus;
 use crate::ops::complaints::{self as ops, Intake};
 use crate::state::State;
 use crate::store::complaints::{self as store, ComplaintView, Filer, Filter, NewComplaint};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use contract::{ComplaintCategory, ComplaintVia, Finding};
 use mesh::audit::{self, Entry};
 use mesh::auth::allow;
 use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Mesh, Role};
 use serde::Deserialize;
 use serde_json::json;
@@ -371,7 +372,7 @@ async fn one(
         false,
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no complaint {id}")))?;
+    .ok_or_else(|| ApiError::NotFound("no complaint with this id".into()))?;
     let mut entry = Entry::new("complaint.read", "complaint", id)
         .purpose_from(&headers)
         .detail(json!({"category": c.category, "filer_shown": c.filer.is_some()}));

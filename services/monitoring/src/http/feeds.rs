@@ -8,7 +8,7 @@ use crate::domain::Via;
 use crate::ops::feeds::{apply_rows, ActionCounts, By, ChunkOutcome, Row};
 use crate::state::State;
 use axum::body::Body;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use contract::{FeedRecord, FeedSource, HouseDamage};
 use futures::{Stream, StreamExt};
 use mesh::auth::allow;
 use mesh::http::ApiError;
+use mesh::http::Path;
 use mesh::{Acting, Mesh, Role};
 use policy::RegionCode;
 use serde::Serialize;
@@ -119,7 +120,7 @@ async fn post_feed(
 ) -> Result<Json<FeedReport>, ApiError> {
     let Some(source) = FeedSource::parse(&source) else {
         return Err(ApiError::NotFound(format!(
-            "no feed {source}; feeds are {}",
+            "no such feed; feeds are {}",
             FeedSource::ALL.map(FeedSource::as_str).join(", ")
         )));
     };
@@ -263,10 +264,10 @@ impl Columns {
                 "house_damage" => Field::HouseDamage,
                 "displaced" => Field::Displaced,
                 "disability_grade" => Field::DisabilityGrade,
-                other => {
-                    return Err(ApiError::BadRequest(format!(
-                        "the header names an unknown column {other:?}; columns are record_id, id_number, region_code, occurred_on, illness, house_damage, displaced, disability_grade"
-                    )))
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "the header names an unknown column; columns are record_id, id_number, region_code, occurred_on, illness, house_damage, displaced, disability_grade".into()
+                    ));
                 }
             };
             if index.contains(&f) {
@@ -341,29 +342,30 @@ impl Columns {
                 Field::OccurredOn => {
                     r.occurred_on = v
                         .parse()
-                        .map_err(|_| format!("occurred_on: {v:?} is not a date (YYYY-MM-DD)"))?
+                        .map_err(|_| "occurred_on: is not a date (YYYY-MM-DD)".to_owned())?
                 }
                 Field::Illness => r.illness = (!v.is_empty()).then(|| v.to_owned()),
                 Field::HouseDamage if v.is_empty() => {}
                 Field::HouseDamage => {
-                    r.house_damage = Some(
-                        serde_json::from_value::<HouseDamage>(json!(v)).map_err(|_| {
-                            format!("house_damage: {v:?} is not one of none, damaged, severely_damaged, collapsed")
-                        })?,
-                    )
+                    r.house_damage = Some(serde_json::from_value::<HouseDamage>(json!(v)).map_err(
+                        |_| {
+                            "house_damage: is not one of none, damaged, severely_damaged, collapsed"
+                                .to_owned()
+                        },
+                    )?)
                 }
                 Field::Displaced => {
                     r.displaced = match v {
                         "" | "false" | "0" | "no" => false,
                         "true" | "1" | "yes" => true,
-                        _ => return Err(format!("displaced: {v:?} is not true or false")),
+                        _ => return Err("displaced: is not true or false".into()),
                     }
                 }
                 Field::DisabilityGrade if v.is_empty() => {}
                 Field::DisabilityGrade => {
                     r.disability_grade = Some(
                         v.parse()
-                            .map_err(|_| format!("disability_grade: {v:?} is not a grade 1 to 4"))?,
+                            .map_err(|_| "disability_grade: is not a grade 1 to 4".to_owned())?,
                     )
                 }
             }
@@ -454,8 +456,8 @@ fn split_csv(line: &str) -> Result<Vec<String>, String> {
                     was_quoted = true;
                 }
                 '"' => return Err("has a quote inside an unquoted field".into()),
-                c if was_quoted => {
-                    return Err(format!("has {c:?} after a closing quote"));
+                _ if was_quoted => {
+                    return Err("has a character after a closing quote".into());
                 }
                 c => field.push(c),
             }

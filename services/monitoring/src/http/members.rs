@@ -4,13 +4,14 @@
 
 use crate::ops::redetermination::{self as ops, MembersChanged, Membership, Newcomer};
 use crate::state::State;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use contract::RedeterminationCause;
 use mesh::auth::allow;
+use mesh::http::Path;
 use mesh::http::{check_text, ApiError, FieldError, JsonBody};
 use mesh::{Acting, Mesh, Role};
 use policy::determination::MemberFlags;

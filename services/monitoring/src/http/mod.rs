@@ -14,7 +14,7 @@ use crate::state::State;
 use crate::store::refused::Scope;
 use crate::store::warnings::{Filter, WarningView};
 use crate::store::{self, ReferralView, StepView};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,6 +22,7 @@ use mesh::audit::{self, Entry};
 use mesh::auth::allow;
 use mesh::auth::REGIONAL_READ;
 use mesh::http::{ApiError, FieldError};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Mesh, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -89,7 +90,7 @@ async fn household(
 ) -> Result<Json<store::HouseholdView>, ApiError> {
     let h = store::household(&state.mesh.db, id, &acting.region_patterns())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no enrolled household {id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no enrolled household with this id".into()))?;
     let entry = Entry::new("household.read", "household", id)
         .household(id)
         .purpose_from(&headers)
@@ -135,7 +136,9 @@ async fn chain(
     let areas = acting.region_patterns();
     let steps = store::steps(&state.mesh.db, id, &areas).await?;
     let Some(first) = steps.first() else {
-        return Err(ApiError::NotFound(format!("no chain for household {id}")));
+        return Err(ApiError::NotFound(
+            "no chain for household with this id".into(),
+        ));
     };
     let chain_id = first.chain_id;
     let today = state.mesh.today();
@@ -239,7 +242,9 @@ async fn household_file(
     let today = state.mesh.today();
     let steps = store::steps(db, id, &areas).await?;
     let Some(first) = steps.first() else {
-        return Err(ApiError::NotFound(format!("no chain for household {id}")));
+        return Err(ApiError::NotFound(
+            "no chain for household with this id".into(),
+        ));
     };
     let household = store::household(db, id, &areas).await?;
     let region = {
@@ -422,7 +427,7 @@ async fn referral(
         acting.department(),
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))?;
+    .ok_or_else(|| ApiError::NotFound("no referral with this id".into()))?;
     let entry = Entry::new("referral.read", "referral", id)
         .household(r.household_id)
         .purpose_from(&headers)

@@ -5,7 +5,7 @@
 use crate::domain::reports::{self, midnight, CsvRow, MonthlyRow, Quarter, QuarterlyRow};
 use crate::state::State;
 use crate::store;
-use axum::extract::{Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use mesh::audit::{self, Entry};
 use mesh::auth::allow;
+use mesh::http::Query;
 use mesh::http::{ApiError, FieldError};
 use mesh::{Acting, Mesh, Role};
 use policy::{Month, RegionCode};

@@ -5,7 +5,7 @@ use crate::domain::{Disposition, WarningKind, WarningStatus};
 use crate::ops::warnings::{self as ops, Disposal, SweepReport};
 use crate::state::State;
 use crate::store::warnings::{self as store, Filter, WarningView};
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use mesh::audit::{self, Entry};
 use mesh::auth::allow;
 use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use mesh::{Acting, Mesh, Role};
 use policy::Department;
 use serde::Deserialize;
@@ -286,7 +287,7 @@ async fn one_warning(
         state.mesh.today(),
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no warning {id}")))?;
+    .ok_or_else(|| ApiError::NotFound("no warning with this id".into()))?;
     let mut entry = Entry::new("warning.read", "warning", id)
         .purpose_from(&headers)
         .detail(json!({"kind": w.kind, "township_code": w.township_code}));
@@ -401,7 +402,7 @@ fn valid_disposition(req: &DispositionRequest) -> Result<Disposal, ApiError> {
             if parsed.is_none() {
                 errors.push(FieldError::new(
                     "disposition",
-                    format!("unknown disposition {d:?}: one of {names}"),
+                    format!("unknown disposition: one of {names}"),
                 ));
             }
             parsed
@@ -431,7 +432,7 @@ fn valid_disposition(req: &DispositionRequest) -> Result<Disposal, ApiError> {
                     let all = Department::ALL.map(Department::as_str).join(", ");
                     errors.push(FieldError::new(
                         "department",
-                        format!("unknown department {d:?}: one of {all}"),
+                        format!("unknown department: one of {all}"),
                     ));
                 }
                 parsed

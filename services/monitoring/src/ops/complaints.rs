@@ -22,8 +22,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no complaint {id}"))
+fn not_found() -> ApiError {
+    ApiError::NotFound("no complaint with this id".into())
 }
 
 /// The audit entry of `action` on complaint `c`: ids and outcomes, never the filer or the text.
@@ -124,8 +124,8 @@ pub async fn receive(
             .await?
             .ok_or_else(|| {
                 ApiError::Conflict(format!(
-                    "reference {} of {} was recorded for a complaint outside your areas",
-                    c.reference, c.received_via
+                    "this reference of {} was recorded for a complaint outside your areas",
+                    c.received_via
                 ))
             })?;
         return Ok((view, false));
@@ -168,12 +168,12 @@ pub async fn receive(
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("complaint vanished")))?;
         let view = store::complaints::get(&mut conn, id, &areas, today, false)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(not_found)?;
         return Ok((view, false));
     }
     let view = store::complaints::get(&mut tx, c.complaint_id, &areas, today, false)
         .await?
-        .ok_or_else(|| not_found(c.complaint_id))?;
+        .ok_or_else(not_found)?;
     emit(state, &mut tx, &view, ComplaintStep::Received, &officer).await?;
     audit::append(
         &mut tx,
@@ -262,12 +262,12 @@ async fn locked_for(
 ) -> Result<(ComplaintView, Actor), ApiError> {
     let c = store::complaints::get(tx, id, &acting.region_patterns(), today, true)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     let officer = acting.actor();
     if c.officer_concerned.as_deref() == Some(officer.sub.as_str()) {
-        return Err(ApiError::Forbidden(format!(
-            "complaint {id} is about you; another officer must handle it"
-        )));
+        return Err(ApiError::Forbidden(
+            "the complaint is about you; another officer must handle it".to_owned(),
+        ));
     }
     Ok((c, officer))
 }
@@ -292,13 +292,13 @@ pub async fn investigate(
     let mut tx = state.mesh.db.begin().await?;
     let (c, officer) = locked_for(&mut tx, acting, id, today).await?;
     if !c.category.needs_investigation() {
-        return Err(ApiError::Conflict(format!(
-            "complaint {id} is a consultation: it is answered, not investigated"
-        )));
+        return Err(ApiError::Conflict(
+            "the complaint is a consultation: it is answered, not investigated".to_owned(),
+        ));
     }
     if c.status != ComplaintStatus::Received {
         return Err(ApiError::Conflict(format!(
-            "complaint {id} was already {}",
+            "the complaint was already {}",
             c.status
         )));
     }
@@ -318,7 +318,7 @@ pub async fn investigate(
     store::complaints::set_investigated(&mut tx, id, &officer, &found, now).await?;
     let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     emit(state, &mut tx, &view, ComplaintStep::Investigated, &officer).await?;
     let mut record = entry("complaint.investigate", &view, Some(headers));
     record.detail["finding"] = json!(finding);
@@ -352,10 +352,9 @@ async fn stop_for_fraud(
         )]));
     }
     let Some(household_id) = c.household_id else {
-        return Err(ApiError::Conflict(format!(
-            "complaint {} names no household to stop",
-            c.complaint_id
-        )));
+        return Err(ApiError::Conflict(
+            "the complaint names no household to stop".to_owned(),
+        ));
     };
     let change = HouseholdChanged {
         change_id: Uuid::new_v5(&c.complaint_id, b"fraud"),
@@ -442,13 +441,13 @@ pub async fn answer(
     let (c, officer) = locked_for(&mut tx, acting, id, today).await?;
     match c.status {
         ComplaintStatus::Answered => {
-            return Err(ApiError::Conflict(format!(
-                "complaint {id} was already answered"
-            )))
+            return Err(ApiError::Conflict(
+                "the complaint was already answered".to_owned(),
+            ))
         }
         ComplaintStatus::Received if c.category.needs_investigation() => {
             return Err(ApiError::Conflict(format!(
-                "complaint {id} is a {} and has not been investigated: POST /v1/complaints/{id}/investigation first",
+                "the complaint is a {} and has not been investigated: investigate it first",
                 c.category
             )))
         }
@@ -458,7 +457,7 @@ pub async fn answer(
     store::complaints::set_answered(&mut tx, id, &officer, text, now, today).await?;
     let view = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, false)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     emit(state, &mut tx, &view, ComplaintStep::Answered, &officer).await?;
     let mut record = entry("complaint.answer", &view, Some(headers));
     record.detail["on_time"] = json!(view.on_time);

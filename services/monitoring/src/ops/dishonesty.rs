@@ -35,17 +35,18 @@ pub async fn lift(
     let mut tx = state.mesh.db.begin().await?;
     let c = store::complaints::get(&mut tx, id, &acting.region_patterns(), today, true)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no complaint {id}")))?;
+        .ok_or_else(|| ApiError::NotFound("no complaint with this id".into()))?;
     let (Some(household_id), Some(_)) = (c.household_id, c.fraud_from_month.as_deref()) else {
-        return Err(ApiError::Conflict(format!(
-            "complaint {id} recorded no dishonesty: no fraud was confirmed by it"
-        )));
+        return Err(ApiError::Conflict(
+            "the complaint recorded no dishonesty: no fraud was confirmed by it".to_owned(),
+        ));
     };
     let officer = acting.actor();
     if c.investigated_by.as_ref().map(|a| a.sub.as_str()) == Some(officer.sub.as_str()) {
-        return Err(ApiError::Forbidden(format!(
-            "you confirmed the fraud of complaint {id}; another county officer must lift its record"
-        )));
+        return Err(ApiError::Forbidden(
+            "you confirmed the fraud of the complaint; another county officer must lift its record"
+                .to_owned(),
+        ));
     }
     let lift = Lift {
         record_id: record_id(id),
@@ -57,9 +58,9 @@ pub async fn lift(
         lifted_at: state.mesh.clock.now(),
     };
     if !store::dishonesty::insert(&mut tx, &lift).await? {
-        return Err(ApiError::Conflict(format!(
-            "the dishonesty record of complaint {id} was lifted already"
-        )));
+        return Err(ApiError::Conflict(
+            "the dishonesty record of the complaint was lifted already".to_owned(),
+        ));
     }
     let chain = store::chain::chain_of(&state.mesh.db, household_id)
         .await?

@@ -328,7 +328,7 @@ pub async fn members_change(
     occurred_on: NaiveDate,
 ) -> Result<MembersChanged, mesh::http::ApiError> {
     use mesh::http::ApiError;
-    let not_found = || ApiError::NotFound(format!("no enrolled household {household_id}"));
+    let not_found = || ApiError::NotFound("no enrolled household with this id".into());
     let mut tx = state.mesh.db.begin().await?;
     let row = store::households::lock_for_reverification(&mut tx, household_id)
         .await?
@@ -336,7 +336,7 @@ pub async fn members_change(
         .ok_or_else(not_found)?;
     if !row.status.assisted() {
         return Err(ApiError::Conflict(format!(
-            "household {household_id} is {}: its assistance has stopped",
+            "the household is {}: its assistance has stopped",
             row.status.as_str()
         )));
     }
@@ -344,9 +344,7 @@ pub async fn members_change(
         .await?
         .filter(|d| d.members.iter().all(|m| m.basis.is_some()))
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "household {household_id} was determined before its facts were kept: it cannot be determined again here; the township takes a new application"
-            ))
+            ApiError::Conflict("the household was determined before its facts were kept: it cannot be determined again here; the township takes a new application".to_owned())
         })?;
     let chain = ChainRef {
         household_id,
@@ -370,9 +368,9 @@ pub async fn members_change(
         }
         Membership::Leaves(member_id) => {
             if !before.members.iter().any(|m| m.member_id == *member_id) {
-                return Err(ApiError::Conflict(format!(
-                    "member {member_id} is not a member of household {household_id} now"
-                )));
+                return Err(ApiError::Conflict(
+                    "the member is not a member of the household now".to_owned(),
+                ));
             }
             if before.members.len() == 1 {
                 return Err(ApiError::Conflict(

@@ -31,8 +31,8 @@ fn entry(action: &str, w: &WarningView, headers: &HeaderMap) -> Entry {
     e.detail(json!({"kind": w.kind, "township_code": w.township_code}))
 }
 
-fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no warning {id}"))
+fn not_found() -> ApiError {
+    ApiError::NotFound("no warning with this id".into())
 }
 
 /// Records the on-site verification by the acting township officer of what they found; 404
@@ -51,10 +51,10 @@ pub async fn verify(
     let mut tx = db.begin().await?;
     let w = store::warnings::locked(&mut tx, id, &areas, today)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     if w.status != WarningStatus::Open {
         return Err(ApiError::Conflict(format!(
-            "warning {id} is already {} (by {})",
+            "the warning is already {} (by {})",
             w.status,
             w.verified_by
                 .as_ref()
@@ -75,7 +75,7 @@ pub async fn verify(
     tracing::info!(warning_id = %id, kind = %w.kind, "Warning verified on site.");
     store::warnings::get(db, id, &areas, today)
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(not_found)
 }
 
 /// A disposition with what its way needs, validated.
@@ -122,24 +122,24 @@ pub async fn dispose(
     let mut tx = state.mesh.db.begin().await?;
     let w = store::warnings::locked(&mut tx, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     match w.status {
         WarningStatus::Open => {
-            let why = format!("warning {id} has not been verified on site");
+            let why = "the warning has not been verified on site".to_owned();
             return Err(ApiError::Conflict(format!(
-                "{why}: POST /v1/warnings/{id}/verification first"
+                "{why}: record its verification first"
             )));
         }
         WarningStatus::Disposed => {
             return Err(ApiError::Conflict(format!(
-                "warning {id} was already disposed of ({})",
+                "the warning was already disposed of ({})",
                 w.disposition.map(Disposition::as_str).unwrap_or("?")
             )))
         }
         WarningStatus::AwaitingApproval => {
-            return Err(ApiError::Conflict(format!(
-                "warning {id} awaits a county approver's decision on a case conference"
-            )))
+            return Err(ApiError::Conflict(
+                "the warning awaits a county approver's decision on a case conference".to_owned(),
+            ))
         }
         WarningStatus::Verified => {}
     }
@@ -158,7 +158,7 @@ pub async fn dispose(
         tracing::info!(warning_id = %id, kind = %w.kind, "Case conference proposed; awaiting a county approver.");
         return store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
             .await?
-            .ok_or_else(|| not_found(id));
+            .ok_or_else(not_found);
     }
     let today = state.mesh.today();
     let mut detail = serde_json::Map::new();
@@ -220,7 +220,7 @@ pub async fn dispose(
     tracing::info!(warning_id = %id, kind = %w.kind, disposition = disposition.as_str(), "Warning disposed of.");
     store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(not_found)
 }
 
 /// The county approver of the token decides a proposed case conference (一事一议): approved,
@@ -242,12 +242,12 @@ pub async fn decide_conference(
     let mut tx = state.mesh.db.begin().await?;
     let w = store::warnings::locked(&mut tx, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(not_found)?;
     let proposal = match (&w.status, &w.proposal) {
         (WarningStatus::AwaitingApproval, Some(p)) => p.clone(),
         _ => {
             return Err(ApiError::Conflict(format!(
-                "warning {id} is {}: no case conference awaits a decision",
+                "the warning is {}: no case conference awaits a decision",
                 w.status
             )))
         }
@@ -297,7 +297,7 @@ pub async fn decide_conference(
     tracing::info!(warning_id = %id, approve, "Case conference decided.");
     store::warnings::get(&state.mesh.db, id, &areas, state.mesh.today())
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(not_found)
 }
 
 /// `push_to_department`: the one referral push, for the warning's person; the referral id is
@@ -311,18 +311,16 @@ async fn push_to_department(
     today: NaiveDate,
 ) -> Result<Uuid, ApiError> {
     let (Some(household_id), Some(member_id)) = (w.household_id, w.member_id) else {
-        return Err(ApiError::Conflict(format!(
-            "warning {} names no enrolled person to push to a department",
-            w.warning_id
-        )));
+        return Err(ApiError::Conflict(
+            "the warning names no enrolled person to push to a department".to_owned(),
+        ));
     };
     let to = store::households::recipient(tx, household_id, member_id)
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "the person of warning {} is not enrolled in the population database",
-                w.warning_id
-            ))
+            ApiError::Conflict(
+                "the person of the warning is not enrolled in the population database".to_owned(),
+            )
         })?;
     let params = params_for(state, to.region_code.as_str(), today)?;
     let referral = Referral {
@@ -361,10 +359,9 @@ async fn reverify_terminate(
     today: NaiveDate,
 ) -> Result<HouseholdChanged, ApiError> {
     let Some(household_id) = w.household_id else {
-        return Err(ApiError::Conflict(format!(
-            "warning {} names no enrolled household to terminate",
-            w.warning_id
-        )));
+        return Err(ApiError::Conflict(
+            "the warning names no enrolled household to terminate".to_owned(),
+        ));
     };
     let change = HouseholdChanged {
         change_id: Uuid::new_v5(&w.warning_id, b"reverify_terminate"),
@@ -394,9 +391,7 @@ pub(crate) async fn stop_by(
     let chain_id = store::households::chain_id(tx, household_id)
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "household {household_id} is not enrolled: nothing to stop"
-            ))
+            ApiError::Conflict("the household is not enrolled: nothing to stop".to_owned())
         })?;
     let chain = ChainRef {
         household_id,

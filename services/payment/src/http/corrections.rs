@@ -3,12 +3,13 @@
 use crate::corrections;
 use crate::state::State;
 use crate::store::corrections::Correction;
-use axum::extract::{Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::Json;
 use mesh::audit::{self, Entry};
 use mesh::auth::Acting;
 use mesh::http::ApiError;
+use mesh::http::Query;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

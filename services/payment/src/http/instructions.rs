@@ -2,12 +2,13 @@
 
 use crate::state::State;
 use crate::store::{self, InstructionView};
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::Json;
 use mesh::audit::{self, Entry};
 use mesh::auth::Acting;
 use mesh::http::ApiError;
+use mesh::http::Path;
 use uuid::Uuid;
 
 /// The household's instructions, for a caller whose areas hold it: a household outside them is
@@ -20,9 +21,9 @@ pub(super) async fn of_household(
 ) -> Result<Json<Vec<InstructionView>>, ApiError> {
     let patterns = acting.region_patterns();
     if !store::instructions::household_in_area(&state.mesh.db, id, &patterns).await? {
-        return Err(ApiError::NotFound(format!(
-            "no household {id} in payment's register"
-        )));
+        return Err(ApiError::NotFound(
+            "no household in payment's register".into(),
+        ));
     }
     let found = store::by_household(&state.mesh.db, id, &patterns).await?;
     audit::record(

@@ -3,12 +3,13 @@
 use crate::domain::is_district;
 use crate::ledger;
 use crate::state::State;
-use axum::extract::{Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mesh::audit::{self, Entry};
 use mesh::auth::Acting;
+use mesh::http::Query;
 use mesh::http::{ApiError, FieldError, JsonBody};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -39,8 +40,8 @@ pub(super) async fn reconciliation(
     let csv = match q.format.as_deref() {
         Some("csv") => true,
         Some("json") => false,
-        Some(other) => {
-            errors.push(FieldError::new("format", format!("{other:?}: json or csv")));
+        Some(_) => {
+            errors.push(FieldError::new("format", "must be json or csv"));
             false
         }
         None => headers

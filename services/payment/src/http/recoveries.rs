@@ -6,13 +6,14 @@ use crate::recoveries;
 use crate::repayments::{self, PlanView, Received};
 use crate::state::State;
 use crate::store::recoveries::RecoveryView;
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::NaiveDate;
 use mesh::audit::{self, Entry};
 use mesh::auth::Acting;
 use mesh::http::{ApiError, FieldError, JsonBody};
+use mesh::http::{Path, Query};
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -4,10 +4,11 @@ use super::{month_in_window, month_of};
 use crate::domain::RunStatus;
 use crate::runs::{self, RunView};
 use crate::state::State;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::Json;
 use mesh::auth::Acting;
+use mesh::http::Path;
 use mesh::http::{ApiError, JsonBody};
 use serde::Deserialize;
 
@@ -44,5 +45,5 @@ pub(super) async fn show(
     runs::get(&state, month)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no run for {month}")))
+        .ok_or_else(|| ApiError::NotFound("no run for this month".into()))
 }
