@@ -65,21 +65,7 @@ async fn emit(
         on_time: c.on_time,
         officer_concerned: c.officer_concerned.clone(),
     };
-    let chain = match c.household_id {
-        Some(h) => store::chain::chain_of(&state.mesh.db, h)
-            .await?
-            .map(|chain_id| ChainRef {
-                household_id: h,
-                chain_id,
-                causation_id: None,
-            }),
-        None => None,
-    }
-    .unwrap_or(ChainRef {
-        household_id: Uuid::nil(),
-        chain_id: Uuid::nil(),
-        causation_id: None,
-    });
+    let chain = store::chain::reference(&state.mesh.db, c.household_id).await?;
     let out = state
         .mesh
         .envelope(&chain, Some(c.complaint_id.to_string()), progress)

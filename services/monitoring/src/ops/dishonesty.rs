@@ -13,7 +13,7 @@ use contract::channels::DISHONESTY_LIFTED;
 use contract::DishonestyLifted;
 use mesh::audit::{self, Entry};
 use mesh::http::ApiError;
-use mesh::{Acting, ChainRef};
+use mesh::Acting;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -62,20 +62,8 @@ pub async fn lift(
             "the dishonesty record of the complaint was lifted already".to_owned(),
         ));
     }
-    let chain = store::chain::chain_of(&state.mesh.db, household_id)
-        .await?
-        .map_or(
-            ChainRef {
-                household_id,
-                chain_id: Uuid::nil(),
-                causation_id: None,
-            },
-            |chain_id| ChainRef {
-                household_id,
-                chain_id,
-                causation_id: None,
-            },
-        );
+    // The household's chain; the nil chain (as complaints' events) if it is not open.
+    let chain = store::chain::reference(&state.mesh.db, Some(household_id)).await?;
     let out = state
         .mesh
         .envelope(

@@ -156,6 +156,23 @@ pub async fn chain_of(db: &PgPool, household_id: Uuid) -> sqlx::Result<Option<Uu
     .await
 }
 
+/// What an event monitoring publishes about `household_id` continues: the household's chain
+/// (no cause), or the nil household and chain when there is no household or its chain is not
+/// open yet.
+pub async fn reference(db: &PgPool, household_id: Option<Uuid>) -> sqlx::Result<mesh::ChainRef> {
+    let chain_id = match household_id {
+        Some(h) => chain_of(db, h).await?,
+        None => None,
+    };
+    Ok(mesh::ChainRef {
+        household_id: household_id
+            .filter(|_| chain_id.is_some())
+            .unwrap_or_else(Uuid::nil),
+        chain_id: chain_id.unwrap_or_else(Uuid::nil),
+        causation_id: None,
+    })
+}
+
 /// The region a household's chain lies in: the household's as enrolled, or else that of the
 /// chain's first step that names one (its application, its emergency grant).
 pub async fn region_of(
