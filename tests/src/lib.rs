@@ -605,6 +605,45 @@ impl TestMesh {
         .await
     }
 
+    /// Runs payment's monthly run for `month`, waits until it completes within `within`, and
+    /// returns the run as `GET /v1/runs/{month}` shows it.
+    pub async fn run_month(&self, month: policy::Month, within: Duration) -> Value {
+        let (status, run) = self
+            .post(
+                "payment",
+                "/v1/runs",
+                &serde_json::json!({"month": month.to_string()}),
+            )
+            .await
+            .expect("POST /v1/runs");
+        assert!(status == 202 || status == 200, "{status} {run}");
+        let path = format!("/v1/runs/{month}");
+        assert!(
+            self.status_becomes("payment", &path, "completed", within)
+                .await,
+            "{:?}",
+            self.get("payment", &path).await
+        );
+        self.get("payment", &path).await.expect("GET the run").1
+    }
+
+    /// The event types of a household's chain steps, in order (`GET /v1/households/{id}/chain`).
+    pub async fn chain_step_types(&self, household_id: &str) -> Vec<String> {
+        let (_, chain) = self
+            .get(
+                "monitoring",
+                &format!("/v1/households/{household_id}/chain"),
+            )
+            .await
+            .expect("GET the chain");
+        chain["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["type"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Payment's instructions for a household.
     /// Every message stored on `subject` (without the prefix) in the stream of `base`
     /// (`INTAKE`, `PAYMENT`, …): (Nats-Msg-Id, envelope), oldest first.

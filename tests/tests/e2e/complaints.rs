@@ -461,22 +461,6 @@ async fn a_complaint_left_unanswered_escalates_and_lowers_the_districts_score() 
     mesh.teardown().await.unwrap();
 }
 
-/// Runs payment's monthly run for `month` and waits for it to complete.
-async fn run_month(mesh: &TestMesh, month: policy::Month) {
-    let (status, run) = mesh
-        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
-        .await
-        .unwrap();
-    assert!(status == 202 || status == 200, "{status} {run}");
-    let path = format!("/v1/runs/{month}");
-    assert!(
-        mesh.status_becomes("payment", &path, "completed", WITHIN)
-            .await,
-        "{:?}",
-        mesh.get("payment", &path).await
-    );
-}
-
 /// The household's account set by wang.fang and confirmed by zhao.min, `month`'s file made,
 /// sent and settled by the bank; what was settled, in fen.
 async fn pay_at_the_bank(mesh: &TestMesh, household_id: &str, month: policy::Month) -> i64 {
@@ -688,8 +672,8 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
     mesh.complete_chain(&id, WITHIN).await.unwrap();
     let m1 = policy::Month::of(business_date()).next();
     let m2 = m1.next();
-    run_month(&mesh, m1).await;
-    run_month(&mesh, m2).await;
+    mesh.run_month(m1, WITHIN).await;
+    mesh.run_month(m2, WITHIN).await;
     let paid: i64 = mesh
         .instructions(&id)
         .await
@@ -848,16 +832,11 @@ async fn a_report_confirmed_as_fraud_stops_the_household_and_recovers_what_was_p
         application.to_string().contains("dishonesty_record"),
         "{application}"
     );
-    let (_, chain) = mesh
-        .get("monitoring", &format!("/v1/households/{id}/chain"))
-        .await
-        .unwrap();
     assert!(
-        chain["steps"]
-            .as_array()
-            .unwrap()
+        mesh.chain_step_types(&id)
+            .await
             .iter()
-            .any(|s| s["type"] == json!("monitor.household.dishonesty_recorded")),
+            .any(|t| t == "monitor.household.dishonesty_recorded"),
         "the record is a step of the chain"
     );
     mesh.teardown().await.unwrap();
@@ -1062,16 +1041,11 @@ async fn a_dishonesty_record_lifted_on_review_no_longer_holds_a_new_application(
             .contains("dishonesty_record"),
         "{application}"
     );
-    let (_, chain) = mesh
-        .get("monitoring", &format!("/v1/households/{id}/chain"))
-        .await
-        .unwrap();
     assert!(
-        chain["steps"]
-            .as_array()
-            .unwrap()
+        mesh.chain_step_types(&id)
+            .await
             .iter()
-            .any(|s| s["type"] == json!("monitor.household.dishonesty_lifted")),
+            .any(|t| t == "monitor.household.dishonesty_lifted"),
         "the lift is a step of the chain"
     );
     mesh.teardown().await.unwrap();

@@ -76,22 +76,6 @@ fn households(n: usize) -> (Vec<Value>, simulator::Fixtures) {
     (hs, fixtures)
 }
 
-async fn run_month(mesh: &TestMesh, month: Month) -> Value {
-    let (status, run) = mesh
-        .post("payment", "/v1/runs", &json!({"month": month.to_string()}))
-        .await
-        .unwrap();
-    assert!(status == 202 || status == 200, "{status} {run}");
-    let path = format!("/v1/runs/{month}");
-    assert!(
-        mesh.status_becomes("payment", &path, "completed", WITHIN)
-            .await,
-        "{:?}",
-        mesh.get("payment", &path).await
-    );
-    mesh.get("payment", &path).await.unwrap().1
-}
-
 /// Every message on `subject` in its stream: (Nats-Msg-Id, envelope).
 async fn messages(mesh: &TestMesh, base: &str, subject: &str) -> Vec<(String, Value)> {
     mesh.stored(base, subject).await.unwrap()
@@ -197,7 +181,7 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
     );
 
     // Run again: it resumes after the second household.
-    let done = run_month(&mesh, month).await;
+    let done = mesh.run_month(month, WITHIN).await;
     assert_eq!(done["households"], json!(5), "{done}");
     assert_eq!(done["instructions_created"], json!(5));
     assert_eq!(done["instructions_existing"], json!(0));
@@ -235,7 +219,7 @@ async fn a_run_that_fails_part_way_is_run_again_and_pays_everyone_once() {
     assert_eq!(again["attempts"], json!(2));
 
     // The determination's month: the run finds every instruction made already (same ids).
-    let first = run_month(&mesh, now).await;
+    let first = mesh.run_month(now, WITHIN).await;
     assert_eq!(first["instructions_created"], json!(0), "{first}");
     assert_eq!(first["instructions_existing"], json!(5));
 
@@ -336,7 +320,7 @@ async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovere
     let book = PolicyBook::builtin();
     let m1 = this_month().next();
     let (m2, m3) = (m1.next(), m1.next().next());
-    run_month(&mesh, m1).await;
+    mesh.run_month(m1, WITHIN).await;
 
     // A: the spouse died before m1, reported after m1 was instructed. B: the household leaves
     // from m2. C: income rose above the standard; two exit months (m1, m2), nothing from m3.
@@ -425,8 +409,8 @@ async fn stops_end_payments_from_their_month_and_what_was_paid_after_is_recovere
         json!(full - without_spouse)
     );
 
-    run_month(&mesh, m2).await;
-    run_month(&mesh, m3).await;
+    mesh.run_month(m2, WITHIN).await;
+    mesh.run_month(m3, WITHIN).await;
     let paid = |h: &(String, Uuid, BTreeMap<String, Uuid>), m: Month| {
         let mesh = &mesh;
         let h = h.clone();
@@ -496,8 +480,8 @@ async fn a_new_parameter_set_changes_the_months_from_its_date_only() {
     .await
     .unwrap();
     let enrolled = enrol(&mesh, &hs).await;
-    run_month(&mesh, m1).await;
-    run_month(&mesh, m2).await;
+    mesh.run_month(m1, WITHIN).await;
+    mesh.run_month(m2, WITHIN).await;
     let now = this_month();
     let before = zhengzhou(&book, m1);
     let after = zhengzhou(&book, m2);
@@ -608,7 +592,7 @@ async fn a_crash_during_a_run_loses_nothing_and_doubles_nothing() {
     let path = format!("/v1/runs/{month}");
     let (_, found) = mesh.get("payment", &path).await.unwrap();
     eprintln!("after the crash: {found}");
-    let done = run_month(&mesh, month).await;
+    let done = mesh.run_month(month, WITHIN).await;
     assert_eq!(done["households"], json!(4), "{done}");
     assert_eq!(
         done["instructions_created"].as_i64().unwrap()
@@ -649,7 +633,7 @@ async fn a_household_determined_after_a_month_was_run_is_instructed_for_that_mon
     .unwrap();
     let now = this_month();
     let next = now.next();
-    let early = run_month(&mesh, next).await;
+    let early = mesh.run_month(next, WITHIN).await;
     assert_eq!(early["households"], json!(0));
     let enrolled = enrol(&mesh, &hs).await;
     let book = PolicyBook::builtin();
@@ -762,7 +746,7 @@ async fn a_death_in_a_dibao_household_of_three_is_determined_again_and_the_next_
         .starts_with("rule:"));
 
     mesh.settle(WITHIN).await.unwrap();
-    run_month(&mesh, next).await;
+    mesh.run_month(next, WITHIN).await;
     let paid = month_instructions(&mesh, &enrolled[..1], next).await;
     let amounts: Vec<(String, i64)> = paid
         .values()
@@ -906,7 +890,7 @@ async fn births_and_members_leaving_are_recorded_by_the_township_and_paid_from_t
     assert_eq!(stop["stop_from_month"], json!(next.to_string()));
 
     mesh.settle(WITHIN).await.unwrap();
-    run_month(&mesh, next).await;
+    mesh.run_month(next, WITHIN).await;
     let paid: Vec<(String, String, i64)> = month_instructions(&mesh, &enrolled[..1], next)
         .await
         .into_values()
@@ -941,7 +925,7 @@ async fn a_month_already_instructed_is_topped_up_after_a_birth_and_recovered_aft
     let (standard, addon) = (p.dibao_standard.urban.0, p.classified_addon.0);
     let three = demo_dibao(&p, 3, 2);
     let four = (standard - 15000) * 4 + 3 * addon;
-    run_month(&mesh, next).await;
+    mesh.run_month(next, WITHIN).await;
     let head = a.2["head"].to_string();
     let instructed = |m: Month| instructed_by(&mesh, &a.0, m, "reference");
     assert_eq!(
@@ -1042,7 +1026,7 @@ async fn a_month_already_instructed_is_topped_up_after_a_birth_and_recovered_aft
     mesh.settle(WITHIN).await.unwrap();
     assert_eq!(paid().await - recovered().await, three);
     // Running the month again changes nothing.
-    run_month(&mesh, next).await;
+    mesh.run_month(next, WITHIN).await;
     mesh.settle(WITHIN).await.unwrap();
     assert_eq!(paid().await - recovered().await, three);
     mesh.teardown().await.unwrap();
@@ -1144,8 +1128,8 @@ async fn a_recorded_price_rise_pays_the_temporary_subsidy_with_the_months_benefi
         .unwrap();
     assert_eq!(status, 201);
 
-    run_month(&mesh, m1).await;
-    run_month(&mesh, m2).await;
+    mesh.run_month(m1, WITHIN).await;
+    mesh.run_month(m2, WITHIN).await;
     let kinds = |m: Month| instructed_by(&mesh, &a.0, m, "kind");
     let head = a.2["head"].to_string();
     assert_eq!(
