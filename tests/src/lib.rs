@@ -644,6 +644,35 @@ impl TestMesh {
             .collect()
     }
 
+    /// The account `body` put in force for `member`: proposed by wang.fang (township officer of
+    /// 410102001, the maker), pending until zhao.min (county officer of 410102, the checker)
+    /// confirms it; the confirmation's answer.
+    pub async fn set_account(&self, member: &str, body: &Value) -> Value {
+        let (status, proposed) = self
+            .send_as(
+                Some(&Who::person("wang.fang")),
+                reqwest::Method::PUT,
+                "payment",
+                &format!("/v1/accounts/{member}"),
+                body,
+            )
+            .await
+            .expect("PUT the account");
+        assert_eq!(status, 202, "{proposed}");
+        assert_eq!(proposed["status"], "pending", "{proposed}");
+        let (status, confirmed) = self
+            .post_as(
+                Some(&Who::person("zhao.min")),
+                "payment",
+                &format!("/v1/accounts/{member}/confirm"),
+                &serde_json::json!({ "change_id": proposed["change_id"] }),
+            )
+            .await
+            .expect("confirm the account");
+        assert_eq!(status, 200, "{confirmed}");
+        confirmed
+    }
+
     /// Payment's instructions for a household.
     /// Every message stored on `subject` (without the prefix) in the stream of `base`
     /// (`INTAKE`, `PAYMENT`, …): (Nats-Msg-Id, envelope), oldest first.

@@ -87,17 +87,6 @@ async fn confirm_as(mesh: &TestMesh, who: &str, member: &str, change: &Value) ->
     .unwrap()
 }
 
-/// The account in force: proposed by wang.fang (township officer of 410102001), confirmed by
-/// zhao.min (county officer of 410102); the confirmation's answer.
-async fn set_account(mesh: &TestMesh, member: &str, body: &Value) -> Value {
-    let (status, proposed) = propose_as(mesh, "wang.fang", member, body).await;
-    assert_eq!(status, 202, "{proposed}");
-    assert_eq!(proposed["status"], json!("pending"));
-    let (status, confirmed) = confirm_as(mesh, "zhao.min", member, &proposed["change_id"]).await;
-    assert_eq!(status, 200, "{confirmed}");
-    confirmed
-}
-
 fn account(number: &str) -> Value {
     json!({
         "holder_name": "Zhang Wei",
@@ -321,7 +310,7 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
     let (status, _) = confirm_as(&mesh, "zhao.min", &good.1, &change).await;
     assert_eq!(status, 409, "confirmed once");
     for (p, number) in [(&bad, INVALID), (&ret, RETURNING)] {
-        let set = set_account(&mesh, &p.1, &account(number)).await;
+        let set = mesh.set_account(&p.1, &account(number)).await;
         assert_eq!(
             set["account_number"],
             json!(format!("{}********{}", &number[..4], &number[12..]))
@@ -571,7 +560,7 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         } else {
             let mut body = account(number);
             body["reason"] = json!("account corrected after the bank's answer");
-            set_account(&mesh, &p.1, &body).await
+            mesh.set_account(&p.1, &body).await
         };
         assert_eq!(set["version"], json!(2));
         assert_eq!(set["repaid"][0]["instruction_id"], json!(p.2));
@@ -593,7 +582,8 @@ async fn payments_go_to_the_bank_once_and_every_one_is_settled_rejected_or_retur
         history["history"][1]["confirmed_by"]["sub"],
         json!("zhao.min")
     );
-    set_account(&mesh, &late.1, &account("6222000000000400")).await;
+    mesh.set_account(&late.1, &account("6222000000000400"))
+        .await;
     // The new instructions' events name the officer who confirmed the account.
     let created = published(&mesh, "payment.instruction.created").await;
     for p in [&bad, &ret] {
@@ -953,7 +943,7 @@ async fn files_are_never_executed_before_the_months_pay_day_and_blocked_payments
         .as_str()
         .unwrap()
         .to_owned();
-    set_account(&mesh, &head, &account("6222000000000500")).await;
+    mesh.set_account(&head, &account("6222000000000500")).await;
     // A change nobody confirmed pays nothing: the files pay the account confirmed before.
     let (status, body) = propose_as(&mesh, "wang.fang", &head, &account("6222000000000501")).await;
     assert_eq!(status, 202, "{body}");

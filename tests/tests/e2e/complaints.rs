@@ -476,32 +476,16 @@ async fn pay_at_the_bank(mesh: &TestMesh, household_id: &str, month: policy::Mon
         .collect();
     members.dedup();
     for (n, member) in members.iter().enumerate() {
-        let (status, proposed) = mesh
-            .send_as(
-                Some(&Who::person("wang.fang")),
-                reqwest::Method::PUT,
-                "payment",
-                &format!("/v1/accounts/{member}"),
-                &json!({
-                    "holder_name": "Zhang Wei",
-                    "account_number": format!("62220000000007{n:02}"),
-                    "bank_code": "102491000018",
-                    "region_code": "410102001",
-                }),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, 202, "{proposed}");
-        let (status, confirmed) = mesh
-            .post_as(
-                Some(&Who::person("zhao.min")),
-                "payment",
-                &format!("/v1/accounts/{member}/confirm"),
-                &json!({"change_id": proposed["change_id"]}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, 200, "{confirmed}");
+        mesh.set_account(
+            member,
+            &json!({
+                "holder_name": "Zhang Wei",
+                "account_number": format!("62220000000007{n:02}"),
+                "bank_code": "102491000018",
+                "region_code": "410102001",
+            }),
+        )
+        .await;
     }
     let (status, made) = mesh
         .post(

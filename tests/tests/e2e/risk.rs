@@ -8,7 +8,6 @@ use mesh_tests::{
     another_household, demo_household, eventually, id_number, silent_fixtures, Options, TestMesh,
     Who,
 };
-use reqwest::Method;
 use serde_json::{json, Value};
 use simulator::Figures;
 use std::collections::HashMap;
@@ -274,33 +273,14 @@ async fn beneficiary(mesh: &TestMesh, n: u32) -> (String, String) {
 
 /// The account `number` put in force for `member`: proposed by wang.fang, confirmed by zhao.min.
 async fn set_account(mesh: &TestMesh, member: &str, number: &str, holder_kind: &str) {
-    let (status, proposed) = mesh
-        .send_as(
-            Some(&Who::person("wang.fang")),
-            Method::PUT,
-            "payment",
-            &format!("/v1/accounts/{member}"),
-            &json!({
-                "holder_name": "Zhang Wei",
-                "account_number": number,
-                "bank_code": BANK,
-                "region_code": TOWNSHIP,
-                "holder_kind": holder_kind,
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{proposed}");
-    let (status, confirmed) = mesh
-        .post_as(
-            Some(&zhao()),
-            "payment",
-            &format!("/v1/accounts/{member}/confirm"),
-            &json!({"change_id": proposed["change_id"]}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{confirmed}");
+    let body = json!({
+        "holder_name": "Zhang Wei",
+        "account_number": number,
+        "bank_code": BANK,
+        "region_code": TOWNSHIP,
+        "holder_kind": holder_kind,
+    });
+    mesh.set_account(member, &body).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
