@@ -673,6 +673,28 @@ impl TestMesh {
         confirmed
     }
 
+    /// The township officer's manual verification of an application in `manual_verification`
+    /// (`path` = `/v1/applications/{id}`): every member found with no income and no assets,
+    /// with `note`; the answer.
+    pub async fn verify_by_hand(&self, path: &str, note: &str) -> (u16, Value) {
+        let (_, app) = self.get("intake", path).await.expect("GET the application");
+        let figures: Vec<Value> = app["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                serde_json::json!({"member_id": m["member_id"], "monthly_income_fen": 0, "assets_fen": 0})
+            })
+            .collect();
+        self.post(
+            "intake",
+            &format!("{path}/manual-verification"),
+            &serde_json::json!({"note": note, "members": figures}),
+        )
+        .await
+        .expect("POST the manual verification")
+    }
+
     /// Payment's instructions for a household.
     /// Every message stored on `subject` (without the prefix) in the stream of `base`
     /// (`INTAKE`, `PAYMENT`, …): (Nats-Msg-Id, envelope), oldest first.

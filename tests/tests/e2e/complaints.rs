@@ -849,21 +849,9 @@ async fn an_application_decided_by_hand_in_unusually_short_time_raises_one_risk_
         mesh.status_becomes("intake", &path, "manual_verification", WITHIN)
             .await
     );
-    let (_, app) = mesh.get("intake", &path).await.unwrap();
-    let figures: Vec<Value> = app["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| json!({"member_id": m["member_id"], "monthly_income_fen": 0, "assets_fen": 0}))
-        .collect();
     let (status, decided) = mesh
-        .post(
-            "intake",
-            &format!("{path}/manual-verification"),
-            &json!({"note": "bank statements checked at the township office", "members": figures}),
-        )
-        .await
-        .unwrap();
+        .verify_by_hand(&path, "bank statements checked at the township office")
+        .await;
     assert_eq!(status, 200, "{decided}");
     let household = accepted["household_id"].as_str().unwrap().to_owned();
     let recorded = mesh_tests::eventually(WITHIN, || async {

@@ -870,21 +870,9 @@ async fn a_township_officer_cannot_decide_a_flagged_application_alone() {
         mesh.status_becomes("intake", &path, "manual_verification", WITHIN)
             .await
     );
-    let (_, app) = mesh.get("intake", &path).await.unwrap();
-    let figures: Vec<Value> = app["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| json!({"member_id": m["member_id"], "monthly_income_fen": 0, "assets_fen": 0}))
-        .collect();
     let (r, r_body) = mesh
-        .post(
-            "intake",
-            &format!("{path}/manual-verification"),
-            &json!({"note": "tax records checked by hand", "members": figures}),
-        )
-        .await
-        .unwrap();
+        .verify_by_hand(&path, "tax records checked by hand")
+        .await;
     assert_eq!(r, 200);
     let app: Value = r_body;
     assert_eq!(app["status"], json!("awaiting_county_decision"));
