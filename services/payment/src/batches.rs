@@ -434,9 +434,13 @@ pub async fn transmit(
         .map_err(|e| ApiError::Unavailable(format!("the bank is not reachable: {e}")))?;
     if !r.status().is_success() {
         let status = r.status();
-        let body = r.text().await.unwrap_or_default();
+        // The bank's reply may quote the file (names, accounts): it is not passed on, only its
+        // status; its length goes to the log for the operators.
+        let length = r.bytes().await.map(|b| b.len()).unwrap_or_default();
+        tracing::warn!(%status, reply_bytes = length, "the bank refused a pain.001 file");
         return Err(ApiError::Unavailable(format!(
-            "the bank refused the file ({status}): {body}"
+            "the bank refused the file (HTTP {}); the file stays untransmitted",
+            status.as_u16()
         )));
     }
     store::batches::mark_transmitted(&state.mesh.db, batch_id, state.mesh.clock.now()).await?;

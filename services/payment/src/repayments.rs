@@ -307,10 +307,7 @@ pub async fn repay(
     let earlier = store::repayments::repayments(&mut tx, plan_id).await?;
     if let Some(first) = earlier.iter().find(|e| e.reference == r.reference) {
         if first.amount_fen != r.amount_fen || first.received_on != r.received_on {
-            return Err(ApiError::Conflict(format!(
-                "this reference was recorded for this plan with {} fen received on {}",
-                first.amount_fen, first.received_on
-            )));
+            return Err(ApiError::Conflict("this reference was recorded for this plan with another amount or date; the first is kept (see the plan's repayments)".into()));
         }
         let shown = view(state, &mut tx, plan).await?;
         tx.commit().await?;

@@ -250,9 +250,9 @@ pub async fn post_offer(
     store::lock_key(&mut tx, "charity-matching").await?;
     let status = match store::offer(&mut tx, offer_id).await? {
         Some(seen) if seen != digest => {
-            return Err(ApiError::Conflict(format!(
-                "offer {offer_id} was registered before with other figures; the first is kept"
-            )))
+            return Err(ApiError::Conflict(
+                "this offer was registered before with other figures; the first is kept".into(),
+            ))
         }
         Some(_) => StatusCode::OK,
         None => {

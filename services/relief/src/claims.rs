@@ -219,9 +219,9 @@ pub async fn post_claim(
     store::lock_key(&mut tx, &claim_id.to_string()).await?;
     if let Some((seen, answer)) = store::claim(&mut tx, claim_id).await? {
         if seen != digest {
-            return Err(ApiError::Conflict(format!(
-                "claim {claim_id} was settled before with another bill; the first is kept"
-            )));
+            return Err(ApiError::Conflict(
+                "this claim was settled before with another bill; the first is kept".into(),
+            ));
         }
         return Ok((StatusCode::OK, Json(answer.0)));
     }
@@ -242,8 +242,8 @@ pub async fn post_claim(
     }
     if case.outcome != store::CaseOutcome::Granted {
         return Err(ApiError::Conflict(format!(
-            "the medical referral {} is {}: bills are assisted under a granted referral",
-            case.referral_id, case.outcome
+            "the medical referral is {}: bills are assisted under a granted referral",
+            case.outcome
         )));
     }
     let tier: Tier = case.tier.0;
