@@ -5,7 +5,8 @@
 #   1. hadolint deploy/Dockerfile (deploy/.hadolint.yaml)
 #   2. the NATS and collector configurations: deploy/nats/auth.conf is the link to the one users
 #      file, the collector's Kubernetes copy is identical to deploy/'s, nats-server -t accepts
-#      both NATS configurations, the collector's pipeline is complete; Keycloak's realm
+#      the NATS configurations (prod's nats-tls.conf with throw-away certificates, whose files
+#      it loads), the collector's pipeline is complete; Keycloak's realm
 #      (k8s/components/keycloak/relief-realm.json) type-checks against the representation types
 #      of Keycloak's admin client (deploy/realm-check, npm, installed on first use)
 #   3. every overlay in k8s/overlays rendered with `kubectl kustomize`, then
@@ -16,6 +17,10 @@
 #        and password key in auth.conf, its durable consumer in nats-bootstrap, its own
 #        network policy, whose peers exist (e.g. its database's pods); a NATS password secret
 #        in the render (dev) holds every password auth.conf reads,
+#      - TLS where the overlay requires it (prod): NATS clients, routes and JetStream's
+#        encryption, every database's certificate naming the host the services verify
+#        (verify-full), every client's CA file mounted from the Certificate its server presents,
+#        every Ingress host on HTTPS with a certificate naming it,
 #      - sign-in: every overlay names an issuer (RELIEF_AUTH__ISSUER) and the contract's claim
 #        names; where Keycloak is rendered, the issuer is its KC_HOSTNAME's realm relief, and
 #        the realm holds the contract: its roles, an audience scope per service family, the
@@ -82,6 +87,24 @@ if [[ -n $NATS_SERVER ]]; then
     for v in "${VARS[@]}"; do NATS_ENV+=("$v=pCheckOnly0"); done
     env "${NATS_ENV[@]}" "$NATS_SERVER" -t -c deploy/nats/nats-server.conf
     env "${NATS_ENV[@]}" "$NATS_SERVER" -t -c k8s/components/nats/nats.conf
+    # The prod overlay's nats-tls.conf loads its certificate files: beside a copy of the
+    # component's files, a throw-away CA and server certificate (openssl) stand in for
+    # cert-manager's secret relief-nats-tls mounted at /etc/nats-tls.
+    step "nats-server -t (nats-tls.conf, with throw-away certificates)"
+    command -v openssl >/dev/null || die "openssl is needed to make the test certificates"
+    TLSDIR=$(mktemp -d)
+    cp k8s/components/nats/{nats.conf,nats-tls.conf,auth.conf} "$TLSDIR/"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj "/CN=check-k8s CA" -addext basicConstraints=critical,CA:TRUE \
+        -keyout "$TLSDIR/ca.key" -out "$TLSDIR/ca.crt" 2>/dev/null
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj "/CN=relief-nats" -CA "$TLSDIR/ca.crt" -CAkey "$TLSDIR/ca.key" \
+        -addext "subjectAltName=DNS:relief-nats,DNS:*.relief-nats-headless" \
+        -keyout "$TLSDIR/tls.key" -out "$TLSDIR/tls.crt" 2>/dev/null
+    sed -i "s#/etc/nats-tls/#$TLSDIR/#g" "$TLSDIR/nats-tls.conf"
+    grep -q "$TLSDIR/tls.crt" "$TLSDIR/nats-tls.conf" || die "nats-tls.conf names no /etc/nats-tls/tls.crt"
+    env "${NATS_ENV[@]}" RELIEF_NATS_JS_KEY=kCheckOnly0 "$NATS_SERVER" -t -c "$TLSDIR/nats-tls.conf"
+    rm -rf "$TLSDIR"
 else
     echo "nats-server not installed: NATS configurations not parsed (make infra installs it)"
 fi
@@ -126,16 +149,18 @@ for overlay in k8s/overlays/*/; do
     kubectl kustomize "$overlay" > "$OUT/$name.yaml"
     echo "$(grep -c '^kind:' "$OUT/$name.yaml") objects"
 
-    # kubernetes-validate knows the built-in kinds only. The CloudNativePG `Cluster` (a CRD) is
-    # left out here: its schema comes with the operator, which is not installed where this
-    # runs; `kubectl apply --dry-run=server` against a cluster with the operator checks it.
+    # kubernetes-validate knows the built-in kinds only. CloudNativePG's `Cluster` and
+    # cert-manager's `Certificate` and `Issuer` (CRDs) are left out here: their schemas come with
+    # the operators, which are not installed where this runs; `kubectl apply --dry-run=server`
+    # against a cluster with the operators checks them (the TLS step below checks what they name).
     "$PY" - "$OUT/$name.yaml" "$OUT/$name.builtin.yaml" <<'PYEOF'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-builtin = [d for d in docs if not d["apiVersion"].startswith("postgresql.cnpg.io/")]
+CRDS = ("postgresql.cnpg.io/", "cert-manager.io/")
+builtin = [d for d in docs if not d["apiVersion"].startswith(CRDS)]
 yaml.safe_dump_all(builtin, open(sys.argv[2], "w"), sort_keys=False)
 if len(builtin) != len(docs):
-    print(f"{len(docs) - len(builtin)} CloudNativePG objects left to the server-side dry run")
+    print(f"{len(docs) - len(builtin)} CloudNativePG and cert-manager objects left to the server-side dry run")
 PYEOF
     for v in "${K8S_VERSIONS[@]}"; do
         step "overlay $name: kubernetes-validate --strict (Kubernetes $v)"
@@ -154,8 +179,11 @@ for d in docs:
 # (Where the render generates a secret, e.g. dev's relief-nats-users, kustomize has rewritten the
 # references to its hashed name, which must then be in the render.)
 # Keycloak's temporary administrator, keycloak-bootstrap-admin, is created by hand too.
-external_secrets = ({"relief-nats-users", "keycloak-bootstrap-admin"}
-                    | {c + "-app" for c in have.get("Cluster", set())})
+# The JetStream key (prod, relief-nats-js-key) is created by hand too, and every Certificate's
+# secret by cert-manager.
+external_secrets = ({"relief-nats-users", "keycloak-bootstrap-admin", "relief-nats-js-key"}
+                    | {c + "-app" for c in have.get("Cluster", set())}
+                    | {d["spec"]["secretName"] for d in docs if d["kind"] == "Certificate"})
 errors = []
 
 def need(kind, name, where):
@@ -190,6 +218,11 @@ for d in docs:
             need("ConfigMap", v["configMap"]["name"], where)
         if "secret" in v:
             need("Secret", v["secret"]["secretName"], where)
+        for src in (v.get("projected") or {}).get("sources", []):
+            if "secret" in src:
+                need("Secret", src["secret"]["name"], where)
+            if "configMap" in src:
+                need("ConfigMap", src["configMap"]["name"], where)
     for c in ps.get("containers", []) + ps.get("initContainers", []):
         for ef in c.get("envFrom", []):
             if "configMapRef" in ef:
@@ -218,6 +251,19 @@ for d in docs:
         errors.append(f"PodDisruptionBudget {name}: selects no pod")
     if kind == "HorizontalPodAutoscaler":
         need(spec["scaleTargetRef"]["kind"], spec["scaleTargetRef"]["name"], f"HorizontalPodAutoscaler {name}")
+    if kind == "Ingress":
+        for t in spec.get("tls") or []:
+            need("Secret", t["secretName"], f"Ingress {name}")
+        for r in spec.get("rules") or []:
+            for path in (r.get("http") or {}).get("paths", []):
+                need("Service", path["backend"]["service"]["name"], f"Ingress {name}")
+    if kind == "Certificate":
+        ref = spec["issuerRef"]
+        # A ClusterIssuer is the cluster's (relief-public: the bureau's, k8s/README.md).
+        if ref.get("kind", "Issuer") == "Issuer":
+            need("Issuer", ref["name"], f"Certificate {name}")
+    if kind == "Issuer" and "ca" in spec:
+        need("Secret", spec["ca"]["secretName"], f"Issuer {name}")
     if kind == "NetworkPolicy":
         ml = (spec.get("podSelector") or {}).get("matchLabels")
         if ml and not selects(ml):
@@ -225,6 +271,171 @@ for d in docs:
 if errors:
     sys.exit("\n".join(errors))
 print(f"{len(pods)} pod templates: every reference resolves")
+PYEOF
+
+    step "overlay $name: TLS (NATS, PostgreSQL, ingress)"
+    "$PY" - "$OUT/$name.yaml" <<'PYEOF'
+import re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+errors = []
+
+def configmap(prefix):
+    found = [d for d in docs if d["kind"] == "ConfigMap"
+             and re.fullmatch(re.escape(prefix) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])]
+    return (found[0].get("data") or {}) if found else {}
+
+mesh = configmap("relief-mesh-config")
+if mesh.get("RELIEF_NATS__TLS__REQUIRED") != "true":
+    leftovers = sorted(k for k in mesh if "__TLS__" in k or "__SSL_" in k)
+    if leftovers:
+        sys.exit(f"relief-mesh-config: {leftovers} without RELIEF_NATS__TLS__REQUIRED=true")
+    print("no TLS in this render: NATS and PostgreSQL plain (dev)")
+    sys.exit(0)
+
+ns = next(d["metadata"].get("namespace") for d in docs if d["kind"] == "Deployment")
+certs = {d["spec"]["secretName"]: d for d in docs if d["kind"] == "Certificate"}
+
+def covers(secret, host):
+    """Whether the Certificate writing `secret` names `host` (a wildcard covers one label)."""
+    cert = certs.get(secret)
+    for n in (cert or {}).get("spec", {}).get("dnsNames", []):
+        if n == host or (n.startswith("*.") and "." in host and host.split(".", 1)[1] == n[2:]):
+            return True
+    return False
+
+def issuer(secret):
+    ref = certs[secret]["spec"]["issuerRef"]
+    return (ref.get("kind", "Issuer"), ref["name"])
+
+def mounted(pod, container, path):
+    """(secret, key) of the file `path` in `container`, or None."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for vm in container.get("volumeMounts", []):
+        root = vm["mountPath"].rstrip("/") + "/"
+        if not path.startswith(root):
+            continue
+        rel, v = path[len(root):], volumes.get(vm["name"], {})
+        if "secret" in v:
+            items = v["secret"].get("items")
+            if not items:
+                return (v["secret"]["secretName"], rel)
+            for it in items:
+                if it["path"] == rel:
+                    return (v["secret"]["secretName"], it["key"])
+        for src in (v.get("projected") or {}).get("sources", []):
+            for it in (src.get("secret") or {}).get("items", []):
+                if it["path"] == rel:
+                    return (src["secret"]["name"], it["key"])
+    return None
+
+def ca_of_certificate(where, what, pod, container, path):
+    """The secret of a Certificate whose ca.crt is mounted at `path`, or None (an error)."""
+    found = mounted(pod, container, path) if path else None
+    if found is None:
+        errors.append(f"{where}: {what} {path!r} is not a mounted file")
+    elif found[0] not in certs or found[1] != "ca.crt":
+        errors.append(f"{where}: {what} {path} is {found[1]} of secret {found[0]}, not a Certificate's ca.crt")
+    else:
+        return found[0]
+    return None
+
+url = mesh.get("RELIEF_NATS__URL", "")
+m = re.fullmatch(r"tls://([a-z0-9.-]+):4222", url)
+if not m:
+    errors.append(f"relief-mesh-config: RELIEF_NATS__URL {url} is not tls://<host>:4222 though TLS is required")
+nats_host = m.group(1) if m else ""
+if mesh.get("RELIEF_DATABASE__SSL_MODE") != "verify-full":
+    errors.append("relief-mesh-config: RELIEF_DATABASE__SSL_MODE is not verify-full")
+
+# The NATS nodes: the TLS configuration, its certificate's names, the JetStream key.
+nats_conf = configmap("relief-nats-config").get("nats-tls.conf", "")
+sts = next((d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "relief-nats"), None)
+nats_secret = None
+if sts is None or not nats_conf:
+    errors.append("no StatefulSet relief-nats with nats-tls.conf in relief-nats-config")
+else:
+    pod = sts["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    if c.get("command", [])[-1:] != ["/etc/nats/nats-tls.conf"]:
+        errors.append(f"StatefulSet relief-nats: runs {c.get('command')}, not nats-tls.conf")
+    files = set(re.findall(r'(?:cert|key|ca)_file:\s*"([^"]+)"', nats_conf))
+    if not files or 'tls {' not in nats_conf or not re.search(r"cluster\s*\{[^}]*tls\s*\{", nats_conf):
+        errors.append("nats-tls.conf: no tls block for clients and routes")
+    for f in sorted(files):
+        found = mounted(pod, c, f)
+        if found is None or found[0] not in certs:
+            errors.append(f"StatefulSet relief-nats: {f} is not a file of a Certificate's secret")
+        else:
+            nats_secret = found[0]
+    if nats_secret:
+        hosts = [nats_host] + re.findall(r"nats://([a-z0-9.-]+):6222", nats_conf)
+        for h in hosts:
+            if h and not covers(nats_secret, h):
+                errors.append(f"Certificate of {nats_secret}: does not name {h}")
+    for var in re.findall(r"key:\s*\$(\w+)", nats_conf):
+        if var not in {e["name"] for e in c.get("env", [])}:
+            errors.append(f"StatefulSet relief-nats: nats-tls.conf reads ${var}, not in its env")
+    if "cipher:" not in nats_conf:
+        errors.append("nats-tls.conf: JetStream's encryption (cipher) is off")
+
+# Every container reading the mesh's settings finds both CA files, of the Certificates the
+# servers present (the same issuer); the nats CLI of nats-bootstrap likewise.
+clusters = [d for d in docs if d["kind"] == "Cluster" and d["apiVersion"].startswith("postgresql.cnpg.io/")]
+checked = 0
+for d in docs:
+    if d["kind"] not in ("Deployment", "Job"):
+        continue
+    pod = d["spec"]["template"]["spec"]
+    for c in pod.get("initContainers", []) + pod["containers"]:
+        where = f"{d['kind']} {d['metadata']['name']} ({c['name']})"
+        reads_mesh = any(ef.get("configMapRef", {}).get("name", "").startswith("relief-mesh-config")
+                         for ef in c.get("envFrom", []))
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        if reads_mesh:
+            checked += 1
+            s = ca_of_certificate(where, "RELIEF_NATS__TLS__CA_FILE", pod, c, mesh.get("RELIEF_NATS__TLS__CA_FILE"))
+            if s and nats_secret and issuer(s) != issuer(nats_secret):
+                errors.append(f"{where}: trusts {issuer(s)} for NATS, whose certificate is {issuer(nats_secret)}'s")
+            s = ca_of_certificate(where, "RELIEF_DATABASE__SSL_ROOT_CERT", pod, c, mesh.get("RELIEF_DATABASE__SSL_ROOT_CERT"))
+            for cl in clusters:
+                served = (cl["spec"].get("certificates") or {}).get("serverTLSSecret")
+                if s and served in certs and issuer(s) != issuer(served):
+                    errors.append(f"{where}: trusts {issuer(s)} for PostgreSQL, Cluster {cl['metadata']['name']} serves {issuer(served)}'s")
+        elif "NATS_URL" in env:
+            checked += 1
+            if not (env["NATS_URL"] or "").startswith("tls://"):
+                errors.append(f"{where}: NATS_URL {env['NATS_URL']} is not tls://")
+            ca_of_certificate(where, "NATS_CA", pod, c, env.get("NATS_CA"))
+
+# Every database serves a Certificate naming the host the services connect to (the `uri` of
+# <cluster>-app: <cluster>-rw.<namespace>).
+for cl in clusters:
+    name = cl["metadata"]["name"]
+    tls = cl["spec"].get("certificates") or {}
+    served = tls.get("serverTLSSecret")
+    if served not in certs:
+        errors.append(f"Cluster {name}: serverTLSSecret {served} is not a Certificate's secret")
+    elif not covers(served, f"{name}-rw.{ns}"):
+        errors.append(f"Cluster {name}: its certificate does not name {name}-rw.{ns}")
+    if tls.get("serverCASecret") not in certs:
+        errors.append(f"Cluster {name}: serverCASecret {tls.get('serverCASecret')} is not a Certificate's secret")
+
+# HTTPS at the ingress: every host served with a certificate naming it.
+ingresses = [d for d in docs if d["kind"] == "Ingress"]
+if not ingresses:
+    errors.append("no Ingress: HTTPS at the ingress is part of TLS")
+for ing in ingresses:
+    tls = ing["spec"].get("tls") or []
+    for r in ing["spec"].get("rules") or []:
+        entry = next((t for t in tls if r["host"] in t.get("hosts", [])), None)
+        if entry is None:
+            errors.append(f"Ingress {ing['metadata']['name']}: host {r['host']} is served without TLS")
+        elif not covers(entry["secretName"], r["host"]):
+            errors.append(f"Ingress {ing['metadata']['name']}: the certificate of {entry['secretName']} does not name {r['host']}")
+if errors:
+    sys.exit("\n".join(errors))
+print(f"TLS: NATS {url} (routes too, JetStream encrypted), {len(clusters)} databases verify-full, "
+      f"{checked} clients trusting their servers' CA, {len(ingresses)} ingress with HTTPS")
 PYEOF
 
     step "overlay $name: departments and network policies"
