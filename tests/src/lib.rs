@@ -51,6 +51,40 @@ pub struct Options {
     /// A NATS server with per-user permissions (the production configuration) instead of the
     /// shared one on [`NATS`]: see [`NatsLogin`].
     pub nats: Option<NatsLogin>,
+    /// A NATS server and a PostgreSQL reached over TLS only, instead of the shared plain ones:
+    /// see [`Tls`].
+    pub tls: Option<Tls>,
+}
+
+/// Servers that take TLS connections only (tests/tests/e2e/tls.rs): every service connects to
+/// them as production's do, NATS requiring TLS and PostgreSQL with `sslmode=verify-full`, both
+/// trusting `ca_file`.
+#[derive(Clone)]
+pub struct Tls {
+    /// The NATS server, `tls://127.0.0.1:<port>`.
+    pub nats_url: String,
+    /// The PostgreSQL server, `127.0.0.1:<port>`, user postgres.
+    pub postgres: String,
+    /// The CA both servers' certificates chain to.
+    pub ca_file: String,
+}
+
+impl Tls {
+    /// The admin connection to the TLS PostgreSQL, verifying its certificate.
+    pub fn pg_options(&self, database: &str) -> anyhow::Result<sqlx::postgres::PgConnectOptions> {
+        let url = format!("postgres://postgres@{}/{database}", self.postgres);
+        Ok(url
+            .parse::<sqlx::postgres::PgConnectOptions>()?
+            .ssl_mode(sqlx::postgres::PgSslMode::VerifyFull)
+            .ssl_root_cert(self.ca_file.as_str()))
+    }
+
+    /// A client of the TLS NATS server, verifying its certificate.
+    pub fn nats_options(&self) -> async_nats::ConnectOptions {
+        async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(self.ca_file.clone().into())
+    }
 }
 
 /// A NATS server on which every party logs in as its own user (`deploy/nats/auth.conf`). The
@@ -87,6 +121,7 @@ impl Default for Options {
             verification: Vec::new(),
             business_date: business_date(),
             nats: None,
+            tls: None,
         }
     }
 }
@@ -163,14 +198,21 @@ impl TestMesh {
     pub async fn start(opts: Options) -> anyhow::Result<TestMesh> {
         init_telemetry(&opts.log);
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let (nats, nats_prefix) = match &opts.nats {
-            None => (
+        let (nats, nats_prefix) = match (&opts.nats, &opts.tls) {
+            (None, Some(tls)) => (
+                tls.nats_options()
+                    .connect(tls.nats_url.as_str())
+                    .await
+                    .with_context(|| format!("NATS is not reachable on {}", tls.nats_url))?,
+                prefix.clone(),
+            ),
+            (None, None) => (
                 async_nats::connect(NATS)
                     .await
                     .context("NATS is not reachable on 127.0.0.1:4222")?,
                 prefix.clone(),
             ),
-            Some(login) => {
+            (Some(login), _) => {
                 let password = login
                     .passwords
                     .get("platform")
@@ -236,8 +278,12 @@ impl TestMesh {
     }
 
     pub fn database_url(&self, service: &str) -> String {
+        let server = match &self.opts.tls {
+            Some(tls) => tls.postgres.as_str(),
+            None => "127.0.0.1:5432",
+        };
         format!(
-            "postgres://postgres@127.0.0.1:5432/{}_{}",
+            "postgres://postgres@{server}/{}_{}",
             self.prefix,
             service.replace('-', "_")
         )
@@ -245,9 +291,16 @@ impl TestMesh {
 
     fn mesh_overrides(&self, service: &str) -> Vec<(String, String)> {
         let mut login = Vec::new();
-        let url = match &self.opts.nats {
-            None => NATS.to_owned(),
-            Some(l) => {
+        let url = match (&self.opts.nats, &self.opts.tls) {
+            (None, Some(tls)) => {
+                login.push(("nats.tls.required".into(), "true".into()));
+                login.push(("nats.tls.ca_file".into(), tls.ca_file.clone()));
+                login.push(("database.ssl_mode".into(), "verify-full".into()));
+                login.push(("database.ssl_root_cert".into(), tls.ca_file.clone()));
+                tls.nats_url.clone()
+            }
+            (None, None) => NATS.to_owned(),
+            (Some(l), _) => {
                 login.push(("nats.user".into(), service.to_owned()));
                 let password = l.passwords.get(service).cloned().unwrap_or_default();
                 login.push(("nats.password".into(), password));
@@ -824,7 +877,10 @@ impl TestMesh {
         for stream in mesh::Stream::ALL {
             let _ = self.js.delete_stream(stream.name(&subjects)).await;
         }
-        let mut admin: sqlx::PgConnection = sqlx::Connection::connect(PG_ADMIN).await?;
+        let mut admin: sqlx::PgConnection = match &self.opts.tls {
+            Some(tls) => sqlx::ConnectOptions::connect(&tls.pg_options("postgres")?).await?,
+            None => sqlx::Connection::connect(PG_ADMIN).await?,
+        };
         let dbs: Vec<String> =
             sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
                 .bind(format!("{}\\_%", self.prefix))

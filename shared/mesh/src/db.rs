@@ -3,7 +3,7 @@
 use crate::settings::DatabaseSettings;
 use anyhow::Context as _;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,9 +13,17 @@ use std::time::Duration;
 pub static MESH_MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(&settings.url)
+    let mut options = PgConnectOptions::from_str(&settings.url)
         .context("database.url is not a PostgreSQL URL")?
         .application_name("relief-mesh");
+    if !settings.ssl_mode.is_empty() {
+        let mode = PgSslMode::from_str(&settings.ssl_mode)
+            .context("database.ssl_mode is not a libpq sslmode")?;
+        options = options.ssl_mode(mode);
+    }
+    if !settings.ssl_root_cert.is_empty() {
+        options = options.ssl_root_cert(settings.ssl_root_cert.as_str());
+    }
     if settings.create_if_missing {
         create_database_if_missing(&options).await?;
     }

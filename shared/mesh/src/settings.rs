@@ -40,11 +40,24 @@ connect_timeout_ms = 5000
 # change one (a user that may update a stream can have it republish every message to itself).
 declare_streams = true
 
+# TLS to the NATS servers: off on loopback (dev, tests); production requires it and trusts the
+# cluster's CA (k8s/overlays/prod). Empty paths are not set; with `required` false the client
+# still upgrades when the server asks for TLS.
+[nats.tls]
+required = false
+ca_file = ""
+cert_file = ""
+key_file = ""
+
 [database]
 url = "postgres://postgres@127.0.0.1:5432/relief"
 max_connections = 10
 create_if_missing = true
 migrate = true
+# libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full); empty keeps the URL's
+# (`?sslmode=`) or libpq's default, prefer. Production: verify-full with the database CA.
+ssl_mode = ""
+ssl_root_cert = ""
 
 [telemetry]
 filter = "info,sqlx=warn,async_nats=warn"
@@ -157,6 +170,24 @@ pub struct NatsSettings {
     pub user: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// TLS to the server: required or not, the CA to trust, a client certificate.
+    #[serde(default)]
+    pub tls: NatsTlsSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NatsTlsSettings {
+    /// Refuse a server that does not offer TLS (`tls://` in the URL requires it as well).
+    #[serde(default)]
+    pub required: bool,
+    /// PEM file of the CA(s) the server's certificate must chain to, besides the system's.
+    #[serde(default)]
+    pub ca_file: String,
+    /// PEM client certificate and key, for a server that verifies clients (both or neither).
+    #[serde(default)]
+    pub cert_file: String,
+    #[serde(default)]
+    pub key_file: String,
 }
 
 impl NatsSettings {
@@ -170,6 +201,23 @@ impl NatsSettings {
             .name(format!("relief-mesh/{name}"))
             .custom_inbox_prefix(inbox_prefix(name))
             .connection_timeout(Duration::from_millis(self.connect_timeout_ms));
+        let tls = &self.tls;
+        let options = if tls.required {
+            options.require_tls(true)
+        } else {
+            options
+        };
+        let options = if tls.ca_file.is_empty() {
+            options
+        } else {
+            options.add_root_certificates(tls.ca_file.clone().into())
+        };
+        let options = if tls.cert_file.is_empty() {
+            options
+        } else {
+            options
+                .add_client_certificate(tls.cert_file.clone().into(), tls.key_file.clone().into())
+        };
         match (&self.user, &self.password) {
             (Some(user), Some(password)) if !user.is_empty() => {
                 options.user_and_password(user.clone(), password.clone())
@@ -194,6 +242,13 @@ pub struct DatabaseSettings {
     pub create_if_missing: bool,
     /// Run migrations at start-up; turned off where a migration Job runs them first.
     pub migrate: bool,
+    /// libpq's `sslmode`, overriding the URL's; empty keeps it. `verify-full` checks the
+    /// server's certificate against [`Self::ssl_root_cert`] and its name against the URL's host.
+    #[serde(default)]
+    pub ssl_mode: String,
+    /// PEM file of the CA the database server's certificate must chain to.
+    #[serde(default)]
+    pub ssl_root_cert: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +308,29 @@ impl MeshSettings {
             "http.body_limit_bytes must be at least 1024"
         );
         self.bounds.validate().map_err(anyhow::Error::msg)?;
+        let tls = &self.nats.tls;
+        anyhow::ensure!(
+            tls.cert_file.is_empty() == tls.key_file.is_empty(),
+            "nats.tls.cert_file and nats.tls.key_file go together: give both or neither"
+        );
+        if !self.database.ssl_mode.is_empty() {
+            self.database.ssl_mode.parse::<sqlx::postgres::PgSslMode>().map_err(|_| {
+                anyhow::anyhow!(
+                    "database.ssl_mode must be one of disable, allow, prefer, require, verify-ca, verify-full"
+                )
+            })?;
+        }
+        for (key, path) in [
+            ("nats.tls.ca_file", &tls.ca_file),
+            ("nats.tls.cert_file", &tls.cert_file),
+            ("nats.tls.key_file", &tls.key_file),
+            ("database.ssl_root_cert", &self.database.ssl_root_cert),
+        ] {
+            anyhow::ensure!(
+                path.is_empty() || std::path::Path::new(path).is_file(),
+                "{key} names {path}, which is not a readable file"
+            );
+        }
         Ok(())
     }
 }
@@ -386,6 +464,43 @@ mod tests {
         .unwrap();
         assert_eq!(s.nats.concurrency, 3);
         assert!(!s.database.migrate);
+    }
+
+    #[test]
+    fn tls_settings_are_read_and_checked_before_the_service_starts() {
+        let s = defaults();
+        assert!(!s.nats.tls.required, "plain on loopback by default");
+        assert!(s.database.ssl_mode.is_empty());
+        let this = concat!(env!("CARGO_MANIFEST_DIR"), "/src/settings.rs");
+        let s: MeshSettings = load_with(
+            "",
+            &[
+                ("nats.tls.required", "true"),
+                ("nats.tls.ca_file", this),
+                ("database.ssl_mode", "verify-full"),
+                ("database.ssl_root_cert", this),
+            ],
+        )
+        .unwrap();
+        assert!(s.nats.tls.required);
+        assert_eq!(s.database.ssl_mode, "verify-full");
+        s.validate().unwrap();
+
+        let mut bad = s.clone();
+        bad.database.ssl_mode = "verify_full".into();
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("database.ssl_mode"), "{e}");
+        let mut bad = s.clone();
+        bad.nats.tls.cert_file = this.into();
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("nats.tls.key_file"),
+            "a certificate without its key: {e}"
+        );
+        let mut bad = s;
+        bad.database.ssl_root_cert = "/nonexistent/ca.crt".into();
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("database.ssl_root_cert"), "{e}");
     }
 
     #[test]

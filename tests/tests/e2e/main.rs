@@ -32,4 +32,5 @@ mod relief_rules;
 mod reverification;
 mod risk;
 mod staff_page;
+mod tls;
 mod warnings;

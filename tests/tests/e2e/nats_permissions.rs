@@ -53,11 +53,22 @@ fn password_var(user: &str) -> String {
     )
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
         .port()
+}
+
+/// The `nats-server` the tests start: `NATS_SERVER_BIN`, else Debian's, else the one on PATH.
+pub(crate) fn nats_server_bin() -> String {
+    std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| {
+        if Path::new("/usr/sbin/nats-server").exists() {
+            "/usr/sbin/nats-server".to_owned()
+        } else {
+            "nats-server".to_owned()
+        }
+    })
 }
 
 /// A running `nats-server` child; killed and its directory removed on drop.
@@ -145,13 +156,7 @@ impl NatsServer {
             "auth.conf names exactly one password variable per user of the mesh"
         );
 
-        let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| {
-            if Path::new("/usr/sbin/nats-server").exists() {
-                "/usr/sbin/nats-server".to_owned()
-            } else {
-                "nats-server".to_owned()
-            }
-        });
+        let bin = nats_server_bin();
         let log = std::fs::File::create(dir.join("server.log"))?;
         let child = Command::new(&bin)
             .arg("-c")
